@@ -1,0 +1,514 @@
+//! The versioned map: a live state, a registry of snapshots, pins and counters.
+
+use std::collections::{BTreeMap, HashMap};
+use std::ops::{Bound, Deref};
+use std::sync::Arc;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use parking_lot::{Mutex, RwLock};
+
+use crate::engine::batch::{Batch, Op};
+use crate::engine::snapshot::{Snapshot, SnapshotMeta};
+use crate::error::{Error, Result, check_entry, check_key};
+use crate::tree::node::{leaf_key, leaf_value};
+use crate::tree::{Diff, OwnedRange, Tree, prefix_end};
+
+/// What [`Map::rollback`] does with mutations no snapshot holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RollbackPolicy {
+    /// Refuse with [`Error::PendingChanges`] and change nothing.
+    Fail,
+    /// Drop them and report how many were dropped.
+    Discard,
+}
+
+/// The result of a rollback.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RollbackOutcome {
+    /// Mutations that were pending and are now gone.
+    pub discarded: u64,
+}
+
+/// The result of [`Map::compact`].
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct CompactReport {
+    /// Ids removed from the registry, ascending.
+    pub pruned: Vec<u64>,
+    /// Ids still registered, ascending.
+    pub retained: Vec<u64>,
+}
+
+/// The result of [`Map::import_snapshots`].
+#[derive(Debug, Clone)]
+pub struct Imported {
+    /// The registered snapshots, in the order given.
+    pub snapshots: Vec<Snapshot>,
+    /// Pending mutations discarded by the activation.
+    pub discarded: u64,
+}
+
+/// A value read from a map. Holds its entry alive; derefs to the value bytes.
+#[derive(Clone)]
+pub struct Value(Arc<[u8]>);
+
+impl Deref for Value {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        leaf_value(&self.0)
+    }
+}
+
+impl AsRef<[u8]> for Value {
+    fn as_ref(&self) -> &[u8] {
+        self
+    }
+}
+
+impl std::fmt::Debug for Value {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Value").field(&&**self).finish()
+    }
+}
+
+/// One entry of an owned iteration. Holds the entry alive.
+#[derive(Clone)]
+pub struct Entry(Arc<[u8]>);
+
+impl Entry {
+    /// The key.
+    pub fn key(&self) -> &[u8] {
+        leaf_key(&self.0)
+    }
+    /// The value.
+    pub fn value(&self) -> &[u8] {
+        leaf_value(&self.0)
+    }
+}
+
+impl std::fmt::Debug for Entry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Entry")
+            .field(&self.key())
+            .field(&self.value())
+            .finish()
+    }
+}
+
+/// An iteration that owns the version it walks, so it needs no borrow of the map or snapshot.
+pub struct Entries(OwnedRange);
+
+impl Entries {
+    pub(crate) fn new(tree: &Tree, start: Bound<&[u8]>, end: Bound<&[u8]>) -> Entries {
+        Entries(tree.owned_range(start, end))
+    }
+
+    pub(crate) fn prefix(tree: &Tree, prefix: &[u8]) -> Entries {
+        let end = prefix_end(prefix);
+        let end = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+        Entries::new(tree, Bound::Included(prefix), end)
+    }
+}
+
+impl Iterator for Entries {
+    type Item = Entry;
+    fn next(&mut self) -> Option<Entry> {
+        self.0.next().map(Entry)
+    }
+}
+
+impl DoubleEndedIterator for Entries {
+    fn next_back(&mut self) -> Option<Entry> {
+        self.0.next_back().map(Entry)
+    }
+}
+
+/// Counters of what a map has done, reported by [`Map::stats`].
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Counters {
+    pub(crate) puts: u64,
+    pub(crate) deletes: u64,
+    pub(crate) clears: u64,
+    pub(crate) batches: u64,
+    pub(crate) snapshots_taken: u64,
+    pub(crate) snapshots_imported: u64,
+    pub(crate) rollbacks: u64,
+    pub(crate) discarded_mutations: u64,
+    pub(crate) compactions: u64,
+    pub(crate) snapshots_pruned: u64,
+}
+
+pub(crate) struct State {
+    pub(crate) live: Tree,
+    /// Mutations since the live state last equalled a snapshot.
+    pub(crate) pending: u64,
+    /// The snapshot the live state derives from (the current snapshot).
+    pub(crate) current: Option<Snapshot>,
+    pub(crate) registry: BTreeMap<u64, Snapshot>,
+    pub(crate) next_id: u64,
+    pub(crate) counters: Counters,
+}
+
+/// Pin counts by snapshot id, shared with the read sessions that hold them.
+pub(crate) type Pins = Mutex<HashMap<u64, u64>>;
+
+/// A versioned, ordered map from byte strings to byte strings.
+///
+/// All methods take `&self`: the map synchronises internally (many readers or one writer at a
+/// time), so it can be shared between threads as it is.
+///
+/// | operation | cost |
+/// |---|---|
+/// | `get`, `contains_key`, `put`, `delete` | O(d) (d: trie depth, ~log₁₆ n) |
+/// | `len`, `is_empty`, `pending_mutations` | O(1) |
+/// | `snapshot` | O(1) plus O(c · d) to count the c keys changed since the parent |
+/// | `rollback` | O(1) |
+/// | `diff` | O(c · d) for c changed keys |
+/// | `iter`, `range`, `prefix` | O(d) to start, O(1) amortised per entry |
+/// | `write_batch` | O(b · d) for b operations |
+/// | `compact` | O(s) for s registered snapshots |
+/// | `stats` | O(nodes) across the live state and retained snapshots |
+pub struct Map {
+    pub(crate) state: RwLock<State>,
+    pub(crate) pins: Arc<Pins>,
+}
+
+impl Default for Map {
+    fn default() -> Map {
+        Map::new()
+    }
+}
+
+fn now_ns() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
+}
+
+impl Map {
+    /// An empty map with no snapshots.
+    pub fn new() -> Map {
+        Map {
+            state: RwLock::new(State {
+                live: Tree::new(),
+                pending: 0,
+                current: None,
+                registry: BTreeMap::new(),
+                next_id: 1,
+                counters: Counters::default(),
+            }),
+            pins: Arc::new(Mutex::new(HashMap::new())),
+        }
+    }
+
+    /// Sets `key` to `value`.
+    ///
+    /// Fails with [`Error::KeyTooLong`] or [`Error::ValueTooLong`], changing nothing.
+    pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
+        check_entry(key, value)?;
+        let mut state = self.state.write();
+        state.live.insert_checked(key, value);
+        state.pending += 1;
+        state.counters.puts += 1;
+        Ok(())
+    }
+
+    /// The value under `key` in the live state.
+    pub fn get(&self, key: &[u8]) -> Option<Value> {
+        self.state.read().live.leaf(key).cloned().map(Value)
+    }
+
+    /// Whether `key` is present in the live state.
+    pub fn contains_key(&self, key: &[u8]) -> bool {
+        self.state.read().live.contains_key(key)
+    }
+
+    /// Removes `key`. Returns whether it existed; deleting a missing key is not a mutation.
+    pub fn delete(&self, key: &[u8]) -> Result<bool> {
+        check_key(key)?;
+        let mut state = self.state.write();
+        let existed = state.live.remove_checked(key);
+        if existed {
+            state.pending += 1;
+            state.counters.deletes += 1;
+        }
+        Ok(existed)
+    }
+
+    /// Number of entries in the live state.
+    pub fn len(&self) -> u64 {
+        self.state.read().live.len()
+    }
+
+    /// Whether the live state is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Removes every entry from the live state; snapshots keep theirs. Returns how many entries
+    /// were removed. Clearing an empty map is not a mutation.
+    pub fn clear(&self) -> u64 {
+        let mut state = self.state.write();
+        let removed = state.live.len();
+        if removed > 0 {
+            state.live.clear();
+            state.pending += 1;
+            state.counters.clears += 1;
+        }
+        removed
+    }
+
+    /// Applies every operation of `batch` in order, atomically: readers see all of it or none.
+    /// Returns the number of operations that changed the state.
+    pub fn write_batch(&self, batch: &Batch) -> u64 {
+        let mut state = self.state.write();
+        let mut applied = 0;
+        for op in &batch.ops {
+            match op {
+                Op::Put(key, value) => {
+                    state.live.insert_checked(key, value);
+                    applied += 1;
+                }
+                Op::Delete(key) => applied += u64::from(state.live.remove_checked(key)),
+            }
+        }
+        state.pending += applied;
+        state.counters.batches += 1;
+        applied
+    }
+
+    /// A point-in-time view of the live state: O(1), immutable, unaffected by later writes.
+    pub fn view(&self) -> Tree {
+        self.state.read().live.clone()
+    }
+
+    /// All entries of the live state, in key order, as of this call.
+    pub fn iter(&self) -> Entries {
+        Entries::new(&self.view(), Bound::Unbounded, Bound::Unbounded)
+    }
+
+    /// Entries with `start <= key < end` in the live state, as of this call.
+    pub fn range(&self, start: &[u8], end: &[u8]) -> Entries {
+        Entries::new(&self.view(), Bound::Included(start), Bound::Excluded(end))
+    }
+
+    /// Entries whose key starts with `prefix` in the live state, as of this call.
+    pub fn prefix(&self, prefix: &[u8]) -> Entries {
+        Entries::prefix(&self.view(), prefix)
+    }
+
+    /// Mutations applied since the live state last equalled a snapshot.
+    pub fn pending_mutations(&self) -> u64 {
+        self.state.read().pending
+    }
+
+    /// Takes an immutable snapshot of the live state, registers it and makes it current.
+    pub fn snapshot(&self) -> Snapshot {
+        let mut state = self.state.write();
+        let parent = state.current.clone();
+        let delta_size = match &parent {
+            Some(parent) => parent.tree().diff(&state.live).count() as u64,
+            None => state.live.len(),
+        };
+        let meta = SnapshotMeta {
+            id: state.next_id,
+            generation: parent.as_ref().map_or(1, |p| p.meta().generation + 1),
+            parent_id: parent.as_ref().map(Snapshot::id),
+            created_at_ns: now_ns(),
+            mutation_count: state.pending,
+            delta_size,
+            size: state.live.len(),
+        };
+        let snapshot = Snapshot::new(meta, state.live.clone());
+        state.next_id += 1;
+        state.pending = 0;
+        state.counters.snapshots_taken += 1;
+        state.registry.insert(snapshot.id(), snapshot.clone());
+        state.current = Some(snapshot.clone());
+        snapshot
+    }
+
+    /// Makes the live state equal to `target` and makes `target` current. No other snapshot is
+    /// touched; `target` need not be registered.
+    ///
+    /// With pending mutations, [`RollbackPolicy::Fail`] refuses with
+    /// [`Error::PendingChanges`] and [`RollbackPolicy::Discard`] drops and counts them.
+    pub fn rollback(&self, target: &Snapshot, policy: RollbackPolicy) -> Result<RollbackOutcome> {
+        let mut state = self.state.write();
+        let discarded = check_pending(&state, policy)?;
+        make_current(&mut state, target, discarded);
+        Ok(RollbackOutcome { discarded })
+    }
+
+    /// [`rollback`](Map::rollback) to a registered snapshot by id.
+    pub fn rollback_to(&self, id: u64, policy: RollbackPolicy) -> Result<RollbackOutcome> {
+        let target = self
+            .snapshot_by_id(id)
+            .ok_or(Error::UnknownSnapshot { id })?;
+        self.rollback(&target, policy)
+    }
+
+    /// The changes from `old` to `new`, in key order.
+    pub fn diff(&self, old: &Snapshot, new: &Snapshot) -> Diff {
+        old.diff(new)
+    }
+
+    /// The changes from `old` to the live state, in key order.
+    pub fn diff_live(&self, old: &Snapshot) -> Diff {
+        old.tree().diff(&self.view())
+    }
+
+    /// The registered snapshots, by ascending id.
+    pub fn snapshots(&self) -> Vec<Snapshot> {
+        self.state.read().registry.values().cloned().collect()
+    }
+
+    /// The registered snapshot with this id.
+    pub fn snapshot_by_id(&self, id: u64) -> Option<Snapshot> {
+        self.state.read().registry.get(&id).cloned()
+    }
+
+    /// The snapshot the live state derives from: the last one taken, rolled back to or
+    /// activated.
+    pub fn current_snapshot(&self) -> Option<Snapshot> {
+        self.state.read().current.clone()
+    }
+
+    /// Pins `snapshot` for a read session: [`compact`](Map::compact) keeps it registered until
+    /// every session on it is dropped.
+    pub fn pin(&self, snapshot: &Snapshot) -> ReadSession {
+        *self.pins.lock().entry(snapshot.id()).or_insert(0) += 1;
+        ReadSession {
+            snapshot: snapshot.clone(),
+            pins: self.pins.clone(),
+        }
+    }
+
+    /// Prunes the registry to the newest `retain_last` snapshots plus the current one and every
+    /// pinned one. Pruned snapshots stay readable through the handles that exist.
+    pub fn compact(&self, retain_last: usize) -> CompactReport {
+        let mut state = self.state.write();
+        let pins = self.pins.lock();
+        let current = state.current.as_ref().map(Snapshot::id);
+        let newest: Vec<u64> = state
+            .registry
+            .keys()
+            .rev()
+            .take(retain_last)
+            .copied()
+            .collect();
+        let pruned: Vec<u64> = state
+            .registry
+            .keys()
+            .copied()
+            .filter(|id| {
+                Some(*id) != current && !newest.contains(id) && pins.get(id).is_none_or(|&n| n == 0)
+            })
+            .collect();
+        for id in &pruned {
+            state.registry.remove(id);
+        }
+        state.counters.compactions += 1;
+        state.counters.snapshots_pruned += pruned.len() as u64;
+        CompactReport {
+            pruned,
+            retained: state.registry.keys().copied().collect(),
+        }
+    }
+
+    /// Registers snapshots made elsewhere (for example loaded from files), all or none.
+    ///
+    /// Fails, changing nothing, when an id is already registered or repeated, when a
+    /// `meta.size` disagrees with its tree, when `activate` names none of them, or when
+    /// activation meets pending mutations under [`RollbackPolicy::Fail`]. Later snapshots get ids
+    /// above every imported one.
+    pub fn import_snapshots(
+        &self,
+        snapshots: Vec<(SnapshotMeta, Tree)>,
+        activate: Option<u64>,
+        policy: RollbackPolicy,
+    ) -> Result<Imported> {
+        let mut state = self.state.write();
+        let mut ids = std::collections::BTreeSet::new();
+        for (meta, tree) in &snapshots {
+            if state.registry.contains_key(&meta.id) || !ids.insert(meta.id) {
+                return Err(Error::DuplicateSnapshot { id: meta.id });
+            }
+            if meta.size != tree.len() {
+                return Err(Error::InvalidArgument(format!(
+                    "snapshot {} declares {} entries but holds {}",
+                    meta.id,
+                    meta.size,
+                    tree.len()
+                )));
+            }
+        }
+        if let Some(id) = activate
+            && !ids.contains(&id)
+        {
+            return Err(Error::UnknownSnapshot { id });
+        }
+        let discarded = match activate {
+            Some(_) => check_pending(&state, policy)?,
+            None => 0,
+        };
+        let snapshots: Vec<Snapshot> = snapshots
+            .into_iter()
+            .map(|(meta, tree)| Snapshot::new(meta, tree))
+            .collect();
+        for snapshot in &snapshots {
+            state.registry.insert(snapshot.id(), snapshot.clone());
+            state.next_id = state.next_id.max(snapshot.id().saturating_add(1));
+        }
+        state.counters.snapshots_imported += snapshots.len() as u64;
+        if let Some(id) = activate {
+            let target = state.registry[&id].clone();
+            make_current(&mut state, &target, discarded);
+        }
+        Ok(Imported {
+            snapshots,
+            discarded,
+        })
+    }
+}
+
+fn check_pending(state: &State, policy: RollbackPolicy) -> Result<u64> {
+    match (state.pending, policy) {
+        (0, _) => Ok(0),
+        (count, RollbackPolicy::Fail) => Err(Error::PendingChanges { count }),
+        (count, RollbackPolicy::Discard) => Ok(count),
+    }
+}
+
+fn make_current(state: &mut State, target: &Snapshot, discarded: u64) {
+    state.live = target.tree().clone();
+    state.current = Some(target.clone());
+    state.pending = 0;
+    state.counters.rollbacks += 1;
+    state.counters.discarded_mutations += discarded;
+}
+
+/// A pinned snapshot: [`Map::compact`] keeps it registered while the session lives.
+/// Derefs to the [`Snapshot`].
+pub struct ReadSession {
+    snapshot: Snapshot,
+    pins: Arc<Pins>,
+}
+
+impl Deref for ReadSession {
+    type Target = Snapshot;
+    fn deref(&self) -> &Snapshot {
+        &self.snapshot
+    }
+}
+
+impl Drop for ReadSession {
+    fn drop(&mut self) {
+        let mut pins = self.pins.lock();
+        if let Some(count) = pins.get_mut(&self.snapshot.id()) {
+            *count -= 1;
+            if *count == 0 {
+                pins.remove(&self.snapshot.id());
+            }
+        }
+    }
+}

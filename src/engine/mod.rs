@@ -1,0 +1,13 @@
+//! The versioned map engine: [`Map`], [`Snapshot`], batches, retention and stats.
+
+mod batch;
+mod map;
+mod snapshot;
+mod stats;
+
+pub use batch::Batch;
+pub use map::{
+    CompactReport, Entries, Entry, Imported, Map, ReadSession, RollbackOutcome, RollbackPolicy,
+    Value,
+};
+pub use snapshot::{Snapshot, SnapshotMeta};

@@ -1,0 +1,119 @@
+//! Immutable versions and their metadata.
+
+use std::ops::Bound;
+use std::sync::Arc;
+
+use crate::tree::{Diff, Hash, Iter, Range, Tree};
+
+/// What is recorded about a snapshot when it is taken.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotMeta {
+    /// Unique within a map and increasing: a newer snapshot has a larger id.
+    pub id: u64,
+    /// Number of snapshots on the path from the first one to this one (the first is 1).
+    pub generation: u64,
+    /// The snapshot the live state derived from when this one was taken (`None` for the first).
+    pub parent_id: Option<u64>,
+    /// Wall-clock time of the snapshot, nanoseconds since the Unix epoch.
+    pub created_at_ns: u64,
+    /// Mutations applied to the live state between the parent and this snapshot.
+    pub mutation_count: u64,
+    /// Keys whose value differs between the parent and this snapshot (added, removed or
+    /// changed), counted by diffing the two versions.
+    pub delta_size: u64,
+    /// Entries in this snapshot.
+    pub size: u64,
+}
+
+/// An immutable version of a map: O(1) to take, cheap to clone, readable from any thread for as
+/// long as a handle exists, even after the map's registry has pruned it or the map is gone.
+#[derive(Clone)]
+pub struct Snapshot {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    meta: SnapshotMeta,
+    tree: Tree,
+}
+
+impl Snapshot {
+    pub(crate) fn new(meta: SnapshotMeta, tree: Tree) -> Snapshot {
+        Snapshot {
+            inner: Arc::new(Inner { meta, tree }),
+        }
+    }
+
+    /// The metadata recorded when the snapshot was taken.
+    pub fn meta(&self) -> &SnapshotMeta {
+        &self.inner.meta
+    }
+
+    /// The snapshot's id.
+    pub fn id(&self) -> u64 {
+        self.inner.meta.id
+    }
+
+    /// The version itself.
+    pub fn tree(&self) -> &Tree {
+        &self.inner.tree
+    }
+
+    /// The value stored under `key`.
+    pub fn get(&self, key: &[u8]) -> Option<&[u8]> {
+        self.inner.tree.get(key)
+    }
+
+    /// Whether `key` is present.
+    pub fn contains_key(&self, key: &[u8]) -> bool {
+        self.inner.tree.contains_key(key)
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> u64 {
+        self.inner.tree.len()
+    }
+
+    /// Whether the snapshot has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.inner.tree.is_empty()
+    }
+
+    /// All entries in key order.
+    pub fn iter(&self) -> Iter<'_> {
+        self.inner.tree.iter()
+    }
+
+    /// Entries with `start <= key < end`, in key order.
+    pub fn range(&self, start: &[u8], end: &[u8]) -> Range<'_> {
+        self.inner.tree.range(start, end)
+    }
+
+    /// Entries within arbitrary bounds, in key order.
+    pub fn range_bounds(&self, start: Bound<&[u8]>, end: Bound<&[u8]>) -> Range<'_> {
+        self.inner.tree.range_bounds(start, end)
+    }
+
+    /// Entries whose key starts with `prefix`, in key order.
+    pub fn prefix(&self, prefix: &[u8]) -> Range<'_> {
+        self.inner.tree.prefix(prefix)
+    }
+
+    /// The blake3 Merkle root of this version.
+    pub fn root_hash(&self) -> Hash {
+        self.inner.tree.root_hash()
+    }
+
+    /// The changes that turn this snapshot into `newer`, in key order.
+    pub fn diff(&self, newer: &Snapshot) -> Diff {
+        self.inner.tree.diff(&newer.inner.tree)
+    }
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("meta", self.meta())
+            .finish_non_exhaustive()
+    }
+}

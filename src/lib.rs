@@ -1,0 +1,28 @@
+//! liblqft: an embeddable, versioned, verifiable key-value engine.
+//!
+//! The core is a persistent, canonical, ordered Merkle trie ([`Tree`]) and a versioned map built
+//! on it ([`Map`]) with O(1) snapshots, rollback, O(changes) diff, retention and counted stats.
+//! Keys and values are arbitrary bytes.
+//!
+//! ```
+//! use lqft::{Map, RollbackPolicy};
+//!
+//! let map = Map::new();
+//! map.put(b"alpha", b"1").unwrap();
+//! let first = map.snapshot();
+//! map.put(b"alpha", b"2").unwrap();
+//! assert_eq!(first.get(b"alpha"), Some(&b"1"[..]));
+//! map.rollback(&first, RollbackPolicy::Discard).unwrap();
+//! assert_eq!(map.get(b"alpha").as_deref(), Some(&b"1"[..]));
+//! ```
+
+pub mod engine;
+mod error;
+pub mod tree;
+
+pub use engine::{
+    Batch, CompactReport, Map, ReadSession, RollbackOutcome, RollbackPolicy, Snapshot,
+    SnapshotMeta, Value,
+};
+pub use error::{Error, MAX_KEY_LEN, MAX_VALUE_LEN, Result};
+pub use tree::{Diff, DiffEntry, DiffKind, Hash, Iter, Range, Tree};

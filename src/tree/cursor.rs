@@ -1,0 +1,396 @@
+//! Ordered traversal: cursors, ranges and iterators.
+//!
+//! A cursor is the stack of branches from the root to its current leaf, each with the index of
+//! the child taken. Moving to the next or previous leaf pops to the nearest branch with a sibling
+//! on that side and descends the sibling's outer edge, so a full walk costs O(1) amortised per
+//! entry and the stack (heap) grows with depth, never the call stack.
+//!
+//! The walk is written once over [`Link`], implemented by borrowed branches (for iterators that
+//! borrow a tree) and by owned `Arc`s (for handles that must outlive any borrow).
+
+use std::ops::{Bound, Deref};
+use std::sync::Arc;
+
+use crate::tree::Tree;
+use crate::tree::node::{Branch, Child, digit, first_difference, leaf_key, leaf_value};
+
+/// What a cursor holds on to: a branch, by reference or by ownership.
+pub(crate) trait Link<'a>: Clone + Deref<Target = Branch> {
+    /// How a leaf is held.
+    type Leaf: Clone + Deref<Target = [u8]>;
+    /// The child of this branch at `index`.
+    fn child(&self, index: usize) -> Step<'a, Self>;
+}
+
+pub(crate) enum Step<'a, L: Link<'a>> {
+    Leaf(L::Leaf),
+    Branch(L),
+}
+
+impl<'a, L: Link<'a>> Clone for Step<'a, L> {
+    fn clone(&self) -> Self {
+        match self {
+            Step::Leaf(leaf) => Step::Leaf(leaf.clone()),
+            Step::Branch(branch) => Step::Branch(branch.clone()),
+        }
+    }
+}
+
+fn borrowed(child: &Child) -> Step<'_, &Branch> {
+    match child {
+        Child::Leaf(leaf) => Step::Leaf(&leaf[..]),
+        Child::Branch(branch) => Step::Branch(&**branch),
+    }
+}
+
+fn owned(child: &Child) -> Step<'static, Arc<Branch>> {
+    match child {
+        Child::Leaf(leaf) => Step::Leaf(leaf.clone()),
+        Child::Branch(branch) => Step::Branch(branch.clone()),
+    }
+}
+
+impl<'a> Link<'a> for &'a Branch {
+    type Leaf = &'a [u8];
+    fn child(&self, index: usize) -> Step<'a, Self> {
+        let branch: &'a Branch = self;
+        borrowed(&branch.children[index])
+    }
+}
+
+impl<'a> Link<'a> for Arc<Branch> {
+    type Leaf = Arc<[u8]>;
+    fn child(&self, index: usize) -> Step<'a, Self> {
+        match &self.children[index] {
+            Child::Leaf(leaf) => Step::Leaf(leaf.clone()),
+            Child::Branch(branch) => Step::Branch(branch.clone()),
+        }
+    }
+}
+
+/// The root of a walk: as the cursor holds it, and as a plain reference for read-only probes.
+struct Root<'a, 'r, L: Link<'a>> {
+    step: Step<'a, L>,
+    node: &'r Child,
+}
+
+struct Cursor<'a, L: Link<'a>> {
+    stack: Vec<(L, usize)>,
+    leaf: Option<L::Leaf>,
+}
+
+impl<'a, L: Link<'a>> Cursor<'a, L> {
+    fn new() -> Self {
+        Cursor {
+            stack: Vec::new(),
+            leaf: None,
+        }
+    }
+
+    fn descend(&mut self, mut step: Step<'a, L>, leftmost: bool) {
+        loop {
+            match step {
+                Step::Leaf(leaf) => {
+                    self.leaf = Some(leaf);
+                    return;
+                }
+                Step::Branch(branch) => {
+                    let index = if leftmost {
+                        0
+                    } else {
+                        branch.children.len() - 1
+                    };
+                    step = branch.child(index);
+                    self.stack.push((branch, index));
+                }
+            }
+        }
+    }
+
+    /// Moves to the next leaf (`forward`) or the previous one; clears the leaf at either end.
+    fn advance(&mut self, forward: bool) {
+        while let Some((branch, index)) = self.stack.last_mut() {
+            let next = if forward {
+                (*index + 1 < branch.children.len()).then(|| *index + 1)
+            } else {
+                index.checked_sub(1)
+            };
+            if let Some(next) = next {
+                *index = next;
+                let step = branch.child(next);
+                self.descend(step, forward);
+                return;
+            }
+            self.stack.pop();
+        }
+        self.leaf = None;
+    }
+
+    /// Positions on the first leaf whose key is `>= key` (or `> key` when `exclusive`).
+    fn seek(&mut self, root: &Root<'a, '_, L>, key: &[u8], exclusive: bool) {
+        self.stack.clear();
+        self.leaf = None;
+        let split = closest_difference(root.node, key);
+        let mut step = root.step.clone();
+        // Follow the key while the subtree still agrees with it.
+        loop {
+            let next = match &step {
+                Step::Branch(branch) if split.is_none_or(|at| branch.pos < at) => {
+                    let d = digit(key, branch.pos).expect("the key shares this prefix");
+                    branch.index_of(d).expect("the key's path exists")
+                }
+                _ => break,
+            };
+            let Step::Branch(branch) = step else {
+                unreachable!()
+            };
+            step = branch.child(next);
+            self.stack.push((branch, next));
+        }
+        let Some(at) = split else {
+            // The key itself is present, at this leaf.
+            let Step::Leaf(leaf) = step else {
+                unreachable!("no split means the key was found")
+            };
+            self.leaf = Some(leaf);
+            if exclusive {
+                self.advance(true);
+            }
+            return;
+        };
+        let key_digit = digit(key, at).expect("the split lies within the key");
+        match step {
+            Step::Branch(branch) if branch.pos == at => {
+                // The key's digit is absent here: go to the first child after it.
+                let index = branch.rank(key_digit);
+                if index < branch.children.len() {
+                    let child = branch.child(index);
+                    self.stack.push((branch, index));
+                    self.descend(child, true);
+                } else {
+                    self.leaf = None;
+                    self.stack_after_current();
+                }
+            }
+            subtree => {
+                let sample = match &subtree {
+                    Step::Leaf(leaf) => digit(leaf_key(leaf), at),
+                    Step::Branch(branch) => {
+                        let b: &Branch = branch;
+                        digit(leaf_key(any_leaf(b)), at)
+                    }
+                };
+                let subtree_digit = sample.expect("keys below share the split");
+                if key_digit < subtree_digit {
+                    self.descend(subtree, true);
+                } else {
+                    self.stack_after_current();
+                }
+            }
+        }
+    }
+
+    /// Moves past the subtree the top of the stack points at.
+    fn stack_after_current(&mut self) {
+        self.advance(true);
+    }
+
+    /// Positions on the last leaf whose key is `< key` (or `<= key` when `inclusive`).
+    fn seek_before(&mut self, root: &Root<'a, '_, L>, key: &[u8], inclusive: bool) {
+        self.seek(root, key, inclusive);
+        if self.leaf.is_some() {
+            self.advance(false);
+        } else {
+            self.stack.clear();
+            self.descend(root.step.clone(), false);
+        }
+    }
+}
+
+fn any_leaf(branch: &Branch) -> &[u8] {
+    branch.children[0].any_leaf()
+}
+
+/// The first nibble where `key` differs from the closest leaf; `None` when `key` is present.
+fn closest_difference(root: &Child, key: &[u8]) -> Option<u32> {
+    let mut node = root;
+    loop {
+        match node {
+            Child::Leaf(leaf) => return first_difference(leaf_key(leaf), key),
+            Child::Branch(branch) => {
+                let index = digit(key, branch.pos).and_then(|d| branch.index_of(d));
+                node = &branch.children[index.unwrap_or(0)];
+            }
+        }
+    }
+}
+
+/// A double-ended walk between two cursors that stops when they meet.
+struct Walk<'a, L: Link<'a>> {
+    front: Cursor<'a, L>,
+    back: Cursor<'a, L>,
+    done: bool,
+}
+
+impl<'a, L: Link<'a>> Walk<'a, L> {
+    fn new(root: Option<Root<'a, '_, L>>, start: Bound<&[u8]>, end: Bound<&[u8]>) -> Self {
+        let mut front = Cursor::new();
+        let mut back = Cursor::new();
+        if let Some(root) = root {
+            match start {
+                Bound::Unbounded => front.descend(root.step.clone(), true),
+                Bound::Included(key) => front.seek(&root, key, false),
+                Bound::Excluded(key) => front.seek(&root, key, true),
+            }
+            match end {
+                Bound::Unbounded => back.descend(root.step.clone(), false),
+                Bound::Excluded(key) => back.seek_before(&root, key, false),
+                Bound::Included(key) => back.seek_before(&root, key, true),
+            }
+        }
+        let done = match (&front.leaf, &back.leaf) {
+            (Some(first), Some(last)) => leaf_key(first) > leaf_key(last),
+            _ => true,
+        };
+        Walk { front, back, done }
+    }
+
+    fn next(&mut self) -> Option<L::Leaf> {
+        if self.done {
+            return None;
+        }
+        let leaf = self.front.leaf.clone()?;
+        if self
+            .back
+            .leaf
+            .as_ref()
+            .is_some_and(|last| same(last, &leaf))
+        {
+            self.done = true;
+        } else {
+            self.front.advance(true);
+        }
+        Some(leaf)
+    }
+
+    fn next_back(&mut self) -> Option<L::Leaf> {
+        if self.done {
+            return None;
+        }
+        let leaf = self.back.leaf.clone()?;
+        if self
+            .front
+            .leaf
+            .as_ref()
+            .is_some_and(|first| same(first, &leaf))
+        {
+            self.done = true;
+        } else {
+            self.back.advance(false);
+        }
+        Some(leaf)
+    }
+}
+
+fn same(a: &[u8], b: &[u8]) -> bool {
+    std::ptr::eq(a, b)
+}
+
+/// Entries of a [`Tree`] within bounds, in key order (and backwards with `.rev()`).
+pub struct Range<'a> {
+    walk: Walk<'a, &'a Branch>,
+}
+
+impl<'a> Range<'a> {
+    pub(crate) fn new(tree: &'a Tree, start: Bound<&[u8]>, end: Bound<&[u8]>) -> Range<'a> {
+        let root = tree.root().map(|node| Root {
+            step: borrowed(node),
+            node,
+        });
+        Range {
+            walk: Walk::new(root, start, end),
+        }
+    }
+}
+
+impl<'a> Iterator for Range<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+    fn next(&mut self) -> Option<Self::Item> {
+        self.walk
+            .next()
+            .map(|leaf| (leaf_key(leaf), leaf_value(leaf)))
+    }
+}
+
+impl DoubleEndedIterator for Range<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        self.walk
+            .next_back()
+            .map(|leaf| (leaf_key(leaf), leaf_value(leaf)))
+    }
+}
+
+/// All entries of a [`Tree`] in key order; knows how many remain.
+pub struct Iter<'a> {
+    range: Range<'a>,
+    remaining: u64,
+}
+
+impl<'a> Iter<'a> {
+    pub(crate) fn new(tree: &'a Tree) -> Iter<'a> {
+        Iter {
+            range: Range::new(tree, Bound::Unbounded, Bound::Unbounded),
+            remaining: tree.len(),
+        }
+    }
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a [u8], &'a [u8]);
+    fn next(&mut self) -> Option<Self::Item> {
+        let item = self.range.next()?;
+        self.remaining -= 1;
+        Some(item)
+    }
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let n = usize::try_from(self.remaining).unwrap_or(usize::MAX);
+        (n, Some(n))
+    }
+}
+
+impl DoubleEndedIterator for Iter<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        let item = self.range.next_back()?;
+        self.remaining -= 1;
+        Some(item)
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+/// A range that owns its path, for handles that must not borrow the tree (the C ABI).
+/// Yields leaf allocations; [`leaf_key`] and [`leaf_value`] read them.
+pub(crate) struct OwnedRange {
+    walk: Walk<'static, Arc<Branch>>,
+}
+
+impl OwnedRange {
+    pub(crate) fn new(tree: &Tree, start: Bound<&[u8]>, end: Bound<&[u8]>) -> OwnedRange {
+        // The walk clones what it keeps, so it borrows the root only while positioning.
+        let root = tree.root().map(|node| Root {
+            step: owned(node),
+            node,
+        });
+        OwnedRange {
+            walk: Walk::new(root, start, end),
+        }
+    }
+
+    pub(crate) fn next(&mut self) -> Option<Arc<[u8]>> {
+        self.walk.next()
+    }
+
+    pub(crate) fn next_back(&mut self) -> Option<Arc<[u8]>> {
+        self.walk.next_back()
+    }
+}

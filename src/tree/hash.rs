@@ -1,0 +1,108 @@
+//! Lazy blake3 Merkle hashing.
+//!
+//! A node's hash is blake3 over its canonical preimage (see `docs/FORMAT.md`, "Merkle hashes"):
+//!
+//! ```text
+//! empty tree: 0x00
+//! leaf:       0x01 | key_len u16 LE | value_len u32 LE | key | value
+//! branch:     0x02 | pos u32 LE | bitmap u32 LE | child hash × popcount(bitmap), in digit order
+//! ```
+//!
+//! The leading kind byte separates the domains. Branch hashes are cached in the branch on first
+//! request and a branch is never mutated while shared, so a cached hash stays valid; leaf hashes
+//! are recomputed when needed (a leaf is hashed once per parent recomputation).
+
+use crate::tree::node::{Branch, Child, leaf_key, leaf_value};
+
+/// A blake3 Merkle hash.
+pub type Hash = [u8; 32];
+
+pub(crate) const KIND_EMPTY: u8 = 0x00;
+pub(crate) const KIND_LEAF: u8 = 0x01;
+pub(crate) const KIND_BRANCH: u8 = 0x02;
+
+/// The hash of the empty tree.
+pub(crate) fn empty_hash() -> Hash {
+    *blake3::hash(&[KIND_EMPTY]).as_bytes()
+}
+
+/// The hash of a leaf.
+pub(crate) fn leaf_hash(leaf: &[u8]) -> Hash {
+    let key = leaf_key(leaf);
+    let value = leaf_value(leaf);
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&[KIND_LEAF]);
+    hasher.update(&(key.len() as u16).to_le_bytes());
+    hasher.update(&(value.len() as u32).to_le_bytes());
+    hasher.update(key);
+    hasher.update(value);
+    *hasher.finalize().as_bytes()
+}
+
+/// The header of a branch preimage, before the child hashes.
+pub(crate) fn branch_header(pos: u32, bitmap: u32) -> [u8; 9] {
+    let mut header = [0u8; 9];
+    header[0] = KIND_BRANCH;
+    header[1..5].copy_from_slice(&pos.to_le_bytes());
+    header[5..9].copy_from_slice(&bitmap.to_le_bytes());
+    header
+}
+
+/// The hash of a branch from its header fields and child hashes.
+pub(crate) fn branch_hash_of(pos: u32, bitmap: u32, child_hashes: &[Hash]) -> Hash {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&branch_header(pos, bitmap));
+    for hash in child_hashes {
+        hasher.update(hash);
+    }
+    *hasher.finalize().as_bytes()
+}
+
+/// The hash of any node, computing and caching the hashes of branches that have none yet.
+///
+/// Iterative: pending child hashes wait on one shared stack, so the deepest tree the key limit
+/// allows costs heap, not call stack.
+pub(crate) fn child_hash(child: &Child) -> Hash {
+    match child {
+        Child::Leaf(leaf) => leaf_hash(leaf),
+        Child::Branch(branch) => branch_hash(branch),
+    }
+}
+
+fn branch_hash(root: &Branch) -> Hash {
+    if let Some(hash) = root.hash.get() {
+        return *hash;
+    }
+    // Frames of (branch, index of the next child to hash, where its child hashes start).
+    let mut frames: Vec<(&Branch, usize, usize)> = vec![(root, 0, 0)];
+    let mut hashes: Vec<Hash> = Vec::new();
+    while let Some(frame) = frames.last_mut() {
+        let (branch, next, base) = *frame;
+        if next == branch.children.len() {
+            let hash = branch_hash_of(branch.pos, branch.bitmap, &hashes[base..]);
+            let _ = branch.hash.set(hash);
+            hashes.truncate(base);
+            hashes.push(hash);
+            frames.pop();
+            continue;
+        }
+        frame.1 += 1;
+        match &branch.children[next] {
+            Child::Leaf(leaf) => hashes.push(leaf_hash(leaf)),
+            Child::Branch(child) => match child.hash.get() {
+                Some(hash) => hashes.push(*hash),
+                None => frames.push((child, 0, hashes.len())),
+            },
+        }
+    }
+    hashes[0]
+}
+
+/// The hash of a branch only if it is already cached.
+#[inline]
+pub(crate) fn cached_hash(child: &Child) -> Option<&Hash> {
+    match child {
+        Child::Leaf(_) => None,
+        Child::Branch(branch) => branch.hash.get(),
+    }
+}

@@ -1,0 +1,277 @@
+//! The persistent, canonical, ordered Merkle trie.
+//!
+//! [`Tree`] is a value: cloning it is O(1) and the clone is an immutable version that shares
+//! every node with the original. Writes copy only the path they change, and edit in place when
+//! no other version shares the path.
+//!
+//! | operation | cost |
+//! |---|---|
+//! | [`Tree::clone`] | O(1) |
+//! | [`Tree::get`], [`Tree::contains_key`] | O(d) |
+//! | [`Tree::insert`], [`Tree::remove`] | O(d), copies at most the d nodes on the path |
+//! | [`Tree::len`], [`Tree::is_empty`] | O(1) |
+//! | [`Tree::iter`] | O(1) to start, O(1) amortised per entry |
+//! | [`Tree::range`], [`Tree::prefix`] | O(d) to start, O(1) amortised per entry |
+//! | [`Tree::diff`] | O(c · d) for c changed keys, skipping shared and hash-equal subtrees |
+//! | [`Tree::root_hash`] | O(changed nodes since the last hash), cached per branch |
+//!
+//! d is the depth of the trie: about log₁₆ n for random keys, at most twice the key length in
+//! bytes. No operation recurses, so the deepest tree the key limit allows is safe.
+
+mod census;
+pub(crate) mod codec;
+mod cursor;
+mod diff;
+mod edit;
+pub(crate) mod hash;
+pub(crate) mod node;
+
+use std::ops::Bound;
+use std::sync::Arc;
+
+use crate::error::{Result, check_entry, check_key};
+pub(crate) use census::{Census, census};
+pub use codec::{NODE_FORMAT_VERSION, decode_tree, encode_tree};
+pub(crate) use cursor::OwnedRange;
+pub use cursor::{Iter, Range};
+pub use diff::{Diff, DiffEntry, DiffKind};
+pub use hash::Hash;
+use node::{Child, digit, leaf_key, leaf_value, new_leaf};
+
+/// A persistent, ordered map from byte strings to byte strings with a Merkle root.
+///
+/// The shape of the trie depends only on its contents, so equal contents always give an equal
+/// [`root_hash`](Tree::root_hash), whatever order of inserts and removes produced them.
+#[derive(Clone, Default)]
+pub struct Tree {
+    root: Option<Child>,
+    len: u64,
+    key_bytes: u64,
+    value_bytes: u64,
+}
+
+impl Tree {
+    /// An empty tree.
+    pub fn new() -> Tree {
+        Tree::default()
+    }
+
+    /// Number of entries.
+    pub fn len(&self) -> u64 {
+        self.len
+    }
+
+    /// Whether the tree has no entries.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Total bytes of all keys.
+    pub fn key_bytes(&self) -> u64 {
+        self.key_bytes
+    }
+
+    /// Total bytes of all values.
+    pub fn value_bytes(&self) -> u64 {
+        self.value_bytes
+    }
+
+    /// The value stored under `key`.
+    pub fn get(&self, key: &[u8]) -> Option<&[u8]> {
+        self.leaf(key).map(|leaf| leaf_value(leaf))
+    }
+
+    /// Whether `key` is present.
+    pub fn contains_key(&self, key: &[u8]) -> bool {
+        self.leaf(key).is_some()
+    }
+
+    /// The leaf allocation holding `key`.
+    pub(crate) fn leaf(&self, key: &[u8]) -> Option<&Arc<[u8]>> {
+        let mut node = self.root.as_ref()?;
+        loop {
+            match node {
+                Child::Leaf(leaf) => return (leaf_key(leaf) == key).then_some(leaf),
+                Child::Branch(branch) => {
+                    let d = digit(key, branch.pos)?;
+                    node = &branch.children[branch.index_of(d)?];
+                }
+            }
+        }
+    }
+
+    /// Sets `key` to `value`. Returns whether the key is new.
+    ///
+    /// Fails, leaving the tree unchanged, when the key is longer than
+    /// [`MAX_KEY_LEN`](crate::MAX_KEY_LEN) or the value longer than
+    /// [`MAX_VALUE_LEN`](crate::MAX_VALUE_LEN).
+    pub fn insert(&mut self, key: &[u8], value: &[u8]) -> Result<bool> {
+        check_entry(key, value)?;
+        Ok(self.insert_checked(key, value))
+    }
+
+    /// [`insert`](Tree::insert) for an entry already checked against the limits.
+    pub(crate) fn insert_checked(&mut self, key: &[u8], value: &[u8]) -> bool {
+        let leaf = new_leaf(key, value);
+        let replaced = match &mut self.root {
+            None => {
+                self.root = Some(Child::Leaf(leaf));
+                None
+            }
+            Some(root) => edit::insert(root, key, leaf),
+        };
+        self.value_bytes += value.len() as u64;
+        match replaced {
+            Some(old) => {
+                self.value_bytes -= leaf_value(&old).len() as u64;
+                false
+            }
+            None => {
+                self.len += 1;
+                self.key_bytes += key.len() as u64;
+                true
+            }
+        }
+    }
+
+    /// Removes `key`. Returns whether it was present.
+    pub fn remove(&mut self, key: &[u8]) -> Result<bool> {
+        check_key(key)?;
+        Ok(self.remove_checked(key))
+    }
+
+    /// [`remove`](Tree::remove) for a key already checked against the limit.
+    pub(crate) fn remove_checked(&mut self, key: &[u8]) -> bool {
+        let Some(root) = &mut self.root else {
+            return false;
+        };
+        let Some((leaf, was_root)) = edit::remove(root, key) else {
+            return false;
+        };
+        if was_root {
+            self.root = None;
+        }
+        self.len -= 1;
+        self.key_bytes -= key.len() as u64;
+        self.value_bytes -= leaf_value(&leaf).len() as u64;
+        true
+    }
+
+    /// Removes every entry.
+    pub fn clear(&mut self) {
+        *self = Tree::new();
+    }
+
+    /// All entries in key byte order.
+    pub fn iter(&self) -> Iter<'_> {
+        Iter::new(self)
+    }
+
+    /// Entries with `start <= key < end`, in key order; `.rev()` walks them backwards.
+    /// An empty range when `start >= end`.
+    pub fn range(&self, start: &[u8], end: &[u8]) -> Range<'_> {
+        Range::new(self, Bound::Included(start), Bound::Excluded(end))
+    }
+
+    /// Entries within arbitrary bounds, in key order.
+    pub fn range_bounds(&self, start: Bound<&[u8]>, end: Bound<&[u8]>) -> Range<'_> {
+        Range::new(self, start, end)
+    }
+
+    /// Entries whose key starts with `prefix`, in key order.
+    pub fn prefix(&self, prefix: &[u8]) -> Range<'_> {
+        let end = prefix_end(prefix);
+        let end = match &end {
+            Some(end) => Bound::Excluded(end.as_slice()),
+            None => Bound::Unbounded,
+        };
+        Range::new(self, Bound::Included(prefix), end)
+    }
+
+    /// The changes that turn `self` into `other`, in key order.
+    pub fn diff(&self, other: &Tree) -> Diff {
+        Diff::new(self.root.clone(), other.root.clone())
+    }
+
+    /// The blake3 Merkle root. Hashes only branches changed since the last call.
+    pub fn root_hash(&self) -> Hash {
+        match &self.root {
+            None => hash::empty_hash(),
+            Some(root) => hash::child_hash(root),
+        }
+    }
+
+    /// Checks every node's structure and recomputes every hash from scratch; returns the root.
+    ///
+    /// Fails with [`Error::Corrupt`](crate::Error::Corrupt) if a cached hash disagrees with the
+    /// contents or the canonical form is broken.
+    pub fn verify(&self) -> Result<Hash> {
+        census::verify(self)
+    }
+
+    pub(crate) fn root(&self) -> Option<&Child> {
+        self.root.as_ref()
+    }
+
+    pub(crate) fn from_parts(
+        root: Option<Child>,
+        len: u64,
+        key_bytes: u64,
+        value_bytes: u64,
+    ) -> Tree {
+        Tree {
+            root,
+            len,
+            key_bytes,
+            value_bytes,
+        }
+    }
+
+    /// Whether two trees are the same version (share their root node).
+    pub fn ptr_eq(&self, other: &Tree) -> bool {
+        match (&self.root, &other.root) {
+            (None, None) => true,
+            (Some(a), Some(b)) => a.ptr_eq(b),
+            _ => false,
+        }
+    }
+
+    /// An owned range over this version, for handles that outlive a borrow.
+    pub(crate) fn owned_range(&self, start: Bound<&[u8]>, end: Bound<&[u8]>) -> OwnedRange {
+        OwnedRange::new(self, start, end)
+    }
+}
+
+impl std::fmt::Debug for Tree {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Tree")
+            .field("len", &self.len)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PartialEq for Tree {
+    /// Equal contents; decided by the Merkle roots.
+    fn eq(&self, other: &Tree) -> bool {
+        self.len == other.len && (self.ptr_eq(other) || self.root_hash() == other.root_hash())
+    }
+}
+
+impl Eq for Tree {}
+
+/// The smallest key greater than every key starting with `prefix`; `None` when no such key
+/// exists (the prefix is empty or all 0xFF).
+pub(crate) fn prefix_end(prefix: &[u8]) -> Option<Vec<u8>> {
+    let last = prefix.iter().rposition(|&b| b != 0xff)?;
+    let mut end = prefix[..=last].to_vec();
+    end[last] += 1;
+    Some(end)
+}
+
+impl<'a> IntoIterator for &'a Tree {
+    type Item = (&'a [u8], &'a [u8]);
+    type IntoIter = Iter<'a>;
+    fn into_iter(self) -> Iter<'a> {
+        self.iter()
+    }
+}

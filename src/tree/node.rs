@@ -1,0 +1,225 @@
+//! Node layout of the trie.
+//!
+//! The trie routes on the key's nibbles (4-bit digits, high nibble first) and compresses paths:
+//! a branch records only the nibble position where its keys diverge (`pos`), and the skipped
+//! nibbles are checked against the full key stored in the leaf at the end of a lookup.
+//!
+//! Invariants (the canonical form):
+//! - every branch has at least two children;
+//! - all keys below a branch share their first `pos` nibbles and do not all agree on nibble `pos`
+//!   (or one of them ends exactly at `pos`);
+//! - a branch's children are ordered by digit: digit 0 is "the key ends here", digit `1 + n` is
+//!   nibble `n`, so child order is key order.
+//!
+//! Because the position of every branch is a function of the key set alone, the shape of the tree
+//! depends only on its contents.
+
+use std::sync::{Arc, OnceLock};
+
+use crate::tree::hash::Hash;
+
+/// Digit meaning "the key ends at this position"; it sorts before every nibble.
+pub(crate) const END: u32 = 0;
+
+/// Number of digits a branch can route on: the end marker and sixteen nibbles.
+pub(crate) const RADIX: usize = 17;
+
+/// A reference to a child node: either a leaf or a branch.
+///
+/// A leaf is one allocation laid out as `[key_len: u16 LE][key][value]`.
+#[derive(Clone)]
+pub(crate) enum Child {
+    Leaf(Arc<[u8]>),
+    Branch(Arc<Branch>),
+}
+
+/// A branch with its children stored inline (a dynamically sized type).
+pub(crate) struct BranchOf<C: ?Sized> {
+    /// Nibble index at which the keys below this branch diverge.
+    pub(crate) pos: u32,
+    /// Bit `d` is set when a child with digit `d` exists.
+    pub(crate) bitmap: u32,
+    /// The Merkle hash of this subtree, filled on first request.
+    pub(crate) hash: OnceLock<Hash>,
+    pub(crate) children: C,
+}
+
+pub(crate) type Branch = BranchOf<[Child]>;
+
+/// Builds a leaf allocation. The caller has checked `key.len() <= u16::MAX`.
+pub(crate) fn new_leaf(key: &[u8], value: &[u8]) -> Arc<[u8]> {
+    let mut bytes = Vec::with_capacity(2 + key.len() + value.len());
+    bytes.extend_from_slice(&(key.len() as u16).to_le_bytes());
+    bytes.extend_from_slice(key);
+    bytes.extend_from_slice(value);
+    Arc::from(bytes)
+}
+
+/// The key stored in a leaf.
+#[inline]
+pub(crate) fn leaf_key(leaf: &[u8]) -> &[u8] {
+    let key_len = u16::from_le_bytes([leaf[0], leaf[1]]) as usize;
+    &leaf[2..2 + key_len]
+}
+
+/// The value stored in a leaf.
+#[inline]
+pub(crate) fn leaf_value(leaf: &[u8]) -> &[u8] {
+    let key_len = u16::from_le_bytes([leaf[0], leaf[1]]) as usize;
+    &leaf[2 + key_len..]
+}
+
+/// The digit of `key` at nibble position `pos`: [`END`] when the key ends exactly there,
+/// `1 + nibble` inside the key, and `None` when the key ends before `pos`.
+#[inline]
+pub(crate) fn digit(key: &[u8], pos: u32) -> Option<u32> {
+    let byte = (pos / 2) as usize;
+    match key.get(byte) {
+        Some(&b) => Some(
+            1 + if pos % 2 == 0 {
+                (b >> 4) as u32
+            } else {
+                (b & 0x0f) as u32
+            },
+        ),
+        None if byte == key.len() && pos % 2 == 0 => Some(END),
+        None => None,
+    }
+}
+
+/// The first nibble position at which two distinct keys differ (a key that ends counts as
+/// differing from one that goes on). `None` when the keys are equal.
+pub(crate) fn first_difference(a: &[u8], b: &[u8]) -> Option<u32> {
+    let common = a.iter().zip(b).position(|(x, y)| x != y);
+    match common {
+        Some(i) => {
+            let high_differs = (a[i] ^ b[i]) & 0xf0 != 0;
+            Some(2 * i as u32 + u32::from(!high_differs))
+        }
+        None if a.len() == b.len() => None,
+        None => Some(2 * a.len().min(b.len()) as u32),
+    }
+}
+
+impl Branch {
+    /// Index in `children` of the child with digit `d`, if present.
+    #[inline]
+    pub(crate) fn index_of(&self, d: u32) -> Option<usize> {
+        if self.bitmap & (1 << d) == 0 {
+            None
+        } else {
+            Some(self.rank(d))
+        }
+    }
+
+    /// Number of children whose digit is below `d`.
+    #[inline]
+    pub(crate) fn rank(&self, d: u32) -> usize {
+        (self.bitmap & ((1u32 << d) - 1)).count_ones() as usize
+    }
+
+    /// The digit of the child at index `i`.
+    pub(crate) fn digit_at(&self, i: usize) -> u32 {
+        let mut bits = self.bitmap;
+        for _ in 0..i {
+            bits &= bits - 1;
+        }
+        bits.trailing_zeros()
+    }
+
+    /// A copy of this branch with its children given by `children` (same order).
+    pub(crate) fn with_children(pos: u32, bitmap: u32, children: Vec<Child>) -> Arc<Branch> {
+        debug_assert_eq!(bitmap.count_ones() as usize, children.len());
+        new_branch(pos, bitmap, children)
+    }
+}
+
+/// Allocates a branch whose children live inline in the same allocation.
+///
+/// Safe Rust builds a dynamically sized value by unsizing a fixed-size array, so the child count
+/// (2 to [`RADIX`]) selects one of the array sizes below.
+fn new_branch(pos: u32, bitmap: u32, children: Vec<Child>) -> Arc<Branch> {
+    macro_rules! sized {
+        ($($n:literal)*) => {
+            match children.len() {
+                $($n => {
+                    let children: [Child; $n] = match children.try_into() {
+                        Ok(array) => array,
+                        Err(_) => unreachable!("length checked by the match"),
+                    };
+                    Arc::new(BranchOf { pos, bitmap, hash: OnceLock::new(), children })
+                        as Arc<Branch>
+                })*
+                n => unreachable!("a branch has 2 to 17 children, not {n}"),
+            }
+        };
+    }
+    sized!(2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17)
+}
+
+impl Child {
+    /// Any leaf below this child (the leftmost one): all keys in a subtree share the prefix up
+    /// to the subtree's branch position, so one leaf stands for all of them there.
+    pub(crate) fn any_leaf(&self) -> &Arc<[u8]> {
+        let mut node = self;
+        loop {
+            match node {
+                Child::Leaf(leaf) => return leaf,
+                Child::Branch(branch) => node = &branch.children[0],
+            }
+        }
+    }
+
+    /// The nibble position this node splits at; a leaf splits nowhere (`u32::MAX`).
+    #[inline]
+    pub(crate) fn pos(&self) -> u32 {
+        match self {
+            Child::Leaf(_) => u32::MAX,
+            Child::Branch(branch) => branch.pos,
+        }
+    }
+
+    /// Whether two children are the same allocation.
+    #[inline]
+    pub(crate) fn ptr_eq(&self, other: &Child) -> bool {
+        match (self, other) {
+            (Child::Leaf(a), Child::Leaf(b)) => Arc::ptr_eq(a, b),
+            (Child::Branch(a), Child::Branch(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn digits_follow_key_order() {
+        assert_eq!(digit(b"", 0), Some(END));
+        assert_eq!(digit(b"", 1), None);
+        assert_eq!(digit(&[0xab], 0), Some(1 + 0xa));
+        assert_eq!(digit(&[0xab], 1), Some(1 + 0xb));
+        assert_eq!(digit(&[0xab], 2), Some(END));
+        assert_eq!(digit(&[0xab], 3), None);
+    }
+
+    #[test]
+    fn first_difference_finds_the_nibble() {
+        assert_eq!(first_difference(b"abc", b"abc"), None);
+        assert_eq!(first_difference(&[0x12], &[0x13]), Some(1));
+        assert_eq!(first_difference(&[0x12], &[0x22]), Some(0));
+        assert_eq!(first_difference(b"ab", b"abc"), Some(4));
+        assert_eq!(first_difference(b"", b"a"), Some(0));
+    }
+
+    #[test]
+    fn leaf_layout_round_trips() {
+        let leaf = new_leaf(b"k\0ey", b"va\0lue");
+        assert_eq!(leaf_key(&leaf), b"k\0ey");
+        assert_eq!(leaf_value(&leaf), b"va\0lue");
+        let empty = new_leaf(b"", b"");
+        assert_eq!(leaf_key(&empty), b"");
+        assert_eq!(leaf_value(&empty), b"");
+    }
+}
