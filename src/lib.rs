@@ -18,6 +18,7 @@
 
 pub mod engine;
 mod error;
+pub mod formats;
 pub mod tree;
 
 pub use engine::{
