@@ -344,13 +344,23 @@ pub fn check_document(
     let bound = bound_block
         .map(|b| summarize(Some(b), payload_subject, now))
         .transpose()?;
-    if let (Some(outer), Some(inner)) = (envelope_validity_block, bound_block) {
-        if outer != inner {
+    match (envelope_validity_block, bound_block) {
+        (Some(outer), Some(inner)) if outer != inner => {
             return Err(classified(
                 PolicyCode::SchemaInvalidValidityBlock,
                 "persisted file validity does not match the validity signed inside the payload",
             ));
         }
+        // Trust-store manifests keep their window only in the payload (LQFT's layout); every
+        // other writer puts the same block in both places, so a missing envelope copy means
+        // the block was stripped to hide the window from LQFT readers.
+        (None, Some(_)) if payload_subject == "persisted file" => {
+            return Err(classified(
+                PolicyCode::SchemaInvalidValidityBlock,
+                "persisted file validity is missing although the payload declares one",
+            ));
+        }
+        _ => {}
     }
     if !envelope_validity.currently_valid {
         return Err(classified(
