@@ -12,7 +12,7 @@ use std::ops::{Bound, Deref};
 use std::sync::Arc;
 
 use crate::tree::Tree;
-use crate::tree::node::{Branch, Child, digit, first_difference, leaf_key, leaf_value};
+use crate::tree::node::{Branch, BranchRef, Child, digit, first_difference, leaf_key, leaf_value};
 
 /// What a cursor holds on to: a branch, by reference or by ownership.
 pub(crate) trait Link<'a>: Clone + Deref<Target = Branch> {
@@ -43,7 +43,7 @@ fn borrowed(child: &Child) -> Step<'_, &Branch> {
     }
 }
 
-fn owned(child: &Child) -> Step<'static, Arc<Branch>> {
+fn owned(child: &Child) -> Step<'static, BranchRef> {
     match child {
         Child::Leaf(leaf) => Step::Leaf(leaf.clone()),
         Child::Branch(branch) => Step::Branch(branch.clone()),
@@ -58,7 +58,7 @@ impl<'a> Link<'a> for &'a Branch {
     }
 }
 
-impl<'a> Link<'a> for Arc<Branch> {
+impl<'a> Link<'a> for BranchRef {
     type Leaf = Arc<[u8]>;
     fn child(&self, index: usize) -> Step<'a, Self> {
         match &self.children[index] {
@@ -371,7 +371,7 @@ impl ExactSizeIterator for Iter<'_> {}
 /// A range that owns its path, for handles that must not borrow the tree (the C ABI).
 /// Yields leaf allocations; [`leaf_key`] and [`leaf_value`] read them.
 pub(crate) struct OwnedRange {
-    walk: Walk<'static, Arc<Branch>>,
+    walk: Walk<'static, BranchRef>,
 }
 
 impl OwnedRange {

@@ -7,20 +7,20 @@
 
 use std::sync::{Arc, OnceLock};
 
-use crate::tree::node::{Branch, Child, digit, first_difference, leaf_key};
+use crate::tree::node::{Branch, BranchRef, Child, digit, first_difference, leaf_key};
 
 /// A mutable view of a branch that this tree owns alone, with its cached hash cleared.
-fn unique(branch: &mut Arc<Branch>) -> &mut Branch {
-    if Arc::get_mut(branch).is_none() {
+fn unique(branch: &mut BranchRef) -> &mut Branch {
+    if Arc::get_mut(&mut branch.0).is_none() {
         *branch = Branch::with_children(branch.pos, branch.bitmap, branch.children.to_vec());
     }
-    let owned = Arc::get_mut(branch).expect("a freshly copied branch has one owner");
+    let owned = Arc::get_mut(&mut branch.0).expect("a freshly copied branch has one owner");
     owned.hash = OnceLock::new();
     owned
 }
 
 /// The slot of the child with digit `d`, which the caller knows exists.
-fn child_slot(branch: &mut Arc<Branch>, d: u32) -> &mut Child {
+fn child_slot(branch: &mut BranchRef, d: u32) -> &mut Child {
     let branch = unique(branch);
     let index = branch
         .index_of(d)

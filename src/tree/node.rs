@@ -14,6 +14,7 @@
 //! Because the position of every branch is a function of the key set alone, the shape of the tree
 //! depends only on its contents.
 
+use std::ops::Deref;
 use std::sync::{Arc, OnceLock};
 
 use crate::tree::hash::Hash;
@@ -30,7 +31,57 @@ pub(crate) const RADIX: usize = 17;
 #[derive(Clone)]
 pub(crate) enum Child {
     Leaf(Arc<[u8]>),
-    Branch(Arc<Branch>),
+    Branch(BranchRef),
+}
+
+/// A shared reference to a branch.
+///
+/// Dropping the last reference to a branch frees its subtree with a loop instead of the nested
+/// drops `Arc` would do, so the deepest tree cannot overflow the call stack.
+#[derive(Clone)]
+pub(crate) struct BranchRef(pub(crate) Arc<Branch>);
+
+impl Deref for BranchRef {
+    type Target = Branch;
+    #[inline]
+    fn deref(&self) -> &Branch {
+        &self.0
+    }
+}
+
+impl Drop for BranchRef {
+    fn drop(&mut self) {
+        if Arc::strong_count(&self.0) != 1 {
+            return;
+        }
+        let Some(branch) = Arc::get_mut(&mut self.0) else {
+            return;
+        };
+        // This is the last reference: detach the child branches, then free them one at a time,
+        // each after detaching its own children in turn.
+        let mut placeholder: Option<Arc<[u8]>> = None;
+        let mut detached = Vec::new();
+        detach(branch, &mut placeholder, &mut detached);
+        while let Some(mut next) = detached.pop() {
+            if let Some(branch) = Arc::get_mut(&mut next.0) {
+                detach(branch, &mut placeholder, &mut detached);
+            }
+        }
+    }
+}
+
+/// Moves the child branches of `branch` into `out`, leaving a shared empty leaf in their place.
+fn detach(branch: &mut Branch, placeholder: &mut Option<Arc<[u8]>>, out: &mut Vec<BranchRef>) {
+    for child in branch.children.iter_mut() {
+        if let Child::Branch(_) = child {
+            let empty = placeholder
+                .get_or_insert_with(|| Arc::from(&[0u8, 0][..]))
+                .clone();
+            if let Child::Branch(taken) = std::mem::replace(child, Child::Leaf(empty)) {
+                out.push(taken);
+            }
+        }
+    }
 }
 
 /// A branch with its children stored inline (a dynamically sized type).
@@ -128,9 +179,9 @@ impl Branch {
     }
 
     /// A copy of this branch with its children given by `children` (same order).
-    pub(crate) fn with_children(pos: u32, bitmap: u32, children: Vec<Child>) -> Arc<Branch> {
+    pub(crate) fn with_children(pos: u32, bitmap: u32, children: Vec<Child>) -> BranchRef {
         debug_assert_eq!(bitmap.count_ones() as usize, children.len());
-        new_branch(pos, bitmap, children)
+        BranchRef(new_branch(pos, bitmap, children))
     }
 }
 
@@ -184,7 +235,7 @@ impl Child {
     pub(crate) fn ptr_eq(&self, other: &Child) -> bool {
         match (self, other) {
             (Child::Leaf(a), Child::Leaf(b)) => Arc::ptr_eq(a, b),
-            (Child::Branch(a), Child::Branch(b)) => Arc::ptr_eq(a, b),
+            (Child::Branch(a), Child::Branch(b)) => Arc::ptr_eq(&a.0, &b.0),
             _ => false,
         }
     }

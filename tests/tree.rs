@@ -1,0 +1,279 @@
+//! Canonical form, deep trees, limits and hashing of the trie.
+
+use lqft::{Error, MAX_KEY_LEN, Map, RollbackPolicy, Tree};
+
+fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+fn random_keys(n: usize, seed: u64) -> Vec<Vec<u8>> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            let len = (xorshift(&mut s) % 6) as usize;
+            (0..len)
+                .map(|_| (xorshift(&mut s) % 4) as u8 * 0x11)
+                .collect()
+        })
+        .collect()
+}
+
+#[test]
+fn insertion_order_does_not_change_the_root() {
+    let keys = random_keys(2000, 7);
+    let mut forward = Tree::new();
+    for (i, k) in keys.iter().enumerate() {
+        forward.insert(k, &(i as u32 % 7).to_le_bytes()).unwrap();
+    }
+    // Same final contents, reached by another order with deletes and re-inserts in between.
+    let mut final_values = std::collections::BTreeMap::new();
+    for (i, k) in keys.iter().enumerate() {
+        final_values.insert(k.clone(), (i as u32 % 7).to_le_bytes());
+    }
+    let mut other = Tree::new();
+    for (k, v) in final_values.iter().rev() {
+        other.insert(k, b"temporary").unwrap();
+        other
+            .insert(&[k.as_slice(), b"-extra"].concat(), b"x")
+            .unwrap();
+        other.insert(k, v).unwrap();
+    }
+    for k in final_values.keys() {
+        other.remove(&[k.as_slice(), b"-extra"].concat()).unwrap();
+    }
+    assert_eq!(forward.len(), other.len());
+    assert_eq!(forward.root_hash(), other.root_hash());
+    assert_eq!(forward.verify().unwrap(), other.verify().unwrap());
+}
+
+#[test]
+fn a_delete_undoes_an_insert_exactly() {
+    let mut tree = Tree::new();
+    for k in random_keys(500, 11) {
+        tree.insert(&k, b"v").unwrap();
+    }
+    let before = tree.clone();
+    for probe in [&b""[..], b"\x00", b"\x11\x22", b"new key", b"\xff\xff\xff"] {
+        let existed = tree.contains_key(probe);
+        let old = tree.get(probe).map(<[u8]>::to_vec);
+        tree.insert(probe, b"probe").unwrap();
+        match old {
+            Some(old) => tree.insert(probe, &old).unwrap(),
+            None => tree.remove(probe).unwrap(),
+        };
+        assert_eq!(tree.contains_key(probe), existed);
+        assert_eq!(tree.root_hash(), before.root_hash(), "probe {probe:?}");
+        assert_eq!(tree.diff(&before).count(), 0);
+    }
+}
+
+#[test]
+fn values_and_the_empty_key_are_binary_safe() {
+    let mut tree = Tree::new();
+    tree.insert(b"", b"empty").unwrap();
+    tree.insert(b"\0", b"nul\0value").unwrap();
+    tree.insert(b"\0\0", b"").unwrap();
+    assert_eq!(tree.get(b""), Some(&b"empty"[..]));
+    assert_eq!(tree.get(b"\0"), Some(&b"nul\0value"[..]));
+    assert_eq!(tree.get(b"\0\0"), Some(&b""[..]));
+    assert_eq!(tree.get(b"\0\0\0"), None);
+    let keys: Vec<_> = tree.iter().map(|(k, _)| k.to_vec()).collect();
+    assert_eq!(keys, vec![b"".to_vec(), b"\0".to_vec(), b"\0\0".to_vec()]);
+}
+
+#[test]
+fn oversized_input_is_rejected_and_changes_nothing() {
+    let map = Map::new();
+    map.put(b"keep", b"me").unwrap();
+    let before = map.view();
+    let long_key = vec![7u8; MAX_KEY_LEN + 1];
+    assert_eq!(
+        map.put(&long_key, b"v"),
+        Err(Error::KeyTooLong {
+            len: MAX_KEY_LEN + 1
+        })
+    );
+    assert_eq!(
+        map.delete(&long_key),
+        Err(Error::KeyTooLong {
+            len: MAX_KEY_LEN + 1
+        })
+    );
+    let mut batch = lqft::Batch::new();
+    batch.put(b"a", b"1").unwrap();
+    assert!(batch.put(&long_key, b"v").is_err());
+    assert_eq!(batch.len(), 1);
+    assert_eq!(map.pending_mutations(), 1);
+    assert!(map.view().ptr_eq(&before));
+    // The maximum length itself is fine.
+    let max_key = vec![7u8; MAX_KEY_LEN];
+    map.put(&max_key, b"v").unwrap();
+    assert_eq!(map.get(&max_key).as_deref(), Some(&b"v"[..]));
+}
+
+/// Keys that are each a prefix of the next make a chain of branches one nibble apart: the
+/// deepest shape a set of keys can take. Everything runs on a thread with a small stack, so any
+/// recursion proportional to depth would overflow.
+#[test]
+fn the_deepest_trees_need_no_call_stack() {
+    let worker = std::thread::Builder::new().stack_size(128 * 1024);
+    let handle = worker
+        .spawn(|| {
+            let depth = 6000usize;
+            let mut tree = Tree::new();
+            // key i = i bytes of 0x00 followed by 0x10: splits at every nibble 2i.
+            let key = |i: usize| [vec![0u8; i], vec![0x10]].concat();
+            for i in (0..depth).rev() {
+                tree.insert(&key(i), &i.to_le_bytes()).unwrap();
+            }
+            let max_key = vec![0u8; MAX_KEY_LEN];
+            tree.insert(&max_key, b"deepest").unwrap();
+            let snapshot = tree.clone();
+            assert_eq!(
+                tree.get(&key(depth - 1)),
+                Some(&(depth - 1).to_le_bytes()[..])
+            );
+            assert_eq!(tree.iter().count(), depth + 1);
+            assert_eq!(tree.iter().rev().count(), depth + 1);
+            assert_eq!(
+                tree.range(&key(depth / 2), &key(10)).count(),
+                depth / 2 - 10
+            );
+            let hash = tree.root_hash();
+            assert_eq!(tree.verify().unwrap(), hash);
+            tree.remove(&key(depth - 1)).unwrap();
+            tree.insert(&vec![0u8; 3000], b"mid").unwrap();
+            assert_eq!(snapshot.diff(&tree).count(), 2);
+            let nodes: std::collections::HashMap<_, _> =
+                lqft::tree::encode_tree(&tree).into_iter().collect();
+            let back =
+                lqft::tree::decode_tree(&tree.root_hash(), |h| nodes.get(h).cloned()).unwrap();
+            assert_eq!(back.root_hash(), tree.root_hash());
+            drop(back);
+            drop(snapshot);
+            drop(tree);
+        })
+        .unwrap();
+    handle.join().unwrap();
+}
+
+#[test]
+fn snapshots_survive_pruning_and_the_map() {
+    let map = Map::new();
+    map.put(b"a", b"1").unwrap();
+    let first = map.snapshot();
+    map.put(b"a", b"2").unwrap();
+    let second = map.snapshot();
+    let session = map.pin(&first);
+    let report = map.compact(0);
+    assert!(
+        report.pruned.is_empty(),
+        "first is pinned, second is current"
+    );
+    drop(session);
+    let report = map.compact(0);
+    assert_eq!(report.pruned, vec![first.id()]);
+    assert_eq!(report.retained, vec![second.id()]);
+    drop(map);
+    assert_eq!(first.get(b"a"), Some(&b"1"[..]));
+    assert_eq!(second.get(b"a"), Some(&b"2"[..]));
+}
+
+#[test]
+fn rollback_reports_or_refuses_pending_writes() {
+    let map = Map::new();
+    map.put(b"k", b"v1").unwrap();
+    let snap = map.snapshot();
+    map.put(b"k", b"v2").unwrap();
+    map.delete(b"k").unwrap();
+    assert_eq!(
+        map.rollback(&snap, RollbackPolicy::Fail),
+        Err(Error::PendingChanges { count: 2 })
+    );
+    assert!(map.get(b"k").is_none());
+    let outcome = map.rollback(&snap, RollbackPolicy::Discard).unwrap();
+    assert_eq!(outcome.discarded, 2);
+    assert_eq!(map.get(b"k").as_deref(), Some(&b"v1"[..]));
+    assert_eq!(
+        map.rollback_to(999, RollbackPolicy::Fail).unwrap_err(),
+        Error::UnknownSnapshot { id: 999 }
+    );
+}
+
+#[test]
+fn snapshot_metadata_is_counted() {
+    let map = Map::new();
+    map.put(b"a", b"1").unwrap();
+    map.put(b"b", b"1").unwrap();
+    let s1 = map.snapshot();
+    assert_eq!((s1.meta().generation, s1.meta().parent_id), (1, None));
+    assert_eq!(
+        (
+            s1.meta().mutation_count,
+            s1.meta().delta_size,
+            s1.meta().size
+        ),
+        (2, 2, 2)
+    );
+    map.put(b"a", b"2").unwrap();
+    map.put(b"a", b"1").unwrap();
+    map.delete(b"b").unwrap();
+    let s2 = map.snapshot();
+    assert_eq!(
+        (s2.meta().generation, s2.meta().parent_id),
+        (2, Some(s1.id()))
+    );
+    assert_eq!(
+        (
+            s2.meta().mutation_count,
+            s2.meta().delta_size,
+            s2.meta().size
+        ),
+        (3, 1, 1)
+    );
+    assert!(s2.id() > s1.id());
+    assert!(s2.meta().created_at_ns >= s1.meta().created_at_ns);
+}
+
+#[test]
+fn stats_are_counted() {
+    let map = Map::new();
+    for i in 0u32..100 {
+        map.put(&i.to_be_bytes(), b"value").unwrap();
+    }
+    let s1 = map.snapshot();
+    map.put(&5u32.to_be_bytes(), b"changed").unwrap();
+    let _s2 = map.snapshot();
+    let stats = map.stats();
+    assert_eq!(stats["format"], "lqft-stats-v1");
+    assert_eq!(stats["items"], 100);
+    assert_eq!(stats["key_bytes"], 400);
+    assert_eq!(stats["value_bytes"], 99 * 5 + 7);
+    assert_eq!(stats["live"]["nodes"], serde_json::Value::Null);
+    assert_eq!(stats["live"]["leaf_nodes"], 100);
+    assert_eq!(stats["snapshots"]["retained"], 2);
+    assert_eq!(stats["snapshots"]["current_id"], 2);
+    // Two versions differing in one key share all but the changed path.
+    let retained_leaves = stats["retained"]["nodes"]["leaf_nodes"].as_u64().unwrap();
+    assert_eq!(retained_leaves, 101);
+    // The live state is the current snapshot, so every live node is shared.
+    let live_nodes = stats["live"]["leaf_nodes"].as_u64().unwrap()
+        + stats["live"]["branch_nodes"].as_u64().unwrap();
+    assert_eq!(
+        stats["retained"]["shared_nodes"].as_u64().unwrap(),
+        live_nodes
+    );
+    // One more change: only the copied path stops being shared with the snapshots.
+    map.put(&7u32.to_be_bytes(), b"changed").unwrap();
+    let stats = map.stats();
+    let shared = stats["retained"]["shared_nodes"].as_u64().unwrap();
+    let depth = stats["live"]["max_depth"].as_u64().unwrap();
+    assert!(
+        shared >= live_nodes - depth && shared < live_nodes,
+        "{shared} of {live_nodes}"
+    );
+    drop(s1);
+}
