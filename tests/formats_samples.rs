@@ -7,8 +7,8 @@ use lqft::formats::engine_manifest::{ShardedStorageEngineManifest, StorageEngine
 use lqft::formats::file_io::{read_document_bytes, read_json_file};
 use lqft::formats::python_json::{TextLayout, to_python_json};
 use lqft::formats::{
-    BundlePayload, Limits, PolicyCode, SnapshotPayload, TrustStore, TrustStoreOptions, Verification,
-    VerifyKey, VerifyOptions, read_persisted_file,
+    BundlePayload, Limits, PolicyCode, SnapshotPayload, TrustStore, TrustStoreOptions,
+    Verification, VerifyKey, VerifyOptions, read_persisted_file,
 };
 use sha2::{Digest, Sha256};
 
@@ -97,30 +97,52 @@ fn snapshots_load_and_verify_with_their_keys() {
     let limits = Limits::default();
     for dir in sample_dirs() {
         for name in ["snap.json", "snap.json.gz"] {
-            let opened = read_persisted_file(&dir.join(name), &VerifyOptions::default(), &limits).unwrap();
+            let opened =
+                read_persisted_file(&dir.join(name), &VerifyOptions::default(), &limits).unwrap();
             assert_eq!(opened.check.verification, Verification::NotRequested);
             snapshot_2(opened.payload);
         }
         let secret = key(b"shared-secret");
-        let options = VerifyOptions { verify_key: Some(&secret), ..VerifyOptions::default() };
+        let options = VerifyOptions {
+            verify_key: Some(&secret),
+            ..VerifyOptions::default()
+        };
         let opened = read_persisted_file(&dir.join("snap.hmac.json"), &options, &limits).unwrap();
         assert_eq!(opened.check.verification, Verification::Hmac);
         snapshot_2(opened.payload);
 
         let public = pub_key(&dir);
-        let options = VerifyOptions { verify_key: Some(&public), ..VerifyOptions::default() };
+        let options = VerifyOptions {
+            verify_key: Some(&public),
+            ..VerifyOptions::default()
+        };
         let opened = read_persisted_file(&dir.join("snap.ed.json"), &options, &limits).unwrap();
         let key_id = "sha256:b43865f45c3ea18fe644f93cf3881d792f39fb0ec81c6e4ec4eab72ce2857558";
-        assert_eq!(opened.check.verification, Verification::Ed25519 { key_id: key_id.into() });
+        assert_eq!(
+            opened.check.verification,
+            Verification::Ed25519 {
+                key_id: key_id.into()
+            }
+        );
         assert!(!opened.check.validity_in_payload);
-        assert_eq!(opened.check.validity.expires_at.as_deref(), Some("2099-01-01T00:00:00+00:00"));
+        assert_eq!(
+            opened.check.validity.expires_at.as_deref(),
+            Some("2099-01-01T00:00:00+00:00")
+        );
         snapshot_2(opened.payload);
 
         let store = TrustStore::load(&dir.join("trust"), &TrustStoreOptions::default()).unwrap();
         assert_eq!(store.len(), 1);
         assert!(store.get(key_id).is_some());
-        let options = VerifyOptions { trusted_signers: Some(&store), ..VerifyOptions::default() };
-        snapshot_2(read_persisted_file(&dir.join("snap.ed.json"), &options, &limits).unwrap().payload);
+        let options = VerifyOptions {
+            trusted_signers: Some(&store),
+            ..VerifyOptions::default()
+        };
+        snapshot_2(
+            read_persisted_file(&dir.join("snap.ed.json"), &options, &limits)
+                .unwrap()
+                .payload,
+        );
     }
 }
 
@@ -128,7 +150,9 @@ fn snapshots_load_and_verify_with_their_keys() {
 fn bundle_and_manifests_load() {
     let limits = Limits::default();
     for dir in sample_dirs() {
-        let opened = read_persisted_file(&dir.join("bundle.json"), &VerifyOptions::default(), &limits).unwrap();
+        let opened =
+            read_persisted_file(&dir.join("bundle.json"), &VerifyOptions::default(), &limits)
+                .unwrap();
         let bundle = BundlePayload::from_json(opened.payload, 1, 0).unwrap();
         assert_eq!(bundle.current_snapshot_id, Some(2));
         assert_eq!(bundle.snapshots.len(), 2);
@@ -136,19 +160,36 @@ fn bundle_and_manifests_load() {
         assert_eq!(bundle.exported_at_ns, 1_795_420_394_935_970_154);
 
         let public = pub_key(&dir);
-        let options = VerifyOptions { verify_key: Some(&public), ..VerifyOptions::default() };
-        let opened = read_persisted_file(&dir.join("engine-manifest.json"), &options, &limits).unwrap();
+        let options = VerifyOptions {
+            verify_key: Some(&public),
+            ..VerifyOptions::default()
+        };
+        let opened =
+            read_persisted_file(&dir.join("engine-manifest.json"), &options, &limits).unwrap();
         let manifest = StorageEngineManifest::from_json(&opened.payload).unwrap();
-        assert_eq!(manifest.checkpoint_path.as_deref(), Some("ckpt/checkpoint.json.gz"));
+        assert_eq!(
+            manifest.checkpoint_path.as_deref(),
+            Some("ckpt/checkpoint.json.gz")
+        );
         assert_eq!(manifest.checkpoint_retain_last, Some(2));
-        assert_eq!(manifest.checkpoint_policy.sign_key_path.as_deref(), Some("priv.pem"));
-        assert_eq!(serde_json::Value::Object(manifest.to_json()), opened.payload);
+        assert_eq!(
+            manifest.checkpoint_policy.sign_key_path.as_deref(),
+            Some("priv.pem")
+        );
+        assert_eq!(
+            serde_json::Value::Object(manifest.to_json()),
+            opened.payload
+        );
         let keys = manifest.checkpoint_policy.load_keys(&dir, &limits).unwrap();
         assert!(keys.sign_key.is_some() && keys.verify_key.is_some());
 
         let secret = VerifyKey::from_material(b"s3cret").unwrap();
-        let options = VerifyOptions { verify_key: Some(&secret), ..VerifyOptions::default() };
-        let opened = read_persisted_file(&dir.join("sharded-manifest.json"), &options, &limits).unwrap();
+        let options = VerifyOptions {
+            verify_key: Some(&secret),
+            ..VerifyOptions::default()
+        };
+        let opened =
+            read_persisted_file(&dir.join("sharded-manifest.json"), &options, &limits).unwrap();
         let sharded = ShardedStorageEngineManifest::from_json(&opened.payload).unwrap();
         assert_eq!(sharded.shard_count, 2);
         let mut rebuilt = sharded.to_json();
@@ -167,21 +208,41 @@ fn bundle_and_manifests_load() {
 fn signed_trust_store_manifest_loads_with_its_key() {
     for dir in sample_dirs() {
         let public = pub_key(&dir);
-        let options = TrustStoreOptions { verify_key: Some(&public), ..TrustStoreOptions::default() };
+        let options = TrustStoreOptions {
+            verify_key: Some(&public),
+            ..TrustStoreOptions::default()
+        };
         let store = TrustStore::load(&dir.join("trusted-signers.json"), &options).unwrap();
         let (key_id, signer) = store.iter().next().unwrap();
-        assert_eq!(key_id, "sha256:b43865f45c3ea18fe644f93cf3881d792f39fb0ec81c6e4ec4eab72ce2857558");
+        assert_eq!(
+            key_id,
+            "sha256:b43865f45c3ea18fe644f93cf3881d792f39fb0ec81c6e4ec4eab72ce2857558"
+        );
         assert_eq!(signer.metadata["metadata"]["label"], "primary");
         assert_eq!(signer.metadata["revoked"], false);
 
         let by_store = TrustStore::load(&dir.join("trust"), &TrustStoreOptions::default()).unwrap();
-        let options = TrustStoreOptions { trusted_manifest_signers: Some(&by_store), ..TrustStoreOptions::default() };
-        assert_eq!(TrustStore::load(&dir.join("trusted-signers.json"), &options).unwrap().len(), 1);
+        let options = TrustStoreOptions {
+            trusted_manifest_signers: Some(&by_store),
+            ..TrustStoreOptions::default()
+        };
+        assert_eq!(
+            TrustStore::load(&dir.join("trusted-signers.json"), &options)
+                .unwrap()
+                .len(),
+            1
+        );
 
         let wrong = VerifyKey::from_material(b"not-the-key").unwrap();
-        let options = TrustStoreOptions { verify_key: Some(&wrong), ..TrustStoreOptions::default() };
+        let options = TrustStoreOptions {
+            verify_key: Some(&wrong),
+            ..TrustStoreOptions::default()
+        };
         let err = TrustStore::load(&dir.join("trusted-signers.json"), &options).unwrap_err();
-        assert_eq!(err.policy_code(), Some(PolicyCode::VerificationAlgorithmMismatch));
+        assert_eq!(
+            err.policy_code(),
+            Some(PolicyCode::VerificationAlgorithmMismatch)
+        );
     }
 }
 
@@ -189,7 +250,10 @@ fn signed_trust_store_manifest_loads_with_its_key() {
 fn a_private_key_is_refused_for_verification() {
     for dir in sample_dirs() {
         let err = VerifyKey::from_file(&dir.join("priv.pem")).unwrap_err();
-        assert_eq!(err.policy_code(), Some(PolicyCode::VerificationConfigurationError));
+        assert_eq!(
+            err.policy_code(),
+            Some(PolicyCode::VerificationConfigurationError)
+        );
         assert_eq!(err.exit_code(), 13);
     }
 }

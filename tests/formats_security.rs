@@ -29,7 +29,10 @@ impl TempDir {
         let dir = std::env::temp_dir().join(format!(
             "lqft-formats-security-{tag}-{}-{}",
             std::process::id(),
-            SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_nanos()
+            SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
         ));
         std::fs::create_dir_all(&dir).unwrap();
         TempDir(dir)
@@ -55,7 +58,14 @@ fn snapshot_payload() -> serde_json::Map<String, Value> {
         delta_size: 2,
         size: 2,
     };
-    SnapshotPayload::new(meta, vec![(b"a".to_vec(), b"1".to_vec()), (b"b\xff".to_vec(), b"2".to_vec())]).to_json()
+    SnapshotPayload::new(
+        meta,
+        vec![
+            (b"a".to_vec(), b"1".to_vec()),
+            (b"b\xff".to_vec(), b"2".to_vec()),
+        ],
+    )
+    .to_json()
 }
 
 fn key(seed: u8) -> Ed25519PrivateKey {
@@ -68,22 +78,43 @@ fn iso(offset_secs: i64) -> String {
 }
 
 fn window(not_before: i64, expires: i64) -> Validity {
-    Validity { not_before: Some(iso(not_before)), expires_at: Some(iso(expires)), warn_before_expiry_seconds: None }
+    Validity {
+        not_before: Some(iso(not_before)),
+        expires_at: Some(iso(expires)),
+        warn_before_expiry_seconds: None,
+    }
 }
 
 fn write(path: &Path, sign: Option<&SignKey>, validity: Option<&Validity>) {
-    let options = WriteOptions { sign_key: sign, validity, ..WriteOptions::default() };
+    let options = WriteOptions {
+        sign_key: sign,
+        validity,
+        ..WriteOptions::default()
+    };
     write_persisted_file(path, snapshot_payload(), &options).unwrap();
 }
 
-fn open(path: &Path, verify: Option<&VerifyKey>, store: Option<&TrustStore>, floor: Option<i64>) -> lqft::formats::Result<lqft::formats::OpenedFile> {
-    let options = VerifyOptions { verify_key: verify, trusted_signers: store, min_remaining_validity_seconds: floor };
+fn open(
+    path: &Path,
+    verify: Option<&VerifyKey>,
+    store: Option<&TrustStore>,
+    floor: Option<i64>,
+) -> lqft::formats::Result<lqft::formats::OpenedFile> {
+    let options = VerifyOptions {
+        verify_key: verify,
+        trusted_signers: store,
+        min_remaining_validity_seconds: floor,
+    };
     read_persisted_file(path, &options, &Limits::default())
 }
 
 fn code(result: lqft::formats::Result<lqft::formats::OpenedFile>) -> (PolicyCode, i32) {
     let err = result.unwrap_err();
-    (err.policy_code().unwrap_or_else(|| panic!("no policy code: {err}")), err.exit_code())
+    (
+        err.policy_code()
+            .unwrap_or_else(|| panic!("no policy code: {err}")),
+        err.exit_code(),
+    )
 }
 
 #[test]
@@ -95,14 +126,30 @@ fn raw_payload_is_rejected_whenever_verification_is_requested() {
     payload["items"][0]["value"] = "FORGED".into();
     std::fs::write(&raw, to_python_json(&payload, TextLayout::default())).unwrap();
     let public = VerifyKey::from_file(&samples().join("pub.pem")).unwrap();
-    assert_eq!(code(open(&raw, Some(&public), None, None)), (PolicyCode::VerificationUnsigned, 12));
+    assert_eq!(
+        code(open(&raw, Some(&public), None, None)),
+        (PolicyCode::VerificationUnsigned, 12)
+    );
     let store = TrustStore::load(&samples().join("trust"), &TrustStoreOptions::default()).unwrap();
-    assert_eq!(code(open(&raw, None, Some(&store), None)), (PolicyCode::VerificationUnsigned, 12));
-    assert_eq!(code(open(&raw, None, None, Some(1))), (PolicyCode::FreshnessMissingExpiresAt, 10));
+    assert_eq!(
+        code(open(&raw, None, Some(&store), None)),
+        (PolicyCode::VerificationUnsigned, 12)
+    );
+    assert_eq!(
+        code(open(&raw, None, None, Some(1))),
+        (PolicyCode::FreshnessMissingExpiresAt, 10)
+    );
     let opened = open(&raw, None, None, None).unwrap();
     assert!(!opened.check.is_envelope);
 
-    let report = inspect_persisted_file(&raw, &InspectOptions { verify_key: Some(&std::fs::read(samples().join("pub.pem")).unwrap()), ..InspectOptions::default() }).unwrap();
+    let report = inspect_persisted_file(
+        &raw,
+        &InspectOptions {
+            verify_key: Some(&std::fs::read(samples().join("pub.pem")).unwrap()),
+            ..InspectOptions::default()
+        },
+    )
+    .unwrap();
     assert_eq!(report["source_type"], "raw-payload");
     assert_eq!(report["effective_policy"]["allowed"], false);
     assert_eq!(report["effective_policy"]["verification"]["passed"], false);
@@ -115,7 +162,11 @@ fn assert_every_byte_change_rejected(path: &Path, verify: &VerifyKey, with_valid
     let doc: Value = serde_json::from_slice(&original).unwrap();
     let text = String::from_utf8(original.clone()).unwrap();
     let start = text.find("\"payload\":").unwrap();
-    let end = if with_validity { text.find("\"signature\":") } else { text.find("\"validity\":").or(text.find("\"signature\":")) };
+    let end = if with_validity {
+        text.find("\"signature\":")
+    } else {
+        text.find("\"validity\":").or(text.find("\"signature\":"))
+    };
     let end = end.unwrap();
     let scratch = path.with_extension("mutated.json");
     let mut checked = 0;
@@ -126,13 +177,22 @@ fn assert_every_byte_change_rejected(path: &Path, verify: &VerifyKey, with_valid
         for flip in [0x01u8, 0x02, 0x20] {
             let mut bytes = original.clone();
             bytes[i] ^= flip;
-            let Ok(mutated) = serde_json::from_slice::<Value>(&bytes) else { continue };
-            if mutated["payload"] == doc["payload"] && mutated.get("validity") == doc.get("validity") {
+            let Ok(mutated) = serde_json::from_slice::<Value>(&bytes) else {
+                continue;
+            };
+            if mutated["payload"] == doc["payload"]
+                && mutated.get("validity") == doc.get("validity")
+            {
                 continue;
             }
             std::fs::write(&scratch, &bytes).unwrap();
             let result = open(&scratch, Some(verify), None, None);
-            assert!(result.is_err(), "{}: byte {i} ^ {flip:#x} was accepted: {}", path.display(), String::from_utf8_lossy(&bytes[i.saturating_sub(40)..i + 20]));
+            assert!(
+                result.is_err(),
+                "{}: byte {i} ^ {flip:#x} was accepted: {}",
+                path.display(),
+                String::from_utf8_lossy(&bytes[i.saturating_sub(40)..i + 20])
+            );
             checked += 1;
         }
     }
@@ -165,17 +225,56 @@ fn wrong_key_algorithm_and_signer_give_lqft_codes() {
     let public = VerifyKey::from_file(&s.join("pub.pem")).unwrap();
     let other: VerifyKey = key(9).public_key().clone().into();
     let wrong_secret = VerifyKey::from_material(b"not-the-secret").unwrap();
-    assert_eq!(code(open(&s.join("snap.hmac.json"), Some(&wrong_secret), None, None)), (PolicyCode::VerificationSignatureMismatch, 12));
-    assert_eq!(code(open(&s.join("snap.ed.json"), Some(&other), None, None)), (PolicyCode::VerificationSignerIdentityMismatch, 12));
-    assert_eq!(code(open(&s.join("snap.hmac.json"), Some(&public), None, None)), (PolicyCode::VerificationAlgorithmMismatch, 12));
-    assert_eq!(code(open(&s.join("snap.ed.json"), Some(&wrong_secret), None, None)), (PolicyCode::VerificationAlgorithmMismatch, 12));
-    assert_eq!(code(open(&s.join("snap.json"), Some(&public), None, None)), (PolicyCode::VerificationUnsigned, 12));
+    assert_eq!(
+        code(open(
+            &s.join("snap.hmac.json"),
+            Some(&wrong_secret),
+            None,
+            None
+        )),
+        (PolicyCode::VerificationSignatureMismatch, 12)
+    );
+    assert_eq!(
+        code(open(&s.join("snap.ed.json"), Some(&other), None, None)),
+        (PolicyCode::VerificationSignerIdentityMismatch, 12)
+    );
+    assert_eq!(
+        code(open(&s.join("snap.hmac.json"), Some(&public), None, None)),
+        (PolicyCode::VerificationAlgorithmMismatch, 12)
+    );
+    assert_eq!(
+        code(open(
+            &s.join("snap.ed.json"),
+            Some(&wrong_secret),
+            None,
+            None
+        )),
+        (PolicyCode::VerificationAlgorithmMismatch, 12)
+    );
+    assert_eq!(
+        code(open(&s.join("snap.json"), Some(&public), None, None)),
+        (PolicyCode::VerificationUnsigned, 12)
+    );
 
     let stranger = TrustStore::from_keys([key(9).public_key().clone()]).unwrap();
-    assert_eq!(code(open(&s.join("snap.ed.json"), None, Some(&stranger), None)), (PolicyCode::SignerUntrusted, 11));
-    assert_eq!(code(open(&s.join("snap.hmac.json"), None, Some(&stranger), None)), (PolicyCode::VerificationTrustedSignersUnsupported, 13));
+    assert_eq!(
+        code(open(&s.join("snap.ed.json"), None, Some(&stranger), None)),
+        (PolicyCode::SignerUntrusted, 11)
+    );
+    assert_eq!(
+        code(open(&s.join("snap.hmac.json"), None, Some(&stranger), None)),
+        (PolicyCode::VerificationTrustedSignersUnsupported, 13)
+    );
     // A verify key and a trust store together must both accept the signer.
-    assert_eq!(code(open(&s.join("snap.ed.json"), Some(&public), Some(&stranger), None)), (PolicyCode::SignerUntrusted, 11));
+    assert_eq!(
+        code(open(
+            &s.join("snap.ed.json"),
+            Some(&public),
+            Some(&stranger),
+            None
+        )),
+        (PolicyCode::SignerUntrusted, 11)
+    );
 }
 
 #[test]
@@ -187,31 +286,74 @@ fn revoked_signer_is_untrusted() {
     let manifest = TrustStoreManifest {
         validity: None,
         signers: vec![
-            ManifestSigner { key_id: Some(key(1).public_key().key_id()), path: "keys/a.pem".into(), metadata: None, revoked: true, revocation_reason: Some("leaked".into()) },
-            ManifestSigner { key_id: None, path: "keys/b.pem".into(), metadata: None, revoked: false, revocation_reason: None },
+            ManifestSigner {
+                key_id: Some(key(1).public_key().key_id()),
+                path: "keys/a.pem".into(),
+                metadata: None,
+                revoked: true,
+                revocation_reason: Some("leaked".into()),
+            },
+            ManifestSigner {
+                key_id: None,
+                path: "keys/b.pem".into(),
+                metadata: None,
+                revoked: false,
+                revocation_reason: None,
+            },
         ],
     };
     let admin = SignKey::Ed25519(key(3));
-    manifest.write(&dir.path("signers.json"), Some(&admin), TextLayout::default()).unwrap();
+    manifest
+        .write(
+            &dir.path("signers.json"),
+            Some(&admin),
+            TextLayout::default(),
+        )
+        .unwrap();
     let admin_public: VerifyKey = key(3).public_key().clone().into();
-    let options = TrustStoreOptions { verify_key: Some(&admin_public), ..TrustStoreOptions::default() };
+    let options = TrustStoreOptions {
+        verify_key: Some(&admin_public),
+        ..TrustStoreOptions::default()
+    };
     let store = TrustStore::load(&dir.path("signers.json"), &options).unwrap();
     assert_eq!(store.len(), 1);
-    let with_revoked = TrustStore::load(&dir.path("signers.json"), &TrustStoreOptions { include_revoked: true, ..options }).unwrap();
+    let with_revoked = TrustStore::load(
+        &dir.path("signers.json"),
+        &TrustStoreOptions {
+            include_revoked: true,
+            ..options
+        },
+    )
+    .unwrap();
     assert_eq!(with_revoked.len(), 2);
 
     let file = dir.path("snap.json");
     write(&file, Some(&SignKey::Ed25519(key(1))), None);
-    assert_eq!(code(open(&file, None, Some(&store), None)), (PolicyCode::SignerUntrusted, 11));
+    assert_eq!(
+        code(open(&file, None, Some(&store), None)),
+        (PolicyCode::SignerUntrusted, 11)
+    );
     assert!(open(&file, None, Some(&with_revoked), None).is_ok());
 
     // An unsigned manifest cannot pass a signature requirement, and another signer's key fails.
-    manifest.write(&dir.path("unsigned.json"), None, TextLayout::default()).unwrap();
+    manifest
+        .write(&dir.path("unsigned.json"), None, TextLayout::default())
+        .unwrap();
     let err = TrustStore::load(&dir.path("unsigned.json"), &options).unwrap_err();
     assert_eq!(err.policy_code(), Some(PolicyCode::VerificationUnsigned));
     let other: VerifyKey = key(4).public_key().clone().into();
-    let err = TrustStore::load(&dir.path("signers.json"), &TrustStoreOptions { verify_key: Some(&other), ..TrustStoreOptions::default() }).unwrap_err();
-    assert_eq!(err.policy_code(), Some(PolicyCode::VerificationSignerIdentityMismatch));
+    let err = TrustStore::load(
+        &dir.path("signers.json"),
+        &TrustStoreOptions {
+            verify_key: Some(&other),
+            ..TrustStoreOptions::default()
+        },
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.policy_code(),
+        Some(PolicyCode::VerificationSignerIdentityMismatch)
+    );
 }
 
 #[test]
@@ -220,24 +362,49 @@ fn validity_windows_and_floor() {
     let ed = SignKey::Ed25519(key(1));
     let public: VerifyKey = key(1).public_key().clone().into();
     let cases = [
-        ("expired.json", window(-7200, -3600), None, PolicyCode::FreshnessNotCurrentlyValid),
-        ("future.json", window(3600, 7200), None, PolicyCode::FreshnessNotCurrentlyValid),
-        ("short.json", window(-60, 100), Some(3600), PolicyCode::FreshnessBelowMinRemainingValidity),
+        (
+            "expired.json",
+            window(-7200, -3600),
+            None,
+            PolicyCode::FreshnessNotCurrentlyValid,
+        ),
+        (
+            "future.json",
+            window(3600, 7200),
+            None,
+            PolicyCode::FreshnessNotCurrentlyValid,
+        ),
+        (
+            "short.json",
+            window(-60, 100),
+            Some(3600),
+            PolicyCode::FreshnessBelowMinRemainingValidity,
+        ),
     ];
     for (name, validity, floor, expected) in cases {
         let path = dir.path(name);
         write(&path, Some(&ed), Some(&validity));
-        assert_eq!(code(open(&path, Some(&public), None, floor)), (expected, 10), "{name}");
+        assert_eq!(
+            code(open(&path, Some(&public), None, floor)),
+            (expected, 10),
+            "{name}"
+        );
     }
     let fresh = dir.path("fresh.json");
     write(&fresh, Some(&ed), Some(&window(-60, 7200)));
     let opened = open(&fresh, Some(&public), None, Some(3600)).unwrap();
     assert!(opened.check.validity_in_payload);
-    assert_eq!(code(open(&fresh, Some(&public), None, Some(-1))), (PolicyCode::FreshnessInvalidMinRemainingValidity, 10));
+    assert_eq!(
+        code(open(&fresh, Some(&public), None, Some(-1))),
+        (PolicyCode::FreshnessInvalidMinRemainingValidity, 10)
+    );
 
     let unbounded = dir.path("unbounded.json");
     write(&unbounded, Some(&ed), None);
-    assert_eq!(code(open(&unbounded, Some(&public), None, Some(1))), (PolicyCode::FreshnessMissingExpiresAt, 10));
+    assert_eq!(
+        code(open(&unbounded, Some(&public), None, Some(1))),
+        (PolicyCode::FreshnessMissingExpiresAt, 10)
+    );
 }
 
 #[test]
@@ -246,7 +413,10 @@ fn unsigned_validity_cannot_satisfy_a_floor_and_signed_validity_cannot_be_edited
     let public = VerifyKey::from_file(&s.join("pub.pem")).unwrap();
     // LQFT's snap.ed.json carries expires_at 2099 outside the signature.
     assert!(open(&s.join("snap.ed.json"), Some(&public), None, None).is_ok());
-    assert_eq!(code(open(&s.join("snap.ed.json"), Some(&public), None, Some(60))), (PolicyCode::FreshnessMissingExpiresAt, 10));
+    assert_eq!(
+        code(open(&s.join("snap.ed.json"), Some(&public), None, Some(60))),
+        (PolicyCode::FreshnessMissingExpiresAt, 10)
+    );
 
     let dir = TempDir::new("edit");
     let ed = SignKey::Ed25519(key(1));
@@ -256,14 +426,23 @@ fn unsigned_validity_cannot_satisfy_a_floor_and_signed_validity_cannot_be_edited
     let mut doc = read_json_file(&path, &Limits::default()).unwrap();
     doc["validity"]["expires_at"] = "2099-01-01T00:00:00Z".into();
     std::fs::write(&path, to_python_json(&doc, TextLayout::default())).unwrap();
-    assert_eq!(code(open(&path, Some(&our_public), None, None)), (PolicyCode::SchemaInvalidValidityBlock, 16));
+    assert_eq!(
+        code(open(&path, Some(&our_public), None, None)),
+        (PolicyCode::SchemaInvalidValidityBlock, 16)
+    );
     doc.as_object_mut().unwrap().remove("validity");
     std::fs::write(&path, to_python_json(&doc, TextLayout::default())).unwrap();
-    assert_eq!(code(open(&path, Some(&our_public), None, None)), (PolicyCode::SchemaInvalidValidityBlock, 16));
+    assert_eq!(
+        code(open(&path, Some(&our_public), None, None)),
+        (PolicyCode::SchemaInvalidValidityBlock, 16)
+    );
     // Without verification, the payload's window is not trusted for a floor either.
     let fresh = dir.path("fresh.json");
     write(&fresh, Some(&ed), Some(&window(-60, 7200)));
-    assert_eq!(code(open(&fresh, None, None, Some(60))), (PolicyCode::FreshnessMissingExpiresAt, 10));
+    assert_eq!(
+        code(open(&fresh, None, None, Some(60))),
+        (PolicyCode::FreshnessMissingExpiresAt, 10)
+    );
 }
 
 #[test]
@@ -287,7 +466,10 @@ fn ed25519_is_verified_strictly() {
     });
     std::fs::write(&path, to_python_json(&doc, TextLayout::default())).unwrap();
     let verify: VerifyKey = weak.into();
-    assert_eq!(code(open(&path, Some(&verify), None, None)), (PolicyCode::VerificationSignatureMismatch, 12));
+    assert_eq!(
+        code(open(&path, Some(&verify), None, None)),
+        (PolicyCode::VerificationSignatureMismatch, 12)
+    );
 }
 
 #[test]
@@ -297,15 +479,28 @@ fn hmac_mismatch_in_the_last_byte_and_uppercase_hex_are_rejected() {
     write(&path, Some(&SignKey::from_material(b"k").unwrap()), None);
     let secret = VerifyKey::from_material(b"k").unwrap();
     let doc = read_json_file(&path, &Limits::default()).unwrap();
-    let mac = doc["signature"]["payload_hmac_sha256"].as_str().unwrap().to_owned();
-    for bad in [format!("{}{}", &mac[..63], if mac.ends_with('0') { '1' } else { '0' }), mac.to_uppercase()] {
+    let mac = doc["signature"]["payload_hmac_sha256"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for bad in [
+        format!(
+            "{}{}",
+            &mac[..63],
+            if mac.ends_with('0') { '1' } else { '0' }
+        ),
+        mac.to_uppercase(),
+    ] {
         if bad == mac {
             continue;
         }
         let mut d = doc.clone();
         d["signature"]["payload_hmac_sha256"] = bad.into();
         std::fs::write(&path, to_python_json(&d, TextLayout::default())).unwrap();
-        assert_eq!(code(open(&path, Some(&secret), None, None)), (PolicyCode::VerificationSignatureMismatch, 12));
+        assert_eq!(
+            code(open(&path, Some(&secret), None, None)),
+            (PolicyCode::VerificationSignatureMismatch, 12)
+        );
     }
 }
 
@@ -313,15 +508,24 @@ fn hmac_mismatch_in_the_last_byte_and_uppercase_hex_are_rejected() {
 fn missing_key_files_are_errors_and_secrets_stay_out_of_manifests_and_reports() {
     let dir = TempDir::new("keys");
     let missing = dir.path("no-such-key.pem");
-    assert_eq!(VerifyKey::from_file(&missing).unwrap_err().kind(), ErrorKind::Io);
-    assert_eq!(SignKey::from_file(&missing).unwrap_err().kind(), ErrorKind::Io);
+    assert_eq!(
+        VerifyKey::from_file(&missing).unwrap_err().kind(),
+        ErrorKind::Io
+    );
+    assert_eq!(
+        SignKey::from_file(&missing).unwrap_err().kind(),
+        ErrorKind::Io
+    );
 
     let manifest = StorageEngineManifest {
         checkpoint_path: Some("ckpt/checkpoint.json".into()),
         wal_path: None,
         wal_fsync: true,
         checkpoint_retain_last: None,
-        checkpoint_policy: CheckpointPolicy { sign_key_path: Some("no-such-key.pem".into()), ..CheckpointPolicy::default() },
+        checkpoint_policy: CheckpointPolicy {
+            sign_key_path: Some("no-such-key.pem".into()),
+            ..CheckpointPolicy::default()
+        },
         indent: 2,
         sort_keys: false,
         exported_at_ns: 1,
@@ -335,19 +539,52 @@ fn missing_key_files_are_errors_and_secrets_stay_out_of_manifests_and_reports() 
     write_persisted_file(&path, payload, &WriteOptions::default()).unwrap();
     let opened = read_persisted_file(&path, &VerifyOptions::default(), &Limits::default()).unwrap();
     let parsed = StorageEngineManifest::from_json(&opened.payload).unwrap();
-    assert_eq!(parsed.checkpoint_policy.load_keys(&dir.0, &Limits::default()).unwrap_err().kind(), ErrorKind::Io);
+    assert_eq!(
+        parsed
+            .checkpoint_policy
+            .load_keys(&dir.0, &Limits::default())
+            .unwrap_err()
+            .kind(),
+        ErrorKind::Io
+    );
 
     // Reports never echo a secret or a MAC.
     let secret = b"correct horse battery staple";
     let signed = dir.path("signed.json");
-    write(&signed, Some(&SignKey::from_material(secret).unwrap()), None);
-    let mac = read_json_file(&signed, &Limits::default()).unwrap()["signature"]["payload_hmac_sha256"].as_str().unwrap().to_owned();
+    write(
+        &signed,
+        Some(&SignKey::from_material(secret).unwrap()),
+        None,
+    );
+    let mac =
+        read_json_file(&signed, &Limits::default()).unwrap()["signature"]["payload_hmac_sha256"]
+            .as_str()
+            .unwrap()
+            .to_owned();
     for verify in [&secret[..], b"wrong secret text"] {
-        let report = inspect_persisted_file(&signed, &InspectOptions { verify_key: Some(verify), ..InspectOptions::default() }).unwrap();
+        let report = inspect_persisted_file(
+            &signed,
+            &InspectOptions {
+                verify_key: Some(verify),
+                ..InspectOptions::default()
+            },
+        )
+        .unwrap();
         let text = report.to_string();
-        assert!(!text.contains("correct horse") && !text.contains("wrong secret") && !text.contains(&mac), "{text}");
+        assert!(
+            !text.contains("correct horse")
+                && !text.contains("wrong secret")
+                && !text.contains(&mac),
+            "{text}"
+        );
     }
-    let err = open(&signed, Some(&VerifyKey::from_material(b"wrong secret text").unwrap()), None, None).unwrap_err();
+    let err = open(
+        &signed,
+        Some(&VerifyKey::from_material(b"wrong secret text").unwrap()),
+        None,
+        None,
+    )
+    .unwrap_err();
     assert!(!err.to_string().contains("wrong secret"));
     assert!(!format!("{:?}", VerifyKey::from_material(secret).unwrap()).contains("horse"));
 }
@@ -356,20 +593,41 @@ fn missing_key_files_are_errors_and_secrets_stay_out_of_manifests_and_reports() 
 fn private_keys_are_written_0600() {
     use std::os::unix::fs::PermissionsExt;
     let dir = TempDir::new("perm");
-    let files = lqft::formats::keypair::write_ed25519_keypair(&dir.path("k.pem"), &dir.path("k.pub.pem"), false).unwrap();
-    let mode = std::fs::metadata(&files.private_path).unwrap().permissions().mode() & 0o777;
+    let files = lqft::formats::keypair::write_ed25519_keypair(
+        &dir.path("k.pem"),
+        &dir.path("k.pub.pem"),
+        false,
+    )
+    .unwrap();
+    let mode = std::fs::metadata(&files.private_path)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
     assert_eq!(mode, 0o600);
-    let private = Ed25519PrivateKey::from_pem(&std::fs::read(&files.private_path).unwrap()).unwrap();
+    let private =
+        Ed25519PrivateKey::from_pem(&std::fs::read(&files.private_path).unwrap()).unwrap();
     assert_eq!(private.public_key().key_id(), files.key_id);
     let public = Ed25519PublicKey::from_pem(&std::fs::read(&files.public_path).unwrap()).unwrap();
     assert_eq!(public.key_id(), files.key_id);
-    assert!(lqft::formats::keypair::write_ed25519_keypair(&dir.path("k.pem"), &dir.path("x.pem"), false).is_err());
+    assert!(
+        lqft::formats::keypair::write_ed25519_keypair(
+            &dir.path("k.pem"),
+            &dir.path("x.pem"),
+            false
+        )
+        .is_err()
+    );
 }
 
 #[test]
 fn caps_bound_gzip_bombs_deep_json_and_oversize_files() {
     let dir = TempDir::new("caps");
-    let limits = Limits { max_file_bytes: 1 << 20, max_decompressed_bytes: 1 << 20, max_json_depth: 64 };
+    let limits = Limits {
+        max_file_bytes: 1 << 20,
+        max_decompressed_bytes: 1 << 20,
+        max_json_depth: 64,
+    };
     let bomb = dir.path("bomb.json.gz");
     // One gzip member of 1 MiB of spaces, repeated: 256 MiB once inflated.
     let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
@@ -381,8 +639,13 @@ fn caps_bound_gzip_bombs_deep_json_and_oversize_files() {
     assert_eq!(err.kind(), ErrorKind::Limit, "{err}");
 
     let deep = dir.path("deep.json");
-    std::fs::write(&deep, format!("{}{}", "[".repeat(200_000), "]".repeat(200_000))).unwrap();
-    let err = read_persisted_file(&deep, &VerifyOptions::default(), &Limits::default()).unwrap_err();
+    std::fs::write(
+        &deep,
+        format!("{}{}", "[".repeat(200_000), "]".repeat(200_000)),
+    )
+    .unwrap();
+    let err =
+        read_persisted_file(&deep, &VerifyOptions::default(), &Limits::default()).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::Limit);
 
     let big = dir.path("big.json");
@@ -401,17 +664,30 @@ fn manifest_paths_cannot_escape_their_directory() {
         let path = dir.path("inner/signers.json");
         std::fs::write(&path, payload.to_string()).unwrap();
         let err = TrustStore::load(&path, &TrustStoreOptions::default()).unwrap_err();
-        assert_eq!(err.policy_code(), Some(PolicyCode::SchemaInvalidTrustStoreManifest), "{bad}: {err}");
+        assert_eq!(
+            err.policy_code(),
+            Some(PolicyCode::SchemaInvalidTrustStoreManifest),
+            "{bad}: {err}"
+        );
     }
     std::os::unix::fs::symlink(dir.path("outside.pem"), dir.path("inner/link.pem")).unwrap();
     let path = dir.path("inner/signers.json");
-    std::fs::write(&path, serde_json::json!({"signers": [{"path": "link.pem"}]}).to_string()).unwrap();
+    std::fs::write(
+        &path,
+        serde_json::json!({"signers": [{"path": "link.pem"}]}).to_string(),
+    )
+    .unwrap();
     assert!(TrustStore::load(&path, &TrustStoreOptions::default()).is_err());
 
-    let mut payload = read_json_file(&samples().join("engine-manifest.json"), &Limits::default()).unwrap()["payload"].clone();
+    let mut payload = read_json_file(&samples().join("engine-manifest.json"), &Limits::default())
+        .unwrap()["payload"]
+        .clone();
     payload["storage"]["wal_path"] = "../../var/wal.jsonl".into();
     let err = StorageEngineManifest::from_json(&payload).unwrap_err();
-    assert_eq!(err.policy_code(), Some(PolicyCode::SchemaInvalidStorageEngineManifest));
+    assert_eq!(
+        err.policy_code(),
+        Some(PolicyCode::SchemaInvalidStorageEngineManifest)
+    );
     assert_eq!(err.exit_code(), 16);
 }
 
@@ -420,14 +696,23 @@ fn non_envelope_documents_and_bad_blocks_get_schema_codes() {
     let dir = TempDir::new("schema");
     let list = dir.path("list.json");
     std::fs::write(&list, "[1, 2]").unwrap();
-    assert_eq!(code(open(&list, None, None, None)), (PolicyCode::SchemaInvalidDocument, 16));
+    assert_eq!(
+        code(open(&list, None, None, None)),
+        (PolicyCode::SchemaInvalidDocument, 16)
+    );
     let mut doc = read_json_file(&samples().join("snap.json"), &Limits::default()).unwrap();
     doc["integrity"]["payload_sha256"] = "00".into();
     let path = dir.path("sum.json");
     std::fs::write(&path, doc.to_string()).unwrap();
-    assert_eq!(code(open(&path, None, None, None)), (PolicyCode::IntegrityChecksumMismatch, 15));
+    assert_eq!(
+        code(open(&path, None, None, None)),
+        (PolicyCode::IntegrityChecksumMismatch, 15)
+    );
     doc["integrity"] = "x".into();
     std::fs::write(&path, doc.to_string()).unwrap();
-    assert_eq!(code(open(&path, None, None, None)), (PolicyCode::SchemaInvalidIntegrityBlock, 16));
+    assert_eq!(
+        code(open(&path, None, None, None)),
+        (PolicyCode::SchemaInvalidIntegrityBlock, 16)
+    );
     let _ = Duration::ZERO;
 }

@@ -25,6 +25,7 @@ pub mod inspect;
 pub mod keypair;
 pub mod keys;
 pub mod limits;
+pub mod map_files;
 pub mod policy;
 pub mod python_json;
 pub mod snapshot;

@@ -1,0 +1,666 @@
+//! `lqft`: LQFT 1.2.2's file commands (key generation and inspection, with its exit codes)
+//! plus `verify`, `export` and `import` of snapshot files, built on liblqft's safe API.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use lqft::formats::canonical_json::canonical_bytes;
+use lqft::formats::engine_manifest::{
+    SHARDED_STORAGE_ENGINE_MANIFEST_FORMAT, STORAGE_ENGINE_MANIFEST_FORMAT,
+    ShardedStorageEngineManifest, StorageEngineManifest,
+};
+use lqft::formats::inspect::{
+    InspectOptions, ManifestKind, inspect_persisted_file, inspect_signer_trust_store,
+    inspect_storage_engine_manifest,
+};
+use lqft::formats::keypair::write_ed25519_keypair;
+use lqft::formats::map_files::{import_payloads, save_snapshot};
+use lqft::formats::policy::PolicyCode;
+use lqft::formats::python_json::{TextLayout, to_python_json};
+use lqft::formats::snapshot::{
+    BUNDLE_FORMAT, CURRENT_STATE_FORMAT, CurrentStatePayload, SNAPSHOT_FORMAT, decode_item,
+    encode_item,
+};
+use lqft::formats::{
+    BundlePayload, Limits, SignKey, SnapshotPayload, TrustStore, TrustStoreOptions, Validity,
+    Verification, VerifyKey, VerifyOptions, WriteOptions, read_persisted_file,
+};
+use lqft::{Map, RollbackPolicy, Snapshot};
+use serde_json::{Value, json};
+
+const USAGE: &str = "\
+usage: lqft <command> [options]
+
+LQFT 1.2.2 commands (same flags, JSON output and exit codes):
+  generate-ed25519-keypair                 write an Ed25519 key pair (private key mode 0600)
+  inspect-persisted-file PATH              report on a snapshot, bundle or manifest file
+  inspect-signer-trust-store PATH          report on a trust-store directory or manifest
+  inspect-storage-engine-manifest PATH     report on a storage-engine manifest
+  inspect-sharded-storage-engine-manifest PATH
+                                           report on a sharded storage-engine manifest
+liblqft commands:
+  verify PATH                              verify a file and its payload; exit 10-17 on policy failure
+  export PATH                              write a snapshot (or bundle member) as JSON lines
+  import [JSONL]                           build a snapshot file from JSON lines
+
+Run `lqft <command> --help` for a command's options.
+Exit status: 0 ok; 1 error; 2 usage error; 10-17 policy failure (see docs/FORMAT.md).
+";
+
+const VERIFY_FLAGS_HELP: &str = "\
+  --verify-key-file FILE          Ed25519 public key PEM or HMAC secret file
+  --verify-key-text TEXT          literal HMAC secret (exclusive with --verify-key-file)
+  --min-remaining-validity-seconds N
+                                  require N seconds of signed, verified validity left";
+
+struct Usage(String);
+
+/// Parsed `--flag value`, `--flag=value` and `--switch` arguments plus positionals.
+struct Args {
+    values: BTreeMap<&'static str, String>,
+    switches: Vec<&'static str>,
+    positional: Vec<String>,
+}
+
+impl Args {
+    fn parse(
+        raw: &[String],
+        value_flags: &[&'static str],
+        switch_flags: &[&'static str],
+    ) -> Result<Args, Usage> {
+        let mut args = Args {
+            values: BTreeMap::new(),
+            switches: Vec::new(),
+            positional: Vec::new(),
+        };
+        let mut i = 0;
+        while i < raw.len() {
+            let arg = &raw[i];
+            i += 1;
+            if arg == "--" {
+                args.positional.extend(raw[i..].iter().cloned());
+                break;
+            }
+            if !arg.starts_with("--") || arg == "-" {
+                args.positional.push(arg.clone());
+                continue;
+            }
+            let (name, inline) = match arg.split_once('=') {
+                Some((n, v)) => (n, Some(v.to_owned())),
+                None => (arg.as_str(), None),
+            };
+            if let Some(flag) = switch_flags.iter().find(|f| **f == name) {
+                if inline.is_some() {
+                    return Err(Usage(format!("{name} takes no value")));
+                }
+                args.switches.push(flag);
+            } else if let Some(flag) = value_flags.iter().find(|f| **f == name) {
+                let value = match inline {
+                    Some(v) => v,
+                    None if i < raw.len() => {
+                        i += 1;
+                        raw[i - 1].clone()
+                    }
+                    None => return Err(Usage(format!("{name} needs a value"))),
+                };
+                if args.values.insert(flag, value).is_some() {
+                    return Err(Usage(format!("{name} given twice")));
+                }
+            } else {
+                return Err(Usage(format!("unknown option {name}")));
+            }
+        }
+        Ok(args)
+    }
+
+    fn get(&self, flag: &str) -> Option<&str> {
+        self.values.get(flag).map(String::as_str)
+    }
+
+    fn has(&self, flag: &str) -> bool {
+        self.switches.contains(&flag)
+    }
+
+    fn int(&self, flag: &str) -> Result<Option<i64>, Usage> {
+        self.get(flag)
+            .map(|v| {
+                v.parse::<i64>()
+                    .map_err(|_| Usage(format!("{flag}: invalid int value: {v:?}")))
+            })
+            .transpose()
+    }
+
+    fn one_path(&self, what: &str) -> Result<PathBuf, Usage> {
+        match self.positional.as_slice() {
+            [p] => Ok(PathBuf::from(p)),
+            [] => Err(Usage(format!("missing {what}"))),
+            _ => Err(Usage(format!("expected one {what}"))),
+        }
+    }
+
+    fn verify_key_material(&self) -> Result<Option<Vec<u8>>, Failure> {
+        match (self.get("--verify-key-file"), self.get("--verify-key-text")) {
+            (Some(_), Some(_)) => Err(Failure::Usage(Usage(
+                "--verify-key-file and --verify-key-text are mutually exclusive".into(),
+            ))),
+            (Some(file), None) => {
+                let path = Path::new(file);
+                std::fs::read(path)
+                    .map(Some)
+                    .map_err(|e| Failure::Error(format!("cannot read key file {file}: {e}"), 1))
+            }
+            (None, Some(text)) => Ok(Some(text.as_bytes().to_vec())),
+            (None, None) => Ok(None),
+        }
+    }
+}
+
+enum Failure {
+    Usage(Usage),
+    Error(String, u8),
+}
+
+impl From<Usage> for Failure {
+    fn from(u: Usage) -> Failure {
+        Failure::Usage(u)
+    }
+}
+
+impl From<lqft::formats::Error> for Failure {
+    fn from(e: lqft::formats::Error) -> Failure {
+        let code = u8::try_from(e.exit_code()).unwrap_or(1);
+        Failure::Error(e.to_string(), code)
+    }
+}
+
+fn print_json(value: &Value) -> Result<(), Failure> {
+    let layout = TextLayout {
+        indent: Some(2),
+        sort_keys: true,
+    };
+    std::io::stdout()
+        .write_all(&to_python_json(value, layout))
+        .map_err(|e| Failure::Error(format!("cannot write output: {e}"), 1))
+}
+
+fn exit_for_report(report: &Value, fail_on_policy_fail: bool) -> u8 {
+    let policy = &report["effective_policy"];
+    if !fail_on_policy_fail || policy["allowed"].as_bool() == Some(true) {
+        return 0;
+    }
+    let code = policy["reason_code"]
+        .as_str()
+        .or(report["policy_check"]["error_code"].as_str())
+        .and_then(PolicyCode::from_code_str)
+        .unwrap_or(PolicyCode::PolicyError);
+    u8::try_from(code.exit_code()).unwrap_or(14)
+}
+
+struct Command {
+    name: &'static str,
+    help: &'static str,
+    values: &'static [&'static str],
+    switches: &'static [&'static str],
+    run: fn(&Args) -> Result<u8, Failure>,
+}
+
+const INSPECT_VALUES: &[&str] = &[
+    "--verify-key-file",
+    "--verify-key-text",
+    "--trusted-signers",
+    "--min-remaining-validity-seconds",
+];
+const TRUST_VALUES: &[&str] = &[
+    "--verify-key-file",
+    "--verify-key-text",
+    "--trusted-manifest-signers",
+    "--min-remaining-validity-seconds",
+];
+
+const COMMANDS: &[Command] = &[
+    Command {
+        name: "generate-ed25519-keypair",
+        help: "usage: lqft generate-ed25519-keypair --private-out PATH --public-out PATH [--force]
+
+Generate an Ed25519 key pair: the private key as PKCS#8 PEM (mode 0600), the public key as
+SubjectPublicKeyInfo PEM. Prints {algorithm, key_id, public_key_sha256, private_path,
+public_path}.
+
+  --private-out PATH   where to write the private key (required)
+  --public-out PATH    where to write the public key (required)
+  --force              overwrite existing files",
+        values: &["--private-out", "--public-out"],
+        switches: &["--force"],
+        run: cmd_keypair,
+    },
+    Command {
+        name: "inspect-persisted-file",
+        help: "usage: lqft inspect-persisted-file PATH [options]
+
+Report on a persisted file (LQFT's inspect_persisted_file keys, plus validity_in_payload and
+verified_signer) without loading it.
+
+  --trusted-signers PATH          trust store (directory or manifest) of allowed signers
+  --fail-on-policy-fail           exit 10-17 when effective_policy rejects the file",
+        values: INSPECT_VALUES,
+        switches: &["--fail-on-policy-fail"],
+        run: cmd_inspect_file,
+    },
+    Command {
+        name: "inspect-signer-trust-store",
+        help: "usage: lqft inspect-signer-trust-store PATH [options]
+
+Report on a signer trust store (a directory of .pem files or a manifest).
+
+  --trusted-manifest-signers PATH trust store of signers allowed to sign the manifest
+  --fail-on-policy-fail           exit 10-17 when effective_policy rejects the store",
+        values: TRUST_VALUES,
+        switches: &["--fail-on-policy-fail"],
+        run: cmd_inspect_trust,
+    },
+    Command {
+        name: "inspect-storage-engine-manifest",
+        help: "usage: lqft inspect-storage-engine-manifest PATH [options]
+
+Report on a storage-engine manifest and validate it.
+
+  --trusted-signers PATH          trust store of allowed manifest signers
+  --fail-on-policy-fail           exit 10-17 when effective_policy rejects the manifest",
+        values: INSPECT_VALUES,
+        switches: &["--fail-on-policy-fail"],
+        run: cmd_inspect_engine,
+    },
+    Command {
+        name: "inspect-sharded-storage-engine-manifest",
+        help: "usage: lqft inspect-sharded-storage-engine-manifest PATH [options]
+
+Report on a sharded storage-engine manifest and validate it.
+
+  --trusted-signers PATH          trust store of allowed manifest signers
+  --fail-on-policy-fail           exit 10-17 when effective_policy rejects the manifest",
+        values: INSPECT_VALUES,
+        switches: &["--fail-on-policy-fail"],
+        run: cmd_inspect_sharded,
+    },
+    Command {
+        name: "verify",
+        help: "usage: lqft verify PATH [options]
+
+Verify a persisted file (integrity, signature, trust, validity) and decode its payload.
+Prints a JSON summary; exits 10-17 with LQFT's policy code on a policy failure, 1 on other
+errors. A file that is not an envelope fails whenever a key or trust store is given.
+
+  --trusted-signers PATH          trust store (directory or manifest) of allowed signers",
+        values: INSPECT_VALUES,
+        switches: &[],
+        run: cmd_verify,
+    },
+    Command {
+        name: "export",
+        help: "usage: lqft export PATH [options]
+
+Verify a snapshot or bundle file and write its items as JSON lines, one
+{\"key\",\"value\"} object per line in key order (\"key_b64\"/\"value_b64\" for bytes that are
+not UTF-8).
+
+  --out PATH                      write here instead of standard output
+  --snapshot-id N                 for a bundle: which snapshot (default: current, else last)
+  --trusted-signers PATH          trust store of allowed signers",
+        values: &[
+            "--verify-key-file",
+            "--verify-key-text",
+            "--trusted-signers",
+            "--min-remaining-validity-seconds",
+            "--out",
+            "--snapshot-id",
+        ],
+        switches: &[],
+        run: cmd_export,
+    },
+    Command {
+        name: "import",
+        help: "usage: lqft import [JSONL] --out PATH [options]
+
+Read JSON lines ({\"key\"|\"key_b64\", \"value\"|\"value_b64\"} objects or [key, value] pairs;
+standard input when JSONL is absent or -), put them into a map in order (a later line wins),
+snapshot it and write an lqft-snapshot-v1 file (gzip when PATH ends in .gz).
+
+  --out PATH                      file to write (required)
+  --sign-key-file FILE            Ed25519 private key PEM or HMAC secret file
+  --sign-key-text TEXT            literal HMAC secret
+  --not-before TIME               validity start (ISO-8601 with offset)
+  --expires-at TIME               validity end (ISO-8601 with offset)
+  --warn-before-expiry-seconds N  expiring-soon threshold
+  --indent N                      file indent (default 2)",
+        values: &[
+            "--out",
+            "--sign-key-file",
+            "--sign-key-text",
+            "--not-before",
+            "--expires-at",
+            "--warn-before-expiry-seconds",
+            "--indent",
+        ],
+        switches: &[],
+        run: cmd_import,
+    },
+];
+
+fn inspect_options<'a>(
+    args: &'a Args,
+    key: &'a Option<Vec<u8>>,
+    trusted_flag: &str,
+) -> Result<InspectOptions<'a>, Usage> {
+    Ok(InspectOptions {
+        verify_key: key.as_deref(),
+        trusted_signers: args.get(trusted_flag).map(Path::new),
+        min_remaining_validity_seconds: args.int("--min-remaining-validity-seconds")?,
+        limits: Limits::default(),
+    })
+}
+
+fn cmd_keypair(args: &Args) -> Result<u8, Failure> {
+    if !args.positional.is_empty() {
+        return Err(Usage("unexpected argument".into()).into());
+    }
+    let (Some(private), Some(public)) = (args.get("--private-out"), args.get("--public-out"))
+    else {
+        return Err(Usage("--private-out and --public-out are required".into()).into());
+    };
+    let files = write_ed25519_keypair(Path::new(private), Path::new(public), args.has("--force"))?;
+    print_json(&files.to_json())?;
+    Ok(0)
+}
+
+fn cmd_inspect_file(args: &Args) -> Result<u8, Failure> {
+    let path = args.one_path("PATH")?;
+    let key = args.verify_key_material()?;
+    let report = inspect_persisted_file(&path, &inspect_options(args, &key, "--trusted-signers")?)?;
+    print_json(&report)?;
+    Ok(exit_for_report(&report, args.has("--fail-on-policy-fail")))
+}
+
+fn cmd_inspect_trust(args: &Args) -> Result<u8, Failure> {
+    let path = args.one_path("PATH")?;
+    let key = args.verify_key_material()?;
+    let options = inspect_options(args, &key, "--trusted-manifest-signers")?;
+    let report = inspect_signer_trust_store(&path, &options)?;
+    print_json(&report)?;
+    Ok(exit_for_report(&report, args.has("--fail-on-policy-fail")))
+}
+
+fn inspect_manifest(args: &Args, kind: ManifestKind) -> Result<u8, Failure> {
+    let path = args.one_path("PATH")?;
+    let key = args.verify_key_material()?;
+    let options = inspect_options(args, &key, "--trusted-signers")?;
+    let report = inspect_storage_engine_manifest(&path, kind, &options)?;
+    print_json(&report)?;
+    Ok(exit_for_report(&report, args.has("--fail-on-policy-fail")))
+}
+
+fn cmd_inspect_engine(args: &Args) -> Result<u8, Failure> {
+    inspect_manifest(args, ManifestKind::Single)
+}
+
+fn cmd_inspect_sharded(args: &Args) -> Result<u8, Failure> {
+    inspect_manifest(args, ManifestKind::Sharded)
+}
+
+/// Keys and trust store from the verification flags; errors exit with their policy code.
+struct Verifier {
+    key: Option<VerifyKey>,
+    store: Option<TrustStore>,
+    floor: Option<i64>,
+}
+
+impl Verifier {
+    fn from_args(args: &Args) -> Result<Verifier, Failure> {
+        let key = args
+            .verify_key_material()?
+            .map(|m| VerifyKey::from_material(&m))
+            .transpose()?;
+        let store = args
+            .get("--trusted-signers")
+            .map(|p| TrustStore::load(Path::new(p), &TrustStoreOptions::default()))
+            .transpose()?;
+        Ok(Verifier {
+            key,
+            store,
+            floor: args.int("--min-remaining-validity-seconds")?,
+        })
+    }
+
+    fn options(&self) -> VerifyOptions<'_> {
+        VerifyOptions {
+            verify_key: self.key.as_ref(),
+            trusted_signers: self.store.as_ref(),
+            min_remaining_validity_seconds: self.floor,
+        }
+    }
+}
+
+fn cmd_verify(args: &Args) -> Result<u8, Failure> {
+    let path = args.one_path("PATH")?;
+    let verifier = Verifier::from_args(args)?;
+    let opened = read_persisted_file(&path, &verifier.options(), &Limits::default())?;
+    let format = opened
+        .payload
+        .get("format")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let mut summary = json!({
+        "path": path.to_string_lossy(),
+        "envelope": opened.check.is_envelope,
+        "payload_format": format,
+        "signature_algorithm": opened.check.signature_algorithm,
+        "verified": !matches!(opened.check.verification, Verification::NotRequested),
+        "verified_signer": match &opened.check.verification {
+            Verification::Ed25519 { key_id } => Value::String(key_id.clone()),
+            _ => Value::Null,
+        },
+        "validity": opened.check.validity.to_json(),
+        "validity_in_payload": opened.check.validity_in_payload,
+    });
+    match format.as_deref() {
+        Some(SNAPSHOT_FORMAT) => {
+            let snap = SnapshotPayload::from_json(opened.payload, 1, 0)?;
+            summary["snapshot_id"] = snap.metadata.snapshot_id.into();
+            summary["item_count"] = snap.items.len().into();
+        }
+        Some(BUNDLE_FORMAT) => {
+            let bundle = BundlePayload::from_json(opened.payload, 1, 0)?;
+            summary["snapshot_count"] = bundle.snapshots.len().into();
+            summary["current_snapshot_id"] = bundle.current_snapshot_id.into();
+        }
+        Some(CURRENT_STATE_FORMAT) => {
+            let state = CurrentStatePayload::from_json(opened.payload)?;
+            summary["item_count"] = state.items.len().into();
+        }
+        Some(STORAGE_ENGINE_MANIFEST_FORMAT) => {
+            StorageEngineManifest::from_json(&opened.payload)?;
+        }
+        Some(SHARDED_STORAGE_ENGINE_MANIFEST_FORMAT) => {
+            ShardedStorageEngineManifest::from_json(&opened.payload)?;
+        }
+        _ => {}
+    }
+    print_json(&summary)?;
+    Ok(0)
+}
+
+fn pick_snapshot(
+    map: &Map,
+    loaded: Vec<Snapshot>,
+    wanted: Option<i64>,
+) -> Result<Snapshot, Failure> {
+    if let Some(id) = wanted {
+        return loaded
+            .into_iter()
+            .find(|s| i64::try_from(s.id()).ok() == Some(id))
+            .ok_or_else(|| Failure::Error(format!("the bundle has no snapshot {id}"), 1));
+    }
+    match map.current_snapshot() {
+        Some(current) => Ok(current),
+        None => loaded
+            .into_iter()
+            .last()
+            .ok_or_else(|| Failure::Error("the bundle is empty".into(), 1)),
+    }
+}
+
+fn cmd_export(args: &Args) -> Result<u8, Failure> {
+    let path = args.one_path("PATH")?;
+    let verifier = Verifier::from_args(args)?;
+    let opened = read_persisted_file(&path, &verifier.options(), &Limits::default())?;
+    let is_bundle = opened.payload.get("format").and_then(Value::as_str) == Some(BUNDLE_FORMAT);
+    let map = Map::new();
+    let snapshot = if is_bundle {
+        let bundle = BundlePayload::from_json(opened.payload, 1, 0)?;
+        let current = bundle.current_snapshot_id;
+        let loaded = import_payloads(&map, &bundle.snapshots, current, RollbackPolicy::Fail)?;
+        pick_snapshot(&map, loaded, args.int("--snapshot-id")?)?
+    } else {
+        let snapshot = SnapshotPayload::from_json(opened.payload, 1, 0)?;
+        import_payloads(
+            &map,
+            std::slice::from_ref(&snapshot),
+            None,
+            RollbackPolicy::Fail,
+        )?
+        .remove(0)
+    };
+    let sink: Box<dyn Write> = match args.get("--out") {
+        Some(out) => Box::new(
+            std::fs::File::create(out)
+                .map_err(|e| Failure::Error(format!("cannot create {out}: {e}"), 1))?,
+        ),
+        None => Box::new(std::io::stdout().lock()),
+    };
+    let mut out = BufWriter::new(sink);
+    let mut line = Vec::with_capacity(256);
+    for (key, value) in snapshot.iter() {
+        line.clear();
+        line.extend_from_slice(&canonical_bytes(&encode_item(key, value)));
+        line.push(b'\n');
+        out.write_all(&line)
+            .map_err(|e| Failure::Error(format!("cannot write output: {e}"), 1))?;
+    }
+    out.flush()
+        .map_err(|e| Failure::Error(format!("cannot write output: {e}"), 1))?;
+    Ok(0)
+}
+
+fn cmd_import(args: &Args) -> Result<u8, Failure> {
+    let out = args
+        .get("--out")
+        .ok_or_else(|| Usage("--out is required".into()))?;
+    let sign_key = match (args.get("--sign-key-file"), args.get("--sign-key-text")) {
+        (Some(_), Some(_)) => {
+            return Err(
+                Usage("--sign-key-file and --sign-key-text are mutually exclusive".into()).into(),
+            );
+        }
+        (Some(file), None) => Some(SignKey::from_file(Path::new(file))?),
+        (None, Some(text)) => Some(SignKey::from_material(text.as_bytes())?),
+        (None, None) => None,
+    };
+    let warn = args
+        .int("--warn-before-expiry-seconds")?
+        .map(|w| {
+            u64::try_from(w).map_err(|_| Usage("--warn-before-expiry-seconds must be >= 0".into()))
+        })
+        .transpose()?;
+    let validity = Validity {
+        not_before: args.get("--not-before").map(str::to_owned),
+        expires_at: args.get("--expires-at").map(str::to_owned),
+        warn_before_expiry_seconds: warn,
+    };
+    let validity = (validity != Validity::default()).then_some(validity);
+    let indent = args
+        .int("--indent")?
+        .map(|n| usize::try_from(n).map_err(|_| Usage("--indent must be >= 0".into())))
+        .transpose()?
+        .unwrap_or(2);
+    let input: Box<dyn BufRead> = match args.positional.as_slice() {
+        [] => Box::new(std::io::stdin().lock()),
+        [p] if p == "-" => Box::new(std::io::stdin().lock()),
+        [p] => Box::new(std::io::BufReader::new(
+            std::fs::File::open(p)
+                .map_err(|e| Failure::Error(format!("cannot open {p}: {e}"), 1))?,
+        )),
+        _ => return Err(Usage("expected at most one input file".into()).into()),
+    };
+    let limits = Limits::default();
+    let map = Map::new();
+    for (number, line) in input.split(b'\n').enumerate() {
+        let line = line.map_err(|e| Failure::Error(format!("cannot read input: {e}"), 1))?;
+        if line.trim_ascii().is_empty() {
+            continue;
+        }
+        let item = lqft::formats::file_io::parse_json(&line, &limits)
+            .and_then(decode_item)
+            .map_err(|e| Failure::Error(format!("line {}: {e}", number + 1), 1))?;
+        map.put(&item.0, &item.1)
+            .map_err(|e| Failure::Error(format!("line {}: {e}", number + 1), 1))?;
+    }
+    let snapshot = map.snapshot();
+    let options = WriteOptions {
+        sign_key: sign_key.as_ref(),
+        validity: validity.as_ref(),
+        layout: TextLayout {
+            indent: Some(indent),
+            sort_keys: false,
+        },
+        ..WriteOptions::default()
+    };
+    save_snapshot(Path::new(out), &snapshot, &options)?;
+    print_json(&json!({
+        "path": out,
+        "snapshot_id": snapshot.id(),
+        "size": snapshot.len(),
+        "root_hash": lqft::formats::hex::encode(&snapshot.root_hash()),
+        "signature_algorithm": sign_key.as_ref().map(SignKey::algorithm),
+    }))?;
+    Ok(0)
+}
+
+fn main() -> ExitCode {
+    let raw: Vec<String> = std::env::args().skip(1).collect();
+    let Some(name) = raw.first() else {
+        eprint!("{USAGE}");
+        return ExitCode::from(1);
+    };
+    if name == "--help" || name == "-h" || name == "help" {
+        print!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
+    let Some(command) = COMMANDS.iter().find(|c| c.name == name) else {
+        eprintln!("lqft: unknown command {name:?}\n\n{USAGE}");
+        return ExitCode::from(2);
+    };
+    let rest = &raw[1..];
+    if rest.iter().any(|a| a == "--help" || a == "-h") {
+        if command.values.contains(&"--verify-key-file") {
+            println!("{}\n{VERIFY_FLAGS_HELP}", command.help);
+        } else {
+            println!("{}", command.help);
+        }
+        return ExitCode::SUCCESS;
+    }
+    let result = Args::parse(rest, command.values, command.switches)
+        .map_err(Failure::Usage)
+        .and_then(|args| (command.run)(&args));
+    match result {
+        Ok(code) => ExitCode::from(code),
+        Err(Failure::Usage(Usage(message))) => {
+            eprintln!("lqft {}: {message}\n\n{}", command.name, command.help);
+            ExitCode::from(2)
+        }
+        Err(Failure::Error(message, code)) => {
+            eprintln!("lqft {}: {message}", command.name);
+            ExitCode::from(code)
+        }
+    }
+}
