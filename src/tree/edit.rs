@@ -7,7 +7,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use crate::tree::node::{Branch, BranchRef, Child, digit, first_difference, leaf_key};
+use crate::tree::node::{Branch, BranchRef, Child, digit, first_difference, hole, leaf_key};
 
 /// A mutable view of a branch that this tree owns alone, with its cached hash cleared.
 fn unique(branch: &mut BranchRef) -> &mut Branch {
@@ -17,6 +17,22 @@ fn unique(branch: &mut BranchRef) -> &mut Branch {
     let owned = Arc::get_mut(&mut branch.0).expect("a freshly copied branch has one owner");
     owned.hash = OnceLock::new();
     owned
+}
+
+/// The children of a branch about to be replaced, with room for one more: moved out when this
+/// tree owns the branch alone (no reference counts touched), cloned otherwise.
+fn take_children(branch: &mut BranchRef) -> Vec<Child> {
+    let mut children = Vec::with_capacity(branch.children.len() + 1);
+    match Arc::get_mut(&mut branch.0) {
+        Some(owned) => children.extend(
+            owned
+                .children
+                .iter_mut()
+                .map(|c| std::mem::replace(c, hole())),
+        ),
+        None => children.extend_from_slice(&branch.children),
+    }
+    children
 }
 
 /// The slot of the child with digit `d`, which the caller knows exists.
@@ -57,17 +73,12 @@ pub(crate) fn insert(root: &mut Child, key: &[u8], leaf: Arc<[u8]>) -> Option<Ar
             unreachable!("pos < MAX means a branch")
         };
         let index = branch.rank(key_digit);
-        let mut children = Vec::with_capacity(branch.children.len() + 1);
-        children.extend_from_slice(&branch.children[..index]);
-        children.push(Child::Leaf(leaf));
-        children.extend_from_slice(&branch.children[index..]);
-        *slot = Child::Branch(Branch::with_children(
-            at,
-            branch.bitmap | (1 << key_digit),
-            children,
-        ));
+        let bitmap = branch.bitmap | (1 << key_digit);
+        let mut children = take_children(branch);
+        children.insert(index, Child::Leaf(leaf));
+        *slot = Child::Branch(Branch::with_children(at, bitmap, children));
     } else {
-        let old = slot.clone();
+        let old = std::mem::replace(slot, hole());
         let old_digit = digit(leaf_key(old.any_leaf()), at).expect("keys below share the split");
         let bitmap = (1 << key_digit) | (1 << old_digit);
         let children = if key_digit < old_digit {
@@ -144,10 +155,19 @@ pub(crate) fn remove(root: &mut Child, key: &[u8]) -> Option<(Arc<[u8]>, bool)> 
                 };
                 let d = digit(key, branch.pos).expect("located below this branch");
                 let index = branch.index_of(d).expect("located below this branch");
-                if let Child::Leaf(leaf) = &branch.children[index] {
-                    let removed = leaf.clone();
-                    let replacement = without_child(branch, index, d);
-                    *slot = replacement;
+                if matches!(branch.children[index], Child::Leaf(_)) {
+                    let Child::Branch(branch) = &mut *slot else {
+                        unreachable!("checked above")
+                    };
+                    let (pos, bitmap) = (branch.pos, branch.bitmap & !(1 << d));
+                    let mut children = take_children(branch);
+                    let Child::Leaf(removed) = children.remove(index) else {
+                        unreachable!("checked above")
+                    };
+                    *slot = match children.len() {
+                        1 => children.pop().expect("one child left"),
+                        _ => Child::Branch(Branch::with_children(pos, bitmap, children)),
+                    };
                     return Some((removed, false));
                 }
                 let Child::Branch(branch) = slot else {
@@ -157,20 +177,4 @@ pub(crate) fn remove(root: &mut Child, key: &[u8]) -> Option<(Arc<[u8]>, bool)> 
             }
         }
     }
-}
-
-/// `branch` minus its child at `index` (digit `d`), collapsed into the remaining child when only
-/// one is left.
-fn without_child(branch: &Branch, index: usize, d: u32) -> Child {
-    if branch.children.len() == 2 {
-        return branch.children[1 - index].clone();
-    }
-    let mut children = Vec::with_capacity(branch.children.len() - 1);
-    children.extend_from_slice(&branch.children[..index]);
-    children.extend_from_slice(&branch.children[index + 1..]);
-    Child::Branch(Branch::with_children(
-        branch.pos,
-        branch.bitmap & !(1 << d),
-        children,
-    ))
 }

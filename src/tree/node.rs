@@ -59,29 +59,35 @@ impl Drop for BranchRef {
         };
         // This is the last reference: detach the child branches, then free them one at a time,
         // each after detaching its own children in turn.
-        let mut placeholder: Option<Arc<[u8]>> = None;
         let mut detached = Vec::new();
-        detach(branch, &mut placeholder, &mut detached);
+        detach(branch, &mut detached);
         while let Some(mut next) = detached.pop() {
             if let Some(branch) = Arc::get_mut(&mut next.0) {
-                detach(branch, &mut placeholder, &mut detached);
+                detach(branch, &mut detached);
             }
         }
     }
 }
 
-/// Moves the child branches of `branch` into `out`, leaving a shared empty leaf in their place.
-fn detach(branch: &mut Branch, placeholder: &mut Option<Arc<[u8]>>, out: &mut Vec<BranchRef>) {
+/// Moves the child branches of `branch` into `out`, leaving holes in their place.
+fn detach(branch: &mut Branch, out: &mut Vec<BranchRef>) {
     for child in branch.children.iter_mut() {
-        if let Child::Branch(_) = child {
-            let empty = placeholder
-                .get_or_insert_with(|| Arc::from(&[0u8, 0][..]))
-                .clone();
-            if let Child::Branch(taken) = std::mem::replace(child, Child::Leaf(empty)) {
-                out.push(taken);
-            }
+        if let Child::Branch(_) = child
+            && let Child::Branch(taken) = std::mem::replace(child, hole())
+        {
+            out.push(taken);
         }
     }
+}
+
+thread_local! {
+    static HOLE: Arc<[u8]> = Arc::from(&[0u8, 0][..]);
+}
+
+/// A stand-in child (an empty leaf shared per thread) for a slot whose child was moved out of a
+/// branch that is about to be freed. Never reachable from a tree.
+pub(crate) fn hole() -> Child {
+    Child::Leaf(HOLE.with(Arc::clone))
 }
 
 /// A branch with its children stored inline (a dynamically sized type).

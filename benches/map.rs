@@ -1,0 +1,556 @@
+//! lqft against its anchors, side by side in one run on the same data.
+//!
+//! `cargo bench --bench map` runs N = 100k and 1M with 5 interleaved repetitions;
+//! `-- --smoke` runs a tiny N once (for CI); `-- --n 100000` picks one N; `-- --reps 7`.
+//! Every figure is the median over repetitions (spread = max/min); ratios are lqft ÷ anchor.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::collections::{HashMap, VecDeque};
+use std::hint::black_box;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use lqft::{Map, Tree};
+
+struct Counting;
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+
+// SAFETY: forwards to the system allocator and only counts sizes.
+#[allow(unsafe_code)]
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        LIVE.fetch_add(layout.size(), Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        LIVE.fetch_add(new_size, Ordering::Relaxed);
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        // SAFETY: same contract as the caller's.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+fn live() -> usize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+type Key = Vec<u8>;
+
+struct Data {
+    keys: Vec<Key>,
+    values: Vec<Vec<u8>>,
+    misses: Vec<Key>,
+}
+
+fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+fn data(n: usize, seed: u64) -> Data {
+    let mut s = seed;
+    let key = |s: &mut u64| {
+        let mut k = Vec::with_capacity(16);
+        k.extend_from_slice(&xorshift(s).to_le_bytes());
+        k.extend_from_slice(&xorshift(s).to_le_bytes());
+        k
+    };
+    let keys = (0..n).map(|_| key(&mut s)).collect();
+    let misses = (0..n).map(|_| key(&mut s)).collect();
+    let values = (0..n)
+        .map(|i| {
+            let mut v = vec![0u8; 100];
+            v[..8].copy_from_slice(&(i as u64).to_le_bytes());
+            v
+        })
+        .collect();
+    Data {
+        keys,
+        values,
+        misses,
+    }
+}
+
+/// A map under test: built by inserting into an owned value.
+trait Contender: Sized {
+    const NAME: &'static str;
+    fn build(d: &Data) -> Self;
+    fn get(&self, key: &[u8]) -> bool;
+    fn remove(&mut self, key: &[u8]);
+    fn iterate(&self) -> usize;
+}
+
+impl Contender for Map {
+    const NAME: &'static str = "lqft::Map";
+    fn build(d: &Data) -> Self {
+        let map = Map::new();
+        for (k, v) in d.keys.iter().zip(&d.values) {
+            map.put(k, v).unwrap();
+        }
+        map
+    }
+    fn get(&self, key: &[u8]) -> bool {
+        self.get(key).is_some()
+    }
+    fn remove(&mut self, key: &[u8]) {
+        Map::delete(self, key).unwrap();
+    }
+    fn iterate(&self) -> usize {
+        self.view()
+            .iter()
+            .map(|(k, v)| k[0] as usize + v.len())
+            .sum()
+    }
+}
+
+macro_rules! anchor {
+    ($ty:ty, $name:literal) => {
+        impl Contender for $ty {
+            const NAME: &'static str = $name;
+            fn build(d: &Data) -> Self {
+                let mut m = <$ty>::default();
+                for (k, v) in d.keys.iter().zip(&d.values) {
+                    m.insert(k.clone(), v.clone());
+                }
+                m
+            }
+            fn get(&self, key: &[u8]) -> bool {
+                <$ty>::get(self, key).is_some()
+            }
+            fn remove(&mut self, key: &[u8]) {
+                <$ty>::remove(self, key);
+            }
+            fn iterate(&self) -> usize {
+                self.iter().map(|(k, v)| k[0] as usize + v.len()).sum()
+            }
+        }
+    };
+}
+
+anchor!(HashMap<Key, Vec<u8>>, "std::HashMap");
+anchor!(imbl::HashMap<Key, Vec<u8>>, "imbl::HashMap");
+anchor!(imbl::OrdMap<Key, Vec<u8>>, "imbl::OrdMap");
+
+#[derive(Default)]
+struct Rpds(rpds::HashTrieMapSync<Key, Vec<u8>>);
+
+impl Contender for Rpds {
+    const NAME: &'static str = "rpds::HashTrieMapSync";
+    fn build(d: &Data) -> Self {
+        let mut m = rpds::HashTrieMapSync::new_sync();
+        for (k, v) in d.keys.iter().zip(&d.values) {
+            m.insert_mut(k.clone(), v.clone());
+        }
+        Rpds(m)
+    }
+    fn get(&self, key: &[u8]) -> bool {
+        self.0.get(key).is_some()
+    }
+    fn remove(&mut self, key: &[u8]) {
+        self.0.remove_mut(key);
+    }
+    fn iterate(&self) -> usize {
+        self.0.iter().map(|(k, v)| k[0] as usize + v.len()).sum()
+    }
+}
+
+/// Samples per (workload, contender): nanoseconds per operation, or bytes.
+#[derive(Default)]
+struct Results {
+    rows: Vec<(String, String, Vec<f64>, &'static str)>,
+}
+
+impl Results {
+    fn add(&mut self, workload: &str, who: &str, value: f64, unit: &'static str) {
+        match self.rows.iter_mut().find(|r| r.0 == workload && r.1 == who) {
+            Some(row) => row.2.push(value),
+            None => self
+                .rows
+                .push((workload.into(), who.into(), vec![value], unit)),
+        }
+    }
+    fn median(&self, workload: &str, who: &str) -> Option<f64> {
+        let row = self.rows.iter().find(|r| r.0 == workload && r.1 == who)?;
+        let mut v = row.2.clone();
+        v.sort_by(f64::total_cmp);
+        Some(v[v.len() / 2])
+    }
+}
+
+fn per_op(start: Instant, ops: usize) -> f64 {
+    start.elapsed().as_nanos() as f64 / ops as f64
+}
+
+fn owned_workloads<C: Contender>(d: &Data, r: &mut Results) {
+    let before = live();
+    let t = Instant::now();
+    let mut m = C::build(d);
+    r.add(
+        "insert into an owned map",
+        C::NAME,
+        per_op(t, d.keys.len()),
+        "ns/op",
+    );
+    let payload: usize = d.keys.len() * (16 + 100);
+    r.add(
+        "structure bytes per key",
+        C::NAME,
+        (live() - before - payload) as f64 / d.keys.len() as f64,
+        "B/key",
+    );
+    let t = Instant::now();
+    let hits = d.keys.iter().filter(|k| m.get(k)).count();
+    r.add("get hit", C::NAME, per_op(t, d.keys.len()), "ns/op");
+    assert_eq!(hits, d.keys.len());
+    let t = Instant::now();
+    let hits = d.misses.iter().filter(|k| m.get(k)).count();
+    r.add("get miss", C::NAME, per_op(t, d.keys.len()), "ns/op");
+    assert_eq!(hits, 0);
+    let t = Instant::now();
+    black_box(m.iterate());
+    r.add(
+        "full iteration",
+        C::NAME,
+        per_op(t, d.keys.len()),
+        "ns/entry",
+    );
+    let t = Instant::now();
+    for k in &d.keys {
+        m.remove(k);
+    }
+    r.add("delete", C::NAME, per_op(t, d.keys.len()), "ns/op");
+}
+
+const KEEP: usize = 1000;
+
+/// Inserts `ops` keys into a map of `base` entries, keeping a snapshot after every insert
+/// (the newest `KEEP` stay alive).
+fn snapshot_insert_lqft(d: &Data, base: usize, ops: usize, r: &mut Results) {
+    let map = Map::new();
+    for i in 0..base {
+        map.put(&d.keys[i], &d.values[i]).unwrap();
+    }
+    let t = Instant::now();
+    for i in base..base + ops {
+        map.put(&d.keys[i], &d.values[i]).unwrap();
+        map.snapshot();
+        if i % KEEP == 0 {
+            map.compact(KEEP);
+        }
+    }
+    r.add(
+        "insert with a snapshot after every op",
+        "lqft::Map",
+        per_op(t, ops),
+        "ns/op",
+    );
+}
+
+fn snapshot_insert_ordmap(d: &Data, base: usize, ops: usize, r: &mut Results) {
+    let mut m = imbl::OrdMap::new();
+    for i in 0..base {
+        m.insert(d.keys[i].clone(), d.values[i].clone());
+    }
+    let mut kept = VecDeque::new();
+    let t = Instant::now();
+    for i in base..base + ops {
+        m.insert(d.keys[i].clone(), d.values[i].clone());
+        kept.push_back(m.clone());
+        if kept.len() > KEEP {
+            kept.pop_front();
+        }
+    }
+    r.add(
+        "insert with a snapshot after every op",
+        "imbl::OrdMap",
+        per_op(t, ops),
+        "ns/op",
+    );
+}
+
+fn ranges(d: &Data, r: &mut Results) {
+    let n = d.keys.len();
+    let scans = 10_000.min(n);
+    let tree: Tree = {
+        let mut t = Tree::new();
+        for (k, v) in d.keys.iter().zip(&d.values) {
+            t.insert(k, v).unwrap();
+        }
+        t
+    };
+    let ord: imbl::OrdMap<Key, Vec<u8>> = d
+        .keys
+        .iter()
+        .cloned()
+        .zip(d.values.iter().cloned())
+        .collect();
+    let top = vec![0xffu8; 17];
+    let t = Instant::now();
+    for start in d.misses.iter().take(scans) {
+        black_box(
+            tree.range(start, &top)
+                .take(100)
+                .map(|(k, v)| k[0] as usize + v.len())
+                .sum::<usize>(),
+        );
+    }
+    r.add(
+        "100-key range scan",
+        "lqft::Tree",
+        per_op(t, scans),
+        "ns/scan",
+    );
+    let t = Instant::now();
+    for start in d.misses.iter().take(scans) {
+        black_box(
+            ord.range(start.clone()..)
+                .take(100)
+                .map(|(k, v)| k[0] as usize + v.len())
+                .sum::<usize>(),
+        );
+    }
+    r.add(
+        "100-key range scan",
+        "imbl::OrdMap",
+        per_op(t, scans),
+        "ns/scan",
+    );
+
+    for k in [1usize, 100, 10_000] {
+        if k * 2 > n {
+            continue;
+        }
+        let mut tree_b = tree.clone();
+        let mut ord_b = ord.clone();
+        for i in 0..k {
+            let v = vec![0xa5 ^ i as u8; 101];
+            tree_b.insert(&d.keys[i * 2], &v).unwrap();
+            ord_b.insert(d.keys[i * 2].clone(), v);
+        }
+        let name = format!("diff, k = {k}");
+        let t = Instant::now();
+        assert_eq!(tree.diff(&tree_b).count(), k);
+        r.add(&name, "lqft::Tree", per_op(t, 1), "ns/diff");
+        let t = Instant::now();
+        assert_eq!(ord.diff(&ord_b).count(), k);
+        r.add(&name, "imbl::OrdMap", per_op(t, 1), "ns/diff");
+    }
+
+    // Root hash after one change, with every other hash already cached.
+    let mut tree = tree;
+    tree.root_hash();
+    let rounds = 1000.min(n);
+    let mut total = 0f64;
+    for i in 0..rounds {
+        tree.insert(&d.keys[i], b"changed").unwrap();
+        let t = Instant::now();
+        black_box(tree.root_hash());
+        total += t.elapsed().as_nanos() as f64;
+    }
+    r.add(
+        "root hash after one change",
+        "lqft::Tree",
+        total / rounds as f64,
+        "ns",
+    );
+
+    // 1,000 retained versions with one change each.
+    let before = live();
+    let mut versions = Vec::with_capacity(1000);
+    for i in 0..1000.min(n) {
+        tree.insert(&d.keys[i], &d.values[(i + 1) % n]).unwrap();
+        versions.push(tree.clone());
+    }
+    let per_version = (live() - before) as f64 / versions.len() as f64;
+    r.add(
+        "1,000 versions, one change each",
+        "lqft::Tree",
+        per_version,
+        "B/version",
+    );
+    drop(versions);
+    let mut ord = ord;
+    let before = live();
+    let mut versions = Vec::with_capacity(1000);
+    for i in 0..1000.min(n) {
+        ord.insert(d.keys[i].clone(), d.values[(i + 1) % n].clone());
+        versions.push(ord.clone());
+    }
+    let per_version = (live() - before) as f64 / versions.len() as f64;
+    r.add(
+        "1,000 versions, one change each",
+        "imbl::OrdMap",
+        per_version,
+        "B/version",
+    );
+}
+
+struct Target {
+    workload: &'static str,
+    anchor: &'static str,
+    max_ratio: f64,
+}
+
+const TARGETS: &[Target] = &[
+    Target {
+        workload: "get hit",
+        anchor: "imbl::HashMap",
+        max_ratio: 0.8,
+    },
+    Target {
+        workload: "get miss",
+        anchor: "imbl::HashMap",
+        max_ratio: 1.0,
+    },
+    Target {
+        workload: "insert with a snapshot after every op",
+        anchor: "imbl::OrdMap",
+        max_ratio: 0.5,
+    },
+    Target {
+        workload: "insert into an owned map",
+        anchor: "imbl::HashMap",
+        max_ratio: 1.0,
+    },
+    Target {
+        workload: "delete",
+        anchor: "imbl::HashMap",
+        max_ratio: 1.0,
+    },
+    Target {
+        workload: "full iteration",
+        anchor: "imbl::OrdMap",
+        max_ratio: 1.0,
+    },
+    Target {
+        workload: "diff, k = 100",
+        anchor: "imbl::OrdMap",
+        max_ratio: 0.25,
+    },
+    Target {
+        workload: "structure bytes per key",
+        anchor: "imbl::OrdMap",
+        max_ratio: 1.0,
+    },
+];
+
+fn report(n: usize, reps: usize, r: &Results) {
+    println!("\n### N = {n} ({reps} repetitions, median; spread = max/min)\n");
+    println!("| workload | contender | median | spread | lqft ÷ this |");
+    println!("|---|---|---|---|---|");
+    let mut workloads: Vec<&str> = Vec::new();
+    for row in &r.rows {
+        if !workloads.contains(&row.0.as_str()) {
+            workloads.push(&row.0);
+        }
+    }
+    for w in workloads {
+        let ours = r
+            .median(w, "lqft::Map")
+            .or_else(|| r.median(w, "lqft::Tree"));
+        for row in r.rows.iter().filter(|row| row.0 == w) {
+            let mut v = row.2.clone();
+            v.sort_by(f64::total_cmp);
+            let median = v[v.len() / 2];
+            let spread = v[v.len() - 1] / v[0].max(f64::MIN_POSITIVE);
+            let ratio = match ours {
+                Some(o) if !row.1.starts_with("lqft") => format!("{:.3}", o / median),
+                _ => String::new(),
+            };
+            println!(
+                "| {w} | {} | {median:.1} {} | {spread:.2} | {ratio} |",
+                row.1, row.3
+            );
+        }
+    }
+    println!("\n| target | ratio | limit | met |");
+    println!("|---|---|---|---|");
+    for t in TARGETS {
+        let ours = r
+            .median(t.workload, "lqft::Map")
+            .or_else(|| r.median(t.workload, "lqft::Tree"));
+        if let (Some(o), Some(a)) = (ours, r.median(t.workload, t.anchor)) {
+            let ratio = o / a;
+            let met = if ratio <= t.max_ratio { "yes" } else { "NO" };
+            println!(
+                "| {} vs {} | {ratio:.3} | ≤ {} | {met} |",
+                t.workload, t.anchor, t.max_ratio
+            );
+        }
+    }
+    for (w, unit_limit) in [
+        ("root hash after one change", 50_000.0),
+        ("1,000 versions, one change each", 2048.0),
+    ] {
+        if let Some(v) = r.median(w, "lqft::Tree") {
+            let met = if v <= unit_limit { "yes" } else { "NO" };
+            println!("| {w} | {v:.0} | ≤ {unit_limit} | {met} |");
+        }
+    }
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let smoke = args.iter().any(|a| a == "--smoke");
+    let value_of = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse().ok())
+    };
+    let sizes: Vec<usize> = match (smoke, value_of("--n")) {
+        (true, _) => vec![10_000],
+        (false, Some(n)) => vec![n],
+        (false, None) => vec![100_000, 1_000_000],
+    };
+    let reps = if smoke {
+        1
+    } else {
+        value_of("--reps").unwrap_or(5)
+    };
+    println!(
+        "command: cargo bench --bench map -- {}",
+        args[1..]
+            .iter()
+            .filter(|a| *a != "--bench")
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    for n in sizes {
+        // The snapshot workload inserts past the base, so the data has room for it.
+        let snapshot_ops = n.min(100_000);
+        let d = data(n + snapshot_ops, 0x9e37_79b9_7f4a_7c15);
+        let owned = Data {
+            keys: d.keys[..n].to_vec(),
+            values: d.values[..n].to_vec(),
+            misses: d.misses[..n].to_vec(),
+        };
+        let mut r = Results::default();
+        let base = n - snapshot_ops;
+        for rep in 0..reps {
+            eprintln!("N = {n}: repetition {} of {reps}", rep + 1);
+            owned_workloads::<Map>(&owned, &mut r);
+            owned_workloads::<imbl::HashMap<Key, Vec<u8>>>(&owned, &mut r);
+            owned_workloads::<imbl::OrdMap<Key, Vec<u8>>>(&owned, &mut r);
+            owned_workloads::<HashMap<Key, Vec<u8>>>(&owned, &mut r);
+            owned_workloads::<Rpds>(&owned, &mut r);
+            snapshot_insert_lqft(&d, base, snapshot_ops, &mut r);
+            snapshot_insert_ordmap(&d, base, snapshot_ops, &mut r);
+            ranges(&owned, &mut r);
+        }
+        report(n, reps, &r);
+    }
+}
