@@ -18,6 +18,8 @@
 
 pub mod engine;
 mod error;
+#[doc(hidden)]
+pub mod ffi;
 pub mod formats;
 pub mod tree;
 

@@ -1,0 +1,161 @@
+//! Checks of the raw arguments C hands in: byte ranges, handles and output pointers.
+//!
+//! Each `unsafe fn` here states what the caller of the export promised (the pointer, if not
+//! `NULL`, is valid for the access); what can be checked (`NULL`, alignment, sizes) is checked
+//! and reported as a status instead of being trusted.
+
+use std::ptr::NonNull;
+
+use super::error::Fail;
+
+/// The borrowed input byte range `(ptr, len)`; `NULL` is accepted only with `len == 0`.
+///
+/// # Safety
+/// When `ptr` is not `NULL`, it must point to `len` readable bytes that stay unchanged for `'a`.
+pub(crate) unsafe fn input<'a>(ptr: *const u8, len: usize, what: &str) -> Result<&'a [u8], Fail> {
+    if ptr.is_null() {
+        return if len == 0 {
+            Ok(&[])
+        } else {
+            Err(Fail::null(what))
+        };
+    }
+    if len > isize::MAX as usize {
+        return Err(Fail::invalid(format!(
+            "`{what}` length {len} is impossible"
+        )));
+    }
+    // SAFETY: non-NULL and the length fits an allocation; the caller promised `len` readable
+    // bytes for the duration of the call, which `'a` does not exceed.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// The handle behind `ptr`.
+///
+/// # Safety
+/// When `ptr` is not `NULL`, it must be a live handle of type `T` made by this library, not used
+/// mutably elsewhere during `'a`.
+pub(crate) unsafe fn handle<'a, T>(ptr: *const T, what: &str) -> Result<&'a T, Fail> {
+    // SAFETY: forwarded contract: a non-NULL `ptr` is a live `Box<T>` allocation.
+    unsafe { ptr.as_ref() }.ok_or_else(|| Fail::null(what))
+}
+
+/// The handle behind `ptr`, for exclusive use.
+///
+/// # Safety
+/// When `ptr` is not `NULL`, it must be a live handle of type `T` made by this library that no
+/// other thread uses during `'a`.
+pub(crate) unsafe fn handle_mut<'a, T>(ptr: *mut T, what: &str) -> Result<&'a mut T, Fail> {
+    // SAFETY: forwarded contract: a non-NULL `ptr` is a live `Box<T>` allocation used by this
+    // thread alone.
+    unsafe { ptr.as_mut() }.ok_or_else(|| Fail::null(what))
+}
+
+/// Hands a new handle to C. It comes back to Rust only through [`free_handle`].
+pub(crate) fn new_handle<T>(value: T) -> *mut T {
+    Box::into_raw(Box::new(value))
+}
+
+/// Destroys a handle made by [`new_handle`]; `NULL` is a no-op.
+///
+/// # Safety
+/// `ptr` is `NULL` or a handle of type `T` made by [`new_handle`] and not freed yet, which no
+/// other thread is using.
+pub(crate) unsafe fn free_handle<T: ?Sized>(ptr: *mut T) {
+    if !ptr.is_null() {
+        // SAFETY: per the contract, `ptr` came from `Box::into_raw` and is freed only here.
+        drop(unsafe { Box::from_raw(ptr) });
+    }
+}
+
+/// A checked output location: non-`NULL` and aligned, written at most once and only on success.
+pub(crate) struct Out<T>(NonNull<T>);
+
+impl<T> Out<T> {
+    /// A required output.
+    ///
+    /// # Safety
+    /// When `ptr` is not `NULL` and aligned, it must be valid for a write of `T` for the
+    /// duration of the call.
+    pub(crate) unsafe fn new(ptr: *mut T, what: &str) -> Result<Out<T>, Fail> {
+        let ptr = NonNull::new(ptr).ok_or_else(|| Fail::null(what))?;
+        if !ptr.as_ptr().is_aligned() {
+            return Err(Fail::invalid(format!("`{what}` is misaligned")));
+        }
+        Ok(Out(ptr))
+    }
+
+    /// An optional output: `NULL` means the caller does not want it.
+    ///
+    /// # Safety
+    /// As for [`Out::new`].
+    pub(crate) unsafe fn optional(ptr: *mut T, what: &str) -> Result<Option<Out<T>>, Fail> {
+        if ptr.is_null() {
+            Ok(None)
+        } else {
+            // SAFETY: forwarded contract.
+            unsafe { Out::new(ptr, what) }.map(Some)
+        }
+    }
+
+    /// Stores `value` without reading or dropping what was there.
+    pub(crate) fn write(self, value: T) {
+        // SAFETY: `new` checked non-NULL and alignment, and its caller promised the location is
+        // writable for the call, which is still running.
+        unsafe { self.0.as_ptr().write(value) }
+    }
+}
+
+/// A key argument: an [`input`] no longer than [`crate::MAX_KEY_LEN`].
+///
+/// # Safety
+/// As for [`input`].
+pub(crate) unsafe fn key_input<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8], Fail> {
+    // SAFETY: forwarded contract.
+    let key = unsafe { input(ptr, len, "key") }?;
+    crate::error::check_key(key)?;
+    Ok(key)
+}
+
+/// A caller's output buffer `(buf, cap)`: `buf` may be `NULL` only when `cap` is 0.
+pub(crate) struct Buffer {
+    buf: *mut u8,
+    cap: usize,
+}
+
+impl Buffer {
+    /// # Safety
+    /// When `buf` is not `NULL`, it must be valid for writes of `cap` bytes for the call.
+    pub(crate) unsafe fn new(buf: *mut u8, cap: usize) -> Result<Buffer, Fail> {
+        if buf.is_null() && cap > 0 {
+            return Err(Fail::null("buf"));
+        }
+        Ok(Buffer { buf, cap })
+    }
+
+    /// Copies `value` into the buffer and reports its length through `out_len`: `LQFT_OK` when
+    /// it fits; `LQFT_ERR_BUFFER_TOO_SMALL` with the length needed in `out_len` and the buffer
+    /// untouched when it does not.
+    pub(crate) fn fill(self, value: &[u8], out_len: Out<usize>) -> super::guard::Outcome {
+        use super::status::{LQFT_ERR_BUFFER_TOO_SMALL, LQFT_OK};
+        if value.len() > self.cap {
+            out_len.write(value.len());
+            return Err(Fail::new(
+                LQFT_ERR_BUFFER_TOO_SMALL,
+                format!(
+                    "the value needs {} bytes, the buffer holds {}",
+                    value.len(),
+                    self.cap
+                ),
+            ));
+        }
+        if !value.is_empty() {
+            // SAFETY: `0 < value.len() <= cap`, so `buf` is not NULL (checked in `new`) and the
+            // caller promised `cap` writable bytes there; the source is library memory, so the
+            // two ranges cannot overlap.
+            unsafe { std::ptr::copy_nonoverlapping(value.as_ptr(), self.buf, value.len()) };
+        }
+        out_len.write(value.len());
+        Ok(LQFT_OK)
+    }
+}

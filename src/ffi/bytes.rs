@@ -1,0 +1,114 @@
+//! Byte buffers and id arrays owned by the library and lent to C.
+
+use super::args::free_handle;
+use super::guard::call_value;
+
+/// A byte buffer allocated by liblqft (for example a value copied out of a map).
+///
+/// `ptr` points to `len` bytes followed by one NUL byte that is not counted in `len`, so text
+/// (such as stats JSON) can be used directly as a C string. A filled buffer never has a `NULL`
+/// `ptr`, even when `len` is 0.
+///
+/// Ownership: the caller owns the buffer and must release it with `lqft_bytes_free` exactly
+/// once; never with `free()`. Initialise unfilled buffers to `{NULL, 0}`.
+#[repr(C)]
+#[derive(Debug)]
+pub struct lqft_bytes {
+    /// The first byte; `NULL` only in an empty, unfilled or freed buffer.
+    pub ptr: *mut u8,
+    /// Number of bytes, not counting the trailing NUL.
+    pub len: usize,
+}
+
+impl lqft_bytes {
+    /// A NUL-terminated copy of `data`.
+    pub(crate) fn copy_of(data: &[u8]) -> lqft_bytes {
+        let mut buffer = Vec::with_capacity(data.len() + 1);
+        buffer.extend_from_slice(data);
+        buffer.push(0);
+        let len = data.len();
+        let ptr = Box::into_raw(buffer.into_boxed_slice()).cast::<u8>();
+        lqft_bytes { ptr, len }
+    }
+}
+
+/// Releases a buffer filled by liblqft and resets it to `{NULL, 0}`, so a second call is a
+/// no-op. `bytes == NULL` and `bytes->ptr == NULL` are no-ops.
+///
+/// Thread safety: a buffer may be freed from any thread, but by one thread only.
+///
+/// # Safety
+/// `bytes` is `NULL` or points to an `lqft_bytes` that is `{NULL, 0}` or was filled by liblqft
+/// and is not freed yet, with `ptr` and `len` unmodified.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_bytes_free(bytes: *mut lqft_bytes) {
+    call_value((), || {
+        // SAFETY: the caller passes NULL or a valid, exclusively used `lqft_bytes`.
+        let Some(bytes) = (unsafe { bytes.as_mut() }) else {
+            return;
+        };
+        if !bytes.ptr.is_null() {
+            let whole = std::ptr::slice_from_raw_parts_mut(bytes.ptr, bytes.len + 1);
+            // SAFETY: `ptr`/`len` came from `copy_of`, a boxed slice of `len + 1` bytes, and the
+            // contract says it was not freed yet; it is reset below so it cannot be freed twice.
+            unsafe { free_handle(whole) };
+        }
+        *bytes = lqft_bytes {
+            ptr: std::ptr::null_mut(),
+            len: 0,
+        };
+    })
+}
+
+/// An array of snapshot ids allocated by liblqft, ascending.
+///
+/// Ownership: the caller owns it and releases it with `lqft_ids_free`. An empty array is
+/// `{NULL, 0}`.
+#[repr(C)]
+#[derive(Debug)]
+pub struct lqft_ids {
+    /// The first id; `NULL` when `len` is 0.
+    pub ptr: *mut u64,
+    /// Number of ids.
+    pub len: usize,
+}
+
+impl lqft_ids {
+    pub(crate) fn from_vec(ids: Vec<u64>) -> lqft_ids {
+        if ids.is_empty() {
+            return lqft_ids {
+                ptr: std::ptr::null_mut(),
+                len: 0,
+            };
+        }
+        let len = ids.len();
+        let ptr = Box::into_raw(ids.into_boxed_slice()).cast::<u64>();
+        lqft_ids { ptr, len }
+    }
+}
+
+/// Releases an id array filled by liblqft and resets it to `{NULL, 0}`. `ids == NULL` and
+/// `ids->ptr == NULL` are no-ops.
+///
+/// # Safety
+/// `ids` is `NULL` or points to an `lqft_ids` that is `{NULL, 0}` or was filled by liblqft and
+/// is not freed yet, with `ptr` and `len` unmodified.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_ids_free(ids: *mut lqft_ids) {
+    call_value((), || {
+        // SAFETY: the caller passes NULL or a valid, exclusively used `lqft_ids`.
+        let Some(ids) = (unsafe { ids.as_mut() }) else {
+            return;
+        };
+        if !ids.ptr.is_null() {
+            let whole = std::ptr::slice_from_raw_parts_mut(ids.ptr, ids.len);
+            // SAFETY: `ptr`/`len` came from `from_vec`, a boxed slice of `len` ids, not freed
+            // yet per the contract; reset below.
+            unsafe { free_handle(whole) };
+        }
+        *ids = lqft_ids {
+            ptr: std::ptr::null_mut(),
+            len: 0,
+        };
+    })
+}

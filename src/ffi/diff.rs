@@ -1,0 +1,166 @@
+//! Diffs between two versions, in key order, costing O(changes).
+
+use super::args::{Out, free_handle, handle, handle_mut, new_handle};
+use super::guard::{call, call_value};
+use super::map::lqft_map;
+use super::snapshot::lqft_snapshot;
+use super::status::*;
+use crate::{Diff, DiffEntry, DiffKind};
+
+/// The changes that turn one version into another, in key order. Owns what it needs: it stays
+/// valid after the snapshots and map it came from are freed.
+///
+/// Thread safety: use a diff from one thread at a time.
+pub struct lqft_diff {
+    diff: Diff,
+    /// The entry last returned, which the views in `lqft_diff_entry` point into.
+    current: Option<DiffEntry>,
+}
+
+/// What happened to a key: `LQFT_DIFF_ADDED`, `LQFT_DIFF_REMOVED` or `LQFT_DIFF_CHANGED`.
+pub type lqft_diff_kind = u32;
+/// Present only in the newer version.
+pub const LQFT_DIFF_ADDED: lqft_diff_kind = 1;
+/// Present only in the older version.
+pub const LQFT_DIFF_REMOVED: lqft_diff_kind = 2;
+/// Present in both with different values.
+pub const LQFT_DIFF_CHANGED: lqft_diff_kind = 3;
+
+/// One difference, returned by `lqft_diff_next`: borrowed views valid until the next
+/// `lqft_diff_next` or `lqft_diff_free` on the same diff.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct lqft_diff_entry {
+    /// What happened to the key.
+    pub kind: lqft_diff_kind,
+    /// The key's bytes (non-NULL).
+    pub key: *const u8,
+    /// The key's length.
+    pub key_len: usize,
+    /// The value in the older version; `NULL` for `LQFT_DIFF_ADDED`.
+    pub old_value: *const u8,
+    /// Its length; 0 when `old_value` is `NULL`.
+    pub old_value_len: usize,
+    /// The value in the newer version; `NULL` for `LQFT_DIFF_REMOVED`.
+    pub new_value: *const u8,
+    /// Its length; 0 when `new_value` is `NULL`.
+    pub new_value_len: usize,
+}
+
+fn give(out: Out<*mut lqft_diff>, diff: Diff) -> super::guard::Outcome {
+    out.write(new_handle(lqft_diff {
+        diff,
+        current: None,
+    }));
+    Ok(LQFT_OK)
+}
+
+/// Stores in `*out` the changes that turn snapshot `old` into snapshot `new`, in key order.
+/// O(1) to create; walking it costs O(changes), skipping every subtree the versions share.
+///
+/// Ownership: the caller owns the diff and releases it with `lqft_diff_free`.
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`.
+///
+/// # Safety
+/// `old` and `new` are `NULL` or live snapshots; `out` is `NULL` or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_diff_new(
+    old: *const lqft_snapshot,
+    new: *const lqft_snapshot,
+    out: *mut *mut lqft_diff,
+) -> lqft_status {
+    call("lqft_diff_new", || {
+        // SAFETY: the caller promised live snapshots and a writable `out`.
+        let (old, new, out) = unsafe {
+            (
+                handle(old, "old")?,
+                handle(new, "new")?,
+                Out::new(out, "out")?,
+            )
+        };
+        give(out, old.snapshot.diff(&new.snapshot))
+    })
+}
+
+/// Stores in `*out` the changes that turn snapshot `old` into the map's live state as of this
+/// call (for example the uncommitted writes since the current snapshot).
+///
+/// Ownership: the caller owns the diff and releases it with `lqft_diff_free`.
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`.
+///
+/// # Safety
+/// `map` and `old` are `NULL` or live handles; `out` is `NULL` or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_map_diff_live(
+    map: *const lqft_map,
+    old: *const lqft_snapshot,
+    out: *mut *mut lqft_diff,
+) -> lqft_status {
+    call("lqft_map_diff_live", || {
+        // SAFETY: the caller promised live handles and a writable `out`.
+        let (map, old, out) = unsafe {
+            (
+                handle(map, "map")?,
+                handle(old, "old")?,
+                Out::new(out, "out")?,
+            )
+        };
+        give(out, map.map.diff_live(&old.snapshot))
+    })
+}
+
+/// Stores the next difference in key order in `*out`.
+///
+/// Returns `LQFT_OK`, or `LQFT_DONE` (nothing written) when there are no more.
+/// Lifetime: the views in `*out` stay valid until the next `lqft_diff_next` or `lqft_diff_free`
+/// on this diff.
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`.
+/// Thread safety: one thread at a time per diff.
+///
+/// # Safety
+/// `diff` is `NULL` or a live diff no other thread is using; `out` is `NULL` or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_diff_next(
+    diff: *mut lqft_diff,
+    out: *mut lqft_diff_entry,
+) -> lqft_status {
+    call("lqft_diff_next", || {
+        // SAFETY: the caller promised a live, unshared diff and a writable `out`.
+        let (diff, out) = unsafe { (handle_mut(diff, "diff")?, Out::new(out, "out")?) };
+        let Some(entry) = diff.diff.next() else {
+            return Ok(LQFT_DONE);
+        };
+        // The views point into the leaves `current` now holds alive until the next call or free.
+        let entry = diff.current.insert(entry);
+        let (old_value, old_value_len) = view(entry.old_value());
+        let (new_value, new_value_len) = view(entry.new_value());
+        out.write(lqft_diff_entry {
+            kind: match entry.kind() {
+                DiffKind::Added => LQFT_DIFF_ADDED,
+                DiffKind::Removed => LQFT_DIFF_REMOVED,
+                DiffKind::Changed => LQFT_DIFF_CHANGED,
+            },
+            key: entry.key().as_ptr(),
+            key_len: entry.key().len(),
+            old_value,
+            old_value_len,
+            new_value,
+            new_value_len,
+        });
+        Ok(LQFT_OK)
+    })
+}
+
+fn view(value: Option<&[u8]>) -> (*const u8, usize) {
+    value.map_or((std::ptr::null(), 0), |v| (v.as_ptr(), v.len()))
+}
+
+/// Releases a diff and the views it lent. `NULL` is a no-op.
+///
+/// # Safety
+/// `diff` is `NULL` or a live diff no other thread is using.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_diff_free(diff: *mut lqft_diff) {
+    // SAFETY: the caller passes NULL or a live diff no one else is using.
+    call_value((), || unsafe { free_handle(diff) })
+}

@@ -1,0 +1,79 @@
+//! The thread-local last error and the failure type every export's body returns.
+
+use std::cell::RefCell;
+use std::ffi::{CString, c_char};
+
+use super::guard::call_value;
+use super::status::*;
+use crate::Error;
+
+/// A failed call: the status to return and the detail for `lqft_last_error_message()`.
+#[derive(Debug)]
+pub(crate) struct Fail {
+    pub(crate) status: lqft_status,
+    pub(crate) message: String,
+}
+
+impl Fail {
+    pub(crate) fn new(status: lqft_status, message: impl Into<String>) -> Fail {
+        Fail {
+            status,
+            message: message.into(),
+        }
+    }
+
+    pub(crate) fn null(what: &str) -> Fail {
+        Fail::new(LQFT_ERR_NULL_ARGUMENT, format!("`{what}` is NULL"))
+    }
+
+    pub(crate) fn invalid(message: impl Into<String>) -> Fail {
+        Fail::new(LQFT_ERR_INVALID_ARGUMENT, message)
+    }
+}
+
+impl From<Error> for Fail {
+    fn from(error: Error) -> Fail {
+        let status = match &error {
+            Error::KeyTooLong { .. } => LQFT_ERR_KEY_TOO_LONG,
+            Error::ValueTooLong { .. } => LQFT_ERR_VALUE_TOO_LONG,
+            Error::PendingChanges { .. } => LQFT_ERR_PENDING_CHANGES,
+            Error::UnknownSnapshot { .. } => LQFT_ERR_UNKNOWN_SNAPSHOT,
+            Error::DuplicateSnapshot { .. } => LQFT_ERR_DUPLICATE_SNAPSHOT,
+            Error::InvalidArgument(_) => LQFT_ERR_INVALID_ARGUMENT,
+            Error::Corrupt(_) => LQFT_ERR_CORRUPT,
+        };
+        Fail::new(status, error.to_string())
+    }
+}
+
+thread_local! {
+    /// The message of the last failed call on this thread. Replaced (never appended to) by the
+    /// next failure, so the pointer handed out stays valid until then.
+    static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+}
+
+/// Records `message` as this thread's last error. Interior NUL bytes (possible when a message
+/// quotes user data) are replaced so the C string is never cut short.
+pub(crate) fn set_last_error(message: &str) {
+    let text = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
+    LAST_ERROR.with(|last| *last.borrow_mut() = text);
+}
+
+/// The detail of the last call that returned a negative status on the calling thread, as a
+/// NUL-terminated UTF-8 string; `""` if no call on this thread has failed.
+///
+/// Calls that succeed (or return `LQFT_NOT_FOUND` / `LQFT_DONE`) leave the message as it was.
+///
+/// Ownership and lifetime: owned by the library; valid until the next failing `lqft_*` call on
+/// the same thread, or the thread's exit. Copy it if you need it longer; never free it.
+/// Thread safety: each thread has its own message.
+#[unsafe(no_mangle)]
+pub extern "C" fn lqft_last_error_message() -> *const c_char {
+    call_value(c"".as_ptr(), || {
+        LAST_ERROR.with(|last| {
+            // The CString lives in this thread's slot until `set_last_error` replaces it, which
+            // only a later failing call on this same thread does.
+            last.borrow().as_ptr()
+        })
+    })
+}

@@ -1,0 +1,105 @@
+//! Status codes and their static descriptions.
+
+use std::ffi::{CStr, c_char};
+
+use super::guard::call_value;
+
+/// The result of every fallible `lqft_*` function: `LQFT_OK` (0), a positive non-error outcome
+/// (`LQFT_NOT_FOUND`, `LQFT_DONE`) or a negative error code (`LQFT_ERR_*`). After a negative
+/// code, `lqft_last_error_message()` describes what went wrong.
+pub type lqft_status = i32;
+
+/// Success.
+pub const LQFT_OK: lqft_status = 0;
+/// Not an error: the key, snapshot or index asked for does not exist. Outputs are not written.
+pub const LQFT_NOT_FOUND: lqft_status = 1;
+/// Not an error: an iterator or diff has no more entries. Outputs are not written.
+pub const LQFT_DONE: lqft_status = 2;
+
+/// A required pointer argument was `NULL` (or a byte pointer was `NULL` with a non-zero length).
+pub const LQFT_ERR_NULL_ARGUMENT: lqft_status = -1;
+/// An argument is out of its domain (unknown enum value, misaligned pointer, a length that no
+/// allocation can have, a wrong hash length...).
+pub const LQFT_ERR_INVALID_ARGUMENT: lqft_status = -2;
+/// A key is longer than `LQFT_MAX_KEY_LEN` bytes. Nothing was changed.
+pub const LQFT_ERR_KEY_TOO_LONG: lqft_status = -3;
+/// A value is longer than `LQFT_MAX_VALUE_LEN` bytes. Nothing was changed.
+pub const LQFT_ERR_VALUE_TOO_LONG: lqft_status = -4;
+/// The caller's buffer is too small; the size needed was written to the size output.
+pub const LQFT_ERR_BUFFER_TOO_SMALL: lqft_status = -5;
+/// A rollback with `LQFT_ROLLBACK_FAIL` met uncommitted writes. Nothing was changed.
+pub const LQFT_ERR_PENDING_CHANGES: lqft_status = -6;
+/// No registered snapshot has the id given.
+pub const LQFT_ERR_UNKNOWN_SNAPSHOT: lqft_status = -7;
+/// A snapshot with the same id is already registered.
+pub const LQFT_ERR_DUPLICATE_SNAPSHOT: lqft_status = -8;
+/// Data that does not decode or does not match its hash.
+pub const LQFT_ERR_CORRUPT: lqft_status = -9;
+/// Reading or writing a file failed.
+pub const LQFT_ERR_IO: lqft_status = -10;
+/// A file failed verification, trust, freshness or schema policy; the last-error message starts
+/// with the policy code (for example `signature_invalid: ...`).
+pub const LQFT_ERR_POLICY: lqft_status = -11;
+/// A Rust panic was caught at the boundary. The handle involved stays usable and unchanged
+/// (every operation is all or nothing), but this is a bug in liblqft: please report it.
+pub const LQFT_ERR_PANIC: lqft_status = -12;
+
+/// A static, NUL-terminated English description of `status` (for example `"key too long"`).
+/// Unknown codes give `"unknown status"`.
+///
+/// Ownership: the string is static; never free it. Thread safety: callable from any thread.
+#[unsafe(no_mangle)]
+pub extern "C" fn lqft_status_str(status: lqft_status) -> *const c_char {
+    call_value(c"panic".as_ptr(), || describe(status).as_ptr())
+}
+
+fn describe(status: lqft_status) -> &'static CStr {
+    match status {
+        LQFT_OK => c"ok",
+        LQFT_NOT_FOUND => c"not found",
+        LQFT_DONE => c"done",
+        LQFT_ERR_NULL_ARGUMENT => c"null argument",
+        LQFT_ERR_INVALID_ARGUMENT => c"invalid argument",
+        LQFT_ERR_KEY_TOO_LONG => c"key too long",
+        LQFT_ERR_VALUE_TOO_LONG => c"value too long",
+        LQFT_ERR_BUFFER_TOO_SMALL => c"buffer too small",
+        LQFT_ERR_PENDING_CHANGES => c"pending changes",
+        LQFT_ERR_UNKNOWN_SNAPSHOT => c"unknown snapshot",
+        LQFT_ERR_DUPLICATE_SNAPSHOT => c"duplicate snapshot",
+        LQFT_ERR_CORRUPT => c"corrupt data",
+        LQFT_ERR_IO => c"i/o error",
+        LQFT_ERR_POLICY => c"verification policy failure",
+        LQFT_ERR_PANIC => c"internal panic",
+        _ => c"unknown status",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_has_its_own_text() {
+        let codes = [
+            LQFT_OK,
+            LQFT_NOT_FOUND,
+            LQFT_DONE,
+            LQFT_ERR_NULL_ARGUMENT,
+            LQFT_ERR_INVALID_ARGUMENT,
+            LQFT_ERR_KEY_TOO_LONG,
+            LQFT_ERR_VALUE_TOO_LONG,
+            LQFT_ERR_BUFFER_TOO_SMALL,
+            LQFT_ERR_PENDING_CHANGES,
+            LQFT_ERR_UNKNOWN_SNAPSHOT,
+            LQFT_ERR_DUPLICATE_SNAPSHOT,
+            LQFT_ERR_CORRUPT,
+            LQFT_ERR_IO,
+            LQFT_ERR_POLICY,
+            LQFT_ERR_PANIC,
+        ];
+        let texts: std::collections::HashSet<&CStr> = codes.iter().map(|&c| describe(c)).collect();
+        assert_eq!(texts.len(), codes.len());
+        assert!(!texts.contains(c"unknown status"));
+        assert_eq!(describe(42), c"unknown status");
+    }
+}
