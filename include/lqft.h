@@ -10,7 +10,8 @@
  *
  * Inputs: bytes are passed as (const uint8_t *ptr, size_t len) pairs, borrowed for the call
  *   only. Keys and values are arbitrary bytes (embedded NUL allowed; the empty key is a key).
- *   ptr may be NULL only when len is 0. Keys are at most LQFT_MAX_KEY_LEN bytes.
+ *   ptr may be NULL only when len is 0. Keys are at most LQFT_MAX_KEY_LEN bytes, values at most
+ *   LQFT_MAX_VALUE_LEN; lengths are checked before any byte is read.
  *
  * Outputs: written only on success (LQFT_OK), never on NOT_FOUND, DONE or an error — except
  *   the size output of a caller-buffer function (*_get_into), which receives the size needed

@@ -7,6 +7,7 @@
 use std::ptr::NonNull;
 
 use super::error::Fail;
+use crate::Error;
 
 /// The borrowed input byte range `(ptr, len)`; `NULL` is accepted only with `len == 0`.
 ///
@@ -21,13 +22,37 @@ pub(crate) unsafe fn input<'a>(ptr: *const u8, len: usize, what: &str) -> Result
         };
     }
     if len > isize::MAX as usize {
-        return Err(Fail::invalid(format!(
-            "`{what}` length {len} is impossible"
-        )));
+        return Err(Fail::invalid(format!("`{what}` length {len} is impossible")));
     }
     // SAFETY: non-NULL and the length fits an allocation; the caller promised `len` readable
     // bytes for the duration of the call, which `'a` does not exceed.
     Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// A key argument: an [`input`] no longer than [`crate::MAX_KEY_LEN`]. The length is checked
+/// before any byte is touched, so an over-long length is reported, never read.
+///
+/// # Safety
+/// As for [`input`].
+pub(crate) unsafe fn key_input<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8], Fail> {
+    if !ptr.is_null() && len > crate::MAX_KEY_LEN {
+        return Err(Error::KeyTooLong { len }.into());
+    }
+    // SAFETY: forwarded contract.
+    unsafe { input(ptr, len, "key") }
+}
+
+/// A value argument: an [`input`] no longer than [`crate::MAX_VALUE_LEN`], checked before any
+/// byte is touched.
+///
+/// # Safety
+/// As for [`input`].
+pub(crate) unsafe fn value_input<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8], Fail> {
+    if !ptr.is_null() && len > crate::MAX_VALUE_LEN {
+        return Err(Error::ValueTooLong { len }.into());
+    }
+    // SAFETY: forwarded contract.
+    unsafe { input(ptr, len, "value") }
 }
 
 /// The handle behind `ptr`.
@@ -104,17 +129,6 @@ impl<T> Out<T> {
         // writable for the call, which is still running.
         unsafe { self.0.as_ptr().write(value) }
     }
-}
-
-/// A key argument: an [`input`] no longer than [`crate::MAX_KEY_LEN`].
-///
-/// # Safety
-/// As for [`input`].
-pub(crate) unsafe fn key_input<'a>(ptr: *const u8, len: usize) -> Result<&'a [u8], Fail> {
-    // SAFETY: forwarded contract.
-    let key = unsafe { input(ptr, len, "key") }?;
-    crate::error::check_key(key)?;
-    Ok(key)
 }
 
 /// A caller's output buffer `(buf, cap)`: `buf` may be `NULL` only when `cap` is 0.

@@ -1,6 +1,6 @@
 //! Write batches: puts and deletes applied to a map atomically.
 
-use super::args::{Out, free_handle, handle, handle_mut, input, key_input, new_handle};
+use super::args::{Out, free_handle, handle, handle_mut, key_input, new_handle, value_input};
 use super::guard::{call, call_value};
 use super::map::lqft_map;
 use super::status::*;
@@ -64,8 +64,8 @@ pub unsafe extern "C" fn lqft_batch_put(
         let (batch, key, value) = unsafe {
             (
                 handle_mut(batch, "batch")?,
-                input(key, key_len, "key")?,
-                input(value, value_len, "value")?,
+                key_input(key, key_len)?,
+                value_input(value, value_len)?,
             )
         };
         batch.batch.put(key, value)?;

@@ -1,6 +1,6 @@
 //! The live map: create, free, put, get, delete, contains, len, clear.
 
-use super::args::{Buffer, Out, free_handle, handle, input, key_input, new_handle};
+use super::args::{Buffer, Out, free_handle, handle, key_input, new_handle, value_input};
 use super::bytes::lqft_bytes;
 use super::guard::{call, call_value};
 use super::status::*;
@@ -75,8 +75,8 @@ pub unsafe extern "C" fn lqft_map_put(
         let (map, key, value) = unsafe {
             (
                 handle(map, "map")?,
-                input(key, key_len, "key")?,
-                input(value, value_len, "value")?,
+                key_input(key, key_len)?,
+                value_input(value, value_len)?,
             )
         };
         map.map.put(key, value)?;

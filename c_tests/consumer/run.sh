@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Installs liblqft into a temporary prefix, then builds and runs a consumer through the CMake
+# package config (shared and static targets) and through pkg-config.
+#
+# usage: run.sh LIB_DIR WORK_DIR
+set -euo pipefail
+
+here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+root=$(cd "$here/../.." && pwd)
+lib_dir=$1
+work=$2
+rm -rf "$work"
+mkdir -p "$work"
+prefix="$work/prefix"
+
+"$root/scripts/install.sh" "$prefix" "$lib_dir"
+
+echo "== find_package(lqft) =="
+cmake -S "$here" -B "$work/build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
+cmake --build "$work/build"
+"$work/build/consumer_shared"
+"$work/build/consumer_static"
+
+echo "== pkg-config lqft =="
+export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"
+test "$(pkg-config --modversion lqft)" = "$(sed -n 's/^version = "\(.*\)"$/\1/p' "$root/Cargo.toml" | head -n 1)"
+# shellcheck disable=SC2046  # pkg-config output is a list of words
+cc -std=c99 -Wall -Wextra -Werror -pedantic "$here/main.c" -o "$work/consumer_pkgconfig" \
+  $(pkg-config --cflags --libs lqft) -Wl,-rpath,"$prefix/lib"
+"$work/consumer_pkgconfig"

@@ -1,0 +1,167 @@
+/* CRUD on the live state with binary keys: embedded NUL, the empty key, the maximum length. */
+#include "check.h"
+
+static void test_version(void) {
+    char expected[64];
+    snprintf(expected, sizeof expected, "%d.%d.%d", LQFT_VERSION_MAJOR, LQFT_VERSION_MINOR,
+             LQFT_VERSION_PATCH);
+    CHECK(strcmp(lqft_version(), expected) == 0);
+}
+
+static void test_put_get_delete(void) {
+    lqft_map *map = NULL;
+    CHECK_OK(lqft_map_new(&map));
+    uint64_t len = 99;
+    CHECK_OK(lqft_map_len(map, &len));
+    CHECK(len == 0);
+
+    CHECK_OK(lqft_map_put(map, STR("alpha"), STR("one")));
+    CHECK_OK(lqft_map_put(map, STR("beta"), STR("two")));
+    CHECK_OK(lqft_map_put(map, STR("alpha"), STR("uno"))); /* overwrite */
+    CHECK_OK(lqft_map_len(map, &len));
+    CHECK(len == 2);
+
+    lqft_bytes value = {NULL, 0};
+    CHECK_OK(lqft_map_get(map, STR("alpha"), &value));
+    CHECK(bytes_eq(value.ptr, value.len, "uno"));
+    CHECK(value.ptr[value.len] == 0); /* library buffers are NUL-terminated */
+    lqft_bytes_free(&value);
+    CHECK(value.ptr == NULL && value.len == 0);
+    lqft_bytes_free(&value); /* second free of a reset buffer is a no-op */
+    lqft_bytes_free(NULL);
+
+    /* NOT_FOUND leaves the output untouched. */
+    lqft_bytes untouched = {(uint8_t *)0x1234, 77};
+    CHECK_STATUS(lqft_map_get(map, STR("gamma"), &untouched), LQFT_NOT_FOUND);
+    CHECK(untouched.ptr == (uint8_t *)0x1234 && untouched.len == 77);
+
+    bool present = false;
+    CHECK_OK(lqft_map_contains(map, STR("beta"), &present));
+    CHECK(present);
+    CHECK_OK(lqft_map_contains(map, STR("gamma"), &present));
+    CHECK(!present);
+
+    CHECK_OK(lqft_map_delete(map, STR("beta")));
+    CHECK_STATUS(lqft_map_delete(map, STR("beta")), LQFT_NOT_FOUND);
+    CHECK_OK(lqft_map_len(map, &len));
+    CHECK(len == 1);
+
+    uint64_t removed = 0;
+    CHECK_OK(lqft_map_clear(map, &removed));
+    CHECK(removed == 1);
+    CHECK_OK(lqft_map_clear(map, NULL)); /* optional output */
+    CHECK_OK(lqft_map_len(map, &len));
+    CHECK(len == 0);
+    lqft_map_free(map);
+    lqft_map_free(NULL);
+}
+
+static void test_get_into(void) {
+    lqft_map *map = NULL;
+    CHECK_OK(lqft_map_new(&map));
+    CHECK_OK(lqft_map_put(map, STR("k"), STR("hello")));
+
+    uint8_t buf[8];
+    size_t needed = 0;
+    /* Size query. */
+    CHECK_STATUS(lqft_map_get_into(map, STR("k"), NULL, 0, &needed), LQFT_ERR_BUFFER_TOO_SMALL);
+    CHECK(needed == 5);
+    /* Too small: size reported, buffer untouched. */
+    memset(buf, 'x', sizeof buf);
+    needed = 0;
+    CHECK_STATUS(lqft_map_get_into(map, STR("k"), buf, 4, &needed), LQFT_ERR_BUFFER_TOO_SMALL);
+    CHECK(needed == 5);
+    CHECK(buf[0] == 'x');
+    CHECK(last_error_has("needs 5 bytes"));
+    /* Exact fit. */
+    size_t got = 0;
+    CHECK_OK(lqft_map_get_into(map, STR("k"), buf, 5, &got));
+    CHECK(got == 5 && memcmp(buf, "hello", 5) == 0);
+    CHECK_STATUS(lqft_map_get_into(map, STR("missing"), buf, sizeof buf, &got), LQFT_NOT_FOUND);
+    /* NULL buffer with a capacity is misuse. */
+    CHECK_STATUS(lqft_map_get_into(map, STR("k"), NULL, 8, &got), LQFT_ERR_NULL_ARGUMENT);
+    lqft_map_free(map);
+}
+
+static void test_binary_keys(void) {
+    lqft_map *map = NULL;
+    CHECK_OK(lqft_map_new(&map));
+    const uint8_t k1[] = {'a', 0, 'b'};
+    const uint8_t k2[] = {'a', 0, 'c'};
+    const uint8_t k3[] = {'a'};
+    const uint8_t v_nul[] = {0, 0, 1};
+    CHECK_OK(lqft_map_put(map, k1, sizeof k1, STR("ab")));
+    CHECK_OK(lqft_map_put(map, k2, sizeof k2, v_nul, sizeof v_nul));
+    CHECK_OK(lqft_map_put(map, k3, sizeof k3, STR("a")));
+    /* The empty key, passed as NULL with length 0, and an empty value. */
+    CHECK_OK(lqft_map_put(map, NULL, 0, NULL, 0));
+    uint64_t len = 0;
+    CHECK_OK(lqft_map_len(map, &len));
+    CHECK(len == 4);
+
+    lqft_bytes v = {NULL, 0};
+    CHECK_OK(lqft_map_get(map, k2, sizeof k2, &v));
+    CHECK(v.len == 3 && memcmp(v.ptr, v_nul, 3) == 0);
+    lqft_bytes_free(&v);
+    CHECK_OK(lqft_map_get(map, k1, sizeof k1, &v));
+    CHECK(bytes_eq(v.ptr, v.len, "ab"));
+    lqft_bytes_free(&v);
+    /* The empty key through a non-NULL pointer is the same key. */
+    CHECK_OK(lqft_map_get(map, (const uint8_t *)"", 0, &v));
+    CHECK(v.len == 0 && v.ptr != NULL && v.ptr[0] == 0);
+    lqft_bytes_free(&v);
+
+    /* Maximum key length works; one more byte is rejected and changes nothing. */
+    uint8_t *big = malloc(LQFT_MAX_KEY_LEN + 1);
+    memset(big, 0xAB, LQFT_MAX_KEY_LEN + 1);
+    CHECK_OK(lqft_map_put(map, big, LQFT_MAX_KEY_LEN, STR("max")));
+    CHECK_OK(lqft_map_get(map, big, LQFT_MAX_KEY_LEN, &v));
+    CHECK(bytes_eq(v.ptr, v.len, "max"));
+    lqft_bytes_free(&v);
+    CHECK_STATUS(lqft_map_put(map, big, LQFT_MAX_KEY_LEN + 1, STR("x")), LQFT_ERR_KEY_TOO_LONG);
+    CHECK(last_error_has("65536"));
+    CHECK_STATUS(lqft_map_get(map, big, LQFT_MAX_KEY_LEN + 1, &v), LQFT_ERR_KEY_TOO_LONG);
+    CHECK_STATUS(lqft_map_delete(map, big, LQFT_MAX_KEY_LEN + 1), LQFT_ERR_KEY_TOO_LONG);
+    CHECK_OK(lqft_map_len(map, &len));
+    CHECK(len == 5);
+    CHECK_OK(lqft_map_delete(map, big, LQFT_MAX_KEY_LEN));
+    free(big);
+
+    /* An over-long value length is rejected before a single byte is read, so a short buffer
+     * with a huge length is safe to pass. */
+    if (sizeof(size_t) > 4) {
+        uint8_t one = 1;
+        size_t huge = (size_t)LQFT_MAX_VALUE_LEN + 1;
+        CHECK_STATUS(lqft_map_put(map, STR("v"), &one, huge), LQFT_ERR_VALUE_TOO_LONG);
+        CHECK_STATUS(lqft_map_contains(map, STR("v"), &(bool){false}), LQFT_OK);
+    }
+    lqft_map_free(map);
+}
+
+static void test_pending_and_stats(void) {
+    lqft_map *map = NULL;
+    CHECK_OK(lqft_map_new(&map));
+    CHECK_OK(lqft_map_put(map, STR("a"), STR("1")));
+    CHECK_OK(lqft_map_put(map, STR("b"), STR("2")));
+    CHECK_STATUS(lqft_map_delete(map, STR("zz")), LQFT_NOT_FOUND); /* not a mutation */
+    uint64_t pending = 0;
+    CHECK_OK(lqft_map_pending_mutations(map, &pending));
+    CHECK(pending == 2);
+
+    lqft_bytes json = {NULL, 0};
+    CHECK_OK(lqft_map_stats_json(map, &json));
+    CHECK(json.ptr != NULL && strlen((const char *)json.ptr) == json.len);
+    CHECK(strstr((const char *)json.ptr, "\"items\":2") != NULL);
+    CHECK(strstr((const char *)json.ptr, "\"pending_mutations\":2") != NULL);
+    lqft_bytes_free(&json);
+    lqft_map_free(map);
+}
+
+int main(void) {
+    test_version();
+    test_put_get_delete();
+    test_get_into();
+    test_binary_keys();
+    test_pending_and_stats();
+    return check_finish("test_crud");
+}
