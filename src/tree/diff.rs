@@ -92,12 +92,7 @@ impl Diff {
 
     /// Expands a pair of subtrees into smaller tasks, or an entry when both are leaves.
     fn expand(&mut self, old: Child, new: Child) -> Option<DiffEntry> {
-        if old.ptr_eq(&new) {
-            return None;
-        }
-        if let (Some(a), Some(b)) = (cached_hash(&old), cached_hash(&new))
-            && a == b
-        {
+        if same(&old, &new) {
             return None;
         }
         if let (Child::Leaf(a), Child::Leaf(b)) = (&old, &new) {
@@ -161,6 +156,7 @@ impl Diff {
         let union = old.bitmap | new.bitmap;
         for d in (END..RADIX as u32).rev().filter(|d| union & (1 << d) != 0) {
             let task = match (old.index_of(d), new.index_of(d)) {
+                (Some(i), Some(j)) if same(&old.children[i], &new.children[j]) => continue,
                 (Some(i), Some(j)) => Task::Pair(old.children[i].clone(), new.children[j].clone()),
                 (Some(i), None) => Task::Removed(old.children[i].clone()),
                 (None, Some(j)) => Task::Added(new.children[j].clone()),
@@ -203,6 +199,12 @@ impl Diff {
             self.tasks.push(lone_inner(inner, outer_is_old));
         }
     }
+}
+
+/// Whether two subtrees are known equal without looking inside: the same allocation, or equal
+/// cached hashes. Checked before a pair is queued, so shared siblings are never even cloned.
+fn same(old: &Child, new: &Child) -> bool {
+    old.ptr_eq(new) || matches!((cached_hash(old), cached_hash(new)), (Some(a), Some(b)) if a == b)
 }
 
 /// `inner` when nothing in the outer version covers its keys.
