@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Runs the complete test suite, stage by stage, and ends with an "N passed, N failed" line.
+# Exits non-zero when any stage failed. Stages:
+#   fmt, clippy, rust-tests (cargo test --release: unit, model, format and header tests),
+#   header (include/lqft.h is up to date), c-plain, c-asan (AddressSanitizer + UBSan),
+#   c-valgrind (memcheck: no errors, no definite leaks), bench-smoke (every bench in benches/).
+set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+cd "$root"
+
+ensure_tools cc=gcc c++=g++ cmake=cmake ctest=cmake valgrind=valgrind pkg-config=pkg-config ||
+  exit 1
+
+passed=0
+failed=0
+failures=()
+
+# stage NAME COMMAND...: runs one stage and records its outcome.
+stage() {
+  local name=$1 start=$SECONDS
+  shift
+  echo
+  echo "=== stage $name: $* ==="
+  if "$@"; then
+    passed=$((passed + 1))
+    echo "=== stage $name passed ($((SECONDS - start)) s) ==="
+  else
+    failed=$((failed + 1))
+    failures+=("$name")
+    echo "=== stage $name FAILED ($((SECONDS - start)) s) ==="
+  fi
+}
+
+# c_suite MODE CMAKE_OPTIONS...: configures, builds and runs the C suite in its own build dir.
+c_suite() {
+  local mode=$1
+  shift
+  local build="$target_dir/c_tests/$mode"
+  cmake -S "$root/c_tests" -B "$build" -DLQFT_LIB_DIR="$lib_dir" "$@" >/dev/null &&
+    cmake --build "$build" -j "$(nproc)" &&
+    ctest --test-dir "$build" --output-on-failure -j "$(nproc)"
+}
+
+bench_smoke() {
+  local bench ok=0
+  for bench in "$root"/benches/*.rs; do
+    bench=$(basename "$bench" .rs)
+    echo "--- cargo bench --bench $bench -- --smoke"
+    cargo bench --bench "$bench" -- --smoke || ok=1
+  done
+  return $ok
+}
+
+stage fmt cargo fmt --check
+stage clippy cargo clippy --all-targets -- -D warnings
+stage rust-tests cargo test --release
+stage header cargo test --release --test header
+if cargo build --release --lib; then
+  stage c-plain c_suite plain
+  stage c-asan c_suite asan -DLQFT_SANITIZE=ON
+  stage c-valgrind c_suite valgrind -DLQFT_VALGRIND=ON
+else
+  failed=$((failed + 3))
+  failures+=("c-plain c-asan c-valgrind (library build failed)")
+fi
+stage bench-smoke bench_smoke
+
+echo
+[ $failed -gt 0 ] && echo "failed stages: ${failures[*]}"
+echo "stages: $passed passed, $failed failed"
+[ $failed -eq 0 ]
