@@ -66,7 +66,9 @@ impl std::fmt::Debug for DiffEntry {
 }
 
 enum Task {
-    Pair(Child, Child),
+    /// Two subtrees covering the same key space, whose keys are known to agree on the first
+    /// `u32` nibbles.
+    Pair(Child, Child, u32),
     Removed(Child),
     Added(Child),
 }
@@ -83,7 +85,7 @@ impl Diff {
             (None, None) => None,
             (Some(old), None) => Some(Task::Removed(old)),
             (None, Some(new)) => Some(Task::Added(new)),
-            (Some(old), Some(new)) => Some(Task::Pair(old, new)),
+            (Some(old), Some(new)) => Some(Task::Pair(old, new, 0)),
         };
         Diff {
             tasks: task.into_iter().collect(),
@@ -91,7 +93,7 @@ impl Diff {
     }
 
     /// Expands a pair of subtrees into smaller tasks, or an entry when both are leaves.
-    fn expand(&mut self, old: Child, new: Child) -> Option<DiffEntry> {
+    fn expand(&mut self, old: Child, new: Child, known: u32) -> Option<DiffEntry> {
         if same(&old, &new) {
             return None;
         }
@@ -115,10 +117,18 @@ impl Diff {
             }
             return None;
         }
+        let (old_pos, new_pos) = (old.pos(), new.pos());
+        if let (Child::Branch(a), Child::Branch(b)) = (&old, &new)
+            && old_pos == known
+            && new_pos == known
+        {
+            // Both split right where the known common prefix ends: no key sample needed.
+            self.merge(a, b);
+            return None;
+        }
         let old_key = leaf_key(old.any_leaf());
         let new_key = leaf_key(new.any_leaf());
         let split = first_difference(old_key, new_key).unwrap_or(u32::MAX);
-        let (old_pos, new_pos) = (old.pos(), new.pos());
         if split < old_pos.min(new_pos) {
             // The two subtrees hold disjoint key sets; one sorts wholly before the other.
             let old_first = digit(old_key, split) < digit(new_key, split);
@@ -157,7 +167,11 @@ impl Diff {
         for d in (END..RADIX as u32).rev().filter(|d| union & (1 << d) != 0) {
             let task = match (old.index_of(d), new.index_of(d)) {
                 (Some(i), Some(j)) if same(&old.children[i], &new.children[j]) => continue,
-                (Some(i), Some(j)) => Task::Pair(old.children[i].clone(), new.children[j].clone()),
+                (Some(i), Some(j)) => Task::Pair(
+                    old.children[i].clone(),
+                    new.children[j].clone(),
+                    old.pos + 1,
+                ),
                 (Some(i), None) => Task::Removed(old.children[i].clone()),
                 (None, Some(j)) => Task::Added(new.children[j].clone()),
                 (None, None) => unreachable!("digit is in the union"),
@@ -187,9 +201,9 @@ impl Diff {
             if cd == d {
                 let inner = inner.take().expect("one pairing per digit");
                 self.tasks.push(if outer_is_old {
-                    Task::Pair(child.clone(), inner)
+                    Task::Pair(child.clone(), inner, outer.pos + 1)
                 } else {
-                    Task::Pair(inner, child.clone())
+                    Task::Pair(inner, child.clone(), outer.pos + 1)
                 });
             } else {
                 self.tasks.push(lone(child.clone()));
@@ -222,8 +236,8 @@ impl Iterator for Diff {
     fn next(&mut self) -> Option<DiffEntry> {
         while let Some(task) = self.tasks.pop() {
             match task {
-                Task::Pair(old, new) => {
-                    if let Some(entry) = self.expand(old, new) {
+                Task::Pair(old, new, known) => {
+                    if let Some(entry) = self.expand(old, new, known) {
                         return Some(entry);
                     }
                 }
