@@ -9,7 +9,9 @@ use std::mem::{size_of, size_of_val};
 use crate::error::{Error, Result};
 use crate::tree::Tree;
 use crate::tree::hash::{Hash, branch_hash_of, empty_hash, leaf_hash};
-use crate::tree::node::{Branch, Child, digit, first_difference, leaf_key, leaf_value};
+use crate::tree::node::{
+    Branch, Child, digit, fingerprint, first_difference, leaf_key, leaf_value,
+};
 
 /// Bytes of the two reference counts in front of every `Arc` allocation.
 const ARC_COUNTS: usize = 2 * size_of::<usize>();
@@ -45,7 +47,7 @@ fn branch_bytes(branch: &Branch) -> usize {
 
 fn address(child: &Child) -> usize {
     match child {
-        Child::Leaf(leaf) => leaf.as_ptr() as usize,
+        Child::Leaf(leaf, _) => leaf.as_ptr() as usize,
         Child::Branch(branch) => (&**branch as *const Branch).cast::<u8>() as usize,
     }
 }
@@ -72,7 +74,7 @@ pub(crate) fn census(versions: &[&Tree]) -> Census {
                     seen.insert(address(node), (version, false));
                     out.max_depth = out.max_depth.max(depth);
                     match node {
-                        Child::Leaf(leaf) => {
+                        Child::Leaf(leaf, _) => {
                             out.leaves += 1;
                             out.node_bytes += leaf_bytes(leaf) as u64;
                             out.payload_bytes +=
@@ -115,7 +117,12 @@ pub(crate) fn verify(tree: &Tree) -> Result<Hash> {
         if let Some(node) = next.take() {
             match node {
                 Child::Branch(branch) => frames.push((branch, 0, done.len())),
-                Child::Leaf(leaf) => {
+                Child::Leaf(leaf, tag) => {
+                    if *tag != fingerprint(leaf_key(leaf)) {
+                        return Err(Error::Corrupt(
+                            "a leaf's fingerprint does not match its key".into(),
+                        ));
+                    }
                     len += 1;
                     key_bytes += leaf_key(leaf).len() as u64;
                     value_bytes += leaf_value(leaf).len() as u64;

@@ -51,7 +51,7 @@ pub fn encode_tree(tree: &Tree) -> Vec<(Hash, Vec<u8>)> {
 /// The record of one node.
 fn encode_node(node: &Child) -> Vec<u8> {
     match node {
-        Child::Leaf(leaf) => {
+        Child::Leaf(leaf, _) => {
             let key = leaf_key(leaf);
             let value = leaf_value(leaf);
             let mut out = Vec::with_capacity(1 + LEAF_HEADER + key.len() + value.len());
@@ -183,7 +183,7 @@ where
     let mut frames = match load(root)? {
         Record::Leaf(leaf) => {
             count(&leaf);
-            let tree = Tree::from_parts(Some(Child::Leaf(leaf)), len, key_bytes, value_bytes);
+            let tree = Tree::from_parts(Some(Child::leaf(leaf)), len, key_bytes, value_bytes);
             tree.verify()?;
             return Ok(tree);
         }
@@ -200,7 +200,7 @@ where
         if top.children.len() == top.pending.len() {
             let done = frames.pop().expect("top exists");
             let branch = Branch::with_children(done.pos, done.bitmap, done.children);
-            let _ = branch.hash.set(done.hash);
+            branch.hash.set(done.hash);
             let node = Child::Branch(branch);
             match frames.last_mut() {
                 Some(parent) => parent.children.push(node),
@@ -212,7 +212,7 @@ where
         match load(&hash)? {
             Record::Leaf(leaf) => {
                 count(&leaf);
-                top.children.push(Child::Leaf(leaf));
+                top.children.push(Child::leaf(leaf));
             }
             Record::Branch {
                 pos,
@@ -326,7 +326,7 @@ mod tests {
         let swapped = Child::Branch(Branch::with_children(
             0,
             (1 << 2) | (1 << 3),
-            vec![Child::Leaf(b), Child::Leaf(a)],
+            vec![Child::leaf(b), Child::leaf(a)],
         ));
         let tree = Tree::from_parts(Some(swapped), 2, 2, 2);
         let nodes = store(&tree);

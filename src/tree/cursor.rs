@@ -38,14 +38,14 @@ impl<'a, L: Link<'a>> Clone for Step<'a, L> {
 
 fn borrowed(child: &Child) -> Step<'_, &Branch> {
     match child {
-        Child::Leaf(leaf) => Step::Leaf(&leaf[..]),
+        Child::Leaf(leaf, _) => Step::Leaf(&leaf[..]),
         Child::Branch(branch) => Step::Branch(&**branch),
     }
 }
 
 fn owned(child: &Child) -> Step<'static, BranchRef> {
     match child {
-        Child::Leaf(leaf) => Step::Leaf(leaf.clone()),
+        Child::Leaf(leaf, _) => Step::Leaf(leaf.clone()),
         Child::Branch(branch) => Step::Branch(branch.clone()),
     }
 }
@@ -62,7 +62,7 @@ impl<'a> Link<'a> for BranchRef {
     type Leaf = Arc<[u8]>;
     fn child(&self, index: usize) -> Step<'a, Self> {
         match &self.children[index] {
-            Child::Leaf(leaf) => Step::Leaf(leaf.clone()),
+            Child::Leaf(leaf, _) => Step::Leaf(leaf.clone()),
             Child::Branch(branch) => Step::Branch(branch.clone()),
         }
     }
@@ -216,7 +216,7 @@ fn closest_difference(root: &Child, key: &[u8]) -> Option<u32> {
     let mut node = root;
     loop {
         match node {
-            Child::Leaf(leaf) => return first_difference(leaf_key(leaf), key),
+            Child::Leaf(leaf, _) => return first_difference(leaf_key(leaf), key),
             Child::Branch(branch) => {
                 let index = digit(key, branch.pos).and_then(|d| branch.index_of(d));
                 node = &branch.children[index.unwrap_or(0)];

@@ -97,7 +97,7 @@ impl Diff {
         if same(&old, &new) {
             return None;
         }
-        if let (Child::Leaf(a), Child::Leaf(b)) = (&old, &new) {
+        if let (Child::Leaf(a, _), Child::Leaf(b, _)) = (&old, &new) {
             match leaf_key(a).cmp(leaf_key(b)) {
                 std::cmp::Ordering::Equal => {
                     return (leaf_value(a) != leaf_value(b)).then(|| DiffEntry {
@@ -241,14 +241,14 @@ impl Iterator for Diff {
                         return Some(entry);
                     }
                 }
-                Task::Removed(Child::Leaf(leaf)) => {
+                Task::Removed(Child::Leaf(leaf, _)) => {
                     return Some(DiffEntry {
                         kind: DiffKind::Removed,
                         old: Some(leaf),
                         new: None,
                     });
                 }
-                Task::Added(Child::Leaf(leaf)) => {
+                Task::Added(Child::Leaf(leaf, _)) => {
                     return Some(DiffEntry {
                         kind: DiffKind::Added,
                         old: None,

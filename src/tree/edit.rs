@@ -5,7 +5,9 @@
 //! writes in place, and a tree that shares nodes copies exactly the path it changes.
 //! Every edit keeps the canonical form described in `node`.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
+
+use crate::tree::hash::HashCell;
 
 use crate::tree::node::{Branch, BranchRef, Child, digit, first_difference, hole, leaf_key};
 
@@ -15,7 +17,7 @@ fn unique(branch: &mut BranchRef) -> &mut Branch {
         *branch = Branch::with_children(branch.pos, branch.bitmap, branch.children.to_vec());
     }
     let owned = Arc::get_mut(&mut branch.0).expect("a freshly copied branch has one owner");
-    owned.hash = OnceLock::new();
+    owned.hash = HashCell::default();
     owned
 }
 
@@ -52,8 +54,8 @@ pub(crate) fn insert(root: &mut Child, key: &[u8], leaf: Arc<[u8]>) -> Option<Ar
         let pos = slot.pos();
         match split {
             None if pos == u32::MAX => {
-                return match std::mem::replace(slot, Child::Leaf(leaf)) {
-                    Child::Leaf(old) => Some(old),
+                return match std::mem::replace(slot, Child::leaf(leaf)) {
+                    Child::Leaf(old, _) => Some(old),
                     Child::Branch(_) => unreachable!("pos is MAX only for leaves"),
                 };
             }
@@ -75,16 +77,16 @@ pub(crate) fn insert(root: &mut Child, key: &[u8], leaf: Arc<[u8]>) -> Option<Ar
         let index = branch.rank(key_digit);
         let bitmap = branch.bitmap | (1 << key_digit);
         let mut children = take_children(branch);
-        children.insert(index, Child::Leaf(leaf));
+        children.insert(index, Child::leaf(leaf));
         *slot = Child::Branch(Branch::with_children(at, bitmap, children));
     } else {
         let old = std::mem::replace(slot, hole());
         let old_digit = digit(leaf_key(old.any_leaf()), at).expect("keys below share the split");
         let bitmap = (1 << key_digit) | (1 << old_digit);
         let children = if key_digit < old_digit {
-            vec![Child::Leaf(leaf), old]
+            vec![Child::leaf(leaf), old]
         } else {
-            vec![old, Child::Leaf(leaf)]
+            vec![old, Child::leaf(leaf)]
         };
         *slot = Child::Branch(Branch::with_children(at, bitmap, children));
     }
@@ -97,7 +99,7 @@ fn closest_difference(root: &Child, key: &[u8]) -> Option<u32> {
     let mut node = root;
     loop {
         match node {
-            Child::Leaf(leaf) => return first_difference(leaf_key(leaf), key),
+            Child::Leaf(leaf, _) => return first_difference(leaf_key(leaf), key),
             Child::Branch(branch) => {
                 let index = digit(key, branch.pos).and_then(|d| branch.index_of(d));
                 node = &branch.children[index.unwrap_or(0)];
@@ -120,7 +122,7 @@ fn locate(root: &Child, key: &[u8]) -> Found {
     let mut depth = 0usize;
     loop {
         match node {
-            Child::Leaf(leaf) => {
+            Child::Leaf(leaf, _) => {
                 return match (leaf_key(leaf) == key, depth) {
                     (false, _) => Found::Absent,
                     (true, 0) => Found::AtRoot,
@@ -144,7 +146,7 @@ pub(crate) fn remove(root: &mut Child, key: &[u8]) -> Option<(Arc<[u8]>, bool)> 
     match locate(root, key) {
         Found::Absent => None,
         Found::AtRoot => match root {
-            Child::Leaf(leaf) => Some((leaf.clone(), true)),
+            Child::Leaf(leaf, _) => Some((leaf.clone(), true)),
             Child::Branch(_) => unreachable!("located at the root as a leaf"),
         },
         Found::Below => {
@@ -155,13 +157,13 @@ pub(crate) fn remove(root: &mut Child, key: &[u8]) -> Option<(Arc<[u8]>, bool)> 
                 };
                 let d = digit(key, branch.pos).expect("located below this branch");
                 let index = branch.index_of(d).expect("located below this branch");
-                if matches!(branch.children[index], Child::Leaf(_)) {
+                if matches!(branch.children[index], Child::Leaf(..)) {
                     let Child::Branch(branch) = &mut *slot else {
                         unreachable!("checked above")
                     };
                     let (pos, bitmap) = (branch.pos, branch.bitmap & !(1 << d));
                     let mut children = take_children(branch);
-                    let Child::Leaf(removed) = children.remove(index) else {
+                    let Child::Leaf(removed, _) = children.remove(index) else {
                         unreachable!("checked above")
                     };
                     *slot = match children.len() {

@@ -12,10 +12,30 @@
 //! request and a branch is never mutated while shared, so a cached hash stays valid; leaf hashes
 //! are recomputed when needed (a leaf is hashed once per parent recomputation).
 
+use std::sync::OnceLock;
+
 use crate::tree::node::{Branch, Child, leaf_key, leaf_value};
 
 /// A blake3 Merkle hash.
 pub type Hash = [u8; 32];
+
+/// A branch's cached hash. Boxed so that an unhashed branch pays one word for it and the
+/// children start close to the branch header.
+#[derive(Default)]
+pub(crate) struct HashCell(OnceLock<Box<Hash>>);
+
+impl HashCell {
+    /// The cached hash, if computed.
+    #[inline]
+    pub(crate) fn get(&self) -> Option<&Hash> {
+        self.0.get().map(|hash| &**hash)
+    }
+
+    /// Caches `hash`; a hash already cached stays (both are the same value).
+    pub(crate) fn set(&self, hash: Hash) {
+        let _ = self.0.set(Box::new(hash));
+    }
+}
 
 pub(crate) const KIND_EMPTY: u8 = 0x00;
 pub(crate) const KIND_LEAF: u8 = 0x01;
@@ -64,7 +84,7 @@ pub(crate) fn branch_hash_of(pos: u32, bitmap: u32, child_hashes: &[Hash]) -> Ha
 /// allows costs heap, not call stack.
 pub(crate) fn child_hash(child: &Child) -> Hash {
     match child {
-        Child::Leaf(leaf) => leaf_hash(leaf),
+        Child::Leaf(leaf, _) => leaf_hash(leaf),
         Child::Branch(branch) => branch_hash(branch),
     }
 }
@@ -80,7 +100,7 @@ fn branch_hash(root: &Branch) -> Hash {
         let (branch, next, base) = *frame;
         if next == branch.children.len() {
             let hash = branch_hash_of(branch.pos, branch.bitmap, &hashes[base..]);
-            let _ = branch.hash.set(hash);
+            branch.hash.set(hash);
             hashes.truncate(base);
             hashes.push(hash);
             frames.pop();
@@ -88,7 +108,7 @@ fn branch_hash(root: &Branch) -> Hash {
         }
         frame.1 += 1;
         match &branch.children[next] {
-            Child::Leaf(leaf) => hashes.push(leaf_hash(leaf)),
+            Child::Leaf(leaf, _) => hashes.push(leaf_hash(leaf)),
             Child::Branch(child) => match child.hash.get() {
                 Some(hash) => hashes.push(*hash),
                 None => frames.push((child, 0, hashes.len())),
@@ -102,7 +122,7 @@ fn branch_hash(root: &Branch) -> Hash {
 #[inline]
 pub(crate) fn cached_hash(child: &Child) -> Option<&Hash> {
     match child {
-        Child::Leaf(_) => None,
+        Child::Leaf(..) => None,
         Child::Branch(branch) => branch.hash.get(),
     }
 }

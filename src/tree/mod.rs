@@ -36,7 +36,7 @@ pub(crate) use cursor::OwnedRange;
 pub use cursor::{Iter, Range};
 pub use diff::{Diff, DiffEntry, DiffKind};
 pub use hash::Hash;
-use node::{Child, digit, leaf_key, leaf_value, new_leaf};
+use node::{Child, digit, fingerprint, leaf_key, leaf_value, new_leaf};
 
 /// A persistent, ordered map from byte strings to byte strings with a Merkle root.
 ///
@@ -91,7 +91,9 @@ impl Tree {
         let mut node = self.root.as_ref()?;
         loop {
             match node {
-                Child::Leaf(leaf) => return (leaf_key(leaf) == key).then_some(leaf),
+                Child::Leaf(leaf, tag) => {
+                    return (*tag == fingerprint(key) && leaf_key(leaf) == key).then_some(leaf);
+                }
                 Child::Branch(branch) => {
                     let d = digit(key, branch.pos)?;
                     node = &branch.children[branch.index_of(d)?];
@@ -115,7 +117,7 @@ impl Tree {
         let leaf = new_leaf(key, value);
         let replaced = match &mut self.root {
             None => {
-                self.root = Some(Child::Leaf(leaf));
+                self.root = Some(Child::leaf(leaf));
                 None
             }
             Some(root) => edit::insert(root, key, leaf),

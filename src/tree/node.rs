@@ -15,9 +15,9 @@
 //! depends only on its contents.
 
 use std::ops::Deref;
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
-use crate::tree::hash::Hash;
+use crate::tree::hash::HashCell;
 
 /// Digit meaning "the key ends at this position"; it sorts before every nibble.
 pub(crate) const END: u32 = 0;
@@ -27,11 +27,35 @@ pub(crate) const RADIX: usize = 17;
 
 /// A reference to a child node: either a leaf or a branch.
 ///
-/// A leaf is one allocation laid out as `[key_len: u16 LE][key][value]`.
+/// A leaf is one allocation laid out as `[key_len: u16 LE][key][value]`; beside the pointer the
+/// slot keeps the key's [`fingerprint`], so a lookup that ends at the wrong leaf is usually
+/// rejected without reading the leaf. The fingerprint fits in the enum's tag word.
 #[derive(Clone)]
 pub(crate) enum Child {
-    Leaf(Arc<[u8]>),
+    Leaf(Arc<[u8]>, u32),
     Branch(BranchRef),
+}
+
+/// A 32-bit digest of a key: equal keys have equal fingerprints.
+#[inline]
+pub(crate) fn fingerprint(key: &[u8]) -> u32 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mix = |h: u64, word: u64| (h ^ word).wrapping_mul(K).rotate_left(29);
+    let mut h = (key.len() as u64).wrapping_mul(K);
+    let mut words = key.chunks_exact(8);
+    for word in &mut words {
+        h = mix(
+            h,
+            u64::from_le_bytes(word.try_into().expect("8-byte chunks")),
+        );
+    }
+    let rest = words.remainder();
+    if !rest.is_empty() {
+        let mut last = [0u8; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        h = mix(h, u64::from_le_bytes(last));
+    }
+    (h ^ (h >> 32)) as u32
 }
 
 /// A shared reference to a branch.
@@ -87,7 +111,7 @@ thread_local! {
 /// A stand-in child (an empty leaf shared per thread) for a slot whose child was moved out of a
 /// branch that is about to be freed. Never reachable from a tree.
 pub(crate) fn hole() -> Child {
-    Child::Leaf(HOLE.with(Arc::clone))
+    Child::Leaf(HOLE.with(Arc::clone), 0)
 }
 
 /// A branch with its children stored inline (a dynamically sized type).
@@ -97,7 +121,7 @@ pub(crate) struct BranchOf<C: ?Sized> {
     /// Bit `d` is set when a child with digit `d` exists.
     pub(crate) bitmap: u32,
     /// The Merkle hash of this subtree, filled on first request.
-    pub(crate) hash: OnceLock<Hash>,
+    pub(crate) hash: HashCell,
     pub(crate) children: C,
 }
 
@@ -204,7 +228,7 @@ fn new_branch(pos: u32, bitmap: u32, children: Vec<Child>) -> Arc<Branch> {
                         Ok(array) => array,
                         Err(_) => unreachable!("length checked by the match"),
                     };
-                    Arc::new(BranchOf { pos, bitmap, hash: OnceLock::new(), children })
+                    Arc::new(BranchOf { pos, bitmap, hash: HashCell::default(), children })
                         as Arc<Branch>
                 })*
                 n => unreachable!("a branch has 2 to 17 children, not {n}"),
@@ -215,13 +239,19 @@ fn new_branch(pos: u32, bitmap: u32, children: Vec<Child>) -> Arc<Branch> {
 }
 
 impl Child {
+    /// A child slot for a leaf allocation.
+    pub(crate) fn leaf(leaf: Arc<[u8]>) -> Child {
+        let tag = fingerprint(leaf_key(&leaf));
+        Child::Leaf(leaf, tag)
+    }
+
     /// Any leaf below this child (the leftmost one): all keys in a subtree share the prefix up
     /// to the subtree's branch position, so one leaf stands for all of them there.
     pub(crate) fn any_leaf(&self) -> &Arc<[u8]> {
         let mut node = self;
         loop {
             match node {
-                Child::Leaf(leaf) => return leaf,
+                Child::Leaf(leaf, _) => return leaf,
                 Child::Branch(branch) => node = &branch.children[0],
             }
         }
@@ -231,7 +261,7 @@ impl Child {
     #[inline]
     pub(crate) fn pos(&self) -> u32 {
         match self {
-            Child::Leaf(_) => u32::MAX,
+            Child::Leaf(..) => u32::MAX,
             Child::Branch(branch) => branch.pos,
         }
     }
@@ -240,7 +270,7 @@ impl Child {
     #[inline]
     pub(crate) fn ptr_eq(&self, other: &Child) -> bool {
         match (self, other) {
-            (Child::Leaf(a), Child::Leaf(b)) => Arc::ptr_eq(a, b),
+            (Child::Leaf(a, _), Child::Leaf(b, _)) => Arc::ptr_eq(a, b),
             (Child::Branch(a), Child::Branch(b)) => Arc::ptr_eq(&a.0, &b.0),
             _ => false,
         }
@@ -250,6 +280,11 @@ impl Child {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_child_slot_stays_three_words() {
+        assert_eq!(std::mem::size_of::<Child>(), 24);
+    }
 
     #[test]
     fn digits_follow_key_order() {
