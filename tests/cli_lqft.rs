@@ -31,7 +31,11 @@ fn rc(args: &[&str]) -> i32 {
 
 fn json(out: &Output) -> serde_json::Value {
     serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("{e}: {}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+        panic!(
+            "{e}: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
     })
 }
 
@@ -79,8 +83,26 @@ fn help_everywhere_and_usage_errors() {
     }
     assert_eq!(rc(&["no-such-command"]), 2);
     assert_eq!(rc(&[INSPECT, "snap.json", "--bogus"]), 2);
-    assert_eq!(rc(&[INSPECT, "snap.hmac.json", "--verify-key-text", "a", "--verify-key-file", "pub.pem"]), 2);
-    assert_eq!(rc(&[INSPECT, "snap.json", "--min-remaining-validity-seconds", "x"]), 2);
+    assert_eq!(
+        rc(&[
+            INSPECT,
+            "snap.hmac.json",
+            "--verify-key-text",
+            "a",
+            "--verify-key-file",
+            "pub.pem"
+        ]),
+        2
+    );
+    assert_eq!(
+        rc(&[
+            INSPECT,
+            "snap.json",
+            "--min-remaining-validity-seconds",
+            "x"
+        ]),
+        2
+    );
 }
 
 #[test]
@@ -88,21 +110,73 @@ fn samples_pass_with_their_keys() {
     for args in [
         vec![INSPECT, "snap.json", FAIL],
         vec![INSPECT, "snap.json.gz", FAIL],
-        vec![INSPECT, "snap.hmac.json", "--verify-key-text", "shared-secret", FAIL],
-        vec![INSPECT, "snap.ed.json", "--verify-key-file", "pub.pem", FAIL],
+        vec![
+            INSPECT,
+            "snap.hmac.json",
+            "--verify-key-text",
+            "shared-secret",
+            FAIL,
+        ],
+        vec![
+            INSPECT,
+            "snap.ed.json",
+            "--verify-key-file",
+            "pub.pem",
+            FAIL,
+        ],
         vec![INSPECT, "snap.ed.json", "--trusted-signers", "trust", FAIL],
-        vec![INSPECT, "snap.ed.json", "--trusted-signers", "trusted-signers.json", FAIL],
-        vec!["inspect-storage-engine-manifest", "engine-manifest.json", "--verify-key-file", "pub.pem", FAIL],
-        vec!["inspect-sharded-storage-engine-manifest", "sharded-manifest.json", "--verify-key-text", "s3cret", FAIL],
-        vec!["inspect-signer-trust-store", "trusted-signers.json", "--verify-key-file", "pub.pem", FAIL],
-        vec!["inspect-signer-trust-store", "trusted-signers.json", "--trusted-manifest-signers", "trust", FAIL],
+        vec![
+            INSPECT,
+            "snap.ed.json",
+            "--trusted-signers",
+            "trusted-signers.json",
+            FAIL,
+        ],
+        vec![
+            "inspect-storage-engine-manifest",
+            "engine-manifest.json",
+            "--verify-key-file",
+            "pub.pem",
+            FAIL,
+        ],
+        vec![
+            "inspect-sharded-storage-engine-manifest",
+            "sharded-manifest.json",
+            "--verify-key-text",
+            "s3cret",
+            FAIL,
+        ],
+        vec![
+            "inspect-signer-trust-store",
+            "trusted-signers.json",
+            "--verify-key-file",
+            "pub.pem",
+            FAIL,
+        ],
+        vec![
+            "inspect-signer-trust-store",
+            "trusted-signers.json",
+            "--trusted-manifest-signers",
+            "trust",
+            FAIL,
+        ],
         vec!["inspect-signer-trust-store", "trust", FAIL],
         vec!["verify", "snap.ed.json", "--verify-key-file", "pub.pem"],
         vec!["verify", "bundle.json"],
-        vec!["verify", "engine-manifest.json", "--verify-key-file", "pub.pem"],
+        vec![
+            "verify",
+            "engine-manifest.json",
+            "--verify-key-file",
+            "pub.pem",
+        ],
     ] {
         let out = lqft(&args, None);
-        assert_eq!(out.status.code(), Some(0), "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let report = json(&out);
         if args[0] != "verify" {
             assert_eq!(report["effective_policy"]["status"], "pass", "{args:?}");
@@ -114,7 +188,8 @@ fn samples_pass_with_their_keys() {
 fn policy_failures_exit_with_lqft_codes() {
     let dir = TempDir::new("codes");
     let raw = dir.path("raw.json");
-    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(samples().join("snap.ed.json")).unwrap()).unwrap();
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(samples().join("snap.ed.json")).unwrap()).unwrap();
     std::fs::write(&raw, doc["payload"].to_string()).unwrap();
     let mut tampered = doc.clone();
     tampered["payload"]["items"][0]["value"] = "FORGED".into();
@@ -124,12 +199,25 @@ fn policy_failures_exit_with_lqft_codes() {
     std::fs::write(&list, "[]").unwrap();
     let other_trust = dir.path("other-trust");
     std::fs::create_dir_all(&other_trust).unwrap();
-    let out = lqft(&["generate-ed25519-keypair", "--private-out", &dir.path("o.pem"), "--public-out", &format!("{other_trust}/o.pem")], None);
+    let out = lqft(
+        &[
+            "generate-ed25519-keypair",
+            "--private-out",
+            &dir.path("o.pem"),
+            "--public-out",
+            &format!("{other_trust}/o.pem"),
+        ],
+        None,
+    );
     assert_eq!(out.status.code(), Some(0));
     let empty = dir.path("empty");
     std::fs::create_dir_all(&empty).unwrap();
     let revoked = dir.path("revoked.json");
-    std::fs::copy(samples().join("trust/producer-a.pem"), dir.path("producer-a.pem")).unwrap();
+    std::fs::copy(
+        samples().join("trust/producer-a.pem"),
+        dir.path("producer-a.pem"),
+    )
+    .unwrap();
     std::fs::write(
         &revoked,
         serde_json::json!({"signers": [
@@ -142,19 +230,84 @@ fn policy_failures_exit_with_lqft_codes() {
 
     let other_key = format!("{other_trust}/o.pem");
     let cases: Vec<(Vec<&str>, i32, &str)> = vec![
-        (vec![INSPECT, &raw, "--verify-key-file", "pub.pem"], 12, "verification_unsigned"),
-        (vec![INSPECT, &tampered_path, "--verify-key-file", "pub.pem"], 15, "integrity_checksum_mismatch"),
-        (vec![INSPECT, "snap.hmac.json", "--verify-key-text", "wrong"], 12, "verification_signature_mismatch"),
-        (vec![INSPECT, "snap.hmac.json", "--verify-key-file", "pub.pem"], 12, "verification_algorithm_mismatch"),
-        (vec![INSPECT, "snap.ed.json", "--verify-key-file", &other_key], 12, "verification_signer_identity_mismatch"),
-        (vec![INSPECT, "snap.ed.json", "--trusted-signers", &other_trust], 11, "signer_untrusted"),
-        (vec![INSPECT, "snap.hmac.json", "--trusted-signers", "trust"], 13, "verification_trusted_signers_unsupported"),
-        (vec![INSPECT, "snap.ed.json", "--trusted-signers", &empty], 17, "source_empty_trust_store_directory"),
-        (vec![INSPECT, "snap.ed.json", "--trusted-signers", "no-such-dir"], 17, "source_missing_trusted_signers_path"),
-        (vec![INSPECT, "snap.ed.json", "--verify-key-file", "pub.pem", "--min-remaining-validity-seconds", "60"], 10, "freshness_missing_expires_at"),
-        (vec![INSPECT, "snap.json", "--min-remaining-validity-seconds", "-1"], 10, "freshness_invalid_min_remaining_validity"),
+        (
+            vec![INSPECT, &raw, "--verify-key-file", "pub.pem"],
+            12,
+            "verification_unsigned",
+        ),
+        (
+            vec![INSPECT, &tampered_path, "--verify-key-file", "pub.pem"],
+            15,
+            "integrity_checksum_mismatch",
+        ),
+        (
+            vec![INSPECT, "snap.hmac.json", "--verify-key-text", "wrong"],
+            12,
+            "verification_signature_mismatch",
+        ),
+        (
+            vec![INSPECT, "snap.hmac.json", "--verify-key-file", "pub.pem"],
+            12,
+            "verification_algorithm_mismatch",
+        ),
+        (
+            vec![INSPECT, "snap.ed.json", "--verify-key-file", &other_key],
+            12,
+            "verification_signer_identity_mismatch",
+        ),
+        (
+            vec![INSPECT, "snap.ed.json", "--trusted-signers", &other_trust],
+            11,
+            "signer_untrusted",
+        ),
+        (
+            vec![INSPECT, "snap.hmac.json", "--trusted-signers", "trust"],
+            13,
+            "verification_trusted_signers_unsupported",
+        ),
+        (
+            vec![INSPECT, "snap.ed.json", "--trusted-signers", &empty],
+            17,
+            "source_empty_trust_store_directory",
+        ),
+        (
+            vec![INSPECT, "snap.ed.json", "--trusted-signers", "no-such-dir"],
+            17,
+            "source_missing_trusted_signers_path",
+        ),
+        (
+            vec![
+                INSPECT,
+                "snap.ed.json",
+                "--verify-key-file",
+                "pub.pem",
+                "--min-remaining-validity-seconds",
+                "60",
+            ],
+            10,
+            "freshness_missing_expires_at",
+        ),
+        (
+            vec![
+                INSPECT,
+                "snap.json",
+                "--min-remaining-validity-seconds",
+                "-1",
+            ],
+            10,
+            "freshness_invalid_min_remaining_validity",
+        ),
         (vec![INSPECT, &list], 16, "schema_invalid_document"),
-        (vec!["inspect-signer-trust-store", "trust", "--verify-key-file", "pub.pem"], 13, "verification_unsupported_for_directory_trust_store"),
+        (
+            vec![
+                "inspect-signer-trust-store",
+                "trust",
+                "--verify-key-file",
+                "pub.pem",
+            ],
+            13,
+            "verification_unsupported_for_directory_trust_store",
+        ),
     ];
     for (args, expected, code) in cases {
         let mut with_fail = args.clone();
@@ -168,13 +321,28 @@ fn policy_failures_exit_with_lqft_codes() {
     // The producer of snap.ed.json is revoked in this manifest.
     let out = lqft(&["inspect-signer-trust-store", &revoked, FAIL], None);
     let report = json(&out);
-    assert_eq!((report["active_signer_count"].clone(), report["revoked_signer_count"].clone()), (1.into(), 1.into()));
-    let out = lqft(&[INSPECT, "snap.ed.json", "--trusted-signers", &revoked, FAIL], None);
-    assert_eq!(json(&out)["effective_policy"]["reason_code"], "signer_untrusted");
+    assert_eq!(
+        (
+            report["active_signer_count"].clone(),
+            report["revoked_signer_count"].clone()
+        ),
+        (1.into(), 1.into())
+    );
+    let out = lqft(
+        &[INSPECT, "snap.ed.json", "--trusted-signers", &revoked, FAIL],
+        None,
+    );
+    assert_eq!(
+        json(&out)["effective_policy"]["reason_code"],
+        "signer_untrusted"
+    );
     assert_eq!(out.status.code(), Some(11));
     // verify exits with the same codes.
     assert_eq!(rc(&["verify", &raw, "--verify-key-file", "pub.pem"]), 12);
-    assert_eq!(rc(&["verify", "snap.ed.json", "--trusted-signers", &other_trust]), 11);
+    assert_eq!(
+        rc(&["verify", "snap.ed.json", "--trusted-signers", &other_trust]),
+        11
+    );
     assert_eq!(rc(&["verify", &tampered_path]), 15);
     assert_eq!(rc(&["verify", "no-such-file.json"]), 1);
 }
@@ -183,53 +351,166 @@ fn policy_failures_exit_with_lqft_codes() {
 fn expired_and_not_yet_valid_files_exit_10() {
     let dir = TempDir::new("validity");
     let (key, public) = (dir.path("k.pem"), dir.path("k.pub.pem"));
-    assert_eq!(rc(&["generate-ed25519-keypair", "--private-out", &key, "--public-out", &public]), 0);
+    assert_eq!(
+        rc(&[
+            "generate-ed25519-keypair",
+            "--private-out",
+            &key,
+            "--public-out",
+            &public
+        ]),
+        0
+    );
     for (name, flags) in [
         ("expired.json", ["--expires-at", "2001-01-01T00:00:00Z"]),
         ("future.json", ["--not-before", "2999-01-01T00:00:00+00:00"]),
     ] {
         let path = dir.path(name);
-        let out = lqft(&["import", "--out", &path, "--sign-key-file", &key, flags[0], flags[1]], Some(b"{\"key\":\"a\",\"value\":\"b\"}\n"));
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = lqft(
+            &[
+                "import",
+                "--out",
+                &path,
+                "--sign-key-file",
+                &key,
+                flags[0],
+                flags[1],
+            ],
+            Some(b"{\"key\":\"a\",\"value\":\"b\"}\n"),
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let out = lqft(&[INSPECT, &path, "--verify-key-file", &public, FAIL], None);
-        assert_eq!(json(&out)["effective_policy"]["reason_code"], "freshness_not_currently_valid");
+        assert_eq!(
+            json(&out)["effective_policy"]["reason_code"],
+            "freshness_not_currently_valid"
+        );
         assert_eq!(out.status.code(), Some(10));
         assert_eq!(rc(&["verify", &path, "--verify-key-file", &public]), 10);
     }
     let path = dir.path("short.json");
-    let soon = lqft::formats::validity::format_utc_micros(lqft::formats::validity::now_micros() + 600_000_000);
-    lqft(&["import", "--out", &path, "--sign-key-file", &key, "--expires-at", &soon], Some(b"[\"a\",\"b\"]\n"));
-    assert_eq!(rc(&["verify", &path, "--verify-key-file", &public, "--min-remaining-validity-seconds", "60"]), 0);
-    assert_eq!(rc(&["verify", &path, "--verify-key-file", &public, "--min-remaining-validity-seconds", "3600"]), 10);
+    let soon = lqft::formats::validity::format_utc_micros(
+        lqft::formats::validity::now_micros() + 600_000_000,
+    );
+    lqft(
+        &[
+            "import",
+            "--out",
+            &path,
+            "--sign-key-file",
+            &key,
+            "--expires-at",
+            &soon,
+        ],
+        Some(b"[\"a\",\"b\"]\n"),
+    );
+    assert_eq!(
+        rc(&[
+            "verify",
+            &path,
+            "--verify-key-file",
+            &public,
+            "--min-remaining-validity-seconds",
+            "60"
+        ]),
+        0
+    );
+    assert_eq!(
+        rc(&[
+            "verify",
+            &path,
+            "--verify-key-file",
+            &public,
+            "--min-remaining-validity-seconds",
+            "3600"
+        ]),
+        10
+    );
 }
 
 #[test]
 fn keypair_import_export_round_trip_with_binary_data() {
     let dir = TempDir::new("roundtrip");
     let (key, public) = (dir.path("k.pem"), dir.path("k.pub.pem"));
-    let out = lqft(&["generate-ed25519-keypair", "--private-out", &key, "--public-out", &public], None);
+    let out = lqft(
+        &[
+            "generate-ed25519-keypair",
+            "--private-out",
+            &key,
+            "--public-out",
+            &public,
+        ],
+        None,
+    );
     let files = json(&out);
     assert!(files["key_id"].as_str().unwrap().starts_with("sha256:"));
     assert_eq!(files["algorithm"], "ed25519");
-    assert_eq!(rc(&["generate-ed25519-keypair", "--private-out", &key, "--public-out", &public]), 1);
-    assert_eq!(rc(&["generate-ed25519-keypair", "--private-out", &key, "--public-out", &public, "--force"]), 0);
+    assert_eq!(
+        rc(&[
+            "generate-ed25519-keypair",
+            "--private-out",
+            &key,
+            "--public-out",
+            &public
+        ]),
+        1
+    );
+    assert_eq!(
+        rc(&[
+            "generate-ed25519-keypair",
+            "--private-out",
+            &key,
+            "--public-out",
+            &public,
+            "--force"
+        ]),
+        0
+    );
 
     let input = b"{\"key\":\"b\",\"value\":\"2\"}\n{\"key_b64\":\"/wA=\",\"value\":\"bin\"}\n{\"key\":\"a\",\"value_b64\":\"AP8=\"}\n\n{\"key\":\"b\",\"value\":\"3\"}\n";
     for name in ["snap.json", "snap.json.gz"] {
         let path = dir.path(name);
-        let out = lqft(&["import", "--out", &path, "--sign-key-file", &key], Some(input));
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = lqft(
+            &["import", "--out", &path, "--sign-key-file", &key],
+            Some(input),
+        );
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(json(&out)["size"], 3);
         let out = lqft(&["export", &path, "--verify-key-file", &public], None);
-        assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(
             String::from_utf8(out.stdout).unwrap(),
             "{\"key\":\"a\",\"value_b64\":\"AP8=\"}\n{\"key\":\"b\",\"value\":\"3\"}\n{\"key_b64\":\"/wA=\",\"value\":\"bin\"}\n"
         );
     }
-    assert_eq!(rc(&["export", &dir.path("snap.json"), "--verify-key-text", "wrong"]), 12);
+    assert_eq!(
+        rc(&[
+            "export",
+            &dir.path("snap.json"),
+            "--verify-key-text",
+            "wrong"
+        ]),
+        12
+    );
     assert_eq!(rc(&["import", "--out", &dir.path("x.json")]), 0);
-    let bad = lqft(&["import", "--out", &dir.path("y.json")], Some(b"{\"key\":1}\n"));
+    let bad = lqft(
+        &["import", "--out", &dir.path("y.json")],
+        Some(b"{\"key\":1}\n"),
+    );
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("line 1"));
 }

@@ -8,8 +8,7 @@ use lqft::formats::map_files::{
     save_current_state, save_snapshot,
 };
 use lqft::formats::{
-    Ed25519PrivateKey, ErrorKind, Limits, SignKey, Validity, VerifyKey, VerifyOptions,
-    WriteOptions,
+    Ed25519PrivateKey, ErrorKind, Limits, SignKey, Validity, VerifyKey, VerifyOptions, WriteOptions,
 };
 use lqft::{Map, RollbackPolicy};
 
@@ -50,17 +49,28 @@ fn populated() -> Map {
 fn snapshot_files_round_trip_with_metadata_and_root_hash() {
     let dir = TempDir::new("snap");
     let map = populated();
-    let key = SignKey::Ed25519(Ed25519PrivateKey::from_seed(&[5; 32]));
-    let public: VerifyKey = Ed25519PrivateKey::from_seed(&[5; 32]).public_key().clone().into();
+    let key = SignKey::from(Ed25519PrivateKey::from_seed(&[5; 32]));
+    let public: VerifyKey = Ed25519PrivateKey::from_seed(&[5; 32])
+        .public_key()
+        .clone()
+        .into();
     let validity = Validity::for_seconds_from(std::time::SystemTime::now(), 3600);
     for name in ["s.json", "s.json.gz"] {
         let path = dir.path(name);
         let original = map.snapshots()[0].clone();
-        let options = WriteOptions { sign_key: Some(&key), validity: Some(&validity), ..WriteOptions::default() };
+        let options = WriteOptions {
+            sign_key: Some(&key),
+            validity: Some(&validity),
+            ..WriteOptions::default()
+        };
         save_snapshot(&path, &original, &options).unwrap();
         let target = Map::new();
         let load = LoadOptions {
-            verify: VerifyOptions { verify_key: Some(&public), min_remaining_validity_seconds: Some(60), ..VerifyOptions::default() },
+            verify: VerifyOptions {
+                verify_key: Some(&public),
+                min_remaining_validity_seconds: Some(60),
+                ..VerifyOptions::default()
+            },
             activate: true,
             ..LoadOptions::default()
         };
@@ -68,9 +78,17 @@ fn snapshot_files_round_trip_with_metadata_and_root_hash() {
         assert_eq!(loaded.meta(), original.meta());
         assert_eq!(loaded.root_hash(), original.root_hash());
         assert_eq!(target.current_snapshot().unwrap().id(), original.id());
-        assert_eq!(target.get(b"\x00\xffbinary").as_deref(), Some(&b"\xfe\x00"[..]));
+        assert_eq!(
+            target.get(b"\x00\xffbinary").as_deref(),
+            Some(&b"\xfe\x00"[..])
+        );
         // Loading the same id twice is refused.
-        assert_eq!(load_snapshot_file(&target, &path, &load).unwrap_err().kind(), ErrorKind::Engine);
+        assert_eq!(
+            load_snapshot_file(&target, &path, &load)
+                .unwrap_err()
+                .kind(),
+            ErrorKind::Engine
+        );
     }
 }
 
@@ -81,13 +99,24 @@ fn bundles_load_all_or_nothing() {
     let path = dir.path("b.json");
     save_bundle(&path, &map, None, &WriteOptions::default()).unwrap();
     let target = Map::new();
-    let loaded = load_bundle_file(&target, &path, &LoadOptions { activate: true, ..LoadOptions::default() }).unwrap();
+    let loaded = load_bundle_file(
+        &target,
+        &path,
+        &LoadOptions {
+            activate: true,
+            ..LoadOptions::default()
+        },
+    )
+    .unwrap();
     assert_eq!(loaded.len(), 2);
     for (a, b) in loaded.iter().zip(map.snapshots()) {
         assert_eq!(a.meta(), b.meta());
         assert_eq!(a.root_hash(), b.root_hash());
     }
-    assert_eq!(target.current_snapshot().unwrap().id(), map.current_snapshot().unwrap().id());
+    assert_eq!(
+        target.current_snapshot().unwrap().id(),
+        map.current_snapshot().unwrap().id()
+    );
 
     // A map that already holds snapshot 2 takes none of the bundle.
     let clash = Map::new();
@@ -101,9 +130,23 @@ fn bundles_load_all_or_nothing() {
     // Activation refuses to drop pending writes unless told to.
     let busy = Map::new();
     busy.put(b"uncommitted", b"1").unwrap();
-    assert!(load_bundle_file(&busy, &path, &LoadOptions { activate: true, ..LoadOptions::default() }).is_err());
+    assert!(
+        load_bundle_file(
+            &busy,
+            &path,
+            &LoadOptions {
+                activate: true,
+                ..LoadOptions::default()
+            }
+        )
+        .is_err()
+    );
     assert!(busy.snapshots().is_empty());
-    let options = LoadOptions { activate: true, pending: RollbackPolicy::Discard, ..LoadOptions::default() };
+    let options = LoadOptions {
+        activate: true,
+        pending: RollbackPolicy::Discard,
+        ..LoadOptions::default()
+    };
     assert_eq!(load_bundle_file(&busy, &path, &options).unwrap().len(), 2);
 }
 
@@ -111,8 +154,19 @@ fn bundles_load_all_or_nothing() {
 fn lqft_sample_bundle_loads_into_a_map() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/lqft-1.2.2/bundle.json");
     let map = Map::new();
-    let loaded = load_bundle_file(&map, &path, &LoadOptions { activate: true, ..LoadOptions::default() }).unwrap();
-    assert_eq!(loaded.iter().map(|s| s.id()).collect::<Vec<_>>(), vec![1, 2]);
+    let loaded = load_bundle_file(
+        &map,
+        &path,
+        &LoadOptions {
+            activate: true,
+            ..LoadOptions::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(
+        loaded.iter().map(|s| s.id()).collect::<Vec<_>>(),
+        vec![1, 2]
+    );
     assert_eq!(loaded[1].meta().parent_id, Some(1));
     assert_eq!(map.get(b"beta").as_deref(), Some(&b"value-b2"[..]));
     assert!(map.get(b"alpha").is_none());
@@ -122,23 +176,52 @@ fn lqft_sample_bundle_loads_into_a_map() {
 fn written_files_follow_lqft_reader_rules() {
     let dir = TempDir::new("rules");
     let map = populated();
-    let validity = Validity { not_before: Some("2020-01-01T00:00:00Z".into()), expires_at: Some("2099-01-01T00:00:00+00:00".into()), warn_before_expiry_seconds: Some(60) };
+    let validity = Validity {
+        not_before: Some("2020-01-01T00:00:00Z".into()),
+        expires_at: Some("2099-01-01T00:00:00+00:00".into()),
+        warn_before_expiry_seconds: Some(60),
+    };
     let hmac = SignKey::from_material(b"k").unwrap();
     let path = dir.path("rules.json");
-    let options = WriteOptions { sign_key: Some(&hmac), validity: Some(&validity), ..WriteOptions::default() };
+    let options = WriteOptions {
+        sign_key: Some(&hmac),
+        validity: Some(&validity),
+        ..WriteOptions::default()
+    };
     save_snapshot(&path, &map.snapshots()[1], &options).unwrap();
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.is_ascii(), "ensure_ascii layout");
     assert!(text.ends_with("}\n"));
     let doc = read_json_file(&path, &Limits::default()).unwrap();
-    let keys: Vec<&str> = doc.as_object().unwrap().keys().map(String::as_str).collect();
-    assert_eq!(keys, ["format", "compression", "integrity", "payload", "validity", "signature"]);
+    let keys: Vec<&str> = doc
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "format",
+            "compression",
+            "integrity",
+            "payload",
+            "validity",
+            "signature"
+        ]
+    );
     assert_eq!(doc["compression"], "none");
     assert_eq!(doc["validity"], doc["payload"]["validity"]);
-    assert_eq!(doc["validity"]["not_before"], "2020-01-01T00:00:00Z", "stored as given");
+    assert_eq!(
+        doc["validity"]["not_before"], "2020-01-01T00:00:00Z",
+        "stored as given"
+    );
     let items = doc["payload"]["items"].as_array().unwrap();
     assert_eq!(items[0], serde_json::json!({"key": "alpha", "value": "2"}));
-    assert_eq!(items[1], serde_json::json!({"key": "été", "value": "summer"}));
+    assert_eq!(
+        items[1],
+        serde_json::json!({"key": "été", "value": "summer"})
+    );
     assert_eq!(doc["payload"]["metadata"]["size"], items.len());
 
     let state = export_current_state(&map);

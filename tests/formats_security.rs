@@ -202,7 +202,7 @@ fn assert_every_byte_change_rejected(path: &Path, verify: &VerifyKey, with_valid
 #[test]
 fn every_single_byte_change_in_payload_or_validity_is_rejected() {
     let dir = TempDir::new("bytes");
-    let ed = SignKey::Ed25519(key(1));
+    let ed = SignKey::from(key(1));
     let path = dir.path("signed.json");
     write(&path, Some(&ed), Some(&window(-60, 3600)));
     let public: VerifyKey = key(1).public_key().clone().into();
@@ -302,7 +302,7 @@ fn revoked_signer_is_untrusted() {
             },
         ],
     };
-    let admin = SignKey::Ed25519(key(3));
+    let admin = SignKey::from(key(3));
     manifest
         .write(
             &dir.path("signers.json"),
@@ -328,7 +328,7 @@ fn revoked_signer_is_untrusted() {
     assert_eq!(with_revoked.len(), 2);
 
     let file = dir.path("snap.json");
-    write(&file, Some(&SignKey::Ed25519(key(1))), None);
+    write(&file, Some(&SignKey::from(key(1))), None);
     assert_eq!(
         code(open(&file, None, Some(&store), None)),
         (PolicyCode::SignerUntrusted, 11)
@@ -359,7 +359,7 @@ fn revoked_signer_is_untrusted() {
 #[test]
 fn validity_windows_and_floor() {
     let dir = TempDir::new("validity");
-    let ed = SignKey::Ed25519(key(1));
+    let ed = SignKey::from(key(1));
     let public: VerifyKey = key(1).public_key().clone().into();
     let cases = [
         (
@@ -419,7 +419,7 @@ fn unsigned_validity_cannot_satisfy_a_floor_and_signed_validity_cannot_be_edited
     );
 
     let dir = TempDir::new("edit");
-    let ed = SignKey::Ed25519(key(1));
+    let ed = SignKey::from(key(1));
     let our_public: VerifyKey = key(1).public_key().clone().into();
     let path = dir.path("expired.json");
     write(&path, Some(&ed), Some(&window(-7200, -3600)));

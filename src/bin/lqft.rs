@@ -465,17 +465,17 @@ fn cmd_verify(args: &Args) -> Result<u8, Failure> {
     });
     match format.as_deref() {
         Some(SNAPSHOT_FORMAT) => {
-            let snap = SnapshotPayload::from_json(opened.payload, 1, 0)?;
+            let snap = SnapshotPayload::from_json(&opened.payload, 1, 0)?;
             summary["snapshot_id"] = snap.metadata.snapshot_id.into();
             summary["item_count"] = snap.items.len().into();
         }
         Some(BUNDLE_FORMAT) => {
-            let bundle = BundlePayload::from_json(opened.payload, 1, 0)?;
+            let bundle = BundlePayload::from_json(&opened.payload, 1, 0)?;
             summary["snapshot_count"] = bundle.snapshots.len().into();
             summary["current_snapshot_id"] = bundle.current_snapshot_id.into();
         }
         Some(CURRENT_STATE_FORMAT) => {
-            let state = CurrentStatePayload::from_json(opened.payload)?;
+            let state = CurrentStatePayload::from_json(&opened.payload)?;
             summary["item_count"] = state.items.len().into();
         }
         Some(STORAGE_ENGINE_MANIFEST_FORMAT) => {
@@ -517,12 +517,12 @@ fn cmd_export(args: &Args) -> Result<u8, Failure> {
     let is_bundle = opened.payload.get("format").and_then(Value::as_str) == Some(BUNDLE_FORMAT);
     let map = Map::new();
     let snapshot = if is_bundle {
-        let bundle = BundlePayload::from_json(opened.payload, 1, 0)?;
+        let bundle = BundlePayload::from_json(&opened.payload, 1, 0)?;
         let current = bundle.current_snapshot_id;
         let loaded = import_payloads(&map, &bundle.snapshots, current, RollbackPolicy::Fail)?;
         pick_snapshot(&map, loaded, args.int("--snapshot-id")?)?
     } else {
-        let snapshot = SnapshotPayload::from_json(opened.payload, 1, 0)?;
+        let snapshot = SnapshotPayload::from_json(&opened.payload, 1, 0)?;
         import_payloads(
             &map,
             std::slice::from_ref(&snapshot),
@@ -600,7 +600,7 @@ fn cmd_import(args: &Args) -> Result<u8, Failure> {
             continue;
         }
         let item = lqft::formats::file_io::parse_json(&line, &limits)
-            .and_then(decode_item)
+            .and_then(|v| decode_item(&v))
             .map_err(|e| Failure::Error(format!("line {}: {e}", number + 1), 1))?;
         map.put(&item.0, &item.1)
             .map_err(|e| Failure::Error(format!("line {}: {e}", number + 1), 1))?;

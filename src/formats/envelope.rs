@@ -26,7 +26,7 @@ use super::hex;
 use super::keys::{ED25519, HMAC_SHA256, SignKey, VerifyKey};
 use super::limits::Limits;
 use super::policy::PolicyCode;
-use super::python_json::{TextLayout, to_python_json};
+use super::python_json::{TextLayout, append_last_member, to_python_json};
 use super::trust_store::TrustStore;
 use super::validity::{
     Validity, ValiditySummary, enforce_floor, now_micros, summarize, validate_floor,
@@ -128,11 +128,24 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Wraps `payload` in an envelope: integrity, optional signature and validity.
 pub fn seal(
-    mut payload: Map<String, Value>,
+    payload: Map<String, Value>,
     compression: &str,
     sign_key: Option<&SignKey>,
     validity: Option<&Validity>,
 ) -> Result<Map<String, Value>> {
+    let (mut doc, canonical) = seal_unsigned(payload, compression, validity)?;
+    if let Some(key) = sign_key {
+        doc.insert("signature".into(), signature_block(key, &canonical));
+    }
+    Ok(doc)
+}
+
+/// The envelope without its signature, and the canonical payload bytes to sign.
+fn seal_unsigned(
+    mut payload: Map<String, Value>,
+    compression: &str,
+    validity: Option<&Validity>,
+) -> Result<(Map<String, Value>, Vec<u8>)> {
     let validity_json = match validity {
         Some(v) => {
             v.check("persisted file")?;
@@ -165,47 +178,59 @@ pub fn seal(
     if let Some(block) = validity_json {
         doc.insert("validity".into(), block);
     }
-    match sign_key {
-        Some(SignKey::Hmac(secret)) => {
-            doc.insert(
-                "signature".into(),
-                serde_json::json!({
-                    "algorithm": HMAC_SHA256,
-                    "payload_hmac_sha256": secret.mac_hex(&canonical),
-                }),
-            );
-        }
-        Some(SignKey::Ed25519(key)) => {
+    Ok((doc, canonical))
+}
+
+fn signature_block(key: &SignKey, canonical: &[u8]) -> Value {
+    match key {
+        SignKey::Hmac(secret) => serde_json::json!({
+            "algorithm": HMAC_SHA256,
+            "payload_hmac_sha256": secret.mac_hex(canonical),
+        }),
+        SignKey::Ed25519(key) => {
             let public = key.public_key();
-            doc.insert(
-                "signature".into(),
-                serde_json::json!({
-                    "algorithm": ED25519,
-                    "key_id": public.key_id(),
-                    "public_key_sha256": public.public_key_sha256(),
-                    "payload_ed25519": base64::encode(&key.sign(&canonical)),
-                }),
-            );
+            serde_json::json!({
+                "algorithm": ED25519,
+                "key_id": public.key_id(),
+                "public_key_sha256": public.public_key_sha256(),
+                "payload_ed25519": base64::encode(&key.sign(canonical)),
+            })
         }
-        None => {}
     }
-    Ok(doc)
 }
 
 /// Seals `payload` and writes it atomically to `path` (gzip when the name ends in `.gz`).
+///
+/// The signature is computed while the file text is laid out (it is the last member unless
+/// keys are sorted), so a large file costs roughly the larger of the two, not their sum.
 pub fn write_persisted_file(
     path: &Path,
     payload: Map<String, Value>,
     options: &WriteOptions<'_>,
 ) -> Result<()> {
     let gzip = path_uses_gzip(path);
-    let doc = seal(
-        payload,
-        if gzip { "gzip" } else { "none" },
-        options.sign_key,
-        options.validity,
-    )?;
-    let text = to_python_json(&Value::Object(doc), options.layout);
+    let compression = if gzip { "gzip" } else { "none" };
+    let (mut doc, canonical) = seal_unsigned(payload, compression, options.validity)?;
+    let text = match options.sign_key {
+        None => to_python_json(&Value::Object(doc), options.layout),
+        Some(key) if options.layout.sort_keys => {
+            doc.insert("signature".into(), signature_block(key, &canonical));
+            to_python_json(&Value::Object(doc), options.layout)
+        }
+        Some(key) => {
+            let doc = Value::Object(doc);
+            let (signature, text) = std::thread::scope(|scope| {
+                let signer = scope.spawn(|| signature_block(key, &canonical));
+                let text = to_python_json(&doc, options.layout);
+                let signature = signer
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+                (signature, text)
+            });
+            super::map_files::drop_in_background(doc);
+            append_last_member(text, "signature", &signature, options.layout)
+        }
+    };
     let bytes = if gzip {
         let mut encoder = GzEncoder::new(
             Vec::with_capacity(text.len() / 4),
@@ -371,16 +396,14 @@ pub fn check_document(
             ),
         ));
     }
-    if let Some(inner) = &bound {
-        if !inner.currently_valid {
-            return Err(classified(
-                PolicyCode::FreshnessNotCurrentlyValid,
-                format!(
-                    "{payload_subject} is not currently valid: {}",
-                    inner.status.as_str()
-                ),
-            ));
-        }
+    if let Some(inner) = bound.as_ref().filter(|inner| !inner.currently_valid) {
+        return Err(classified(
+            PolicyCode::FreshnessNotCurrentlyValid,
+            format!(
+                "{payload_subject} is not currently valid: {}",
+                inner.status.as_str()
+            ),
+        ));
     }
     let signed_and_verified = verification != Verification::NotRequested;
     if let Some(floor) = floor {

@@ -214,8 +214,8 @@ fn looks_like_pem(material: &[u8]) -> bool {
 pub enum SignKey {
     /// HMAC-SHA256 with a shared secret.
     Hmac(Secret),
-    /// Ed25519 with a private key.
-    Ed25519(Ed25519PrivateKey),
+    /// Ed25519 with a private key (boxed: it is much larger than a secret handle).
+    Ed25519(Box<Ed25519PrivateKey>),
 }
 
 impl SignKey {
@@ -226,7 +226,7 @@ impl SignKey {
         }
         if looks_like_pem(material) {
             return Ed25519PrivateKey::from_pem(material)
-                .map(SignKey::Ed25519)
+                .map(|key| SignKey::Ed25519(Box::new(key)))
                 .map_err(|e| Error::key(format!("sign_key: {}", e.message())));
         }
         Ok(SignKey::Hmac(Secret::new(material)?))
@@ -319,6 +319,6 @@ impl From<Ed25519PublicKey> for VerifyKey {
 
 impl From<Ed25519PrivateKey> for SignKey {
     fn from(key: Ed25519PrivateKey) -> SignKey {
-        SignKey::Ed25519(key)
+        SignKey::Ed25519(Box::new(key))
     }
 }

@@ -10,8 +10,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::{Map as JsonMap, Value};
 
-use super::envelope::{VerifyOptions, WriteOptions, read_persisted_file, write_persisted_file};
+use super::envelope::{
+    PERSISTED_FILE_FORMAT, VerifyOptions, WriteOptions, check_document, write_persisted_file,
+};
 use super::error::{Error, ErrorKind, Result};
+use super::file_io::read_json_file;
 use super::limits::Limits;
 use super::snapshot::{
     BundlePayload, CurrentStatePayload, SnapshotMetadata, SnapshotPayload, bundle_json,
@@ -173,18 +176,62 @@ pub fn import_payloads(
         .map_err(engine_error)
 }
 
+/// Reads `path` and, in parallel, verifies the document and decodes its payload with
+/// `decode`. The decoded value is returned only if verification passed; verification errors
+/// take precedence over decoding errors.
+fn verified_decode<T: Send>(
+    path: &Path,
+    options: &LoadOptions<'_>,
+    decode: impl FnOnce(&Value) -> Result<T> + Send,
+) -> Result<T> {
+    let document = read_json_file(path, &options.limits)?;
+    let payload = if is_envelope(&document) {
+        document.get("payload").unwrap_or(&Value::Null)
+    } else {
+        &document
+    };
+    let (checked, decoded) = std::thread::scope(|scope| {
+        let verifier = scope.spawn(|| check_document(&document, &options.verify, "persisted file"));
+        let decoded = decode(payload);
+        let checked = verifier
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (checked, decoded)
+    });
+    // Freeing a large parsed document takes a while; do it off the caller's path.
+    drop_in_background(document);
+    checked?;
+    decoded
+}
+
+/// Drops `value` on a short-lived thread (inline if no thread can be started).
+pub(crate) fn drop_in_background<T: Send + 'static>(value: T) {
+    let slot = std::sync::Arc::new(parking_lot::Mutex::new(Some(value)));
+    let theirs = std::sync::Arc::clone(&slot);
+    if std::thread::Builder::new()
+        .name("lqft-drop".into())
+        .spawn(move || drop(theirs.lock().take()))
+        .is_err()
+    {
+        drop(slot.lock().take());
+    }
+}
+
+fn is_envelope(document: &Value) -> bool {
+    document.get("format").and_then(Value::as_str) == Some(PERSISTED_FILE_FORMAT)
+}
+
 /// Verifies and loads an `lqft-snapshot-v1` file into `map`.
 pub fn load_snapshot_file(map: &Map, path: &Path, options: &LoadOptions<'_>) -> Result<Snapshot> {
-    let opened = read_persisted_file(path, &options.verify, &options.limits)?;
-    let payload = SnapshotPayload::from_json(opened.payload, next_id(map), now_ns())?;
-    let activate = options.activate.then_some(payload.metadata.snapshot_id);
-    let mut loaded = import_payloads(
-        map,
-        std::slice::from_ref(&payload),
-        activate,
-        options.pending,
-    )?;
-    Ok(loaded.remove(0))
+    let (next, now) = (next_id(map), now_ns());
+    let (meta, tree) = verified_decode(path, options, |payload| {
+        snapshot_to_tree(&SnapshotPayload::from_json(payload, next, now)?)
+    })?;
+    let activate = options.activate.then_some(meta.id);
+    let mut imported = map
+        .import_snapshots(vec![(meta, tree)], activate, options.pending)
+        .map_err(engine_error)?;
+    Ok(imported.snapshots.remove(0))
 }
 
 /// Verifies and loads an `lqft-snapshot-bundle-v1` file into `map`: every snapshot is
@@ -194,15 +241,21 @@ pub fn load_bundle_file(
     path: &Path,
     options: &LoadOptions<'_>,
 ) -> Result<Vec<Snapshot>> {
-    let opened = read_persisted_file(path, &options.verify, &options.limits)?;
-    let bundle = BundlePayload::from_json(opened.payload, next_id(map), now_ns())?;
-    let activate = options.activate.then(|| {
-        bundle.current_snapshot_id.unwrap_or_else(|| {
-            bundle
-                .snapshots
-                .last()
-                .map_or(0, |s| s.metadata.snapshot_id)
-        })
-    });
-    import_payloads(map, &bundle.snapshots, activate, options.pending)
+    let (next, now) = (next_id(map), now_ns());
+    let (current, trees) = verified_decode(path, options, |payload| {
+        let bundle = BundlePayload::from_json(payload, next, now)?;
+        let current = bundle
+            .current_snapshot_id
+            .or_else(|| bundle.snapshots.last().map(|s| s.metadata.snapshot_id));
+        let trees = bundle
+            .snapshots
+            .iter()
+            .map(snapshot_to_tree)
+            .collect::<Result<Vec<_>>>()?;
+        Ok((current, trees))
+    })?;
+    let activate = if options.activate { current } else { None };
+    map.import_snapshots(trees, activate, options.pending)
+        .map(|imported| imported.snapshots)
+        .map_err(engine_error)
 }

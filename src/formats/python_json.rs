@@ -34,6 +34,31 @@ pub fn to_python_json(value: &Value, layout: TextLayout) -> Vec<u8> {
     out
 }
 
+/// Adds `"name": value` as the last member of the top-level object whose file text is
+/// `text` (as produced by [`to_python_json`] with the same layout), giving the same bytes as
+/// laying out the object with the member included.
+pub fn append_last_member(
+    mut text: Vec<u8>,
+    name: &str,
+    value: &Value,
+    layout: TextLayout,
+) -> Vec<u8> {
+    let tail: &[u8] = if layout.indent.is_some() {
+        b"\n}\n"
+    } else {
+        b"}\n"
+    };
+    debug_assert!(text.ends_with(tail));
+    text.truncate(text.len() - tail.len());
+    separator(layout, 1, &mut text);
+    write_ascii_string(name, &mut text);
+    text.extend_from_slice(b": ");
+    write_value(value, layout, 1, &mut text);
+    newline(layout, 0, &mut text);
+    text.extend_from_slice(b"}\n");
+    text
+}
+
 fn newline(layout: TextLayout, level: usize, out: &mut Vec<u8>) {
     if let Some(width) = layout.indent {
         out.push(b'\n');
@@ -145,6 +170,21 @@ fn utf8_width(lead: u8) -> usize {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn appending_a_member_equals_laying_it_out() {
+        for indent in [Some(2), Some(0), None] {
+            let layout = TextLayout {
+                indent,
+                sort_keys: false,
+            };
+            let full = json!({"a": 1, "b": {"c": [true]}});
+            let head = json!({"a": 1});
+            let appended =
+                append_last_member(to_python_json(&head, layout), "b", &full["b"], layout);
+            assert_eq!(appended, to_python_json(&full, layout));
+        }
+    }
 
     #[test]
     fn matches_python_layout() {

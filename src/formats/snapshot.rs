@@ -41,12 +41,10 @@ fn items_error() -> Error {
     Error::payload("snapshot items must contain string keys and string values")
 }
 
-fn take_field(map: &mut Map<String, Value>, name: &str) -> Result<Vec<u8>> {
-    let plain = map.remove(name);
-    let coded = map.remove(&format!("{name}_b64"));
-    match (plain, coded) {
-        (Some(Value::String(s)), None) => Ok(s.into_bytes()),
-        (None, Some(Value::String(s))) => base64::decode(&s)
+fn field_bytes(map: &Map<String, Value>, name: &str) -> Result<Vec<u8>> {
+    match (map.get(name), map.get(&format!("{name}_b64"))) {
+        (Some(Value::String(s)), None) => Ok(s.as_bytes().to_vec()),
+        (None, Some(Value::String(s))) => base64::decode(s)
             .ok_or_else(|| Error::payload(format!("snapshot item {name}_b64 is not valid base64"))),
         (Some(_), Some(_)) => Err(Error::payload(format!(
             "snapshot item has both {name} and {name}_b64"
@@ -57,20 +55,15 @@ fn take_field(map: &mut Map<String, Value>, name: &str) -> Result<Vec<u8>> {
 
 /// Decodes one item: an object (with `key`/`key_b64` and `value`/`value_b64`) or a
 /// `[key, value]` pair of strings.
-pub fn decode_item(item: Value) -> Result<(Vec<u8>, Vec<u8>)> {
+pub fn decode_item(item: &Value) -> Result<(Vec<u8>, Vec<u8>)> {
     match item {
-        Value::Object(mut map) => {
-            Ok((take_field(&mut map, "key")?, take_field(&mut map, "value")?))
-        }
-        Value::Array(pair) if pair.len() == 2 => {
-            let mut it = pair.into_iter();
-            match (it.next(), it.next()) {
-                (Some(Value::String(k)), Some(Value::String(v))) => {
-                    Ok((k.into_bytes(), v.into_bytes()))
-                }
-                _ => Err(items_error()),
+        Value::Object(map) => Ok((field_bytes(map, "key")?, field_bytes(map, "value")?)),
+        Value::Array(pair) if pair.len() == 2 => match (&pair[0], &pair[1]) {
+            (Value::String(k), Value::String(v)) => {
+                Ok((k.as_bytes().to_vec(), v.as_bytes().to_vec()))
             }
-        }
+            _ => Err(items_error()),
+        },
         _ => Err(Error::payload(
             "snapshot items must be {'key', 'value'} mappings or key/value pairs",
         )),
@@ -79,7 +72,7 @@ pub fn decode_item(item: Value) -> Result<(Vec<u8>, Vec<u8>)> {
 
 /// Decodes an `items` list, sorts it by key bytes and refuses duplicate keys (LQFT accepts
 /// them and then reports a wrong size).
-pub fn decode_items(items: Option<Value>) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
+pub fn decode_items(items: Option<&Value>) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
     let list = match items {
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Array(list)) => list,
@@ -203,7 +196,7 @@ fn meta_u64(meta: &Map<String, Value>, field: &str, default: u64, positive: bool
     }
 }
 
-fn as_object(value: Value, what: &str) -> Result<Map<String, Value>> {
+fn as_object<'a>(value: &'a Value, what: &str) -> Result<&'a Map<String, Value>> {
     match value {
         Value::Object(map) => Ok(map),
         _ => Err(Error::payload(format!("{what} must be a dictionary"))),
@@ -236,10 +229,10 @@ impl SnapshotPayload {
 
     /// Decodes a payload as LQFT's `load_snapshot` validates it. A missing `snapshot_id`
     /// becomes `next_id`, a missing `created_at_ns` becomes `now_ns`; `created_at` is ignored.
-    pub fn from_json(value: Value, next_id: u64, now_ns: u64) -> Result<SnapshotPayload> {
-        let mut map = as_object(value, "snapshot payload")?;
-        check_format(&map, SNAPSHOT_FORMAT, "snapshot")?;
-        let meta = match map.remove("metadata") {
+    pub fn from_json(value: &Value, next_id: u64, now_ns: u64) -> Result<SnapshotPayload> {
+        let map = as_object(value, "snapshot payload")?;
+        check_format(map, SNAPSHOT_FORMAT, "snapshot")?;
+        let meta = match map.get("metadata") {
             Some(Value::Object(m)) => m,
             _ => {
                 return Err(Error::payload(
@@ -247,19 +240,19 @@ impl SnapshotPayload {
                 ));
             }
         };
-        let snapshot_id = meta_u64(&meta, "snapshot_id", next_id, true)?;
-        let generation = meta_u64(&meta, "generation", snapshot_id, true)?;
+        let snapshot_id = meta_u64(meta, "snapshot_id", next_id, true)?;
+        let generation = meta_u64(meta, "generation", snapshot_id, true)?;
         let parent_snapshot_id = match meta.get("parent_snapshot_id") {
             None | Some(Value::Null) => None,
             Some(v) => Some(v.as_u64().ok_or_else(|| {
                 Error::payload("snapshot metadata parent_snapshot_id must be an integer or null")
             })?),
         };
-        let created_at_ns = meta_u64(&meta, "created_at_ns", now_ns, false)?;
-        let mutation_count = meta_u64(&meta, "mutation_count", 0, false)?;
-        let delta_size = meta_u64(&meta, "delta_size", 0, false)?;
-        let items = decode_items(map.remove("items"))?;
-        let size = meta_u64(&meta, "size", items.len() as u64, false)?;
+        let created_at_ns = meta_u64(meta, "created_at_ns", now_ns, false)?;
+        let mutation_count = meta_u64(meta, "mutation_count", 0, false)?;
+        let delta_size = meta_u64(meta, "delta_size", 0, false)?;
+        let items = decode_items(map.get("items"))?;
+        let size = meta_u64(meta, "size", items.len() as u64, false)?;
         if size != items.len() as u64 {
             return Err(Error::payload(
                 "snapshot metadata size does not match the exported item count",
@@ -318,15 +311,15 @@ impl BundlePayload {
 
     /// Decodes a bundle. Snapshots without an id get consecutive ids from `next_id`, as
     /// LQFT's sequential load assigns them. Duplicate ids are refused.
-    pub fn from_json(value: Value, next_id: u64, now_ns: u64) -> Result<BundlePayload> {
-        let mut map = as_object(value, "snapshot bundle payload")?;
-        check_format(&map, BUNDLE_FORMAT, "snapshot bundle")?;
-        let Some(Value::Object(meta)) = map.remove("metadata") else {
+    pub fn from_json(value: &Value, next_id: u64, now_ns: u64) -> Result<BundlePayload> {
+        let map = as_object(value, "snapshot bundle payload")?;
+        check_format(map, BUNDLE_FORMAT, "snapshot bundle")?;
+        let Some(Value::Object(meta)) = map.get("metadata") else {
             return Err(Error::payload(
                 "snapshot bundle payload must include a metadata dictionary",
             ));
         };
-        let list = match map.remove("snapshots") {
+        let list = match map.get("snapshots") {
             Some(Value::Array(list)) if !list.is_empty() => list,
             _ => {
                 return Err(Error::payload(
@@ -423,16 +416,16 @@ impl CurrentStatePayload {
     }
 
     /// Decodes a current-state payload (LQFT writes these but has no reader).
-    pub fn from_json(value: Value) -> Result<CurrentStatePayload> {
-        let mut map = as_object(value, "current state payload")?;
-        check_format(&map, CURRENT_STATE_FORMAT, "current state")?;
-        let Some(Value::Object(meta)) = map.remove("metadata") else {
+    pub fn from_json(value: &Value) -> Result<CurrentStatePayload> {
+        let map = as_object(value, "current state payload")?;
+        check_format(map, CURRENT_STATE_FORMAT, "current state")?;
+        let Some(Value::Object(meta)) = map.get("metadata") else {
             return Err(Error::payload(
                 "current state payload must include a metadata dictionary",
             ));
         };
         let field = |name: &str| meta.get(name).and_then(Value::as_u64);
-        let items = decode_items(map.remove("items"))?;
+        let items = decode_items(map.get("items"))?;
         if field("logical_items").is_some_and(|n| n != items.len() as u64) {
             return Err(Error::payload(
                 "current state metadata logical_items does not match the item count",
@@ -469,10 +462,10 @@ mod tests {
         let item = encode_item(b"\xff\x00", b"ok");
         assert_eq!(item, serde_json::json!({"key_b64": "/wA=", "value": "ok"}));
         assert_eq!(
-            decode_item(item).unwrap(),
+            decode_item(&item).unwrap(),
             (b"\xff\x00".to_vec(), b"ok".to_vec())
         );
         let both = serde_json::json!({"key": "a", "key_b64": "YQ==", "value": "v"});
-        assert!(decode_item(both).is_err());
+        assert!(decode_item(&both).is_err());
     }
 }

@@ -278,18 +278,15 @@ pub(crate) fn resolve_inside(dir: &Path, relative: &str) -> Option<PathBuf> {
         return None;
     }
     let joined = dir.join(rel);
-    if let (Ok(real), Ok(base)) = (
-        joined.canonicalize(),
-        (if dir.as_os_str().is_empty() {
-            Path::new(".")
-        } else {
-            dir
-        })
-        .canonicalize(),
-    ) {
-        if !real.starts_with(&base) {
-            return None;
-        }
+    let base = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
+    if let (Ok(real), Ok(base)) = (joined.canonicalize(), base.canonicalize())
+        && !real.starts_with(&base)
+    {
+        return None;
     }
     Some(joined)
 }

@@ -184,12 +184,12 @@ pub fn summarize(validity: Option<&Value>, subject: &str, now_us: i64) -> Result
             )));
         }
     };
-    if let (Some(nb), Some(exp)) = (not_before, expires_at) {
-        if exp <= nb {
-            return Err(classified(format!(
-                "{subject} validity.expires_at must be later than validity.not_before"
-            )));
-        }
+    if let (Some(nb), Some(exp)) = (not_before, expires_at)
+        && exp <= nb
+    {
+        return Err(classified(format!(
+            "{subject} validity.expires_at must be later than validity.not_before"
+        )));
     }
     if warn.is_some_and(|w| w > 0) && expires_at.is_none() {
         return Err(classified(format!(
