@@ -211,6 +211,52 @@ typedef struct lqft_diff_entry {
 } lqft_diff_entry;
 
 /**
+ * How a file is written. Pass `NULL` for an unsigned file without a validity window.
+ */
+typedef struct lqft_save_options {
+  /**
+   * Path of the signing key file (an Ed25519 private key in PKCS#8 PEM, or an HMAC secret);
+   * `NULL` writes an unsigned file (sha256 integrity only).
+   */
+  const char *sign_key_path;
+  /**
+   * When non-zero, the file is valid from now for this many seconds (the window is signed).
+   */
+  uint64_t valid_for_seconds;
+} lqft_save_options;
+
+/**
+ * What loading or inspecting a file requires of it. Pass `NULL` for no verification.
+ */
+typedef struct lqft_verify_options {
+  /**
+   * Path of the key that must verify the signature (Ed25519 public key PEM or HMAC secret);
+   * `NULL` for none.
+   */
+  const char *verify_key_path;
+  /**
+   * Path of a trust store (a directory of public keys or a trust-store manifest): the file
+   * must carry an Ed25519 signature by one of its non-revoked signers. `NULL` for none.
+   */
+  const char *trusted_signers_path;
+  /**
+   * Whether `min_remaining_validity_seconds` applies.
+   */
+  bool require_freshness;
+  /**
+   * With `require_freshness`: at least this many seconds of signed, verified validity must
+   * remain.
+   */
+  int64_t min_remaining_validity_seconds;
+} lqft_verify_options;
+
+/**
+ * What `lqft_map_rollback` does with mutations no snapshot holds: `LQFT_ROLLBACK_FAIL` or
+ * `LQFT_ROLLBACK_DISCARD`.
+ */
+typedef uint32_t lqft_rollback_policy;
+
+/**
  * One entry returned by `lqft_iter_next`: borrowed views, valid until the next
  * `lqft_iter_next` / `lqft_iter_next_back` or `lqft_iter_free` on the same iterator. Pointers
  * are non-NULL even for empty keys or values.
@@ -272,12 +318,6 @@ typedef struct lqft_snapshot_meta {
    */
   bool has_parent;
 } lqft_snapshot_meta;
-
-/**
- * What `lqft_map_rollback` does with mutations no snapshot holds: `LQFT_ROLLBACK_FAIL` or
- * `LQFT_ROLLBACK_DISCARD`.
- */
-typedef uint32_t lqft_rollback_policy;
 
 /**
  * Present only in the newer version.
@@ -550,6 +590,116 @@ void lqft_diff_free(struct lqft_diff *diff);
  * Thread safety: each thread has its own message.
  */
 const char *lqft_last_error_message(void);
+
+/**
+ * Writes `snapshot` to `path` as an `lqft-snapshot-v1` file (gzip-compressed when the path
+ * ends in `.gz`), signed and with a validity window as `options` says (`NULL`: unsigned, no
+ * window). The file is replaced atomically.
+ *
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (unusable key),
+ * `LQFT_ERR_IO`.
+ *
+ * # Safety
+ * `snapshot` is `NULL` or a live snapshot; `path` is `NULL` or NUL-terminated; `options` is
+ * `NULL` or readable, with `NULL` or NUL-terminated paths.
+ */
+lqft_status lqft_snapshot_save(const struct lqft_snapshot *snapshot,
+                               const char *path,
+                               const struct lqft_save_options *options);
+
+/**
+ * Writes every registered snapshot of `map` (with the current snapshot id) to `path` as one
+ * `lqft-snapshot-bundle-v1` file, signed and with a validity window as `options` says.
+ *
+ * Errors: as `lqft_snapshot_save`.
+ *
+ * # Safety
+ * `map` is `NULL` or a live map; `path` is `NULL` or NUL-terminated; `options` is `NULL` or
+ * readable, with `NULL` or NUL-terminated paths.
+ */
+lqft_status lqft_map_save_bundle(const struct lqft_map *map,
+                                 const char *path,
+                                 const struct lqft_save_options *options);
+
+/**
+ * Reads, verifies and registers the snapshot in the `lqft-snapshot-v1` file at `path` with
+ * its metadata; with `activate`, also makes it current (rolling back the live state under
+ * `pending`). Stores a handle on it in `*out` unless `out` is `NULL`.
+ *
+ * A file that fails verification (bad signature, untrusted or revoked signer, not an
+ * envelope while verification was requested, expired, below the freshness floor...) gives
+ * `LQFT_ERR_POLICY`, and the last-error message starts with LQFT's policy code, for example
+ * `signature_invalid: ...`.
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT`, `LQFT_ERR_IO`,
+ * `LQFT_ERR_CORRUPT`, `LQFT_ERR_POLICY`, `LQFT_ERR_DUPLICATE_SNAPSHOT` (its id is already
+ * registered), `LQFT_ERR_PENDING_CHANGES`. The map is unchanged on error.
+ * Ownership: the caller owns `*out` and releases it with `lqft_snapshot_free`.
+ *
+ * # Safety
+ * `map` is `NULL` or a live map; `path` is `NULL` or NUL-terminated; `verify` is `NULL` or
+ * readable, with `NULL` or NUL-terminated paths; `out` is `NULL` or writable.
+ */
+lqft_status lqft_map_load_snapshot(const struct lqft_map *map,
+                                   const char *path,
+                                   const struct lqft_verify_options *verify,
+                                   bool activate,
+                                   lqft_rollback_policy pending,
+                                   struct lqft_snapshot **out);
+
+/**
+ * Reads, verifies and registers every snapshot of the `lqft-snapshot-bundle-v1` file at
+ * `path`, all or none; with `activate`, makes the bundle's current snapshot (else its last)
+ * current. Stores the registered ids in `*out_ids` unless it is `NULL` (release with
+ * `lqft_ids_free`).
+ *
+ * Errors: as `lqft_map_load_snapshot`.
+ *
+ * # Safety
+ * `map` is `NULL` or a live map; `path` is `NULL` or NUL-terminated; `verify` is `NULL` or
+ * readable, with `NULL` or NUL-terminated paths; `out_ids` is `NULL` or writable.
+ */
+lqft_status lqft_map_load_bundle(const struct lqft_map *map,
+                                 const char *path,
+                                 const struct lqft_verify_options *verify,
+                                 bool activate,
+                                 lqft_rollback_policy pending,
+                                 struct lqft_ids *out_ids);
+
+/**
+ * Inspects the persisted file at `path` and stores LQFT's JSON report (`signature`,
+ * `integrity`, `validity`, `payload`, `policy_check`, `effective_policy`) in `*out`. A file
+ * that fails the policy in `verify` still gives `LQFT_OK`: the report's `policy_check` says
+ * why. Keys or secrets never appear in the report.
+ *
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_IO` (unreadable file), `LQFT_ERR_CORRUPT`.
+ * Ownership: the caller owns `*out` (NUL-terminated JSON) and releases it with
+ * `lqft_bytes_free`.
+ *
+ * # Safety
+ * `path` is `NULL` or NUL-terminated; `verify` is `NULL` or readable, with `NULL` or
+ * NUL-terminated paths; `out` is `NULL` or writable.
+ */
+lqft_status lqft_file_inspect(const char *path,
+                              const struct lqft_verify_options *verify,
+                              struct lqft_bytes *out);
+
+/**
+ * Generates an Ed25519 key pair and writes the private key (PKCS#8 PEM, file mode 0600) to
+ * `private_path` and the public key (SubjectPublicKeyInfo PEM) to `public_path`. Existing
+ * files are refused unless `overwrite`. Unless `out_json` is `NULL`, stores LQFT's result
+ * object (`algorithm`, `key_id`, `public_key_sha256`, `private_path`, `public_path`) in it.
+ *
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (equal paths), `LQFT_ERR_IO`.
+ * Ownership: the caller releases `*out_json` with `lqft_bytes_free`.
+ *
+ * # Safety
+ * `private_path` and `public_path` are `NULL` or NUL-terminated; `out_json` is `NULL` or
+ * writable.
+ */
+lqft_status lqft_keypair_generate(const char *private_path,
+                                  const char *public_path,
+                                  bool overwrite,
+                                  struct lqft_bytes *out_json);
 
 /**
  * Stores in `*out` an iterator over every entry of the map's live state, in key byte order,

@@ -22,7 +22,9 @@ pub(crate) unsafe fn input<'a>(ptr: *const u8, len: usize, what: &str) -> Result
         };
     }
     if len > isize::MAX as usize {
-        return Err(Fail::invalid(format!("`{what}` length {len} is impossible")));
+        return Err(Fail::invalid(format!(
+            "`{what}` length {len} is impossible"
+        )));
     }
     // SAFETY: non-NULL and the length fits an allocation; the caller promised `len` readable
     // bytes for the duration of the call, which `'a` does not exceed.

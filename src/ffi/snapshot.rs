@@ -34,7 +34,7 @@ pub const LQFT_ROLLBACK_FAIL: lqft_rollback_policy = 0;
 /// Drop the pending mutations and report how many were dropped.
 pub const LQFT_ROLLBACK_DISCARD: lqft_rollback_policy = 1;
 
-fn policy(policy: lqft_rollback_policy) -> Result<RollbackPolicy, Fail> {
+pub(crate) fn rollback_policy(policy: lqft_rollback_policy) -> Result<RollbackPolicy, Fail> {
     match policy {
         LQFT_ROLLBACK_FAIL => Ok(RollbackPolicy::Fail),
         LQFT_ROLLBACK_DISCARD => Ok(RollbackPolicy::Discard),
@@ -373,7 +373,7 @@ pub unsafe extern "C" fn lqft_map_rollback(
         };
         let outcome = map
             .map
-            .rollback(&snapshot.snapshot, self::policy(policy)?)?;
+            .rollback(&snapshot.snapshot, rollback_policy(policy)?)?;
         if let Some(out) = out {
             out.write(outcome.discarded);
         }
@@ -403,7 +403,7 @@ pub unsafe extern "C" fn lqft_map_rollback_to(
                 Out::optional(out_discarded, "out_discarded")?,
             )
         };
-        let outcome = map.map.rollback_to(id, self::policy(policy)?)?;
+        let outcome = map.map.rollback_to(id, rollback_policy(policy)?)?;
         if let Some(out) = out {
             out.write(outcome.discarded);
         }

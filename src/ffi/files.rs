@@ -1,0 +1,431 @@
+//! Portable snapshot files (LQFT 1.2.2's `lqft-persisted-file-v1`): save, load with
+//! verification, inspect, and Ed25519 key pairs. A thin skin over [`crate::formats`].
+
+use std::ffi::{CStr, OsStr, c_char};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::time::SystemTime;
+
+use super::args::{Out, handle};
+use super::bytes::{lqft_bytes, lqft_ids};
+use super::error::Fail;
+use super::guard::call;
+use super::map::lqft_map;
+use super::snapshot::{give, lqft_rollback_policy, lqft_snapshot, rollback_policy};
+use super::status::*;
+use crate::formats::inspect::{InspectOptions, inspect_persisted_file};
+use crate::formats::keypair::write_ed25519_keypair;
+use crate::formats::map_files::{
+    LoadOptions, load_bundle_file, load_snapshot_file, save_bundle, save_snapshot,
+};
+use crate::formats::{
+    Error as FileError, ErrorKind, SignKey, TrustStore, TrustStoreOptions, Validity, VerifyKey,
+    VerifyOptions, WriteOptions,
+};
+
+/// How a file is written. Pass `NULL` for an unsigned file without a validity window.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct lqft_save_options {
+    /// Path of the signing key file (an Ed25519 private key in PKCS#8 PEM, or an HMAC secret);
+    /// `NULL` writes an unsigned file (sha256 integrity only).
+    pub sign_key_path: *const c_char,
+    /// When non-zero, the file is valid from now for this many seconds (the window is signed).
+    pub valid_for_seconds: u64,
+}
+
+/// What loading or inspecting a file requires of it. Pass `NULL` for no verification.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct lqft_verify_options {
+    /// Path of the key that must verify the signature (Ed25519 public key PEM or HMAC secret);
+    /// `NULL` for none.
+    pub verify_key_path: *const c_char,
+    /// Path of a trust store (a directory of public keys or a trust-store manifest): the file
+    /// must carry an Ed25519 signature by one of its non-revoked signers. `NULL` for none.
+    pub trusted_signers_path: *const c_char,
+    /// Whether `min_remaining_validity_seconds` applies.
+    pub require_freshness: bool,
+    /// With `require_freshness`: at least this many seconds of signed, verified validity must
+    /// remain.
+    pub min_remaining_validity_seconds: i64,
+}
+
+/// The path `ptr` names, as bytes (no encoding is assumed).
+///
+/// # Safety
+/// `ptr` is `NULL` or a NUL-terminated string readable for the call.
+unsafe fn path<'a>(ptr: *const c_char, what: &str) -> Result<&'a Path, Fail> {
+    if ptr.is_null() {
+        return Err(Fail::null(what));
+    }
+    // SAFETY: non-NULL and NUL-terminated per the contract.
+    let bytes = unsafe { CStr::from_ptr(ptr) }.to_bytes();
+    if bytes.is_empty() {
+        return Err(Fail::invalid(format!("`{what}` is empty")));
+    }
+    Ok(Path::new(OsStr::from_bytes(bytes)))
+}
+
+/// An optional path: `NULL` means none.
+///
+/// # Safety
+/// As for [`path`].
+unsafe fn optional_path<'a>(ptr: *const c_char, what: &str) -> Result<Option<&'a Path>, Fail> {
+    if ptr.is_null() {
+        Ok(None)
+    } else {
+        // SAFETY: forwarded contract.
+        unsafe { path(ptr, what) }.map(Some)
+    }
+}
+
+impl From<FileError> for Fail {
+    fn from(error: FileError) -> Fail {
+        let status = match error.kind() {
+            ErrorKind::Io => LQFT_ERR_IO,
+            ErrorKind::Policy => LQFT_ERR_POLICY,
+            ErrorKind::Parse | ErrorKind::Limit | ErrorKind::Payload => LQFT_ERR_CORRUPT,
+            ErrorKind::Key => LQFT_ERR_INVALID_ARGUMENT,
+            // The engine refused: report its own status (duplicate snapshot, pending changes).
+            ErrorKind::Engine => {
+                let engine = std::error::Error::source(&error)
+                    .and_then(|source| source.downcast_ref::<crate::Error>());
+                if let Some(engine) = engine {
+                    return Fail::from(engine.clone());
+                }
+                LQFT_ERR_INVALID_ARGUMENT
+            }
+        };
+        // Policy failures lead with LQFT's policy code so callers can match on it.
+        let message = match error.policy_code() {
+            Some(code) => format!("{}: {}", code.as_str(), error.message()),
+            None => error.to_string(),
+        };
+        Fail::new(status, message)
+    }
+}
+
+/// Reads the signing key and validity of `options` (`NULL`: defaults).
+///
+/// # Safety
+/// `options` is `NULL` or points to a readable `lqft_save_options` whose paths are `NULL` or
+/// NUL-terminated.
+unsafe fn save_inputs(
+    options: *const lqft_save_options,
+) -> Result<(Option<SignKey>, Option<Validity>), Fail> {
+    // SAFETY: forwarded contract.
+    let Some(options) = (unsafe { options.as_ref() }) else {
+        return Ok((None, None));
+    };
+    // SAFETY: forwarded contract.
+    let key = match unsafe { optional_path(options.sign_key_path, "sign_key_path") }? {
+        Some(p) => Some(SignKey::from_file(p)?),
+        None => None,
+    };
+    let validity = (options.valid_for_seconds > 0)
+        .then(|| Validity::for_seconds_from(SystemTime::now(), options.valid_for_seconds));
+    Ok((key, validity))
+}
+
+/// The verification keys named by `options`, loaded; `NULL` options verify nothing.
+struct Verifier {
+    key: Option<VerifyKey>,
+    signers: Option<TrustStore>,
+    freshness: Option<i64>,
+}
+
+impl Verifier {
+    /// # Safety
+    /// `options` is `NULL` or points to a readable `lqft_verify_options` whose paths are
+    /// `NULL` or NUL-terminated.
+    unsafe fn load(options: *const lqft_verify_options) -> Result<Verifier, Fail> {
+        // SAFETY: forwarded contract.
+        let Some(options) = (unsafe { options.as_ref() }) else {
+            return Ok(Verifier {
+                key: None,
+                signers: None,
+                freshness: None,
+            });
+        };
+        // SAFETY: forwarded contract.
+        let (key_path, signers_path) = unsafe {
+            (
+                optional_path(options.verify_key_path, "verify_key_path")?,
+                optional_path(options.trusted_signers_path, "trusted_signers_path")?,
+            )
+        };
+        let key = key_path.map(VerifyKey::from_file).transpose()?;
+        let signers = signers_path
+            .map(|p| TrustStore::load(p, &TrustStoreOptions::default()))
+            .transpose()?;
+        let freshness = options
+            .require_freshness
+            .then_some(options.min_remaining_validity_seconds);
+        Ok(Verifier {
+            key,
+            signers,
+            freshness,
+        })
+    }
+
+    fn options(&self) -> VerifyOptions<'_> {
+        VerifyOptions {
+            verify_key: self.key.as_ref(),
+            trusted_signers: self.signers.as_ref(),
+            min_remaining_validity_seconds: self.freshness,
+        }
+    }
+}
+
+/// Writes `snapshot` to `path` as an `lqft-snapshot-v1` file (gzip-compressed when the path
+/// ends in `.gz`), signed and with a validity window as `options` says (`NULL`: unsigned, no
+/// window). The file is replaced atomically.
+///
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (unusable key),
+/// `LQFT_ERR_IO`.
+///
+/// # Safety
+/// `snapshot` is `NULL` or a live snapshot; `path` is `NULL` or NUL-terminated; `options` is
+/// `NULL` or readable, with `NULL` or NUL-terminated paths.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_snapshot_save(
+    snapshot: *const lqft_snapshot,
+    path: *const c_char,
+    options: *const lqft_save_options,
+) -> lqft_status {
+    call("lqft_snapshot_save", || {
+        // SAFETY: the caller promised a live snapshot, a C-string path and readable options.
+        let (snapshot, path, (key, validity)) = unsafe {
+            (
+                handle(snapshot, "snapshot")?,
+                self::path(path, "path")?,
+                save_inputs(options)?,
+            )
+        };
+        let write = WriteOptions {
+            sign_key: key.as_ref(),
+            validity: validity.as_ref(),
+            ..WriteOptions::default()
+        };
+        save_snapshot(path, &snapshot.snapshot, &write)?;
+        Ok(LQFT_OK)
+    })
+}
+
+/// Writes every registered snapshot of `map` (with the current snapshot id) to `path` as one
+/// `lqft-snapshot-bundle-v1` file, signed and with a validity window as `options` says.
+///
+/// Errors: as `lqft_snapshot_save`.
+///
+/// # Safety
+/// `map` is `NULL` or a live map; `path` is `NULL` or NUL-terminated; `options` is `NULL` or
+/// readable, with `NULL` or NUL-terminated paths.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_map_save_bundle(
+    map: *const lqft_map,
+    path: *const c_char,
+    options: *const lqft_save_options,
+) -> lqft_status {
+    call("lqft_map_save_bundle", || {
+        // SAFETY: the caller promised a live map, a C-string path and readable options.
+        let (map, path, (key, validity)) = unsafe {
+            (
+                handle(map, "map")?,
+                self::path(path, "path")?,
+                save_inputs(options)?,
+            )
+        };
+        let write = WriteOptions {
+            sign_key: key.as_ref(),
+            validity: validity.as_ref(),
+            ..WriteOptions::default()
+        };
+        save_bundle(path, &map.map, None, &write)?;
+        Ok(LQFT_OK)
+    })
+}
+
+fn load_options(
+    verifier: &Verifier,
+    activate: bool,
+    pending: lqft_rollback_policy,
+) -> Result<LoadOptions<'_>, Fail> {
+    Ok(LoadOptions {
+        verify: verifier.options(),
+        activate,
+        pending: rollback_policy(pending)?,
+        ..LoadOptions::default()
+    })
+}
+
+/// Reads, verifies and registers the snapshot in the `lqft-snapshot-v1` file at `path` with
+/// its metadata; with `activate`, also makes it current (rolling back the live state under
+/// `pending`). Stores a handle on it in `*out` unless `out` is `NULL`.
+///
+/// A file that fails verification (bad signature, untrusted or revoked signer, not an
+/// envelope while verification was requested, expired, below the freshness floor...) gives
+/// `LQFT_ERR_POLICY`, and the last-error message starts with LQFT's policy code, for example
+/// `signature_invalid: ...`.
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT`, `LQFT_ERR_IO`,
+/// `LQFT_ERR_CORRUPT`, `LQFT_ERR_POLICY`, `LQFT_ERR_DUPLICATE_SNAPSHOT` (its id is already
+/// registered), `LQFT_ERR_PENDING_CHANGES`. The map is unchanged on error.
+/// Ownership: the caller owns `*out` and releases it with `lqft_snapshot_free`.
+///
+/// # Safety
+/// `map` is `NULL` or a live map; `path` is `NULL` or NUL-terminated; `verify` is `NULL` or
+/// readable, with `NULL` or NUL-terminated paths; `out` is `NULL` or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_map_load_snapshot(
+    map: *const lqft_map,
+    path: *const c_char,
+    verify: *const lqft_verify_options,
+    activate: bool,
+    pending: lqft_rollback_policy,
+    out: *mut *mut lqft_snapshot,
+) -> lqft_status {
+    call("lqft_map_load_snapshot", || {
+        // SAFETY: the caller promised a live map, a C-string path, readable options and a
+        // writable or NULL `out`.
+        let (map, path, verifier, out) = unsafe {
+            (
+                handle(map, "map")?,
+                self::path(path, "path")?,
+                Verifier::load(verify)?,
+                Out::optional(out, "out")?,
+            )
+        };
+        let options = load_options(&verifier, activate, pending)?;
+        let snapshot = load_snapshot_file(&map.map, path, &options)?;
+        match out {
+            Some(out) => give(out, snapshot),
+            None => Ok(LQFT_OK),
+        }
+    })
+}
+
+/// Reads, verifies and registers every snapshot of the `lqft-snapshot-bundle-v1` file at
+/// `path`, all or none; with `activate`, makes the bundle's current snapshot (else its last)
+/// current. Stores the registered ids in `*out_ids` unless it is `NULL` (release with
+/// `lqft_ids_free`).
+///
+/// Errors: as `lqft_map_load_snapshot`.
+///
+/// # Safety
+/// `map` is `NULL` or a live map; `path` is `NULL` or NUL-terminated; `verify` is `NULL` or
+/// readable, with `NULL` or NUL-terminated paths; `out_ids` is `NULL` or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_map_load_bundle(
+    map: *const lqft_map,
+    path: *const c_char,
+    verify: *const lqft_verify_options,
+    activate: bool,
+    pending: lqft_rollback_policy,
+    out_ids: *mut lqft_ids,
+) -> lqft_status {
+    call("lqft_map_load_bundle", || {
+        // SAFETY: the caller promised a live map, a C-string path, readable options and a
+        // writable or NULL `out_ids`.
+        let (map, path, verifier, out) = unsafe {
+            (
+                handle(map, "map")?,
+                self::path(path, "path")?,
+                Verifier::load(verify)?,
+                Out::optional(out_ids, "out_ids")?,
+            )
+        };
+        let options = load_options(&verifier, activate, pending)?;
+        let loaded = load_bundle_file(&map.map, path, &options)?;
+        if let Some(out) = out {
+            out.write(lqft_ids::from_vec(loaded.iter().map(|s| s.id()).collect()));
+        }
+        Ok(LQFT_OK)
+    })
+}
+
+/// Inspects the persisted file at `path` and stores LQFT's JSON report (`signature`,
+/// `integrity`, `validity`, `payload`, `policy_check`, `effective_policy`) in `*out`. A file
+/// that fails the policy in `verify` still gives `LQFT_OK`: the report's `policy_check` says
+/// why. Keys or secrets never appear in the report.
+///
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_IO` (unreadable file), `LQFT_ERR_CORRUPT`.
+/// Ownership: the caller owns `*out` (NUL-terminated JSON) and releases it with
+/// `lqft_bytes_free`.
+///
+/// # Safety
+/// `path` is `NULL` or NUL-terminated; `verify` is `NULL` or readable, with `NULL` or
+/// NUL-terminated paths; `out` is `NULL` or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_file_inspect(
+    path: *const c_char,
+    verify: *const lqft_verify_options,
+    out: *mut lqft_bytes,
+) -> lqft_status {
+    call("lqft_file_inspect", || {
+        // SAFETY: the caller promised a C-string path, readable options and a writable `out`.
+        let (path, out) = unsafe { (self::path(path, "path")?, Out::new(out, "out")?) };
+        // SAFETY: as above; the options are read here, paths as raw bytes.
+        let options = unsafe { verify.as_ref() };
+        let key_material;
+        let mut inspect = InspectOptions::default();
+        if let Some(options) = options {
+            // SAFETY: the caller promised NULL or NUL-terminated paths in the options.
+            let (key_path, signers) = unsafe {
+                (
+                    optional_path(options.verify_key_path, "verify_key_path")?,
+                    optional_path(options.trusted_signers_path, "trusted_signers_path")?,
+                )
+            };
+            key_material = key_path
+                .map(|p| {
+                    std::fs::read(p).map_err(|e| {
+                        Fail::new(LQFT_ERR_IO, format!("cannot read {}: {e}", p.display()))
+                    })
+                })
+                .transpose()?;
+            inspect.verify_key = key_material.as_deref();
+            inspect.trusted_signers = signers;
+            inspect.min_remaining_validity_seconds = options
+                .require_freshness
+                .then_some(options.min_remaining_validity_seconds);
+        }
+        let report = inspect_persisted_file(path, &inspect)?;
+        out.write(lqft_bytes::copy_of(report.to_string().as_bytes()));
+        Ok(LQFT_OK)
+    })
+}
+
+/// Generates an Ed25519 key pair and writes the private key (PKCS#8 PEM, file mode 0600) to
+/// `private_path` and the public key (SubjectPublicKeyInfo PEM) to `public_path`. Existing
+/// files are refused unless `overwrite`. Unless `out_json` is `NULL`, stores LQFT's result
+/// object (`algorithm`, `key_id`, `public_key_sha256`, `private_path`, `public_path`) in it.
+///
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (equal paths), `LQFT_ERR_IO`.
+/// Ownership: the caller releases `*out_json` with `lqft_bytes_free`.
+///
+/// # Safety
+/// `private_path` and `public_path` are `NULL` or NUL-terminated; `out_json` is `NULL` or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_keypair_generate(
+    private_path: *const c_char,
+    public_path: *const c_char,
+    overwrite: bool,
+    out_json: *mut lqft_bytes,
+) -> lqft_status {
+    call("lqft_keypair_generate", || {
+        // SAFETY: the caller promised C-string paths and a writable or NULL `out_json`.
+        let (private_path, public_path, out) = unsafe {
+            (
+                path(private_path, "private_path")?,
+                path(public_path, "public_path")?,
+                Out::optional(out_json, "out_json")?,
+            )
+        };
+        let files = write_ed25519_keypair(private_path, public_path, overwrite)?;
+        if let Some(out) = out {
+            out.write(lqft_bytes::copy_of(files.to_json().to_string().as_bytes()));
+        }
+        Ok(LQFT_OK)
+    })
+}
