@@ -10,6 +10,9 @@ use proptest::prelude::*;
 
 type Model = BTreeMap<Vec<u8>, Vec<u8>>;
 
+/// One expected difference: key, kind, old value, new value.
+type Change = (Vec<u8>, DiffKind, Option<Vec<u8>>, Option<Vec<u8>>);
+
 #[derive(Debug, Clone)]
 enum Op {
     Put(Vec<u8>, Vec<u8>),
@@ -54,10 +57,7 @@ fn entries(iter: impl Iterator<Item = (Vec<u8>, Vec<u8>)>) -> Vec<(Vec<u8>, Vec<
     iter.collect()
 }
 
-fn brute_diff(
-    old: &Model,
-    new: &Model,
-) -> Vec<(Vec<u8>, DiffKind, Option<Vec<u8>>, Option<Vec<u8>>)> {
+fn brute_diff(old: &Model, new: &Model) -> Vec<Change> {
     let mut keys: Vec<&Vec<u8>> = old.keys().chain(new.keys()).collect();
     keys.sort();
     keys.dedup();

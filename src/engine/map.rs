@@ -296,6 +296,12 @@ impl Map {
         Entries::prefix(&self.view(), prefix)
     }
 
+    /// The id the next snapshot will get: above every id this map has ever used, pruned ones
+    /// included.
+    pub fn next_snapshot_id(&self) -> u64 {
+        self.state.read().next_id
+    }
+
     /// Mutations applied since the live state last equalled a snapshot.
     pub fn pending_mutations(&self) -> u64 {
         self.state.read().pending

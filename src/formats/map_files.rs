@@ -133,12 +133,6 @@ fn engine_error(e: crate::Error) -> Error {
     Error::new(ErrorKind::Engine, e.to_string()).with_source(e)
 }
 
-fn next_id(map: &Map) -> u64 {
-    map.snapshots()
-        .last()
-        .map_or(1, |s| s.id().saturating_add(1))
-}
-
 /// Builds the engine form of a decoded snapshot.
 pub fn snapshot_to_tree(snapshot: &SnapshotPayload) -> Result<(SnapshotMeta, Tree)> {
     let mut tree = Tree::new();
@@ -223,7 +217,7 @@ fn is_envelope(document: &Value) -> bool {
 
 /// Verifies and loads an `lqft-snapshot-v1` file into `map`.
 pub fn load_snapshot_file(map: &Map, path: &Path, options: &LoadOptions<'_>) -> Result<Snapshot> {
-    let (next, now) = (next_id(map), now_ns());
+    let (next, now) = (map.next_snapshot_id(), now_ns());
     let (meta, tree) = verified_decode(path, options, |payload| {
         snapshot_to_tree(&SnapshotPayload::from_json(payload, next, now)?)
     })?;
@@ -241,7 +235,7 @@ pub fn load_bundle_file(
     path: &Path,
     options: &LoadOptions<'_>,
 ) -> Result<Vec<Snapshot>> {
-    let (next, now) = (next_id(map), now_ns());
+    let (next, now) = (map.next_snapshot_id(), now_ns());
     let (current, trees) = verified_decode(path, options, |payload| {
         let bundle = BundlePayload::from_json(payload, next, now)?;
         let current = bundle

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::tree::Tree;
 use crate::tree::hash::{Hash, branch_hash_of, empty_hash, leaf_hash};
 use crate::tree::node::{
-    Branch, Child, digit, fingerprint, first_difference, leaf_key, leaf_value,
+    Branch, Child, digit, fingerprint, first_difference, leaf_key, leaf_value, vacant,
 };
 
 /// Bytes of the two reference counts in front of every `Arc` allocation.
@@ -49,6 +49,7 @@ fn address(child: &Child) -> usize {
     match child {
         Child::Leaf(leaf, _) => leaf.as_ptr() as usize,
         Child::Branch(branch) => (&**branch as *const Branch).cast::<u8>() as usize,
+        Child::Vacant => vacant!(),
     }
 }
 
@@ -84,6 +85,7 @@ pub(crate) fn census(versions: &[&Tree]) -> Census {
                             out.branches += 1;
                             out.node_bytes += branch_bytes(branch) as u64;
                         }
+                        Child::Vacant => vacant!(),
                     }
                 }
             }
@@ -98,7 +100,7 @@ pub(crate) fn census(versions: &[&Tree]) -> Census {
 /// Recomputes every hash from scratch and checks the canonical form; returns the root hash.
 pub(crate) fn verify(tree: &Tree) -> Result<Hash> {
     let Some(root) = tree.root() else {
-        return if tree.len() == 0 && tree.key_bytes() == 0 && tree.value_bytes() == 0 {
+        return if tree.is_empty() && tree.key_bytes() == 0 && tree.value_bytes() == 0 {
             Ok(empty_hash())
         } else {
             Err(Error::Corrupt("an empty tree reports entries".into()))
@@ -131,6 +133,7 @@ pub(crate) fn verify(tree: &Tree) -> Result<Hash> {
                         key: leaf_key(leaf),
                     });
                 }
+                Child::Vacant => vacant!(),
             }
         }
         let Some((branch, index, base)) = frames.last_mut() else {

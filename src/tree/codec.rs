@@ -10,7 +10,7 @@ use std::sync::Arc;
 use crate::error::{Error, MAX_KEY_LEN, Result};
 use crate::tree::Tree;
 use crate::tree::hash::{Hash, KIND_BRANCH, KIND_LEAF, branch_header, child_hash, empty_hash};
-use crate::tree::node::{Branch, Child, RADIX, leaf_key, leaf_value, new_leaf};
+use crate::tree::node::{Branch, Child, RADIX, leaf_key, leaf_value, new_leaf, vacant};
 
 /// Version byte that starts every node record.
 pub const NODE_FORMAT_VERSION: u8 = 1;
@@ -72,6 +72,7 @@ fn encode_node(node: &Child) -> Vec<u8> {
             }
             out
         }
+        Child::Vacant => vacant!(),
     }
 }
 

@@ -12,7 +12,9 @@ use std::ops::{Bound, Deref};
 use std::sync::Arc;
 
 use crate::tree::Tree;
-use crate::tree::node::{Branch, BranchRef, Child, digit, first_difference, leaf_key, leaf_value};
+use crate::tree::node::{
+    Branch, BranchRef, Child, digit, first_difference, leaf_key, leaf_value, vacant,
+};
 
 /// What a cursor holds on to: a branch, by reference or by ownership.
 pub(crate) trait Link<'a>: Clone + Deref<Target = Branch> {
@@ -40,6 +42,7 @@ fn borrowed(child: &Child) -> Step<'_, &Branch> {
     match child {
         Child::Leaf(leaf, _) => Step::Leaf(&leaf[..]),
         Child::Branch(branch) => Step::Branch(&**branch),
+        Child::Vacant => vacant!(),
     }
 }
 
@@ -47,6 +50,7 @@ fn owned(child: &Child) -> Step<'static, BranchRef> {
     match child {
         Child::Leaf(leaf, _) => Step::Leaf(leaf.clone()),
         Child::Branch(branch) => Step::Branch(branch.clone()),
+        Child::Vacant => vacant!(),
     }
 }
 
@@ -64,6 +68,7 @@ impl<'a> Link<'a> for BranchRef {
         match &self.children[index] {
             Child::Leaf(leaf, _) => Step::Leaf(leaf.clone()),
             Child::Branch(branch) => Step::Branch(branch.clone()),
+            Child::Vacant => vacant!(),
         }
     }
 }
@@ -221,6 +226,7 @@ fn closest_difference(root: &Child, key: &[u8]) -> Option<u32> {
                 let index = digit(key, branch.pos).and_then(|d| branch.index_of(d));
                 node = &branch.children[index.unwrap_or(0)];
             }
+            Child::Vacant => vacant!(),
         }
     }
 }

@@ -8,7 +8,9 @@
 use std::sync::Arc;
 
 use crate::tree::hash::cached_hash;
-use crate::tree::node::{Branch, Child, END, RADIX, digit, first_difference, leaf_key, leaf_value};
+use crate::tree::node::{
+    Branch, Child, END, RADIX, digit, first_difference, leaf_key, leaf_value, vacant,
+};
 
 /// What happened to a key between two versions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -263,6 +265,7 @@ impl Iterator for Diff {
                     self.tasks
                         .extend(branch.children.iter().rev().cloned().map(Task::Added));
                 }
+                Task::Removed(Child::Vacant) | Task::Added(Child::Vacant) => vacant!(),
             }
         }
         None

@@ -9,32 +9,34 @@ use std::sync::Arc;
 
 use crate::tree::hash::HashCell;
 
-use crate::tree::node::{Branch, BranchRef, Child, digit, first_difference, hole, leaf_key};
+use crate::tree::node::{
+    Branch, BranchRef, Child, RADIX, digit, first_difference, leaf_key, take, vacant,
+};
 
 /// A mutable view of a branch that this tree owns alone, with its cached hash cleared.
 fn unique(branch: &mut BranchRef) -> &mut Branch {
     if Arc::get_mut(&mut branch.0).is_none() {
-        *branch = Branch::with_children(branch.pos, branch.bitmap, branch.children.to_vec());
+        *branch = Branch::with_children(branch.pos, branch.bitmap, branch.children.iter().cloned());
     }
     let owned = Arc::get_mut(&mut branch.0).expect("a freshly copied branch has one owner");
     owned.hash = HashCell::default();
     owned
 }
 
-/// The children of a branch about to be replaced, with room for one more: moved out when this
-/// tree owns the branch alone (no reference counts touched), cloned otherwise.
-fn take_children(branch: &mut BranchRef) -> Vec<Child> {
-    let mut children = Vec::with_capacity(branch.children.len() + 1);
-    match Arc::get_mut(&mut branch.0) {
-        Some(owned) => children.extend(
-            owned
-                .children
-                .iter_mut()
-                .map(|c| std::mem::replace(c, hole())),
-        ),
-        None => children.extend_from_slice(&branch.children),
-    }
-    children
+/// The children of a branch about to be replaced, in order: moved out when this tree owns the
+/// branch alone (no reference count touched), cloned otherwise.
+fn take_children(branch: &mut BranchRef) -> impl Iterator<Item = Child> + '_ {
+    // No `Weak` references to branches exist, so one strong reference means sole ownership.
+    let (owned, shared) = if Arc::strong_count(&branch.0) == 1 {
+        let owned = Arc::get_mut(&mut branch.0).expect("sole owner");
+        (Some(owned.children.iter_mut().map(take)), None)
+    } else {
+        (None, Some(branch.children.iter().cloned()))
+    };
+    owned
+        .into_iter()
+        .flatten()
+        .chain(shared.into_iter().flatten())
 }
 
 /// The slot of the child with digit `d`, which the caller knows exists.
@@ -56,7 +58,7 @@ pub(crate) fn insert(root: &mut Child, key: &[u8], leaf: Arc<[u8]>) -> Option<Ar
             None if pos == u32::MAX => {
                 return match std::mem::replace(slot, Child::leaf(leaf)) {
                     Child::Leaf(old, _) => Some(old),
-                    Child::Branch(_) => unreachable!("pos is MAX only for leaves"),
+                    Child::Branch(_) | Child::Vacant => unreachable!("pos is MAX only for leaves"),
                 };
             }
             Some(at) if pos >= at => break,
@@ -75,18 +77,24 @@ pub(crate) fn insert(root: &mut Child, key: &[u8], leaf: Arc<[u8]>) -> Option<Ar
             unreachable!("pos < MAX means a branch")
         };
         let index = branch.rank(key_digit);
+        let count = branch.children.len() + 1;
         let bitmap = branch.bitmap | (1 << key_digit);
-        let mut children = take_children(branch);
-        children.insert(index, Child::leaf(leaf));
-        *slot = Child::Branch(Branch::with_children(at, bitmap, children));
+        let replacement = {
+            let mut old = take_children(branch);
+            let mut new = Some(Child::leaf(leaf));
+            let children = (0..count)
+                .map(|i| if i == index { new.take() } else { old.next() }.expect("counted"));
+            Branch::with_children(at, bitmap, children)
+        };
+        *slot = Child::Branch(replacement);
     } else {
-        let old = std::mem::replace(slot, hole());
+        let old = take(slot);
         let old_digit = digit(leaf_key(old.any_leaf()), at).expect("keys below share the split");
         let bitmap = (1 << key_digit) | (1 << old_digit);
         let children = if key_digit < old_digit {
-            vec![Child::leaf(leaf), old]
+            [Child::leaf(leaf), old]
         } else {
-            vec![old, Child::leaf(leaf)]
+            [old, Child::leaf(leaf)]
         };
         *slot = Child::Branch(Branch::with_children(at, bitmap, children));
     }
@@ -104,6 +112,7 @@ fn closest_difference(root: &Child, key: &[u8]) -> Option<u32> {
                 let index = digit(key, branch.pos).and_then(|d| branch.index_of(d));
                 node = &branch.children[index.unwrap_or(0)];
             }
+            Child::Vacant => vacant!(),
         }
     }
 }
@@ -136,6 +145,7 @@ fn locate(root: &Child, key: &[u8]) -> Found {
                 node = &branch.children[index];
                 depth += 1;
             }
+            Child::Vacant => vacant!(),
         }
     }
 }
@@ -147,7 +157,7 @@ pub(crate) fn remove(root: &mut Child, key: &[u8]) -> Option<(Arc<[u8]>, bool)> 
         Found::Absent => None,
         Found::AtRoot => match root {
             Child::Leaf(leaf, _) => Some((leaf.clone(), true)),
-            Child::Branch(_) => unreachable!("located at the root as a leaf"),
+            Child::Branch(_) | Child::Vacant => unreachable!("located at the root as a leaf"),
         },
         Found::Below => {
             let mut slot = root;
@@ -162,13 +172,26 @@ pub(crate) fn remove(root: &mut Child, key: &[u8]) -> Option<(Arc<[u8]>, bool)> 
                         unreachable!("checked above")
                     };
                     let (pos, bitmap) = (branch.pos, branch.bitmap & !(1 << d));
-                    let mut children = take_children(branch);
-                    let Child::Leaf(removed, _) = children.remove(index) else {
-                        unreachable!("checked above")
+                    let mut kept: [Child; RADIX] = std::array::from_fn(|_| Child::Vacant);
+                    let mut count = 0;
+                    let mut removed = None;
+                    for (i, child) in take_children(branch).enumerate() {
+                        if i == index {
+                            removed = Some(child);
+                        } else {
+                            kept[count] = child;
+                            count += 1;
+                        }
+                    }
+                    let replacement = if count == 1 {
+                        take(&mut kept[0])
+                    } else {
+                        let rest = kept.iter_mut().take(count).map(take);
+                        Child::Branch(Branch::with_children(pos, bitmap, rest))
                     };
-                    *slot = match children.len() {
-                        1 => children.pop().expect("one child left"),
-                        _ => Child::Branch(Branch::with_children(pos, bitmap, children)),
+                    *slot = replacement;
+                    let Some(Child::Leaf(removed, _)) = removed else {
+                        unreachable!("the located leaf was removed")
                     };
                     return Some((removed, false));
                 }

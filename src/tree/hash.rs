@@ -14,7 +14,7 @@
 
 use std::sync::OnceLock;
 
-use crate::tree::node::{Branch, Child, leaf_key, leaf_value};
+use crate::tree::node::{Branch, Child, leaf_key, leaf_value, vacant};
 
 /// A blake3 Merkle hash.
 pub type Hash = [u8; 32];
@@ -86,6 +86,7 @@ pub(crate) fn child_hash(child: &Child) -> Hash {
     match child {
         Child::Leaf(leaf, _) => leaf_hash(leaf),
         Child::Branch(branch) => branch_hash(branch),
+        Child::Vacant => vacant!(),
     }
 }
 
@@ -113,6 +114,7 @@ fn branch_hash(root: &Branch) -> Hash {
                 Some(hash) => hashes.push(*hash),
                 None => frames.push((child, 0, hashes.len())),
             },
+            Child::Vacant => vacant!(),
         }
     }
     hashes[0]
@@ -122,7 +124,7 @@ fn branch_hash(root: &Branch) -> Hash {
 #[inline]
 pub(crate) fn cached_hash(child: &Child) -> Option<&Hash> {
     match child {
-        Child::Leaf(..) => None,
+        Child::Leaf(..) | Child::Vacant => None,
         Child::Branch(branch) => branch.hash.get(),
     }
 }

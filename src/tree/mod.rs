@@ -36,7 +36,7 @@ pub(crate) use cursor::OwnedRange;
 pub use cursor::{Iter, Range};
 pub use diff::{Diff, DiffEntry, DiffKind};
 pub use hash::Hash;
-use node::{Child, digit, fingerprint, leaf_key, leaf_value, new_leaf};
+use node::{Child, digit, fingerprint, leaf_key, leaf_value, new_leaf, vacant};
 
 /// A persistent, ordered map from byte strings to byte strings with a Merkle root.
 ///
@@ -98,6 +98,7 @@ impl Tree {
                     let d = digit(key, branch.pos)?;
                     node = &branch.children[branch.index_of(d)?];
                 }
+                Child::Vacant => vacant!(),
             }
         }
     }

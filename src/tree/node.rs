@@ -34,6 +34,9 @@ pub(crate) const RADIX: usize = 17;
 pub(crate) enum Child {
     Leaf(Arc<[u8]>, u32),
     Branch(BranchRef),
+    /// A slot whose child was moved out of a branch that is being replaced or freed. Never
+    /// reachable from a tree.
+    Vacant,
 }
 
 /// A 32-bit digest of a key: equal keys have equal fingerprints.
@@ -97,21 +100,26 @@ impl Drop for BranchRef {
 fn detach(branch: &mut Branch, out: &mut Vec<BranchRef>) {
     for child in branch.children.iter_mut() {
         if let Child::Branch(_) = child
-            && let Child::Branch(taken) = std::mem::replace(child, hole())
+            && let Child::Branch(taken) = take(child)
         {
             out.push(taken);
         }
     }
 }
 
-thread_local! {
-    static HOLE: Arc<[u8]> = Arc::from(&[0u8, 0][..]);
+/// The arm for [`Child::Vacant`] in walks over a tree, which never meet one.
+macro_rules! vacant {
+    () => {
+        unreachable!("a vacant slot is never part of a tree")
+    };
 }
+pub(crate) use vacant;
 
-/// A stand-in child (an empty leaf shared per thread) for a slot whose child was moved out of a
-/// branch that is about to be freed. Never reachable from a tree.
-pub(crate) fn hole() -> Child {
-    Child::Leaf(HOLE.with(Arc::clone), 0)
+/// Leaves a slot [`Child::Vacant`] and returns what it held: moving a child out of a branch
+/// this way touches no reference count.
+#[inline]
+pub(crate) fn take(slot: &mut Child) -> Child {
+    std::mem::replace(slot, Child::Vacant)
 }
 
 /// A branch with its children stored inline (a dynamically sized type).
@@ -129,11 +137,31 @@ pub(crate) type Branch = BranchOf<[Child]>;
 
 /// Builds a leaf allocation. The caller has checked `key.len() <= u16::MAX`.
 pub(crate) fn new_leaf(key: &[u8], value: &[u8]) -> Arc<[u8]> {
-    let mut bytes = Vec::with_capacity(2 + key.len() + value.len());
-    bytes.extend_from_slice(&(key.len() as u16).to_le_bytes());
-    bytes.extend_from_slice(key);
-    bytes.extend_from_slice(value);
-    Arc::from(bytes)
+    let len = 2 + key.len() + value.len();
+    let fill = |bytes: &mut Vec<u8>| {
+        bytes.extend_from_slice(&(key.len() as u16).to_le_bytes());
+        bytes.extend_from_slice(key);
+        bytes.extend_from_slice(value);
+    };
+    if len > SCRATCH_LIMIT {
+        let mut bytes = Vec::with_capacity(len);
+        fill(&mut bytes);
+        return Arc::from(bytes);
+    }
+    // Small leaves are laid out in a reused buffer and copied once into their allocation.
+    SCRATCH.with_borrow_mut(|bytes| {
+        bytes.clear();
+        fill(bytes);
+        Arc::from(&bytes[..])
+    })
+}
+
+/// Leaves up to this size are assembled in [`SCRATCH`]; larger ones in a buffer of their own.
+const SCRATCH_LIMIT: usize = 4096;
+
+thread_local! {
+    static SCRATCH: std::cell::RefCell<Vec<u8>> =
+        std::cell::RefCell::new(Vec::with_capacity(SCRATCH_LIMIT));
 }
 
 /// The key stored in a leaf.
@@ -157,13 +185,13 @@ pub(crate) fn digit(key: &[u8], pos: u32) -> Option<u32> {
     let byte = (pos / 2) as usize;
     match key.get(byte) {
         Some(&b) => Some(
-            1 + if pos % 2 == 0 {
+            1 + if pos.is_multiple_of(2) {
                 (b >> 4) as u32
             } else {
                 (b & 0x0f) as u32
             },
         ),
-        None if byte == key.len() && pos % 2 == 0 => Some(END),
+        None if byte == key.len() && pos.is_multiple_of(2) => Some(END),
         None => None,
     }
 }
@@ -208,10 +236,14 @@ impl Branch {
         bits.trailing_zeros()
     }
 
-    /// A copy of this branch with its children given by `children` (same order).
-    pub(crate) fn with_children(pos: u32, bitmap: u32, children: Vec<Child>) -> BranchRef {
-        debug_assert_eq!(bitmap.count_ones() as usize, children.len());
-        BranchRef(new_branch(pos, bitmap, children))
+    /// A branch whose children, in digit order, are the first `popcount(bitmap)` items of
+    /// `children`.
+    pub(crate) fn with_children(
+        pos: u32,
+        bitmap: u32,
+        children: impl IntoIterator<Item = Child>,
+    ) -> BranchRef {
+        BranchRef(new_branch(pos, bitmap, children.into_iter()))
     }
 }
 
@@ -219,15 +251,14 @@ impl Branch {
 ///
 /// Safe Rust builds a dynamically sized value by unsizing a fixed-size array, so the child count
 /// (2 to [`RADIX`]) selects one of the array sizes below.
-fn new_branch(pos: u32, bitmap: u32, children: Vec<Child>) -> Arc<Branch> {
+fn new_branch(pos: u32, bitmap: u32, mut children: impl Iterator<Item = Child>) -> Arc<Branch> {
     macro_rules! sized {
         ($($n:literal)*) => {
-            match children.len() {
+            match bitmap.count_ones() {
                 $($n => {
-                    let children: [Child; $n] = match children.try_into() {
-                        Ok(array) => array,
-                        Err(_) => unreachable!("length checked by the match"),
-                    };
+                    let children: [Child; $n] = std::array::from_fn(|_| {
+                        children.next().expect("one child per bitmap bit")
+                    });
                     Arc::new(BranchOf { pos, bitmap, hash: HashCell::default(), children })
                         as Arc<Branch>
                 })*
@@ -253,6 +284,7 @@ impl Child {
             match node {
                 Child::Leaf(leaf, _) => return leaf,
                 Child::Branch(branch) => node = &branch.children[0],
+                Child::Vacant => vacant!(),
             }
         }
     }
@@ -261,7 +293,7 @@ impl Child {
     #[inline]
     pub(crate) fn pos(&self) -> u32 {
         match self {
-            Child::Leaf(..) => u32::MAX,
+            Child::Leaf(..) | Child::Vacant => u32::MAX,
             Child::Branch(branch) => branch.pos,
         }
     }
