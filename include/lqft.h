@@ -23,6 +23,8 @@
  *   lqft_bytes_free / lqft_ids_free, never by free(). Borrowed views (lqft_snapshot_get_view,
  *   lqft_entry, lqft_diff_entry) must not be freed; each function says how long they live.
  *
+ * Paths (file functions) are NUL-terminated C strings, taken as raw bytes.
+ *
  * Lifetimes: snapshots, iterators, diffs and read sessions keep their own reference to the
  *   data they need, so they outlive the map they came from and may be freed in any order.
  *
