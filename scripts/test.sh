@@ -36,6 +36,7 @@ c_suite() {
   local mode=$1
   shift
   local build="$target_dir/c_tests/$mode"
+  rm -rf "$build" # a fresh configure: no stale cache from another checkout or mode
   cmake -S "$root/c_tests" -B "$build" -DLQFT_LIB_DIR="$lib_dir" "$@" >/dev/null &&
     cmake --build "$build" -j "$(nproc)" &&
     ctest --test-dir "$build" --output-on-failure -j "$(nproc)"
