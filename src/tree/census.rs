@@ -90,7 +90,7 @@ pub(crate) fn census(versions: &[&Tree]) -> Census {
                 }
             }
             if let Child::Branch(branch) = node {
-                stack.extend(branch.children.iter().map(|child| (child, depth + 1)));
+                stack.extend(branch.children().iter().map(|child| (child, depth + 1)));
             }
         }
     }
@@ -139,8 +139,8 @@ pub(crate) fn verify(tree: &Tree) -> Result<Hash> {
         let Some((branch, index, base)) = frames.last_mut() else {
             break;
         };
-        if *index < branch.children.len() {
-            next = Some(&branch.children[*index]);
+        if *index < branch.children().len() {
+            next = Some(&branch.slots[*index]);
             *index += 1;
             continue;
         }
@@ -178,7 +178,7 @@ fn check_branch(branch: &Branch, keys: &[&[u8]]) -> Result<()> {
     if keys.len() < 2 || branch.bitmap.count_ones() as usize != keys.len() {
         return bad("fewer than two children or a bitmap that does not match them");
     }
-    for (index, (child, key)) in branch.children.iter().zip(keys).enumerate() {
+    for (index, (child, key)) in branch.children().iter().zip(keys).enumerate() {
         if digit(key, branch.pos) != Some(branch.digit_at(index)) {
             return bad("a child sits under the wrong digit");
         }

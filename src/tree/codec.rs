@@ -33,8 +33,8 @@ pub fn encode_tree(tree: &Tree) -> Vec<(Hash, Vec<u8>)> {
     let mut frames: Vec<(&Child, usize)> = vec![(root, 0)];
     while let Some((node, next)) = frames.last_mut() {
         match node {
-            Child::Branch(branch) if *next < branch.children.len() => {
-                let child = &branch.children[*next];
+            Child::Branch(branch) if *next < branch.children().len() => {
+                let child = &branch.slots[*next];
                 *next += 1;
                 frames.push((child, 0));
             }
@@ -64,10 +64,10 @@ fn encode_node(node: &Child) -> Vec<u8> {
             out
         }
         Child::Branch(branch) => {
-            let mut out = Vec::with_capacity(1 + BRANCH_HEADER + 32 * branch.children.len());
+            let mut out = Vec::with_capacity(1 + BRANCH_HEADER + 32 * branch.children().len());
             out.push(NODE_FORMAT_VERSION);
             out.extend_from_slice(&branch_header(branch.pos, branch.bitmap));
-            for child in branch.children.iter() {
+            for child in branch.children() {
                 out.extend_from_slice(&child_hash(child));
             }
             out

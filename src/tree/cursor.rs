@@ -58,14 +58,14 @@ impl<'a> Link<'a> for &'a Branch {
     type Leaf = &'a [u8];
     fn child(&self, index: usize) -> Step<'a, Self> {
         let branch: &'a Branch = self;
-        borrowed(&branch.children[index])
+        borrowed(&branch.slots[index])
     }
 }
 
 impl<'a> Link<'a> for BranchRef {
     type Leaf = Arc<[u8]>;
     fn child(&self, index: usize) -> Step<'a, Self> {
-        match &self.children[index] {
+        match &self.slots[index] {
             Child::Leaf(leaf, _) => Step::Leaf(leaf.clone()),
             Child::Branch(branch) => Step::Branch(branch.clone()),
             Child::Vacant => vacant!(),
@@ -103,7 +103,7 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
                     let index = if leftmost {
                         0
                     } else {
-                        branch.children.len() - 1
+                        branch.children().len() - 1
                     };
                     step = branch.child(index);
                     self.stack.push((branch, index));
@@ -116,7 +116,7 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
     fn advance(&mut self, forward: bool) {
         while let Some((branch, index)) = self.stack.last_mut() {
             let next = if forward {
-                (*index + 1 < branch.children.len()).then(|| *index + 1)
+                (*index + 1 < branch.children().len()).then(|| *index + 1)
             } else {
                 index.checked_sub(1)
             };
@@ -168,7 +168,7 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
             Step::Branch(branch) if branch.pos == at => {
                 // The key's digit is absent here: go to the first child after it.
                 let index = branch.rank(key_digit);
-                if index < branch.children.len() {
+                if index < branch.children().len() {
                     let child = branch.child(index);
                     self.stack.push((branch, index));
                     self.descend(child, true);
@@ -213,7 +213,7 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
 }
 
 fn any_leaf(branch: &Branch) -> &[u8] {
-    branch.children[0].any_leaf()
+    branch.slots[0].any_leaf()
 }
 
 /// The first nibble where `key` differs from the closest leaf; `None` when `key` is present.
@@ -224,7 +224,7 @@ fn closest_difference(root: &Child, key: &[u8]) -> Option<u32> {
             Child::Leaf(leaf, _) => return first_difference(leaf_key(leaf), key),
             Child::Branch(branch) => {
                 let index = digit(key, branch.pos).and_then(|d| branch.index_of(d));
-                node = &branch.children[index.unwrap_or(0)];
+                node = &branch.slots[index.unwrap_or(0)];
             }
             Child::Vacant => vacant!(),
         }

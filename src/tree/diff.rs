@@ -168,14 +168,14 @@ impl Diff {
         let union = old.bitmap | new.bitmap;
         for d in (END..RADIX as u32).rev().filter(|d| union & (1 << d) != 0) {
             let task = match (old.index_of(d), new.index_of(d)) {
-                (Some(i), Some(j)) if same(&old.children[i], &new.children[j]) => continue,
+                (Some(i), Some(j)) if same(&old.slots[i], &new.slots[j]) => continue,
                 (Some(i), Some(j)) => Task::Pair(
-                    old.children[i].clone(),
-                    new.children[j].clone(),
+                    old.slots[i].clone(),
+                    new.slots[j].clone(),
                     old.pos + 1,
                 ),
-                (Some(i), None) => Task::Removed(old.children[i].clone()),
-                (None, Some(j)) => Task::Added(new.children[j].clone()),
+                (Some(i), None) => Task::Removed(old.slots[i].clone()),
+                (None, Some(j)) => Task::Added(new.slots[j].clone()),
                 (None, None) => unreachable!("digit is in the union"),
             };
             self.tasks.push(task);
@@ -193,7 +193,7 @@ impl Diff {
             }
         };
         let mut inner = Some(inner);
-        for (index, child) in outer.children.iter().enumerate().rev() {
+        for (index, child) in outer.children().iter().enumerate().rev() {
             let cd = outer.digit_at(index);
             if cd < d
                 && let Some(inner) = inner.take()
@@ -259,11 +259,11 @@ impl Iterator for Diff {
                 }
                 Task::Removed(Child::Branch(branch)) => {
                     self.tasks
-                        .extend(branch.children.iter().rev().cloned().map(Task::Removed));
+                        .extend(branch.children().iter().rev().cloned().map(Task::Removed));
                 }
                 Task::Added(Child::Branch(branch)) => {
                     self.tasks
-                        .extend(branch.children.iter().rev().cloned().map(Task::Added));
+                        .extend(branch.children().iter().rev().cloned().map(Task::Added));
                 }
                 Task::Removed(Child::Vacant) | Task::Added(Child::Vacant) => vacant!(),
             }

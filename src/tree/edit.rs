@@ -16,22 +16,29 @@ use crate::tree::node::{
 /// A mutable view of a branch that this tree owns alone, with its cached hash cleared.
 fn unique(branch: &mut BranchRef) -> &mut Branch {
     if Arc::get_mut(&mut branch.0).is_none() {
-        *branch = Branch::with_children(branch.pos, branch.bitmap, branch.children.iter().cloned());
+        *branch = Branch::with_children(branch.pos, branch.bitmap, branch.children().iter().cloned());
     }
     let owned = Arc::get_mut(&mut branch.0).expect("a freshly copied branch has one owner");
     owned.hash = HashCell::default();
     owned
 }
 
+/// Whether this tree holds the only reference to `branch`. No `Weak` references to branches
+/// exist, so a strong count of one means `Arc::get_mut` succeeds.
+#[inline]
+fn sole_owner(branch: &BranchRef) -> bool {
+    Arc::strong_count(&branch.0) == 1
+}
+
 /// The children of a branch about to be replaced, in order: moved out when this tree owns the
 /// branch alone (no reference count touched), cloned otherwise.
 fn take_children(branch: &mut BranchRef) -> impl Iterator<Item = Child> + '_ {
-    // No `Weak` references to branches exist, so one strong reference means sole ownership.
-    let (owned, shared) = if Arc::strong_count(&branch.0) == 1 {
+    let (owned, shared) = if sole_owner(branch) {
         let owned = Arc::get_mut(&mut branch.0).expect("sole owner");
-        (Some(owned.children.iter_mut().map(take)), None)
+        let count = owned.count();
+        (Some(owned.slots[..count].iter_mut().map(take)), None)
     } else {
-        (None, Some(branch.children.iter().cloned()))
+        (None, Some(branch.children().iter().cloned()))
     };
     owned
         .into_iter()
@@ -45,7 +52,7 @@ fn child_slot(branch: &mut BranchRef, d: u32) -> &mut Child {
     let index = branch
         .index_of(d)
         .expect("the walk follows existing children");
-    &mut branch.children[index]
+    &mut branch.slots[index]
 }
 
 /// Inserts `leaf` (whose key is `key`) below `root`. Returns the replaced leaf, if any.
@@ -77,14 +84,22 @@ pub(crate) fn insert(root: &mut Child, key: &[u8], leaf: Arc<[u8]>) -> Option<Ar
             unreachable!("pos < MAX means a branch")
         };
         let index = branch.rank(key_digit);
-        let count = branch.children.len() + 1;
+        let count = branch.count() + 1;
         let bitmap = branch.bitmap | (1 << key_digit);
+        if branch.has_room() && sole_owner(branch) {
+            let owned = Arc::get_mut(&mut branch.0).expect("sole owner");
+            owned.slots[index..count].rotate_right(1);
+            owned.slots[index] = Child::leaf(leaf);
+            owned.bitmap = bitmap;
+            owned.hash = HashCell::default();
+            return None;
+        }
         let replacement = {
             let mut old = take_children(branch);
             let mut new = Some(Child::leaf(leaf));
             let children = (0..count)
                 .map(|i| if i == index { new.take() } else { old.next() }.expect("counted"));
-            Branch::with_children(at, bitmap, children)
+            Branch::with_room(at, bitmap, children)
         };
         *slot = Child::Branch(replacement);
     } else {
@@ -110,7 +125,7 @@ fn closest_difference(root: &Child, key: &[u8]) -> Option<u32> {
             Child::Leaf(leaf, _) => return first_difference(leaf_key(leaf), key),
             Child::Branch(branch) => {
                 let index = digit(key, branch.pos).and_then(|d| branch.index_of(d));
-                node = &branch.children[index.unwrap_or(0)];
+                node = &branch.slots[index.unwrap_or(0)];
             }
             Child::Vacant => vacant!(),
         }
@@ -142,7 +157,7 @@ fn locate(root: &Child, key: &[u8]) -> Found {
                 let Some(index) = digit(key, branch.pos).and_then(|d| branch.index_of(d)) else {
                     return Found::Absent;
                 };
-                node = &branch.children[index];
+                node = &branch.slots[index];
                 depth += 1;
             }
             Child::Vacant => vacant!(),
@@ -167,11 +182,22 @@ pub(crate) fn remove(root: &mut Child, key: &[u8]) -> Option<(Arc<[u8]>, bool)> 
                 };
                 let d = digit(key, branch.pos).expect("located below this branch");
                 let index = branch.index_of(d).expect("located below this branch");
-                if matches!(branch.children[index], Child::Leaf(..)) {
+                if matches!(branch.slots[index], Child::Leaf(..)) {
                     let Child::Branch(branch) = &mut *slot else {
                         unreachable!("checked above")
                     };
                     let (pos, bitmap) = (branch.pos, branch.bitmap & !(1 << d));
+                    let count = branch.count();
+                    if count > 2 && sole_owner(branch) {
+                        let owned = Arc::get_mut(&mut branch.0).expect("sole owner");
+                        let Child::Leaf(removed, _) = take(&mut owned.slots[index]) else {
+                            unreachable!("checked above")
+                        };
+                        owned.slots[index..count].rotate_left(1);
+                        owned.bitmap = bitmap;
+                        owned.hash = HashCell::default();
+                        return Some((removed, false));
+                    }
                     let mut kept: [Child; RADIX] = std::array::from_fn(|_| Child::Vacant);
                     let mut count = 0;
                     let mut removed = None;

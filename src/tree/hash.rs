@@ -99,7 +99,7 @@ fn branch_hash(root: &Branch) -> Hash {
     let mut hashes: Vec<Hash> = Vec::new();
     while let Some(frame) = frames.last_mut() {
         let (branch, next, base) = *frame;
-        if next == branch.children.len() {
+        if next == branch.children().len() {
             let hash = branch_hash_of(branch.pos, branch.bitmap, &hashes[base..]);
             branch.hash.set(hash);
             hashes.truncate(base);
@@ -108,7 +108,7 @@ fn branch_hash(root: &Branch) -> Hash {
             continue;
         }
         frame.1 += 1;
-        match &branch.children[next] {
+        match &branch.slots[next] {
             Child::Leaf(leaf, _) => hashes.push(leaf_hash(leaf)),
             Child::Branch(child) => match child.hash.get() {
                 Some(hash) => hashes.push(*hash),

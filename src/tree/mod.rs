@@ -96,7 +96,7 @@ impl Tree {
                 }
                 Child::Branch(branch) => {
                     let d = digit(key, branch.pos)?;
-                    node = &branch.children[branch.index_of(d)?];
+                    node = &branch.slots[branch.index_of(d)?];
                 }
                 Child::Vacant => vacant!(),
             }

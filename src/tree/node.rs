@@ -98,7 +98,7 @@ impl Drop for BranchRef {
 
 /// Moves the child branches of `branch` into `out`, leaving holes in their place.
 fn detach(branch: &mut Branch, out: &mut Vec<BranchRef>) {
-    for child in branch.children.iter_mut() {
+    for child in branch.slots.iter_mut() {
         if let Child::Branch(_) = child
             && let Child::Branch(taken) = take(child)
         {
@@ -130,7 +130,8 @@ pub(crate) struct BranchOf<C: ?Sized> {
     pub(crate) bitmap: u32,
     /// The Merkle hash of this subtree, filled on first request.
     pub(crate) hash: HashCell,
-    pub(crate) children: C,
+    /// The children in digit order, then vacant slots up to the capacity.
+    pub(crate) slots: C,
 }
 
 pub(crate) type Branch = BranchOf<[Child]>;
@@ -211,6 +212,24 @@ pub(crate) fn first_difference(a: &[u8], b: &[u8]) -> Option<u32> {
 }
 
 impl Branch {
+    /// The children, in digit order.
+    #[inline]
+    pub(crate) fn children(&self) -> &[Child] {
+        &self.slots[..self.count()]
+    }
+
+    /// Number of children.
+    #[inline]
+    pub(crate) fn count(&self) -> usize {
+        self.bitmap.count_ones() as usize
+    }
+
+    /// Whether a child can be added without reallocating.
+    #[inline]
+    pub(crate) fn has_room(&self) -> bool {
+        self.count() < self.slots.len()
+    }
+
     /// Index in `children` of the child with digit `d`, if present.
     #[inline]
     pub(crate) fn index_of(&self, d: u32) -> Option<usize> {
@@ -237,32 +256,58 @@ impl Branch {
     }
 
     /// A branch whose children, in digit order, are the first `popcount(bitmap)` items of
-    /// `children`.
+    /// `children`, with no room to spare.
     pub(crate) fn with_children(
         pos: u32,
         bitmap: u32,
         children: impl IntoIterator<Item = Child>,
     ) -> BranchRef {
-        BranchRef(new_branch(pos, bitmap, children.into_iter()))
+        let count = bitmap.count_ones() as usize;
+        BranchRef(new_branch(pos, bitmap, count, children.into_iter()))
+    }
+
+    /// Like [`with_children`](Branch::with_children) for a branch that is growing: wider
+    /// branches get spare slots, so that the next children are added in place.
+    pub(crate) fn with_room(
+        pos: u32,
+        bitmap: u32,
+        children: impl IntoIterator<Item = Child>,
+    ) -> BranchRef {
+        let capacity = match bitmap.count_ones() as usize {
+            count @ 0..=4 => count,
+            5..=8 => 8,
+            _ => RADIX,
+        };
+        BranchRef(new_branch(pos, bitmap, capacity, children.into_iter()))
     }
 }
 
 /// Allocates a branch whose children live inline in the same allocation.
 ///
-/// Safe Rust builds a dynamically sized value by unsizing a fixed-size array, so the child count
-/// (2 to [`RADIX`]) selects one of the array sizes below.
-fn new_branch(pos: u32, bitmap: u32, mut children: impl Iterator<Item = Child>) -> Arc<Branch> {
+/// Safe Rust builds a dynamically sized value by unsizing a fixed-size array, so the capacity
+/// (2 to [`RADIX`] slots) selects one of the array sizes below. Slots past the children are
+/// vacant.
+fn new_branch(
+    pos: u32,
+    bitmap: u32,
+    capacity: usize,
+    mut children: impl Iterator<Item = Child>,
+) -> Arc<Branch> {
+    let count = bitmap.count_ones() as usize;
+    debug_assert!((2..=capacity).contains(&count));
+    let mut fill = |i: usize| match i < count {
+        true => children.next().expect("one child per bitmap bit"),
+        false => Child::Vacant,
+    };
     macro_rules! sized {
         ($($n:literal)*) => {
-            match bitmap.count_ones() {
+            match capacity {
                 $($n => {
-                    let children: [Child; $n] = std::array::from_fn(|_| {
-                        children.next().expect("one child per bitmap bit")
-                    });
-                    Arc::new(BranchOf { pos, bitmap, hash: HashCell::default(), children })
+                    let slots: [Child; $n] = std::array::from_fn(&mut fill);
+                    Arc::new(BranchOf { pos, bitmap, hash: HashCell::default(), slots })
                         as Arc<Branch>
                 })*
-                n => unreachable!("a branch has 2 to 17 children, not {n}"),
+                n => unreachable!("a branch has 2 to 17 slots, not {n}"),
             }
         };
     }
@@ -283,7 +328,7 @@ impl Child {
         loop {
             match node {
                 Child::Leaf(leaf, _) => return leaf,
-                Child::Branch(branch) => node = &branch.children[0],
+                Child::Branch(branch) => node = &branch.slots[0],
                 Child::Vacant => vacant!(),
             }
         }
