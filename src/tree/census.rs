@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::tree::Tree;
 use crate::tree::hash::{Hash, branch_hash_of, empty_hash, leaf_hash};
 use crate::tree::node::{
-    Branch, Child, digit, fingerprint, first_difference, leaf_key, leaf_value, vacant,
+    Branch, Child, Route, digit, fingerprint, first_difference, leaf_key, leaf_value, vacant,
 };
 
 /// Bytes of the two reference counts in front of every `Arc` allocation.
@@ -48,7 +48,7 @@ fn branch_bytes(branch: &Branch) -> usize {
 fn address(child: &Child) -> usize {
     match child {
         Child::Leaf(leaf, _) => leaf.as_ptr() as usize,
-        Child::Branch(branch) => (&**branch as *const Branch).cast::<u8>() as usize,
+        Child::Branch(branch, _) => (&**branch as *const Branch).cast::<u8>() as usize,
         Child::Vacant => vacant!(),
     }
 }
@@ -81,7 +81,7 @@ pub(crate) fn census(versions: &[&Tree]) -> Census {
                             out.payload_bytes +=
                                 (leaf_key(leaf).len() + leaf_value(leaf).len()) as u64;
                         }
-                        Child::Branch(branch) => {
+                        Child::Branch(branch, _) => {
                             out.branches += 1;
                             out.node_bytes += branch_bytes(branch) as u64;
                         }
@@ -89,7 +89,7 @@ pub(crate) fn census(versions: &[&Tree]) -> Census {
                     }
                 }
             }
-            if let Child::Branch(branch) = node {
+            if let Child::Branch(branch, _) = node {
                 stack.extend(branch.children().iter().map(|child| (child, depth + 1)));
             }
         }
@@ -118,7 +118,14 @@ pub(crate) fn verify(tree: &Tree) -> Result<Hash> {
     loop {
         if let Some(node) = next.take() {
             match node {
-                Child::Branch(branch) => frames.push((branch, 0, done.len())),
+                Child::Branch(branch, route) => {
+                    if *route != Route::new(branch.pos, branch.bitmap) {
+                        return Err(Error::Corrupt(
+                            "a slot's route does not match its branch".into(),
+                        ));
+                    }
+                    frames.push((branch, 0, done.len()));
+                }
                 Child::Leaf(leaf, tag) => {
                     if *tag != fingerprint(leaf_key(leaf)) {
                         return Err(Error::Corrupt(

@@ -33,7 +33,7 @@ pub fn encode_tree(tree: &Tree) -> Vec<(Hash, Vec<u8>)> {
     let mut frames: Vec<(&Child, usize)> = vec![(root, 0)];
     while let Some((node, next)) = frames.last_mut() {
         match node {
-            Child::Branch(branch) if *next < branch.children().len() => {
+            Child::Branch(branch, _) if *next < branch.children().len() => {
                 let child = &branch.slots[*next];
                 *next += 1;
                 frames.push((child, 0));
@@ -63,7 +63,7 @@ fn encode_node(node: &Child) -> Vec<u8> {
             out.extend_from_slice(value);
             out
         }
-        Child::Branch(branch) => {
+        Child::Branch(branch, _) => {
             let mut out = Vec::with_capacity(1 + BRANCH_HEADER + 32 * branch.children().len());
             out.push(NODE_FORMAT_VERSION);
             out.extend_from_slice(&branch_header(branch.pos, branch.bitmap));
@@ -202,7 +202,7 @@ where
             let done = frames.pop().expect("top exists");
             let branch = Branch::with_children(done.pos, done.bitmap, done.children);
             branch.hash.set(done.hash);
-            let node = Child::Branch(branch);
+            let node = Child::branch(branch);
             match frames.last_mut() {
                 Some(parent) => parent.children.push(node),
                 None => break node,
@@ -324,7 +324,7 @@ mod tests {
         // A branch whose children are in the wrong digit slots hashes fine but is not canonical.
         let a = new_leaf(&[0x10], b"a");
         let b = new_leaf(&[0x20], b"b");
-        let swapped = Child::Branch(Branch::with_children(
+        let swapped = Child::branch(Branch::with_children(
             0,
             (1 << 2) | (1 << 3),
             vec![Child::leaf(b), Child::leaf(a)],
@@ -340,7 +340,7 @@ mod tests {
         let nodes = store(&tree);
         let back = decode_tree(&tree.root_hash(), |h| nodes.get(h).cloned()).unwrap();
         match back.root() {
-            Some(Child::Branch(branch)) => assert_eq!(cached(branch), Some(&tree.root_hash())),
+            Some(Child::Branch(branch, _)) => assert_eq!(cached(branch), Some(&tree.root_hash())),
             _ => panic!("sample has a branch root"),
         }
     }

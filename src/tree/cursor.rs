@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::tree::Tree;
 use crate::tree::node::{
-    Branch, BranchRef, Child, digit, first_difference, leaf_key, leaf_value, vacant,
+    Branch, BranchRef, Child, closest_difference, digit, leaf_key, leaf_value, vacant,
 };
 
 /// What a cursor holds on to: a branch, by reference or by ownership.
@@ -41,7 +41,7 @@ impl<'a, L: Link<'a>> Clone for Step<'a, L> {
 fn borrowed(child: &Child) -> Step<'_, &Branch> {
     match child {
         Child::Leaf(leaf, _) => Step::Leaf(&leaf[..]),
-        Child::Branch(branch) => Step::Branch(&**branch),
+        Child::Branch(branch, _) => Step::Branch(&**branch),
         Child::Vacant => vacant!(),
     }
 }
@@ -49,7 +49,7 @@ fn borrowed(child: &Child) -> Step<'_, &Branch> {
 fn owned(child: &Child) -> Step<'static, BranchRef> {
     match child {
         Child::Leaf(leaf, _) => Step::Leaf(leaf.clone()),
-        Child::Branch(branch) => Step::Branch(branch.clone()),
+        Child::Branch(branch, _) => Step::Branch(branch.clone()),
         Child::Vacant => vacant!(),
     }
 }
@@ -67,7 +67,7 @@ impl<'a> Link<'a> for BranchRef {
     fn child(&self, index: usize) -> Step<'a, Self> {
         match &self.slots[index] {
             Child::Leaf(leaf, _) => Step::Leaf(leaf.clone()),
-            Child::Branch(branch) => Step::Branch(branch.clone()),
+            Child::Branch(branch, _) => Step::Branch(branch.clone()),
             Child::Vacant => vacant!(),
         }
     }
@@ -214,21 +214,6 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
 
 fn any_leaf(branch: &Branch) -> &[u8] {
     branch.slots[0].any_leaf()
-}
-
-/// The first nibble where `key` differs from the closest leaf; `None` when `key` is present.
-fn closest_difference(root: &Child, key: &[u8]) -> Option<u32> {
-    let mut node = root;
-    loop {
-        match node {
-            Child::Leaf(leaf, _) => return first_difference(leaf_key(leaf), key),
-            Child::Branch(branch) => {
-                let index = digit(key, branch.pos).and_then(|d| branch.index_of(d));
-                node = &branch.slots[index.unwrap_or(0)];
-            }
-            Child::Vacant => vacant!(),
-        }
-    }
 }
 
 /// A double-ended walk between two cursors that stops when they meet.

@@ -120,7 +120,7 @@ impl Diff {
             return None;
         }
         let (old_pos, new_pos) = (old.pos(), new.pos());
-        if let (Child::Branch(a), Child::Branch(b)) = (&old, &new)
+        if let (Child::Branch(a, _), Child::Branch(b, _)) = (&old, &new)
             && old_pos == known
             && new_pos == known
         {
@@ -144,16 +144,16 @@ impl Diff {
             return None;
         }
         match (&old, &new) {
-            (Child::Branch(a), Child::Branch(b)) if old_pos == new_pos => self.merge(a, b),
+            (Child::Branch(a, _), Child::Branch(b, _)) if old_pos == new_pos => self.merge(a, b),
             _ if old_pos < new_pos => {
-                let Child::Branch(a) = &old else {
+                let Child::Branch(a, _) = &old else {
                     unreachable!("a smaller pos is a branch")
                 };
                 let d = digit(new_key, old_pos).expect("new shares old's prefix");
                 self.nest(a, d, new, true);
             }
             _ => {
-                let Child::Branch(b) = &new else {
+                let Child::Branch(b, _) = &new else {
                     unreachable!("a smaller pos is a branch")
                 };
                 let d = digit(old_key, new_pos).expect("old shares new's prefix");
@@ -169,11 +169,9 @@ impl Diff {
         for d in (END..RADIX as u32).rev().filter(|d| union & (1 << d) != 0) {
             let task = match (old.index_of(d), new.index_of(d)) {
                 (Some(i), Some(j)) if same(&old.slots[i], &new.slots[j]) => continue,
-                (Some(i), Some(j)) => Task::Pair(
-                    old.slots[i].clone(),
-                    new.slots[j].clone(),
-                    old.pos + 1,
-                ),
+                (Some(i), Some(j)) => {
+                    Task::Pair(old.slots[i].clone(), new.slots[j].clone(), old.pos + 1)
+                }
                 (Some(i), None) => Task::Removed(old.slots[i].clone()),
                 (None, Some(j)) => Task::Added(new.slots[j].clone()),
                 (None, None) => unreachable!("digit is in the union"),
@@ -257,11 +255,11 @@ impl Iterator for Diff {
                         new: Some(leaf),
                     });
                 }
-                Task::Removed(Child::Branch(branch)) => {
+                Task::Removed(Child::Branch(branch, _)) => {
                     self.tasks
                         .extend(branch.children().iter().rev().cloned().map(Task::Removed));
                 }
-                Task::Added(Child::Branch(branch)) => {
+                Task::Added(Child::Branch(branch, _)) => {
                     self.tasks
                         .extend(branch.children().iter().rev().cloned().map(Task::Added));
                 }

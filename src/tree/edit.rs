@@ -10,13 +10,15 @@ use std::sync::Arc;
 use crate::tree::hash::HashCell;
 
 use crate::tree::node::{
-    Branch, BranchRef, Child, RADIX, digit, first_difference, leaf_key, take, vacant,
+    Branch, BranchRef, Child, RADIX, Route, closest_difference, digit, index_in, leaf_key, take,
+    vacant,
 };
 
 /// A mutable view of a branch that this tree owns alone, with its cached hash cleared.
 fn unique(branch: &mut BranchRef) -> &mut Branch {
     if Arc::get_mut(&mut branch.0).is_none() {
-        *branch = Branch::with_children(branch.pos, branch.bitmap, branch.children().iter().cloned());
+        *branch =
+            Branch::with_children(branch.pos, branch.bitmap, branch.children().iter().cloned());
     }
     let owned = Arc::get_mut(&mut branch.0).expect("a freshly copied branch has one owner");
     owned.hash = HashCell::default();
@@ -65,13 +67,13 @@ pub(crate) fn insert(root: &mut Child, key: &[u8], leaf: Arc<[u8]>) -> Option<Ar
             None if pos == u32::MAX => {
                 return match std::mem::replace(slot, Child::leaf(leaf)) {
                     Child::Leaf(old, _) => Some(old),
-                    Child::Branch(_) | Child::Vacant => unreachable!("pos is MAX only for leaves"),
+                    Child::Branch(..) | Child::Vacant => unreachable!("pos is MAX only for leaves"),
                 };
             }
             Some(at) if pos >= at => break,
             _ => {}
         }
-        let Child::Branch(branch) = slot else {
+        let Child::Branch(branch, _) = slot else {
             unreachable!("pos < MAX means a branch")
         };
         let d = digit(key, pos).expect("the key shares this branch's prefix");
@@ -80,7 +82,7 @@ pub(crate) fn insert(root: &mut Child, key: &[u8], leaf: Arc<[u8]>) -> Option<Ar
     let at = split.expect("loop breaks only on a split");
     let key_digit = digit(key, at).expect("the split lies within the key");
     if slot.pos() == at {
-        let Child::Branch(branch) = slot else {
+        let Child::Branch(branch, route) = slot else {
             unreachable!("pos < MAX means a branch")
         };
         let index = branch.rank(key_digit);
@@ -92,6 +94,7 @@ pub(crate) fn insert(root: &mut Child, key: &[u8], leaf: Arc<[u8]>) -> Option<Ar
             owned.slots[index] = Child::leaf(leaf);
             owned.bitmap = bitmap;
             owned.hash = HashCell::default();
+            *route = Route::new(at, bitmap);
             return None;
         }
         let replacement = {
@@ -101,7 +104,7 @@ pub(crate) fn insert(root: &mut Child, key: &[u8], leaf: Arc<[u8]>) -> Option<Ar
                 .map(|i| if i == index { new.take() } else { old.next() }.expect("counted"));
             Branch::with_room(at, bitmap, children)
         };
-        *slot = Child::Branch(replacement);
+        *slot = Child::branch(replacement);
     } else {
         let old = take(slot);
         let old_digit = digit(leaf_key(old.any_leaf()), at).expect("keys below share the split");
@@ -111,25 +114,9 @@ pub(crate) fn insert(root: &mut Child, key: &[u8], leaf: Arc<[u8]>) -> Option<Ar
         } else {
             [old, Child::leaf(leaf)]
         };
-        *slot = Child::Branch(Branch::with_children(at, bitmap, children));
+        *slot = Child::branch(Branch::with_children(at, bitmap, children));
     }
     None
-}
-
-/// The first nibble where `key` differs from the keys of the subtree it would join, found by
-/// following `key` down to some leaf; `None` when that leaf holds `key` itself.
-fn closest_difference(root: &Child, key: &[u8]) -> Option<u32> {
-    let mut node = root;
-    loop {
-        match node {
-            Child::Leaf(leaf, _) => return first_difference(leaf_key(leaf), key),
-            Child::Branch(branch) => {
-                let index = digit(key, branch.pos).and_then(|d| branch.index_of(d));
-                node = &branch.slots[index.unwrap_or(0)];
-            }
-            Child::Vacant => vacant!(),
-        }
-    }
 }
 
 /// Where a key's leaf sits, found without modifying anything.
@@ -153,8 +140,9 @@ fn locate(root: &Child, key: &[u8]) -> Found {
                     (true, _) => Found::Below,
                 };
             }
-            Child::Branch(branch) => {
-                let Some(index) = digit(key, branch.pos).and_then(|d| branch.index_of(d)) else {
+            Child::Branch(branch, route) => {
+                let (pos, bitmap) = route.read(branch);
+                let Some(index) = digit(key, pos).and_then(|d| index_in(bitmap, d)) else {
                     return Found::Absent;
                 };
                 node = &branch.slots[index];
@@ -172,18 +160,18 @@ pub(crate) fn remove(root: &mut Child, key: &[u8]) -> Option<(Arc<[u8]>, bool)> 
         Found::Absent => None,
         Found::AtRoot => match root {
             Child::Leaf(leaf, _) => Some((leaf.clone(), true)),
-            Child::Branch(_) | Child::Vacant => unreachable!("located at the root as a leaf"),
+            Child::Branch(..) | Child::Vacant => unreachable!("located at the root as a leaf"),
         },
         Found::Below => {
             let mut slot = root;
             loop {
-                let Child::Branch(branch) = &*slot else {
+                let Child::Branch(branch, _) = &*slot else {
                     unreachable!("the leaf is below")
                 };
                 let d = digit(key, branch.pos).expect("located below this branch");
                 let index = branch.index_of(d).expect("located below this branch");
                 if matches!(branch.slots[index], Child::Leaf(..)) {
-                    let Child::Branch(branch) = &mut *slot else {
+                    let Child::Branch(branch, route) = &mut *slot else {
                         unreachable!("checked above")
                     };
                     let (pos, bitmap) = (branch.pos, branch.bitmap & !(1 << d));
@@ -196,6 +184,7 @@ pub(crate) fn remove(root: &mut Child, key: &[u8]) -> Option<(Arc<[u8]>, bool)> 
                         owned.slots[index..count].rotate_left(1);
                         owned.bitmap = bitmap;
                         owned.hash = HashCell::default();
+                        *route = Route::new(pos, bitmap);
                         return Some((removed, false));
                     }
                     let mut kept: [Child; RADIX] = std::array::from_fn(|_| Child::Vacant);
@@ -213,7 +202,7 @@ pub(crate) fn remove(root: &mut Child, key: &[u8]) -> Option<(Arc<[u8]>, bool)> 
                         take(&mut kept[0])
                     } else {
                         let rest = kept.iter_mut().take(count).map(take);
-                        Child::Branch(Branch::with_children(pos, bitmap, rest))
+                        Child::branch(Branch::with_children(pos, bitmap, rest))
                     };
                     *slot = replacement;
                     let Some(Child::Leaf(removed, _)) = removed else {
@@ -221,7 +210,7 @@ pub(crate) fn remove(root: &mut Child, key: &[u8]) -> Option<(Arc<[u8]>, bool)> 
                     };
                     return Some((removed, false));
                 }
-                let Child::Branch(branch) = slot else {
+                let Child::Branch(branch, _) = slot else {
                     unreachable!("checked above")
                 };
                 slot = child_slot(branch, d);

@@ -85,7 +85,7 @@ pub(crate) fn branch_hash_of(pos: u32, bitmap: u32, child_hashes: &[Hash]) -> Ha
 pub(crate) fn child_hash(child: &Child) -> Hash {
     match child {
         Child::Leaf(leaf, _) => leaf_hash(leaf),
-        Child::Branch(branch) => branch_hash(branch),
+        Child::Branch(branch, _) => branch_hash(branch),
         Child::Vacant => vacant!(),
     }
 }
@@ -110,7 +110,7 @@ fn branch_hash(root: &Branch) -> Hash {
         frame.1 += 1;
         match &branch.slots[next] {
             Child::Leaf(leaf, _) => hashes.push(leaf_hash(leaf)),
-            Child::Branch(child) => match child.hash.get() {
+            Child::Branch(child, _) => match child.hash.get() {
                 Some(hash) => hashes.push(*hash),
                 None => frames.push((child, 0, hashes.len())),
             },
@@ -125,6 +125,6 @@ fn branch_hash(root: &Branch) -> Hash {
 pub(crate) fn cached_hash(child: &Child) -> Option<&Hash> {
     match child {
         Child::Leaf(..) | Child::Vacant => None,
-        Child::Branch(branch) => branch.hash.get(),
+        Child::Branch(branch, _) => branch.hash.get(),
     }
 }

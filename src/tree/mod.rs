@@ -36,7 +36,7 @@ pub(crate) use cursor::OwnedRange;
 pub use cursor::{Iter, Range};
 pub use diff::{Diff, DiffEntry, DiffKind};
 pub use hash::Hash;
-use node::{Child, digit, fingerprint, leaf_key, leaf_value, new_leaf, vacant};
+use node::{Child, digit, fingerprint, index_in, leaf_key, leaf_value, new_leaf, vacant};
 
 /// A persistent, ordered map from byte strings to byte strings with a Merkle root.
 ///
@@ -94,9 +94,9 @@ impl Tree {
                 Child::Leaf(leaf, tag) => {
                     return (*tag == fingerprint(key) && leaf_key(leaf) == key).then_some(leaf);
                 }
-                Child::Branch(branch) => {
-                    let d = digit(key, branch.pos)?;
-                    node = &branch.slots[branch.index_of(d)?];
+                Child::Branch(branch, route) => {
+                    let (pos, bitmap) = route.read(branch);
+                    node = &branch.slots[index_in(bitmap, digit(key, pos)?)?];
                 }
                 Child::Vacant => vacant!(),
             }

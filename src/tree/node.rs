@@ -33,7 +33,9 @@ pub(crate) const RADIX: usize = 17;
 #[derive(Clone)]
 pub(crate) enum Child {
     Leaf(Arc<[u8]>, u32),
-    Branch(BranchRef),
+    /// A branch and its [`Route`], copied from the branch into the slot so that a lookup reads
+    /// only the slot it follows, never the branch header.
+    Branch(BranchRef, Route),
     /// A slot whose child was moved out of a branch that is being replaced or freed. Never
     /// reachable from a tree.
     Vacant,
@@ -99,8 +101,8 @@ impl Drop for BranchRef {
 /// Moves the child branches of `branch` into `out`, leaving holes in their place.
 fn detach(branch: &mut Branch, out: &mut Vec<BranchRef>) {
     for child in branch.slots.iter_mut() {
-        if let Child::Branch(_) = child
-            && let Child::Branch(taken) = take(child)
+        if let Child::Branch(..) = child
+            && let Child::Branch(taken, _) = take(child)
         {
             out.push(taken);
         }
@@ -314,7 +316,71 @@ fn new_branch(
     sized!(2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17)
 }
 
+/// A branch's split position and bitmap packed in 32 bits: the bitmap in the low 17 bits, the
+/// position above them. A position too large for the 15 bits left is marked by
+/// [`Route::IN_BRANCH`] and read from the branch itself. (A real packing is never all ones: at an
+/// odd position the end digit cannot be set.)
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Route(u32);
+
+impl Route {
+    const IN_BRANCH: Route = Route(u32::MAX);
+    const POS_LIMIT: u32 = (1 << 15) - 1;
+
+    pub(crate) fn new(pos: u32, bitmap: u32) -> Route {
+        if pos < Route::POS_LIMIT {
+            Route(pos << RADIX | bitmap)
+        } else {
+            Route::IN_BRANCH
+        }
+    }
+
+    /// The split position and bitmap of `branch`, whose route this is.
+    #[inline]
+    pub(crate) fn read(self, branch: &Branch) -> (u32, u32) {
+        if self == Route::IN_BRANCH {
+            (branch.pos, branch.bitmap)
+        } else {
+            (self.0 >> RADIX, self.0 & ((1 << RADIX) - 1))
+        }
+    }
+}
+
+/// The first nibble where `key` differs from the keys of the subtree it would join, found by
+/// following `key` down to some leaf (any child where its digit is absent: every key below a
+/// branch shares the prefix that matters there); `None` when that leaf holds `key` itself.
+pub(crate) fn closest_difference(root: &Child, key: &[u8]) -> Option<u32> {
+    let mut node = root;
+    loop {
+        match node {
+            Child::Leaf(leaf, _) => return first_difference(leaf_key(leaf), key),
+            Child::Branch(branch, route) => {
+                let (pos, bitmap) = route.read(branch);
+                let index = digit(key, pos).and_then(|d| index_in(bitmap, d));
+                node = &branch.slots[index.unwrap_or(0)];
+            }
+            Child::Vacant => vacant!(),
+        }
+    }
+}
+
+/// Index of digit `d` among the children of a branch with `bitmap`, if present.
+#[inline]
+pub(crate) fn index_in(bitmap: u32, d: u32) -> Option<usize> {
+    if bitmap & (1 << d) == 0 {
+        None
+    } else {
+        Some((bitmap & ((1u32 << d) - 1)).count_ones() as usize)
+    }
+}
+
 impl Child {
+    /// A child slot for a branch.
+    pub(crate) fn branch(branch: BranchRef) -> Child {
+        let route = Route::new(branch.pos, branch.bitmap);
+        Child::Branch(branch, route)
+    }
+
     /// A child slot for a leaf allocation.
     pub(crate) fn leaf(leaf: Arc<[u8]>) -> Child {
         let tag = fingerprint(leaf_key(&leaf));
@@ -328,7 +394,7 @@ impl Child {
         loop {
             match node {
                 Child::Leaf(leaf, _) => return leaf,
-                Child::Branch(branch) => node = &branch.slots[0],
+                Child::Branch(branch, _) => node = &branch.slots[0],
                 Child::Vacant => vacant!(),
             }
         }
@@ -339,7 +405,7 @@ impl Child {
     pub(crate) fn pos(&self) -> u32 {
         match self {
             Child::Leaf(..) | Child::Vacant => u32::MAX,
-            Child::Branch(branch) => branch.pos,
+            Child::Branch(branch, route) => route.read(branch).0,
         }
     }
 
@@ -348,7 +414,7 @@ impl Child {
     pub(crate) fn ptr_eq(&self, other: &Child) -> bool {
         match (self, other) {
             (Child::Leaf(a, _), Child::Leaf(b, _)) => Arc::ptr_eq(a, b),
-            (Child::Branch(a), Child::Branch(b)) => Arc::ptr_eq(&a.0, &b.0),
+            (Child::Branch(a, _), Child::Branch(b, _)) => Arc::ptr_eq(&a.0, &b.0),
             _ => false,
         }
     }
