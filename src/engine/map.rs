@@ -395,20 +395,20 @@ impl Map {
         let mut state = self.state.write();
         let pins = self.pins.lock();
         let current = state.current.as_ref().map(Snapshot::id);
-        let newest: Vec<u64> = state
-            .registry
-            .keys()
-            .rev()
-            .take(retain_last)
-            .copied()
-            .collect();
-        let pruned: Vec<u64> = state
-            .registry
-            .keys()
-            .copied()
-            .filter(|id| {
-                Some(*id) != current && !newest.contains(id) && pins.get(id).is_none_or(|&n| n == 0)
-            })
+        // Ids below the newest `retain_last` are candidates; the registry is ordered by id, so
+        // they are one range and the cost is O(candidates · log s).
+        let cutoff = match retain_last {
+            0 => None,
+            n => state.registry.keys().rev().nth(n - 1).copied(),
+        };
+        let candidates = match (retain_last, cutoff) {
+            (0, _) => state.registry.range(..),
+            (_, Some(cutoff)) => state.registry.range(..cutoff),
+            (_, None) => state.registry.range(..0),
+        };
+        let pruned: Vec<u64> = candidates
+            .map(|(id, _)| *id)
+            .filter(|id| Some(*id) != current && pins.get(id).is_none_or(|&n| n == 0))
             .collect();
         for id in &pruned {
             state.registry.remove(id);

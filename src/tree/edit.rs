@@ -11,12 +11,13 @@ use crate::tree::hash::HashCell;
 
 use crate::tree::node::{
     Branch, BranchRef, Child, RADIX, Route, closest_difference, digit, index_in, leaf_key, take,
-    vacant,
+    vacant, warm,
 };
 
 /// A mutable view of a branch that this tree owns alone, with its cached hash cleared.
 fn unique(branch: &mut BranchRef) -> &mut Branch {
     if Arc::get_mut(&mut branch.0).is_none() {
+        warm(branch.children());
         *branch =
             Branch::with_children(branch.pos, branch.bitmap, branch.children().iter().cloned());
     }
@@ -40,6 +41,7 @@ fn take_children(branch: &mut BranchRef) -> impl Iterator<Item = Child> + '_ {
         let count = owned.count();
         (Some(owned.slots[..count].iter_mut().map(take)), None)
     } else {
+        warm(branch.children());
         (None, Some(branch.children().iter().cloned()))
     };
     owned
