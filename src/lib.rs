@@ -28,4 +28,4 @@ pub use engine::{
     SnapshotMeta, Value,
 };
 pub use error::{Error, MAX_KEY_LEN, MAX_VALUE_LEN, Result};
-pub use tree::{Diff, DiffEntry, DiffKind, Hash, Iter, Range, Tree};
+pub use tree::{Diff, DiffEntry, DiffKind, Hash, Iter, OwnedDiff, Range, Tree};

@@ -11,7 +11,7 @@ use crate::engine::batch::{Batch, Op};
 use crate::engine::snapshot::{Snapshot, SnapshotMeta};
 use crate::error::{Error, Result, check_entry, check_key};
 use crate::tree::node::{leaf_key, leaf_value};
-use crate::tree::{Diff, OwnedRange, Tree, prefix_end};
+use crate::tree::{Diff, OwnedDiff, OwnedRange, Tree, prefix_end};
 
 /// What [`Map::rollback`] does with mutations no snapshot holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -354,13 +354,13 @@ impl Map {
     }
 
     /// The changes from `old` to `new`, in key order.
-    pub fn diff(&self, old: &Snapshot, new: &Snapshot) -> Diff {
+    pub fn diff<'a>(&self, old: &'a Snapshot, new: &'a Snapshot) -> Diff<'a> {
         old.diff(new)
     }
 
-    /// The changes from `old` to the live state, in key order.
-    pub fn diff_live(&self, old: &Snapshot) -> Diff {
-        old.tree().diff(&self.view())
+    /// The changes from `old` to the live state as of this call, in key order.
+    pub fn diff_live(&self, old: &Snapshot) -> OwnedDiff {
+        old.tree().diff_owned(&self.view())
     }
 
     /// The registered snapshots, by ascending id.

@@ -3,7 +3,7 @@
 use std::ops::Bound;
 use std::sync::Arc;
 
-use crate::tree::{Diff, Hash, Iter, Range, Tree};
+use crate::tree::{Diff, Hash, Iter, OwnedDiff, Range, Tree};
 
 /// What is recorded about a snapshot when it is taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,8 +105,13 @@ impl Snapshot {
     }
 
     /// The changes that turn this snapshot into `newer`, in key order.
-    pub fn diff(&self, newer: &Snapshot) -> Diff {
+    pub fn diff<'a>(&'a self, newer: &'a Snapshot) -> Diff<'a> {
         self.inner.tree.diff(&newer.inner.tree)
+    }
+
+    /// [`diff`](Snapshot::diff) that holds its own references to both versions.
+    pub fn diff_owned(&self, newer: &Snapshot) -> OwnedDiff {
+        self.inner.tree.diff_owned(&newer.inner.tree)
     }
 }
 

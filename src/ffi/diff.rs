@@ -5,14 +5,14 @@ use super::guard::{call, call_value};
 use super::map::lqft_map;
 use super::snapshot::lqft_snapshot;
 use super::status::*;
-use crate::{Diff, DiffEntry, DiffKind};
+use crate::{DiffEntry, DiffKind, OwnedDiff};
 
 /// The changes that turn one version into another, in key order. Owns what it needs: it stays
 /// valid after the snapshots and map it came from are freed.
 ///
 /// Thread safety: use a diff from one thread at a time.
 pub struct lqft_diff {
-    diff: Diff,
+    diff: OwnedDiff,
     /// The entry last returned, which the views in `lqft_diff_entry` point into.
     current: Option<DiffEntry>,
 }
@@ -47,7 +47,7 @@ pub struct lqft_diff_entry {
     pub new_value_len: usize,
 }
 
-fn give(out: Out<*mut lqft_diff>, diff: Diff) -> super::guard::Outcome {
+fn give(out: Out<*mut lqft_diff>, diff: OwnedDiff) -> super::guard::Outcome {
     out.write(new_handle(lqft_diff {
         diff,
         current: None,
@@ -78,7 +78,7 @@ pub unsafe extern "C" fn lqft_diff_new(
                 Out::new(out, "out")?,
             )
         };
-        give(out, old.snapshot.diff(&new.snapshot))
+        give(out, old.snapshot.diff_owned(&new.snapshot))
     })
 }
 

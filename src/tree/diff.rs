@@ -4,6 +4,10 @@
 //! pair that is the same allocation or whose cached Merkle hashes are equal. Pairs are expanded
 //! by the branch positions alone, so only paths leading to a change are visited. Pending work
 //! lives on a heap stack, pushed in reverse so entries come out in key order.
+//!
+//! The walk is written once over [`Hold`]: [`Diff`] borrows the two versions and touches no
+//! reference count on its way down; [`OwnedDiff`] owns what it holds, for handles that outlive
+//! any borrow (the C ABI).
 
 use std::sync::Arc;
 
@@ -67,45 +71,127 @@ impl std::fmt::Debug for DiffEntry {
     }
 }
 
-enum Task {
+/// How the walk holds a node: borrowed from a version, or owned.
+pub(crate) trait Hold: Sized {
+    /// The node held.
+    fn node(&self) -> &Child;
+    /// The child in slot `index` of the held branch.
+    fn child(&self, index: usize) -> Self;
+}
+
+impl<'a> Hold for &'a Child {
+    fn node(&self) -> &Child {
+        self
+    }
+    fn child(&self, index: usize) -> Self {
+        let node: &'a Child = self;
+        match node {
+            Child::Branch(branch, _) => &branch.slots[index],
+            Child::Leaf(..) | Child::Vacant => unreachable!("only branches have children"),
+        }
+    }
+}
+
+impl Hold for Child {
+    fn node(&self) -> &Child {
+        self
+    }
+    fn child(&self, index: usize) -> Self {
+        (&self).child(index).clone()
+    }
+}
+
+enum Task<H> {
     /// Two subtrees covering the same key space, whose keys are known to agree on the first
     /// `u32` nibbles.
-    Pair(Child, Child, u32),
-    Removed(Child),
-    Added(Child),
+    Pair(H, H, u32),
+    Removed(H),
+    Added(H),
 }
 
-/// The changes from one version to another, in key order. Owns what it needs, so it outlives
-/// the trees it came from.
-pub struct Diff {
-    tasks: Vec<Task>,
+/// The walk shared by [`Diff`] and [`OwnedDiff`].
+struct Walk<H> {
+    tasks: Vec<Task<H>>,
 }
 
-impl Diff {
-    pub(crate) fn new(old: Option<Child>, new: Option<Child>) -> Diff {
+fn branch(node: &Child) -> &Branch {
+    match node {
+        Child::Branch(branch, _) => branch,
+        Child::Leaf(..) | Child::Vacant => unreachable!("a smaller pos is a branch"),
+    }
+}
+
+impl<H: Hold> Walk<H> {
+    fn new(old: Option<H>, new: Option<H>) -> Walk<H> {
         let task = match (old, new) {
             (None, None) => None,
             (Some(old), None) => Some(Task::Removed(old)),
             (None, Some(new)) => Some(Task::Added(new)),
             (Some(old), Some(new)) => Some(Task::Pair(old, new, 0)),
         };
-        Diff {
+        Walk {
             tasks: task.into_iter().collect(),
         }
     }
 
+    fn next(&mut self) -> Option<DiffEntry> {
+        while let Some(task) = self.tasks.pop() {
+            match task {
+                Task::Pair(old, new, known) => {
+                    if let Some(entry) = self.expand(old, new, known) {
+                        return Some(entry);
+                    }
+                }
+                Task::Removed(node) => match node.node() {
+                    Child::Leaf(leaf, _) => {
+                        let old = Some(leaf.clone());
+                        return Some(DiffEntry {
+                            kind: DiffKind::Removed,
+                            old,
+                            new: None,
+                        });
+                    }
+                    Child::Branch(branch, _) => {
+                        let count = branch.count();
+                        self.tasks
+                            .extend((0..count).rev().map(|i| Task::Removed(node.child(i))));
+                    }
+                    Child::Vacant => vacant!(),
+                },
+                Task::Added(node) => match node.node() {
+                    Child::Leaf(leaf, _) => {
+                        let new = Some(leaf.clone());
+                        return Some(DiffEntry {
+                            kind: DiffKind::Added,
+                            old: None,
+                            new,
+                        });
+                    }
+                    Child::Branch(branch, _) => {
+                        let count = branch.count();
+                        self.tasks
+                            .extend((0..count).rev().map(|i| Task::Added(node.child(i))));
+                    }
+                    Child::Vacant => vacant!(),
+                },
+            }
+        }
+        None
+    }
+
     /// Expands a pair of subtrees into smaller tasks, or an entry when both are leaves.
-    fn expand(&mut self, old: Child, new: Child, known: u32) -> Option<DiffEntry> {
-        if same(&old, &new) {
+    fn expand(&mut self, old: H, new: H, known: u32) -> Option<DiffEntry> {
+        let (a, b) = (old.node(), new.node());
+        if same(a, b) {
             return None;
         }
-        if let (Child::Leaf(a, _), Child::Leaf(b, _)) = (&old, &new) {
-            match leaf_key(a).cmp(leaf_key(b)) {
+        if let (Child::Leaf(x, _), Child::Leaf(y, _)) = (a, b) {
+            match leaf_key(x).cmp(leaf_key(y)) {
                 std::cmp::Ordering::Equal => {
-                    return (leaf_value(a) != leaf_value(b)).then(|| DiffEntry {
+                    return (leaf_value(x) != leaf_value(y)).then(|| DiffEntry {
                         kind: DiffKind::Changed,
-                        old: Some(a.clone()),
-                        new: Some(b.clone()),
+                        old: Some(x.clone()),
+                        new: Some(y.clone()),
                     });
                 }
                 std::cmp::Ordering::Less => {
@@ -119,61 +205,46 @@ impl Diff {
             }
             return None;
         }
-        let (old_pos, new_pos) = (old.pos(), new.pos());
-        if let (Child::Branch(a, _), Child::Branch(b, _)) = (&old, &new)
-            && old_pos == known
-            && new_pos == known
-        {
+        let (old_pos, new_pos) = (a.pos(), b.pos());
+        if old_pos == known && new_pos == known {
             // Both split right where the known common prefix ends: no key sample needed.
-            self.merge(a, b);
+            self.merge(&old, &new);
             return None;
         }
-        let old_key = leaf_key(old.any_leaf());
-        let new_key = leaf_key(new.any_leaf());
+        let old_key = leaf_key(a.any_leaf());
+        let new_key = leaf_key(b.any_leaf());
         let split = first_difference(old_key, new_key).unwrap_or(u32::MAX);
         if split < old_pos.min(new_pos) {
             // The two subtrees hold disjoint key sets; one sorts wholly before the other.
-            let old_first = digit(old_key, split) < digit(new_key, split);
-            if old_first {
+            if digit(old_key, split) < digit(new_key, split) {
                 self.tasks.push(Task::Added(new));
                 self.tasks.push(Task::Removed(old));
             } else {
                 self.tasks.push(Task::Removed(old));
                 self.tasks.push(Task::Added(new));
             }
-            return None;
-        }
-        match (&old, &new) {
-            (Child::Branch(a, _), Child::Branch(b, _)) if old_pos == new_pos => self.merge(a, b),
-            _ if old_pos < new_pos => {
-                let Child::Branch(a, _) = &old else {
-                    unreachable!("a smaller pos is a branch")
-                };
-                let d = digit(new_key, old_pos).expect("new shares old's prefix");
-                self.nest(a, d, new, true);
-            }
-            _ => {
-                let Child::Branch(b, _) = &new else {
-                    unreachable!("a smaller pos is a branch")
-                };
-                let d = digit(old_key, new_pos).expect("old shares new's prefix");
-                self.nest(b, d, old, false);
-            }
+        } else if old_pos == new_pos {
+            self.merge(&old, &new);
+        } else if old_pos < new_pos {
+            let d = digit(new_key, old_pos).expect("new shares old's prefix");
+            self.nest(old, d, new, true);
+        } else {
+            let d = digit(old_key, new_pos).expect("old shares new's prefix");
+            self.nest(new, d, old, false);
         }
         None
     }
 
     /// Pairs the children of two branches at the same position, digit by digit.
-    fn merge(&mut self, old: &Branch, new: &Branch) {
-        let union = old.bitmap | new.bitmap;
+    fn merge(&mut self, old: &H, new: &H) {
+        let (a, b) = (branch(old.node()), branch(new.node()));
+        let union = a.bitmap | b.bitmap;
         for d in (END..RADIX as u32).rev().filter(|d| union & (1 << d) != 0) {
-            let task = match (old.index_of(d), new.index_of(d)) {
-                (Some(i), Some(j)) if same(&old.slots[i], &new.slots[j]) => continue,
-                (Some(i), Some(j)) => {
-                    Task::Pair(old.slots[i].clone(), new.slots[j].clone(), old.pos + 1)
-                }
-                (Some(i), None) => Task::Removed(old.slots[i].clone()),
-                (None, Some(j)) => Task::Added(new.slots[j].clone()),
+            let task = match (a.index_of(d), b.index_of(d)) {
+                (Some(i), Some(j)) if same(&a.slots[i], &b.slots[j]) => continue,
+                (Some(i), Some(j)) => Task::Pair(old.child(i), new.child(j), a.pos + 1),
+                (Some(i), None) => Task::Removed(old.child(i)),
+                (None, Some(j)) => Task::Added(new.child(j)),
                 (None, None) => unreachable!("digit is in the union"),
             };
             self.tasks.push(task);
@@ -182,90 +253,86 @@ impl Diff {
 
     /// `outer` splits above `inner`, whose keys all fall under `outer`'s digit `d`.
     /// `outer_is_old` says which version `outer` belongs to.
-    fn nest(&mut self, outer: &Branch, d: u32, inner: Child, outer_is_old: bool) {
-        let lone = |child: Child| {
-            if outer_is_old {
-                Task::Removed(child)
+    fn nest(&mut self, outer: H, d: u32, inner: H, outer_is_old: bool) {
+        let (pos, bitmap) = {
+            let b = branch(outer.node());
+            (b.pos, b.bitmap)
+        };
+        let alone = |node: H, is_old: bool| {
+            if is_old {
+                Task::Removed(node)
             } else {
-                Task::Added(child)
+                Task::Added(node)
             }
         };
         let mut inner = Some(inner);
-        for (index, child) in outer.children().iter().enumerate().rev() {
-            let cd = outer.digit_at(index);
+        for index in (0..bitmap.count_ones() as usize).rev() {
+            let cd = branch(outer.node()).digit_at(index);
             if cd < d
                 && let Some(inner) = inner.take()
             {
-                self.tasks.push(lone_inner(inner, outer_is_old));
+                self.tasks.push(alone(inner, !outer_is_old));
             }
+            let child = outer.child(index);
             if cd == d {
                 let inner = inner.take().expect("one pairing per digit");
                 self.tasks.push(if outer_is_old {
-                    Task::Pair(child.clone(), inner, outer.pos + 1)
+                    Task::Pair(child, inner, pos + 1)
                 } else {
-                    Task::Pair(inner, child.clone(), outer.pos + 1)
+                    Task::Pair(inner, child, pos + 1)
                 });
             } else {
-                self.tasks.push(lone(child.clone()));
+                self.tasks.push(alone(child, outer_is_old));
             }
         }
         if let Some(inner) = inner {
-            self.tasks.push(lone_inner(inner, outer_is_old));
+            self.tasks.push(alone(inner, !outer_is_old));
         }
     }
 }
 
 /// Whether two subtrees are known equal without looking inside: the same allocation, or equal
-/// cached hashes. Checked before a pair is queued, so shared siblings are never even cloned.
+/// cached hashes. Checked before a pair is queued, so shared siblings are never even visited.
 fn same(old: &Child, new: &Child) -> bool {
     old.ptr_eq(new) || matches!((cached_hash(old), cached_hash(new)), (Some(a), Some(b)) if a == b)
 }
 
-/// `inner` when nothing in the outer version covers its keys.
-fn lone_inner(inner: Child, outer_is_old: bool) -> Task {
-    if outer_is_old {
-        Task::Added(inner)
-    } else {
-        Task::Removed(inner)
+/// The changes from one version to another, in key order, borrowing both versions.
+pub struct Diff<'a> {
+    walk: Walk<&'a Child>,
+}
+
+impl<'a> Diff<'a> {
+    pub(crate) fn new(old: Option<&'a Child>, new: Option<&'a Child>) -> Diff<'a> {
+        Diff {
+            walk: Walk::new(old, new),
+        }
     }
 }
 
-impl Iterator for Diff {
+impl Iterator for Diff<'_> {
     type Item = DiffEntry;
-
     fn next(&mut self) -> Option<DiffEntry> {
-        while let Some(task) = self.tasks.pop() {
-            match task {
-                Task::Pair(old, new, known) => {
-                    if let Some(entry) = self.expand(old, new, known) {
-                        return Some(entry);
-                    }
-                }
-                Task::Removed(Child::Leaf(leaf, _)) => {
-                    return Some(DiffEntry {
-                        kind: DiffKind::Removed,
-                        old: Some(leaf),
-                        new: None,
-                    });
-                }
-                Task::Added(Child::Leaf(leaf, _)) => {
-                    return Some(DiffEntry {
-                        kind: DiffKind::Added,
-                        old: None,
-                        new: Some(leaf),
-                    });
-                }
-                Task::Removed(Child::Branch(branch, _)) => {
-                    self.tasks
-                        .extend(branch.children().iter().rev().cloned().map(Task::Removed));
-                }
-                Task::Added(Child::Branch(branch, _)) => {
-                    self.tasks
-                        .extend(branch.children().iter().rev().cloned().map(Task::Added));
-                }
-                Task::Removed(Child::Vacant) | Task::Added(Child::Vacant) => vacant!(),
-            }
+        self.walk.next()
+    }
+}
+
+/// A [`Diff`] that owns what it holds, so it outlives the versions it came from.
+pub struct OwnedDiff {
+    walk: Walk<Child>,
+}
+
+impl OwnedDiff {
+    pub(crate) fn new(old: Option<Child>, new: Option<Child>) -> OwnedDiff {
+        OwnedDiff {
+            walk: Walk::new(old, new),
         }
-        None
+    }
+}
+
+impl Iterator for OwnedDiff {
+    type Item = DiffEntry;
+    fn next(&mut self) -> Option<DiffEntry> {
+        self.walk.next()
     }
 }

@@ -34,7 +34,7 @@ pub(crate) use census::{Census, census};
 pub use codec::{NODE_FORMAT_VERSION, decode_tree, encode_tree};
 pub(crate) use cursor::OwnedRange;
 pub use cursor::{Iter, Range};
-pub use diff::{Diff, DiffEntry, DiffKind};
+pub use diff::{Diff, DiffEntry, DiffKind, OwnedDiff};
 pub use hash::Hash;
 use node::{Child, digit, fingerprint, index_in, leaf_key, leaf_value, new_leaf, vacant};
 
@@ -192,8 +192,13 @@ impl Tree {
     }
 
     /// The changes that turn `self` into `other`, in key order.
-    pub fn diff(&self, other: &Tree) -> Diff {
-        Diff::new(self.root.clone(), other.root.clone())
+    pub fn diff<'a>(&'a self, other: &'a Tree) -> Diff<'a> {
+        Diff::new(self.root.as_ref(), other.root.as_ref())
+    }
+
+    /// [`diff`](Tree::diff) that holds its own references to both versions.
+    pub fn diff_owned(&self, other: &Tree) -> OwnedDiff {
+        OwnedDiff::new(self.root.clone(), other.root.clone())
     }
 
     /// The blake3 Merkle root. Hashes only branches changed since the last call.
