@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::tree::Tree;
 use crate::tree::node::{
-    Branch, BranchRef, Child, closest_difference, digit, leaf_key, leaf_value, vacant,
+    Branch, BranchRef, Child, closest_difference, digit, leaf_key, leaf_value, touch, vacant,
 };
 
 /// What a cursor holds on to: a branch, by reference or by ownership.
@@ -82,6 +82,8 @@ struct Root<'a, 'r, L: Link<'a>> {
 struct Cursor<'a, L: Link<'a>> {
     stack: Vec<(L, usize)>,
     leaf: Option<L::Leaf>,
+    /// Sum of the reference counts read ahead of the walk; kept so the reads are not dropped.
+    touched: usize,
 }
 
 impl<'a, L: Link<'a>> Cursor<'a, L> {
@@ -89,6 +91,7 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
         Cursor {
             stack: Vec::new(),
             leaf: None,
+            touched: 0,
         }
     }
 
@@ -122,6 +125,16 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
             };
             if let Some(next) = next {
                 *index = next;
+                // Start the cache miss of the node after this one now, so that it overlaps
+                // with the caller's work on this one.
+                let ahead = if forward {
+                    next + 1
+                } else {
+                    next.wrapping_sub(1)
+                };
+                if let Some(child) = branch.slots.get(ahead) {
+                    self.touched = self.touched.wrapping_add(touch(child));
+                }
                 let step = branch.child(next);
                 self.descend(step, forward);
                 return;

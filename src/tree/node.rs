@@ -102,15 +102,21 @@ impl Drop for BranchRef {
 /// the locked increments or decrements that follow find the counts in cache (x86 runs locked
 /// instructions one at a time, each waiting for its own miss).
 pub(crate) fn warm(children: &[Child]) {
-    let mut sum = 0usize;
-    for child in children {
-        sum = sum.wrapping_add(match child {
-            Child::Leaf(leaf, _) => Arc::strong_count(leaf),
-            Child::Branch(branch, _) => Arc::strong_count(&branch.0),
-            Child::Vacant => 0,
-        });
-    }
+    let sum = children
+        .iter()
+        .fold(0usize, |sum, child| sum.wrapping_add(touch(child)));
     std::hint::black_box(sum);
+}
+
+/// Reads a child's reference count: a plain load that brings the head of its allocation into
+/// cache.
+#[inline]
+pub(crate) fn touch(child: &Child) -> usize {
+    match child {
+        Child::Leaf(leaf, _) => Arc::strong_count(leaf),
+        Child::Branch(branch, _) => Arc::strong_count(&branch.0),
+        Child::Vacant => 0,
+    }
 }
 
 /// Moves the child branches of `branch` into `out`, leaving holes in their place.
