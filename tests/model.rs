@@ -294,8 +294,8 @@ fn run(ops: Vec<Op>) {
 }
 
 proptest! {
-    // 400 cases × up to 300 operations: over 100,000 operations per run.
-    #![proptest_config(ProptestConfig { cases: 400, ..ProptestConfig::default() })]
+    // 450 cases × 200 to 300 operations: about 112,000 operations per run.
+    #![proptest_config(ProptestConfig { cases: 450, ..ProptestConfig::default() })]
 
     #[test]
     fn map_matches_btreemap(ops in prop::collection::vec(op(), 200..300)) {

@@ -277,3 +277,54 @@ fn stats_are_counted() {
     );
     drop(s1);
 }
+
+/// Keys of the maximum length that share all but a few bytes: every walk must reach the far
+/// end of 65,535-byte keys and tell them apart there.
+#[test]
+fn maximum_length_keys_sharing_long_prefixes() {
+    let base = vec![0xabu8; MAX_KEY_LEN];
+    let mut keys = Vec::new();
+    for at in [0, 1, 4096, 32_767, 32_768, MAX_KEY_LEN - 2, MAX_KEY_LEN - 1] {
+        for b in [0x00u8, 0x0f, 0xf0, 0xff] {
+            let mut key = base.clone();
+            key[at] = b;
+            keys.push(key);
+        }
+    }
+    keys.push(base.clone());
+    keys.push(base[..MAX_KEY_LEN - 1].to_vec());
+    let map = Map::new();
+    for (i, key) in keys.iter().enumerate() {
+        map.put(key, &i.to_le_bytes()).unwrap();
+    }
+    let first = map.snapshot();
+    for (i, key) in keys.iter().enumerate() {
+        assert_eq!(map.get(key).as_deref(), Some(&i.to_le_bytes()[..]));
+    }
+    let mut sorted = keys.clone();
+    sorted.sort();
+    sorted.dedup();
+    let walked: Vec<Vec<u8>> = map.iter().map(|e| e.key().to_vec()).collect();
+    assert_eq!(walked, sorted);
+    assert_eq!(
+        map.prefix(&base[..40_000]).count(),
+        sorted
+            .iter()
+            .filter(|k| k.starts_with(&base[..40_000]))
+            .count()
+    );
+    for key in keys.iter().step_by(3) {
+        map.delete(key).unwrap();
+    }
+    let second = map.snapshot();
+    assert_eq!(first.diff(&second).count(), keys.iter().step_by(3).count());
+    assert_eq!(second.tree().verify().unwrap(), second.root_hash());
+    let mut rebuilt = Tree::new();
+    for key in sorted.iter().rev() {
+        if !keys.iter().step_by(3).any(|k| k == key) {
+            let i = keys.iter().position(|k| k == key).unwrap();
+            rebuilt.insert(key, &i.to_le_bytes()).unwrap();
+        }
+    }
+    assert_eq!(rebuilt.root_hash(), second.root_hash());
+}

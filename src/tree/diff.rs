@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 use crate::tree::hash::cached_hash;
 use crate::tree::node::{
-    Branch, Child, END, RADIX, digit, first_difference, leaf_key, leaf_value, vacant,
+    Branch, Child, END, RADIX, digit, first_difference, index_in, leaf_key, leaf_value, vacant,
 };
 
 /// What happened to a key between two versions.
@@ -112,6 +112,14 @@ enum Task<H> {
 /// The walk shared by [`Diff`] and [`OwnedDiff`].
 struct Walk<H> {
     tasks: Vec<Task<H>>,
+}
+
+/// A branch with its position and bitmap, read from the slot's route.
+fn routed(node: &Child) -> (&Branch, (u32, u32)) {
+    match node {
+        Child::Branch(branch, route) => (branch, route.read(branch)),
+        Child::Leaf(..) | Child::Vacant => unreachable!("merged nodes are branches"),
+    }
 }
 
 fn branch(node: &Child) -> &Branch {
@@ -237,12 +245,13 @@ impl<H: Hold> Walk<H> {
 
     /// Pairs the children of two branches at the same position, digit by digit.
     fn merge(&mut self, old: &H, new: &H) {
-        let (a, b) = (branch(old.node()), branch(new.node()));
-        let union = a.bitmap | b.bitmap;
+        // Positions and bitmaps come from the slots' routes, so only the slots are read.
+        let ((a, (pos, old_bits)), (b, (_, new_bits))) = (routed(old.node()), routed(new.node()));
+        let union = old_bits | new_bits;
         for d in (END..RADIX as u32).rev().filter(|d| union & (1 << d) != 0) {
-            let task = match (a.index_of(d), b.index_of(d)) {
+            let task = match (index_in(old_bits, d), index_in(new_bits, d)) {
                 (Some(i), Some(j)) if same(&a.slots[i], &b.slots[j]) => continue,
-                (Some(i), Some(j)) => Task::Pair(old.child(i), new.child(j), a.pos + 1),
+                (Some(i), Some(j)) => Task::Pair(old.child(i), new.child(j), pos + 1),
                 (Some(i), None) => Task::Removed(old.child(i)),
                 (None, Some(j)) => Task::Added(new.child(j)),
                 (None, None) => unreachable!("digit is in the union"),

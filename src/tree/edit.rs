@@ -7,22 +7,20 @@
 
 use std::sync::Arc;
 
-use crate::tree::hash::HashCell;
-
 use crate::tree::node::{
-    Branch, BranchRef, Child, RADIX, Route, closest_difference, digit, index_in, leaf_key, take,
-    vacant, warm,
+    Branch, BranchRef, Child, Route, closest_difference, digit, index_in, leaf_key, take, vacant,
+    warm,
 };
 
 /// A mutable view of a branch that this tree owns alone, with its cached hash cleared.
 fn unique(branch: &mut BranchRef) -> &mut Branch {
-    if Arc::get_mut(&mut branch.0).is_none() {
+    if !sole_owner(branch) {
         warm(branch.children());
         *branch =
             Branch::with_children(branch.pos, branch.bitmap, branch.children().iter().cloned());
     }
     let owned = Arc::get_mut(&mut branch.0).expect("a freshly copied branch has one owner");
-    owned.hash = HashCell::default();
+    owned.hash.clear();
     owned
 }
 
@@ -95,7 +93,7 @@ pub(crate) fn insert(root: &mut Child, key: &[u8], leaf: Arc<[u8]>) -> Option<Ar
             owned.slots[index..count].rotate_right(1);
             owned.slots[index] = Child::leaf(leaf);
             owned.bitmap = bitmap;
-            owned.hash = HashCell::default();
+            owned.hash.clear();
             *route = Route::new(at, bitmap);
             return None;
         }
@@ -178,38 +176,34 @@ pub(crate) fn remove(root: &mut Child, key: &[u8]) -> Option<(Arc<[u8]>, bool)> 
                     };
                     let (pos, bitmap) = (branch.pos, branch.bitmap & !(1 << d));
                     let count = branch.count();
-                    if count > 2 && sole_owner(branch) {
+                    let (removed, replacement) = if sole_owner(branch) {
                         let owned = Arc::get_mut(&mut branch.0).expect("sole owner");
                         let Child::Leaf(removed, _) = take(&mut owned.slots[index]) else {
                             unreachable!("checked above")
                         };
-                        owned.slots[index..count].rotate_left(1);
-                        owned.bitmap = bitmap;
-                        owned.hash = HashCell::default();
-                        *route = Route::new(pos, bitmap);
-                        return Some((removed, false));
-                    }
-                    let mut kept: [Child; RADIX] = std::array::from_fn(|_| Child::Vacant);
-                    let mut count = 0;
-                    let mut removed = None;
-                    for (i, child) in take_children(branch).enumerate() {
-                        if i == index {
-                            removed = Some(child);
-                        } else {
-                            kept[count] = child;
-                            count += 1;
+                        if count > 2 {
+                            owned.slots[index..count].rotate_left(1);
+                            owned.bitmap = bitmap;
+                            owned.hash.clear();
+                            *route = Route::new(pos, bitmap);
+                            return Some((removed, false));
                         }
-                    }
-                    let replacement = if count == 1 {
-                        take(&mut kept[0])
+                        (removed, take(&mut owned.slots[1 - index]))
                     } else {
-                        let rest = kept.iter_mut().take(count).map(take);
-                        Child::branch(Branch::with_children(pos, bitmap, rest))
+                        let Child::Leaf(removed, _) = &branch.slots[index] else {
+                            unreachable!("checked above")
+                        };
+                        let replacement = if count == 2 {
+                            branch.slots[1 - index].clone()
+                        } else {
+                            warm(branch.children());
+                            let rest = branch.children().iter().enumerate();
+                            let rest = rest.filter(|(i, _)| *i != index).map(|(_, c)| c.clone());
+                            Child::branch(Branch::with_children(pos, bitmap, rest))
+                        };
+                        (removed.clone(), replacement)
                     };
                     *slot = replacement;
-                    let Some(Child::Leaf(removed, _)) = removed else {
-                        unreachable!("the located leaf was removed")
-                    };
                     return Some((removed, false));
                 }
                 let Child::Branch(branch, _) = slot else {

@@ -31,6 +31,14 @@ impl HashCell {
         self.0.get().map(|hash| &**hash)
     }
 
+    /// Forgets the cached hash (the branch is being edited in place).
+    #[inline]
+    pub(crate) fn clear(&mut self) {
+        if self.0.get().is_some() {
+            self.0 = OnceLock::new();
+        }
+    }
+
     /// Caches `hash`; a hash already cached stays (both are the same value).
     pub(crate) fn set(&self, hash: Hash) {
         let _ = self.0.set(Box::new(hash));
