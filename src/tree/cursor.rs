@@ -148,7 +148,7 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
     fn seek(&mut self, root: &Root<'a, '_, L>, key: &[u8], exclusive: bool) {
         self.stack.clear();
         self.leaf = None;
-        let split = closest_difference(root.node, key);
+        let split = closest_difference(root.node, key, false);
         let mut step = root.step.clone();
         // Follow the key while the subtree still agrees with it.
         loop {

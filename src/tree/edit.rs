@@ -59,7 +59,7 @@ fn child_slot(branch: &mut BranchRef, d: u32) -> &mut Child {
 
 /// Inserts `leaf` (whose key is `key`) below `root`. Returns the replaced leaf, if any.
 pub(crate) fn insert(root: &mut Child, key: &[u8], leaf: Arc<[u8]>) -> Option<Arc<[u8]>> {
-    let split = closest_difference(root, key);
+    let split = closest_difference(root, key, true);
     let mut slot = root;
     loop {
         let pos = slot.pos();
@@ -128,12 +128,16 @@ enum Found {
     Below,
 }
 
+///
+/// Like `closest_difference` for writes, it reads each branch's reference count on the way.
 fn locate(root: &Child, key: &[u8]) -> Found {
     let mut node = root;
     let mut depth = 0usize;
+    let mut touched = 0usize;
     loop {
         match node {
             Child::Leaf(leaf, _) => {
+                std::hint::black_box(touched);
                 return match (leaf_key(leaf) == key, depth) {
                     (false, _) => Found::Absent,
                     (true, 0) => Found::AtRoot,
@@ -141,6 +145,7 @@ fn locate(root: &Child, key: &[u8]) -> Found {
                 };
             }
             Child::Branch(branch, route) => {
+                touched = touched.wrapping_add(Arc::strong_count(&branch.0));
                 let (pos, bitmap) = route.read(branch);
                 let Some(index) = digit(key, pos).and_then(|d| index_in(bitmap, d)) else {
                     return Found::Absent;

@@ -371,12 +371,23 @@ impl Route {
 /// The first nibble where `key` differs from the keys of the subtree it would join, found by
 /// following `key` down to some leaf (any child where its digit is absent: every key below a
 /// branch shares the prefix that matters there); `None` when that leaf holds `key` itself.
-pub(crate) fn closest_difference(root: &Child, key: &[u8]) -> Option<u32> {
+///
+/// With `for_write`, it also reads each branch's reference count on the way, so that the edit
+/// walk that follows, which must check ownership, finds those lines in cache (the loads overlap
+/// with the walk's own misses).
+pub(crate) fn closest_difference(root: &Child, key: &[u8], for_write: bool) -> Option<u32> {
     let mut node = root;
+    let mut touched = 0usize;
     loop {
         match node {
-            Child::Leaf(leaf, _) => return first_difference(leaf_key(leaf), key),
+            Child::Leaf(leaf, _) => {
+                std::hint::black_box(touched);
+                return first_difference(leaf_key(leaf), key);
+            }
             Child::Branch(branch, route) => {
+                if for_write {
+                    touched = touched.wrapping_add(Arc::strong_count(&branch.0));
+                }
                 let (pos, bitmap) = route.read(branch);
                 let index = digit(key, pos).and_then(|d| index_in(bitmap, d));
                 node = &branch.slots[index.unwrap_or(0)];
