@@ -5,6 +5,7 @@ use std::ops::Bound;
 use super::args::{Out, free_handle, handle, handle_mut, input, new_handle};
 use super::guard::{Outcome, call, call_value};
 use super::map::lqft_map;
+use super::read::Version;
 use super::snapshot::lqft_snapshot;
 use super::status::*;
 use crate::engine::{Entries, Entry};
@@ -35,29 +36,8 @@ pub struct lqft_entry {
     pub value_len: usize,
 }
 
-/// Which slice of a version a new iterator walks.
-enum Scope<'a> {
-    All,
-    Range(&'a [u8], &'a [u8]),
-    Prefix(&'a [u8]),
-}
-
-/// Makes the iterator for `scope` over the map's live state or a snapshot and hands it to C.
-fn open(version: Version<'_>, scope: Scope<'_>, out: Out<*mut lqft_iter>) -> Outcome {
-    let entries = match (version, scope) {
-        (Version::Map(map), Scope::All) => map.map.iter(),
-        (Version::Map(map), Scope::Range(start, end)) => map.map.range(start, end),
-        (Version::Map(map), Scope::Prefix(prefix)) => map.map.prefix(prefix),
-        (Version::Snapshot(s), Scope::All) => {
-            Entries::new(s.snapshot.tree(), Bound::Unbounded, Bound::Unbounded)
-        }
-        (Version::Snapshot(s), Scope::Range(start, end)) => Entries::new(
-            s.snapshot.tree(),
-            Bound::Included(start),
-            Bound::Excluded(end),
-        ),
-        (Version::Snapshot(s), Scope::Prefix(prefix)) => Entries::prefix(s.snapshot.tree(), prefix),
-    };
+/// Hands a new iterator over `entries` to C.
+fn give(out: Out<*mut lqft_iter>, entries: Entries) -> Outcome {
     out.write(new_handle(lqft_iter {
         entries,
         current: None,
@@ -65,9 +45,68 @@ fn open(version: Version<'_>, scope: Scope<'_>, out: Out<*mut lqft_iter>) -> Out
     Ok(LQFT_OK)
 }
 
-enum Version<'a> {
-    Map(&'a lqft_map),
-    Snapshot(&'a lqft_snapshot),
+/// The body of `lqft_map_iter` / `lqft_snapshot_iter`: every entry of the version.
+///
+/// # Safety
+/// `version` is `NULL` or a live handle; `out` is `NULL` or writable.
+unsafe fn open_all<V: Version>(version: *const V, out: *mut *mut lqft_iter) -> Outcome {
+    // SAFETY: forwarded contract.
+    let (version, out) = unsafe { (handle(version, V::NAME)?, Out::new(out, "out")?) };
+    let entries = Entries::new(&version.tree(), Bound::Unbounded, Bound::Unbounded);
+    give(out, entries)
+}
+
+/// The body of `lqft_map_range` / `lqft_snapshot_range`: the entries with `start <= key < end`.
+///
+/// # Safety
+/// `version` is `NULL` or a live handle; `start`/`end` are `NULL` (with length 0) or point to
+/// `start_len`/`end_len` readable bytes; `out` is `NULL` or writable.
+unsafe fn open_range<V: Version>(
+    version: *const V,
+    start: *const u8,
+    start_len: usize,
+    end: *const u8,
+    end_len: usize,
+    out: *mut *mut lqft_iter,
+) -> Outcome {
+    // SAFETY: forwarded contract.
+    let (version, start, end, out) = unsafe {
+        (
+            handle(version, V::NAME)?,
+            input(start, start_len, "start")?,
+            input(end, end_len, "end")?,
+            Out::new(out, "out")?,
+        )
+    };
+    let entries = Entries::new(
+        &version.tree(),
+        Bound::Included(start),
+        Bound::Excluded(end),
+    );
+    give(out, entries)
+}
+
+/// The body of `lqft_map_prefix` / `lqft_snapshot_prefix`: the entries whose key starts with
+/// `prefix`.
+///
+/// # Safety
+/// `version` is `NULL` or a live handle; `prefix` is `NULL` (with length 0) or points to
+/// `prefix_len` readable bytes; `out` is `NULL` or writable.
+unsafe fn open_prefix<V: Version>(
+    version: *const V,
+    prefix: *const u8,
+    prefix_len: usize,
+    out: *mut *mut lqft_iter,
+) -> Outcome {
+    // SAFETY: forwarded contract.
+    let (version, prefix, out) = unsafe {
+        (
+            handle(version, V::NAME)?,
+            input(prefix, prefix_len, "prefix")?,
+            Out::new(out, "out")?,
+        )
+    };
+    give(out, Entries::prefix(&version.tree(), prefix))
 }
 
 /// Stores in `*out` an iterator over every entry of the map's live state, in key byte order,
@@ -83,11 +122,8 @@ pub unsafe extern "C" fn lqft_map_iter(
     map: *const lqft_map,
     out: *mut *mut lqft_iter,
 ) -> lqft_status {
-    call("lqft_map_iter", || {
-        // SAFETY: the caller promised a live map and a writable `out`.
-        let (map, out) = unsafe { (handle(map, "map")?, Out::new(out, "out")?) };
-        open(Version::Map(map), Scope::All, out)
-    })
+    // SAFETY: the caller promised a live map and a writable `out`.
+    call("lqft_map_iter", || unsafe { open_all(map, out) })
 }
 
 /// Stores in `*out` an iterator over the entries of the map's live state with
@@ -109,17 +145,9 @@ pub unsafe extern "C" fn lqft_map_range(
     end_len: usize,
     out: *mut *mut lqft_iter,
 ) -> lqft_status {
-    call("lqft_map_range", || {
-        // SAFETY: the caller promised a live map, readable bounds and a writable `out`.
-        let (map, start, end, out) = unsafe {
-            (
-                handle(map, "map")?,
-                input(start, start_len, "start")?,
-                input(end, end_len, "end")?,
-                Out::new(out, "out")?,
-            )
-        };
-        open(Version::Map(map), Scope::Range(start, end), out)
+    // SAFETY: the caller promised a live map, readable bounds and a writable `out`.
+    call("lqft_map_range", || unsafe {
+        open_range(map, start, start_len, end, end_len, out)
     })
 }
 
@@ -140,16 +168,9 @@ pub unsafe extern "C" fn lqft_map_prefix(
     prefix_len: usize,
     out: *mut *mut lqft_iter,
 ) -> lqft_status {
-    call("lqft_map_prefix", || {
-        // SAFETY: the caller promised a live map, a readable prefix and a writable `out`.
-        let (map, prefix, out) = unsafe {
-            (
-                handle(map, "map")?,
-                input(prefix, prefix_len, "prefix")?,
-                Out::new(out, "out")?,
-            )
-        };
-        open(Version::Map(map), Scope::Prefix(prefix), out)
+    // SAFETY: the caller promised a live map, a readable prefix and a writable `out`.
+    call("lqft_map_prefix", || unsafe {
+        open_prefix(map, prefix, prefix_len, out)
     })
 }
 
@@ -166,11 +187,8 @@ pub unsafe extern "C" fn lqft_snapshot_iter(
     snapshot: *const lqft_snapshot,
     out: *mut *mut lqft_iter,
 ) -> lqft_status {
-    call("lqft_snapshot_iter", || {
-        // SAFETY: the caller promised a live snapshot and a writable `out`.
-        let (snapshot, out) = unsafe { (handle(snapshot, "snapshot")?, Out::new(out, "out")?) };
-        open(Version::Snapshot(snapshot), Scope::All, out)
-    })
+    // SAFETY: the caller promised a live snapshot and a writable `out`.
+    call("lqft_snapshot_iter", || unsafe { open_all(snapshot, out) })
 }
 
 /// Stores in `*out` an iterator over the snapshot's entries with `start <= key < end`.
@@ -192,17 +210,9 @@ pub unsafe extern "C" fn lqft_snapshot_range(
     end_len: usize,
     out: *mut *mut lqft_iter,
 ) -> lqft_status {
-    call("lqft_snapshot_range", || {
-        // SAFETY: the caller promised a live snapshot, readable bounds and a writable `out`.
-        let (snapshot, start, end, out) = unsafe {
-            (
-                handle(snapshot, "snapshot")?,
-                input(start, start_len, "start")?,
-                input(end, end_len, "end")?,
-                Out::new(out, "out")?,
-            )
-        };
-        open(Version::Snapshot(snapshot), Scope::Range(start, end), out)
+    // SAFETY: the caller promised a live snapshot, readable bounds and a writable `out`.
+    call("lqft_snapshot_range", || unsafe {
+        open_range(snapshot, start, start_len, end, end_len, out)
     })
 }
 
@@ -222,16 +232,9 @@ pub unsafe extern "C" fn lqft_snapshot_prefix(
     prefix_len: usize,
     out: *mut *mut lqft_iter,
 ) -> lqft_status {
-    call("lqft_snapshot_prefix", || {
-        // SAFETY: the caller promised a live snapshot, a readable prefix and a writable `out`.
-        let (snapshot, prefix, out) = unsafe {
-            (
-                handle(snapshot, "snapshot")?,
-                input(prefix, prefix_len, "prefix")?,
-                Out::new(out, "out")?,
-            )
-        };
-        open(Version::Snapshot(snapshot), Scope::Prefix(prefix), out)
+    // SAFETY: the caller promised a live snapshot, a readable prefix and a writable `out`.
+    call("lqft_snapshot_prefix", || unsafe {
+        open_prefix(snapshot, prefix, prefix_len, out)
     })
 }
 

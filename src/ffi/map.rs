@@ -1,8 +1,9 @@
 //! The live map: create, free, put, get, delete, contains, len, clear.
 
-use super::args::{Buffer, Out, free_handle, handle, key_input, new_handle, value_input};
+use super::args::{Out, free_handle, handle, key_input, new_handle, value_input};
 use super::bytes::lqft_bytes;
 use super::guard::{call, call_value};
+use super::read;
 use super::status::*;
 use crate::Map;
 
@@ -100,22 +101,9 @@ pub unsafe extern "C" fn lqft_map_get(
     key_len: usize,
     out: *mut lqft_bytes,
 ) -> lqft_status {
-    call("lqft_map_get", || {
-        // SAFETY: the caller promised a live map, a readable key and a writable `out`.
-        let (map, key, out) = unsafe {
-            (
-                handle(map, "map")?,
-                key_input(key, key_len)?,
-                Out::new(out, "out")?,
-            )
-        };
-        Ok(match map.map.get(key) {
-            Some(value) => {
-                out.write(lqft_bytes::copy_of(&value));
-                LQFT_OK
-            }
-            None => LQFT_NOT_FOUND,
-        })
+    // SAFETY: the caller promised a live map, a readable key and a writable `out`.
+    call("lqft_map_get", || unsafe {
+        read::get(map, key, key_len, out)
     })
 }
 
@@ -141,21 +129,10 @@ pub unsafe extern "C" fn lqft_map_get_into(
     cap: usize,
     out_len: *mut usize,
 ) -> lqft_status {
-    call("lqft_map_get_into", || {
-        // SAFETY: the caller promised a live map, a readable key, `cap` writable bytes at
-        // `buf` and a writable `out_len`.
-        let (map, key, buf, out_len) = unsafe {
-            (
-                handle(map, "map")?,
-                key_input(key, key_len)?,
-                Buffer::new(buf, cap)?,
-                Out::new(out_len, "out_len")?,
-            )
-        };
-        match map.map.get(key) {
-            Some(value) => buf.fill(&value, out_len),
-            None => Ok(LQFT_NOT_FOUND),
-        }
+    // SAFETY: the caller promised a live map, a readable key, `cap` writable bytes at `buf` and
+    // a writable `out_len`.
+    call("lqft_map_get_into", || unsafe {
+        read::get_into(map, key, key_len, buf, cap, out_len)
     })
 }
 
@@ -199,17 +176,9 @@ pub unsafe extern "C" fn lqft_map_contains(
     key_len: usize,
     out: *mut bool,
 ) -> lqft_status {
-    call("lqft_map_contains", || {
-        // SAFETY: the caller promised a live map, a readable key and a writable `out`.
-        let (map, key, out) = unsafe {
-            (
-                handle(map, "map")?,
-                key_input(key, key_len)?,
-                Out::new(out, "out")?,
-            )
-        };
-        out.write(map.map.contains_key(key));
-        Ok(LQFT_OK)
+    // SAFETY: the caller promised a live map, a readable key and a writable `out`.
+    call("lqft_map_contains", || unsafe {
+        read::contains(map, key, key_len, out)
     })
 }
 
@@ -221,12 +190,8 @@ pub unsafe extern "C" fn lqft_map_contains(
 /// `map` is `NULL` or a live map; `out` is `NULL` or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn lqft_map_len(map: *const lqft_map, out: *mut u64) -> lqft_status {
-    call("lqft_map_len", || {
-        // SAFETY: the caller promised a live map and a writable `out`.
-        let (map, out) = unsafe { (handle(map, "map")?, Out::new(out, "out")?) };
-        out.write(map.map.len());
-        Ok(LQFT_OK)
-    })
+    // SAFETY: the caller promised a live map and a writable `out`.
+    call("lqft_map_len", || unsafe { read::len(map, out) })
 }
 
 /// Removes every entry from the live state; snapshots keep theirs. Stores the number of entries

@@ -25,6 +25,7 @@ mod files;
 mod guard;
 mod iter;
 mod map;
+mod read;
 mod session;
 mod snapshot;
 mod stats;

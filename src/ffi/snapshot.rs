@@ -1,10 +1,11 @@
 //! Snapshots: taking them, reading them, the registry, rollback and compaction.
 
-use super::args::{Buffer, Out, free_handle, handle, key_input, new_handle};
+use super::args::{Out, free_handle, handle, key_input, new_handle};
 use super::bytes::{lqft_bytes, lqft_ids};
 use super::error::Fail;
 use super::guard::{Outcome, call, call_value};
 use super::map::lqft_map;
+use super::read;
 use super::status::*;
 use crate::{RollbackPolicy, Snapshot};
 
@@ -132,22 +133,9 @@ pub unsafe extern "C" fn lqft_snapshot_get(
     key_len: usize,
     out: *mut lqft_bytes,
 ) -> lqft_status {
-    call("lqft_snapshot_get", || {
-        // SAFETY: the caller promised a live snapshot, a readable key and a writable `out`.
-        let (snapshot, key, out) = unsafe {
-            (
-                handle(snapshot, "snapshot")?,
-                key_input(key, key_len)?,
-                Out::new(out, "out")?,
-            )
-        };
-        Ok(match snapshot.snapshot.get(key) {
-            Some(value) => {
-                out.write(lqft_bytes::copy_of(value));
-                LQFT_OK
-            }
-            None => LQFT_NOT_FOUND,
-        })
+    // SAFETY: the caller promised a live snapshot, a readable key and a writable `out`.
+    call("lqft_snapshot_get", || unsafe {
+        read::get(snapshot, key, key_len, out)
     })
 }
 
@@ -214,21 +202,10 @@ pub unsafe extern "C" fn lqft_snapshot_get_into(
     cap: usize,
     out_len: *mut usize,
 ) -> lqft_status {
-    call("lqft_snapshot_get_into", || {
-        // SAFETY: the caller promised a live snapshot, a readable key, `cap` writable bytes at
-        // `buf` and a writable `out_len`.
-        let (snapshot, key, buf, out_len) = unsafe {
-            (
-                handle(snapshot, "snapshot")?,
-                key_input(key, key_len)?,
-                Buffer::new(buf, cap)?,
-                Out::new(out_len, "out_len")?,
-            )
-        };
-        match snapshot.snapshot.get(key) {
-            Some(value) => buf.fill(value, out_len),
-            None => Ok(LQFT_NOT_FOUND),
-        }
+    // SAFETY: the caller promised a live snapshot, a readable key, `cap` writable bytes at `buf`
+    // and a writable `out_len`.
+    call("lqft_snapshot_get_into", || unsafe {
+        read::get_into(snapshot, key, key_len, buf, cap, out_len)
     })
 }
 
@@ -246,17 +223,9 @@ pub unsafe extern "C" fn lqft_snapshot_contains(
     key_len: usize,
     out: *mut bool,
 ) -> lqft_status {
-    call("lqft_snapshot_contains", || {
-        // SAFETY: the caller promised a live snapshot, a readable key and a writable `out`.
-        let (snapshot, key, out) = unsafe {
-            (
-                handle(snapshot, "snapshot")?,
-                key_input(key, key_len)?,
-                Out::new(out, "out")?,
-            )
-        };
-        out.write(snapshot.snapshot.contains_key(key));
-        Ok(LQFT_OK)
+    // SAFETY: the caller promised a live snapshot, a readable key and a writable `out`.
+    call("lqft_snapshot_contains", || unsafe {
+        read::contains(snapshot, key, key_len, out)
     })
 }
 
@@ -271,12 +240,8 @@ pub unsafe extern "C" fn lqft_snapshot_len(
     snapshot: *const lqft_snapshot,
     out: *mut u64,
 ) -> lqft_status {
-    call("lqft_snapshot_len", || {
-        // SAFETY: the caller promised a live snapshot and a writable `out`.
-        let (snapshot, out) = unsafe { (handle(snapshot, "snapshot")?, Out::new(out, "out")?) };
-        out.write(snapshot.snapshot.len());
-        Ok(LQFT_OK)
-    })
+    // SAFETY: the caller promised a live snapshot and a writable `out`.
+    call("lqft_snapshot_len", || unsafe { read::len(snapshot, out) })
 }
 
 /// Writes the snapshot's blake3 Merkle root (`LQFT_HASH_LEN` bytes) to `out`. Equal contents
