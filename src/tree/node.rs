@@ -91,9 +91,8 @@ impl Drop for BranchRef {
         let mut detached = Vec::new();
         detach(branch, &mut detached);
         while let Some(mut next) = detached.pop() {
-            if let Some(branch) = Arc::get_mut(&mut next.0) {
-                detach(branch, &mut detached);
-            }
+            let branch = Arc::get_mut(&mut next.0).expect("only sole-owned branches are detached");
+            detach(branch, &mut detached);
         }
     }
 }
@@ -119,11 +118,13 @@ pub(crate) fn touch(child: &Child) -> usize {
     }
 }
 
-/// Moves the child branches of `branch` into `out`, leaving holes in their place.
+/// Moves the child branches that `branch` alone holds into `out`, leaving holes in their place.
+/// Shared children stay: freeing `branch` only drops its reference to them.
 fn detach(branch: &mut Branch, out: &mut Vec<BranchRef>) {
     warm(&branch.slots);
     for child in branch.slots.iter_mut() {
-        if let Child::Branch(..) = child
+        if let Child::Branch(inner, _) = child
+            && Arc::strong_count(&inner.0) == 1
             && let Child::Branch(taken, _) = take(child)
         {
             out.push(taken);
