@@ -328,3 +328,62 @@ fn maximum_length_keys_sharing_long_prefixes() {
     }
     assert_eq!(rebuilt.root_hash(), second.root_hash());
 }
+
+#[test]
+fn handles_are_send_and_sync() {
+    fn send_sync<T: Send + Sync>() {}
+    send_sync::<Map>();
+    send_sync::<lqft::Snapshot>();
+    send_sync::<Tree>();
+    send_sync::<lqft::Value>();
+    send_sync::<lqft::engine::Entries>();
+    send_sync::<lqft::OwnedDiff>();
+    send_sync::<lqft::ReadSession>();
+}
+
+/// Readers on snapshots see exactly their version while a writer keeps committing.
+#[test]
+fn snapshots_stay_consistent_under_a_concurrent_writer() {
+    let map = std::sync::Arc::new(Map::new());
+    for i in 0u32..1000 {
+        map.put(&i.to_be_bytes(), &0u32.to_le_bytes()).unwrap();
+    }
+    let first = map.snapshot();
+    let expected = first.root_hash();
+    let writer = {
+        let map = map.clone();
+        std::thread::spawn(move || {
+            for round in 1u32..=50 {
+                for i in (0u32..1000).step_by(7) {
+                    map.put(&i.to_be_bytes(), &round.to_le_bytes()).unwrap();
+                }
+                map.snapshot();
+                map.compact(3);
+            }
+        })
+    };
+    let readers: Vec<_> = (0..3)
+        .map(|_| {
+            let snap = first.clone();
+            let map = map.clone();
+            std::thread::spawn(move || {
+                for _ in 0..20 {
+                    assert_eq!(snap.iter().count(), 1000);
+                    assert!(snap.iter().all(|(_, v)| v == 0u32.to_le_bytes()));
+                    assert_eq!(snap.root_hash(), expected);
+                    let latest = map.current_snapshot().unwrap();
+                    let round = latest.get(&0u32.to_be_bytes()).unwrap().to_vec();
+                    // Every key the writer touches carries one round's value in one snapshot.
+                    for i in (0u32..1000).step_by(7) {
+                        assert_eq!(latest.get(&i.to_be_bytes()).unwrap(), &round[..]);
+                    }
+                }
+            })
+        })
+        .collect();
+    writer.join().unwrap();
+    for reader in readers {
+        reader.join().unwrap();
+    }
+    assert_eq!(first.tree().verify().unwrap(), expected);
+}
