@@ -3,6 +3,23 @@
 use super::args::free_handle;
 use super::guard::call_value;
 
+/// Frees the library-owned array `(*ptr, *len)` and resets it to `{NULL, 0}`, so it cannot be
+/// freed twice; a `NULL` `*ptr` is only reset.
+///
+/// # Safety
+/// `*ptr` is `NULL` or the start of a boxed slice of `*len + extra` elements made by this
+/// library and not freed yet.
+unsafe fn release<E>(ptr: &mut *mut E, len: &mut usize, extra: usize) {
+    if !ptr.is_null() {
+        let whole = std::ptr::slice_from_raw_parts_mut(*ptr, *len + extra);
+        // SAFETY: per the contract `whole` is exactly the boxed slice, freed only here; the pair
+        // is reset below.
+        unsafe { free_handle(whole) };
+    }
+    *ptr = std::ptr::null_mut();
+    *len = 0;
+}
+
 /// A byte buffer allocated by liblqft (for example a value copied out of a map).
 ///
 /// `ptr` points to `len` bytes followed by one NUL byte that is not counted in `len`, so text
@@ -44,19 +61,11 @@ impl lqft_bytes {
 pub unsafe extern "C" fn lqft_bytes_free(bytes: *mut lqft_bytes) {
     call_value((), || {
         // SAFETY: the caller passes NULL or a valid, exclusively used `lqft_bytes`.
-        let Some(bytes) = (unsafe { bytes.as_mut() }) else {
-            return;
-        };
-        if !bytes.ptr.is_null() {
-            let whole = std::ptr::slice_from_raw_parts_mut(bytes.ptr, bytes.len + 1);
-            // SAFETY: `ptr`/`len` came from `copy_of`, a boxed slice of `len + 1` bytes, and the
-            // contract says it was not freed yet; it is reset below so it cannot be freed twice.
-            unsafe { free_handle(whole) };
+        if let Some(bytes) = unsafe { bytes.as_mut() } {
+            // SAFETY: a non-NULL `ptr` with `len` came from `copy_of`, a boxed slice of `len + 1`
+            // bytes (the NUL), not freed yet per the contract.
+            unsafe { release(&mut bytes.ptr, &mut bytes.len, 1) }
         }
-        *bytes = lqft_bytes {
-            ptr: std::ptr::null_mut(),
-            len: 0,
-        };
     })
 }
 
@@ -97,18 +106,10 @@ impl lqft_ids {
 pub unsafe extern "C" fn lqft_ids_free(ids: *mut lqft_ids) {
     call_value((), || {
         // SAFETY: the caller passes NULL or a valid, exclusively used `lqft_ids`.
-        let Some(ids) = (unsafe { ids.as_mut() }) else {
-            return;
-        };
-        if !ids.ptr.is_null() {
-            let whole = std::ptr::slice_from_raw_parts_mut(ids.ptr, ids.len);
-            // SAFETY: `ptr`/`len` came from `from_vec`, a boxed slice of `len` ids, not freed
-            // yet per the contract; reset below.
-            unsafe { free_handle(whole) };
+        if let Some(ids) = unsafe { ids.as_mut() } {
+            // SAFETY: a non-NULL `ptr` with `len` came from `from_vec`, a boxed slice of `len`
+            // ids, not freed yet per the contract.
+            unsafe { release(&mut ids.ptr, &mut ids.len, 0) }
         }
-        *ids = lqft_ids {
-            ptr: std::ptr::null_mut(),
-            len: 0,
-        };
     })
 }

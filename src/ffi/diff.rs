@@ -1,7 +1,7 @@
 //! Diffs between two versions, in key order, costing O(changes).
 
 use super::args::{Out, free_handle, handle, handle_mut, new_handle};
-use super::guard::{call, call_value};
+use super::guard::{Outcome, call, call_value};
 use super::map::lqft_map;
 use super::snapshot::lqft_snapshot;
 use super::status::*;
@@ -47,9 +47,30 @@ pub struct lqft_diff_entry {
     pub new_value_len: usize,
 }
 
-fn give(out: Out<*mut lqft_diff>, diff: OwnedDiff) -> super::guard::Outcome {
+/// The body of `lqft_diff_new` / `lqft_map_diff_live`: checks the handles `first` and `second`
+/// (named `first_what` and `second_what` in errors) and `out`, then hands C the diff `make`
+/// builds from the two handles.
+///
+/// # Safety
+/// `first` and `second` are `NULL` or live handles; `out` is `NULL` or writable.
+unsafe fn open<A, B>(
+    first: *const A,
+    first_what: &str,
+    second: *const B,
+    second_what: &str,
+    out: *mut *mut lqft_diff,
+    make: impl FnOnce(&A, &B) -> OwnedDiff,
+) -> Outcome {
+    // SAFETY: forwarded contract.
+    let (first, second, out) = unsafe {
+        (
+            handle(first, first_what)?,
+            handle(second, second_what)?,
+            Out::new(out, "out")?,
+        )
+    };
     out.write(new_handle(lqft_diff {
-        diff,
+        diff: make(first, second),
         current: None,
     }));
     Ok(LQFT_OK)
@@ -69,16 +90,11 @@ pub unsafe extern "C" fn lqft_diff_new(
     new: *const lqft_snapshot,
     out: *mut *mut lqft_diff,
 ) -> lqft_status {
-    call("lqft_diff_new", || {
-        // SAFETY: the caller promised live snapshots and a writable `out`.
-        let (old, new, out) = unsafe {
-            (
-                handle(old, "old")?,
-                handle(new, "new")?,
-                Out::new(out, "out")?,
-            )
-        };
-        give(out, old.snapshot.diff_owned(&new.snapshot))
+    // SAFETY: the caller promised live snapshots and a writable `out`.
+    call("lqft_diff_new", || unsafe {
+        open(old, "old", new, "new", out, |old: &lqft_snapshot, new| {
+            old.snapshot.diff_owned(&new.snapshot)
+        })
     })
 }
 
@@ -96,16 +112,16 @@ pub unsafe extern "C" fn lqft_map_diff_live(
     old: *const lqft_snapshot,
     out: *mut *mut lqft_diff,
 ) -> lqft_status {
-    call("lqft_map_diff_live", || {
-        // SAFETY: the caller promised live handles and a writable `out`.
-        let (map, old, out) = unsafe {
-            (
-                handle(map, "map")?,
-                handle(old, "old")?,
-                Out::new(out, "out")?,
-            )
-        };
-        give(out, map.map.diff_live(&old.snapshot))
+    // SAFETY: the caller promised live handles and a writable `out`.
+    call("lqft_map_diff_live", || unsafe {
+        open(
+            map,
+            "map",
+            old,
+            "old",
+            out,
+            |map: &lqft_map, old: &lqft_snapshot| map.map.diff_live(&old.snapshot),
+        )
     })
 }
 

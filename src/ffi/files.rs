@@ -9,7 +9,7 @@ use std::time::SystemTime;
 use super::args::{Out, handle};
 use super::bytes::{lqft_bytes, lqft_ids};
 use super::error::Fail;
-use super::guard::call;
+use super::guard::{Outcome, call};
 use super::map::lqft_map;
 use super::snapshot::{give, lqft_rollback_policy, lqft_snapshot, rollback_policy};
 use super::status::*;
@@ -128,6 +128,58 @@ unsafe fn save_inputs(
     Ok((key, validity))
 }
 
+/// The body of `lqft_snapshot_save` / `lqft_map_save_bundle`: checks the handle named `what`,
+/// the path and the options, then writes the file with `write_file`.
+///
+/// # Safety
+/// `handle` is `NULL` or a live handle; `path` is `NULL` or NUL-terminated; `options` is `NULL`
+/// or readable, with `NULL` or NUL-terminated paths.
+unsafe fn save<H>(
+    handle: *const H,
+    what: &str,
+    path: *const c_char,
+    options: *const lqft_save_options,
+    write_file: impl FnOnce(&H, &Path, &WriteOptions<'_>) -> Result<(), FileError>,
+) -> Outcome {
+    // SAFETY: forwarded contract.
+    let (handle, path, (key, validity)) = unsafe {
+        (
+            self::handle(handle, what)?,
+            self::path(path, "path")?,
+            save_inputs(options)?,
+        )
+    };
+    let write = WriteOptions {
+        sign_key: key.as_ref(),
+        validity: validity.as_ref(),
+        ..WriteOptions::default()
+    };
+    write_file(handle, path, &write)?;
+    Ok(LQFT_OK)
+}
+
+impl lqft_verify_options {
+    /// The verification key path and the trust store path, each `None` when `NULL`.
+    ///
+    /// # Safety
+    /// The paths are `NULL` or NUL-terminated strings readable for `'a`.
+    unsafe fn paths<'a>(&self) -> Result<(Option<&'a Path>, Option<&'a Path>), Fail> {
+        // SAFETY: forwarded contract.
+        unsafe {
+            Ok((
+                optional_path(self.verify_key_path, "verify_key_path")?,
+                optional_path(self.trusted_signers_path, "trusted_signers_path")?,
+            ))
+        }
+    }
+
+    /// The validity that must remain, when freshness is required.
+    fn freshness(&self) -> Option<i64> {
+        self.require_freshness
+            .then_some(self.min_remaining_validity_seconds)
+    }
+}
+
 /// The verification keys named by `options`, loaded; `NULL` options verify nothing.
 struct Verifier {
     key: Option<VerifyKey>,
@@ -149,19 +201,12 @@ impl Verifier {
             });
         };
         // SAFETY: forwarded contract.
-        let (key_path, signers_path) = unsafe {
-            (
-                optional_path(options.verify_key_path, "verify_key_path")?,
-                optional_path(options.trusted_signers_path, "trusted_signers_path")?,
-            )
-        };
+        let (key_path, signers_path) = unsafe { options.paths() }?;
         let key = key_path.map(VerifyKey::from_file).transpose()?;
         let signers = signers_path
             .map(|p| TrustStore::load(p, &TrustStoreOptions::default()))
             .transpose()?;
-        let freshness = options
-            .require_freshness
-            .then_some(options.min_remaining_validity_seconds);
+        let freshness = options.freshness();
         Ok(Verifier {
             key,
             signers,
@@ -194,22 +239,15 @@ pub unsafe extern "C" fn lqft_snapshot_save(
     path: *const c_char,
     options: *const lqft_save_options,
 ) -> lqft_status {
-    call("lqft_snapshot_save", || {
-        // SAFETY: the caller promised a live snapshot, a C-string path and readable options.
-        let (snapshot, path, (key, validity)) = unsafe {
-            (
-                handle(snapshot, "snapshot")?,
-                self::path(path, "path")?,
-                save_inputs(options)?,
-            )
-        };
-        let write = WriteOptions {
-            sign_key: key.as_ref(),
-            validity: validity.as_ref(),
-            ..WriteOptions::default()
-        };
-        save_snapshot(path, &snapshot.snapshot, &write)?;
-        Ok(LQFT_OK)
+    // SAFETY: the caller promised a live snapshot, a C-string path and readable options.
+    call("lqft_snapshot_save", || unsafe {
+        save(
+            snapshot,
+            "snapshot",
+            path,
+            options,
+            |snapshot, path, write| save_snapshot(path, &snapshot.snapshot, write),
+        )
     })
 }
 
@@ -227,22 +265,11 @@ pub unsafe extern "C" fn lqft_map_save_bundle(
     path: *const c_char,
     options: *const lqft_save_options,
 ) -> lqft_status {
-    call("lqft_map_save_bundle", || {
-        // SAFETY: the caller promised a live map, a C-string path and readable options.
-        let (map, path, (key, validity)) = unsafe {
-            (
-                handle(map, "map")?,
-                self::path(path, "path")?,
-                save_inputs(options)?,
-            )
-        };
-        let write = WriteOptions {
-            sign_key: key.as_ref(),
-            validity: validity.as_ref(),
-            ..WriteOptions::default()
-        };
-        save_bundle(path, &map.map, None, &write)?;
-        Ok(LQFT_OK)
+    // SAFETY: the caller promised a live map, a C-string path and readable options.
+    call("lqft_map_save_bundle", || unsafe {
+        save(map, "map", path, options, |map, path, write| {
+            save_bundle(path, &map.map, None, write)
+        })
     })
 }
 
@@ -370,12 +397,7 @@ pub unsafe extern "C" fn lqft_file_inspect(
         let mut inspect = InspectOptions::default();
         if let Some(options) = options {
             // SAFETY: the caller promised NULL or NUL-terminated paths in the options.
-            let (key_path, signers) = unsafe {
-                (
-                    optional_path(options.verify_key_path, "verify_key_path")?,
-                    optional_path(options.trusted_signers_path, "trusted_signers_path")?,
-                )
-            };
+            let (key_path, signers) = unsafe { options.paths() }?;
             key_material = key_path
                 .map(|p| {
                     std::fs::read(p).map_err(|e| {
@@ -385,9 +407,7 @@ pub unsafe extern "C" fn lqft_file_inspect(
                 .transpose()?;
             inspect.verify_key = key_material.as_deref();
             inspect.trusted_signers = signers;
-            inspect.min_remaining_validity_seconds = options
-                .require_freshness
-                .then_some(options.min_remaining_validity_seconds);
+            inspect.min_remaining_validity_seconds = options.freshness();
         }
         let report = inspect_persisted_file(path, &inspect)?;
         out.write(lqft_bytes::copy_of(report.to_string().as_bytes()));
