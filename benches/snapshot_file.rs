@@ -1,7 +1,7 @@
 //! Save and load+verify of a large snapshot file (`docs/BENCHMARKS.md`, "Snapshot files").
 //!
-//! `cargo bench --bench snapshot_file` runs 1,000,000 entries; `LQFT_BENCH_N` overrides the
-//! count (CI smoke runs use a small one). Keys are 16 random bytes (not UTF-8, so they take
+//! `cargo bench --bench snapshot_file` runs 1,000,000 entries three times; `-- --smoke` runs
+//! 1,000 entries once (for CI); `LQFT_BENCH_N` overrides the count in either mode. Keys are 16 random bytes (not UTF-8, so they take
 //! the `key_b64` form) or 32 hex characters; values are 100 random alphanumeric bytes. Files
 //! are Ed25519-signed.
 
@@ -56,11 +56,12 @@ fn ms(d: Duration) -> String {
 }
 
 fn main() {
+    let smoke = std::env::args().any(|a| a == "--smoke");
     let n: usize = std::env::var("LQFT_BENCH_N")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(1_000_000);
-    let runs = 3;
+        .unwrap_or(if smoke { 1_000 } else { 1_000_000 });
+    let runs = if smoke { 1 } else { 3 };
     let dir = std::env::temp_dir().join(format!("lqft-bench-snapshot-file-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let private = Ed25519PrivateKey::from_seed(&[42; 32]);

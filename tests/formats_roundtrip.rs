@@ -2,11 +2,13 @@
 
 use std::path::{Path, PathBuf};
 
+use lqft::formats::envelope::seal;
 use lqft::formats::file_io::read_json_file;
 use lqft::formats::map_files::{
-    LoadOptions, export_current_state, load_bundle_file, load_snapshot_file, save_bundle,
-    save_current_state, save_snapshot,
+    LoadOptions, export_current_state, export_snapshot, load_bundle_file, load_snapshot_file,
+    save_bundle, save_current_state, save_snapshot,
 };
+use lqft::formats::python_json::{TextLayout, to_python_json};
 use lqft::formats::{
     Ed25519PrivateKey, ErrorKind, Limits, SignKey, Validity, VerifyKey, VerifyOptions, WriteOptions,
 };
@@ -231,4 +233,110 @@ fn written_files_follow_lqft_reader_rules() {
     let doc = read_json_file(&dir.path("state.json.gz"), &Limits::default()).unwrap();
     assert_eq!(doc["compression"], "gzip");
     assert_eq!(doc["payload"]["format"], "lqft-current-state-v1");
+}
+
+/// A map whose items exercise every escape in both JSON forms and both item encodings.
+fn awkward() -> Map {
+    let map = Map::new();
+    map.put(b"plain", b"value").unwrap();
+    map.put("quote\"back\\slash\nnl\ttab\u{1}\u{7f}".as_bytes(), b"")
+        .unwrap();
+    map.put("été😀\u{2028}".as_bytes(), "ü\"\u{1f}".as_bytes())
+        .unwrap();
+    map.put(b"\xff\xfe", b"\x00\x80binary").unwrap();
+    map.put(b"k\xc3", "text 😀".as_bytes()).unwrap();
+    for i in 0..50u32 {
+        map.put(format!("bulk-{i:03}").as_bytes(), &i.to_le_bytes())
+            .unwrap();
+    }
+    map
+}
+
+/// The written file text, decompressed if needed.
+fn file_text(path: &Path) -> Vec<u8> {
+    let raw = std::fs::read(path).unwrap();
+    if path.extension().is_some_and(|e| e == "gz") {
+        lqft::formats::file_io::gunzip_capped(&raw, u64::MAX).unwrap()
+    } else {
+        raw
+    }
+}
+
+/// The file text the `Value`-based sealing and layout give for the payload stored in `path`
+/// (a parsed payload keeps its member order and exact strings and integers).
+fn resealed_text(path: &Path, options: &WriteOptions<'_>) -> Vec<u8> {
+    let doc = read_json_file(path, &Limits::default()).unwrap();
+    let payload = doc["payload"].as_object().unwrap().clone();
+    let compression = doc["compression"].as_str().unwrap();
+    let sealed = seal(payload, compression, options.sign_key, options.validity).unwrap();
+    to_python_json(&serde_json::Value::Object(sealed), options.layout)
+}
+
+#[test]
+fn streamed_saves_equal_value_based_sealing() {
+    let dir = TempDir::new("streamed");
+    let map = awkward();
+    let snapshot = map.snapshot();
+    let empty = Map::new().snapshot();
+    map.put(b"pending", b"\xff").unwrap();
+    let ed25519 = SignKey::from(Ed25519PrivateKey::from_seed(&[9; 32]));
+    let hmac = SignKey::from_material(b"secret").unwrap();
+    let validity = Validity {
+        not_before: Some("2020-01-01T00:00:00Z".into()),
+        expires_at: Some("2099-01-01T00:00:00+00:00".into()),
+        warn_before_expiry_seconds: Some(60),
+    };
+    let layouts = [
+        TextLayout::default(),
+        TextLayout {
+            indent: None,
+            sort_keys: false,
+        },
+        TextLayout {
+            indent: Some(0),
+            sort_keys: true,
+        },
+        TextLayout {
+            indent: Some(4),
+            sort_keys: true,
+        },
+        TextLayout {
+            indent: None,
+            sort_keys: true,
+        },
+    ];
+    for layout in layouts {
+        for sign_key in [None, Some(&hmac), Some(&ed25519)] {
+            for validity in [None, Some(&validity)] {
+                for name in ["f.json", "f.json.gz"] {
+                    let options = WriteOptions {
+                        sign_key,
+                        validity,
+                        layout,
+                        gzip_level: 1,
+                    };
+                    let path = dir.path(name);
+                    let what = format!("{layout:?} {} {validity:?} {name}", sign_key.is_some());
+                    save_snapshot(&path, &snapshot, &options).unwrap();
+                    let text = file_text(&path);
+                    assert_eq!(text, resealed_text(&path, &options), "snapshot {what}");
+                    let mut payload = export_snapshot(&snapshot);
+                    if let Some(v) = validity {
+                        payload.insert("validity".into(), v.to_json());
+                    }
+                    assert_eq!(
+                        read_json_file(&path, &Limits::default()).unwrap()["payload"],
+                        serde_json::Value::Object(payload),
+                        "{what}"
+                    );
+                    save_snapshot(&path, &empty, &options).unwrap();
+                    assert_eq!(file_text(&path), resealed_text(&path, &options), "{what}");
+                    save_current_state(&path, &map, &options).unwrap();
+                    assert_eq!(file_text(&path), resealed_text(&path, &options), "{what}");
+                    save_bundle(&path, &map, None, &options).unwrap();
+                    assert_eq!(file_text(&path), resealed_text(&path, &options), "{what}");
+                }
+            }
+        }
+    }
 }

@@ -4,23 +4,40 @@ const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwx
 
 /// Encodes with padding.
 pub fn encode(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            *chunk.get(1).unwrap_or(&0),
-            *chunk.get(2).unwrap_or(&0),
-        ];
-        let n = u32::from(b[0]) << 16 | u32::from(b[1]) << 8 | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
+    let mut out = Vec::with_capacity(bytes.len().div_ceil(3) * 4);
+    encode_into(bytes, &mut out);
+    String::from_utf8(out).expect("base64 output is ASCII")
+}
+
+/// Appends the padded encoding of `bytes` to `out` (ASCII only, never a character JSON
+/// escapes).
+pub fn encode_into(bytes: &[u8], out: &mut Vec<u8>) {
+    out.reserve(bytes.len().div_ceil(3) * 4);
+    let mut chunks = bytes.chunks_exact(3);
+    for chunk in &mut chunks {
+        let n = u32::from(chunk[0]) << 16 | u32::from(chunk[1]) << 8 | u32::from(chunk[2]);
+        out.extend_from_slice(&[
+            ALPHABET[(n >> 18) as usize],
+            ALPHABET[(n >> 12 & 63) as usize],
+            ALPHABET[(n >> 6 & 63) as usize],
+            ALPHABET[(n & 63) as usize],
+        ]);
     }
-    out
+    let rest = chunks.remainder();
+    if let Some(&first) = rest.first() {
+        let second = rest.get(1).copied().unwrap_or(0);
+        let n = u32::from(first) << 16 | u32::from(second) << 8;
+        out.extend_from_slice(&[
+            ALPHABET[(n >> 18) as usize],
+            ALPHABET[(n >> 12 & 63) as usize],
+            if rest.len() == 2 {
+                ALPHABET[(n >> 6 & 63) as usize]
+            } else {
+                b'='
+            },
+            b'=',
+        ]);
+    }
 }
 
 fn sextet(c: u8) -> Option<u32> {

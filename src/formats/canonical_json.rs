@@ -39,6 +39,35 @@ pub fn write_canonical(value: &Value, out: &mut Vec<u8>) {
 }
 
 fn write_object(map: &Map<String, Value>, out: &mut Vec<u8>) {
+    write_object_around(map, None, out);
+}
+
+/// The canonical bytes of `object` with the value of its member `hole` left out, as
+/// `(head, tail)`: `head`, then the canonical bytes of that value, then `tail` equal
+/// `canonical_bytes` of the whole object. `None` if `object` has no member `hole`.
+pub fn canonical_split(object: &Map<String, Value>, hole: &str) -> Option<(Vec<u8>, Vec<u8>)> {
+    let mut out = Vec::with_capacity(256);
+    let at = write_object_around(object, Some(hole), &mut out)?;
+    let tail = out.split_off(at);
+    Some((out, tail))
+}
+
+/// Writes `map` sorted by key, skipping the value of member `hole` (its name and `:` are
+/// written); returns where that value belongs in `out`.
+fn write_object_around(
+    map: &Map<String, Value>,
+    hole: Option<&str>,
+    out: &mut Vec<u8>,
+) -> Option<usize> {
+    let mut at = None;
+    let mut member = |index: usize, key: &str, value: &Value, out: &mut Vec<u8>| {
+        if Some(key) == hole {
+            write_member_name(index, key, out);
+            at = Some(out.len());
+        } else {
+            write_member(index, key, value, out);
+        }
+    };
     out.push(b'{');
     let sorted = map
         .keys()
@@ -46,24 +75,29 @@ fn write_object(map: &Map<String, Value>, out: &mut Vec<u8>) {
         .all(|(a, b)| a.as_bytes() < b.as_bytes());
     if sorted {
         for (i, (k, v)) in map.iter().enumerate() {
-            write_member(i, k, v, out);
+            member(i, k, v, out);
         }
     } else {
         let mut entries: Vec<(&String, &Value)> = map.iter().collect();
         entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
         for (i, (k, v)) in entries.into_iter().enumerate() {
-            write_member(i, k, v, out);
+            member(i, k, v, out);
         }
     }
     out.push(b'}');
+    at
 }
 
-fn write_member(index: usize, key: &str, value: &Value, out: &mut Vec<u8>) {
+fn write_member_name(index: usize, key: &str, out: &mut Vec<u8>) {
     if index > 0 {
         out.push(b',');
     }
     write_string(key, out);
     out.push(b':');
+}
+
+fn write_member(index: usize, key: &str, value: &Value, out: &mut Vec<u8>) {
+    write_member_name(index, key, out);
     write_canonical(value, out);
 }
 
@@ -199,5 +233,16 @@ mod tests {
             String::from_utf8(canonical_bytes(&v)).unwrap(),
             "{\"a\":\"x\\\"\\\\\\n\\u0001\u{7f}é/\u{2028}\",\"b\":[1,-2,1.5,true,null]}"
         );
+    }
+
+    #[test]
+    fn split_around_a_member() {
+        let v = json!({"z": 1, "items": [{"k": "v"}], "a": {"b": null}});
+        let map = v.as_object().unwrap();
+        let (mut head, tail) = canonical_split(map, "items").unwrap();
+        write_canonical(&v["items"], &mut head);
+        head.extend_from_slice(&tail);
+        assert_eq!(head, canonical_bytes(&v));
+        assert!(canonical_split(map, "missing").is_none());
     }
 }

@@ -10,7 +10,7 @@
 //! - Ed25519 is verified strictly and HMACs are compared in constant time;
 //! - a verify key and a trust store given together must both accept the signer.
 
-use std::io::Write;
+use std::io::{BufWriter, Seek, SeekFrom, Write};
 use std::path::Path;
 
 use flate2::Compression;
@@ -19,14 +19,14 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::base64;
-use super::canonical_json::canonical_bytes;
+use super::canonical_json::{canonical_bytes, canonical_split, write_canonical};
 use super::error::{Error, Result};
-use super::file_io::{FileMode, path_uses_gzip, read_json_file, write_atomic};
+use super::file_io::{FileMode, path_uses_gzip, read_json_file, write_atomic_with};
 use super::hex;
 use super::keys::{ED25519, HMAC_SHA256, SignKey, VerifyKey};
 use super::limits::Limits;
 use super::policy::PolicyCode;
-use super::python_json::{TextLayout, append_last_member, to_python_json};
+use super::python_json::{TextLayout, to_python_json_split, write_value_at};
 use super::trust_store::TrustStore;
 use super::validity::{
     Validity, ValiditySummary, enforce_floor, now_micros, summarize, validate_floor,
@@ -128,57 +128,66 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Wraps `payload` in an envelope: integrity, optional signature and validity.
 pub fn seal(
-    payload: Map<String, Value>,
+    mut payload: Map<String, Value>,
     compression: &str,
     sign_key: Option<&SignKey>,
     validity: Option<&Validity>,
 ) -> Result<Map<String, Value>> {
-    let (mut doc, canonical) = seal_unsigned(payload, compression, validity)?;
+    let validity_json = bind_validity(&mut payload, validity)?;
+    let payload = Value::Object(payload);
+    let canonical = canonical_bytes(&payload);
+    let mut doc = envelope(compression, sha256_hex(&canonical), payload, validity_json);
     if let Some(key) = sign_key {
         doc.insert("signature".into(), signature_block(key, &canonical));
     }
     Ok(doc)
 }
 
-/// The envelope without its signature, and the canonical payload bytes to sign.
-fn seal_unsigned(
-    mut payload: Map<String, Value>,
-    compression: &str,
+/// Checks `validity` and copies it into `payload` (refusing a different block already
+/// there), so that it is signed; returns the block for the envelope.
+fn bind_validity(
+    payload: &mut Map<String, Value>,
     validity: Option<&Validity>,
-) -> Result<(Map<String, Value>, Vec<u8>)> {
-    let validity_json = match validity {
-        Some(v) => {
-            v.check("persisted file")?;
-            let block = v.to_json();
-            match payload.get("validity") {
-                Some(existing) if *existing != block => {
-                    return Err(Error::payload(
-                        "payload already holds a different validity block",
-                    ));
-                }
-                Some(_) => {}
-                None => {
-                    payload.insert("validity".into(), block.clone());
-                }
-            }
-            Some(block)
-        }
-        None => None,
+) -> Result<Option<Value>> {
+    let Some(v) = validity else {
+        return Ok(None);
     };
-    let payload = Value::Object(payload);
-    let canonical = canonical_bytes(&payload);
+    v.check("persisted file")?;
+    let block = v.to_json();
+    match payload.get("validity") {
+        Some(existing) if *existing != block => {
+            return Err(Error::payload(
+                "payload already holds a different validity block",
+            ));
+        }
+        Some(_) => {}
+        None => {
+            payload.insert("validity".into(), block.clone());
+        }
+    }
+    Ok(Some(block))
+}
+
+/// The unsigned envelope in LQFT's member order; a signature goes last.
+fn envelope(
+    compression: &str,
+    payload_sha256: String,
+    payload: Value,
+    validity: Option<Value>,
+) -> Map<String, Value> {
     let mut doc = Map::new();
     doc.insert("format".into(), PERSISTED_FILE_FORMAT.into());
     doc.insert("compression".into(), compression.into());
-    doc.insert(
-        "integrity".into(),
-        serde_json::json!({"algorithm": "sha256", "payload_sha256": sha256_hex(&canonical)}),
-    );
+    doc.insert("integrity".into(), integrity_block(payload_sha256));
     doc.insert("payload".into(), payload);
-    if let Some(block) = validity_json {
+    if let Some(block) = validity {
         doc.insert("validity".into(), block);
     }
-    Ok((doc, canonical))
+    doc
+}
+
+fn integrity_block(payload_sha256: String) -> Value {
+    serde_json::json!({"algorithm": "sha256", "payload_sha256": payload_sha256})
 }
 
 fn signature_block(key: &SignKey, canonical: &[u8]) -> Value {
@@ -199,51 +208,181 @@ fn signature_block(key: &SignKey, canonical: &[u8]) -> Value {
     }
 }
 
+/// A part of a payload whose canonical bytes and file text are written straight from its
+/// source instead of being laid out from a `Value`: a whole payload, or one member of it
+/// (a snapshot's `items`).
+pub(crate) trait StreamedPart: Sync {
+    /// Appends the part's canonical bytes (as [`canonical_bytes`] of its `Value` would).
+    fn write_canonical(&self, out: &mut Vec<u8>);
+    /// Writes the part's file text nested `level` deep (as the file text of its `Value`
+    /// inside a document would be laid out).
+    fn write_text(
+        &self,
+        layout: TextLayout,
+        level: usize,
+        out: &mut dyn Write,
+    ) -> std::io::Result<()>;
+}
+
+/// A payload held as a `Value`.
+struct WholePayload(Value);
+
+impl StreamedPart for WholePayload {
+    fn write_canonical(&self, out: &mut Vec<u8>) {
+        write_canonical(&self.0, out);
+    }
+
+    fn write_text(
+        &self,
+        layout: TextLayout,
+        level: usize,
+        out: &mut dyn Write,
+    ) -> std::io::Result<()> {
+        let mut text = Vec::new();
+        write_value_at(&self.0, layout, level, &mut text);
+        out.write_all(&text)
+    }
+}
+
+/// Bytes buffered between the text writer and the file (or the gzip encoder).
+const WRITE_BUFFER: usize = 1 << 20;
+
+/// Stands for the payload checksum in the head of an uncompressed file until the checksum is
+/// known; it has the length of every SHA-256 hex digest, so the real head overwrites it in
+/// place.
+const CHECKSUM_PLACEHOLDER: &str =
+    "0000000000000000000000000000000000000000000000000000000000000000";
+
+fn join<T>(handle: std::thread::ScopedJoinHandle<'_, T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
 /// Seals `payload` and writes it atomically to `path` (gzip when the name ends in `.gz`).
-///
-/// The signature is computed while the file text is laid out (it is the last member unless
-/// keys are sorted), so a large file costs roughly the larger of the two, not their sum.
 pub fn write_persisted_file(
     path: &Path,
     payload: Map<String, Value>,
     options: &WriteOptions<'_>,
 ) -> Result<()> {
+    write_streamed(path, payload, None, options)
+}
+
+/// [`write_persisted_file`] where the payload member `streamed.0` (a placeholder in
+/// `payload`, so that the member order is known) is written from `streamed.1`.
+///
+/// One thread builds the canonical bytes, hashes and signs them; the other lays out the file
+/// text straight into the file: the head (with a placeholder checksum when uncompressed),
+/// the payload, then, once the signature is known, the tail (the signature follows the
+/// payload in both member orders) and the real head over the placeholder. A large file costs
+/// roughly the larger of the two, not their sum. The gzip stream cannot be patched, so there
+/// the text waits for the checksum (not the signature).
+pub(crate) fn write_streamed(
+    path: &Path,
+    mut payload: Map<String, Value>,
+    streamed: Option<(&str, &dyn StreamedPart)>,
+    options: &WriteOptions<'_>,
+) -> Result<()> {
     let gzip = path_uses_gzip(path);
     let compression = if gzip { "gzip" } else { "none" };
-    let (mut doc, canonical) = seal_unsigned(payload, compression, options.validity)?;
-    let text = match options.sign_key {
-        None => to_python_json(&Value::Object(doc), options.layout),
-        Some(key) if options.layout.sort_keys => {
-            doc.insert("signature".into(), signature_block(key, &canonical));
-            to_python_json(&Value::Object(doc), options.layout)
+    let validity = bind_validity(&mut payload, options.validity)?;
+    let whole;
+    let (part, payload_slot, hole, canonical_head, canonical_tail): (
+        &dyn StreamedPart,
+        _,
+        _,
+        _,
+        _,
+    ) = match streamed {
+        Some((name, part)) => {
+            let (head, tail) = canonical_split(&payload, name)
+                .ok_or_else(|| Error::payload(format!("payload has no {name} member")))?;
+            (
+                part,
+                Value::Object(payload),
+                vec!["payload", name],
+                head,
+                tail,
+            )
         }
-        Some(key) => {
-            let doc = Value::Object(doc);
-            let (signature, text) = std::thread::scope(|scope| {
-                let signer = scope.spawn(|| signature_block(key, &canonical));
-                let text = to_python_json(&doc, options.layout);
-                let signature = signer
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-                (signature, text)
-            });
-            super::map_files::drop_in_background(doc);
-            append_last_member(text, "signature", &signature, options.layout)
+        None => {
+            whole = WholePayload(Value::Object(payload));
+            (&whole, Value::Null, vec!["payload"], Vec::new(), Vec::new())
         }
     };
-    let bytes = if gzip {
-        let mut encoder = GzEncoder::new(
-            Vec::with_capacity(text.len() / 4),
-            Compression::new(options.gzip_level.min(9)),
-        );
-        encoder
-            .write_all(&text)
-            .and_then(|()| encoder.finish())
-            .map_err(|e| Error::io(path, "compress", e))?
-    } else {
-        text
+    let mut doc = Value::Object(envelope(
+        compression,
+        CHECKSUM_PLACEHOLDER.to_owned(),
+        payload_slot,
+        validity,
+    ));
+    let layout = options.layout;
+    let split = |doc: &Value| {
+        to_python_json_split(doc, layout, &hole)
+            .ok_or_else(|| Error::payload("envelope has no payload member"))
     };
-    write_atomic(path, &bytes, FileMode::Public)
+    let (checksum_tx, checksum_rx) = std::sync::mpsc::sync_channel(1);
+    std::thread::scope(|scope| {
+        let sealer = scope.spawn(move || {
+            let mut canonical = canonical_head;
+            part.write_canonical(&mut canonical);
+            canonical.extend_from_slice(&canonical_tail);
+            let checksum = sha256_hex(&canonical);
+            // The receiver is gone only if writing already failed.
+            let _ = checksum_tx.send(checksum.clone());
+            let signature = options.sign_key.map(|key| signature_block(key, &canonical));
+            (checksum, signature)
+        });
+        let finish = move |doc: &mut Value| -> Result<(Vec<u8>, Vec<u8>)> {
+            let (checksum, signature) = join(sealer);
+            if let Value::Object(map) = doc {
+                map.insert("integrity".into(), integrity_block(checksum));
+                if let Some(signature) = signature {
+                    map.insert("signature".into(), signature);
+                }
+            }
+            split(doc)
+        };
+        write_atomic_with(path, FileMode::Public, |file, temp| {
+            let io = |e: std::io::Error| Error::io(temp, "write", e);
+            if gzip {
+                let Ok(checksum) = checksum_rx.recv() else {
+                    // The sealer drops its sender unsent only by panicking, which `finish`
+                    // re-raises.
+                    finish(&mut doc)?;
+                    return Err(Error::payload("payload checksum is unavailable"));
+                };
+                if let Value::Object(map) = &mut doc {
+                    map.insert("integrity".into(), integrity_block(checksum));
+                }
+                let (head, _) = split(&doc)?;
+                let encoder = GzEncoder::new(file, Compression::new(options.gzip_level.min(9)));
+                let mut out = BufWriter::with_capacity(WRITE_BUFFER, encoder);
+                out.write_all(&head).map_err(io)?;
+                part.write_text(layout, hole.len(), &mut out).map_err(io)?;
+                let (_, tail) = finish(&mut doc)?;
+                out.write_all(&tail).map_err(io)?;
+                let encoder = out.into_inner().map_err(|e| io(e.into_error()))?;
+                encoder.finish().map_err(io)?;
+            } else {
+                let (head, _) = split(&doc)?;
+                let mut out = BufWriter::with_capacity(WRITE_BUFFER, &mut *file);
+                out.write_all(&head).map_err(io)?;
+                part.write_text(layout, hole.len(), &mut out).map_err(io)?;
+                out.into_inner().map_err(|e| io(e.into_error()))?;
+                // Most of the disk write happens here, while the signature is computed.
+                file.sync_data().map_err(|e| Error::io(temp, "fsync", e))?;
+                let (real_head, tail) = finish(&mut doc)?;
+                if real_head.len() != head.len() {
+                    return Err(Error::payload("payload checksum changed the head's length"));
+                }
+                file.write_all(&tail).map_err(io)?;
+                file.seek(SeekFrom::Start(0)).map_err(io)?;
+                file.write_all(&real_head).map_err(io)?;
+            }
+            Ok(())
+        })
+    })
 }
 
 /// Reads `path` within `limits` and opens it with [`open_document`].

@@ -149,10 +149,23 @@ fn temp_path_for(path: &Path) -> PathBuf {
     path.with_file_name(name)
 }
 
-/// Replaces `path` with `bytes` atomically and durably: write a temporary file in the same
-/// directory, fsync it, rename it over `path`, fsync the directory. A failure removes the
-/// temporary file and leaves any previous `path` untouched.
+/// Replaces `path` with `bytes` atomically and durably (see [`write_atomic_with`]).
 pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: FileMode) -> Result<()> {
+    write_atomic_with(path, mode, |file, temp| {
+        file.write_all(bytes)
+            .map_err(|e| Error::io(temp, "write", e))
+    })
+}
+
+/// Replaces `path` atomically and durably with what `fill` writes: create a temporary file
+/// in the same directory, let `fill` write it (it gets the file and the temporary path, for
+/// errors), fsync it, rename it over `path`, fsync the directory. A failure removes the
+/// temporary file and leaves any previous `path` untouched.
+pub(crate) fn write_atomic_with(
+    path: &Path,
+    mode: FileMode,
+    fill: impl FnOnce(&mut File, &Path) -> Result<()>,
+) -> Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -170,8 +183,7 @@ pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: FileMode) -> Result<
         let mut file = options
             .open(&temp)
             .map_err(|e| Error::io(&temp, "create", e))?;
-        file.write_all(bytes)
-            .map_err(|e| Error::io(&temp, "write", e))?;
+        fill(&mut file, &temp)?;
         file.sync_all().map_err(|e| Error::io(&temp, "fsync", e))?;
         fs::rename(&temp, path).map_err(|e| Error::io(path, "rename into", e))?;
         if let Ok(d) = File::open(&dir) {

@@ -12,13 +12,14 @@ use serde_json::{Map as JsonMap, Value};
 
 use super::envelope::{
     PERSISTED_FILE_FORMAT, VerifyOptions, WriteOptions, check_document, write_persisted_file,
+    write_streamed,
 };
 use super::error::{Error, ErrorKind, Result};
 use super::file_io::read_json_file;
 use super::limits::Limits;
 use super::snapshot::{
-    BundlePayload, CurrentStatePayload, SnapshotMetadata, SnapshotPayload, bundle_json,
-    snapshot_json,
+    BundlePayload, CurrentStatePayload, ITEMS, SnapshotMetadata, SnapshotPayload, StreamedItems,
+    bundle_json, snapshot_json, snapshot_members,
 };
 use crate::{Map, RollbackPolicy, Snapshot, SnapshotMeta, Tree};
 
@@ -71,8 +72,8 @@ pub fn export_bundle(map: &Map, snapshots: Option<&[Snapshot]>) -> Result<JsonMa
     ))
 }
 
-/// The `lqft-current-state-v1` payload of the live state.
-pub fn export_current_state(map: &Map) -> JsonMap<String, Value> {
+/// The live state of `map` as a current-state payload.
+fn current_state(map: &Map) -> CurrentStatePayload {
     CurrentStatePayload {
         base_snapshot_id: map.current_snapshot().map(|s| s.id()),
         pending_mutations: map.pending_mutations(),
@@ -82,12 +83,24 @@ pub fn export_current_state(map: &Map) -> JsonMap<String, Value> {
             .map(|e| (e.key().to_vec(), e.value().to_vec()))
             .collect(),
     }
-    .to_json()
 }
 
-/// Writes a snapshot file.
+/// The `lqft-current-state-v1` payload of the live state.
+pub fn export_current_state(map: &Map) -> JsonMap<String, Value> {
+    current_state(map).to_json()
+}
+
+/// Writes a snapshot file. The items go from the snapshot straight into the file and the
+/// signed bytes, with no `Value` per item; the bytes are those of writing
+/// [`export_snapshot`]'s payload with [`write_persisted_file`].
 pub fn save_snapshot(path: &Path, snapshot: &Snapshot, options: &WriteOptions<'_>) -> Result<()> {
-    write_persisted_file(path, export_snapshot(snapshot), options)
+    let items = StreamedItems(|| snapshot.iter());
+    write_streamed(
+        path,
+        snapshot_members(&snapshot_metadata(snapshot.meta())),
+        Some((ITEMS, &items)),
+        options,
+    )
 }
 
 /// Writes a bundle file of `snapshots` (all registered ones when `None`).
@@ -100,9 +113,17 @@ pub fn save_bundle(
     write_persisted_file(path, export_bundle(map, snapshots)?, options)
 }
 
-/// Writes the live state as a current-state file.
+/// Writes the live state as a current-state file (its items are taken once, then streamed
+/// like [`save_snapshot`]'s).
 pub fn save_current_state(path: &Path, map: &Map, options: &WriteOptions<'_>) -> Result<()> {
-    write_persisted_file(path, export_current_state(map), options)
+    let state = current_state(map);
+    let items = StreamedItems(|| {
+        state
+            .items
+            .iter()
+            .map(|(k, v)| (k.as_slice(), v.as_slice()))
+    });
+    write_streamed(path, state.members(), Some((ITEMS, &items)), options)
 }
 
 /// How a file is loaded into a map.

@@ -34,39 +34,41 @@ pub fn to_python_json(value: &Value, layout: TextLayout) -> Vec<u8> {
     out
 }
 
-/// Adds `"name": value` as the last member of the top-level object whose file text is
-/// `text` (as produced by [`to_python_json`] with the same layout), giving the same bytes as
-/// laying out the object with the member included.
-pub fn append_last_member(
-    mut text: Vec<u8>,
-    name: &str,
+/// The file text of `value` (as [`to_python_json`] lays it out) with the value of the
+/// member at `hole` (a path of member names from the top-level object) left out, as
+/// `(head, tail)`: `head`, then that value laid out at nesting level `hole.len()`, then
+/// `tail` equal the whole text. `None` if there is no such member.
+pub fn to_python_json_split(
     value: &Value,
     layout: TextLayout,
-) -> Vec<u8> {
-    let tail: &[u8] = if layout.indent.is_some() {
-        b"\n}\n"
-    } else {
-        b"}\n"
+    hole: &[&str],
+) -> Option<(Vec<u8>, Vec<u8>)> {
+    let Value::Object(map) = value else {
+        return None;
     };
-    debug_assert!(text.ends_with(tail));
-    text.truncate(text.len() - tail.len());
-    separator(layout, 1, &mut text);
-    write_ascii_string(name, &mut text);
-    text.extend_from_slice(b": ");
-    write_value(value, layout, 1, &mut text);
-    newline(layout, 0, &mut text);
-    text.extend_from_slice(b"}\n");
-    text
+    let mut out = Vec::with_capacity(256);
+    let at = write_object(map, layout, 0, hole, &mut out)?;
+    out.push(b'\n');
+    let tail = out.split_off(at);
+    Some((out, tail))
 }
 
-fn newline(layout: TextLayout, level: usize, out: &mut Vec<u8>) {
+/// Appends the file text of `value` nested `level` deep (no trailing newline).
+pub(crate) fn write_value_at(value: &Value, layout: TextLayout, level: usize, out: &mut Vec<u8>) {
+    write_value(value, layout, level, out);
+}
+
+/// A line break and the indentation of `level` (nothing without indentation).
+pub(crate) fn newline(layout: TextLayout, level: usize, out: &mut Vec<u8>) {
     if let Some(width) = layout.indent {
         out.push(b'\n');
         out.extend(std::iter::repeat_n(b' ', width * level));
     }
 }
 
-fn separator(layout: TextLayout, level: usize, out: &mut Vec<u8>) {
+/// The separator between members or elements of a container whose contents are nested
+/// `level` deep.
+pub(crate) fn separator(layout: TextLayout, level: usize, out: &mut Vec<u8>) {
     out.push(b',');
     if layout.indent.is_some() {
         newline(layout, level, out);
@@ -96,15 +98,26 @@ fn write_value(value: &Value, layout: TextLayout, level: usize, out: &mut Vec<u8
             out.push(b']');
         }
         Value::Object(map) if map.is_empty() => out.extend_from_slice(b"{}"),
-        Value::Object(map) => write_object(map, layout, level, out),
+        Value::Object(map) => {
+            write_object(map, layout, level, &[], out);
+        }
     }
 }
 
-fn write_object(map: &Map<String, Value>, layout: TextLayout, level: usize, out: &mut Vec<u8>) {
+/// Writes a non-empty object, skipping the value of the member at path `hole` (its name and
+/// `": "` are written); returns where that value belongs in `out`.
+fn write_object(
+    map: &Map<String, Value>,
+    layout: TextLayout,
+    level: usize,
+    hole: &[&str],
+    out: &mut Vec<u8>,
+) -> Option<usize> {
     let mut entries: Vec<(&String, &Value)> = map.iter().collect();
     if layout.sort_keys {
         entries.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
     }
+    let mut at = None;
     out.push(b'{');
     newline(layout, level + 1, out);
     for (i, (k, v)) in entries.into_iter().enumerate() {
@@ -113,10 +126,17 @@ fn write_object(map: &Map<String, Value>, layout: TextLayout, level: usize, out:
         }
         write_ascii_string(k, out);
         out.extend_from_slice(b": ");
-        write_value(v, layout, level + 1, out);
+        match (hole, v) {
+            ([name], _) if name == k => at = Some(out.len()),
+            ([name, rest @ ..], Value::Object(inner)) if name == k && !inner.is_empty() => {
+                at = write_object(inner, layout, level + 1, rest, out);
+            }
+            _ => write_value(v, layout, level + 1, out),
+        }
     }
     newline(layout, level, out);
     out.push(b'}');
+    at
 }
 
 /// A JSON string with Python's `ensure_ascii=True` escaping: printable ASCII raw, everything
@@ -172,17 +192,18 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn appending_a_member_equals_laying_it_out() {
+    fn split_around_a_nested_member() {
         for indent in [Some(2), Some(0), None] {
-            let layout = TextLayout {
-                indent,
-                sort_keys: false,
-            };
-            let full = json!({"a": 1, "b": {"c": [true]}});
-            let head = json!({"a": 1});
-            let appended =
-                append_last_member(to_python_json(&head, layout), "b", &full["b"], layout);
-            assert_eq!(appended, to_python_json(&full, layout));
+            for sort_keys in [false, true] {
+                let layout = TextLayout { indent, sort_keys };
+                let full = json!({"z": 1, "p": {"x": {}, "items": [true, {"k": []}]}, "a": 2});
+                let (mut head, tail) = to_python_json_split(&full, layout, &["p", "items"])
+                    .expect("the member exists");
+                write_value_at(&full["p"]["items"], layout, 2, &mut head);
+                head.extend_from_slice(&tail);
+                assert_eq!(head, to_python_json(&full, layout));
+                assert!(to_python_json_split(&full, layout, &["p", "missing"]).is_none());
+            }
         }
     }
 

@@ -9,10 +9,15 @@
 //! items must contain string keys and string values") instead of loading wrong data. Items
 //! are sorted by key bytes, which for UTF-8 keys is LQFT's code-point order.
 
+use std::io::Write;
+
 use serde_json::{Map, Value};
 
 use super::base64;
+use super::canonical_json;
+use super::envelope::StreamedPart;
 use super::error::{Error, Result};
+use super::python_json::{TextLayout, newline, separator, write_ascii_string};
 
 /// `format` of a snapshot payload.
 pub const SNAPSHOT_FORMAT: &str = "lqft-snapshot-v1";
@@ -93,6 +98,110 @@ pub fn decode_items(items: Option<&Value>) -> Result<Vec<(Vec<u8>, Vec<u8>)>> {
 
 fn encode_items<'a>(items: impl Iterator<Item = (&'a [u8], &'a [u8])>) -> Value {
     Value::Array(items.map(|(k, v)| encode_item(k, v)).collect())
+}
+
+/// The payload member holding the items.
+pub(crate) const ITEMS: &str = "items";
+
+/// File text is handed to the writer in pieces of about this size.
+const TEXT_CHUNK: usize = 1 << 20;
+
+/// An `items` array written straight from key/value pairs in key order, with the same bytes
+/// as the `Value` of [`encode_item`]s would give, without building it. Each call of the
+/// function must yield the same pairs: the canonical bytes and the file text are written in
+/// separate passes, on two threads.
+pub(crate) struct StreamedItems<F>(pub(crate) F);
+
+impl<'a, F, I> StreamedPart for StreamedItems<F>
+where
+    F: Fn() -> I + Sync,
+    I: Iterator<Item = (&'a [u8], &'a [u8])>,
+{
+    fn write_canonical(&self, out: &mut Vec<u8>) {
+        out.push(b'[');
+        for (i, (key, value)) in (self.0)().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            // "key" and "key_b64" sort before "value" and "value_b64", so this member order
+            // is the sorted one.
+            out.push(b'{');
+            write_canonical_field("key", key, out);
+            out.push(b',');
+            write_canonical_field("value", value, out);
+            out.push(b'}');
+        }
+        out.push(b']');
+    }
+
+    fn write_text(
+        &self,
+        layout: TextLayout,
+        level: usize,
+        out: &mut dyn Write,
+    ) -> std::io::Result<()> {
+        let mut items = (self.0)().peekable();
+        if items.peek().is_none() {
+            return out.write_all(b"[]");
+        }
+        let mut text = Vec::with_capacity(TEXT_CHUNK + 4096);
+        text.push(b'[');
+        newline(layout, level + 1, &mut text);
+        for (i, (key, value)) in items.enumerate() {
+            if i > 0 {
+                separator(layout, level + 1, &mut text);
+            }
+            // The member order is the same whether or not the layout sorts keys.
+            text.push(b'{');
+            newline(layout, level + 2, &mut text);
+            write_text_field("key", key, &mut text);
+            separator(layout, level + 2, &mut text);
+            write_text_field("value", value, &mut text);
+            newline(layout, level + 1, &mut text);
+            text.push(b'}');
+            if text.len() >= TEXT_CHUNK {
+                out.write_all(&text)?;
+                text.clear();
+            }
+        }
+        newline(layout, level, &mut text);
+        text.push(b']');
+        out.write_all(&text)
+    }
+}
+
+/// `"name":"text"` or `"name_b64":"base64"` as [`encode_field`] and canonical JSON give it.
+fn write_canonical_field(name: &str, bytes: &[u8], out: &mut Vec<u8>) {
+    out.push(b'"');
+    out.extend_from_slice(name.as_bytes());
+    match std::str::from_utf8(bytes) {
+        Ok(text) => {
+            out.extend_from_slice(b"\":");
+            canonical_json::write_string(text, out);
+        }
+        Err(_) => {
+            out.extend_from_slice(b"_b64\":\"");
+            base64::encode_into(bytes, out);
+            out.push(b'"');
+        }
+    }
+}
+
+/// `"name": "text"` or `"name_b64": "base64"` as [`encode_field`] and the file text give it.
+fn write_text_field(name: &str, bytes: &[u8], out: &mut Vec<u8>) {
+    out.push(b'"');
+    out.extend_from_slice(name.as_bytes());
+    match std::str::from_utf8(bytes) {
+        Ok(text) => {
+            out.extend_from_slice(b"\": ");
+            write_ascii_string(text, out);
+        }
+        Err(_) => {
+            out.extend_from_slice(b"_b64\": \"");
+            base64::encode_into(bytes, out);
+            out.push(b'"');
+        }
+    }
 }
 
 /// Python's `datetime.fromtimestamp(ns / 1e9, tz=utc).isoformat()`, which LQFT writes as
@@ -278,10 +387,18 @@ pub fn snapshot_json<'a>(
     metadata: &SnapshotMetadata,
     items: impl Iterator<Item = (&'a [u8], &'a [u8])>,
 ) -> Map<String, Value> {
+    let mut map = snapshot_members(metadata);
+    map.insert(ITEMS.into(), encode_items(items));
+    map
+}
+
+/// A snapshot payload document whose `items` member is an empty placeholder, in LQFT's
+/// member order.
+pub(crate) fn snapshot_members(metadata: &SnapshotMetadata) -> Map<String, Value> {
     let mut map = Map::with_capacity(3);
     map.insert("format".into(), SNAPSHOT_FORMAT.into());
     map.insert("metadata".into(), metadata.to_json());
-    map.insert("items".into(), encode_items(items));
+    map.insert(ITEMS.into(), Value::Array(Vec::new()));
     map
 }
 
@@ -397,6 +514,16 @@ pub struct CurrentStatePayload {
 impl CurrentStatePayload {
     /// The payload document; `logical_items` is the item count.
     pub fn to_json(&self) -> Map<String, Value> {
+        let mut map = self.members();
+        map.insert(
+            ITEMS.into(),
+            encode_items(self.items.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))),
+        );
+        map
+    }
+
+    /// The payload document with an empty placeholder `items` member.
+    pub(crate) fn members(&self) -> Map<String, Value> {
         let mut map = Map::with_capacity(3);
         map.insert("format".into(), CURRENT_STATE_FORMAT.into());
         map.insert(
@@ -408,10 +535,7 @@ impl CurrentStatePayload {
                 "exported_at_ns": self.exported_at_ns,
             }),
         );
-        map.insert(
-            "items".into(),
-            encode_items(self.items.iter().map(|(k, v)| (k.as_slice(), v.as_slice()))),
-        );
+        map.insert(ITEMS.into(), Value::Array(Vec::new()));
         map
     }
 
