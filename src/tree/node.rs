@@ -258,11 +258,7 @@ impl Branch {
     /// Index in `children` of the child with digit `d`, if present.
     #[inline]
     pub(crate) fn index_of(&self, d: u32) -> Option<usize> {
-        if self.bitmap & (1 << d) == 0 {
-            None
-        } else {
-            Some(self.rank(d))
-        }
+        index_in(self.bitmap, d)
     }
 
     /// Number of children whose digit is below `d`.
