@@ -9,6 +9,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::engine::batch::{Batch, Op};
 use crate::engine::snapshot::{Snapshot, SnapshotMeta};
+use crate::engine::touched::Touched;
 use crate::error::{Error, Result, check_entry, check_key};
 use crate::tree::node::{leaf_key, leaf_value};
 use crate::tree::{Diff, OwnedDiff, OwnedRange, Tree, prefix_end};
@@ -143,6 +144,8 @@ pub(crate) struct State {
     pub(crate) pending: u64,
     /// The snapshot the live state derives from (the current snapshot).
     pub(crate) current: Option<Snapshot>,
+    /// The keys written since the live state last equalled `current`.
+    pub(crate) touched: Touched,
     pub(crate) registry: BTreeMap<u64, Snapshot>,
     pub(crate) next_id: u64,
     pub(crate) counters: Counters,
@@ -192,6 +195,7 @@ impl Map {
                 live: Tree::new(),
                 pending: 0,
                 current: None,
+                touched: Touched::default(),
                 registry: BTreeMap::new(),
                 next_id: 1,
                 counters: Counters::default(),
@@ -207,6 +211,7 @@ impl Map {
         check_entry(key, value)?;
         let mut state = self.state.write();
         state.live.insert_checked(key, value);
+        state.touched.record(key);
         state.pending += 1;
         state.counters.puts += 1;
         Ok(())
@@ -228,6 +233,7 @@ impl Map {
         let mut state = self.state.write();
         let existed = state.live.remove_checked(key);
         if existed {
+            state.touched.record(key);
             state.pending += 1;
             state.counters.deletes += 1;
         }
@@ -251,6 +257,7 @@ impl Map {
         let removed = state.live.len();
         if removed > 0 {
             state.live.clear();
+            state.touched.overflow();
             state.pending += 1;
             state.counters.clears += 1;
         }
@@ -266,9 +273,15 @@ impl Map {
             match op {
                 Op::Put(key, value) => {
                     state.live.insert_checked(key, value);
+                    state.touched.record(key);
                     applied += 1;
                 }
-                Op::Delete(key) => applied += u64::from(state.live.remove_checked(key)),
+                Op::Delete(key) => {
+                    if state.live.remove_checked(key) {
+                        state.touched.record(key);
+                        applied += 1;
+                    }
+                }
             }
         }
         state.pending += applied;
@@ -312,7 +325,10 @@ impl Map {
         let mut state = self.state.write();
         let parent = state.current.clone();
         let delta_size = match &parent {
-            Some(parent) => parent.tree().diff(&state.live).count() as u64,
+            Some(parent) => state
+                .touched
+                .delta(parent.tree(), &state.live)
+                .unwrap_or_else(|| parent.tree().diff(&state.live).count() as u64),
             None => state.live.len(),
         };
         let meta = SnapshotMeta {
@@ -327,6 +343,7 @@ impl Map {
         let snapshot = Snapshot::new(meta, state.live.clone());
         state.next_id += 1;
         state.pending = 0;
+        state.touched.reset();
         state.counters.snapshots_taken += 1;
         state.registry.insert(snapshot.id(), snapshot.clone());
         state.current = Some(snapshot.clone());
@@ -489,6 +506,7 @@ fn make_current(state: &mut State, target: &Snapshot, discarded: u64) {
     state.live = target.tree().clone();
     state.current = Some(target.clone());
     state.pending = 0;
+    state.touched.reset();
     state.counters.rollbacks += 1;
     state.counters.discarded_mutations += discarded;
 }

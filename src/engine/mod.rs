@@ -4,6 +4,7 @@ mod batch;
 mod map;
 mod snapshot;
 mod stats;
+mod touched;
 
 pub use batch::Batch;
 pub use map::{
