@@ -11,7 +11,7 @@ use crate::engine::batch::{Batch, Op};
 use crate::engine::snapshot::{Snapshot, SnapshotMeta};
 use crate::engine::touched::Touched;
 use crate::error::{Error, Result, check_entry, check_key};
-use crate::tree::node::{leaf_key, leaf_value};
+use crate::tree::node::{LeafRef, leaf_key, leaf_value};
 use crate::tree::{Diff, OwnedDiff, OwnedRange, Tree, prefix_end};
 
 /// What [`Map::rollback`] does with mutations no snapshot holds.
@@ -50,7 +50,7 @@ pub struct Imported {
 
 /// A value read from a map. Holds its entry alive; derefs to the value bytes.
 #[derive(Clone)]
-pub struct Value(Arc<[u8]>);
+pub struct Value(LeafRef);
 
 impl Deref for Value {
     type Target = [u8];
@@ -73,7 +73,7 @@ impl std::fmt::Debug for Value {
 
 /// One entry of an owned iteration. Holds the entry alive.
 #[derive(Clone)]
-pub struct Entry(Arc<[u8]>);
+pub struct Entry(LeafRef);
 
 impl Entry {
     /// The key.
@@ -219,7 +219,11 @@ impl Map {
 
     /// The value under `key` in the live state.
     pub fn get(&self, key: &[u8]) -> Option<Value> {
-        self.state.read().live.leaf(key).cloned().map(Value)
+        self.state
+            .read()
+            .live
+            .leaf(key)
+            .map(|(slot, _)| Value(LeafRef::new(slot.clone())))
     }
 
     /// Whether `key` is present in the live state.

@@ -4,17 +4,13 @@
 //! exact layouts the nodes were allocated with (reference counts included).
 
 use std::collections::HashMap;
-use std::mem::{size_of, size_of_val};
 
 use crate::error::{Error, Result};
 use crate::tree::Tree;
 use crate::tree::hash::{Hash, branch_hash_of, empty_hash, leaf_hash};
 use crate::tree::node::{
-    Branch, Child, Route, digit, fingerprint, first_difference, leaf_key, leaf_value, vacant,
+    Branch, Child, Node, Route, digit, fingerprint, first_difference, leaf_key, leaf_value,
 };
-
-/// Bytes of the two reference counts in front of every `Arc` allocation.
-const ARC_COUNTS: usize = 2 * size_of::<usize>();
 
 /// Node figures for a set of versions, each node counted once by identity.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -33,26 +29,6 @@ pub(crate) struct Census {
     pub(crate) max_depth: u64,
 }
 
-fn round_up(n: usize) -> usize {
-    n.next_multiple_of(align_of::<usize>())
-}
-
-fn leaf_bytes(leaf: &[u8]) -> usize {
-    round_up(ARC_COUNTS + leaf.len())
-}
-
-fn branch_bytes(branch: &Branch) -> usize {
-    ARC_COUNTS + size_of_val(branch)
-}
-
-fn address(child: &Child) -> usize {
-    match child {
-        Child::Leaf(leaf, _) => leaf.as_ptr() as usize,
-        Child::Branch(branch, _) => (&**branch as *const Branch).cast::<u8>() as usize,
-        Child::Vacant => vacant!(),
-    }
-}
-
 /// Counts the nodes of `versions`. A node reached from a second version is shared, and so is
 /// everything below it.
 pub(crate) fn census(versions: &[&Tree]) -> Census {
@@ -63,7 +39,7 @@ pub(crate) fn census(versions: &[&Tree]) -> Census {
         let Some(root) = tree.root() else { continue };
         let mut stack: Vec<(&Child, u64)> = vec![(root, 1)];
         while let Some((node, depth)) = stack.pop() {
-            match seen.get_mut(&address(node)) {
+            match seen.get_mut(&node.address()) {
                 Some((first, shared)) => {
                     if *first == version || *shared {
                         continue;
@@ -72,24 +48,20 @@ pub(crate) fn census(versions: &[&Tree]) -> Census {
                     out.shared_nodes += 1;
                 }
                 None => {
-                    seen.insert(address(node), (version, false));
+                    seen.insert(node.address(), (version, false));
                     out.max_depth = out.max_depth.max(depth);
-                    match node {
-                        Child::Leaf(leaf, _) => {
+                    out.node_bytes += node.allocated_bytes() as u64;
+                    match node.node() {
+                        Node::Leaf(leaf, _) => {
                             out.leaves += 1;
-                            out.node_bytes += leaf_bytes(leaf) as u64;
                             out.payload_bytes +=
                                 (leaf_key(leaf).len() + leaf_value(leaf).len()) as u64;
                         }
-                        Child::Branch(branch, _) => {
-                            out.branches += 1;
-                            out.node_bytes += branch_bytes(branch) as u64;
-                        }
-                        Child::Vacant => vacant!(),
+                        Node::Branch(..) => out.branches += 1,
                     }
                 }
             }
-            if let Child::Branch(branch, _) = node {
+            if let Node::Branch(branch, _) = node.node() {
                 stack.extend(branch.children().iter().map(|child| (child, depth + 1)));
             }
         }
@@ -117,17 +89,17 @@ pub(crate) fn verify(tree: &Tree) -> Result<Hash> {
     let mut next = Some(root);
     loop {
         if let Some(node) = next.take() {
-            match node {
-                Child::Branch(branch, route) => {
-                    if *route != Route::new(branch.pos, branch.bitmap) {
+            match node.node() {
+                Node::Branch(branch, route) => {
+                    if route != Route::new(branch.pos, branch.bitmap) {
                         return Err(Error::Corrupt(
                             "a slot's route does not match its branch".into(),
                         ));
                     }
                     frames.push((branch, 0, done.len()));
                 }
-                Child::Leaf(leaf, tag) => {
-                    if *tag != fingerprint(leaf_key(leaf)) {
+                Node::Leaf(leaf, tag) => {
+                    if tag != fingerprint(leaf_key(leaf)) {
                         return Err(Error::Corrupt(
                             "a leaf's fingerprint does not match its key".into(),
                         ));
@@ -140,7 +112,6 @@ pub(crate) fn verify(tree: &Tree) -> Result<Hash> {
                         key: leaf_key(leaf),
                     });
                 }
-                Child::Vacant => vacant!(),
             }
         }
         let Some((branch, index, base)) = frames.last_mut() else {

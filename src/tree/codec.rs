@@ -5,12 +5,10 @@
 //! content addressed and every node read back is checked against the hash it was asked for.
 //! The byte layout is in `docs/FORMAT.md`, "Node records".
 
-use std::sync::Arc;
-
 use crate::error::{Error, MAX_KEY_LEN, Result};
 use crate::tree::Tree;
 use crate::tree::hash::{Hash, KIND_BRANCH, KIND_LEAF, branch_header, child_hash, empty_hash};
-use crate::tree::node::{Branch, Child, RADIX, leaf_key, leaf_value, new_leaf, vacant};
+use crate::tree::node::{Branch, Child, Node, RADIX, leaf_key, leaf_value, new_leaf};
 
 /// Version byte that starts every node record.
 pub const NODE_FORMAT_VERSION: u8 = 1;
@@ -32,8 +30,8 @@ pub fn encode_tree(tree: &Tree) -> Vec<(Hash, Vec<u8>)> {
     // Frames of (node, next child to visit).
     let mut frames: Vec<(&Child, usize)> = vec![(root, 0)];
     while let Some((node, next)) = frames.last_mut() {
-        match node {
-            Child::Branch(branch, _) if *next < branch.children().len() => {
+        match node.node() {
+            Node::Branch(branch, _) if *next < branch.children().len() => {
                 let child = &branch.slots[*next];
                 *next += 1;
                 frames.push((child, 0));
@@ -50,8 +48,8 @@ pub fn encode_tree(tree: &Tree) -> Vec<(Hash, Vec<u8>)> {
 
 /// The record of one node.
 fn encode_node(node: &Child) -> Vec<u8> {
-    match node {
-        Child::Leaf(leaf, _) => {
+    match node.node() {
+        Node::Leaf(leaf, _) => {
             let key = leaf_key(leaf);
             let value = leaf_value(leaf);
             let mut out = Vec::with_capacity(1 + LEAF_HEADER + key.len() + value.len());
@@ -63,7 +61,7 @@ fn encode_node(node: &Child) -> Vec<u8> {
             out.extend_from_slice(value);
             out
         }
-        Child::Branch(branch, _) => {
+        Node::Branch(branch, _) => {
             let mut out = Vec::with_capacity(1 + BRANCH_HEADER + 32 * branch.children().len());
             out.push(NODE_FORMAT_VERSION);
             out.extend_from_slice(&branch_header(branch.pos, branch.bitmap));
@@ -72,12 +70,12 @@ fn encode_node(node: &Child) -> Vec<u8> {
             }
             out
         }
-        Child::Vacant => vacant!(),
     }
 }
 
 enum Record {
-    Leaf(Arc<[u8]>),
+    /// A leaf slot.
+    Leaf(Child),
     Branch {
         pos: u32,
         bitmap: u32,
@@ -183,8 +181,8 @@ where
     };
     let mut frames = match load(root)? {
         Record::Leaf(leaf) => {
-            count(&leaf);
-            let tree = Tree::from_parts(Some(Child::leaf(leaf)), len, key_bytes, value_bytes);
+            count(leaf.any_leaf());
+            let tree = Tree::from_parts(Some(leaf), len, key_bytes, value_bytes);
             tree.verify()?;
             return Ok(tree);
         }
@@ -200,9 +198,10 @@ where
             .expect("loop ends when the root frame completes");
         if top.children.len() == top.pending.len() {
             let done = frames.pop().expect("top exists");
-            let branch = Branch::with_children(done.pos, done.bitmap, done.children);
-            branch.hash.set(done.hash);
-            let node = Child::branch(branch);
+            let node = Branch::with_children(done.pos, done.bitmap, done.children);
+            if let Node::Branch(branch, _) = node.node() {
+                branch.hash.set(done.hash);
+            }
             match frames.last_mut() {
                 Some(parent) => parent.children.push(node),
                 None => break node,
@@ -212,8 +211,8 @@ where
         let hash = top.pending[top.children.len()];
         match load(&hash)? {
             Record::Leaf(leaf) => {
-                count(&leaf);
-                top.children.push(Child::leaf(leaf));
+                count(leaf.any_leaf());
+                top.children.push(leaf);
             }
             Record::Branch {
                 pos,
@@ -324,11 +323,7 @@ mod tests {
         // A branch whose children are in the wrong digit slots hashes fine but is not canonical.
         let a = new_leaf(&[0x10], b"a");
         let b = new_leaf(&[0x20], b"b");
-        let swapped = Child::branch(Branch::with_children(
-            0,
-            (1 << 2) | (1 << 3),
-            vec![Child::leaf(b), Child::leaf(a)],
-        ));
+        let swapped = Branch::with_children(0, (1 << 2) | (1 << 3), vec![b, a]);
         let tree = Tree::from_parts(Some(swapped), 2, 2, 2);
         let nodes = store(&tree);
         assert!(decode_tree(&tree.root_hash(), |h| nodes.get(h).cloned()).is_err());
@@ -339,8 +334,10 @@ mod tests {
         let tree = sample();
         let nodes = store(&tree);
         let back = decode_tree(&tree.root_hash(), |h| nodes.get(h).cloned()).unwrap();
-        match back.root() {
-            Some(Child::Branch(branch, _)) => assert_eq!(cached(branch), Some(&tree.root_hash())),
+        match back.root().map(Child::node) {
+            Some(Node::Branch(branch, _)) => {
+                assert_eq!(cached(branch), Some(&tree.root_hash()))
+            }
             _ => panic!("sample has a branch root"),
         }
     }

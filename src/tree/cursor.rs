@@ -6,14 +6,13 @@
 //! entry and the stack (heap) grows with depth, never the call stack.
 //!
 //! The walk is written once over [`Link`], implemented by borrowed branches (for iterators that
-//! borrow a tree) and by owned `Arc`s (for handles that must outlive any borrow).
+//! borrow a tree) and by owned references (for handles that must outlive any borrow).
 
 use std::ops::{Bound, Deref};
-use std::sync::Arc;
 
 use crate::tree::Tree;
 use crate::tree::node::{
-    Branch, BranchRef, Child, closest_difference, digit, leaf_key, leaf_value, touch, vacant,
+    Branch, BranchRef, Child, LeafRef, Node, closest_difference, digit, leaf_key, leaf_value, touch,
 };
 
 /// What a cursor holds on to: a branch, by reference or by ownership.
@@ -39,18 +38,16 @@ impl<'a, L: Link<'a>> Clone for Step<'a, L> {
 }
 
 fn borrowed(child: &Child) -> Step<'_, &Branch> {
-    match child {
-        Child::Leaf(leaf, _) => Step::Leaf(&leaf[..]),
-        Child::Branch(branch, _) => Step::Branch(&**branch),
-        Child::Vacant => vacant!(),
+    match child.node() {
+        Node::Leaf(leaf, _) => Step::Leaf(leaf),
+        Node::Branch(branch, _) => Step::Branch(branch),
     }
 }
 
-fn owned(child: &Child) -> Step<'static, BranchRef> {
-    match child {
-        Child::Leaf(leaf, _) => Step::Leaf(leaf.clone()),
-        Child::Branch(branch, _) => Step::Branch(branch.clone()),
-        Child::Vacant => vacant!(),
+fn owned<'a>(child: &Child) -> Step<'a, BranchRef> {
+    match child.node() {
+        Node::Leaf(..) => Step::Leaf(LeafRef::new(child.clone())),
+        Node::Branch(..) => Step::Branch(BranchRef::new(child)),
     }
 }
 
@@ -63,13 +60,9 @@ impl<'a> Link<'a> for &'a Branch {
 }
 
 impl<'a> Link<'a> for BranchRef {
-    type Leaf = Arc<[u8]>;
+    type Leaf = LeafRef;
     fn child(&self, index: usize) -> Step<'a, Self> {
-        match &self.slots[index] {
-            Child::Leaf(leaf, _) => Step::Leaf(leaf.clone()),
-            Child::Branch(branch, _) => Step::Branch(branch.clone()),
-            Child::Vacant => vacant!(),
-        }
+        owned(&self.slots[index])
     }
 }
 
@@ -390,11 +383,11 @@ impl OwnedRange {
         }
     }
 
-    pub(crate) fn next(&mut self) -> Option<Arc<[u8]>> {
+    pub(crate) fn next(&mut self) -> Option<LeafRef> {
         self.walk.next()
     }
 
-    pub(crate) fn next_back(&mut self) -> Option<Arc<[u8]>> {
+    pub(crate) fn next_back(&mut self) -> Option<LeafRef> {
         self.walk.next_back()
     }
 }

@@ -9,11 +9,10 @@
 //! reference count on its way down; [`OwnedDiff`] owns what it holds, for handles that outlive
 //! any borrow (the C ABI).
 
-use std::sync::Arc;
-
 use crate::tree::hash::cached_hash;
 use crate::tree::node::{
-    Branch, Child, END, RADIX, digit, first_difference, index_in, leaf_key, leaf_value, vacant,
+    Branch, Child, END, LeafRef, Node, RADIX, digit, first_difference, index_in, leaf_key,
+    leaf_value,
 };
 
 /// What happened to a key between two versions.
@@ -31,8 +30,8 @@ pub enum DiffKind {
 #[derive(Clone)]
 pub struct DiffEntry {
     kind: DiffKind,
-    old: Option<Arc<[u8]>>,
-    new: Option<Arc<[u8]>>,
+    old: Option<LeafRef>,
+    new: Option<LeafRef>,
 }
 
 impl DiffEntry {
@@ -73,27 +72,27 @@ impl std::fmt::Debug for DiffEntry {
 
 /// How the walk holds a node: borrowed from a version, or owned.
 pub(crate) trait Hold: Sized {
-    /// The node held.
-    fn node(&self) -> &Child;
+    /// The slot held.
+    fn slot(&self) -> &Child;
     /// The child in slot `index` of the held branch.
     fn child(&self, index: usize) -> Self;
 }
 
 impl<'a> Hold for &'a Child {
-    fn node(&self) -> &Child {
+    fn slot(&self) -> &Child {
         self
     }
     fn child(&self, index: usize) -> Self {
         let node: &'a Child = self;
-        match node {
-            Child::Branch(branch, _) => &branch.slots[index],
-            Child::Leaf(..) | Child::Vacant => unreachable!("only branches have children"),
+        match node.node() {
+            Node::Branch(branch, _) => &branch.slots[index],
+            Node::Leaf(..) => unreachable!("only branches have children"),
         }
     }
 }
 
 impl Hold for Child {
-    fn node(&self) -> &Child {
+    fn slot(&self) -> &Child {
         self
     }
     fn child(&self, index: usize) -> Self {
@@ -116,16 +115,16 @@ struct Walk<H> {
 
 /// A branch with its position and bitmap, read from the slot's route.
 fn routed(node: &Child) -> (&Branch, (u32, u32)) {
-    match node {
-        Child::Branch(branch, route) => (branch, route.read(branch)),
-        Child::Leaf(..) | Child::Vacant => unreachable!("merged nodes are branches"),
+    match node.node() {
+        Node::Branch(branch, route) => (branch, route.read(branch)),
+        Node::Leaf(..) => unreachable!("merged nodes are branches"),
     }
 }
 
 fn branch(node: &Child) -> &Branch {
-    match node {
-        Child::Branch(branch, _) => branch,
-        Child::Leaf(..) | Child::Vacant => unreachable!("a smaller pos is a branch"),
+    match node.node() {
+        Node::Branch(branch, _) => branch,
+        Node::Leaf(..) => unreachable!("a smaller pos is a branch"),
     }
 }
 
@@ -150,37 +149,35 @@ impl<H: Hold> Walk<H> {
                         return Some(entry);
                     }
                 }
-                Task::Removed(node) => match node.node() {
-                    Child::Leaf(leaf, _) => {
-                        let old = Some(leaf.clone());
+                Task::Removed(node) => match node.slot().node() {
+                    Node::Leaf(..) => {
+                        let old = Some(LeafRef::new(node.slot().clone()));
                         return Some(DiffEntry {
                             kind: DiffKind::Removed,
                             old,
                             new: None,
                         });
                     }
-                    Child::Branch(branch, _) => {
+                    Node::Branch(branch, _) => {
                         let count = branch.count();
                         self.tasks
                             .extend((0..count).rev().map(|i| Task::Removed(node.child(i))));
                     }
-                    Child::Vacant => vacant!(),
                 },
-                Task::Added(node) => match node.node() {
-                    Child::Leaf(leaf, _) => {
-                        let new = Some(leaf.clone());
+                Task::Added(node) => match node.slot().node() {
+                    Node::Leaf(..) => {
+                        let new = Some(LeafRef::new(node.slot().clone()));
                         return Some(DiffEntry {
                             kind: DiffKind::Added,
                             old: None,
                             new,
                         });
                     }
-                    Child::Branch(branch, _) => {
+                    Node::Branch(branch, _) => {
                         let count = branch.count();
                         self.tasks
                             .extend((0..count).rev().map(|i| Task::Added(node.child(i))));
                     }
-                    Child::Vacant => vacant!(),
                 },
             }
         }
@@ -189,17 +186,17 @@ impl<H: Hold> Walk<H> {
 
     /// Expands a pair of subtrees into smaller tasks, or an entry when both are leaves.
     fn expand(&mut self, old: H, new: H, known: u32) -> Option<DiffEntry> {
-        let (a, b) = (old.node(), new.node());
+        let (a, b) = (old.slot(), new.slot());
         if same(a, b) {
             return None;
         }
-        if let (Child::Leaf(x, _), Child::Leaf(y, _)) = (a, b) {
+        if let (Node::Leaf(x, _), Node::Leaf(y, _)) = (a.node(), b.node()) {
             match leaf_key(x).cmp(leaf_key(y)) {
                 std::cmp::Ordering::Equal => {
                     return (leaf_value(x) != leaf_value(y)).then(|| DiffEntry {
                         kind: DiffKind::Changed,
-                        old: Some(x.clone()),
-                        new: Some(y.clone()),
+                        old: Some(LeafRef::new(a.clone())),
+                        new: Some(LeafRef::new(b.clone())),
                     });
                 }
                 std::cmp::Ordering::Less => {
@@ -246,7 +243,7 @@ impl<H: Hold> Walk<H> {
     /// Pairs the children of two branches at the same position, digit by digit.
     fn merge(&mut self, old: &H, new: &H) {
         // Positions and bitmaps come from the slots' routes, so only the slots are read.
-        let ((a, (pos, old_bits)), (b, (_, new_bits))) = (routed(old.node()), routed(new.node()));
+        let ((a, (pos, old_bits)), (b, (_, new_bits))) = (routed(old.slot()), routed(new.slot()));
         let union = old_bits | new_bits;
         for d in (END..RADIX as u32).rev().filter(|d| union & (1 << d) != 0) {
             let task = match (index_in(old_bits, d), index_in(new_bits, d)) {
@@ -264,7 +261,7 @@ impl<H: Hold> Walk<H> {
     /// `outer_is_old` says which version `outer` belongs to.
     fn nest(&mut self, outer: H, d: u32, inner: H, outer_is_old: bool) {
         let (pos, bitmap) = {
-            let b = branch(outer.node());
+            let b = branch(outer.slot());
             (b.pos, b.bitmap)
         };
         let alone = |node: H, is_old: bool| {
@@ -276,7 +273,7 @@ impl<H: Hold> Walk<H> {
         };
         let mut inner = Some(inner);
         for index in (0..bitmap.count_ones() as usize).rev() {
-            let cd = branch(outer.node()).digit_at(index);
+            let cd = branch(outer.slot()).digit_at(index);
             if cd < d
                 && let Some(inner) = inner.take()
             {

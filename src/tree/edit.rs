@@ -5,40 +5,40 @@
 //! writes in place, and a tree that shares nodes copies exactly the path it changes.
 //! Every edit keeps the canonical form described in `node`.
 
-use std::sync::Arc;
-
 use crate::tree::node::{
-    Branch, BranchRef, Child, Route, closest_difference, digit, index_in, leaf_key, take, vacant,
-    warm,
+    Branch, Child, LeafRef, Node, Route, closest_difference, digit, index_in, leaf_key, take, warm,
 };
 
-/// A mutable view of a branch that this tree owns alone, with its cached hash cleared.
-fn unique(branch: &mut BranchRef) -> &mut Branch {
-    if !sole_owner(branch) {
+/// The branch in `slot`, made this tree's own: edited in place when this tree is its only owner
+/// (no `Weak` references to nodes exist, so a count of one means sole ownership), copied
+/// otherwise; its cached hash cleared.
+fn unique(slot: &mut Child) -> &mut Branch {
+    if slot.strong_count() != 1 {
+        let Node::Branch(branch, _) = slot.node() else {
+            unreachable!("only branches are made unique")
+        };
         warm(branch.children());
-        *branch =
-            Branch::with_children(branch.pos, branch.bitmap, branch.children().iter().cloned());
+        let copy = branch.copy();
+        *slot = copy;
     }
-    let owned = Arc::get_mut(&mut branch.0).expect("a freshly copied branch has one owner");
+    let (owned, _) = slot
+        .branch_mut()
+        .expect("a freshly copied branch has one owner");
     owned.hash.clear();
     owned
 }
 
-/// Whether this tree holds the only reference to `branch`. No `Weak` references to branches
-/// exist, so a strong count of one means `Arc::get_mut` succeeds.
-#[inline]
-fn sole_owner(branch: &BranchRef) -> bool {
-    Arc::strong_count(&branch.0) == 1
-}
-
-/// The children of a branch about to be replaced, in order: moved out when this tree owns the
-/// branch alone (no reference count touched), cloned otherwise.
-fn take_children(branch: &mut BranchRef) -> impl Iterator<Item = Child> + '_ {
-    let (owned, shared) = if sole_owner(branch) {
-        let owned = Arc::get_mut(&mut branch.0).expect("sole owner");
+/// The children of the branch in `slot`, about to be replaced, in order: moved out when this
+/// tree owns the branch alone (no reference count touched), cloned otherwise.
+fn take_children(slot: &mut Child) -> impl Iterator<Item = Child> + '_ {
+    let (owned, shared) = if slot.strong_count() == 1 {
+        let (owned, _) = slot.branch_mut().expect("sole owner");
         let count = owned.count();
         (Some(owned.slots[..count].iter_mut().map(take)), None)
     } else {
+        let Node::Branch(branch, _) = slot.node() else {
+            unreachable!("only branches have children")
+        };
         warm(branch.children());
         (None, Some(branch.children().iter().cloned()))
     };
@@ -48,73 +48,66 @@ fn take_children(branch: &mut BranchRef) -> impl Iterator<Item = Child> + '_ {
         .chain(shared.into_iter().flatten())
 }
 
-/// The slot of the child with digit `d`, which the caller knows exists.
-fn child_slot(branch: &mut BranchRef, d: u32) -> &mut Child {
-    let branch = unique(branch);
+/// The slot of the child with digit `d` of the branch in `slot`, which the caller knows exists.
+fn child_slot(slot: &mut Child, d: u32) -> &mut Child {
+    let branch = unique(slot);
     let index = branch
         .index_of(d)
         .expect("the walk follows existing children");
     &mut branch.slots[index]
 }
 
-/// Inserts `leaf` (whose key is `key`) below `root`. Returns the replaced leaf, if any.
-pub(crate) fn insert(root: &mut Child, key: &[u8], leaf: Arc<[u8]>) -> Option<Arc<[u8]>> {
+/// Inserts `leaf` (a leaf slot whose key is `key`) below `root`. Returns the replaced leaf, if
+/// any.
+pub(crate) fn insert(root: &mut Child, key: &[u8], leaf: Child) -> Option<LeafRef> {
     let split = closest_difference(root, key, true);
     let mut slot = root;
     loop {
         let pos = slot.pos();
         match split {
-            None if pos == u32::MAX => {
-                return match std::mem::replace(slot, Child::leaf(leaf)) {
-                    Child::Leaf(old, _) => Some(old),
-                    Child::Branch(..) | Child::Vacant => unreachable!("pos is MAX only for leaves"),
-                };
-            }
+            None if pos == u32::MAX => return Some(LeafRef::new(std::mem::replace(slot, leaf))),
             Some(at) if pos >= at => break,
             _ => {}
         }
-        let Child::Branch(branch, _) = slot else {
-            unreachable!("pos < MAX means a branch")
-        };
         let d = digit(key, pos).expect("the key shares this branch's prefix");
-        slot = child_slot(branch, d);
+        slot = child_slot(slot, d);
     }
     let at = split.expect("loop breaks only on a split");
     let key_digit = digit(key, at).expect("the split lies within the key");
     if slot.pos() == at {
-        let Child::Branch(branch, route) = slot else {
+        let Node::Branch(branch, _) = slot.node() else {
             unreachable!("pos < MAX means a branch")
         };
         let index = branch.rank(key_digit);
         let count = branch.count() + 1;
         let bitmap = branch.bitmap | (1 << key_digit);
-        if branch.has_room() && sole_owner(branch) {
-            let owned = Arc::get_mut(&mut branch.0).expect("sole owner");
+        if branch.has_room() && slot.strong_count() == 1 {
+            let (owned, route) = slot.branch_mut().expect("sole owner");
             owned.slots[index..count].rotate_right(1);
-            owned.slots[index] = Child::leaf(leaf);
+            owned.slots[index] = leaf;
             owned.bitmap = bitmap;
             owned.hash.clear();
             *route = Route::new(at, bitmap);
             return None;
         }
         let replacement = {
-            let mut old = take_children(branch);
-            let mut new = Some(Child::leaf(leaf));
+            let mut old = take_children(slot);
+            let mut new = Some(leaf);
             let children = (0..count)
                 .map(|i| if i == index { new.take() } else { old.next() }.expect("counted"));
             Branch::with_room(at, bitmap, children)
         };
-        *slot = Child::branch(replacement);
+        *slot = replacement;
     } else {
         let old = take(slot);
         let old_digit = digit(leaf_key(old.any_leaf()), at).expect("keys below share the split");
         let bitmap = (1 << key_digit) | (1 << old_digit);
         let children = if key_digit < old_digit {
-            [Child::leaf(leaf), old]
+            [leaf, old]
         } else {
-            [old, Child::leaf(leaf)]
+            [old, leaf]
         };
-        *slot = Child::branch(Branch::with_children(at, bitmap, children));
+        *slot = Branch::with_children(at, bitmap, children);
     }
     None
 }
@@ -128,6 +121,7 @@ enum Found {
     Below,
 }
 
+/// Where `key`'s leaf sits below `root`, if anywhere.
 ///
 /// Like `closest_difference` for writes, it reads each branch's reference count on the way.
 fn locate(root: &Child, key: &[u8]) -> Found {
@@ -135,8 +129,8 @@ fn locate(root: &Child, key: &[u8]) -> Found {
     let mut depth = 0usize;
     let mut touched = 0usize;
     loop {
-        match node {
-            Child::Leaf(leaf, _) => {
+        match node.node() {
+            Node::Leaf(leaf, _) => {
                 std::hint::black_box(touched);
                 return match (leaf_key(leaf) == key, depth) {
                     (false, _) => Found::Absent,
@@ -144,8 +138,8 @@ fn locate(root: &Child, key: &[u8]) -> Found {
                     (true, _) => Found::Below,
                 };
             }
-            Child::Branch(branch, route) => {
-                touched = touched.wrapping_add(Arc::strong_count(&branch.0));
+            Node::Branch(branch, route) => {
+                touched = touched.wrapping_add(node.strong_count());
                 let (pos, bitmap) = route.read(branch);
                 let Some(index) = digit(key, pos).and_then(|d| index_in(bitmap, d)) else {
                     return Found::Absent;
@@ -153,39 +147,30 @@ fn locate(root: &Child, key: &[u8]) -> Found {
                 node = &branch.slots[index];
                 depth += 1;
             }
-            Child::Vacant => vacant!(),
         }
     }
 }
 
 /// Removes `key` from the tree rooted at `root`. Returns the removed leaf, and whether the root
 /// itself was that leaf (the caller then empties the tree).
-pub(crate) fn remove(root: &mut Child, key: &[u8]) -> Option<(Arc<[u8]>, bool)> {
+pub(crate) fn remove(root: &mut Child, key: &[u8]) -> Option<(LeafRef, bool)> {
     match locate(root, key) {
         Found::Absent => None,
-        Found::AtRoot => match root {
-            Child::Leaf(leaf, _) => Some((leaf.clone(), true)),
-            Child::Branch(..) | Child::Vacant => unreachable!("located at the root as a leaf"),
-        },
+        Found::AtRoot => Some((LeafRef::new(root.clone()), true)),
         Found::Below => {
             let mut slot = root;
             loop {
-                let Child::Branch(branch, _) = &*slot else {
+                let Node::Branch(branch, _) = slot.node() else {
                     unreachable!("the leaf is below")
                 };
                 let d = digit(key, branch.pos).expect("located below this branch");
                 let index = branch.index_of(d).expect("located below this branch");
-                if matches!(branch.slots[index], Child::Leaf(..)) {
-                    let Child::Branch(branch, route) = &mut *slot else {
-                        unreachable!("checked above")
-                    };
+                if matches!(branch.slots[index].node(), Node::Leaf(..)) {
                     let (pos, bitmap) = (branch.pos, branch.bitmap & !(1 << d));
                     let count = branch.count();
-                    let (removed, replacement) = if sole_owner(branch) {
-                        let owned = Arc::get_mut(&mut branch.0).expect("sole owner");
-                        let Child::Leaf(removed, _) = take(&mut owned.slots[index]) else {
-                            unreachable!("checked above")
-                        };
+                    let (removed, replacement) = if slot.strong_count() == 1 {
+                        let (owned, route) = slot.branch_mut().expect("sole owner");
+                        let removed = LeafRef::new(take(&mut owned.slots[index]));
                         if count > 2 {
                             owned.slots[index..count].rotate_left(1);
                             owned.bitmap = bitmap;
@@ -195,26 +180,24 @@ pub(crate) fn remove(root: &mut Child, key: &[u8]) -> Option<(Arc<[u8]>, bool)> 
                         }
                         (removed, take(&mut owned.slots[1 - index]))
                     } else {
-                        let Child::Leaf(removed, _) = &branch.slots[index] else {
+                        let Node::Branch(branch, _) = slot.node() else {
                             unreachable!("checked above")
                         };
+                        let removed = LeafRef::new(branch.slots[index].clone());
                         let replacement = if count == 2 {
                             branch.slots[1 - index].clone()
                         } else {
                             warm(branch.children());
                             let rest = branch.children().iter().enumerate();
                             let rest = rest.filter(|(i, _)| *i != index).map(|(_, c)| c.clone());
-                            Child::branch(Branch::with_children(pos, bitmap, rest))
+                            Branch::with_children(pos, bitmap, rest)
                         };
-                        (removed.clone(), replacement)
+                        (removed, replacement)
                     };
                     *slot = replacement;
                     return Some((removed, false));
                 }
-                let Child::Branch(branch, _) = slot else {
-                    unreachable!("checked above")
-                };
-                slot = child_slot(branch, d);
+                slot = child_slot(slot, d);
             }
         }
     }

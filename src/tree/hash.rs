@@ -14,7 +14,7 @@
 
 use std::sync::OnceLock;
 
-use crate::tree::node::{Branch, Child, leaf_key, leaf_value, vacant};
+use crate::tree::node::{Branch, Child, Node, leaf_key, leaf_value};
 
 /// A blake3 Merkle hash.
 pub type Hash = [u8; 32];
@@ -37,6 +37,11 @@ impl HashCell {
         if self.0.get().is_some() {
             self.0 = OnceLock::new();
         }
+    }
+
+    /// Bytes allocated for the cached hash: none until it is computed.
+    pub(crate) fn allocated_bytes(&self) -> usize {
+        self.get().map_or(0, size_of_val)
     }
 
     /// Caches `hash`; a hash already cached stays (both are the same value).
@@ -91,10 +96,9 @@ pub(crate) fn branch_hash_of(pos: u32, bitmap: u32, child_hashes: &[Hash]) -> Ha
 /// Iterative: pending child hashes wait on one shared stack, so the deepest tree the key limit
 /// allows costs heap, not call stack.
 pub(crate) fn child_hash(child: &Child) -> Hash {
-    match child {
-        Child::Leaf(leaf, _) => leaf_hash(leaf),
-        Child::Branch(branch, _) => branch_hash(branch),
-        Child::Vacant => vacant!(),
+    match child.node() {
+        Node::Leaf(leaf, _) => leaf_hash(leaf),
+        Node::Branch(branch, _) => branch_hash(branch),
     }
 }
 
@@ -116,13 +120,12 @@ fn branch_hash(root: &Branch) -> Hash {
             continue;
         }
         frame.1 += 1;
-        match &branch.slots[next] {
-            Child::Leaf(leaf, _) => hashes.push(leaf_hash(leaf)),
-            Child::Branch(child, _) => match child.hash.get() {
+        match branch.slots[next].node() {
+            Node::Leaf(leaf, _) => hashes.push(leaf_hash(leaf)),
+            Node::Branch(child, _) => match child.hash.get() {
                 Some(hash) => hashes.push(*hash),
                 None => frames.push((child, 0, hashes.len())),
             },
-            Child::Vacant => vacant!(),
         }
     }
     hashes[0]
@@ -131,8 +134,8 @@ fn branch_hash(root: &Branch) -> Hash {
 /// The hash of a branch only if it is already cached.
 #[inline]
 pub(crate) fn cached_hash(child: &Child) -> Option<&Hash> {
-    match child {
-        Child::Leaf(..) | Child::Vacant => None,
-        Child::Branch(branch, _) => branch.hash.get(),
+    match child.node() {
+        Node::Leaf(..) => None,
+        Node::Branch(branch, _) => branch.hash.get(),
     }
 }

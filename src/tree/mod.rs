@@ -27,7 +27,6 @@ pub(crate) mod hash;
 pub(crate) mod node;
 
 use std::ops::Bound;
-use std::sync::Arc;
 
 use crate::error::{Result, check_entry, check_key};
 pub(crate) use census::{Census, census};
@@ -36,7 +35,7 @@ pub(crate) use cursor::OwnedRange;
 pub use cursor::{Iter, Range};
 pub use diff::{Diff, DiffEntry, DiffKind, OwnedDiff};
 pub use hash::Hash;
-use node::{Child, digit, fingerprint, index_in, leaf_key, leaf_value, new_leaf, vacant};
+use node::{Child, Node, digit, fingerprint, index_in, leaf_key, leaf_value, new_leaf};
 
 /// A persistent, ordered map from byte strings to byte strings with a Merkle root.
 ///
@@ -78,7 +77,7 @@ impl Tree {
 
     /// The value stored under `key`.
     pub fn get(&self, key: &[u8]) -> Option<&[u8]> {
-        self.leaf(key).map(|leaf| leaf_value(leaf))
+        self.leaf(key).map(|(_, leaf)| leaf_value(leaf))
     }
 
     /// Whether `key` is present.
@@ -86,19 +85,20 @@ impl Tree {
         self.leaf(key).is_some()
     }
 
-    /// The leaf allocation holding `key`.
-    pub(crate) fn leaf(&self, key: &[u8]) -> Option<&Arc<[u8]>> {
-        let mut node = self.root.as_ref()?;
+    /// The slot of the leaf holding `key`, and the leaf's bytes.
+    #[inline]
+    pub(crate) fn leaf(&self, key: &[u8]) -> Option<(&Child, &[u8])> {
+        let mut slot = self.root.as_ref()?;
         loop {
-            match node {
-                Child::Leaf(leaf, tag) => {
-                    return (*tag == fingerprint(key) && leaf_key(leaf) == key).then_some(leaf);
+            match slot.node() {
+                Node::Leaf(leaf, tag) => {
+                    return (tag == fingerprint(key) && leaf_key(leaf) == key)
+                        .then_some((slot, leaf));
                 }
-                Child::Branch(branch, route) => {
+                Node::Branch(branch, route) => {
                     let (pos, bitmap) = route.read(branch);
-                    node = &branch.slots[index_in(bitmap, digit(key, pos)?)?];
+                    slot = &branch.slots[index_in(bitmap, digit(key, pos)?)?];
                 }
-                Child::Vacant => vacant!(),
             }
         }
     }
@@ -118,7 +118,7 @@ impl Tree {
         let leaf = new_leaf(key, value);
         let replaced = match &mut self.root {
             None => {
-                self.root = Some(Child::leaf(leaf));
+                self.root = Some(leaf);
                 None
             }
             Some(root) => edit::insert(root, key, leaf),

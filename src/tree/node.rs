@@ -25,20 +25,284 @@ pub(crate) const END: u32 = 0;
 /// Number of digits a branch can route on: the end marker and sixteen nibbles.
 pub(crate) const RADIX: usize = 17;
 
-/// A reference to a child node: either a leaf or a branch.
+/// Defines [`Child`] and the functions that must name each of its variants.
 ///
-/// A leaf is one allocation laid out as `[key_len: u16 LE][key][value]`; beside the pointer the
-/// slot keeps the key's [`fingerprint`], so a lookup that ends at the wrong leaf is usually
-/// rejected without reading the leaf. The fingerprint fits in the enum's tag word.
+/// Safe Rust has thin (one-word) pointers only to sized values, so every allocation size a slot
+/// can point to is a variant of its own: a leaf of `N` bytes is an `Arc<[u8; N]>` in one of the
+/// size classes listed below (the slot keeps the leaf's true length), a branch of `N` slots is a
+/// [`Shared<N>`]. With one word of pointer, a tag byte, the leaf length or nothing, and a 32-bit
+/// fingerprint or route, a slot is 16 bytes.
+macro_rules! child {
+    (leaves: [$($leaf:ident $size:literal)*] branches: [$($branch:ident $slots:literal)*]) => {
+        /// A reference to a node from its parent's slot (or from the tree's root).
+        ///
+        /// A leaf is one allocation laid out as `[key_len: u16 LE][key][value]`, padded to its
+        /// size class; the slot keeps its true length and the key's [`fingerprint`], so a lookup
+        /// that ends at the wrong leaf is usually rejected without reading the leaf. A branch
+        /// slot keeps the branch's [`Route`], so a lookup reads only the slot it follows, never
+        /// the branch header.
+        pub(crate) enum Child {
+            $($leaf(Arc<[u8; $size]>, u16, u32),)*
+            /// A leaf larger than the largest size class. (Its `u16`, like a branch's, is zero:
+            /// every variant that points somewhere has the same shape, so cloning, counting and
+            /// comparing compile to a single path.)
+            Large(Arc<Box<[u8]>>, u16, u32),
+            $($branch(Shared<$slots>, u16, Route),)*
+            /// A slot whose child was moved out of a branch that is being replaced or freed.
+            /// Never reachable from a tree.
+            Vacant,
+        }
+
+        impl Clone for Child {
+            #[inline(always)]
+            fn clone(&self) -> Child {
+                match self {
+                    $(Child::$leaf(leaf, len, tag) => Child::$leaf(leaf.clone(), *len, *tag),)*
+                    Child::Large(leaf, zero, tag) => Child::Large(leaf.clone(), *zero, *tag),
+                    $(Child::$branch(branch, zero, route) => {
+                        Child::$branch(branch.clone(), *zero, *route)
+                    })*
+                    Child::Vacant => Child::Vacant,
+                }
+            }
+        }
+
+        impl Child {
+            /// What this slot refers to, for reading.
+            #[inline]
+            pub(crate) fn node(&self) -> Node<'_> {
+                // Every arm reads the same pointer word and differs at most in a constant (the
+                // allocation's size), so the match compiles to a range check and a table lookup.
+                let (leaf, len, word) = match self {
+                    $(Child::$leaf(leaf, len, tag) => (&leaf[..], usize::from(*len), *tag),)*
+                    Child::Large(leaf, _, tag) => (&leaf[..], leaf.len(), *tag),
+                    $(Child::$branch(branch, _, route) => {
+                        return Node::Branch(&*branch.0, *route);
+                    })*
+                    Child::Vacant => vacant!(),
+                };
+                Node::Leaf(&leaf[..len], word)
+            }
+
+            /// The branch this slot refers to and the slot's route, for editing in place:
+            /// `None` for a leaf or a branch that other trees share.
+            #[inline]
+            pub(crate) fn branch_mut(&mut self) -> Option<(&mut Branch, &mut Route)> {
+                match self {
+                    $(Child::$branch(branch, _, route) => {
+                        let branch: &mut Branch = Arc::get_mut(&mut branch.0)?;
+                        Some((branch, route))
+                    })*
+                    _ => None,
+                }
+            }
+
+            /// Whether this slot refers to a branch.
+            #[inline(always)]
+            pub(crate) fn is_branch(&self) -> bool {
+                matches!(self, $(Child::$branch(..))|*)
+            }
+
+            /// The reference count of the node: a plain load that brings the head of its
+            /// allocation into cache.
+            #[inline(always)]
+            pub(crate) fn strong_count(&self) -> usize {
+                match self {
+                    $(Child::$leaf(leaf, ..) => Arc::strong_count(leaf),)*
+                    Child::Large(leaf, ..) => Arc::strong_count(leaf),
+                    $(Child::$branch(branch, ..) => Arc::strong_count(&branch.0),)*
+                    Child::Vacant => 0,
+                }
+            }
+
+            /// The address of the node's allocation: its identity while it lives.
+            #[inline]
+            pub(crate) fn address(&self) -> usize {
+                match self {
+                    $(Child::$leaf(leaf, ..) => Arc::as_ptr(leaf) as usize,)*
+                    Child::Large(leaf, ..) => Arc::as_ptr(leaf) as usize,
+                    $(Child::$branch(branch, ..) => Arc::as_ptr(&branch.0) as usize,)*
+                    Child::Vacant => 0,
+                }
+            }
+
+            /// Bytes allocated for the node, reference counts and a cached hash included.
+            pub(crate) fn allocated_bytes(&self) -> usize {
+                const COUNTS: usize = 2 * size_of::<usize>();
+                match self {
+                    $(Child::$leaf(..) => COUNTS + $size,)*
+                    Child::Large(leaf, ..) => COUNTS + size_of::<Box<[u8]>>() + leaf.len(),
+                    $(Child::$branch(branch, ..) => {
+                        COUNTS
+                            + size_of::<BranchOf<[Child; $slots]>>()
+                            + branch.0.hash.allocated_bytes()
+                    })*
+                    Child::Vacant => 0,
+                }
+            }
+        }
+
+        /// A leaf slot holding `key` and `value`. The caller has checked
+        /// `key.len() <= u16::MAX`.
+        pub(crate) fn new_leaf(key: &[u8], value: &[u8]) -> Child {
+            let len = 2 + key.len() + value.len();
+            let tag = fingerprint(key);
+            let fill = |bytes: &mut [u8]| {
+                bytes[..2].copy_from_slice(&(key.len() as u16).to_le_bytes());
+                bytes[2..2 + key.len()].copy_from_slice(key);
+                bytes[2 + key.len()..len].copy_from_slice(value);
+            };
+            match size_class(len) {
+                $($size => {
+                    let mut leaf = Arc::new([0u8; $size]);
+                    fill(Arc::get_mut(&mut leaf).expect("a new leaf has one owner"));
+                    Child::$leaf(leaf, len as u16, tag)
+                })*
+                _ => {
+                    let mut bytes = vec![0u8; len].into_boxed_slice();
+                    fill(&mut bytes);
+                    Child::Large(Arc::new(bytes), 0, tag)
+                }
+            }
+        }
+
+        /// A branch slot for a new branch with `capacity` slots whose children, in digit order,
+        /// are the first `popcount(bitmap)` items of `children`; the other slots are vacant.
+        fn new_branch(
+            pos: u32,
+            bitmap: u32,
+            capacity: usize,
+            mut child: impl FnMut(usize) -> Child,
+        ) -> Child {
+            let count = bitmap.count_ones() as usize;
+            debug_assert!((2..=capacity).contains(&count));
+            let mut fill = |i: usize| if i < count { child(i) } else { Child::Vacant };
+            let route = Route::new(pos, bitmap);
+            match capacity {
+                $($slots => {
+                    let slots: [Child; $slots] = std::array::from_fn(&mut fill);
+                    let branch = BranchOf { pos, bitmap, hash: HashCell::default(), slots };
+                    Child::$branch(Shared(Arc::new(branch)), 0, route)
+                })*
+                n => unreachable!("a branch has 2 to 17 slots, not {n}"),
+            }
+        }
+    };
+}
+
+child! {
+    leaves: [
+        L16 16 L32 32 L48 48 L64 64 L80 80 L96 96 L112 112 L128 128 L144 144 L160 160 L176 176
+        L192 192 L208 208 L224 224 L240 240 L256 256 L320 320 L384 384 L448 448 L512 512 L576 576
+        L640 640 L704 704 L768 768 L832 832 L896 896 L960 960 L1024 1024 L1152 1152 L1280 1280
+        L1408 1408 L1536 1536 L1664 1664 L1792 1792 L1920 1920 L2048 2048 L2560 2560 L3072 3072
+        L3584 3584 L4096 4096
+    ]
+    branches: [
+        B2 2 B3 3 B4 4 B5 5 B6 6 B7 7 B8 8 B9 9 B10 10 B11 11 B12 12 B13 13 B14 14 B15 15
+        B16 16 B17 17
+    ]
+}
+
+/// The size class of a leaf of `len` bytes: multiples of 16 bytes up to 256, of 64 up to 1 KiB,
+/// of 128 up to 2 KiB and of 512 up to 4 KiB; larger leaves get their exact size.
+#[inline]
+fn size_class(len: usize) -> usize {
+    match len {
+        0..=256 => len.next_multiple_of(16).max(16),
+        257..=1024 => len.next_multiple_of(64),
+        1025..=2048 => len.next_multiple_of(128),
+        _ => len.next_multiple_of(512),
+    }
+}
+
+/// What a slot refers to, borrowed for reading.
+#[derive(Clone, Copy)]
+pub(crate) enum Node<'a> {
+    /// The leaf's bytes (without padding) and its key's fingerprint.
+    Leaf(&'a [u8], u32),
+    /// The branch and its route.
+    Branch(&'a Branch, Route),
+}
+
+/// A branch of `N` slots, shared by the trees that reach it.
+///
+/// Dropping the last reference to a branch frees its subtree with a loop instead of the nested
+/// drops `Arc` would do, so the deepest tree cannot overflow the call stack.
+pub(crate) struct Shared<const N: usize>(Arc<BranchOf<[Child; N]>>);
+
+impl<const N: usize> Clone for Shared<N> {
+    #[inline]
+    fn clone(&self) -> Self {
+        Shared(self.0.clone())
+    }
+}
+
+impl<const N: usize> Drop for Shared<N> {
+    fn drop(&mut self) {
+        if Arc::strong_count(&self.0) != 1 {
+            return;
+        }
+        let Some(branch) = Arc::get_mut(&mut self.0) else {
+            return;
+        };
+        // This is the last reference: detach the child branches, then free them one at a time,
+        // each after detaching its own children in turn.
+        let mut detached = Vec::new();
+        detach(branch, &mut detached);
+        while let Some(mut next) = detached.pop() {
+            let (branch, _) = next
+                .branch_mut()
+                .expect("only sole-owned branches are detached");
+            detach(branch, &mut detached);
+        }
+    }
+}
+
+/// An owned reference to a branch, for walks that must not borrow a tree.
 #[derive(Clone)]
-pub(crate) enum Child {
-    Leaf(Arc<[u8]>, u32),
-    /// A branch and its [`Route`], copied from the branch into the slot so that a lookup reads
-    /// only the slot it follows, never the branch header.
-    Branch(BranchRef, Route),
-    /// A slot whose child was moved out of a branch that is being replaced or freed. Never
-    /// reachable from a tree.
-    Vacant,
+pub(crate) struct BranchRef(Child);
+
+impl BranchRef {
+    /// The branch `child` refers to (which must be one).
+    pub(crate) fn new(child: &Child) -> BranchRef {
+        debug_assert!(matches!(child.node(), Node::Branch(..)));
+        BranchRef(child.clone())
+    }
+}
+
+impl Deref for BranchRef {
+    type Target = Branch;
+    #[inline]
+    fn deref(&self) -> &Branch {
+        match self.0.node() {
+            Node::Branch(branch, _) => branch,
+            Node::Leaf(..) => unreachable!("a BranchRef holds a branch"),
+        }
+    }
+}
+
+/// An owned reference to a leaf; derefs to the leaf's bytes.
+#[derive(Clone)]
+pub(crate) struct LeafRef(Child);
+
+impl LeafRef {
+    /// The leaf `child` refers to (which must be one).
+    pub(crate) fn new(child: Child) -> LeafRef {
+        debug_assert!(matches!(child.node(), Node::Leaf(..)));
+        LeafRef(child)
+    }
+}
+
+impl Deref for LeafRef {
+    type Target = [u8];
+    #[inline]
+    fn deref(&self) -> &[u8] {
+        match self.0.node() {
+            Node::Leaf(leaf, _) => leaf,
+            Node::Branch(..) => unreachable!("a LeafRef holds a leaf"),
+        }
+    }
 }
 
 /// A 32-bit digest of a key: equal keys have equal fingerprints.
@@ -63,40 +327,6 @@ pub(crate) fn fingerprint(key: &[u8]) -> u32 {
     (h ^ (h >> 32)) as u32
 }
 
-/// A shared reference to a branch.
-///
-/// Dropping the last reference to a branch frees its subtree with a loop instead of the nested
-/// drops `Arc` would do, so the deepest tree cannot overflow the call stack.
-#[derive(Clone)]
-pub(crate) struct BranchRef(pub(crate) Arc<Branch>);
-
-impl Deref for BranchRef {
-    type Target = Branch;
-    #[inline]
-    fn deref(&self) -> &Branch {
-        &self.0
-    }
-}
-
-impl Drop for BranchRef {
-    fn drop(&mut self) {
-        if Arc::strong_count(&self.0) != 1 {
-            return;
-        }
-        let Some(branch) = Arc::get_mut(&mut self.0) else {
-            return;
-        };
-        // This is the last reference: detach the child branches, then free them one at a time,
-        // each after detaching its own children in turn.
-        let mut detached = Vec::new();
-        detach(branch, &mut detached);
-        while let Some(mut next) = detached.pop() {
-            let branch = Arc::get_mut(&mut next.0).expect("only sole-owned branches are detached");
-            detach(branch, &mut detached);
-        }
-    }
-}
-
 /// Reads the reference count of every child with plain loads, whose cache misses overlap, so that
 /// the locked increments or decrements that follow find the counts in cache (x86 runs locked
 /// instructions one at a time, each waiting for its own miss).
@@ -111,23 +341,16 @@ pub(crate) fn warm(children: &[Child]) {
 /// cache.
 #[inline]
 pub(crate) fn touch(child: &Child) -> usize {
-    match child {
-        Child::Leaf(leaf, _) => Arc::strong_count(leaf),
-        Child::Branch(branch, _) => Arc::strong_count(&branch.0),
-        Child::Vacant => 0,
-    }
+    child.strong_count()
 }
 
 /// Moves the child branches that `branch` alone holds into `out`, leaving holes in their place.
 /// Shared children stay: freeing `branch` only drops its reference to them.
-fn detach(branch: &mut Branch, out: &mut Vec<BranchRef>) {
+fn detach(branch: &mut Branch, out: &mut Vec<Child>) {
     warm(&branch.slots);
     for child in branch.slots.iter_mut() {
-        if let Child::Branch(inner, _) = child
-            && Arc::strong_count(&inner.0) == 1
-            && let Child::Branch(taken, _) = take(child)
-        {
-            out.push(taken);
+        if child.is_branch() && child.strong_count() == 1 {
+            out.push(take(child));
         }
     }
 }
@@ -160,35 +383,6 @@ pub(crate) struct BranchOf<C: ?Sized> {
 }
 
 pub(crate) type Branch = BranchOf<[Child]>;
-
-/// Builds a leaf allocation. The caller has checked `key.len() <= u16::MAX`.
-pub(crate) fn new_leaf(key: &[u8], value: &[u8]) -> Arc<[u8]> {
-    let len = 2 + key.len() + value.len();
-    let fill = |bytes: &mut Vec<u8>| {
-        bytes.extend_from_slice(&(key.len() as u16).to_le_bytes());
-        bytes.extend_from_slice(key);
-        bytes.extend_from_slice(value);
-    };
-    if len > SCRATCH_LIMIT {
-        let mut bytes = Vec::with_capacity(len);
-        fill(&mut bytes);
-        return Arc::from(bytes);
-    }
-    // Small leaves are laid out in a reused buffer and copied once into their allocation.
-    SCRATCH.with_borrow_mut(|bytes| {
-        bytes.clear();
-        fill(bytes);
-        Arc::from(&bytes[..])
-    })
-}
-
-/// Leaves up to this size are assembled in [`SCRATCH`]; larger ones in a buffer of their own.
-const SCRATCH_LIMIT: usize = 4096;
-
-thread_local! {
-    static SCRATCH: std::cell::RefCell<Vec<u8>> =
-        std::cell::RefCell::new(Vec::with_capacity(SCRATCH_LIMIT));
-}
 
 /// The key stored in a leaf.
 #[inline]
@@ -276,15 +470,26 @@ impl Branch {
         bits.trailing_zeros()
     }
 
-    /// A branch whose children, in digit order, are the first `popcount(bitmap)` items of
-    /// `children`, with no room to spare.
+    /// A slot for a new branch whose children, in digit order, are the first
+    /// `popcount(bitmap)` items of `children`, with no room to spare.
     pub(crate) fn with_children(
         pos: u32,
         bitmap: u32,
         children: impl IntoIterator<Item = Child>,
-    ) -> BranchRef {
+    ) -> Child {
         let count = bitmap.count_ones() as usize;
-        BranchRef(new_branch(pos, bitmap, count, children.into_iter()))
+        let mut children = children.into_iter();
+        new_branch(pos, bitmap, count, |_| {
+            children.next().expect("one child per bitmap bit")
+        })
+    }
+
+    /// A slot for a copy of this branch, with no room to spare: the copy shares every child.
+    pub(crate) fn copy(&self) -> Child {
+        let children = self.children();
+        new_branch(self.pos, self.bitmap, children.len(), |i| {
+            children[i].clone()
+        })
     }
 
     /// Like [`with_children`](Branch::with_children) for a branch that is growing: wider
@@ -293,46 +498,17 @@ impl Branch {
         pos: u32,
         bitmap: u32,
         children: impl IntoIterator<Item = Child>,
-    ) -> BranchRef {
+    ) -> Child {
         let capacity = match bitmap.count_ones() as usize {
             count @ 0..=4 => count,
             5..=8 => 8,
             _ => RADIX,
         };
-        BranchRef(new_branch(pos, bitmap, capacity, children.into_iter()))
+        let mut children = children.into_iter();
+        new_branch(pos, bitmap, capacity, |_| {
+            children.next().expect("one child per bitmap bit")
+        })
     }
-}
-
-/// Allocates a branch whose children live inline in the same allocation.
-///
-/// Safe Rust builds a dynamically sized value by unsizing a fixed-size array, so the capacity
-/// (2 to [`RADIX`] slots) selects one of the array sizes below. Slots past the children are
-/// vacant.
-fn new_branch(
-    pos: u32,
-    bitmap: u32,
-    capacity: usize,
-    mut children: impl Iterator<Item = Child>,
-) -> Arc<Branch> {
-    let count = bitmap.count_ones() as usize;
-    debug_assert!((2..=capacity).contains(&count));
-    let mut fill = |i: usize| match i < count {
-        true => children.next().expect("one child per bitmap bit"),
-        false => Child::Vacant,
-    };
-    macro_rules! sized {
-        ($($n:literal)*) => {
-            match capacity {
-                $($n => {
-                    let slots: [Child; $n] = std::array::from_fn(&mut fill);
-                    Arc::new(BranchOf { pos, bitmap, hash: HashCell::default(), slots })
-                        as Arc<Branch>
-                })*
-                n => unreachable!("a branch has 2 to 17 slots, not {n}"),
-            }
-        };
-    }
-    sized!(2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17)
 }
 
 /// A branch's split position and bitmap packed in 32 bits: the bitmap in the low 17 bits, the
@@ -376,20 +552,19 @@ pub(crate) fn closest_difference(root: &Child, key: &[u8], for_write: bool) -> O
     let mut node = root;
     let mut touched = 0usize;
     loop {
-        match node {
-            Child::Leaf(leaf, _) => {
+        match node.node() {
+            Node::Leaf(leaf, _) => {
                 std::hint::black_box(touched);
                 return first_difference(leaf_key(leaf), key);
             }
-            Child::Branch(branch, route) => {
+            Node::Branch(branch, route) => {
                 if for_write {
-                    touched = touched.wrapping_add(Arc::strong_count(&branch.0));
+                    touched = touched.wrapping_add(node.strong_count());
                 }
                 let (pos, bitmap) = route.read(branch);
                 let index = digit(key, pos).and_then(|d| index_in(bitmap, d));
                 node = &branch.slots[index.unwrap_or(0)];
             }
-            Child::Vacant => vacant!(),
         }
     }
 }
@@ -405,27 +580,14 @@ pub(crate) fn index_in(bitmap: u32, d: u32) -> Option<usize> {
 }
 
 impl Child {
-    /// A child slot for a branch.
-    pub(crate) fn branch(branch: BranchRef) -> Child {
-        let route = Route::new(branch.pos, branch.bitmap);
-        Child::Branch(branch, route)
-    }
-
-    /// A child slot for a leaf allocation.
-    pub(crate) fn leaf(leaf: Arc<[u8]>) -> Child {
-        let tag = fingerprint(leaf_key(&leaf));
-        Child::Leaf(leaf, tag)
-    }
-
     /// Any leaf below this child (the leftmost one): all keys in a subtree share the prefix up
     /// to the subtree's branch position, so one leaf stands for all of them there.
-    pub(crate) fn any_leaf(&self) -> &Arc<[u8]> {
+    pub(crate) fn any_leaf(&self) -> &[u8] {
         let mut node = self;
         loop {
-            match node {
-                Child::Leaf(leaf, _) => return leaf,
-                Child::Branch(branch, _) => node = &branch.slots[0],
-                Child::Vacant => vacant!(),
+            match node.node() {
+                Node::Leaf(leaf, _) => return leaf,
+                Node::Branch(branch, _) => node = &branch.slots[0],
             }
         }
     }
@@ -433,20 +595,16 @@ impl Child {
     /// The nibble position this node splits at; a leaf splits nowhere (`u32::MAX`).
     #[inline]
     pub(crate) fn pos(&self) -> u32 {
-        match self {
-            Child::Leaf(..) | Child::Vacant => u32::MAX,
-            Child::Branch(branch, route) => route.read(branch).0,
+        match self.node() {
+            Node::Leaf(..) => u32::MAX,
+            Node::Branch(branch, route) => route.read(branch).0,
         }
     }
 
     /// Whether two children are the same allocation.
     #[inline]
     pub(crate) fn ptr_eq(&self, other: &Child) -> bool {
-        match (self, other) {
-            (Child::Leaf(a, _), Child::Leaf(b, _)) => Arc::ptr_eq(a, b),
-            (Child::Branch(a, _), Child::Branch(b, _)) => Arc::ptr_eq(&a.0, &b.0),
-            _ => false,
-        }
+        self.address() == other.address()
     }
 }
 
@@ -455,8 +613,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_child_slot_stays_three_words() {
-        assert_eq!(std::mem::size_of::<Child>(), 24);
+    fn a_child_slot_stays_two_words() {
+        assert_eq!(std::mem::size_of::<Child>(), 16);
+    }
+
+    #[test]
+    fn leaves_keep_their_true_length_in_every_size_class() {
+        for len in [
+            0, 1, 6, 7, 254, 255, 256, 1022, 1023, 4094, 4095, 4096, 70_000,
+        ] {
+            let value = vec![0xa5; len];
+            let leaf = LeafRef::new(new_leaf(b"k", &value));
+            assert_eq!(leaf_key(&leaf), b"k");
+            assert_eq!(leaf_value(&leaf), &value[..]);
+            let allocated = leaf.0.allocated_bytes() - 2 * size_of::<usize>();
+            assert!(allocated >= 3 + len && allocated <= (3 + len) * 5 / 4 + 16);
+        }
     }
 
     #[test]
@@ -480,10 +652,10 @@ mod tests {
 
     #[test]
     fn leaf_layout_round_trips() {
-        let leaf = new_leaf(b"k\0ey", b"va\0lue");
+        let leaf = LeafRef::new(new_leaf(b"k\0ey", b"va\0lue"));
         assert_eq!(leaf_key(&leaf), b"k\0ey");
         assert_eq!(leaf_value(&leaf), b"va\0lue");
-        let empty = new_leaf(b"", b"");
+        let empty = LeafRef::new(new_leaf(b"", b""));
         assert_eq!(leaf_key(&empty), b"");
         assert_eq!(leaf_value(&empty), b"");
     }
