@@ -239,6 +239,7 @@ const KEEP: usize = 1000;
 /// (the newest `KEEP` stay alive).
 fn snapshot_insert_lqft(d: &Data, base: usize, ops: usize, r: &mut Results) {
     let map = Map::new();
+    map.set_retention(Some(KEEP));
     for i in 0..base {
         map.put(&d.keys[i], &d.values[i]).unwrap();
     }
@@ -246,9 +247,6 @@ fn snapshot_insert_lqft(d: &Data, base: usize, ops: usize, r: &mut Results) {
     for i in base..base + ops {
         map.put(&d.keys[i], &d.values[i]).unwrap();
         map.snapshot();
-        if i % KEEP == 0 {
-            map.compact(KEEP);
-        }
     }
     r.add(
         "insert with a snapshot after every op",

@@ -25,6 +25,7 @@ enum Op {
     Range(Vec<u8>, Vec<u8>, bool),
     Prefix(Vec<u8>),
     Compact(usize),
+    Retention(Option<usize>),
 }
 
 fn key() -> impl Strategy<Value = Vec<u8>> {
@@ -50,7 +51,19 @@ fn op() -> impl Strategy<Value = Op> {
         2 => (key(), key(), any::<bool>()).prop_map(|(a, b, r)| Op::Range(a, b, r)),
         2 => key().prop_map(Op::Prefix),
         1 => (0usize..4).prop_map(Op::Compact),
+        1 => prop::option::of(0usize..4).prop_map(Op::Retention),
     ]
+}
+
+/// Under a retention policy the registry holds at most the newest `n` snapshots and the current
+/// one (the model pins none).
+fn check_retention(map: &Map) {
+    let Some(n) = map.retention() else { return };
+    let registered: Vec<u64> = map.snapshots().iter().map(|s| s.id()).collect();
+    assert!(
+        registered.len() <= n + 1,
+        "{registered:?} under retention {n}"
+    );
 }
 
 fn entries(iter: impl Iterator<Item = (Vec<u8>, Vec<u8>)>) -> Vec<(Vec<u8>, Vec<u8>)> {
@@ -176,6 +189,7 @@ fn run(ops: Vec<Op>) {
                 assert_eq!(snap.tree().verify().unwrap(), snap.root_hash());
                 snaps.push((snap, model.clone()));
                 pending = 0;
+                check_retention(&map);
             }
             Op::Rollback(i, discard) => {
                 if snaps.is_empty() {
@@ -269,6 +283,12 @@ fn run(ops: Vec<Op>) {
                     .map(|(k, v)| (k.to_vec(), v.to_vec()))
                     .collect();
                 assert_eq!(back, want.iter().rev().cloned().collect::<Vec<_>>());
+            }
+            Op::Retention(n) => {
+                let pruned = map.set_retention(n);
+                let current = map.current_snapshot().map(|s| s.id());
+                assert!(pruned.iter().all(|id| Some(*id) != current));
+                check_retention(&map);
             }
             Op::Compact(n) => {
                 let report = map.compact(n);

@@ -183,6 +183,36 @@ fn snapshots_survive_pruning_and_the_map() {
 }
 
 #[test]
+fn a_retention_policy_prunes_on_every_snapshot_but_keeps_current_and_pinned() {
+    let map = Map::new();
+    let ids: Vec<u64> = (0..5u8)
+        .map(|i| {
+            map.put(b"k", &[i]).unwrap();
+            map.snapshot().id()
+        })
+        .collect();
+    let oldest = map.snapshot_by_id(ids[0]).unwrap();
+    let session = map.pin(&oldest);
+    assert_eq!(map.set_retention(Some(2)), ids[1..3].to_vec());
+    assert_eq!(map.retention(), Some(2));
+    let registered = |map: &Map| map.snapshots().iter().map(|s| s.id()).collect::<Vec<_>>();
+    assert_eq!(registered(&map), vec![ids[0], ids[3], ids[4]]);
+    map.put(b"k", b"new").unwrap();
+    let newest = map.snapshot();
+    assert_eq!(registered(&map), vec![ids[0], ids[4], newest.id()]);
+    // Rolled back to, an old snapshot stays while it is current.
+    drop(session);
+    map.rollback_to(ids[4], RollbackPolicy::Fail).unwrap();
+    map.set_retention(Some(0));
+    assert_eq!(registered(&map), vec![ids[4]]);
+    map.set_retention(None);
+    map.snapshot();
+    map.snapshot();
+    assert_eq!(registered(&map).len(), 3);
+    assert_eq!(oldest.get(b"k"), Some(&[0u8][..]));
+}
+
+#[test]
 fn rollback_reports_or_refuses_pending_writes() {
     let map = Map::new();
     map.put(b"k", b"v1").unwrap();

@@ -147,6 +147,8 @@ pub(crate) struct State {
     /// The keys written since the live state last equalled `current`.
     pub(crate) touched: Touched,
     pub(crate) registry: BTreeMap<u64, Snapshot>,
+    /// How many of the newest snapshots every new snapshot keeps registered, if set.
+    pub(crate) retention: Option<usize>,
     pub(crate) next_id: u64,
     pub(crate) counters: Counters,
 }
@@ -163,7 +165,7 @@ pub(crate) type Pins = Mutex<HashMap<u64, u64>>;
 /// |---|---|
 /// | `get`, `contains_key`, `put`, `delete` | O(d) (d: trie depth, ~log₁₆ n) |
 /// | `len`, `is_empty`, `pending_mutations` | O(1) |
-/// | `snapshot` | O(1) plus O(c · d) to count the c keys changed since the parent |
+/// | `snapshot` | O(1) plus O(c · d) to count the c keys changed since the parent, plus O(p · log s) to prune p snapshots under a retention policy |
 /// | `rollback` | O(1) |
 /// | `diff` | O(c · d) for c changed keys |
 /// | `iter`, `range`, `prefix` | O(d) to start, O(1) amortised per entry |
@@ -197,6 +199,7 @@ impl Map {
                 current: None,
                 touched: Touched::default(),
                 registry: BTreeMap::new(),
+                retention: None,
                 next_id: 1,
                 counters: Counters::default(),
             }),
@@ -351,6 +354,9 @@ impl Map {
         state.counters.snapshots_taken += 1;
         state.registry.insert(snapshot.id(), snapshot.clone());
         state.current = Some(snapshot.clone());
+        if let Some(retain_last) = state.retention {
+            prune(&mut state, &self.pins, retain_last);
+        }
         snapshot
     }
 
@@ -414,32 +420,30 @@ impl Map {
     /// pinned one. Pruned snapshots stay readable through the handles that exist.
     pub fn compact(&self, retain_last: usize) -> CompactReport {
         let mut state = self.state.write();
-        let pins = self.pins.lock();
-        let current = state.current.as_ref().map(Snapshot::id);
-        // Ids below the newest `retain_last` are candidates; the registry is ordered by id, so
-        // they are one range and the cost is O(candidates · log s).
-        let cutoff = match retain_last {
-            0 => None,
-            n => state.registry.keys().rev().nth(n - 1).copied(),
-        };
-        let candidates = match (retain_last, cutoff) {
-            (0, _) => state.registry.range(..),
-            (_, Some(cutoff)) => state.registry.range(..cutoff),
-            (_, None) => state.registry.range(..0),
-        };
-        let pruned: Vec<u64> = candidates
-            .map(|(id, _)| *id)
-            .filter(|id| Some(*id) != current && pins.get(id).is_none_or(|&n| n == 0))
-            .collect();
-        for id in &pruned {
-            state.registry.remove(id);
-        }
+        let pruned = prune(&mut state, &self.pins, retain_last);
         state.counters.compactions += 1;
-        state.counters.snapshots_pruned += pruned.len() as u64;
         CompactReport {
             pruned,
             retained: state.registry.keys().copied().collect(),
         }
+    }
+
+    /// Sets the retention policy: with `Some(n)`, the registry is pruned to the newest `n`
+    /// snapshots plus the current and every pinned one, as [`compact`](Map::compact) would,
+    /// now and by every later [`snapshot`](Map::snapshot); `None` stops the automatic pruning.
+    /// Returns the ids pruned now, ascending.
+    pub fn set_retention(&self, retain_last: Option<usize>) -> Vec<u64> {
+        let mut state = self.state.write();
+        state.retention = retain_last;
+        match retain_last {
+            Some(n) => prune(&mut state, &self.pins, n),
+            None => Vec::new(),
+        }
+    }
+
+    /// The retention policy set by [`set_retention`](Map::set_retention).
+    pub fn retention(&self) -> Option<usize> {
+        self.state.read().retention
     }
 
     /// Registers snapshots made elsewhere (for example loaded from files), all or none.
@@ -496,6 +500,31 @@ impl Map {
             discarded,
         })
     }
+}
+
+/// Removes from the registry the snapshots older than the newest `retain_last`, except the
+/// current one and pinned ones; returns their ids, ascending. The registry is ordered by id, so
+/// the candidates are its first entries and the cost is O(candidates · log s).
+fn prune(state: &mut State, pins: &Pins, retain_last: usize) -> Vec<u64> {
+    let current = state.current.as_ref().map(Snapshot::id);
+    let excess = state.registry.len().saturating_sub(retain_last);
+    if excess == 0 {
+        return Vec::new();
+    }
+    let pins = pins.lock();
+    let pruned: Vec<u64> = state
+        .registry
+        .keys()
+        .take(excess)
+        .copied()
+        .filter(|id| Some(*id) != current && pins.get(id).is_none_or(|&n| n == 0))
+        .collect();
+    drop(pins);
+    for id in &pruned {
+        state.registry.remove(id);
+    }
+    state.counters.snapshots_pruned += pruned.len() as u64;
+    pruned
 }
 
 fn check_pending(state: &State, policy: RollbackPolicy) -> Result<u64> {
