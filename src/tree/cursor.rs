@@ -12,7 +12,7 @@ use std::ops::{Bound, Deref};
 
 use crate::tree::Tree;
 use crate::tree::node::{
-    Branch, BranchRef, Child, LeafRef, Node, closest_difference, digit, leaf_key, leaf_value, touch,
+    Branch, BranchRef, Child, LeafRef, Node, closest_difference, digit, leaf_key, leaf_value, warm,
 };
 
 /// What a cursor holds on to: a branch, by reference or by ownership.
@@ -75,8 +75,6 @@ struct Root<'a, 'r, L: Link<'a>> {
 struct Cursor<'a, L: Link<'a>> {
     stack: Vec<(L, usize)>,
     leaf: Option<L::Leaf>,
-    /// Sum of the reference counts read ahead of the walk; kept so the reads are not dropped.
-    touched: usize,
 }
 
 impl<'a, L: Link<'a>> Cursor<'a, L> {
@@ -84,7 +82,6 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
         Cursor {
             stack: Vec::new(),
             leaf: None,
-            touched: 0,
         }
     }
 
@@ -96,6 +93,9 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
                     return;
                 }
                 Step::Branch(branch) => {
+                    // Start the cache misses of every child now: the walk visits them all
+                    // in turn, and the misses overlap instead of following one another.
+                    warm(branch.children());
                     let index = if leftmost {
                         0
                     } else {
@@ -118,16 +118,6 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
             };
             if let Some(next) = next {
                 *index = next;
-                // Start the cache miss of the node after this one now, so that it overlaps
-                // with the caller's work on this one.
-                let ahead = if forward {
-                    next + 1
-                } else {
-                    next.wrapping_sub(1)
-                };
-                if let Some(child) = branch.slots.get(ahead) {
-                    self.touched = self.touched.wrapping_add(touch(child));
-                }
                 let step = branch.child(next);
                 self.descend(step, forward);
                 return;

@@ -69,19 +69,35 @@ macro_rules! child {
 
         impl Child {
             /// What this slot refers to, for reading.
-            #[inline]
+            #[inline(always)]
             pub(crate) fn node(&self) -> Node<'_> {
-                // Every arm reads the same pointer word and differs at most in a constant (the
-                // allocation's size), so the match compiles to a range check and a table lookup.
-                let (leaf, len, word) = match self {
+                match self.as_branch() {
+                    Some((branch, route)) => Node::Branch(branch, route),
+                    None => self.leaf_node(),
+                }
+            }
+
+            /// The branch this slot refers to and the slot's route, if it refers to one. Small
+            /// enough to inline into every walk: the branch variants are contiguous, so this is
+            /// a range check and a jump on the slot count.
+            #[inline(always)]
+            pub(crate) fn as_branch(&self) -> Option<(&Branch, Route)> {
+                match self {
+                    $(Child::$branch(branch, _, route) => Some((&*branch.0, *route)),)*
+                    _ => None,
+                }
+            }
+
+            /// [`node`](Child::node) for a slot that is not a branch.
+            #[inline(never)]
+            fn leaf_node(&self) -> Node<'_> {
+                let (leaf, len, tag) = match self {
                     $(Child::$leaf(leaf, len, tag) => (&leaf[..], usize::from(*len), *tag),)*
                     Child::Large(leaf, _, tag) => (&leaf[..], leaf.len(), *tag),
-                    $(Child::$branch(branch, _, route) => {
-                        return Node::Branch(&*branch.0, *route);
-                    })*
                     Child::Vacant => vacant!(),
+                    _ => unreachable!("branches are handled by as_branch"),
                 };
-                Node::Leaf(&leaf[..len], word)
+                Node::Leaf(&leaf[..len], tag)
             }
 
             /// The branch this slot refers to and the slot's route, for editing in place:
