@@ -12,7 +12,8 @@ use std::ops::{Bound, Deref};
 
 use crate::tree::Tree;
 use crate::tree::node::{
-    Branch, BranchRef, Child, LeafRef, Node, closest_difference, digit, leaf_key, leaf_value, warm,
+    Branch, BranchRef, Child, LeafRef, Node, closest_difference, digit, leaf_key, leaf_value,
+    preload,
 };
 
 /// What a cursor holds on to: a branch, by reference or by ownership.
@@ -95,7 +96,7 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
                 Step::Branch(branch) => {
                     // Start the cache misses of every child now: the walk visits them all
                     // in turn, and the misses overlap instead of following one another.
-                    warm(branch.children());
+                    preload(branch.children());
                     let index = if leftmost {
                         0
                     } else {

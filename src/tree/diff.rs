@@ -245,16 +245,25 @@ impl<H: Hold> Walk<H> {
         // Positions and bitmaps come from the slots' routes, so only the slots are read.
         let ((a, (pos, old_bits)), (b, (_, new_bits))) = (routed(old.slot()), routed(new.slot()));
         let union = old_bits | new_bits;
+        // The pairs are expanded one after another; reading ahead into each of them now lets
+        // their cache misses overlap.
+        let mut preloaded = 0usize;
         for d in (END..RADIX as u32).rev().filter(|d| union & (1 << d) != 0) {
             let task = match (index_in(old_bits, d), index_in(new_bits, d)) {
                 (Some(i), Some(j)) if same(&a.slots[i], &b.slots[j]) => continue,
-                (Some(i), Some(j)) => Task::Pair(old.child(i), new.child(j), pos + 1),
+                (Some(i), Some(j)) => {
+                    preloaded = preloaded
+                        .wrapping_add(a.slots[i].preload())
+                        .wrapping_add(b.slots[j].preload());
+                    Task::Pair(old.child(i), new.child(j), pos + 1)
+                }
                 (Some(i), None) => Task::Removed(old.child(i)),
                 (None, Some(j)) => Task::Added(new.child(j)),
                 (None, None) => unreachable!("digit is in the union"),
             };
             self.tasks.push(task);
         }
+        std::hint::black_box(preloaded);
     }
 
     /// `outer` splits above `inner`, whose keys all fall under `outer`'s digit `d`.

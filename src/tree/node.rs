@@ -131,6 +131,21 @@ macro_rules! child {
                 }
             }
 
+            /// Reads the bytes of the node a walk reads first (a leaf's key length and key, a
+            /// branch's first slot): a plain load that starts its cache miss. Every leaf arm and
+            /// every branch arm reads at the same offset, so the match compiles to two paths.
+            #[inline(always)]
+            pub(crate) fn preload(&self) -> usize {
+                match self {
+                    $(Child::$leaf(leaf, ..) => usize::from(leaf[2]),)*
+                    Child::Large(leaf, ..) => usize::from(leaf.get(2).copied().unwrap_or(0)),
+                    $(Child::$branch(branch, ..) => {
+                        usize::from(matches!(branch.0.slots[0], Child::Vacant))
+                    })*
+                    Child::Vacant => 0,
+                }
+            }
+
             /// The address of the node's allocation: its identity while it lives.
             #[inline]
             pub(crate) fn address(&self) -> usize {
@@ -350,6 +365,14 @@ pub(crate) fn warm(children: &[Child]) {
     let sum = children
         .iter()
         .fold(0usize, |sum, child| sum.wrapping_add(touch(child)));
+    std::hint::black_box(sum);
+}
+
+/// Starts the cache misses of what a walk will read in `children`, so that they overlap.
+pub(crate) fn preload(children: &[Child]) {
+    let sum = children
+        .iter()
+        .fold(0usize, |sum, child| sum.wrapping_add(child.preload()));
     std::hint::black_box(sum);
 }
 
