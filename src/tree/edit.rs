@@ -95,7 +95,7 @@ pub(crate) fn insert(root: &mut Child, key: &[u8], leaf: Child) -> Option<LeafRe
             let mut new = Some(leaf);
             let children = (0..count)
                 .map(|i| if i == index { new.take() } else { old.next() }.expect("counted"));
-            Branch::with_room(at, bitmap, children)
+            Branch::with_children(at, bitmap, children)
         };
         *slot = replacement;
     } else {

@@ -78,11 +78,14 @@ macro_rules! child {
             }
 
             /// The branch this slot refers to and the slot's route, if it refers to one. Small
-            /// enough to inline into every walk: the branch variants are contiguous, so this is
-            /// a range check and a jump on the slot count.
+            /// enough to inline into every walk: the widest class (every branch near the root of
+            /// a large tree) is one predictable test, the others one jump on the class.
             #[inline(always)]
             pub(crate) fn as_branch(&self) -> Option<(&Branch, Route)> {
+                // The first arm repeats the widest class so that it is tested first.
+                #[allow(unreachable_patterns)]
                 match self {
+                    Child::B17(branch, _, route) => Some((&*branch.0, *route)),
                     $(Child::$branch(branch, _, route) => Some((&*branch.0, *route)),)*
                     _ => None,
                 }
@@ -197,25 +200,20 @@ macro_rules! child {
             }
         }
 
-        /// A branch slot for a new branch with `capacity` slots whose children, in digit order,
-        /// are the first `popcount(bitmap)` items of `children`; the other slots are vacant.
-        fn new_branch(
-            pos: u32,
-            bitmap: u32,
-            capacity: usize,
-            mut child: impl FnMut(usize) -> Child,
-        ) -> Child {
+        /// A branch slot for a new branch of the [`slot_class`] for its children, the `i`th of
+        /// which (in digit order) is `child(i)`; the slots past them are vacant.
+        fn new_branch(pos: u32, bitmap: u32, mut child: impl FnMut(usize) -> Child) -> Child {
             let count = bitmap.count_ones() as usize;
-            debug_assert!((2..=capacity).contains(&count));
+            debug_assert!(count >= 2);
             let mut fill = |i: usize| if i < count { child(i) } else { Child::Vacant };
             let route = Route::new(pos, bitmap);
-            match capacity {
+            match slot_class(count) {
                 $($slots => {
                     let slots: [Child; $slots] = std::array::from_fn(&mut fill);
                     let branch = BranchOf { pos, bitmap, hash: HashCell::default(), slots };
                     Child::$branch(Shared(Arc::new(branch)), 0, route)
                 })*
-                n => unreachable!("a branch has 2 to 17 slots, not {n}"),
+                n => unreachable!("no branch class has {n} slots"),
             }
         }
     };
@@ -230,8 +228,7 @@ child! {
         L3584 3584 L4096 4096
     ]
     branches: [
-        B2 2 B3 3 B4 4 B5 5 B6 6 B7 7 B8 8 B9 9 B10 10 B11 11 B12 12 B13 13 B14 14 B15 15
-        B16 16 B17 17
+        B2 2 B3 3 B4 4 B8 8 B17 17
     ]
 }
 
@@ -244,6 +241,18 @@ fn size_class(len: usize) -> usize {
         257..=1024 => len.next_multiple_of(64),
         1025..=2048 => len.next_multiple_of(128),
         _ => len.next_multiple_of(512),
+    }
+}
+
+/// The slot count of the branch class for `count` children: exact up to 4, then 8, then
+/// [`RADIX`]. Few classes keep the walks' jump on the class predictable; the wider classes leave
+/// room for children added in place.
+#[inline]
+fn slot_class(count: usize) -> usize {
+    match count {
+        0..=4 => count,
+        5..=8 => 8,
+        _ => RADIX,
     }
 }
 
@@ -510,43 +519,23 @@ impl Branch {
     }
 
     /// A slot for a new branch whose children, in digit order, are the first
-    /// `popcount(bitmap)` items of `children`, with no room to spare.
+    /// `popcount(bitmap)` items of `children`, in the smallest [`slot_class`] that holds them.
     pub(crate) fn with_children(
         pos: u32,
         bitmap: u32,
         children: impl IntoIterator<Item = Child>,
     ) -> Child {
-        let count = bitmap.count_ones() as usize;
         let mut children = children.into_iter();
-        new_branch(pos, bitmap, count, |_| {
+        new_branch(pos, bitmap, |_| {
             children.next().expect("one child per bitmap bit")
         })
     }
 
-    /// A slot for a copy of this branch, with no room to spare: the copy shares every child.
+    /// A slot for a copy of this branch (in the class for its children): the copy shares every
+    /// child.
     pub(crate) fn copy(&self) -> Child {
         let children = self.children();
-        new_branch(self.pos, self.bitmap, children.len(), |i| {
-            children[i].clone()
-        })
-    }
-
-    /// Like [`with_children`](Branch::with_children) for a branch that is growing: wider
-    /// branches get spare slots, so that the next children are added in place.
-    pub(crate) fn with_room(
-        pos: u32,
-        bitmap: u32,
-        children: impl IntoIterator<Item = Child>,
-    ) -> Child {
-        let capacity = match bitmap.count_ones() as usize {
-            count @ 0..=4 => count,
-            5..=8 => 8,
-            _ => RADIX,
-        };
-        let mut children = children.into_iter();
-        new_branch(pos, bitmap, capacity, |_| {
-            children.next().expect("one child per bitmap bit")
-        })
+        new_branch(self.pos, self.bitmap, |i| children[i].clone())
     }
 }
 
