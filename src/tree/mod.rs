@@ -89,17 +89,17 @@ impl Tree {
     #[inline]
     pub(crate) fn leaf(&self, key: &[u8]) -> Option<(&Child, &[u8])> {
         let mut slot = self.root.as_ref()?;
-        loop {
-            match slot.node() {
-                Node::Leaf(leaf, tag) => {
-                    return (tag == fingerprint(key) && leaf_key(leaf) == key)
-                        .then_some((slot, leaf));
-                }
-                Node::Branch(branch, route) => {
-                    let (pos, bitmap) = route.read(branch);
-                    slot = &branch.slots[index_in(bitmap, digit(key, pos)?)?];
-                }
-            }
+        while let Some((branch, route)) = slot.as_branch() {
+            let (pos, bitmap) = route.read(branch);
+            slot = &branch.slots[index_in(bitmap, digit(key, pos)?)?];
+        }
+        // Most absent keys end here, on the fingerprint kept in the slot.
+        if slot.leaf_tag() != fingerprint(key) {
+            return None;
+        }
+        match slot.node() {
+            Node::Leaf(leaf, _) => (leaf_key(leaf) == key).then_some((slot, leaf)),
+            Node::Branch(..) => unreachable!("the walk ends at a leaf"),
         }
     }
 

@@ -91,6 +91,17 @@ macro_rules! child {
                 }
             }
 
+            /// The fingerprint of the key of the leaf this slot refers to (0 for any other slot).
+            /// Read from the slot; every leaf arm is the same load.
+            #[inline(always)]
+            pub(crate) fn leaf_tag(&self) -> u32 {
+                match self {
+                    $(Child::$leaf(_, _, tag) => *tag,)*
+                    Child::Large(_, _, tag) => *tag,
+                    _ => 0,
+                }
+            }
+
             /// [`node`](Child::node) for a slot that is not a branch.
             #[inline(never)]
             fn leaf_node(&self) -> Node<'_> {
