@@ -122,6 +122,7 @@ static void test_null_arguments(void) {
     NULL_ARG(lqft_map_snapshot_ids(NULL, &ids));
     NULL_ARG(lqft_map_snapshot_ids(map, NULL));
     NULL_ARG(lqft_map_compact(NULL, 1, &ids, &ids));
+    NULL_ARG(lqft_map_set_retention(NULL, true, 1, &ids));
     NULL_ARG(lqft_map_pin(NULL, snap, &session));
     NULL_ARG(lqft_map_pin(map, NULL, &session));
     NULL_ARG(lqft_map_pin(map, snap, NULL));

@@ -237,6 +237,28 @@ static void test_registry_pins_compaction(void) {
     CHECK_OK(lqft_snapshot_len(pinned, &n));
     CHECK(n == 2);
     lqft_snapshot_free(pinned);
+
+    /* A retention policy of one prunes the older snapshot now and one per later snapshot. */
+    lqft_snapshot *extra = NULL;
+    CHECK_OK(lqft_map_snapshot(map, &extra));
+    lqft_snapshot_meta extra_meta = meta_of(extra);
+    lqft_snapshot_free(extra);
+    CHECK_OK(lqft_map_set_retention(map, true, 1, &pruned));
+    CHECK(pruned.len == 1 && pruned.ptr[0] == ids[4]);
+    lqft_ids_free(&pruned);
+    CHECK_OK(lqft_map_snapshot(map, &extra));
+    lqft_snapshot_meta newest = meta_of(extra);
+    lqft_snapshot_free(extra);
+    lqft_ids registered = {NULL, 0};
+    CHECK_OK(lqft_map_snapshot_ids(map, &registered));
+    CHECK(registered.len == 1 && registered.ptr[0] == newest.id && newest.id > extra_meta.id);
+    lqft_ids_free(&registered);
+    CHECK_OK(lqft_map_set_retention(map, false, 0, NULL));
+    CHECK_OK(lqft_map_snapshot(map, &extra));
+    lqft_snapshot_free(extra);
+    CHECK_OK(lqft_map_snapshot_ids(map, &registered));
+    CHECK(registered.len == 2);
+    lqft_ids_free(&registered);
     lqft_map_free(map);
 }
 

@@ -1258,6 +1258,25 @@ lqft_status lqft_map_compact(const struct lqft_map *map,
                              struct lqft_ids *out_retained);
 
 /**
+ * Sets the retention policy. With `enabled`, the registry is pruned to the newest
+ * `retain_last` snapshots plus the current one and every pinned one, now (as
+ * `lqft_map_compact` would) and after every `lqft_map_snapshot`, one snapshot at a time.
+ * Without, automatic pruning stops and `retain_last` is ignored. Pruned snapshots stay
+ * readable through existing handles.
+ *
+ * Unless `NULL`, `*out_pruned` receives the ids pruned now, ascending; the caller releases them
+ * with `lqft_ids_free`.
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`.
+ *
+ * # Safety
+ * `map` is `NULL` or a live map; `out_pruned` is `NULL` or writable.
+ */
+lqft_status lqft_map_set_retention(const struct lqft_map *map,
+                                   bool enabled,
+                                   size_t retain_last,
+                                   struct lqft_ids *out_pruned);
+
+/**
  * Stores the map's counted statistics as compact JSON text (UTF-8, NUL-terminated) in `*out`:
  * items, key and value bytes, nodes by kind, structure bytes, snapshots registered / retained
  * / pinned, shared nodes, compaction and operation counters (every key is documented in

@@ -521,3 +521,38 @@ pub unsafe extern "C" fn lqft_map_compact(
         Ok(LQFT_OK)
     })
 }
+
+/// Sets the retention policy. With `enabled`, the registry is pruned to the newest
+/// `retain_last` snapshots plus the current one and every pinned one, now (as
+/// `lqft_map_compact` would) and after every `lqft_map_snapshot`, one snapshot at a time.
+/// Without, automatic pruning stops and `retain_last` is ignored. Pruned snapshots stay
+/// readable through existing handles.
+///
+/// Unless `NULL`, `*out_pruned` receives the ids pruned now, ascending; the caller releases them
+/// with `lqft_ids_free`.
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`.
+///
+/// # Safety
+/// `map` is `NULL` or a live map; `out_pruned` is `NULL` or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_map_set_retention(
+    map: *const lqft_map,
+    enabled: bool,
+    retain_last: usize,
+    out_pruned: *mut lqft_ids,
+) -> lqft_status {
+    call("lqft_map_set_retention", || {
+        // SAFETY: the caller promised a live map and a writable or NULL output.
+        let (map, pruned) = unsafe {
+            (
+                handle(map, "map")?,
+                Out::optional(out_pruned, "out_pruned")?,
+            )
+        };
+        let ids = map.map.set_retention(enabled.then_some(retain_last));
+        if let Some(out) = pruned {
+            out.write(lqft_ids::from_vec(ids));
+        }
+        Ok(LQFT_OK)
+    })
+}
