@@ -212,9 +212,8 @@ impl Map {
     /// Fails with [`Error::KeyTooLong`] or [`Error::ValueTooLong`], changing nothing.
     pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
         check_entry(key, value)?;
-        let mut state = self.state.write();
-        state.live.insert_checked(key, value);
-        state.touched.record(key);
+        let state = &mut *self.state.write();
+        state.touched.put(&mut state.live, key, value);
         state.pending += 1;
         state.counters.puts += 1;
         Ok(())
@@ -237,10 +236,9 @@ impl Map {
     /// Removes `key`. Returns whether it existed; deleting a missing key is not a mutation.
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
         check_key(key)?;
-        let mut state = self.state.write();
-        let existed = state.live.remove_checked(key);
+        let state = &mut *self.state.write();
+        let existed = state.touched.delete(&mut state.live, key);
         if existed {
-            state.touched.record(key);
             state.pending += 1;
             state.counters.deletes += 1;
         }
@@ -274,20 +272,16 @@ impl Map {
     /// Applies every operation of `batch` in order, atomically: readers see all of it or none.
     /// Returns the number of operations that changed the state.
     pub fn write_batch(&self, batch: &Batch) -> u64 {
-        let mut state = self.state.write();
+        let state = &mut *self.state.write();
         let mut applied = 0;
         for op in &batch.ops {
             match op {
                 Op::Put(key, value) => {
-                    state.live.insert_checked(key, value);
-                    state.touched.record(key);
+                    state.touched.put(&mut state.live, key, value);
                     applied += 1;
                 }
                 Op::Delete(key) => {
-                    if state.live.remove_checked(key) {
-                        state.touched.record(key);
-                        applied += 1;
-                    }
+                    applied += u64::from(state.touched.delete(&mut state.live, key));
                 }
             }
         }
@@ -334,7 +328,7 @@ impl Map {
         let delta_size = match &parent {
             Some(parent) => state
                 .touched
-                .delta(parent.tree(), &state.live)
+                .delta()
                 .unwrap_or_else(|| parent.tree().diff(&state.live).count() as u64),
             None => state.live.len(),
         };

@@ -35,7 +35,7 @@ pub(crate) use cursor::OwnedRange;
 pub use cursor::{Iter, Range};
 pub use diff::{Diff, DiffEntry, DiffKind, OwnedDiff};
 pub use hash::Hash;
-use node::{Child, Node, digit, fingerprint, index_in, leaf_key, leaf_value, new_leaf};
+use node::{Child, LeafRef, Node, digit, fingerprint, index_in, leaf_key, leaf_value, new_leaf};
 
 /// A persistent, ordered map from byte strings to byte strings with a Merkle root.
 ///
@@ -115,7 +115,24 @@ impl Tree {
 
     /// [`insert`](Tree::insert) for an entry already checked against the limits.
     pub(crate) fn insert_checked(&mut self, key: &[u8], value: &[u8]) -> bool {
+        self.insert_leaf(key, new_leaf(key, value)).is_none()
+    }
+
+    /// [`insert_checked`](Tree::insert_checked) that also returns the new leaf and the leaf it
+    /// replaced, if any.
+    pub(crate) fn insert_tracked(
+        &mut self,
+        key: &[u8],
+        value: &[u8],
+    ) -> (LeafRef, Option<LeafRef>) {
         let leaf = new_leaf(key, value);
+        let new = LeafRef::new(leaf.clone());
+        (new, self.insert_leaf(key, leaf))
+    }
+
+    /// Inserts the leaf slot `leaf` (whose key is `key`) and returns the leaf it replaced.
+    fn insert_leaf(&mut self, key: &[u8], leaf: Child) -> Option<LeafRef> {
+        self.value_bytes += leaf_value(leaf.any_leaf()).len() as u64;
         let replaced = match &mut self.root {
             None => {
                 self.root = Some(leaf);
@@ -123,18 +140,14 @@ impl Tree {
             }
             Some(root) => edit::insert(root, key, leaf),
         };
-        self.value_bytes += value.len() as u64;
-        match replaced {
-            Some(old) => {
-                self.value_bytes -= leaf_value(&old).len() as u64;
-                false
-            }
+        match &replaced {
+            Some(old) => self.value_bytes -= leaf_value(old).len() as u64,
             None => {
                 self.len += 1;
                 self.key_bytes += key.len() as u64;
-                true
             }
         }
+        replaced
     }
 
     /// Removes `key`. Returns whether it was present.
@@ -145,19 +158,20 @@ impl Tree {
 
     /// [`remove`](Tree::remove) for a key already checked against the limit.
     pub(crate) fn remove_checked(&mut self, key: &[u8]) -> bool {
-        let Some(root) = &mut self.root else {
-            return false;
-        };
-        let Some((leaf, was_root)) = edit::remove(root, key) else {
-            return false;
-        };
+        self.remove_leaf(key).is_some()
+    }
+
+    /// Removes `key` and returns its leaf, if it was present.
+    pub(crate) fn remove_leaf(&mut self, key: &[u8]) -> Option<LeafRef> {
+        let root = self.root.as_mut()?;
+        let (leaf, was_root) = edit::remove(root, key)?;
         if was_root {
             self.root = None;
         }
         self.len -= 1;
         self.key_bytes -= key.len() as u64;
         self.value_bytes -= leaf_value(&leaf).len() as u64;
-        true
+        Some(leaf)
     }
 
     /// Removes every entry.
