@@ -499,7 +499,7 @@ impl Branch {
     /// Number of children.
     #[inline]
     pub(crate) fn count(&self) -> usize {
-        self.bitmap.count_ones() as usize
+        count_bits(self.bitmap)
     }
 
     /// Whether a child can be added without reallocating.
@@ -517,7 +517,7 @@ impl Branch {
     /// Number of children whose digit is below `d`.
     #[inline]
     pub(crate) fn rank(&self, d: u32) -> usize {
-        (self.bitmap & ((1u32 << d) - 1)).count_ones() as usize
+        count_bits(self.bitmap & ((1u32 << d) - 1))
     }
 
     /// The digit of the child at index `i`.
@@ -608,13 +608,50 @@ pub(crate) fn closest_difference(root: &Child, key: &[u8], for_write: bool) -> O
     }
 }
 
+/// The number of set bits of a branch bitmap ([`RADIX`] bits), which is on the critical path of
+/// every lookup (it turns a digit into a slot index). Where the target has a population-count
+/// instruction (or no x86 baseline to work around), `count_ones`; on baseline x86-64, which
+/// lacks one, two lookups in a 256-entry table: measured shorter than the generic expansion.
+#[inline(always)]
+pub(crate) fn count_bits(bits: u32) -> usize {
+    debug_assert!(bits < 1 << RADIX);
+    #[cfg(any(
+        target_feature = "popcnt",
+        not(any(target_arch = "x86", target_arch = "x86_64"))
+    ))]
+    let count = bits.count_ones() as usize;
+    #[cfg(not(any(
+        target_feature = "popcnt",
+        not(any(target_arch = "x86", target_arch = "x86_64"))
+    )))]
+    let count = usize::from(BYTE_BITS[(bits & 0xff) as usize])
+        + usize::from(BYTE_BITS[(bits >> 8 & 0xff) as usize])
+        + (bits >> 16) as usize;
+    count
+}
+
+/// Set bits of every byte value.
+#[cfg(not(any(
+    target_feature = "popcnt",
+    not(any(target_arch = "x86", target_arch = "x86_64"))
+)))]
+const BYTE_BITS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        table[i] = (i as u32).count_ones() as u8;
+        i += 1;
+    }
+    table
+};
+
 /// Index of digit `d` among the children of a branch with `bitmap`, if present.
 #[inline]
 pub(crate) fn index_in(bitmap: u32, d: u32) -> Option<usize> {
     if bitmap & (1 << d) == 0 {
         None
     } else {
-        Some((bitmap & ((1u32 << d) - 1)).count_ones() as usize)
+        Some(count_bits(bitmap & ((1u32 << d) - 1)))
     }
 }
 
