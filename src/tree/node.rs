@@ -708,6 +708,13 @@ mod tests {
     }
 
     #[test]
+    fn bitmap_ranks_count_every_bit() {
+        for bits in 0..1u32 << RADIX {
+            assert_eq!(count_bits(bits), bits.count_ones() as usize);
+        }
+    }
+
+    #[test]
     fn digits_follow_key_order() {
         assert_eq!(digit(b"", 0), Some(END));
         assert_eq!(digit(b"", 1), None);
