@@ -253,8 +253,8 @@ impl<H: Hold> Walk<H> {
                 (Some(i), Some(j)) if same(&a.slots[i], &b.slots[j]) => continue,
                 (Some(i), Some(j)) => {
                     preloaded = preloaded
-                        .wrapping_add(a.slots[i].preload())
-                        .wrapping_add(b.slots[j].preload());
+                        .wrapping_add(preload_pair_side(&a.slots[i]))
+                        .wrapping_add(preload_pair_side(&b.slots[j]));
                     Task::Pair(old.child(i), new.child(j), pos + 1)
                 }
                 (Some(i), None) => Task::Removed(old.child(i)),
@@ -303,6 +303,21 @@ impl<H: Hold> Walk<H> {
         if let Some(inner) = inner {
             self.tasks.push(alone(inner, !outer_is_old));
         }
+    }
+}
+
+/// Reads ahead into one side of a queued pair: every cache line of a branch's slots (merging
+/// the pair compares them all), or a leaf's key.
+fn preload_pair_side(child: &Child) -> usize {
+    match child.as_branch() {
+        Some((branch, _)) => branch
+            .children()
+            .iter()
+            .step_by(64 / size_of::<Child>())
+            .fold(0, |sum, slot| {
+                sum.wrapping_add(usize::from(slot.is_branch()))
+            }),
+        None => child.preload(),
     }
 }
 
