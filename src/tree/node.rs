@@ -382,25 +382,21 @@ pub(crate) fn fingerprint(key: &[u8]) -> u32 {
 /// the locked increments or decrements that follow find the counts in cache (x86 runs locked
 /// instructions one at a time, each waiting for its own miss).
 pub(crate) fn warm(children: &[Child]) {
-    let sum = children
-        .iter()
-        .fold(0usize, |sum, child| sum.wrapping_add(touch(child)));
-    std::hint::black_box(sum);
+    read_each(children, Child::strong_count);
 }
 
 /// Starts the cache misses of what a walk will read in `children`, so that they overlap.
 pub(crate) fn preload(children: &[Child]) {
-    let sum = children
-        .iter()
-        .fold(0usize, |sum, child| sum.wrapping_add(child.preload()));
-    std::hint::black_box(sum);
+    read_each(children, Child::preload);
 }
 
-/// Reads a child's reference count: a plain load that brings the head of its allocation into
-/// cache.
-#[inline]
-pub(crate) fn touch(child: &Child) -> usize {
-    child.strong_count()
+/// Applies the plain load `read` to every child, keeping the results so the loads happen.
+#[inline(always)]
+fn read_each(children: &[Child], read: impl Fn(&Child) -> usize) {
+    let sum = children
+        .iter()
+        .fold(0usize, |sum, child| sum.wrapping_add(read(child)));
+    std::hint::black_box(sum);
 }
 
 /// Moves the child branches that `branch` alone holds into `out`, leaving holes in their place.
