@@ -144,7 +144,7 @@ pub(crate) struct State {
     pub(crate) pending: u64,
     /// The snapshot the live state derives from (the current snapshot).
     pub(crate) current: Option<Snapshot>,
-    /// The keys written since the live state last equalled `current`.
+    /// The writes since the live state last equalled `current`.
     pub(crate) touched: Touched,
     pub(crate) registry: BTreeMap<u64, Snapshot>,
     /// How many of the newest snapshots every new snapshot keeps registered, if set.
@@ -165,7 +165,7 @@ pub(crate) type Pins = Mutex<HashMap<u64, u64>>;
 /// |---|---|
 /// | `get`, `contains_key`, `put`, `delete` | O(d) (d: trie depth, ~log₁₆ n) |
 /// | `len`, `is_empty`, `pending_mutations` | O(1) |
-/// | `snapshot` | O(1) plus O(c · d) to count the c keys changed since the parent, plus O(p · log s) to prune p snapshots under a retention policy |
+/// | `snapshot` | O(w log w) for the w writes since the parent (past 64 writes, O(c · d) for the c keys changed), plus O(p · log s) to prune p snapshots under a retention policy |
 /// | `rollback` | O(1) |
 /// | `diff` | O(c · d) for c changed keys |
 /// | `iter`, `range`, `prefix` | O(d) to start, O(1) amortised per entry |

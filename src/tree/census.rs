@@ -61,7 +61,7 @@ pub(crate) fn census(versions: &[&Tree]) -> Census {
                     }
                 }
             }
-            if let Node::Branch(branch, _) = node.node() {
+            if let Some((branch, _)) = node.as_branch() {
                 stack.extend(branch.children().iter().map(|child| (child, depth + 1)));
             }
         }

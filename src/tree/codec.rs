@@ -199,7 +199,7 @@ where
         if top.children.len() == top.pending.len() {
             let done = frames.pop().expect("top exists");
             let node = Branch::with_children(done.pos, done.bitmap, done.children);
-            if let Node::Branch(branch, _) = node.node() {
+            if let Some((branch, _)) = node.as_branch() {
                 branch.hash.set(done.hash);
             }
             match frames.last_mut() {

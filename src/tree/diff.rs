@@ -84,10 +84,8 @@ impl<'a> Hold for &'a Child {
     }
     fn child(&self, index: usize) -> Self {
         let node: &'a Child = self;
-        match node.node() {
-            Node::Branch(branch, _) => &branch.slots[index],
-            Node::Leaf(..) => unreachable!("only branches have children"),
-        }
+        let (branch, _) = node.as_branch().expect("only branches have children");
+        &branch.slots[index]
     }
 }
 
@@ -115,17 +113,12 @@ struct Walk<H> {
 
 /// A branch with its position and bitmap, read from the slot's route.
 fn routed(node: &Child) -> (&Branch, (u32, u32)) {
-    match node.node() {
-        Node::Branch(branch, route) => (branch, route.read(branch)),
-        Node::Leaf(..) => unreachable!("merged nodes are branches"),
-    }
+    let (branch, route) = node.as_branch().expect("merged nodes are branches");
+    (branch, route.read(branch))
 }
 
 fn branch(node: &Child) -> &Branch {
-    match node.node() {
-        Node::Branch(branch, _) => branch,
-        Node::Leaf(..) => unreachable!("a smaller pos is a branch"),
-    }
+    node.as_branch().expect("a smaller pos is a branch").0
 }
 
 impl<H: Hold> Walk<H> {

@@ -14,9 +14,7 @@ use crate::tree::node::{
 /// otherwise; its cached hash cleared.
 fn unique(slot: &mut Child) -> &mut Branch {
     if slot.strong_count() != 1 {
-        let Node::Branch(branch, _) = slot.node() else {
-            unreachable!("only branches are made unique")
-        };
+        let (branch, _) = slot.as_branch().expect("only branches are made unique");
         warm(branch.children());
         let copy = branch.copy();
         *slot = copy;
@@ -36,9 +34,7 @@ fn take_children(slot: &mut Child) -> impl Iterator<Item = Child> + '_ {
         let count = owned.count();
         (Some(owned.slots[..count].iter_mut().map(take)), None)
     } else {
-        let Node::Branch(branch, _) = slot.node() else {
-            unreachable!("only branches have children")
-        };
+        let (branch, _) = slot.as_branch().expect("only branches have children");
         warm(branch.children());
         (None, Some(branch.children().iter().cloned()))
     };
@@ -75,9 +71,7 @@ pub(crate) fn insert(root: &mut Child, key: &[u8], leaf: Child) -> Option<LeafRe
     let at = split.expect("loop breaks only on a split");
     let key_digit = digit(key, at).expect("the split lies within the key");
     if slot.pos() == at {
-        let Node::Branch(branch, _) = slot.node() else {
-            unreachable!("pos < MAX means a branch")
-        };
+        let (branch, _) = slot.as_branch().expect("pos < MAX means a branch");
         let index = branch.rank(key_digit);
         let count = branch.count() + 1;
         let bitmap = branch.bitmap | (1 << key_digit);
@@ -160,12 +154,10 @@ pub(crate) fn remove(root: &mut Child, key: &[u8]) -> Option<(LeafRef, bool)> {
         Found::Below => {
             let mut slot = root;
             loop {
-                let Node::Branch(branch, _) = slot.node() else {
-                    unreachable!("the leaf is below")
-                };
+                let (branch, _) = slot.as_branch().expect("the leaf is below");
                 let d = digit(key, branch.pos).expect("located below this branch");
                 let index = branch.index_of(d).expect("located below this branch");
-                if matches!(branch.slots[index].node(), Node::Leaf(..)) {
+                if !branch.slots[index].is_branch() {
                     let (pos, bitmap) = (branch.pos, branch.bitmap & !(1 << d));
                     let count = branch.count();
                     let (removed, replacement) = if slot.strong_count() == 1 {
@@ -180,9 +172,7 @@ pub(crate) fn remove(root: &mut Child, key: &[u8]) -> Option<(LeafRef, bool)> {
                         }
                         (removed, take(&mut owned.slots[1 - index]))
                     } else {
-                        let Node::Branch(branch, _) = slot.node() else {
-                            unreachable!("checked above")
-                        };
+                        let (branch, _) = slot.as_branch().expect("checked above");
                         let removed = LeafRef::new(branch.slots[index].clone());
                         let replacement = if count == 2 {
                             branch.slots[1 - index].clone()

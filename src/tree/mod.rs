@@ -35,7 +35,7 @@ pub(crate) use cursor::OwnedRange;
 pub use cursor::{Iter, Range};
 pub use diff::{Diff, DiffEntry, DiffKind, OwnedDiff};
 pub use hash::Hash;
-use node::{Child, LeafRef, Node, digit, fingerprint, index_in, leaf_key, leaf_value, new_leaf};
+use node::{Child, LeafRef, digit, fingerprint, index_in, leaf_key, leaf_value, new_leaf};
 
 /// A persistent, ordered map from byte strings to byte strings with a Merkle root.
 ///
@@ -97,10 +97,8 @@ impl Tree {
         if slot.leaf_tag() != fingerprint(key) {
             return None;
         }
-        match slot.node() {
-            Node::Leaf(leaf, _) => (leaf_key(leaf) == key).then_some((slot, leaf)),
-            Node::Branch(..) => unreachable!("the walk ends at a leaf"),
-        }
+        let (leaf, _) = slot.leaf();
+        (leaf_key(leaf) == key).then_some((slot, leaf))
     }
 
     /// Sets `key` to `value`. Returns whether the key is new.

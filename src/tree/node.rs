@@ -73,7 +73,10 @@ macro_rules! child {
             pub(crate) fn node(&self) -> Node<'_> {
                 match self.as_branch() {
                     Some((branch, route)) => Node::Branch(branch, route),
-                    None => self.leaf_node(),
+                    None => {
+                        let (leaf, tag) = self.leaf();
+                        Node::Leaf(leaf, tag)
+                    }
                 }
             }
 
@@ -102,16 +105,17 @@ macro_rules! child {
                 }
             }
 
-            /// [`node`](Child::node) for a slot that is not a branch.
+            /// The bytes (without padding) and key fingerprint of the leaf this slot refers to,
+            /// which must be one. Out of line: walks test for branches first.
             #[inline(never)]
-            fn leaf_node(&self) -> Node<'_> {
+            pub(crate) fn leaf(&self) -> (&[u8], u32) {
                 let (leaf, len, tag) = match self {
                     $(Child::$leaf(leaf, len, tag) => (&leaf[..], usize::from(*len), *tag),)*
                     Child::Large(leaf, _, tag) => (&leaf[..], leaf.len(), *tag),
                     Child::Vacant => vacant!(),
-                    _ => unreachable!("branches are handled by as_branch"),
+                    _ => unreachable!("the slot refers to a branch, not a leaf"),
                 };
-                Node::Leaf(&leaf[..len], tag)
+                (&leaf[..len], tag)
             }
 
             /// The branch this slot refers to and the slot's route, for editing in place:
@@ -317,7 +321,7 @@ pub(crate) struct BranchRef(Child);
 impl BranchRef {
     /// The branch `child` refers to (which must be one).
     pub(crate) fn new(child: &Child) -> BranchRef {
-        debug_assert!(matches!(child.node(), Node::Branch(..)));
+        debug_assert!(child.is_branch());
         BranchRef(child.clone())
     }
 }
@@ -326,10 +330,7 @@ impl Deref for BranchRef {
     type Target = Branch;
     #[inline]
     fn deref(&self) -> &Branch {
-        match self.0.node() {
-            Node::Branch(branch, _) => branch,
-            Node::Leaf(..) => unreachable!("a BranchRef holds a branch"),
-        }
+        self.0.as_branch().expect("a BranchRef holds a branch").0
     }
 }
 
@@ -340,7 +341,7 @@ pub(crate) struct LeafRef(Child);
 impl LeafRef {
     /// The leaf `child` refers to (which must be one).
     pub(crate) fn new(child: Child) -> LeafRef {
-        debug_assert!(matches!(child.node(), Node::Leaf(..)));
+        debug_assert!(!child.is_branch());
         LeafRef(child)
     }
 }
@@ -349,10 +350,7 @@ impl Deref for LeafRef {
     type Target = [u8];
     #[inline]
     fn deref(&self) -> &[u8] {
-        match self.0.node() {
-            Node::Leaf(leaf, _) => leaf,
-            Node::Branch(..) => unreachable!("a LeafRef holds a leaf"),
-        }
+        self.0.leaf().0
     }
 }
 
@@ -656,12 +654,10 @@ impl Child {
     /// to the subtree's branch position, so one leaf stands for all of them there.
     pub(crate) fn any_leaf(&self) -> &[u8] {
         let mut node = self;
-        loop {
-            match node.node() {
-                Node::Leaf(leaf, _) => return leaf,
-                Node::Branch(branch, _) => node = &branch.slots[0],
-            }
+        while let Some((branch, _)) = node.as_branch() {
+            node = &branch.slots[0];
         }
+        node.leaf().0
     }
 
     /// The nibble position this node splits at; a leaf splits nowhere (`u32::MAX`).
