@@ -76,6 +76,44 @@ struct Root<'a, 'r, L: Link<'a>> {
 struct Cursor<'a, L: Link<'a>> {
     stack: Vec<(L, usize)>,
     leaf: Option<L::Leaf>,
+    /// Stack depth of the branch whose whole subtree was last preloaded: the walk is inside it
+    /// while the stack is deeper. `usize::MAX` when no subtree is.
+    preloaded: usize,
+}
+
+/// The most nodes a cursor preloads at once: a subtree this small fits in the L2 cache of any
+/// current core, and preloading it costs about one miss's latency instead of one per level.
+const PRELOAD_BUDGET: usize = 512;
+
+/// Starts the cache misses of every node below `branch`, breadth first, so that the misses of a
+/// whole level overlap instead of following one another down the tree. Stops early, returning
+/// `false`, when the subtree has more than [`PRELOAD_BUDGET`] nodes.
+fn preload_subtree(branch: &Branch) -> bool {
+    let mut queue = Vec::with_capacity(64);
+    queue.push(branch);
+    let (mut next, mut nodes, mut sum) = (0, 0, 0usize);
+    let fits = loop {
+        let Some(&branch) = queue.get(next) else {
+            break true;
+        };
+        next += 1;
+        let children = branch.children();
+        nodes += children.len();
+        if nodes > PRELOAD_BUDGET {
+            break false;
+        }
+        for child in children {
+            sum = sum.wrapping_add(match child.as_branch() {
+                Some((branch, route)) => {
+                    queue.push(branch);
+                    branch.preload_lines(route)
+                }
+                None => child.preload(),
+            });
+        }
+    };
+    std::hint::black_box(sum);
+    fits
 }
 
 impl<'a, L: Link<'a>> Cursor<'a, L> {
@@ -83,6 +121,7 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
         Cursor {
             stack: Vec::new(),
             leaf: None,
+            preloaded: usize::MAX,
         }
     }
 
@@ -94,9 +133,17 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
                     return;
                 }
                 Step::Branch(branch) => {
-                    // Start the cache misses of every child now: the walk visits them all
-                    // in turn, and the misses overlap instead of following one another.
-                    preload(branch.children());
+                    // Entering a subtree not preloaded yet: start the cache misses of all of it
+                    // if it is small, else of every child, which the walk visits in turn.
+                    let depth = self.stack.len();
+                    if depth <= self.preloaded {
+                        if preload_subtree(&branch) {
+                            self.preloaded = depth;
+                        } else {
+                            self.preloaded = usize::MAX;
+                            preload(branch.children());
+                        }
+                    }
                     let index = if leftmost {
                         0
                     } else {
@@ -132,6 +179,7 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
     fn seek(&mut self, root: &Root<'a, '_, L>, key: &[u8], exclusive: bool) {
         self.stack.clear();
         self.leaf = None;
+        self.preloaded = usize::MAX;
         let split = closest_difference(root.node, key, false);
         let mut step = root.step.clone();
         // Follow the key while the subtree still agrees with it.
