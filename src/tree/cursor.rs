@@ -15,6 +15,7 @@ use crate::tree::node::{
     Branch, BranchRef, Child, LeafRef, Node, closest_difference, digit, leaf_key, leaf_value,
     preload,
 };
+use crate::tree::preload::touch_branch;
 
 /// What a cursor holds on to: a branch, by reference or by ownership.
 pub(crate) trait Link<'a>: Clone + Deref<Target = Branch> {
@@ -106,7 +107,7 @@ fn preload_subtree(branch: &Branch) -> bool {
             sum = sum.wrapping_add(match child.as_branch() {
                 Some((branch, route)) => {
                     queue.push(branch);
-                    branch.preload_lines(route)
+                    touch_branch(branch, route)
                 }
                 None => child.preload(),
             });

@@ -14,6 +14,7 @@ use crate::tree::node::{
     Branch, Child, END, LeafRef, Node, RADIX, digit, first_difference, index_in, leaf_key,
     leaf_value,
 };
+use crate::tree::preload::Burst;
 
 /// What happened to a key between two versions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -109,6 +110,64 @@ enum Task<H> {
 /// The walk shared by [`Diff`] and [`OwnedDiff`].
 struct Walk<H> {
     tasks: Vec<Task<H>>,
+    /// Stack index of the pair whose differing subtrees were last preloaded: the tasks above it
+    /// came from that pair. `usize::MAX` when none was.
+    preloaded: usize,
+}
+
+/// The most pairs of subtrees a diff preloads at once: their nodes fit in the L2 cache of any
+/// current core.
+const PRELOAD_BUDGET: usize = 1024;
+
+/// Starts the cache misses of every node the walk will read below the pair `old`, `new` (where
+/// they differ), a level at a time, so that the misses of a whole level overlap instead of
+/// following one another down each changed path. Stops early, returning `false`, past
+/// [`PRELOAD_BUDGET`] pairs.
+fn preload_pairs(old: &Child, new: &Child) -> bool {
+    let mut burst = Burst::new(true);
+    burst.push(old);
+    burst.push(new);
+    burst.fire();
+    let (mut level, mut below) = (vec![(old, new)], Vec::new());
+    let mut pairs = 0;
+    while !level.is_empty() {
+        for (a, b) in level.drain(..) {
+            pairs += 1;
+            if pairs > PRELOAD_BUDGET {
+                burst.fire();
+                return false;
+            }
+            let (Some((x, x_route)), Some((y, y_route))) = (a.as_branch(), b.as_branch()) else {
+                continue;
+            };
+            let ((pos, x_bits), (y_pos, y_bits)) = (x_route.read(x), y_route.read(y));
+            if pos != y_pos {
+                // Subtrees of different shapes: the walk samples their keys first.
+                continue;
+            }
+            let mut union = x_bits | y_bits;
+            while union != 0 {
+                let d = union.trailing_zeros();
+                union &= union - 1;
+                match (index_in(x_bits, d), index_in(y_bits, d)) {
+                    (Some(i), Some(j)) => {
+                        let (c, e) = (&x.slots[i], &y.slots[j]);
+                        if !c.ptr_eq(e) {
+                            burst.push(c);
+                            burst.push(e);
+                            below.push((c, e));
+                        }
+                    }
+                    (Some(i), None) => burst.push(&x.slots[i]),
+                    (None, Some(j)) => burst.push(&y.slots[j]),
+                    (None, None) => unreachable!("digit is in the union"),
+                }
+            }
+        }
+        burst.fire();
+        std::mem::swap(&mut level, &mut below);
+    }
+    true
 }
 
 /// A branch with its position and bitmap, read from the slot's route.
@@ -131,6 +190,7 @@ impl<H: Hold> Walk<H> {
         };
         Walk {
             tasks: task.into_iter().collect(),
+            preloaded: usize::MAX,
         }
     }
 
@@ -138,6 +198,14 @@ impl<H: Hold> Walk<H> {
         while let Some(task) = self.tasks.pop() {
             match task {
                 Task::Pair(old, new, known) => {
+                    let at = self.tasks.len();
+                    if at < self.preloaded {
+                        self.preloaded = if preload_pairs(old.slot(), new.slot()) {
+                            at
+                        } else {
+                            usize::MAX
+                        };
+                    }
                     if let Some(entry) = self.expand(old, new, known) {
                         return Some(entry);
                     }

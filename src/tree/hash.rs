@@ -134,8 +134,5 @@ fn branch_hash(root: &Branch) -> Hash {
 /// The hash of a branch only if it is already cached.
 #[inline]
 pub(crate) fn cached_hash(child: &Child) -> Option<&Hash> {
-    match child.node() {
-        Node::Leaf(..) => None,
-        Node::Branch(branch, _) => branch.hash.get(),
-    }
+    child.as_branch().and_then(|(branch, _)| branch.hash.get())
 }

@@ -25,6 +25,7 @@ mod diff;
 mod edit;
 pub(crate) mod hash;
 pub(crate) mod node;
+mod preload;
 
 use std::ops::Bound;
 

@@ -490,26 +490,6 @@ impl Branch {
         &self.slots[..self.count()]
     }
 
-    /// Reads the header and one slot of every cache line the children span (`route` is this
-    /// branch's): plain loads that start all of the branch's misses at once.
-    #[inline]
-    pub(crate) fn preload_lines(&self, route: Route) -> usize {
-        /// Slots in a 64-byte cache line.
-        const PER_LINE: usize = 64 / size_of::<Child>();
-        let count = if route == Route::IN_BRANCH {
-            self.slots.len()
-        } else {
-            count_bits(route.0 & ((1 << RADIX) - 1))
-        };
-        let mut sum = self.pos as usize;
-        let mut i = 0;
-        while i < count {
-            sum = sum.wrapping_add(usize::from(matches!(self.slots[i], Child::Vacant)));
-            i += PER_LINE;
-        }
-        sum.wrapping_add(usize::from(matches!(self.slots[count - 1], Child::Vacant)))
-    }
-
     /// Number of children.
     #[inline]
     pub(crate) fn count(&self) -> usize {
@@ -581,6 +561,12 @@ impl Route {
         } else {
             Route::IN_BRANCH
         }
+    }
+
+    /// The number of children of the branch, when the route holds its bitmap.
+    #[inline]
+    pub(crate) fn count(self) -> Option<usize> {
+        (self != Route::IN_BRANCH).then(|| count_bits(self.0 & ((1 << RADIX) - 1)))
     }
 
     /// The split position and bitmap of `branch`, whose route this is.
