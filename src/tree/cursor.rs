@@ -80,7 +80,13 @@ struct Cursor<'a, L: Link<'a>> {
     /// Stack depth of the branch whose whole subtree was last preloaded: the walk is inside it
     /// while the stack is deeper. `usize::MAX` when no subtree is.
     preloaded: usize,
+    /// Leaves the cursor has moved past, up to [`LONG_WALK`].
+    steps: usize,
 }
+
+/// Steps after which a walk counts as long and preloads whole subtrees: a short range would
+/// read only part of what it preloaded.
+const LONG_WALK: usize = 128;
 
 /// The most nodes a cursor preloads at once: a subtree this small fits in the L2 cache of any
 /// current core, and preloading it costs about one miss's latency instead of one per level.
@@ -123,6 +129,7 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
             stack: Vec::new(),
             leaf: None,
             preloaded: usize::MAX,
+            steps: 0,
         }
     }
 
@@ -134,11 +141,12 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
                     return;
                 }
                 Step::Branch(branch) => {
-                    // Entering a subtree not preloaded yet: start the cache misses of all of it
-                    // if it is small, else of every child, which the walk visits in turn.
+                    // Entering a subtree not preloaded yet: on a long walk, start the cache
+                    // misses of all of it if it is small; else of every child, which the walk
+                    // visits in turn.
                     let depth = self.stack.len();
                     if depth <= self.preloaded {
-                        if preload_subtree(&branch) {
+                        if self.steps >= LONG_WALK && preload_subtree(&branch) {
                             self.preloaded = depth;
                         } else {
                             self.preloaded = usize::MAX;
@@ -159,6 +167,7 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
 
     /// Moves to the next leaf (`forward`) or the previous one; clears the leaf at either end.
     fn advance(&mut self, forward: bool) {
+        self.steps = (self.steps + 1).min(LONG_WALK);
         while let Some((branch, index)) = self.stack.last_mut() {
             let next = if forward {
                 (*index + 1 < branch.children().len()).then(|| *index + 1)
@@ -181,6 +190,7 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
         self.stack.clear();
         self.leaf = None;
         self.preloaded = usize::MAX;
+        self.steps = 0;
         let split = closest_difference(root.node, key, false);
         let mut step = root.step.clone();
         // Follow the key while the subtree still agrees with it.
