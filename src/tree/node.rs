@@ -590,6 +590,9 @@ impl Route {
 pub(crate) fn closest_difference(root: &Child, key: &[u8], for_write: bool) -> Option<u32> {
     let mut node = root;
     let mut touched = 0usize;
+    // Every nibble before `verified` is one the walk routed on, so the key agrees there with
+    // every key below `node`.
+    let mut verified = 0;
     loop {
         match node.node() {
             Node::Leaf(leaf, _) => {
@@ -601,8 +604,18 @@ pub(crate) fn closest_difference(root: &Child, key: &[u8], for_write: bool) -> O
                     touched = touched.wrapping_add(node.strong_count());
                 }
                 let (pos, bitmap) = route.read(branch);
-                let index = digit(key, pos).and_then(|d| index_in(bitmap, d));
-                node = &branch.slots[index.unwrap_or(0)];
+                let d = digit(key, pos);
+                match d.and_then(|d| index_in(bitmap, d)) {
+                    Some(index) => node = &branch.slots[index],
+                    // The key agrees with this branch's prefix and has a digit of its own
+                    // here: it differs at `pos`, and no leaf need be read to know it.
+                    None if d.is_some() && pos == verified => {
+                        std::hint::black_box(touched);
+                        return Some(pos);
+                    }
+                    None => node = &branch.slots[0],
+                }
+                verified = if pos == verified { pos + 1 } else { u32::MAX };
             }
         }
     }
