@@ -71,6 +71,35 @@ fn a_delete_undoes_an_insert_exactly() {
 }
 
 #[test]
+fn inserts_split_skipped_prefixes_and_routed_levels_alike() {
+    // The root of these keys splits past a shared prefix: a new key may differ inside the
+    // prefix (only a leaf shows where) or exactly at a routed digit (the branches show it).
+    let keys: [&[u8]; 7] = [
+        b"prefix-a1",
+        b"prefix-a2",
+        b"prefix-b",
+        b"prefiy",
+        b"pr",
+        b"prefix-a",
+        b"\x00",
+    ];
+    for rotation in 0..keys.len() {
+        let mut tree = Tree::new();
+        let mut model = std::collections::BTreeMap::new();
+        for key in keys.iter().cycle().skip(rotation).take(keys.len()) {
+            assert!(tree.insert(key, key).unwrap());
+            model.insert(key.to_vec(), key.to_vec());
+            let entries: Vec<(Vec<u8>, Vec<u8>)> =
+                tree.iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
+            assert_eq!(entries, model.clone().into_iter().collect::<Vec<_>>());
+            for key in model.keys() {
+                assert_eq!(tree.get(key), Some(&key[..]));
+            }
+        }
+    }
+}
+
+#[test]
 fn values_and_the_empty_key_are_binary_safe() {
     let mut tree = Tree::new();
     tree.insert(b"", b"empty").unwrap();
