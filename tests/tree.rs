@@ -74,10 +74,12 @@ fn a_delete_undoes_an_insert_exactly() {
 fn inserts_split_skipped_prefixes_and_routed_levels_alike() {
     // The root of these keys splits past a shared prefix: a new key may differ inside the
     // prefix (only a leaf shows where) or exactly at a routed digit (the branches show it).
-    let keys: [&[u8]; 7] = [
+    let keys: [&[u8]; 9] = [
         b"prefix-a1",
         b"prefix-a2",
         b"prefix-b",
+        b"prefiy-zz",
+        b"prefix-z",
         b"prefiy",
         b"pr",
         b"prefix-a",
