@@ -1,6 +1,6 @@
 //! Canonical form, deep trees, limits and hashing of the trie.
 
-use lqft::{Error, MAX_KEY_LEN, Map, RollbackPolicy, Tree};
+use lqft::{Error, MAX_KEY_LEN, Map, RollbackPolicy, Tree, Value};
 
 fn xorshift(state: &mut u64) -> u64 {
     *state ^= *state << 13;
@@ -98,6 +98,34 @@ fn inserts_split_skipped_prefixes_and_routed_levels_alike() {
                 assert_eq!(tree.get(key), Some(&key[..]));
             }
         }
+    }
+}
+
+#[test]
+fn values_read_from_a_map_outlive_its_later_writes() {
+    let map = Map::new();
+    let lengths = [
+        0,
+        1,
+        Value::INLINE - 1,
+        Value::INLINE,
+        Value::INLINE + 1,
+        70_000,
+    ];
+    for (i, &len) in lengths.iter().enumerate() {
+        map.put(&[i as u8], &vec![i as u8; len]).unwrap();
+    }
+    let read: Vec<Value> = (0..lengths.len())
+        .map(|i| map.get(&[i as u8]).unwrap())
+        .collect();
+    for i in 0..lengths.len() {
+        map.put(&[i as u8], b"overwritten").unwrap();
+    }
+    map.clear();
+    drop(map);
+    for (i, (value, &len)) in read.iter().zip(&lengths).enumerate() {
+        assert_eq!(&value[..], &vec![i as u8; len][..]);
+        assert_eq!(&value.clone()[..], &value[..]);
     }
 }
 

@@ -11,7 +11,7 @@ use crate::engine::batch::{Batch, Op};
 use crate::engine::snapshot::{Snapshot, SnapshotMeta};
 use crate::engine::touched::Touched;
 use crate::error::{Error, Result, check_entry, check_key};
-use crate::tree::node::{LeafRef, leaf_key, leaf_value};
+use crate::tree::node::{Child, LeafRef, leaf_key, leaf_value};
 use crate::tree::{Diff, OwnedDiff, OwnedRange, Tree, prefix_end};
 
 /// What [`Map::rollback`] does with mutations no snapshot holds.
@@ -48,14 +48,47 @@ pub struct Imported {
     pub discarded: u64,
 }
 
-/// A value read from a map. Holds its entry alive; derefs to the value bytes.
+/// A value read from a map; derefs to the value bytes.
+///
+/// A value of up to [`Value::INLINE`] bytes is copied into the handle; a larger one is shared
+/// with the map's entry, which the handle keeps alive. Sharing means a reference-count update,
+/// a write to memory that every reader of the entry reads, which costs more than copying a few
+/// cache lines and makes readers of the same key on different cores contend for its line.
 #[derive(Clone)]
-pub struct Value(LeafRef);
+pub struct Value(Held);
+
+#[derive(Clone)]
+enum Held {
+    Copied { len: u8, bytes: [u8; Value::INLINE] },
+    Shared(LeafRef),
+}
+
+impl Value {
+    /// The largest value copied into a `Value` rather than shared with the map.
+    pub const INLINE: usize = 128;
+
+    /// The value of the leaf in `slot`, whose bytes are `leaf`.
+    fn of(slot: &Child, leaf: &[u8]) -> Value {
+        let value = leaf_value(leaf);
+        Value(match u8::try_from(value.len()) {
+            Ok(len) if value.len() <= Value::INLINE => {
+                let mut bytes = [0; Value::INLINE];
+                bytes[..value.len()].copy_from_slice(value);
+                Held::Copied { len, bytes }
+            }
+            _ => Held::Shared(LeafRef::new(slot.clone())),
+        })
+    }
+}
 
 impl Deref for Value {
     type Target = [u8];
+    #[inline]
     fn deref(&self) -> &[u8] {
-        leaf_value(&self.0)
+        match &self.0 {
+            Held::Copied { len, bytes } => &bytes[..usize::from(*len)],
+            Held::Shared(leaf) => leaf_value(leaf),
+        }
     }
 }
 
@@ -221,11 +254,9 @@ impl Map {
 
     /// The value under `key` in the live state.
     pub fn get(&self, key: &[u8]) -> Option<Value> {
-        self.state
-            .read()
-            .live
-            .leaf(key)
-            .map(|(slot, _)| Value(LeafRef::new(slot.clone())))
+        let state = self.state.read();
+        let (slot, leaf) = state.live.leaf(key)?;
+        Some(Value::of(slot, leaf))
     }
 
     /// Whether `key` is present in the live state.
