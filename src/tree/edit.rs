@@ -6,7 +6,8 @@
 //! Every edit keeps the canonical form described in `node`.
 
 use crate::tree::node::{
-    Branch, Child, LeafRef, Node, Route, closest_difference, digit, index_in, leaf_key, take, warm,
+    Branch, Child, LeafRef, Node, Route, closest_difference, digit, first_difference, index_in,
+    leaf_key, take, warm,
 };
 
 /// The branch in `slot`, made this tree's own: edited in place when this tree is its only owner
@@ -55,55 +56,90 @@ fn child_slot(slot: &mut Child, d: u32) -> &mut Child {
 
 /// Inserts `leaf` (a leaf slot whose key is `key`) below `root`. Returns the replaced leaf, if
 /// any.
+///
+/// One walk down: every branch it passes is on the path the insert changes, so it is made this
+/// tree's own on the way. While the walk has routed on every nibble of the key above a branch,
+/// the key shares that branch's prefix without reading a leaf; at the first branch that skips
+/// nibbles, one leaf shows how far the key agrees with the subtree (at most one such read per
+/// insert: the agreement it finds covers every branch below on the key's path).
 pub(crate) fn insert(root: &mut Child, key: &[u8], leaf: Child) -> Option<LeafRef> {
-    let split = closest_difference(root, key, true);
     let mut slot = root;
+    // The key is known to agree with every key below `slot` on its first `known` nibbles.
+    let mut known = 0;
     loop {
-        let pos = slot.pos();
-        match split {
-            None if pos == u32::MAX => return Some(LeafRef::new(std::mem::replace(slot, leaf))),
-            Some(at) if pos >= at => break,
-            _ => {}
+        let Some((branch, route)) = slot.as_branch() else {
+            let (old, _) = slot.leaf();
+            return match first_difference(leaf_key(old), key) {
+                None => Some(LeafRef::new(std::mem::replace(slot, leaf))),
+                Some(at) => {
+                    split(slot, at, key, leaf);
+                    None
+                }
+            };
+        };
+        let (pos, bitmap) = route.read(branch);
+        if pos > known {
+            match closest_difference(slot, key, true) {
+                Some(at) if at < pos => {
+                    split(slot, at, key, leaf);
+                    return None;
+                }
+                agreed => known = agreed.unwrap_or(u32::MAX),
+            }
         }
         let d = digit(key, pos).expect("the key shares this branch's prefix");
-        slot = child_slot(slot, d);
-    }
-    let at = split.expect("loop breaks only on a split");
-    let key_digit = digit(key, at).expect("the split lies within the key");
-    if slot.pos() == at {
-        let (branch, _) = slot.as_branch().expect("pos < MAX means a branch");
-        let index = branch.rank(key_digit);
-        let count = branch.count() + 1;
-        let bitmap = branch.bitmap | (1 << key_digit);
-        if branch.has_room() && slot.strong_count() == 1 {
-            let (owned, route) = slot.branch_mut().expect("sole owner");
-            owned.slots[index..count].rotate_right(1);
-            owned.slots[index] = leaf;
-            owned.bitmap = bitmap;
-            owned.hash.clear();
-            *route = Route::new(at, bitmap);
+        let Some(index) = index_in(bitmap, d) else {
+            add_child(slot, pos, d, leaf);
             return None;
-        }
-        let replacement = {
-            let mut old = take_children(slot);
-            let mut new = Some(leaf);
-            let children = (0..count)
-                .map(|i| if i == index { new.take() } else { old.next() }.expect("counted"));
-            Branch::with_children(at, bitmap, children)
         };
-        *slot = replacement;
-    } else {
-        let old = take(slot);
-        let old_digit = digit(leaf_key(old.any_leaf()), at).expect("keys below share the split");
-        let bitmap = (1 << key_digit) | (1 << old_digit);
-        let children = if key_digit < old_digit {
-            [leaf, old]
-        } else {
-            [old, leaf]
-        };
-        *slot = Branch::with_children(at, bitmap, children);
+        // Start the misses of the child and of this branch's reference count together, before
+        // the ownership check waits for the latter.
+        std::hint::black_box(branch.slots[index].preload());
+        slot = child_slot(slot, d);
+        known = known.max(pos + 1);
     }
-    None
+}
+
+/// Puts a new branch at nibble `at` in `slot`, above what it held: that subtree and `leaf`
+/// (whose key is `key`) differ first at `at`.
+fn split(slot: &mut Child, at: u32, key: &[u8], leaf: Child) {
+    let key_digit = digit(key, at).expect("the split lies within the key");
+    let old = take(slot);
+    let old_digit = digit(leaf_key(old.any_leaf()), at).expect("keys below share the split");
+    let bitmap = (1 << key_digit) | (1 << old_digit);
+    let children = if key_digit < old_digit {
+        [leaf, old]
+    } else {
+        [old, leaf]
+    };
+    *slot = Branch::with_children(at, bitmap, children);
+}
+
+/// Adds `leaf` as the child with digit `d` of the branch in `slot`, which splits at `pos` and
+/// has no such child: in place when this tree owns it alone and it has room, else in a new
+/// branch of the next class.
+fn add_child(slot: &mut Child, pos: u32, d: u32, leaf: Child) {
+    let (branch, _) = slot.as_branch().expect("children are added to branches");
+    let index = branch.rank(d);
+    let count = branch.count() + 1;
+    let bitmap = branch.bitmap | (1 << d);
+    if branch.has_room() && slot.strong_count() == 1 {
+        let (owned, route) = slot.branch_mut().expect("sole owner");
+        owned.slots[index..count].rotate_right(1);
+        owned.slots[index] = leaf;
+        owned.bitmap = bitmap;
+        owned.hash.clear();
+        *route = Route::new(pos, bitmap);
+        return;
+    }
+    let replacement = {
+        let mut old = take_children(slot);
+        let mut new = Some(leaf);
+        let children =
+            (0..count).map(|i| if i == index { new.take() } else { old.next() }.expect("counted"));
+        Branch::with_children(pos, bitmap, children)
+    };
+    *slot = replacement;
 }
 
 /// Where a key's leaf sits, found without modifying anything.
