@@ -259,6 +259,15 @@ impl Map {
         Some(Value::of(slot, leaf))
     }
 
+    /// `read` applied to the value under `key` in the live state, under the read lock: for
+    /// callers that copy the value out (the C ABI), with no [`Value`] in between. `read` must
+    /// not use the map.
+    pub(crate) fn read_value<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        let state = self.state.read();
+        let (_, leaf) = state.live.leaf(key)?;
+        Some(read(leaf_value(leaf)))
+    }
+
     /// Whether `key` is present in the live state.
     pub fn contains_key(&self, key: &[u8]) -> bool {
         self.state.read().live.contains_key(key)

@@ -15,8 +15,8 @@ use crate::Tree;
 pub(crate) trait Version {
     /// The handle's argument name in error messages (`` `map` is NULL ``).
     const NAME: &'static str;
-    /// The value under `key`.
-    fn get(&self, key: &[u8]) -> Option<impl AsRef<[u8]> + '_>;
+    /// `read` applied to the value under `key`, while the version cannot change.
+    fn read_value<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Option<R>;
     /// Whether `key` is present.
     fn contains_key(&self, key: &[u8]) -> bool;
     /// Number of entries. O(1).
@@ -27,8 +27,8 @@ pub(crate) trait Version {
 
 impl Version for lqft_map {
     const NAME: &'static str = "map";
-    fn get(&self, key: &[u8]) -> Option<impl AsRef<[u8]> + '_> {
-        self.map.get(key)
+    fn read_value<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        self.map.read_value(key, read)
     }
     fn contains_key(&self, key: &[u8]) -> bool {
         self.map.contains_key(key)
@@ -43,8 +43,8 @@ impl Version for lqft_map {
 
 impl Version for lqft_snapshot {
     const NAME: &'static str = "snapshot";
-    fn get(&self, key: &[u8]) -> Option<impl AsRef<[u8]> + '_> {
-        self.snapshot.get(key)
+    fn read_value<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        self.snapshot.get(key).map(read)
     }
     fn contains_key(&self, key: &[u8]) -> bool {
         self.snapshot.contains_key(key)
@@ -77,9 +77,9 @@ pub(crate) unsafe fn get<V: Version>(
             Out::new(out, "out")?,
         )
     };
-    Ok(match version.get(key) {
-        Some(value) => {
-            out.write(lqft_bytes::copy_of(value.as_ref()));
+    Ok(match version.read_value(key, lqft_bytes::copy_of) {
+        Some(bytes) => {
+            out.write(bytes);
             LQFT_OK
         }
         None => LQFT_NOT_FOUND,
@@ -110,10 +110,9 @@ pub(crate) unsafe fn get_into<V: Version>(
             Out::new(out_len, "out_len")?,
         )
     };
-    match version.get(key) {
-        Some(value) => buf.fill(value.as_ref(), out_len),
-        None => Ok(LQFT_NOT_FOUND),
-    }
+    version
+        .read_value(key, |value| buf.fill(value, out_len))
+        .unwrap_or(Ok(LQFT_NOT_FOUND))
 }
 
 /// The body of `lqft_map_contains` / `lqft_snapshot_contains`.
