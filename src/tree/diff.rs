@@ -124,7 +124,7 @@ const PRELOAD_BUDGET: usize = 1024;
 /// following one another down each changed path. Stops early, returning `false`, past
 /// [`PRELOAD_BUDGET`] pairs.
 fn preload_pairs(old: &Child, new: &Child) -> bool {
-    let mut burst = Burst::new(true);
+    let mut burst = Burst::default();
     burst.push(old);
     burst.push(new);
     burst.fire();

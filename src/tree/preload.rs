@@ -2,10 +2,11 @@
 //! that those misses overlap instead of following one another down the tree.
 //!
 //! Safe Rust has no prefetch instruction, only loads, and a load that misses keeps its place in
-//! the processor's reorder window until its line arrives. So reading ahead works in bursts:
-//! first collect a reference into every cache line to read (computing an address reads
-//! nothing), then load them all in a loop of a few instructions per line, which keeps as many
-//! misses in flight as the core can track.
+//! the processor's reorder window until its line arrives. A walk whose work per node is short
+//! (a cursor) loads as it goes; one whose work per node is long (a diff expanding pairs) first
+//! collects the nodes of a level in a [`Burst`] (naming a node reads nothing), then loads their
+//! lines in one loop of a few instructions per line, which keeps as many misses in flight as
+//! the core can track.
 
 use crate::tree::node::{Branch, Child, Route};
 
@@ -15,23 +16,15 @@ const SLOTS_PER_LINE: usize = 64 / size_of::<Child>();
 /// Bytes in a cache line.
 const LINE: usize = 64;
 
-/// A set of nodes whose cache lines are to be loaded at once.
+/// A set of nodes whose cache lines are to be loaded at once: every line of a leaf (its key and
+/// value), a branch's header and the lines of its children's slots.
+#[derive(Default)]
 pub(crate) struct Burst<'a> {
     nodes: Vec<&'a Child>,
-    /// Whether a leaf's every line is loaded, not only its first (its key).
-    whole_leaves: bool,
 }
 
 impl<'a> Burst<'a> {
-    pub(crate) fn new(whole_leaves: bool) -> Burst<'a> {
-        Burst {
-            nodes: Vec::new(),
-            whole_leaves,
-        }
-    }
-
-    /// Adds `node`, whose lines a walk will read: a branch's header and the slots of its
-    /// children; a leaf's key or all of it.
+    /// Adds `node`.
     #[inline]
     pub(crate) fn push(&mut self, node: &'a Child) {
         self.nodes.push(node);
@@ -45,16 +38,10 @@ impl<'a> Burst<'a> {
                 Some((branch, route)) => touch_branch(branch, route),
                 None => {
                     let (leaf, _) = node.leaf();
-                    let first = leaf.first().map_or(0, |&b| usize::from(b));
-                    if self.whole_leaves {
-                        leaf.iter()
-                            .skip(LINE)
-                            .step_by(LINE)
-                            .chain(leaf.last())
-                            .fold(first, |sum, &b| sum.wrapping_add(usize::from(b)))
-                    } else {
-                        first
-                    }
+                    leaf.iter()
+                        .step_by(LINE)
+                        .chain(leaf.last())
+                        .fold(0, |sum, &b| sum.wrapping_add(usize::from(b)))
                 }
             });
         }
