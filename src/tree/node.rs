@@ -203,9 +203,9 @@ macro_rules! child {
             };
             match size_class(len) {
                 $($size => {
-                    let mut leaf = Arc::new([0u8; $size]);
-                    fill(Arc::get_mut(&mut leaf).expect("a new leaf has one owner"));
-                    Child::$leaf(leaf, len as u16, tag)
+                    let mut bytes = [0u8; $size];
+                    fill(&mut bytes);
+                    Child::$leaf(Arc::new(bytes), len as u16, tag)
                 })*
                 _ => {
                     let mut bytes = vec![0u8; len].into_boxed_slice();
