@@ -346,24 +346,19 @@ fn ranges(d: &Data, r: &mut Results) {
         }
         // Cold: caches flushed right before the run (an old snapshot diffed against now).
         // Warm: the same diff again at once (recent versions, paths cached).
-        for (condition, flush) in [("cold", true), ("warm", false)] {
-            let name = format!("diff, k = {k} ({condition})");
-            if flush {
-                flush_caches();
+        let mut diffs = |who: &str, diff: &dyn Fn() -> usize| {
+            for (condition, flush) in [("cold", true), ("warm", false)] {
+                if flush {
+                    flush_caches();
+                }
+                let t = Instant::now();
+                assert_eq!(diff(), k);
+                let name = format!("diff, k = {k} ({condition})");
+                r.add(&name, who, per_op(t, 1), "ns/diff");
             }
-            let t = Instant::now();
-            assert_eq!(tree.diff(&tree_b).count(), k);
-            r.add(&name, "lqft::Tree", per_op(t, 1), "ns/diff");
-        }
-        for (condition, flush) in [("cold", true), ("warm", false)] {
-            let name = format!("diff, k = {k} ({condition})");
-            if flush {
-                flush_caches();
-            }
-            let t = Instant::now();
-            assert_eq!(ord.diff(&ord_b).count(), k);
-            r.add(&name, "imbl::OrdMap", per_op(t, 1), "ns/diff");
-        }
+        };
+        diffs("lqft::Tree", &|| tree.diff(&tree_b).count());
+        diffs("imbl::OrdMap", &|| ord.diff(&ord_b).count());
     }
 
     // Root hash after one change, with every other hash already cached.
