@@ -14,7 +14,7 @@ use crate::tree::node::{
     Branch, Child, END, LeafRef, Node, RADIX, digit, first_difference, index_in, leaf_key,
     leaf_value,
 };
-use crate::tree::preload::Burst;
+use crate::tree::preload::load_lines;
 
 /// What happened to a key between two versions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -124,49 +124,52 @@ const PRELOAD_BUDGET: usize = 1024;
 /// following one another down each changed path. Stops early, returning `false`, past
 /// [`PRELOAD_BUDGET`] pairs.
 fn preload_pairs(old: &Child, new: &Child) -> bool {
-    let mut burst = Burst::default();
-    burst.push(old);
-    burst.push(new);
-    burst.fire();
-    let (mut level, mut below) = (vec![(old, new)], Vec::new());
-    let mut pairs = 0;
-    while !level.is_empty() {
-        for (a, b) in level.drain(..) {
-            pairs += 1;
-            if pairs > PRELOAD_BUDGET {
-                burst.fire();
-                return false;
-            }
-            let (Some((x, x_route)), Some((y, y_route))) = (a.as_branch(), b.as_branch()) else {
-                continue;
-            };
-            let ((pos, x_bits), (y_pos, y_bits)) = (x_route.read(x), y_route.read(y));
-            if pos != y_pos {
-                // Subtrees of different shapes: the walk samples their keys first.
-                continue;
-            }
-            let mut union = x_bits | y_bits;
-            while union != 0 {
-                let d = union.trailing_zeros();
-                union &= union - 1;
-                match (index_in(x_bits, d), index_in(y_bits, d)) {
-                    (Some(i), Some(j)) => {
-                        let (c, e) = (&x.slots[i], &y.slots[j]);
-                        if !c.ptr_eq(e) {
-                            burst.push(c);
-                            burst.push(e);
-                            below.push((c, e));
-                        }
+    // Breadth first: `queue[level..]` is the level being expanded or queued.
+    let mut queue = Vec::with_capacity(16);
+    queue.push((old, new));
+    let (mut next, mut level) = (0, 0);
+    let mut sum = 0usize;
+    while next < queue.len() {
+        if next == level {
+            // A level is queued whole: load all of its lines before expanding any of it.
+            sum = queue[next..].iter().fold(sum, |sum, &(a, b)| {
+                sum.wrapping_add(load_lines(a)).wrapping_add(load_lines(b))
+            });
+            level = queue.len();
+        }
+        if next == PRELOAD_BUDGET {
+            std::hint::black_box(sum);
+            return false;
+        }
+        let (a, b) = queue[next];
+        next += 1;
+        let (Some((x, x_route)), Some((y, y_route))) = (a.as_branch(), b.as_branch()) else {
+            continue;
+        };
+        let ((pos, x_bits), (y_pos, y_bits)) = (x_route.read(x), y_route.read(y));
+        if pos != y_pos {
+            // Subtrees of different shapes: the walk samples their keys first.
+            continue;
+        }
+        let mut union = x_bits | y_bits;
+        while union != 0 {
+            let d = union.trailing_zeros();
+            union &= union - 1;
+            match (index_in(x_bits, d), index_in(y_bits, d)) {
+                (Some(i), Some(j)) => {
+                    let (c, e) = (&x.slots[i], &y.slots[j]);
+                    if !c.ptr_eq(e) {
+                        queue.push((c, e));
                     }
-                    (Some(i), None) => burst.push(&x.slots[i]),
-                    (None, Some(j)) => burst.push(&y.slots[j]),
-                    (None, None) => unreachable!("digit is in the union"),
                 }
+                // A subtree on one side only: the walk reads it whole, starting here.
+                (Some(i), None) => sum = sum.wrapping_add(load_lines(&x.slots[i])),
+                (None, Some(j)) => sum = sum.wrapping_add(load_lines(&y.slots[j])),
+                (None, None) => unreachable!("digit is in the union"),
             }
         }
-        burst.fire();
-        std::mem::swap(&mut level, &mut below);
     }
+    std::hint::black_box(sum);
     true
 }
 

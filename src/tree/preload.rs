@@ -4,9 +4,9 @@
 //! Safe Rust has no prefetch instruction, only loads, and a load that misses keeps its place in
 //! the processor's reorder window until its line arrives. A walk whose work per node is short
 //! (a cursor) loads as it goes; one whose work per node is long (a diff expanding pairs) first
-//! collects the nodes of a level in a [`Burst`] (naming a node reads nothing), then loads their
-//! lines in one loop of a few instructions per line, which keeps as many misses in flight as
-//! the core can track.
+//! queues the nodes of a whole level (naming a node reads nothing), then loads their lines in
+//! one loop of a few instructions per line ([`load_lines`]), which keeps as many misses in
+//! flight as the core can track.
 
 use crate::tree::node::{Branch, Child, Route};
 
@@ -16,37 +16,18 @@ const SLOTS_PER_LINE: usize = 64 / size_of::<Child>();
 /// Bytes in a cache line.
 const LINE: usize = 64;
 
-/// A set of nodes whose cache lines are to be loaded at once: every line of a leaf (its key and
-/// value), a branch's header and the lines of its children's slots.
-#[derive(Default)]
-pub(crate) struct Burst<'a> {
-    nodes: Vec<&'a Child>,
-}
-
-impl<'a> Burst<'a> {
-    /// Adds `node`.
-    #[inline]
-    pub(crate) fn push(&mut self, node: &'a Child) {
-        self.nodes.push(node);
-    }
-
-    /// Loads the lines of every node added since the last call, then forgets them.
-    pub(crate) fn fire(&mut self) {
-        let mut sum = 0usize;
-        for &node in &self.nodes {
-            sum = sum.wrapping_add(match node.as_branch() {
-                Some((branch, route)) => touch_branch(branch, route),
-                None => {
-                    let (leaf, _) = node.leaf();
-                    leaf.iter()
-                        .step_by(LINE)
-                        .chain(leaf.last())
-                        .fold(0, |sum, &b| sum.wrapping_add(usize::from(b)))
-                }
-            });
+/// Loads every line of `node` a walk reads: a leaf's key and value, a branch's header and the
+/// lines of its children's slots.
+pub(crate) fn load_lines(node: &Child) -> usize {
+    match node.as_branch() {
+        Some((branch, route)) => touch_branch(branch, route),
+        None => {
+            let (leaf, _) = node.leaf();
+            leaf.iter()
+                .step_by(LINE)
+                .chain(leaf.last())
+                .fold(0, |sum, &b| sum.wrapping_add(usize::from(b)))
         }
-        std::hint::black_box(sum);
-        self.nodes.clear();
     }
 }
 
