@@ -60,8 +60,9 @@ fn child_slot(slot: &mut Child, d: u32) -> &mut Child {
 /// One walk down: every branch it passes is on the path the insert changes, so it is made this
 /// tree's own on the way. While the walk has routed on every nibble of the key above a branch,
 /// the key shares that branch's prefix without reading a leaf; at the first branch that skips
-/// nibbles, one leaf shows how far the key agrees with the subtree (at most one such read per
-/// insert: the agreement it finds covers every branch below on the key's path).
+/// nibbles, one leaf shows how far the key agrees with the subtree. That agreement covers every
+/// branch below on the key's path until the key leaves the subtree, so a second leaf is read at
+/// most once more, where the insert then ends: O(depth) in all.
 pub(crate) fn insert(root: &mut Child, key: &[u8], leaf: Child) -> Option<LeafRef> {
     let mut slot = root;
     // The key is known to agree with every key below `slot` on its first `known` nibbles.
