@@ -102,6 +102,42 @@ fn inserts_split_skipped_prefixes_and_routed_levels_alike() {
 }
 
 #[test]
+fn leaves_moved_by_deletes_and_splits_stay_exact() {
+    // Each step moves a leaf to another branch (a delete lifts a sibling over one or several
+    // nibbles, an insert splits a leaf right below its branch, or farther down); `verify`
+    // checks every slot's cached next digit against its leaf, and the contents against a model.
+    let steps: [(&[u8], bool); 12] = [
+        (&[0x12, 0x30], true),
+        (&[0x12, 0x34], true),
+        (&[0x15], true),
+        (&[0x12, 0x30], false), // [0x12, 0x34] rises over nibbles 2 and 3
+        (&[0x12, 0x50], true),  // splits it at nibble 2, its next digit known
+        (&[0x12, 0x51], true),  // and now at nibble 3, its next digit unknown
+        (&[0x10], true),
+        (&[0x11], true),
+        (&[0x20], true),
+        (&[0x10], false), // [0x11] rises from nibble 1 to below the root's nibble 0
+        (&[0x1f], true),  // splits it at nibble 1, its next digit known
+        (&[0x12, 0x34, 0x00], true),
+    ];
+    let mut tree = Tree::new();
+    let mut model = std::collections::BTreeMap::new();
+    for (key, insert) in steps {
+        if insert {
+            tree.insert(key, key).unwrap();
+            model.insert(key.to_vec(), key.to_vec());
+        } else {
+            assert!(tree.remove(key).unwrap());
+            model.remove(key);
+        }
+        tree.verify().unwrap();
+        let entries: Vec<(Vec<u8>, Vec<u8>)> =
+            tree.iter().map(|(k, v)| (k.to_vec(), v.to_vec())).collect();
+        assert_eq!(entries, model.clone().into_iter().collect::<Vec<_>>());
+    }
+}
+
+#[test]
 fn values_read_from_a_map_outlive_its_later_writes() {
     let map = Map::new();
     let lengths = [

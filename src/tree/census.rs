@@ -166,6 +166,13 @@ fn check_branch(branch: &Branch, keys: &[&[u8]]) -> Result<()> {
         if child.pos() <= branch.pos {
             return bad("a child branch does not split below its parent");
         }
+        if child
+            .next()
+            .get()
+            .is_some_and(|next| Some(next) != digit(key, branch.pos + 1))
+        {
+            return bad("a leaf slot keeps a next digit its key does not have");
+        }
     }
     Ok(())
 }

@@ -8,7 +8,7 @@
 use crate::error::{Error, MAX_KEY_LEN, Result};
 use crate::tree::Tree;
 use crate::tree::hash::{Hash, KIND_BRANCH, KIND_LEAF, branch_header, child_hash, empty_hash};
-use crate::tree::node::{Branch, Child, Node, RADIX, leaf_key, leaf_value, new_leaf};
+use crate::tree::node::{Branch, Child, Next, Node, RADIX, leaf_key, leaf_value, new_leaf};
 
 /// Version byte that starts every node record.
 pub const NODE_FORMAT_VERSION: u8 = 1;
@@ -210,8 +210,9 @@ where
         }
         let hash = top.pending[top.children.len()];
         match load(&hash)? {
-            Record::Leaf(leaf) => {
+            Record::Leaf(mut leaf) => {
                 count(leaf.any_leaf());
+                leaf.set_next(Next::of(leaf_key(leaf.any_leaf()), top.pos));
                 top.children.push(leaf);
             }
             Record::Branch {

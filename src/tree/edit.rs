@@ -6,8 +6,8 @@
 //! Every edit keeps the canonical form described in `node`.
 
 use crate::tree::node::{
-    Branch, Child, LeafRef, Node, Route, closest_difference, digit, first_difference, index_in,
-    leaf_key, take, warm,
+    Branch, Child, LeafRef, Next, Node, Route, closest_difference, digit, first_difference,
+    index_in, leaf_key, take, warm,
 };
 
 /// The branch in `slot`, made this tree's own: edited in place when this tree is its only owner
@@ -27,24 +27,6 @@ fn unique(slot: &mut Child) -> &mut Branch {
     owned
 }
 
-/// The children of the branch in `slot`, about to be replaced, in order: moved out when this
-/// tree owns the branch alone (no reference count touched), cloned otherwise.
-fn take_children(slot: &mut Child) -> impl Iterator<Item = Child> + '_ {
-    let (owned, shared) = if slot.strong_count() == 1 {
-        let (owned, _) = slot.branch_mut().expect("sole owner");
-        let count = owned.count();
-        (Some(owned.slots[..count].iter_mut().map(take)), None)
-    } else {
-        let (branch, _) = slot.as_branch().expect("only branches have children");
-        warm(branch.children());
-        (None, Some(branch.children().iter().cloned()))
-    };
-    owned
-        .into_iter()
-        .flatten()
-        .chain(shared.into_iter().flatten())
-}
-
 /// The slot of the child with digit `d` of the branch in `slot`, which the caller knows exists.
 fn child_slot(slot: &mut Child, d: u32) -> &mut Child {
     let branch = unique(slot);
@@ -62,8 +44,9 @@ fn child_slot(slot: &mut Child, d: u32) -> &mut Child {
 /// the key shares that branch's prefix without reading a leaf; at the first branch that skips
 /// nibbles, one leaf shows how far the key agrees with the subtree. That agreement covers every
 /// branch below on the key's path until the key leaves the subtree, so a second leaf is read at
-/// most once more, where the insert then ends: O(depth) in all.
-pub(crate) fn insert(root: &mut Child, key: &[u8], leaf: Child) -> Option<LeafRef> {
+/// most once more, where the insert then ends: O(depth) in all. Where the walk reaches a leaf
+/// whose [`Next`] digit is known and differs from the key's, it reads no leaf at all.
+pub(crate) fn insert(root: &mut Child, key: &[u8], mut leaf: Child) -> Option<LeafRef> {
     let mut slot = root;
     // The key is known to agree with every key below `slot` on its first `known` nibbles.
     let mut known = 0;
@@ -71,9 +54,12 @@ pub(crate) fn insert(root: &mut Child, key: &[u8], leaf: Child) -> Option<LeafRe
         let Some((branch, route)) = slot.as_branch() else {
             let (old, _) = slot.leaf();
             return match first_difference(leaf_key(old), key) {
-                None => Some(LeafRef::new(std::mem::replace(slot, leaf))),
+                None => {
+                    leaf.set_next(slot.next());
+                    Some(LeafRef::new(std::mem::replace(slot, leaf)))
+                }
                 Some(at) => {
-                    split(slot, at, key, leaf);
+                    split(slot, at, key, leaf, None);
                     None
                 }
             };
@@ -82,7 +68,7 @@ pub(crate) fn insert(root: &mut Child, key: &[u8], leaf: Child) -> Option<LeafRe
         if pos > known {
             match closest_difference(slot, key, true) {
                 Some(at) if at < pos => {
-                    split(slot, at, key, leaf);
+                    split(slot, at, key, leaf, None);
                     return None;
                 }
                 agreed => known = agreed.unwrap_or(u32::MAX),
@@ -90,9 +76,20 @@ pub(crate) fn insert(root: &mut Child, key: &[u8], leaf: Child) -> Option<LeafRe
         }
         let d = digit(key, pos).expect("the key shares this branch's prefix");
         let Some(index) = index_in(bitmap, d) else {
+            leaf.set_next(Next::of(key, pos));
             add_child(slot, pos, d, leaf);
             return None;
         };
+        // The key agrees with every key below the child up to `pos`: a leaf child whose next
+        // digit differs from the key's first differs from it right after `pos`.
+        let next = branch.slots[index].next().get();
+        if let Some(old_digit) = next
+            && let Some(key_digit) = digit(key, pos + 1)
+            && key_digit != old_digit
+        {
+            split(child_slot(slot, d), pos + 1, key, leaf, Some(old_digit));
+            return None;
+        }
         // Start the misses of the child and of this branch's reference count together, before
         // the ownership check waits for the latter.
         std::hint::black_box(branch.slots[index].preload());
@@ -102,11 +99,21 @@ pub(crate) fn insert(root: &mut Child, key: &[u8], leaf: Child) -> Option<LeafRe
 }
 
 /// Puts a new branch at nibble `at` in `slot`, above what it held: that subtree and `leaf`
-/// (whose key is `key`) differ first at `at`.
-fn split(slot: &mut Child, at: u32, key: &[u8], leaf: Child) {
+/// (whose key is `key`) differ first at `at`, where the subtree's keys have `old_digit`, which
+/// is read from one of its leaves when not given.
+fn split(slot: &mut Child, at: u32, key: &[u8], mut leaf: Child, old_digit: Option<u32>) {
     let key_digit = digit(key, at).expect("the split lies within the key");
-    let old = take(slot);
-    let old_digit = digit(leaf_key(old.any_leaf()), at).expect("keys below share the split");
+    let mut old = take(slot);
+    let (old_digit, old_next) = match old_digit {
+        Some(old_digit) => (old_digit, Next::UNKNOWN),
+        None => {
+            let old_key = leaf_key(old.any_leaf());
+            let old_digit = digit(old_key, at).expect("keys below share the split");
+            (old_digit, Next::of(old_key, at))
+        }
+    };
+    old.set_next(old_next);
+    leaf.set_next(Next::of(key, at));
     let bitmap = (1 << key_digit) | (1 << old_digit);
     let children = if key_digit < old_digit {
         [leaf, old]
@@ -133,12 +140,22 @@ fn add_child(slot: &mut Child, pos: u32, d: u32, leaf: Child) {
         *route = Route::new(pos, bitmap);
         return;
     }
-    let replacement = {
-        let mut old = take_children(slot);
-        let mut new = Some(leaf);
-        let children =
-            (0..count).map(|i| if i == index { new.take() } else { old.next() }.expect("counted"));
-        Branch::with_children(pos, bitmap, children)
+    // The new branch's child `i` is the old branch's `i`, or `i - 1` past the new leaf. The old
+    // children are moved out when this tree owns the branch alone (no reference count touched),
+    // cloned otherwise.
+    let old = |i: usize| (i != index).then(|| i - usize::from(i > index));
+    let mut leaf = leaf;
+    let replacement = match slot.branch_mut() {
+        Some((owned, _)) => Branch::from_fn(pos, bitmap, |i| {
+            take(old(i).map_or(&mut leaf, |j| &mut owned.slots[j]))
+        }),
+        None => {
+            let (branch, _) = slot.as_branch().expect("children are added to branches");
+            warm(branch.children());
+            Branch::from_fn(pos, bitmap, |i| {
+                old(i).map_or_else(|| take(&mut leaf), |j| branch.slots[j].clone())
+            })
+        }
     };
     *slot = replacement;
 }
@@ -190,6 +207,8 @@ pub(crate) fn remove(root: &mut Child, key: &[u8]) -> Option<(LeafRef, bool)> {
         Found::AtRoot => Some((LeafRef::new(root.clone()), true)),
         Found::Below => {
             let mut slot = root;
+            // The position of the branch holding `slot`, if any.
+            let mut above = None;
             loop {
                 let (branch, _) = slot.as_branch().expect("the leaf is below");
                 let d = digit(key, branch.pos).expect("located below this branch");
@@ -197,7 +216,7 @@ pub(crate) fn remove(root: &mut Child, key: &[u8]) -> Option<(LeafRef, bool)> {
                 if !branch.slots[index].is_branch() {
                     let (pos, bitmap) = (branch.pos, branch.bitmap & !(1 << d));
                     let count = branch.count();
-                    let (removed, replacement) = if slot.strong_count() == 1 {
+                    let (removed, mut replacement) = if slot.strong_count() == 1 {
                         let (owned, route) = slot.branch_mut().expect("sole owner");
                         let removed = LeafRef::new(take(&mut owned.slots[index]));
                         if count > 2 {
@@ -215,15 +234,25 @@ pub(crate) fn remove(root: &mut Child, key: &[u8]) -> Option<(LeafRef, bool)> {
                             branch.slots[1 - index].clone()
                         } else {
                             warm(branch.children());
-                            let rest = branch.children().iter().enumerate();
-                            let rest = rest.filter(|(i, _)| *i != index).map(|(_, c)| c.clone());
-                            Branch::with_children(pos, bitmap, rest)
+                            Branch::from_fn(pos, bitmap, |i| {
+                                branch.slots[i + usize::from(i >= index)].clone()
+                            })
                         };
                         (removed, replacement)
                     };
+                    if count == 2 {
+                        // The sibling moves up, under the branch above. Its key agrees with
+                        // `key` before `pos` and has the one digit left at `pos`.
+                        replacement.set_next(match above {
+                            Some(up) if up + 1 < pos => Next::of(key, up),
+                            Some(_) => Next::digit(Some(bitmap.trailing_zeros())),
+                            None => Next::UNKNOWN,
+                        });
+                    }
                     *slot = replacement;
                     return Some((removed, false));
                 }
+                above = Some(branch.pos);
                 slot = child_slot(slot, d);
             }
         }

@@ -30,24 +30,27 @@ pub(crate) const RADIX: usize = 17;
 /// Safe Rust has thin (one-word) pointers only to sized values, so every allocation size a slot
 /// can point to is a variant of its own: a leaf of `N` bytes is an `Arc<[u8; N]>` in one of the
 /// size classes listed below (the slot keeps the leaf's true length), a branch of `N` slots is a
-/// [`Shared<N>`]. With one word of pointer, a tag byte, the leaf length or nothing, and a 32-bit
-/// fingerprint or route, a slot is 16 bytes.
+/// [`Shared<N>`]. With one word of pointer, a tag byte, the leaf length or nothing, a [`Next`]
+/// digit and a 32-bit fingerprint or route, a slot is 16 bytes.
 macro_rules! child {
     (leaves: [$($leaf:ident $size:literal)*] branches: [$($branch:ident $slots:literal)*]) => {
         /// A reference to a node from its parent's slot (or from the tree's root).
         ///
         /// A leaf is one allocation laid out as `[key_len: u16 LE][key][value]`, padded to its
-        /// size class; the slot keeps its true length and the key's [`fingerprint`], so a lookup
-        /// that ends at the wrong leaf is usually rejected without reading the leaf. A branch
+        /// size class; the slot keeps its true length, the key's [`fingerprint`], so a lookup
+        /// that ends at the wrong leaf is usually rejected without reading the leaf, and the
+        /// key's [`Next`] digit, so an insert can usually split the slot without reading the
+        /// leaf either. A branch
         /// slot keeps the branch's [`Route`], so a lookup reads only the slot it follows, never
         /// the branch header.
         pub(crate) enum Child {
-            $($leaf(Arc<[u8; $size]>, u16, u32),)*
+            $($leaf(Arc<[u8; $size]>, u16, Next, u32),)*
             /// A leaf larger than the largest size class. (Its `u16`, like a branch's, is zero:
             /// every variant that points somewhere has the same shape, so cloning, counting and
             /// comparing compile to a single path.)
-            Large(Arc<Box<[u8]>>, u16, u32),
-            $($branch(Shared<$slots>, u16, Route),)*
+            Large(Arc<Box<[u8]>>, u16, Next, u32),
+            /// A branch. (Its [`Next`] is always [`Next::UNKNOWN`].)
+            $($branch(Shared<$slots>, u16, Next, Route),)*
             /// A slot whose child was moved out of a branch that is being replaced or freed.
             /// Never reachable from a tree.
             Vacant,
@@ -57,10 +60,14 @@ macro_rules! child {
             #[inline(always)]
             fn clone(&self) -> Child {
                 match self {
-                    $(Child::$leaf(leaf, len, tag) => Child::$leaf(leaf.clone(), *len, *tag),)*
-                    Child::Large(leaf, zero, tag) => Child::Large(leaf.clone(), *zero, *tag),
-                    $(Child::$branch(branch, zero, route) => {
-                        Child::$branch(branch.clone(), *zero, *route)
+                    $(Child::$leaf(leaf, len, next, tag) => {
+                        Child::$leaf(leaf.clone(), *len, *next, *tag)
+                    })*
+                    Child::Large(leaf, zero, next, tag) => {
+                        Child::Large(leaf.clone(), *zero, *next, *tag)
+                    }
+                    $(Child::$branch(branch, zero, next, route) => {
+                        Child::$branch(branch.clone(), *zero, *next, *route)
                     })*
                     Child::Vacant => Child::Vacant,
                 }
@@ -88,8 +95,8 @@ macro_rules! child {
                 // The first arm repeats the widest class so that it is tested first.
                 #[allow(unreachable_patterns)]
                 match self {
-                    Child::B17(branch, _, route) => Some((&*branch.0, *route)),
-                    $(Child::$branch(branch, _, route) => Some((&*branch.0, *route)),)*
+                    Child::B17(branch, _, _, route) => Some((&*branch.0, *route)),
+                    $(Child::$branch(branch, _, _, route) => Some((&*branch.0, *route)),)*
                     _ => None,
                 }
             }
@@ -99,9 +106,29 @@ macro_rules! child {
             #[inline(always)]
             pub(crate) fn leaf_tag(&self) -> u32 {
                 match self {
-                    $(Child::$leaf(_, _, tag) => *tag,)*
-                    Child::Large(_, _, tag) => *tag,
+                    $(Child::$leaf(_, _, _, tag) => *tag,)*
+                    Child::Large(_, _, _, tag) => *tag,
                     _ => 0,
+                }
+            }
+
+            /// The [`Next`] digit this slot keeps ([`Next::UNKNOWN`] for a branch).
+            #[inline(always)]
+            pub(crate) fn next(&self) -> Next {
+                match self {
+                    $(Child::$leaf(_, _, next, _) => *next,)*
+                    Child::Large(_, _, next, _) => *next,
+                    _ => Next::UNKNOWN,
+                }
+            }
+
+            /// Sets the [`Next`] digit of a leaf slot; a branch slot keeps [`Next::UNKNOWN`].
+            #[inline]
+            pub(crate) fn set_next(&mut self, digit: Next) {
+                match self {
+                    $(Child::$leaf(_, _, next, _) => *next = digit,)*
+                    Child::Large(_, _, next, _) => *next = digit,
+                    _ => {}
                 }
             }
 
@@ -110,8 +137,8 @@ macro_rules! child {
             #[inline(never)]
             pub(crate) fn leaf(&self) -> (&[u8], u32) {
                 let (leaf, len, tag) = match self {
-                    $(Child::$leaf(leaf, len, tag) => (&leaf[..], usize::from(*len), *tag),)*
-                    Child::Large(leaf, _, tag) => (&leaf[..], leaf.len(), *tag),
+                    $(Child::$leaf(leaf, len, _, tag) => (&leaf[..], usize::from(*len), *tag),)*
+                    Child::Large(leaf, _, _, tag) => (&leaf[..], leaf.len(), *tag),
                     Child::Vacant => vacant!(),
                     _ => unreachable!("the slot refers to a branch, not a leaf"),
                 };
@@ -123,7 +150,7 @@ macro_rules! child {
             #[inline]
             pub(crate) fn branch_mut(&mut self) -> Option<(&mut Branch, &mut Route)> {
                 match self {
-                    $(Child::$branch(branch, _, route) => {
+                    $(Child::$branch(branch, _, _, route) => {
                         let branch: &mut Branch = Arc::get_mut(&mut branch.0)?;
                         Some((branch, route))
                     })*
@@ -191,8 +218,8 @@ macro_rules! child {
             }
         }
 
-        /// A leaf slot holding `key` and `value`. The caller has checked
-        /// `key.len() <= u16::MAX`.
+        /// A leaf slot holding `key` and `value`, its [`Next`] digit unknown. The caller has
+        /// checked `key.len() <= u16::MAX`.
         pub(crate) fn new_leaf(key: &[u8], value: &[u8]) -> Child {
             let len = 2 + key.len() + value.len();
             let tag = fingerprint(key);
@@ -205,12 +232,12 @@ macro_rules! child {
                 $($size => {
                     let mut bytes = [0u8; $size];
                     fill(&mut bytes);
-                    Child::$leaf(Arc::new(bytes), len as u16, tag)
+                    Child::$leaf(Arc::new(bytes), len as u16, Next::UNKNOWN, tag)
                 })*
                 _ => {
                     let mut bytes = vec![0u8; len].into_boxed_slice();
                     fill(&mut bytes);
-                    Child::Large(Arc::new(bytes), 0, tag)
+                    Child::Large(Arc::new(bytes), 0, Next::UNKNOWN, tag)
                 }
             }
         }
@@ -220,13 +247,17 @@ macro_rules! child {
         fn new_branch(pos: u32, bitmap: u32, mut child: impl FnMut(usize) -> Child) -> Child {
             let count = bitmap.count_ones() as usize;
             debug_assert!(count >= 2);
-            let mut fill = |i: usize| if i < count { child(i) } else { Child::Vacant };
             let route = Route::new(pos, bitmap);
             match slot_class(count) {
                 $($slots => {
-                    let slots: [Child; $slots] = std::array::from_fn(&mut fill);
+                    // Filled in place: building the array through `array::from_fn` moved every
+                    // slot through the stack byte by byte.
+                    let mut slots = [const { Child::Vacant }; $slots];
+                    for (i, slot) in slots[..count].iter_mut().enumerate() {
+                        std::mem::forget(std::mem::replace(slot, child(i)));
+                    }
                     let branch = BranchOf { pos, bitmap, hash: HashCell::default(), slots };
-                    Child::$branch(Shared(Arc::new(branch)), 0, route)
+                    Child::$branch(Shared(Arc::new(branch)), 0, Next::UNKNOWN, route)
                 })*
                 n => unreachable!("no branch class has {n} slots"),
             }
@@ -351,6 +382,37 @@ impl Deref for LeafRef {
     #[inline]
     fn deref(&self) -> &[u8] {
         self.0.leaf().0
+    }
+}
+
+/// The digit of a leaf's key just past the position of the branch above it: [`digit`] at
+/// `pos + 1`, or [`Next::UNKNOWN`]. A leaf slot keeps it where a walk knew it when placing the
+/// slot, so that an insert meeting the leaf with a key of another digit there knows the two keys
+/// first differ there (they agree up to `pos`, where the branch routed both) without reading the
+/// leaf. Unknown is always correct; a known digit is always the true one, and slots moved under
+/// another branch are updated or marked unknown. Never part of the tree's contents or hashes.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub(crate) struct Next(u8);
+
+impl Next {
+    pub(crate) const UNKNOWN: Next = Next(u8::MAX);
+
+    /// The next digit of `key` below a branch at `pos`.
+    #[inline]
+    pub(crate) fn of(key: &[u8], pos: u32) -> Next {
+        Next::digit(digit(key, pos + 1))
+    }
+
+    /// `digit` as kept in a slot.
+    #[inline]
+    pub(crate) fn digit(digit: Option<u32>) -> Next {
+        digit.map_or(Next::UNKNOWN, |d| Next(d as u8))
+    }
+
+    /// The digit, if known.
+    #[inline]
+    pub(crate) fn get(self) -> Option<u32> {
+        (self != Next::UNKNOWN).then_some(u32::from(self.0))
     }
 }
 
@@ -534,6 +596,12 @@ impl Branch {
         new_branch(pos, bitmap, |_| {
             children.next().expect("one child per bitmap bit")
         })
+    }
+
+    /// A slot for a new branch (in the class for its children) whose `i`th child in digit order
+    /// is `child(i)`.
+    pub(crate) fn from_fn(pos: u32, bitmap: u32, child: impl FnMut(usize) -> Child) -> Child {
+        new_branch(pos, bitmap, child)
     }
 
     /// A slot for a copy of this branch (in the class for its children): the copy shares every
