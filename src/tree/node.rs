@@ -40,9 +40,8 @@ macro_rules! child {
         /// size class; the slot keeps its true length, the key's [`fingerprint`], so a lookup
         /// that ends at the wrong leaf is usually rejected without reading the leaf, and the
         /// key's [`Next`] digit, so an insert can usually split the slot without reading the
-        /// leaf either. A branch
-        /// slot keeps the branch's [`Route`], so a lookup reads only the slot it follows, never
-        /// the branch header.
+        /// leaf either. A branch slot keeps the branch's [`Route`], so a lookup reads only the
+        /// slot it follows, never the branch header.
         pub(crate) enum Child {
             $($leaf(Arc<[u8; $size]>, u16, Next, u32),)*
             /// A leaf larger than the largest size class. (Its `u16`, like a branch's, is zero:
