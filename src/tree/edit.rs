@@ -126,7 +126,7 @@ fn split(slot: &mut Child, at: u32, key: &[u8], mut leaf: Child, old_digit: Opti
 /// Adds `leaf` as the child with digit `d` of the branch in `slot`, which splits at `pos` and
 /// has no such child: in place when this tree owns it alone and it has room, else in a new
 /// branch of the next class.
-fn add_child(slot: &mut Child, pos: u32, d: u32, leaf: Child) {
+fn add_child(slot: &mut Child, pos: u32, d: u32, mut leaf: Child) {
     let (branch, _) = slot.as_branch().expect("children are added to branches");
     let index = branch.rank(d);
     let count = branch.count() + 1;
@@ -144,7 +144,6 @@ fn add_child(slot: &mut Child, pos: u32, d: u32, leaf: Child) {
     // children are moved out when this tree owns the branch alone (no reference count touched),
     // cloned otherwise.
     let old = |i: usize| (i != index).then(|| i - usize::from(i > index));
-    let mut leaf = leaf;
     let replacement = match slot.branch_mut() {
         Some((owned, _)) => Branch::from_fn(pos, bitmap, |i| {
             take(old(i).map_or(&mut leaf, |j| &mut owned.slots[j]))
