@@ -7,9 +7,10 @@ use std::collections::HashMap;
 
 use crate::error::{Error, Result};
 use crate::tree::Tree;
-use crate::tree::hash::{Hash, branch_hash_of, empty_hash, leaf_hash};
+use crate::tree::hash::{Hash, branch_hash_of, empty_hash, leaf_hash, pair_hash};
 use crate::tree::node::{
-    Branch, Child, Node, Route, digit, fingerprint, first_difference, leaf_key, leaf_value,
+    Branch, Child, Kids, Node, Route, digit, fingerprint, first_difference, leaf_key, leaf_value,
+    pair_route,
 };
 
 /// Node figures for a set of versions, each node counted once by identity.
@@ -52,7 +53,7 @@ pub(crate) fn census(versions: &[&Tree]) -> Census {
                     out.max_depth = out.max_depth.max(depth);
                     out.node_bytes += node.allocated_bytes() as u64;
                     match node.node() {
-                        Node::Leaf(leaf, _) => {
+                        Node::Leaf(leaf) => {
                             out.leaves += 1;
                             out.payload_bytes +=
                                 (leaf_key(leaf).len() + leaf_value(leaf).len()) as u64;
@@ -83,51 +84,71 @@ pub(crate) fn verify(tree: &Tree) -> Result<Hash> {
         hash: Hash,
         key: &'a [u8],
     }
-    let (mut len, mut key_bytes, mut value_bytes) = (0u64, 0u64, 0u64);
-    let mut frames: Vec<(&Branch, usize, usize)> = Vec::new();
+    // Entries, key bytes and value bytes of the leaves checked.
+    let mut counts = (0u64, 0u64, 0u64);
+    let mut frames: Vec<(&Branch, Kids<'_>, usize)> = Vec::new();
     let mut done: Vec<Done<'_>> = Vec::new();
     let mut next = Some(root);
     loop {
         if let Some(node) = next.take() {
             match node.node() {
                 Node::Branch(branch, route) => {
-                    if route != Route::new(branch.pos, branch.bitmap) {
+                    if route != Route::new(branch.pos, branch.bitmap, branch.pairs) {
                         return Err(Error::Corrupt(
                             "a slot's route does not match its branch".into(),
                         ));
                     }
-                    frames.push((branch, 0, done.len()));
+                    frames.push((branch, branch.kids(), done.len()));
                 }
-                Node::Leaf(leaf, tag) => {
-                    if tag != fingerprint(leaf_key(leaf)) {
-                        return Err(Error::Corrupt(
-                            "a leaf's fingerprint does not match its key".into(),
-                        ));
-                    }
-                    len += 1;
-                    key_bytes += leaf_key(leaf).len() as u64;
-                    value_bytes += leaf_value(leaf).len() as u64;
+                Node::Leaf(..) => {
+                    let bytes = check_leaf(node, &mut counts)?;
                     done.push(Done {
-                        hash: leaf_hash(leaf),
-                        key: leaf_key(leaf),
+                        hash: leaf_hash(bytes),
+                        key: leaf_key(bytes),
                     });
                 }
             }
         }
-        let Some((branch, index, base)) = frames.last_mut() else {
+        let Some((branch, kids, base)) = frames.last_mut() else {
             break;
         };
-        if *index < branch.children().len() {
-            next = Some(&branch.slots[*index]);
-            *index += 1;
-            continue;
+        match kids.next() {
+            Some((_, [child])) => {
+                next = Some(child);
+                continue;
+            }
+            Some((_, pair)) => {
+                let keys = [check_leaf(&pair[0], &mut counts)?, check_leaf(&pair[1], &mut counts)?]
+                    .map(leaf_key);
+                let (pos, bitmap) = pair_route(pair);
+                check_branch(pos, bitmap, 0, pair, &keys)?;
+                done.push(Done {
+                    hash: pair_hash(pair),
+                    key: keys[0],
+                });
+                continue;
+            }
+            None => {}
         }
         let (branch, base) = (*branch, *base);
         frames.pop();
-        check_branch(
-            branch,
-            &done[base..].iter().map(|d| d.key).collect::<Vec<_>>(),
-        )?;
+        let keys: Vec<&[u8]> = done[base..].iter().map(|d| d.key).collect();
+        check_branch(branch.pos, branch.bitmap, branch.pairs, branch.children(), &keys)?;
+        if branch.pairs & 1 != 0 || branch.pairs & !branch.bitmap != 0 {
+            return Err(Error::Corrupt(format!(
+                "branch at nibble {}: a pair under a digit it does not have",
+                branch.pos
+            )));
+        }
+        let two_leaves = keys.len() == 2
+            && branch.pairs == 0
+            && branch.children().iter().all(|c| !c.is_branch());
+        if two_leaves && !frames.is_empty() {
+            return Err(Error::Corrupt(format!(
+                "branch at nibble {}: two leaves below the root, not a pair",
+                branch.pos
+            )));
+        }
         let hashes: Vec<Hash> = done[base..].iter().map(|d| d.hash).collect();
         let hash = branch_hash_of(branch.pos, branch.bitmap, &hashes);
         if branch.hash.get().is_some_and(|cached| *cached != hash) {
@@ -137,7 +158,7 @@ pub(crate) fn verify(tree: &Tree) -> Result<Hash> {
         done.truncate(base);
         done.push(Done { hash, key });
     }
-    if (len, key_bytes, value_bytes) != (tree.len(), tree.key_bytes(), tree.value_bytes()) {
+    if counts != (tree.len(), tree.key_bytes(), tree.value_bytes()) {
         return Err(Error::Corrupt(
             "the tree's counters do not match its leaves".into(),
         ));
@@ -145,31 +166,52 @@ pub(crate) fn verify(tree: &Tree) -> Result<Hash> {
     Ok(done[0].hash)
 }
 
-/// Checks one branch against sample keys of its children (in child order).
-fn check_branch(branch: &Branch, keys: &[&[u8]]) -> Result<()> {
-    let bad = |why: &str| {
-        Err(Error::Corrupt(format!(
-            "branch at nibble {}: {why}",
-            branch.pos
-        )))
-    };
-    if keys.len() < 2 || branch.bitmap.count_ones() as usize != keys.len() {
+/// Checks a leaf's fingerprint and adds it to `counts` (entries, key bytes, value bytes).
+fn check_leaf<'a>(leaf: &'a Child, counts: &mut (u64, u64, u64)) -> Result<&'a [u8]> {
+    let (bytes, tag) = leaf.leaf();
+    if tag != fingerprint(leaf_key(bytes)) {
+        return Err(Error::Corrupt(
+            "a leaf's fingerprint does not match its key".into(),
+        ));
+    }
+    counts.0 += 1;
+    counts.1 += leaf_key(bytes).len() as u64;
+    counts.2 += leaf_value(bytes).len() as u64;
+    Ok(bytes)
+}
+
+/// Checks a branch that splits at `pos` (or the branch a pair stands for) against its `slots`
+/// and a sample key of each child, in digit order.
+fn check_branch(pos: u32, bitmap: u32, pairs: u32, slots: &[Child], keys: &[&[u8]]) -> Result<()> {
+    let bad = |why: &str| Err(Error::Corrupt(format!("branch at nibble {pos}: {why}")));
+    if keys.len() < 2 || bitmap.count_ones() as usize != keys.len() {
         return bad("fewer than two children or a bitmap that does not match them");
     }
-    for (index, (child, key)) in branch.children().iter().zip(keys).enumerate() {
-        if digit(key, branch.pos) != Some(branch.digit_at(index)) {
+    let mut at = 0;
+    for (key, d) in keys.iter().zip((0..32).filter(|d| bitmap & (1 << d) != 0)) {
+        if digit(key, pos) != Some(d) {
             return bad("a child sits under the wrong digit");
         }
-        if first_difference(key, keys[0]).is_some_and(|at| at < branch.pos) {
+        if first_difference(key, keys[0]).is_some_and(|at| at < pos) {
             return bad("children do not share the branch prefix");
         }
-        if child.pos() <= branch.pos {
+        let width = 1 + (pairs >> d & 1) as usize;
+        let Some(child) = slots.get(at..at + width) else {
+            return bad("fewer slots than children");
+        };
+        at += width;
+        let child_pos = match child {
+            [single] => single.pos(),
+            pair => pair_route(pair).0,
+        };
+        if child_pos <= pos {
             return bad("a child branch does not split below its parent");
         }
-        if child
-            .next()
-            .get()
-            .is_some_and(|next| Some(next) != digit(key, branch.pos + 1))
+        if let [leaf] = child
+            && leaf
+                .next()
+                .get()
+                .is_some_and(|next| Some(next) != digit(key, pos + 1))
         {
             return bad("a leaf slot keeps a next digit its key does not have");
         }

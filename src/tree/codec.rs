@@ -7,8 +7,12 @@
 
 use crate::error::{Error, MAX_KEY_LEN, Result};
 use crate::tree::Tree;
-use crate::tree::hash::{Hash, KIND_BRANCH, KIND_LEAF, branch_header, child_hash, empty_hash};
-use crate::tree::node::{Branch, Child, Next, Node, RADIX, leaf_key, leaf_value, new_leaf};
+use crate::tree::hash::{
+    Hash, KIND_BRANCH, KIND_LEAF, branch_header, child_hash, empty_hash, kid_hash, pair_hash,
+};
+use crate::tree::node::{
+    Branch, Child, END, Kids, Next, RADIX, leaf_key, leaf_value, new_leaf, pair_route,
+};
 
 /// Version byte that starts every node record.
 pub const NODE_FORMAT_VERSION: u8 = 1;
@@ -21,56 +25,69 @@ const BITMAP_MASK: u32 = (1 << RADIX) - 1;
 const MAX_POS: u32 = 2 * MAX_KEY_LEN as u32;
 
 /// Encodes every node of `tree` once, children before parents. The last record is the root's;
-/// an empty tree has none (its root hash is the empty-tree hash).
+/// an empty tree has none (its root hash is the empty-tree hash). A pair is encoded as the
+/// branch it stands for.
 pub fn encode_tree(tree: &Tree) -> Vec<(Hash, Vec<u8>)> {
     let mut records = Vec::new();
     let Some(root) = tree.root() else {
         return records;
     };
-    // Frames of (node, next child to visit).
-    let mut frames: Vec<(&Child, usize)> = vec![(root, 0)];
-    while let Some((node, next)) = frames.last_mut() {
-        match node.node() {
-            Node::Branch(branch, _) if *next < branch.children().len() => {
-                let child = &branch.slots[*next];
-                *next += 1;
-                frames.push((child, 0));
+    let Some((branch, _)) = root.as_branch() else {
+        records.push((child_hash(root), leaf_record(root.leaf().0)));
+        return records;
+    };
+    // Frames of (node, its children not visited yet).
+    let mut frames: Vec<(&Child, Kids<'_>)> = vec![(root, branch.kids())];
+    while let Some((node, kids)) = frames.last_mut() {
+        match kids.next() {
+            Some((_, [child])) => match child.as_branch() {
+                Some((branch, _)) => frames.push((child, branch.kids())),
+                None => records.push((child_hash(child), leaf_record(child.leaf().0))),
+            },
+            Some((_, pair)) => {
+                for leaf in pair {
+                    records.push((child_hash(leaf), leaf_record(leaf.leaf().0)));
+                }
+                let (pos, bitmap) = pair_route(pair);
+                let hashes = pair.iter().map(child_hash);
+                records.push((pair_hash(pair), branch_record(pos, bitmap, hashes)));
             }
-            _ => {
+            None => {
                 let node = *node;
                 frames.pop();
-                records.push((child_hash(node), encode_node(node)));
+                let (branch, _) = node.as_branch().expect("frames hold branches");
+                let hashes = branch.kids().map(|(_, slots)| kid_hash(slots));
+                let record = branch_record(branch.pos, branch.bitmap, hashes);
+                records.push((child_hash(node), record));
             }
         }
     }
     records
 }
 
-/// The record of one node.
-fn encode_node(node: &Child) -> Vec<u8> {
-    match node.node() {
-        Node::Leaf(leaf, _) => {
-            let key = leaf_key(leaf);
-            let value = leaf_value(leaf);
-            let mut out = Vec::with_capacity(1 + LEAF_HEADER + key.len() + value.len());
-            out.push(NODE_FORMAT_VERSION);
-            out.push(KIND_LEAF);
-            out.extend_from_slice(&(key.len() as u16).to_le_bytes());
-            out.extend_from_slice(&(value.len() as u32).to_le_bytes());
-            out.extend_from_slice(key);
-            out.extend_from_slice(value);
-            out
-        }
-        Node::Branch(branch, _) => {
-            let mut out = Vec::with_capacity(1 + BRANCH_HEADER + 32 * branch.children().len());
-            out.push(NODE_FORMAT_VERSION);
-            out.extend_from_slice(&branch_header(branch.pos, branch.bitmap));
-            for child in branch.children() {
-                out.extend_from_slice(&child_hash(child));
-            }
-            out
-        }
+/// The record of a leaf.
+fn leaf_record(leaf: &[u8]) -> Vec<u8> {
+    let key = leaf_key(leaf);
+    let value = leaf_value(leaf);
+    let mut out = Vec::with_capacity(1 + LEAF_HEADER + key.len() + value.len());
+    out.push(NODE_FORMAT_VERSION);
+    out.push(KIND_LEAF);
+    out.extend_from_slice(&(key.len() as u16).to_le_bytes());
+    out.extend_from_slice(&(value.len() as u32).to_le_bytes());
+    out.extend_from_slice(key);
+    out.extend_from_slice(value);
+    out
+}
+
+/// The record of a branch with its children's hashes.
+fn branch_record(pos: u32, bitmap: u32, child_hashes: impl Iterator<Item = Hash>) -> Vec<u8> {
+    let mut out = Vec::with_capacity(1 + BRANCH_HEADER + 32 * RADIX);
+    out.push(NODE_FORMAT_VERSION);
+    out.extend_from_slice(&branch_header(pos, bitmap));
+    for hash in child_hashes {
+        out.extend_from_slice(&hash);
     }
+    out
 }
 
 enum Record {
@@ -163,15 +180,32 @@ where
         hash: Hash,
         pos: u32,
         bitmap: u32,
+        /// Child hashes, in digit order.
         pending: Vec<Hash>,
+        /// Children decoded so far.
+        done: usize,
+        /// Their slots (two for a pair) and pairs mask.
         children: Vec<Child>,
+        pairs: u32,
+    }
+    impl Frame {
+        /// The digit of the next child.
+        fn digit(&self) -> u32 {
+            let mut bits = self.bitmap;
+            for _ in 0..self.done {
+                bits &= bits - 1;
+            }
+            bits.trailing_zeros()
+        }
     }
     let frame = |hash: Hash, pos, bitmap, pending: Vec<Hash>| Frame {
         hash,
         pos,
         bitmap,
+        done: 0,
         children: Vec::with_capacity(pending.len()),
         pending,
+        pairs: 0,
     };
     let (mut len, mut key_bytes, mut value_bytes) = (0u64, 0u64, 0u64);
     let mut count = |leaf: &[u8]| {
@@ -196,24 +230,43 @@ where
         let top = frames
             .last_mut()
             .expect("loop ends when the root frame completes");
-        if top.children.len() == top.pending.len() {
+        if top.done == top.pending.len() {
             let done = frames.pop().expect("top exists");
-            let node = Branch::with_children(done.pos, done.bitmap, done.children);
-            if let Some((branch, _)) = node.as_branch() {
-                branch.hash.set(done.hash);
+            let two_leaves = done.pending.len() == 2
+                && done.pairs == 0
+                && done.children.iter().all(|child| !child.is_branch());
+            let Some(parent) = frames.last_mut() else {
+                let node = Branch::with_children(done.pos, done.bitmap, 0, done.children);
+                if let Some((branch, _)) = node.as_branch() {
+                    branch.hash.set(done.hash);
+                }
+                break node;
+            };
+            let d = parent.digit();
+            if d == END {
+                return Err(corrupt(&done.hash, "a branch under the end digit"));
             }
-            match frames.last_mut() {
-                Some(parent) => parent.children.push(node),
-                None => break node,
+            parent.done += 1;
+            if two_leaves {
+                // A branch of two leaves below the root is its parent's pair.
+                parent.pairs |= 1 << d;
+                parent.children.extend(done.children);
+            } else {
+                let node = Branch::with_children(done.pos, done.bitmap, done.pairs, done.children);
+                if let Some((branch, _)) = node.as_branch() {
+                    branch.hash.set(done.hash);
+                }
+                parent.children.push(node);
             }
             continue;
         }
-        let hash = top.pending[top.children.len()];
+        let hash = top.pending[top.done];
         match load(&hash)? {
             Record::Leaf(mut leaf) => {
                 count(leaf.any_leaf());
                 leaf.set_next(Next::of(leaf_key(leaf.any_leaf()), top.pos));
                 top.children.push(leaf);
+                top.done += 1;
             }
             Record::Branch {
                 pos,
@@ -240,6 +293,7 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+    use crate::tree::node::Node;
 
     fn sample() -> Tree {
         let mut tree = Tree::new();
@@ -324,7 +378,7 @@ mod tests {
         // A branch whose children are in the wrong digit slots hashes fine but is not canonical.
         let a = new_leaf(&[0x10], b"a");
         let b = new_leaf(&[0x20], b"b");
-        let swapped = Branch::with_children(0, (1 << 2) | (1 << 3), vec![b, a]);
+        let swapped = Branch::with_children(0, (1 << 2) | (1 << 3), 0, vec![b, a]);
         let tree = Tree::from_parts(Some(swapped), 2, 2, 2);
         let nodes = store(&tree);
         assert!(decode_tree(&tree.root_hash(), |h| nodes.get(h).cloned()).is_err());

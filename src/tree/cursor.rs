@@ -41,7 +41,7 @@ impl<'a, L: Link<'a>> Clone for Step<'a, L> {
 
 fn borrowed(child: &Child) -> Step<'_, &Branch> {
     match child.node() {
-        Node::Leaf(leaf, _) => Step::Leaf(leaf),
+        Node::Leaf(leaf) => Step::Leaf(leaf),
         Node::Branch(branch, _) => Step::Branch(branch),
     }
 }
@@ -195,16 +195,37 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
         let mut step = root.step.clone();
         // Follow the key while the subtree still agrees with it.
         loop {
-            let next = match &step {
+            let (next, pair) = match &step {
                 Step::Branch(branch) if split.is_none_or(|at| branch.pos < at) => {
                     let d = digit(key, branch.pos).expect("the key shares this prefix");
-                    branch.index_of(d).expect("the key's path exists")
+                    branch.locate(d).expect("the key's path exists")
                 }
                 _ => break,
             };
             let Step::Branch(branch) = step else {
                 unreachable!()
             };
+            if pair {
+                // The subtree is the pair's two leaves: the first one past the key is the place.
+                let past = |leaf: &[u8]| match leaf_key(leaf).cmp(key) {
+                    std::cmp::Ordering::Less => false,
+                    std::cmp::Ordering::Equal => !exclusive,
+                    std::cmp::Ordering::Greater => true,
+                };
+                for index in [next, next + 1] {
+                    let Step::Leaf(leaf) = branch.child(index) else {
+                        unreachable!("a pair holds leaves")
+                    };
+                    if past(&leaf) {
+                        self.stack.push((branch, index));
+                        self.leaf = Some(leaf);
+                        return;
+                    }
+                }
+                self.stack.push((branch, next + 1));
+                self.stack_after_current();
+                return;
+            }
             step = branch.child(next);
             self.stack.push((branch, next));
         }

@@ -11,8 +11,7 @@
 
 use crate::tree::hash::cached_hash;
 use crate::tree::node::{
-    Branch, Child, END, LeafRef, Node, RADIX, digit, first_difference, index_in, leaf_key,
-    leaf_value,
+    Child, LeafRef, Node, RADIX, digit, first_difference, leaf_key, leaf_value, locate, pair_route,
 };
 use crate::tree::preload::load_lines;
 
@@ -77,6 +76,8 @@ pub(crate) trait Hold: Sized {
     fn slot(&self) -> &Child;
     /// The child in slot `index` of the held branch.
     fn child(&self, index: usize) -> Self;
+    /// Another hold of the same slot.
+    fn child_self(&self) -> Self;
 }
 
 impl<'a> Hold for &'a Child {
@@ -88,6 +89,9 @@ impl<'a> Hold for &'a Child {
         let (branch, _) = node.as_branch().expect("only branches have children");
         &branch.slots[index]
     }
+    fn child_self(&self) -> Self {
+        self
+    }
 }
 
 impl Hold for Child {
@@ -97,14 +101,75 @@ impl Hold for Child {
     fn child(&self, index: usize) -> Self {
         (&self).child(index).clone()
     }
+    fn child_self(&self) -> Self {
+        self.clone()
+    }
+}
+
+/// A subtree as the walk holds it: a node, or the two leaves of a pair.
+enum Sub<H> {
+    One(H),
+    Two(H, H),
+}
+
+impl<H: Hold> Sub<H> {
+    /// The position the subtree splits at (`u32::MAX` for a leaf).
+    fn pos(&self) -> u32 {
+        match self {
+            Sub::One(node) => node.slot().pos(),
+            Sub::Two(a, b) => pair_route(&[a.slot().clone(), b.slot().clone()]).0,
+        }
+    }
+
+    /// The key of some leaf of the subtree.
+    fn any_key(&self) -> &[u8] {
+        match self {
+            Sub::One(node) | Sub::Two(node, _) => leaf_key(node.slot().any_leaf()),
+        }
+    }
+
+    /// The children of a branch or pair, in digit order, with their digits.
+    fn kids(&self) -> Vec<(u32, Sub<H>)> {
+        match self {
+            Sub::One(node) => {
+                let (branch, route) = node.slot().as_branch().expect("only branches have kids");
+                let (_, bitmap, pairs) = route.read(branch);
+                digits(bitmap)
+                    .map(|d| {
+                        let (i, pair) = locate(bitmap, pairs, d).expect("the digit is set");
+                        let kid = match pair {
+                            true => Sub::Two(node.child(i), node.child(i + 1)),
+                            false => Sub::One(node.child(i)),
+                        };
+                        (d, kid)
+                    })
+                    .collect()
+            }
+            Sub::Two(a, b) => {
+                let at = self.pos();
+                let digit_of = |leaf: &H| digit(leaf_key(leaf.slot().leaf().0), at);
+                let (da, db) = (digit_of(a), digit_of(b));
+                let expect = "both keys of a pair reach its split";
+                vec![
+                    (da.expect(expect), Sub::One(a.child_self())),
+                    (db.expect(expect), Sub::One(b.child_self())),
+                ]
+            }
+        }
+    }
+}
+
+/// The digits set in `bitmap`, in order.
+fn digits(bitmap: u32) -> impl Iterator<Item = u32> {
+    (0..RADIX as u32).filter(move |d| bitmap & (1 << d) != 0)
 }
 
 enum Task<H> {
     /// Two subtrees covering the same key space, whose keys are known to agree on the first
     /// `u32` nibbles.
-    Pair(H, H, u32),
-    Removed(H),
-    Added(H),
+    Pair(Sub<H>, Sub<H>, u32),
+    Removed(Sub<H>),
+    Added(Sub<H>),
 }
 
 /// The walk shared by [`Diff`] and [`OwnedDiff`].
@@ -146,26 +211,29 @@ fn preload_pairs(old: &Child, new: &Child) -> bool {
         let (Some((x, x_route)), Some((y, y_route))) = (a.as_branch(), b.as_branch()) else {
             continue;
         };
-        let ((pos, x_bits), (y_pos, y_bits)) = (x_route.read(x), y_route.read(y));
+        let ((pos, x_bits, x_pairs), (y_pos, y_bits, y_pairs)) = (x_route.read(x), y_route.read(y));
         if pos != y_pos {
             // Subtrees of different shapes: the walk samples their keys first.
             continue;
         }
-        let mut union = x_bits | y_bits;
-        while union != 0 {
-            let d = union.trailing_zeros();
-            union &= union - 1;
-            match (index_in(x_bits, d), index_in(y_bits, d)) {
-                (Some(i), Some(j)) => {
+        for d in digits(x_bits | y_bits) {
+            match (locate(x_bits, x_pairs, d), locate(y_bits, y_pairs, d)) {
+                (Some((i, false)), Some((j, false))) => {
                     let (c, e) = (&x.slots[i], &y.slots[j]);
                     if !c.ptr_eq(e) {
                         queue.push((c, e));
                     }
                 }
-                // A subtree on one side only: the walk reads it whole, starting here.
-                (Some(i), None) => sum = sum.wrapping_add(load_lines(&x.slots[i])),
-                (None, Some(j)) => sum = sum.wrapping_add(load_lines(&y.slots[j])),
-                (None, None) => unreachable!("digit is in the union"),
+                // A subtree on one side only, or a pair: the walk reads it whole, starting here.
+                (x_kid, y_kid) => {
+                    for (branch, kid) in [(x, x_kid), (y, y_kid)] {
+                        if let Some((i, pair)) = kid {
+                            for slot in &branch.slots[i..=i + usize::from(pair)] {
+                                sum = sum.wrapping_add(load_lines(slot));
+                            }
+                        }
+                    }
+                }
             }
         }
     }
@@ -173,23 +241,13 @@ fn preload_pairs(old: &Child, new: &Child) -> bool {
     true
 }
 
-/// A branch with its position and bitmap, read from the slot's route.
-fn routed(node: &Child) -> (&Branch, (u32, u32)) {
-    let (branch, route) = node.as_branch().expect("merged nodes are branches");
-    (branch, route.read(branch))
-}
-
-fn branch(node: &Child) -> &Branch {
-    node.as_branch().expect("a smaller pos is a branch").0
-}
-
 impl<H: Hold> Walk<H> {
     fn new(old: Option<H>, new: Option<H>) -> Walk<H> {
         let task = match (old, new) {
             (None, None) => None,
-            (Some(old), None) => Some(Task::Removed(old)),
-            (None, Some(new)) => Some(Task::Added(new)),
-            (Some(old), Some(new)) => Some(Task::Pair(old, new, 0)),
+            (Some(old), None) => Some(Task::Removed(Sub::One(old))),
+            (None, Some(new)) => Some(Task::Added(Sub::One(new))),
+            (Some(old), Some(new)) => Some(Task::Pair(Sub::One(old), Sub::One(new), 0)),
         };
         Walk {
             tasks: task.into_iter().collect(),
@@ -202,8 +260,10 @@ impl<H: Hold> Walk<H> {
             match task {
                 Task::Pair(old, new, known) => {
                     let at = self.tasks.len();
-                    if at < self.preloaded {
-                        self.preloaded = if preload_pairs(old.slot(), new.slot()) {
+                    if let (Sub::One(a), Sub::One(b)) = (&old, &new)
+                        && at < self.preloaded
+                    {
+                        self.preloaded = if preload_pairs(a.slot(), b.slot()) {
                             at
                         } else {
                             usize::MAX
@@ -213,48 +273,56 @@ impl<H: Hold> Walk<H> {
                         return Some(entry);
                     }
                 }
-                Task::Removed(node) => match node.slot().node() {
-                    Node::Leaf(..) => {
-                        let old = Some(LeafRef::new(node.slot().clone()));
-                        return Some(DiffEntry {
-                            kind: DiffKind::Removed,
-                            old,
-                            new: None,
-                        });
+                Task::Removed(sub) => {
+                    if let Some(entry) = self.alone(sub, DiffKind::Removed) {
+                        return Some(entry);
                     }
-                    Node::Branch(branch, _) => {
-                        let count = branch.count();
-                        self.tasks
-                            .extend((0..count).rev().map(|i| Task::Removed(node.child(i))));
+                }
+                Task::Added(sub) => {
+                    if let Some(entry) = self.alone(sub, DiffKind::Added) {
+                        return Some(entry);
                     }
-                },
-                Task::Added(node) => match node.slot().node() {
-                    Node::Leaf(..) => {
-                        let new = Some(LeafRef::new(node.slot().clone()));
-                        return Some(DiffEntry {
-                            kind: DiffKind::Added,
-                            old: None,
-                            new,
-                        });
-                    }
-                    Node::Branch(branch, _) => {
-                        let count = branch.count();
-                        self.tasks
-                            .extend((0..count).rev().map(|i| Task::Added(node.child(i))));
-                    }
-                },
+                }
             }
         }
         None
     }
 
+    /// A subtree present in one version only: an entry for a leaf, its children queued for a
+    /// branch or pair.
+    fn alone(&mut self, sub: Sub<H>, kind: DiffKind) -> Option<DiffEntry> {
+        let task = |sub| match kind {
+            DiffKind::Removed => Task::Removed(sub),
+            _ => Task::Added(sub),
+        };
+        match sub {
+            Sub::One(node) if !node.slot().is_branch() => {
+                let leaf = Some(LeafRef::new(node.slot().clone()));
+                let (old, new) = match kind {
+                    DiffKind::Removed => (leaf, None),
+                    _ => (None, leaf),
+                };
+                Some(DiffEntry { kind, old, new })
+            }
+            sub => {
+                self.tasks
+                    .extend(sub.kids().into_iter().rev().map(|(_, kid)| task(kid)));
+                None
+            }
+        }
+    }
+
     /// Expands a pair of subtrees into smaller tasks, or an entry when both are leaves.
-    fn expand(&mut self, old: H, new: H, known: u32) -> Option<DiffEntry> {
-        let (a, b) = (old.slot(), new.slot());
-        if same(a, b) {
+    fn expand(&mut self, old: Sub<H>, new: Sub<H>, known: u32) -> Option<DiffEntry> {
+        if let (Sub::One(a), Sub::One(b)) = (&old, &new)
+            && same(a.slot(), b.slot())
+        {
             return None;
         }
-        if let (Node::Leaf(x, _), Node::Leaf(y, _)) = (a.node(), b.node()) {
+        if let (Sub::One(a), Sub::One(b)) = (&old, &new)
+            && let (Node::Leaf(x), Node::Leaf(y)) = (a.slot().node(), b.slot().node())
+        {
+            let (a, b) = (a.slot(), b.slot());
             match leaf_key(x).cmp(leaf_key(y)) {
                 std::cmp::Ordering::Equal => {
                     return (leaf_value(x) != leaf_value(y)).then(|| DiffEntry {
@@ -274,14 +342,13 @@ impl<H: Hold> Walk<H> {
             }
             return None;
         }
-        let (old_pos, new_pos) = (a.pos(), b.pos());
+        let (old_pos, new_pos) = (old.pos(), new.pos());
         if old_pos == known && new_pos == known {
             // Both split right where the known common prefix ends: no key sample needed.
-            self.merge(&old, &new);
+            self.merge(&old, &new, old_pos);
             return None;
         }
-        let old_key = leaf_key(a.any_leaf());
-        let new_key = leaf_key(b.any_leaf());
+        let (old_key, new_key) = (old.any_key(), new.any_key());
         let split = first_difference(old_key, new_key).unwrap_or(u32::MAX);
         if split < old_pos.min(new_pos) {
             // The two subtrees hold disjoint key sets; one sorts wholly before the other.
@@ -293,7 +360,7 @@ impl<H: Hold> Walk<H> {
                 self.tasks.push(Task::Added(new));
             }
         } else if old_pos == new_pos {
-            self.merge(&old, &new);
+            self.merge(&old, &new, old_pos);
         } else if old_pos < new_pos {
             let d = digit(new_key, old_pos).expect("new shares old's prefix");
             self.nest(old, d, new, true);
@@ -304,26 +371,34 @@ impl<H: Hold> Walk<H> {
         None
     }
 
-    /// Pairs the children of two branches at the same position, digit by digit.
-    fn merge(&mut self, old: &H, new: &H) {
-        // Positions and bitmaps come from the slots' routes, so only the slots are read.
-        let ((a, (pos, old_bits)), (b, (_, new_bits))) = (routed(old.slot()), routed(new.slot()));
-        let union = old_bits | new_bits;
+    /// Pairs the children of two branches (or pairs) at the same position `pos`, digit by
+    /// digit.
+    fn merge(&mut self, old: &Sub<H>, new: &Sub<H>, pos: u32) {
+        let (mut old_kids, mut new_kids) = (old.kids(), new.kids());
         // The pairs are expanded one after another; reading ahead into each of them now lets
         // their cache misses overlap.
         let mut preloaded = 0usize;
-        for d in (END..RADIX as u32).rev().filter(|d| union & (1 << d) != 0) {
-            let task = match (index_in(old_bits, d), index_in(new_bits, d)) {
-                (Some(i), Some(j)) if same(&a.slots[i], &b.slots[j]) => continue,
-                (Some(i), Some(j)) => {
-                    preloaded = preloaded
-                        .wrapping_add(preload_pair_side(&a.slots[i]))
-                        .wrapping_add(preload_pair_side(&b.slots[j]));
-                    Task::Pair(old.child(i), new.child(j), pos + 1)
+        loop {
+            let (o, n) = (old_kids.last().map(|k| k.0), new_kids.last().map(|k| k.0));
+            let task = match (o, n) {
+                (None, None) => break,
+                (Some(o), Some(n)) if o == n => {
+                    let (_, a) = old_kids.pop().expect("peeked");
+                    let (_, b) = new_kids.pop().expect("peeked");
+                    if let (Sub::One(x), Sub::One(y)) = (&a, &b) {
+                        if same(x.slot(), y.slot()) {
+                            continue;
+                        }
+                        preloaded = preloaded
+                            .wrapping_add(preload_pair_side(x.slot()))
+                            .wrapping_add(preload_pair_side(y.slot()));
+                    }
+                    Task::Pair(a, b, pos + 1)
                 }
-                (Some(i), None) => Task::Removed(old.child(i)),
-                (None, Some(j)) => Task::Added(new.child(j)),
-                (None, None) => unreachable!("digit is in the union"),
+                (Some(o), n) if n.is_none_or(|n| o > n) => {
+                    Task::Removed(old_kids.pop().expect("peeked").1)
+                }
+                _ => Task::Added(new_kids.pop().expect("peeked").1),
             };
             self.tasks.push(task);
         }
@@ -332,12 +407,9 @@ impl<H: Hold> Walk<H> {
 
     /// `outer` splits above `inner`, whose keys all fall under `outer`'s digit `d`.
     /// `outer_is_old` says which version `outer` belongs to.
-    fn nest(&mut self, outer: H, d: u32, inner: H, outer_is_old: bool) {
-        let (pos, bitmap) = {
-            let b = branch(outer.slot());
-            (b.pos, b.bitmap)
-        };
-        let alone = |node: H, is_old: bool| {
+    fn nest(&mut self, outer: Sub<H>, d: u32, inner: Sub<H>, outer_is_old: bool) {
+        let (pos, kids) = (outer.pos(), outer.kids());
+        let alone = |node: Sub<H>, is_old: bool| {
             if is_old {
                 Task::Removed(node)
             } else {
@@ -345,14 +417,12 @@ impl<H: Hold> Walk<H> {
             }
         };
         let mut inner = Some(inner);
-        for index in (0..bitmap.count_ones() as usize).rev() {
-            let cd = branch(outer.slot()).digit_at(index);
+        for (cd, child) in kids.into_iter().rev() {
             if cd < d
                 && let Some(inner) = inner.take()
             {
                 self.tasks.push(alone(inner, !outer_is_old));
             }
-            let child = outer.child(index);
             if cd == d {
                 let inner = inner.take().expect("one pairing per digit");
                 self.tasks.push(if outer_is_old {

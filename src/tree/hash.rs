@@ -14,7 +14,7 @@
 
 use std::sync::OnceLock;
 
-use crate::tree::node::{Branch, Child, Node, leaf_key, leaf_value};
+use crate::tree::node::{Branch, Child, Kids, Node, leaf_key, leaf_value, pair_route};
 
 /// A blake3 Merkle hash.
 pub type Hash = [u8; 32];
@@ -97,8 +97,24 @@ pub(crate) fn branch_hash_of(pos: u32, bitmap: u32, child_hashes: &[Hash]) -> Ha
 /// allows costs heap, not call stack.
 pub(crate) fn child_hash(child: &Child) -> Hash {
     match child.node() {
-        Node::Leaf(leaf, _) => leaf_hash(leaf),
+        Node::Leaf(leaf) => leaf_hash(leaf),
         Node::Branch(branch, _) => branch_hash(branch),
+    }
+}
+
+/// The hash of the branch a pair (two leaf slots) stands for. Pairs cache nothing: the hash is
+/// computed each time the parent's is.
+pub(crate) fn pair_hash(pair: &[Child]) -> Hash {
+    let (pos, bitmap) = pair_route(pair);
+    let leaves = [0, 1].map(|i| leaf_hash(pair[i].leaf().0));
+    branch_hash_of(pos, bitmap, &leaves)
+}
+
+/// The hash of a child given as its slots: one, or the two of a pair.
+pub(crate) fn kid_hash(slots: &[Child]) -> Hash {
+    match slots {
+        [child] => child_hash(child),
+        pair => pair_hash(pair),
     }
 }
 
@@ -106,25 +122,27 @@ fn branch_hash(root: &Branch) -> Hash {
     if let Some(hash) = root.hash.get() {
         return *hash;
     }
-    // Frames of (branch, index of the next child to hash, where its child hashes start).
-    let mut frames: Vec<(&Branch, usize, usize)> = vec![(root, 0, 0)];
+    // Frames of (branch, its children not hashed yet, where its child hashes start).
+    let mut frames: Vec<(&Branch, Kids<'_>, usize)> = vec![(root, root.kids(), 0)];
     let mut hashes: Vec<Hash> = Vec::new();
-    while let Some(frame) = frames.last_mut() {
-        let (branch, next, base) = *frame;
-        if next == branch.children().len() {
-            let hash = branch_hash_of(branch.pos, branch.bitmap, &hashes[base..]);
+    while let Some((branch, kids, base)) = frames.last_mut() {
+        let Some((_, slots)) = kids.next() else {
+            let hash = branch_hash_of(branch.pos, branch.bitmap, &hashes[*base..]);
             branch.hash.set(hash);
-            hashes.truncate(base);
+            hashes.truncate(*base);
             hashes.push(hash);
             frames.pop();
             continue;
+        };
+        if slots.len() == 2 {
+            hashes.push(pair_hash(slots));
+            continue;
         }
-        frame.1 += 1;
-        match branch.slots[next].node() {
-            Node::Leaf(leaf, _) => hashes.push(leaf_hash(leaf)),
+        match slots[0].node() {
+            Node::Leaf(leaf) => hashes.push(leaf_hash(leaf)),
             Node::Branch(child, _) => match child.hash.get() {
                 Some(hash) => hashes.push(*hash),
-                None => frames.push((child, 0, hashes.len())),
+                None => frames.push((child, child.kids(), hashes.len())),
             },
         }
     }

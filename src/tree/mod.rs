@@ -36,7 +36,7 @@ pub(crate) use cursor::OwnedRange;
 pub use cursor::{Iter, Range};
 pub use diff::{Diff, DiffEntry, DiffKind, OwnedDiff};
 pub use hash::Hash;
-use node::{Child, LeafRef, digit, fingerprint, index_in, leaf_key, leaf_value, new_leaf};
+use node::{Child, LeafRef, digit, fingerprint, leaf_key, leaf_value, locate, new_leaf};
 
 /// A persistent, ordered map from byte strings to byte strings with a Merkle root.
 ///
@@ -90,12 +90,21 @@ impl Tree {
     #[inline]
     pub(crate) fn leaf(&self, key: &[u8]) -> Option<(&Child, &[u8])> {
         let mut slot = self.root.as_ref()?;
+        let tag = fingerprint(key);
         while let Some((branch, route)) = slot.as_branch() {
-            let (pos, bitmap) = route.read(branch);
-            slot = &branch.slots[index_in(bitmap, digit(key, pos)?)?];
+            let (pos, bitmap, pairs) = route.read(branch);
+            let (index, pair) = locate(bitmap, pairs, digit(key, pos)?)?;
+            if pair {
+                // The two leaves of a pair sit side by side: the fingerprints pick one.
+                return branch.slots[index..index + 2].iter().find_map(|slot| {
+                    let leaf = (slot.leaf_tag() == tag).then(|| slot.leaf().0)?;
+                    (leaf_key(leaf) == key).then_some((slot, leaf))
+                });
+            }
+            slot = &branch.slots[index];
         }
         // Most absent keys end here, on the fingerprint kept in the slot.
-        if slot.leaf_tag() != fingerprint(key) {
+        if slot.leaf_tag() != tag {
             return None;
         }
         let (leaf, _) = slot.leaf();

@@ -11,6 +11,15 @@
 //! - a branch's children are ordered by digit: digit 0 is "the key ends here", digit `1 + n` is
 //!   nibble `n`, so child order is key order.
 //!
+//! One more rule fixes the layout in memory: a branch of exactly two leaves that has a parent is
+//! not a node of its own but a *pair*: its two leaf slots sit side by side in the parent, in the
+//! place of the one slot that would refer to it, and a bit of the parent's `pairs` mask marks
+//! the digit. (Most keys of a large random tree end under such a branch; a lookup then finds the
+//! leaf in the line of the parent it reads anyway instead of one more node away.) Only the root
+//! may be a branch of two leaves. Pairs are a layout: hashes, records and every walk's view of
+//! the tree are those of the logical trie, where a pair is a branch at the first nibble where
+//! its two keys differ.
+//!
 //! Because the position of every branch is a function of the key set alone, the shape of the tree
 //! depends only on its contents.
 
@@ -30,8 +39,8 @@ pub(crate) const RADIX: usize = 17;
 /// Safe Rust has thin (one-word) pointers only to sized values, so every allocation size a slot
 /// can point to is a variant of its own: a leaf of `N` bytes is an `Arc<[u8; N]>` in one of the
 /// size classes listed below (the slot keeps the leaf's true length), a branch of `N` slots is a
-/// [`Shared<N>`]. With one word of pointer, a tag byte, the leaf length or nothing, a [`Next`]
-/// digit and a 32-bit fingerprint or route, a slot is 16 bytes.
+/// [`Shared<N>`]. With one word of pointer, a tag byte, the leaf length or the branch's pairs, a
+/// [`Next`] digit and a 32-bit fingerprint or route, a slot is 16 bytes.
 macro_rules! child {
     (leaves: [$($leaf:ident $size:literal)*] branches: [$($branch:ident $slots:literal)*]) => {
         /// A reference to a node from its parent's slot (or from the tree's root).
@@ -40,16 +49,18 @@ macro_rules! child {
         /// size class; the slot keeps its true length, the key's [`fingerprint`], so a lookup
         /// that ends at the wrong leaf is usually rejected without reading the leaf, and the
         /// key's [`Next`] digit, so an insert can usually split the slot without reading the
-        /// leaf either. A branch slot keeps the branch's [`Route`], so a lookup reads only the
-        /// slot it follows, never the branch header.
+        /// leaf either. A branch slot keeps the branch's [`Route`] (its position, bitmap and
+        /// pairs), so a lookup reads only the slot it follows, never the branch header.
         pub(crate) enum Child {
             $($leaf(Arc<[u8; $size]>, u16, Next, u32),)*
             /// A leaf larger than the largest size class. (Its `u16`, like a branch's, is zero:
             /// every variant that points somewhere has the same shape, so cloning, counting and
             /// comparing compile to a single path.)
             Large(Arc<Box<[u8]>>, u16, Next, u32),
-            /// A branch. (Its [`Next`] is always [`Next::UNKNOWN`].)
-            $($branch(Shared<$slots>, u16, Next, Route),)*
+            /// A branch: its `pairs` mask without the end digit's bit, which is never set
+            /// ([`Route::pairs_bits`]), and its packed position and bitmap. (Its [`Next`] is
+            /// always [`Next::UNKNOWN`].)
+            $($branch(Shared<$slots>, u16, Next, u32),)*
             /// A slot whose child was moved out of a branch that is being replaced or freed.
             /// Never reachable from a tree.
             Vacant,
@@ -65,8 +76,8 @@ macro_rules! child {
                     Child::Large(leaf, zero, next, tag) => {
                         Child::Large(leaf.clone(), *zero, *next, *tag)
                     }
-                    $(Child::$branch(branch, zero, next, route) => {
-                        Child::$branch(branch.clone(), *zero, *next, *route)
+                    $(Child::$branch(branch, pairs, next, route) => {
+                        Child::$branch(branch.clone(), *pairs, *next, *route)
                     })*
                     Child::Vacant => Child::Vacant,
                 }
@@ -79,10 +90,7 @@ macro_rules! child {
             pub(crate) fn node(&self) -> Node<'_> {
                 match self.as_branch() {
                     Some((branch, route)) => Node::Branch(branch, route),
-                    None => {
-                        let (leaf, tag) = self.leaf();
-                        Node::Leaf(leaf, tag)
-                    }
+                    None => Node::Leaf(self.leaf().0),
                 }
             }
 
@@ -94,8 +102,12 @@ macro_rules! child {
                 // The first arm repeats the widest class so that it is tested first.
                 #[allow(unreachable_patterns)]
                 match self {
-                    Child::B17(branch, _, _, route) => Some((&*branch.0, *route)),
-                    $(Child::$branch(branch, _, _, route) => Some((&*branch.0, *route)),)*
+                    Child::B17(branch, pairs, _, route) => {
+                        Some((&*branch.0, Route::stored(*route, *pairs)))
+                    }
+                    $(Child::$branch(branch, pairs, _, route) => {
+                        Some((&*branch.0, Route::stored(*route, *pairs)))
+                    })*
                     _ => None,
                 }
             }
@@ -147,11 +159,11 @@ macro_rules! child {
             /// The branch this slot refers to and the slot's route, for editing in place:
             /// `None` for a leaf or a branch that other trees share.
             #[inline]
-            pub(crate) fn branch_mut(&mut self) -> Option<(&mut Branch, &mut Route)> {
+            pub(crate) fn branch_mut(&mut self) -> Option<(&mut Branch, RouteMut<'_>)> {
                 match self {
-                    $(Child::$branch(branch, _, _, route) => {
+                    $(Child::$branch(branch, pairs, _, route) => {
                         let branch: &mut Branch = Arc::get_mut(&mut branch.0)?;
-                        Some((branch, route))
+                        Some((branch, RouteMut { route, pairs }))
                     })*
                     _ => None,
                 }
@@ -241,12 +253,18 @@ macro_rules! child {
             }
         }
 
-        /// A branch slot for a new branch of the [`slot_class`] for its children, the `i`th of
-        /// which (in digit order) is `child(i)`; the slots past them are vacant.
-        fn new_branch(pos: u32, bitmap: u32, mut child: impl FnMut(usize) -> Child) -> Child {
-            let count = bitmap.count_ones() as usize;
-            debug_assert!(count >= 2);
-            let route = Route::new(pos, bitmap);
+        /// A branch slot for a new branch of the [`slot_class`] for its slots, the `i`th of
+        /// which (in key order, both leaves of each pair included) is `child(i)`; the slots
+        /// past them are vacant.
+        fn new_branch(
+            pos: u32,
+            bitmap: u32,
+            pairs: u32,
+            mut child: impl FnMut(usize) -> Child,
+        ) -> Child {
+            debug_assert!(bitmap.count_ones() >= 2 && pairs & !bitmap == 0 && pairs & 1 == 0);
+            let count = (bitmap.count_ones() + pairs.count_ones()) as usize;
+            let route = Route::new(pos, bitmap, pairs);
             match slot_class(count) {
                 $($slots => {
                     // Filled in place: building the array through `array::from_fn` moved every
@@ -255,8 +273,14 @@ macro_rules! child {
                     for (i, slot) in slots[..count].iter_mut().enumerate() {
                         std::mem::forget(std::mem::replace(slot, child(i)));
                     }
-                    let branch = BranchOf { pos, bitmap, hash: HashCell::default(), slots };
-                    Child::$branch(Shared(Arc::new(branch)), 0, Next::UNKNOWN, route)
+                    let branch =
+                        BranchOf { pos, bitmap, pairs, hash: HashCell::default(), slots };
+                    Child::$branch(
+                        Shared(Arc::new(branch)),
+                        route.pairs,
+                        Next::UNKNOWN,
+                        route.packed,
+                    )
                 })*
                 n => unreachable!("no branch class has {n} slots"),
             }
@@ -273,7 +297,7 @@ child! {
         L3584 3584 L4096 4096
     ]
     branches: [
-        B2 2 B3 3 B4 4 B8 8 B17 17
+        B2 2 B3 3 B4 4 B8 8 B17 17 B24 24 B33 33
     ]
 }
 
@@ -289,23 +313,29 @@ fn size_class(len: usize) -> usize {
     }
 }
 
-/// The slot count of the branch class for `count` children: exact up to 4, then 8, then
-/// [`RADIX`]. Few classes keep the walks' jump on the class predictable; the wider classes leave
-/// room for children added in place.
+/// The slot count of the branch class for `count` slots: exact up to 4, then 8, [`RADIX`], 24
+/// and [`MAX_SLOTS`]. Few classes keep the walks' jump on the class predictable; the wider
+/// classes leave room for slots added in place.
 #[inline]
 fn slot_class(count: usize) -> usize {
     match count {
         0..=4 => count,
         5..=8 => 8,
-        _ => RADIX,
+        9..=RADIX => RADIX,
+        18..=24 => 24,
+        _ => MAX_SLOTS,
     }
 }
+
+/// The most slots a branch holds: one per digit, and a second for each of the sixteen nibble
+/// digits that can hold a pair (the end digit holds one leaf at most).
+const MAX_SLOTS: usize = 2 * RADIX - 1;
 
 /// What a slot refers to, borrowed for reading.
 #[derive(Clone, Copy)]
 pub(crate) enum Node<'a> {
-    /// The leaf's bytes (without padding) and its key's fingerprint.
-    Leaf(&'a [u8], u32),
+    /// The leaf's bytes (without padding).
+    Leaf(&'a [u8]),
     /// The branch and its route.
     Branch(&'a Branch, Route),
 }
@@ -490,9 +520,11 @@ pub(crate) struct BranchOf<C: ?Sized> {
     pub(crate) pos: u32,
     /// Bit `d` is set when a child with digit `d` exists.
     pub(crate) bitmap: u32,
+    /// Bit `d` is set when the child with digit `d` is a pair: two leaf slots.
+    pub(crate) pairs: u32,
     /// The Merkle hash of this subtree, filled on first request.
     pub(crate) hash: HashCell,
-    /// The children in digit order, then vacant slots up to the capacity.
+    /// The children in digit order (two slots for a pair), then vacant slots up to the capacity.
     pub(crate) slots: C,
 }
 
@@ -545,106 +577,206 @@ pub(crate) fn first_difference(a: &[u8], b: &[u8]) -> Option<u32> {
 }
 
 impl Branch {
-    /// The children, in digit order.
+    /// The slots in use, in key order (both leaves of each pair included).
     #[inline]
     pub(crate) fn children(&self) -> &[Child] {
         &self.slots[..self.count()]
     }
 
-    /// Number of children.
+    /// Number of slots in use.
     #[inline]
     pub(crate) fn count(&self) -> usize {
-        count_bits(self.bitmap)
+        count_bits(self.bitmap) + count_bits(self.pairs)
     }
 
-    /// Whether a child can be added without reallocating.
+    /// The first slot of the child with digit `d` and whether it is a pair, if present.
     #[inline]
-    pub(crate) fn has_room(&self) -> bool {
-        self.count() < self.slots.len()
+    pub(crate) fn locate(&self, d: u32) -> Option<(usize, bool)> {
+        locate(self.bitmap, self.pairs, d)
     }
 
-    /// Index in `children` of the child with digit `d`, if present.
-    #[inline]
-    pub(crate) fn index_of(&self, d: u32) -> Option<usize> {
-        index_in(self.bitmap, d)
-    }
-
-    /// Number of children whose digit is below `d`.
+    /// Number of slots of the children whose digit is below `d`.
     #[inline]
     pub(crate) fn rank(&self, d: u32) -> usize {
-        count_bits(self.bitmap & ((1u32 << d) - 1))
+        rank(self.bitmap, self.pairs, d)
     }
 
-    /// The digit of the child at index `i`.
-    pub(crate) fn digit_at(&self, i: usize) -> u32 {
-        let mut bits = self.bitmap;
-        for _ in 0..i {
-            bits &= bits - 1;
+    /// The children in digit order, each as its digit and its slots (two for a pair).
+    pub(crate) fn kids(&self) -> Kids<'_> {
+        Kids {
+            branch: self,
+            left: self.bitmap,
+            front: 0,
+            back: self.count(),
         }
-        bits.trailing_zeros()
     }
 
-    /// A slot for a new branch whose children, in digit order, are the first
-    /// `popcount(bitmap)` items of `children`, in the smallest [`slot_class`] that holds them.
+    /// A slot for a new branch whose slots, in key order, are the first items of `children`
+    /// (one per child, two per pair), in the smallest [`slot_class`] that holds them.
     pub(crate) fn with_children(
         pos: u32,
         bitmap: u32,
+        pairs: u32,
         children: impl IntoIterator<Item = Child>,
     ) -> Child {
         let mut children = children.into_iter();
-        new_branch(pos, bitmap, |_| {
-            children.next().expect("one child per bitmap bit")
+        new_branch(pos, bitmap, pairs, |_| {
+            children.next().expect("one slot per child and two per pair")
         })
     }
 
-    /// A slot for a new branch (in the class for its children) whose `i`th child in digit order
-    /// is `child(i)`.
-    pub(crate) fn from_fn(pos: u32, bitmap: u32, child: impl FnMut(usize) -> Child) -> Child {
-        new_branch(pos, bitmap, child)
+    /// A slot for a new branch (in the class for its slots) whose `i`th slot in key order is
+    /// `child(i)`.
+    pub(crate) fn from_fn(
+        pos: u32,
+        bitmap: u32,
+        pairs: u32,
+        child: impl FnMut(usize) -> Child,
+    ) -> Child {
+        new_branch(pos, bitmap, pairs, child)
     }
 
-    /// A slot for a copy of this branch (in the class for its children): the copy shares every
+    /// A slot for a copy of this branch (in the class for its slots): the copy shares every
     /// child.
     pub(crate) fn copy(&self) -> Child {
         let children = self.children();
-        new_branch(self.pos, self.bitmap, |i| children[i].clone())
+        new_branch(self.pos, self.bitmap, self.pairs, |i| children[i].clone())
     }
 }
 
-/// A branch's split position and bitmap packed in 32 bits: the bitmap in the low 17 bits, the
-/// position above them. A position too large for the 15 bits left is marked by
-/// [`Route::IN_BRANCH`] and read from the branch itself. (A real packing is never all ones: at an
-/// odd position the end digit cannot be set.)
+/// The children of a branch in digit order, each as its digit and its slots: one, or the two
+/// leaves of a pair.
+#[derive(Clone)]
+pub(crate) struct Kids<'a> {
+    branch: &'a Branch,
+    /// Digits not yet visited from either end.
+    left: u32,
+    /// Slots before `front` and from `back` on are visited.
+    front: usize,
+    back: usize,
+}
+
+impl<'a> Kids<'a> {
+    fn width(&self, d: u32) -> usize {
+        1 + (self.branch.pairs >> d & 1) as usize
+    }
+}
+
+impl<'a> Iterator for Kids<'a> {
+    type Item = (u32, &'a [Child]);
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        let d = self.left.trailing_zeros();
+        self.left &= self.left - 1;
+        let at = self.front;
+        self.front += self.width(d);
+        Some((d, &self.branch.slots[at..self.front]))
+    }
+}
+
+impl DoubleEndedIterator for Kids<'_> {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.left == 0 {
+            return None;
+        }
+        let d = 31 - self.left.leading_zeros();
+        self.left &= !(1 << d);
+        let end = self.back;
+        self.back -= self.width(d);
+        Some((d, &self.branch.slots[self.back..end]))
+    }
+}
+
+/// Where a lookup finds a branch's position, bitmap and pairs: in the slot that refers to it.
+///
+/// A slot packs the position and bitmap in 32 bits (the bitmap in the low 17 bits, the position
+/// above them) and keeps the pairs mask, less its always-clear end bit, in 16 more. A position
+/// too large for the 15 bits left is marked by [`Route::IN_BRANCH`], and then all three are read
+/// from the branch itself. (A real packing is never all ones: at an odd position the end digit
+/// cannot be set.)
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub(crate) struct Route(u32);
+pub(crate) struct Route {
+    packed: u32,
+    pairs: u16,
+}
 
 impl Route {
-    const IN_BRANCH: Route = Route(u32::MAX);
+    const IN_BRANCH: u32 = u32::MAX;
     const POS_LIMIT: u32 = (1 << 15) - 1;
 
-    pub(crate) fn new(pos: u32, bitmap: u32) -> Route {
+    pub(crate) fn new(pos: u32, bitmap: u32, pairs: u32) -> Route {
         if pos < Route::POS_LIMIT {
-            Route(pos << RADIX | bitmap)
+            Route {
+                packed: pos << RADIX | bitmap,
+                pairs: Route::pairs_bits(pairs),
+            }
         } else {
-            Route::IN_BRANCH
+            Route {
+                packed: Route::IN_BRANCH,
+                pairs: 0,
+            }
         }
     }
 
-    /// The number of children of the branch, when the route holds its bitmap.
+    /// A route as a slot stores it.
+    #[inline(always)]
+    fn stored(packed: u32, pairs: u16) -> Route {
+        Route { packed, pairs }
+    }
+
+    /// The 16 bits a slot keeps of a pairs mask (whose end bit is never set).
+    #[inline]
+    fn pairs_bits(pairs: u32) -> u16 {
+        (pairs >> 1) as u16
+    }
+
+    /// The number of slots the branch uses, when the route holds its masks.
     #[inline]
     pub(crate) fn count(self) -> Option<usize> {
-        (self != Route::IN_BRANCH).then(|| count_bits(self.0 & ((1 << RADIX) - 1)))
+        (self.packed != Route::IN_BRANCH).then(|| {
+            count_bits(self.packed & ((1 << RADIX) - 1)) + count_bits(u32::from(self.pairs) << 1)
+        })
     }
 
-    /// The split position and bitmap of `branch`, whose route this is.
-    #[inline]
-    pub(crate) fn read(self, branch: &Branch) -> (u32, u32) {
-        if self == Route::IN_BRANCH {
-            (branch.pos, branch.bitmap)
+    /// The split position, bitmap and pairs of `branch`, whose route this is.
+    #[inline(always)]
+    pub(crate) fn read(self, branch: &Branch) -> (u32, u32, u32) {
+        if self.packed == Route::IN_BRANCH {
+            (branch.pos, branch.bitmap, branch.pairs)
         } else {
-            (self.0 >> RADIX, self.0 & ((1 << RADIX) - 1))
+            (
+                self.packed >> RADIX,
+                self.packed & ((1 << RADIX) - 1),
+                u32::from(self.pairs) << 1,
+            )
         }
     }
+}
+
+/// The route fields of a slot, for a branch edited in place.
+pub(crate) struct RouteMut<'a> {
+    route: &'a mut u32,
+    pairs: &'a mut u16,
+}
+
+impl RouteMut<'_> {
+    /// Stores the route of a branch with these fields.
+    pub(crate) fn set(self, pos: u32, bitmap: u32, pairs: u32) {
+        let route = Route::new(pos, bitmap, pairs);
+        *self.route = route.packed;
+        *self.pairs = route.pairs;
+    }
+}
+
+/// The position and bitmap of the branch a pair stands for: the first nibble where the keys of
+/// its two leaves differ, and their digits there. Reads both leaves.
+pub(crate) fn pair_route(pair: &[Child]) -> (u32, u32) {
+    let (a, b) = (leaf_key(pair[0].leaf().0), leaf_key(pair[1].leaf().0));
+    let pos = first_difference(a, b).expect("the keys of a pair differ");
+    let digits = [a, b].map(|key| digit(key, pos).expect("both keys reach the split"));
+    (pos, 1 << digits[0] | 1 << digits[1])
 }
 
 /// The first nibble where `key` differs from the keys of the subtree it would join, found by
@@ -662,7 +794,7 @@ pub(crate) fn closest_difference(root: &Child, key: &[u8], for_write: bool) -> O
     let mut verified = 0;
     loop {
         match node.node() {
-            Node::Leaf(leaf, _) => {
+            Node::Leaf(leaf) => {
                 std::hint::black_box(touched);
                 return first_difference(leaf_key(leaf), key);
             }
@@ -670,10 +802,17 @@ pub(crate) fn closest_difference(root: &Child, key: &[u8], for_write: bool) -> O
                 if for_write {
                     touched = touched.wrapping_add(node.strong_count());
                 }
-                let (pos, bitmap) = route.read(branch);
+                let (pos, bitmap, pairs) = route.read(branch);
                 let d = digit(key, pos);
-                match d.and_then(|d| index_in(bitmap, d)) {
-                    Some(index) => node = &branch.slots[index],
+                match d.and_then(|d| locate(bitmap, pairs, d)) {
+                    Some((index, false)) => node = &branch.slots[index],
+                    Some((index, true)) => {
+                        // The key is as close to the pair as to the nearer of its two leaves.
+                        std::hint::black_box(touched);
+                        let pair = &branch.slots[index..index + 2];
+                        let [a, b] = [0, 1].map(|i| first_difference(leaf_key(pair[i].leaf().0), key));
+                        return a.zip(b).map(|(a, b)| a.max(b));
+                    }
                     // The key agrees with this branch's prefix and has a digit of its own
                     // here: it differs at `pos`, and no leaf need be read to know it.
                     None if d.is_some() && pos == verified => {
@@ -725,14 +864,18 @@ const BYTE_BITS: [u8; 256] = {
     table
 };
 
-/// Index of digit `d` among the children of a branch with `bitmap`, if present.
-#[inline]
-pub(crate) fn index_in(bitmap: u32, d: u32) -> Option<usize> {
-    if bitmap & (1 << d) == 0 {
-        None
-    } else {
-        Some(count_bits(bitmap & ((1u32 << d) - 1)))
-    }
+/// The first slot of the child with digit `d` of a branch with `bitmap` and `pairs`, and whether
+/// that child is a pair, if present.
+#[inline(always)]
+pub(crate) fn locate(bitmap: u32, pairs: u32, d: u32) -> Option<(usize, bool)> {
+    (bitmap & (1 << d) != 0).then(|| (rank(bitmap, pairs, d), pairs & (1 << d) != 0))
+}
+
+/// Number of slots a branch with `bitmap` and `pairs` uses for the digits below `d`.
+#[inline(always)]
+pub(crate) fn rank(bitmap: u32, pairs: u32, d: u32) -> usize {
+    let below = (1u32 << d) - 1;
+    count_bits(bitmap & below) + count_bits(pairs & below)
 }
 
 impl Child {
