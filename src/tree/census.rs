@@ -118,10 +118,13 @@ pub(crate) fn verify(tree: &Tree) -> Result<Hash> {
                 continue;
             }
             Some((_, pair)) => {
-                let keys = [check_leaf(&pair[0], &mut counts)?, check_leaf(&pair[1], &mut counts)?]
-                    .map(leaf_key);
+                let keys = [
+                    check_leaf(&pair[0], &mut counts)?,
+                    check_leaf(&pair[1], &mut counts)?,
+                ]
+                .map(leaf_key);
                 let (pos, bitmap) = pair_route(pair);
-                check_branch(pos, bitmap, 0, pair, &keys)?;
+                check_branch(pos, bitmap, 0, pair, &keys, false)?;
                 done.push(Done {
                     hash: pair_hash(pair),
                     key: keys[0],
@@ -133,7 +136,14 @@ pub(crate) fn verify(tree: &Tree) -> Result<Hash> {
         let (branch, base) = (*branch, *base);
         frames.pop();
         let keys: Vec<&[u8]> = done[base..].iter().map(|d| d.key).collect();
-        check_branch(branch.pos, branch.bitmap, branch.pairs, branch.children(), &keys)?;
+        check_branch(
+            branch.pos,
+            branch.bitmap,
+            branch.pairs,
+            branch.children(),
+            &keys,
+            true,
+        )?;
         if branch.pairs & 1 != 0 || branch.pairs & !branch.bitmap != 0 {
             return Err(Error::Corrupt(format!(
                 "branch at nibble {}: a pair under a digit it does not have",
@@ -182,7 +192,17 @@ fn check_leaf<'a>(leaf: &'a Child, counts: &mut (u64, u64, u64)) -> Result<&'a [
 
 /// Checks a branch that splits at `pos` (or the branch a pair stands for) against its `slots`
 /// and a sample key of each child, in digit order.
-fn check_branch(pos: u32, bitmap: u32, pairs: u32, slots: &[Child], keys: &[&[u8]]) -> Result<()> {
+///
+/// With `check_next`, also checks the next digits of the leaf slots (the slots of a pair keep
+/// those of the branch that holds them, not of the pair's own position).
+fn check_branch(
+    pos: u32,
+    bitmap: u32,
+    pairs: u32,
+    slots: &[Child],
+    keys: &[&[u8]],
+    check_next: bool,
+) -> Result<()> {
     let bad = |why: &str| Err(Error::Corrupt(format!("branch at nibble {pos}: {why}")));
     if keys.len() < 2 || bitmap.count_ones() as usize != keys.len() {
         return bad("fewer than two children or a bitmap that does not match them");
@@ -207,12 +227,15 @@ fn check_branch(pos: u32, bitmap: u32, pairs: u32, slots: &[Child], keys: &[&[u8
         if child_pos <= pos {
             return bad("a child branch does not split below its parent");
         }
-        if let [leaf] = child
-            && leaf
-                .next()
-                .get()
-                .is_some_and(|next| Some(next) != digit(key, pos + 1))
-        {
+        // Every leaf slot, a pair's too, keeps its key's digit just past this branch.
+        let wrong_next = child.iter().any(|leaf| {
+            !leaf.is_branch()
+                && leaf
+                    .next()
+                    .get()
+                    .is_some_and(|next| Some(next) != digit(leaf_key(leaf.leaf().0), pos + 1))
+        });
+        if check_next && wrong_next {
             return bad("a leaf slot keeps a next digit its key does not have");
         }
     }

@@ -250,7 +250,10 @@ where
             if two_leaves {
                 // A branch of two leaves below the root is its parent's pair.
                 parent.pairs |= 1 << d;
-                parent.children.extend(done.children);
+                for mut leaf in done.children {
+                    leaf.set_next(Next::of(leaf_key(leaf.any_leaf()), parent.pos));
+                    parent.children.push(leaf);
+                }
             } else {
                 let node = Branch::with_children(done.pos, done.bitmap, done.pairs, done.children);
                 if let Some((branch, _)) = node.as_branch() {

@@ -11,7 +11,7 @@
 
 use crate::tree::hash::cached_hash;
 use crate::tree::node::{
-    Child, LeafRef, Node, RADIX, digit, first_difference, leaf_key, leaf_value, locate, pair_route,
+    Branch, Child, LeafRef, Node, RADIX, digit, first_difference, leaf_key, leaf_value, locate,
 };
 use crate::tree::preload::load_lines;
 
@@ -117,7 +117,10 @@ impl<H: Hold> Sub<H> {
     fn pos(&self) -> u32 {
         match self {
             Sub::One(node) => node.slot().pos(),
-            Sub::Two(a, b) => pair_route(&[a.slot().clone(), b.slot().clone()]).0,
+            Sub::Two(a, b) => {
+                let [a, b] = [a, b].map(|leaf| leaf_key(leaf.slot().leaf().0));
+                first_difference(a, b).expect("the keys of a pair differ")
+            }
         }
     }
 
@@ -188,7 +191,7 @@ const PRELOAD_BUDGET: usize = 1024;
 /// they differ), a level at a time, so that the misses of a whole level overlap instead of
 /// following one another down each changed path. Stops early, returning `false`, past
 /// [`PRELOAD_BUDGET`] pairs.
-fn preload_pairs(old: &Child, new: &Child) -> bool {
+fn preload_pairs<'a>(old: &'a Child, new: &'a Child) -> bool {
     // Breadth first: `queue[level..]` is the level being expanded or queued.
     let mut queue = Vec::with_capacity(16);
     queue.push((old, new));
@@ -224,13 +227,18 @@ fn preload_pairs(old: &Child, new: &Child) -> bool {
                         queue.push((c, e));
                     }
                 }
-                // A subtree on one side only, or a pair: the walk reads it whole, starting here.
+                // A subtree on one side only, or a pair: the walk reads it whole, starting here,
+                // except for leaves both sides share.
                 (x_kid, y_kid) => {
-                    for (branch, kid) in [(x, x_kid), (y, y_kid)] {
-                        if let Some((i, pair)) = kid {
-                            for slot in &branch.slots[i..=i + usize::from(pair)] {
-                                sum = sum.wrapping_add(load_lines(slot));
-                            }
+                    let slots = |branch: &'a Branch, kid: Option<(usize, bool)>| match kid {
+                        Some((i, pair)) => &branch.slots[i..=i + usize::from(pair)],
+                        None => &[],
+                    };
+                    let (xs, ys) = (slots(x, x_kid), slots(y, y_kid));
+                    for slot in xs.iter().chain(ys) {
+                        let shared = xs.iter().chain(ys).filter(|s| s.ptr_eq(slot)).count() > 1;
+                        if !shared {
+                            sum = sum.wrapping_add(load_lines(slot));
                         }
                     }
                 }
@@ -385,15 +393,28 @@ impl<H: Hold> Walk<H> {
                 (Some(o), Some(n)) if o == n => {
                     let (_, a) = old_kids.pop().expect("peeked");
                     let (_, b) = new_kids.pop().expect("peeked");
-                    if let (Sub::One(x), Sub::One(y)) = (&a, &b) {
-                        if same(x.slot(), y.slot()) {
-                            continue;
+                    match (a, b) {
+                        (Sub::One(x), Sub::One(y)) => {
+                            if same(x.slot(), y.slot()) {
+                                continue;
+                            }
+                            preloaded = preloaded
+                                .wrapping_add(preload_pair_side(x.slot()))
+                                .wrapping_add(preload_pair_side(y.slot()));
+                            Task::Pair(Sub::One(x), Sub::One(y), pos + 1)
                         }
-                        preloaded = preloaded
-                            .wrapping_add(preload_pair_side(x.slot()))
-                            .wrapping_add(preload_pair_side(y.slot()));
+                        // Two pairs that share a leaf differ in the other one alone.
+                        (Sub::Two(x1, x2), Sub::Two(y1, y2)) if x1.slot().ptr_eq(y1.slot()) => {
+                            if x2.slot().ptr_eq(y2.slot()) {
+                                continue;
+                            }
+                            Task::Pair(Sub::One(x2), Sub::One(y2), pos + 1)
+                        }
+                        (Sub::Two(x1, x2), Sub::Two(y1, y2)) if x2.slot().ptr_eq(y2.slot()) => {
+                            Task::Pair(Sub::One(x1), Sub::One(y1), pos + 1)
+                        }
+                        (a, b) => Task::Pair(a, b, pos + 1),
                     }
-                    Task::Pair(a, b, pos + 1)
                 }
                 (Some(o), n) if n.is_none_or(|n| o > n) => {
                     Task::Removed(old_kids.pop().expect("peeked").1)

@@ -9,7 +9,7 @@
 
 use crate::tree::node::{
     Branch, Child, LeafRef, Next, Node, RouteMut, closest_difference, count_bits, digit,
-    first_difference, leaf_key, locate, pair_route, rank, take, warm,
+    fingerprint, first_difference, leaf_key, locate, pair_route, rank, take, warm,
 };
 
 /// The branch in `slot`, made this tree's own: edited in place when this tree is its only owner
@@ -136,7 +136,14 @@ pub(crate) fn insert(root: &mut Child, key: &[u8], mut leaf: Child) -> Option<Le
         let d = digit(key, pos).expect("the key shares this branch's prefix");
         let Some((index, pair)) = locate(bitmap, pairs, d) else {
             leaf.set_next(Next::of(key, pos));
-            splice(slot, rank(bitmap, pairs, d), 0, [leaf], bitmap | 1 << d, pairs);
+            splice(
+                slot,
+                rank(bitmap, pairs, d),
+                0,
+                [leaf],
+                bitmap | 1 << d,
+                pairs,
+            );
             return None;
         };
         if pair {
@@ -173,7 +180,7 @@ fn insert_beside_leaf(
         .get()
         .filter(|&old_digit| digit(key, pos + 1).is_some_and(|d| d != old_digit));
     let (at, old_digit, old_next) = match known {
-        Some(old_digit) => (pos + 1, old_digit, Next::UNKNOWN),
+        Some(old_digit) => (pos + 1, old_digit, None),
         None => {
             let old_key = leaf_key(old.leaf().0);
             match first_difference(old_key, key) {
@@ -184,13 +191,14 @@ fn insert_beside_leaf(
                 }
                 Some(at) => {
                     let old_digit = digit(old_key, at).expect("both keys reach the split");
-                    (at, old_digit, Next::of(old_key, at))
+                    (at, old_digit, Some(Next::of(old_key, pos)))
                 }
             }
         }
     };
     let key_digit = digit(key, at).expect("the split lies within the key");
-    leaf.set_next(Next::of(key, at));
+    // The pair's leaves stay in this branch: their next digits are at `pos + 1`.
+    leaf.set_next(Next::of(key, pos));
     let after = key_digit > old_digit;
     splice(
         slot,
@@ -200,7 +208,9 @@ fn insert_beside_leaf(
         bitmap,
         pairs | 1 << d,
     );
-    unique(slot).0.slots[index + usize::from(!after)].set_next(old_next);
+    if let Some(next) = old_next {
+        unique(slot).0.slots[index + usize::from(!after)].set_next(next);
+    }
     None
 }
 
@@ -215,32 +225,71 @@ fn insert_into_pair(
     mut leaf: Child,
 ) -> Option<LeafRef> {
     let (branch, route) = slot.as_branch().expect("the pair's parent");
-    let (_, bitmap, pairs) = route.read(branch);
+    let (pos, bitmap, pairs) = route.read(branch);
     let pair = &branch.slots[index..index + 2];
-    if let Some(i) = (0..2).find(|&i| leaf_key(pair[i].leaf().0) == key) {
+    if let Some(i) = (0..2).find(|&i| holds_key(&pair[i], key)) {
         let old = &mut unique(slot).0.slots[index + i];
         leaf.set_next(old.next());
         return Some(LeafRef::new(std::mem::replace(old, leaf)));
     }
-    let grown = grow_pair([pair[0].clone(), pair[1].clone()], key, leaf);
-    splice(slot, index, 2, [grown], bitmap, pairs & !(1 << d));
+    // The pair's leaves move into the new branch; taken rather than cloned, their reference
+    // counts (the first line of each leaf) are not touched.
+    let (owned, route) = unique(slot);
+    let count = owned.count();
+    let pair = [
+        take(&mut owned.slots[index]),
+        take(&mut owned.slots[index + 1]),
+    ];
+    owned.slots[index] = grow_pair(pair, pos, key, leaf);
+    owned.slots[index + 1..count].rotate_left(1);
+    owned.pairs = pairs & !(1 << d);
+    route.set(pos, bitmap, owned.pairs);
     None
 }
 
-/// The branch of three keys that the leaves of `pair` and `leaf` (whose key `key` is in neither)
-/// form.
-fn grow_pair(pair: [Child; 2], key: &[u8], mut leaf: Child) -> Child {
-    let (at, _) = pair_route(&pair);
-    let keys = [0, 1].map(|i| leaf_key(pair[i].leaf().0));
-    let digits = keys.map(|k| digit(k, at).expect("both keys reach the split"));
-    let reach = keys.map(|k| first_difference(k, key).expect("the key is in neither leaf"));
+/// The branch of three keys that the leaves of `pair` (held by a branch at `pos`) and `leaf`
+/// (whose key `key` is in neither) form.
+///
+/// When the pair's next digits are known and differ, the pair splits right below `pos` and its
+/// digits there are those: a key with a third digit there needs no leaf read, and one sharing a
+/// leaf's digit reads that leaf only. Otherwise both leaves are read.
+fn grow_pair(pair: [Child; 2], pos: u32, key: &[u8], mut leaf: Child) -> Child {
+    let key_next = digit(key, pos + 1).expect("a key routed to a pair goes on past it");
+    let [mut a, mut b] = pair;
+    if let (Some(da), Some(db)) = (a.next().get(), b.next().get())
+        && da != db
+    {
+        let at = pos + 1;
+        if key_next != da && key_next != db {
+            a.set_next(Next::UNKNOWN);
+            b.set_next(Next::UNKNOWN);
+            leaf.set_next(Next::of(key, at));
+            return three(at, [(da, a), (db, b), (key_next, leaf)]);
+        }
+        b.set_next(Next::UNKNOWN);
+        a.set_next(Next::UNKNOWN);
+        return if key_next == da {
+            join(at, (da, a), (db, b), key, leaf)
+        } else {
+            join(at, (db, b), (da, a), key, leaf)
+        };
+    }
+    let keys = [&a, &b].map(|leaf| leaf_key(leaf.leaf().0).to_vec());
+    let at = first_difference(&keys[0], &keys[1]).expect("the keys of a pair differ");
+    let digits = keys
+        .each_ref()
+        .map(|k| digit(k, at).expect("both keys reach the split"));
+    let reach = keys
+        .each_ref()
+        .map(|k| first_difference(k, key).expect("the key is new"));
     let split = reach[0].max(reach[1]);
     if split < at {
         // The key leaves the pair's prefix above its split: a branch over the leaf and the pair.
         let key_digit = digit(key, split).expect("the split lies within the key");
-        let pair_digit = digit(keys[0], split).expect("both keys reach the split");
+        let pair_digit = digit(&keys[0], split).expect("both keys reach the split");
+        a.set_next(Next::of(&keys[0], split));
+        b.set_next(Next::of(&keys[1], split));
         leaf.set_next(Next::of(key, split));
-        let [a, b] = pair;
         let bitmap = 1 << key_digit | 1 << pair_digit;
         let pairs = 1 << pair_digit;
         return if key_digit < pair_digit {
@@ -249,38 +298,47 @@ fn grow_pair(pair: [Child; 2], key: &[u8], mut leaf: Child) -> Child {
             Branch::with_children(split, bitmap, pairs, [a, b, leaf])
         };
     }
-    let key_digit = digit(key, at).expect("the key reaches the pair's split");
+    a.set_next(Next::of(&keys[0], at));
+    b.set_next(Next::of(&keys[1], at));
     if split == at {
-        // A third digit at the pair's split.
         leaf.set_next(Next::of(key, at));
-        let bitmap = 1 << digits[0] | 1 << digits[1] | 1 << key_digit;
-        let [a, b] = pair;
-        return match (key_digit < digits[0], key_digit < digits[1]) {
-            (true, _) => Branch::with_children(at, bitmap, 0, [leaf, a, b]),
-            (false, true) => Branch::with_children(at, bitmap, 0, [a, leaf, b]),
-            (false, false) => Branch::with_children(at, bitmap, 0, [a, b, leaf]),
-        };
+        let key_digit = digit(key, at).expect("the key reaches the pair's split");
+        return three(at, [(digits[0], a), (digits[1], b), (key_digit, leaf)]);
     }
-    // The key shares its digit at the split with one leaf: those two form a pair below it.
-    let near = usize::from(reach[1] > reach[0]);
-    let near_digit = digit(keys[near], split).expect("both keys reach the split");
-    let near_next = Next::of(keys[near], split);
-    let key_below = digit(key, split).expect("the split lies within the key");
-    let [a, b] = pair;
-    let (mut near_leaf, far_leaf) = if near == 0 { (a, b) } else { (b, a) };
-    near_leaf.set_next(near_next);
-    leaf.set_next(Next::of(key, split));
-    let [first, second] = if key_below < near_digit {
-        [leaf, near_leaf]
+    if reach[0] > reach[1] {
+        join(at, (digits[0], a), (digits[1], b), key, leaf)
     } else {
-        [near_leaf, leaf]
+        join(at, (digits[1], b), (digits[0], a), key, leaf)
+    }
+}
+
+/// A branch at `at` over three leaves, given with their digits there (all different).
+fn three(at: u32, mut leaves: [(u32, Child); 3]) -> Child {
+    leaves.sort_by_key(|(d, _)| *d);
+    let bitmap = leaves.iter().fold(0, |bits, (d, _)| bits | 1 << d);
+    Branch::with_children(at, bitmap, 0, leaves.map(|(_, leaf)| leaf))
+}
+
+/// A branch at `at` over the leaf `near` and `far` (given with their digits there), where
+/// `leaf` (whose key is `key`) shares `near`'s digit and forms a pair with it. Reads `near`.
+fn join(at: u32, near: (u32, Child), far: (u32, Child), key: &[u8], mut leaf: Child) -> Child {
+    let ((near_digit, mut near), (far_digit, far)) = (near, far);
+    let near_key = leaf_key(near.leaf().0);
+    let split = first_difference(near_key, key).expect("the key is new");
+    let key_first = digit(key, split) < digit(near_key, split);
+    near.set_next(Next::of(near_key, at));
+    leaf.set_next(Next::of(key, at));
+    let [first, second] = if key_first {
+        [leaf, near]
+    } else {
+        [near, leaf]
     };
-    let bitmap = 1 << digits[0] | 1 << digits[1];
-    let pairs = 1 << digits[near];
-    if near == 0 {
-        Branch::with_children(at, bitmap, pairs, [first, second, far_leaf])
+    let bitmap = 1 << near_digit | 1 << far_digit;
+    let pairs = 1 << near_digit;
+    if near_digit < far_digit {
+        Branch::with_children(at, bitmap, pairs, [first, second, far])
     } else {
-        Branch::with_children(at, bitmap, pairs, [far_leaf, first, second])
+        Branch::with_children(at, bitmap, pairs, [far, first, second])
     }
 }
 
@@ -296,10 +354,18 @@ fn split(slot: &mut Child, at: u32, key: &[u8], mut leaf: Child) {
     leaf.set_next(Next::of(key, at));
     let bitmap = 1 << key_digit | 1 << old_digit;
     *slot = match into_pair(old) {
-        Ok([a, b]) if key_digit < old_digit => {
-            Branch::with_children(at, bitmap, 1 << old_digit, [leaf, a, b])
+        Ok(mut pair) => {
+            for leaf in &mut pair {
+                let next = Next::of(leaf_key(leaf.leaf().0), at);
+                leaf.set_next(next);
+            }
+            let [a, b] = pair;
+            if key_digit < old_digit {
+                Branch::with_children(at, bitmap, 1 << old_digit, [leaf, a, b])
+            } else {
+                Branch::with_children(at, bitmap, 1 << old_digit, [a, b, leaf])
+            }
         }
-        Ok([a, b]) => Branch::with_children(at, bitmap, 1 << old_digit, [a, b, leaf]),
         Err(mut old) => {
             old.set_next(old_next);
             if key_digit < old_digit {
@@ -331,8 +397,12 @@ fn into_pair(mut node: Child) -> Result<[Child; 2], Child> {
 }
 
 /// A root branch for the two leaves of a pair.
-fn pair_branch(pair: [Child; 2]) -> Child {
+fn pair_branch(mut pair: [Child; 2]) -> Child {
     let (pos, bitmap) = pair_route(&pair);
+    for leaf in &mut pair {
+        let next = Next::of(leaf_key(leaf.leaf().0), pos);
+        leaf.set_next(next);
+    }
     Branch::with_children(pos, bitmap, 0, pair)
 }
 
@@ -372,7 +442,7 @@ fn find(root: &Child, key: &[u8]) -> Found {
                 if pair {
                     std::hint::black_box(touched);
                     let pair = &branch.slots[index..index + 2];
-                    return if pair.iter().any(|leaf| leaf_key(leaf.leaf().0) == key) {
+                    return if pair.iter().any(|leaf| holds_key(leaf, key)) {
                         Found::Below
                     } else {
                         Found::Absent
@@ -454,28 +524,28 @@ fn remove_held(slot: &mut Child, key: &[u8], above: Option<u32>) -> (LeafRef, Re
     let (index, pair) = locate(bitmap, pairs, d).expect("the key is below this branch");
     let (removed, bitmap, pairs) = if pair {
         // The other leaf of the pair stays, as the child with digit `d`.
-        let first_is_key = leaf_key(owned.slots[index].leaf().0) == key;
+        let first_is_key = holds_key(&owned.slots[index], key);
         let removed = take(&mut owned.slots[index + usize::from(!first_is_key)]);
         if first_is_key {
             owned.slots.swap(index, index + 1);
         }
-        owned.slots[index].set_next(Next::UNKNOWN);
         owned.slots[index + 1..count].rotate_left(1);
         (removed, bitmap, pairs & !(1 << d))
     } else if count_bits(bitmap) == 2 {
         // One child is left: it takes the branch's place.
         let removed = take(&mut owned.slots[index]);
         let other = usize::from(index == 0);
+        let next = lifted(key, above, pos, (bitmap & !(1 << d)).trailing_zeros());
         let rest = if pairs != 0 {
-            Rest::Pair([take(&mut owned.slots[other]), take(&mut owned.slots[other + 1])])
+            let mut pair = [
+                take(&mut owned.slots[other]),
+                take(&mut owned.slots[other + 1]),
+            ];
+            pair.iter_mut().for_each(|leaf| leaf.set_next(next));
+            Rest::Pair(pair)
         } else {
             let mut child = take(&mut owned.slots[other]);
-            // Its key agrees with `key` before `pos` and has the one digit left at `pos`.
-            child.set_next(match above {
-                Some(up) if up + 1 < pos => Next::of(key, up),
-                Some(_) => Next::digit(Some((bitmap & !(1 << d)).trailing_zeros())),
-                None => Next::UNKNOWN,
-            });
+            child.set_next(next);
             Rest::One(child)
         };
         return (LeafRef::new(removed), rest);
@@ -488,7 +558,13 @@ fn remove_held(slot: &mut Child, key: &[u8], above: Option<u32>) -> (LeafRef, Re
         && pairs == 0
         && owned.slots[..2].iter().all(|child| !child.is_branch());
     let rest = if two_leaves && above.is_some() {
-        Rest::Pair([take(&mut owned.slots[0]), take(&mut owned.slots[1])])
+        let mut pair = [take(&mut owned.slots[0]), take(&mut owned.slots[1])];
+        let mut digits = bitmap;
+        for leaf in &mut pair {
+            leaf.set_next(lifted(key, above, pos, digits.trailing_zeros()));
+            digits &= digits - 1;
+        }
+        Rest::Pair(pair)
     } else {
         owned.bitmap = bitmap;
         owned.pairs = pairs;
@@ -496,4 +572,20 @@ fn remove_held(slot: &mut Child, key: &[u8], above: Option<u32>) -> (LeafRef, Re
         Rest::Branch
     };
     (LeafRef::new(removed), rest)
+}
+
+/// The next digit of a leaf lifted from a branch at `pos` to the branch above it (at `above`),
+/// whose digit at `pos` is `digit`: its key agrees with `key` before `pos`.
+fn lifted(key: &[u8], above: Option<u32>, pos: u32, digit: u32) -> Next {
+    match above {
+        Some(up) if up + 1 < pos => Next::of(key, up),
+        Some(_) => Next::digit(Some(digit)),
+        None => Next::UNKNOWN,
+    }
+}
+
+/// Whether the leaf in `leaf` holds `key`: the fingerprint rules out most other leaves without
+/// reading them.
+fn holds_key(leaf: &Child, key: &[u8]) -> bool {
+    leaf.leaf_tag() == fingerprint(key) && leaf_key(leaf.leaf().0) == key
 }

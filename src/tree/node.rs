@@ -621,7 +621,9 @@ impl Branch {
     ) -> Child {
         let mut children = children.into_iter();
         new_branch(pos, bitmap, pairs, |_| {
-            children.next().expect("one slot per child and two per pair")
+            children
+                .next()
+                .expect("one slot per child and two per pair")
         })
     }
 
@@ -810,7 +812,8 @@ pub(crate) fn closest_difference(root: &Child, key: &[u8], for_write: bool) -> O
                         // The key is as close to the pair as to the nearer of its two leaves.
                         std::hint::black_box(touched);
                         let pair = &branch.slots[index..index + 2];
-                        let [a, b] = [0, 1].map(|i| first_difference(leaf_key(pair[i].leaf().0), key));
+                        let [a, b] =
+                            [0, 1].map(|i| first_difference(leaf_key(pair[i].leaf().0), key));
                         return a.zip(b).map(|(a, b)| a.max(b));
                     }
                     // The key agrees with this branch's prefix and has a digit of its own
