@@ -414,8 +414,9 @@ impl Deref for LeafRef {
     }
 }
 
-/// The digit of a leaf's key just past the position of the branch above it: [`digit`] at
-/// `pos + 1`, or [`Next::UNKNOWN`]. A leaf slot keeps it where a walk knew it when placing the
+/// The digit of a leaf's key just past the position of the branch whose slots hold it (for
+/// the leaves of a pair, that branch, not the pair's own split): [`digit`] at `pos + 1`, or
+/// [`Next::UNKNOWN`]. A leaf slot keeps it where a walk knew it when placing the
 /// slot, so that an insert meeting the leaf with a key of another digit there knows the two keys
 /// first differ there (they agree up to `pos`, where the branch routed both) without reading the
 /// leaf. Unknown is always correct; a known digit is always the true one, and slots moved under
