@@ -184,11 +184,7 @@ fn insert_beside_leaf(
         None => {
             let old_key = leaf_key(old.leaf().0);
             match first_difference(old_key, key) {
-                None => {
-                    let old = &mut unique(slot).0.slots[index];
-                    leaf.set_next(old.next());
-                    return Some(LeafRef::new(std::mem::replace(old, leaf)));
-                }
+                None => return Some(replace_leaf(slot, index, leaf)),
                 Some(at) => {
                     let old_digit = digit(old_key, at).expect("both keys reach the split");
                     (at, old_digit, Some(Next::of(old_key, pos)))
@@ -222,15 +218,13 @@ fn insert_into_pair(
     index: usize,
     d: u32,
     key: &[u8],
-    mut leaf: Child,
+    leaf: Child,
 ) -> Option<LeafRef> {
     let (branch, route) = slot.as_branch().expect("the pair's parent");
     let (pos, bitmap, pairs) = route.read(branch);
     let pair = &branch.slots[index..index + 2];
     if let Some(i) = (0..2).find(|&i| holds_key(&pair[i], key)) {
-        let old = &mut unique(slot).0.slots[index + i];
-        leaf.set_next(old.next());
-        return Some(LeafRef::new(std::mem::replace(old, leaf)));
+        return Some(replace_leaf(slot, index + i, leaf));
     }
     // The pair's leaves move into the new branch; taken rather than cloned, their reference
     // counts (the first line of each leaf) are not touched.
@@ -245,6 +239,14 @@ fn insert_into_pair(
     owned.pairs = pairs & !(1 << d);
     route.set(pos, bitmap, owned.pairs);
     None
+}
+
+/// Puts `leaf` in place of the leaf with the same key in slot `index` of the branch in `slot`
+/// (its next digit too) and returns the old one.
+fn replace_leaf(slot: &mut Child, index: usize, mut leaf: Child) -> LeafRef {
+    let old = &mut unique(slot).0.slots[index];
+    leaf.set_next(old.next());
+    LeafRef::new(std::mem::replace(old, leaf))
 }
 
 /// The branch of three keys that the leaves of `pair` (held by a branch at `pos`) and `leaf`
