@@ -11,7 +11,8 @@
 
 use crate::tree::hash::cached_hash;
 use crate::tree::node::{
-    Branch, Child, LeafRef, Node, RADIX, digit, first_difference, leaf_key, leaf_value, locate,
+    Branch, Child, LeafRef, Node, digit, first_difference, leaf_key, leaf_value, locate,
+    split_route,
 };
 use crate::tree::preload::load_lines;
 
@@ -77,7 +78,7 @@ pub(crate) trait Hold: Sized {
     /// The child in slot `index` of the held branch.
     fn child(&self, index: usize) -> Self;
     /// Another hold of the same slot.
-    fn child_self(&self) -> Self;
+    fn again(&self) -> Self;
 }
 
 impl<'a> Hold for &'a Child {
@@ -89,7 +90,7 @@ impl<'a> Hold for &'a Child {
         let (branch, _) = node.as_branch().expect("only branches have children");
         &branch.slots[index]
     }
-    fn child_self(&self) -> Self {
+    fn again(&self) -> Self {
         self
     }
 }
@@ -101,25 +102,54 @@ impl Hold for Child {
     fn child(&self, index: usize) -> Self {
         (&self).child(index).clone()
     }
-    fn child_self(&self) -> Self {
+    fn again(&self) -> Self {
         self.clone()
     }
 }
 
-/// A subtree as the walk holds it: a node, or the two leaves of a pair.
+/// A subtree as the walk holds it: a node, or the two leaves of a pair with the position of
+/// the branch that holds them (their [`Next`](crate::tree::node::Next) digits are at the one
+/// after it).
 enum Sub<H> {
     One(H),
-    Two(H, H),
+    Two(H, H, u32),
+}
+
+/// Where a subtree splits and into which digits: `bitmap` and `pairs` as in a branch (a pair
+/// splits into two single leaves; a leaf splits nowhere, at `u32::MAX`, into nothing).
+#[derive(Clone, Copy)]
+struct Fan {
+    pos: u32,
+    bitmap: u32,
+    pairs: u32,
 }
 
 impl<H: Hold> Sub<H> {
-    /// The position the subtree splits at (`u32::MAX` for a leaf).
-    fn pos(&self) -> u32 {
+    fn fan(&self) -> Fan {
         match self {
-            Sub::One(node) => node.slot().pos(),
-            Sub::Two(a, b) => {
-                let [a, b] = [a, b].map(|leaf| leaf_key(leaf.slot().leaf().0));
-                first_difference(a, b).expect("the keys of a pair differ")
+            Sub::One(node) => match node.slot().as_branch() {
+                Some((branch, route)) => {
+                    let (pos, bitmap, pairs) = route.read(branch);
+                    Fan { pos, bitmap, pairs }
+                }
+                None => Fan {
+                    pos: u32::MAX,
+                    bitmap: 0,
+                    pairs: 0,
+                },
+            },
+            Sub::Two(a, b, holder) => {
+                let next = [a, b].map(|leaf| leaf.slot().next().get());
+                let (pos, bitmap) = match next {
+                    // Known and different: the keys first differ right below the holder.
+                    [Some(x), Some(y)] if x != y => (holder + 1, 1 << x | 1 << y),
+                    _ => split_route(leaf_key(a.slot().leaf().0), leaf_key(b.slot().leaf().0)),
+                };
+                Fan {
+                    pos,
+                    bitmap,
+                    pairs: 0,
+                }
             }
         }
     }
@@ -127,44 +157,28 @@ impl<H: Hold> Sub<H> {
     /// The key of some leaf of the subtree.
     fn any_key(&self) -> &[u8] {
         match self {
-            Sub::One(node) | Sub::Two(node, _) => leaf_key(node.slot().any_leaf()),
+            Sub::One(node) | Sub::Two(node, ..) => leaf_key(node.slot().any_leaf()),
         }
     }
 
-    /// The children of a branch or pair, in digit order, with their digits.
-    fn kids(&self) -> Vec<(u32, Sub<H>)> {
-        match self {
-            Sub::One(node) => {
-                let (branch, route) = node.slot().as_branch().expect("only branches have kids");
-                let (_, bitmap, pairs) = route.read(branch);
-                digits(bitmap)
-                    .map(|d| {
-                        let (i, pair) = locate(bitmap, pairs, d).expect("the digit is set");
-                        let kid = match pair {
-                            true => Sub::Two(node.child(i), node.child(i + 1)),
-                            false => Sub::One(node.child(i)),
-                        };
-                        (d, kid)
-                    })
-                    .collect()
-            }
-            Sub::Two(a, b) => {
-                let at = self.pos();
-                let digit_of = |leaf: &H| digit(leaf_key(leaf.slot().leaf().0), at);
-                let (da, db) = (digit_of(a), digit_of(b));
-                let expect = "both keys of a pair reach its split";
-                vec![
-                    (da.expect(expect), Sub::One(a.child_self())),
-                    (db.expect(expect), Sub::One(b.child_self())),
-                ]
-            }
-        }
+    /// The child at digit `d` of a subtree that splits as `fan`.
+    fn kid(&self, fan: Fan, d: u32) -> Option<Sub<H>> {
+        let (i, pair) = locate(fan.bitmap, fan.pairs, d)?;
+        Some(match self {
+            Sub::One(node) if pair => Sub::Two(node.child(i), node.child(i + 1), fan.pos),
+            Sub::One(node) => Sub::One(node.child(i)),
+            Sub::Two(a, b, _) => Sub::One(if i == 0 { a.again() } else { b.again() }),
+        })
     }
 }
 
-/// The digits set in `bitmap`, in order.
-fn digits(bitmap: u32) -> impl Iterator<Item = u32> {
-    (0..RADIX as u32).filter(move |d| bitmap & (1 << d) != 0)
+/// The digits set in `bitmap`, from the highest down (the order tasks are pushed in).
+fn digits_down(mut bitmap: u32) -> impl Iterator<Item = u32> {
+    std::iter::from_fn(move || {
+        let d = 31u32.checked_sub(bitmap.leading_zeros())?;
+        bitmap &= !(1 << d);
+        Some(d)
+    })
 }
 
 enum Task<H> {
@@ -219,7 +233,7 @@ fn preload_pairs<'a>(old: &'a Child, new: &'a Child) -> bool {
             // Subtrees of different shapes: the walk samples their keys first.
             continue;
         }
-        for d in digits(x_bits | y_bits) {
+        for d in digits_down(x_bits | y_bits) {
             match (locate(x_bits, x_pairs, d), locate(y_bits, y_pairs, d)) {
                 (Some((i, false)), Some((j, false))) => {
                     let (c, e) = (&x.slots[i], &y.slots[j]);
@@ -312,9 +326,16 @@ impl<H: Hold> Walk<H> {
                 };
                 Some(DiffEntry { kind, old, new })
             }
-            sub => {
-                self.tasks
-                    .extend(sub.kids().into_iter().rev().map(|(_, kid)| task(kid)));
+            // The leaves of a pair are in key order: no need to read them.
+            Sub::Two(a, b, _) => {
+                self.tasks.push(task(Sub::One(b)));
+                self.tasks.push(task(Sub::One(a)));
+                None
+            }
+            branch => {
+                let fan = branch.fan();
+                let kids = digits_down(fan.bitmap).map(|d| branch.kid(fan, d).expect("set"));
+                self.tasks.extend(kids.map(task));
                 None
             }
         }
@@ -350,10 +371,11 @@ impl<H: Hold> Walk<H> {
             }
             return None;
         }
-        let (old_pos, new_pos) = (old.pos(), new.pos());
+        let (old_fan, new_fan) = (old.fan(), new.fan());
+        let (old_pos, new_pos) = (old_fan.pos, new_fan.pos);
         if old_pos == known && new_pos == known {
             // Both split right where the known common prefix ends: no key sample needed.
-            self.merge(&old, &new, old_pos);
+            self.merge(&old, old_fan, &new, new_fan);
             return None;
         }
         let (old_key, new_key) = (old.any_key(), new.any_key());
@@ -368,68 +390,62 @@ impl<H: Hold> Walk<H> {
                 self.tasks.push(Task::Added(new));
             }
         } else if old_pos == new_pos {
-            self.merge(&old, &new, old_pos);
+            self.merge(&old, old_fan, &new, new_fan);
         } else if old_pos < new_pos {
             let d = digit(new_key, old_pos).expect("new shares old's prefix");
-            self.nest(old, d, new, true);
+            self.nest(&old, old_fan, d, new, true);
         } else {
             let d = digit(old_key, new_pos).expect("old shares new's prefix");
-            self.nest(new, d, old, false);
+            self.nest(&new, new_fan, d, old, false);
         }
         None
     }
 
-    /// Pairs the children of two branches (or pairs) at the same position `pos`, digit by
-    /// digit.
-    fn merge(&mut self, old: &Sub<H>, new: &Sub<H>, pos: u32) {
-        let (mut old_kids, mut new_kids) = (old.kids(), new.kids());
+    /// Pairs the children of two branches (or pairs) that split at the same position, digit
+    /// by digit.
+    fn merge(&mut self, old: &Sub<H>, old_fan: Fan, new: &Sub<H>, new_fan: Fan) {
+        let pos = old_fan.pos;
         // The pairs are expanded one after another; reading ahead into each of them now lets
         // their cache misses overlap.
         let mut preloaded = 0usize;
-        loop {
-            let (o, n) = (old_kids.last().map(|k| k.0), new_kids.last().map(|k| k.0));
-            let task = match (o, n) {
-                (None, None) => break,
-                (Some(o), Some(n)) if o == n => {
-                    let (_, a) = old_kids.pop().expect("peeked");
-                    let (_, b) = new_kids.pop().expect("peeked");
-                    match (a, b) {
-                        (Sub::One(x), Sub::One(y)) => {
-                            if same(x.slot(), y.slot()) {
-                                continue;
-                            }
-                            preloaded = preloaded
-                                .wrapping_add(preload_pair_side(x.slot()))
-                                .wrapping_add(preload_pair_side(y.slot()));
-                            Task::Pair(Sub::One(x), Sub::One(y), pos + 1)
-                        }
-                        // Two pairs that share a leaf differ in the other one alone.
-                        (Sub::Two(x1, x2), Sub::Two(y1, y2)) if x1.slot().ptr_eq(y1.slot()) => {
-                            if x2.slot().ptr_eq(y2.slot()) {
-                                continue;
-                            }
-                            Task::Pair(Sub::One(x2), Sub::One(y2), pos + 1)
-                        }
-                        (Sub::Two(x1, x2), Sub::Two(y1, y2)) if x2.slot().ptr_eq(y2.slot()) => {
-                            Task::Pair(Sub::One(x1), Sub::One(y1), pos + 1)
-                        }
-                        (a, b) => Task::Pair(a, b, pos + 1),
+        for d in digits_down(old_fan.bitmap | new_fan.bitmap) {
+            let task = match (old.kid(old_fan, d), new.kid(new_fan, d)) {
+                (Some(Sub::One(x)), Some(Sub::One(y))) => {
+                    if same(x.slot(), y.slot()) {
+                        continue;
                     }
+                    preloaded = preloaded
+                        .wrapping_add(preload_pair_side(x.slot()))
+                        .wrapping_add(preload_pair_side(y.slot()));
+                    Task::Pair(Sub::One(x), Sub::One(y), pos + 1)
                 }
-                (Some(o), n) if n.is_none_or(|n| o > n) => {
-                    Task::Removed(old_kids.pop().expect("peeked").1)
+                // Two pairs that share a leaf differ in the other one alone.
+                (Some(Sub::Two(x1, x2, _)), Some(Sub::Two(y1, y2, _)))
+                    if x1.slot().ptr_eq(y1.slot()) =>
+                {
+                    if x2.slot().ptr_eq(y2.slot()) {
+                        continue;
+                    }
+                    Task::Pair(Sub::One(x2), Sub::One(y2), pos + 1)
                 }
-                _ => Task::Added(new_kids.pop().expect("peeked").1),
+                (Some(Sub::Two(x1, x2, _)), Some(Sub::Two(y1, y2, _)))
+                    if x2.slot().ptr_eq(y2.slot()) =>
+                {
+                    Task::Pair(Sub::One(x1), Sub::One(y1), pos + 1)
+                }
+                (Some(a), Some(b)) => Task::Pair(a, b, pos + 1),
+                (Some(a), None) => Task::Removed(a),
+                (None, Some(b)) => Task::Added(b),
+                (None, None) => unreachable!("the digit is in the union"),
             };
             self.tasks.push(task);
         }
         std::hint::black_box(preloaded);
     }
 
-    /// `outer` splits above `inner`, whose keys all fall under `outer`'s digit `d`.
+    /// `outer` splits (as `fan`) above `inner`, whose keys all fall under `outer`'s digit `d`.
     /// `outer_is_old` says which version `outer` belongs to.
-    fn nest(&mut self, outer: Sub<H>, d: u32, inner: Sub<H>, outer_is_old: bool) {
-        let (pos, kids) = (outer.pos(), outer.kids());
+    fn nest(&mut self, outer: &Sub<H>, fan: Fan, d: u32, inner: Sub<H>, outer_is_old: bool) {
         let alone = |node: Sub<H>, is_old: bool| {
             if is_old {
                 Task::Removed(node)
@@ -438,25 +454,24 @@ impl<H: Hold> Walk<H> {
             }
         };
         let mut inner = Some(inner);
-        for (cd, child) in kids.into_iter().rev() {
-            if cd < d
-                && let Some(inner) = inner.take()
-            {
-                self.tasks.push(alone(inner, !outer_is_old));
-            }
-            if cd == d {
-                let inner = inner.take().expect("one pairing per digit");
-                self.tasks.push(if outer_is_old {
-                    Task::Pair(child, inner, pos + 1)
-                } else {
-                    Task::Pair(inner, child, pos + 1)
-                });
-            } else {
-                self.tasks.push(alone(child, outer_is_old));
-            }
-        }
-        if let Some(inner) = inner {
-            self.tasks.push(alone(inner, !outer_is_old));
+        for cd in digits_down(fan.bitmap | 1 << d) {
+            let child = outer.kid(fan, cd);
+            let task = match (child, cd == d) {
+                (Some(child), true) => {
+                    let inner = inner.take().expect("one pairing per digit");
+                    if outer_is_old {
+                        Task::Pair(child, inner, fan.pos + 1)
+                    } else {
+                        Task::Pair(inner, child, fan.pos + 1)
+                    }
+                }
+                (Some(child), false) => alone(child, outer_is_old),
+                (None, _) => alone(
+                    inner.take().expect("d is the only digit added"),
+                    !outer_is_old,
+                ),
+            };
+            self.tasks.push(task);
         }
     }
 }

@@ -776,7 +776,11 @@ impl RouteMut<'_> {
 /// The position and bitmap of the branch a pair stands for: the first nibble where the keys of
 /// its two leaves differ, and their digits there. Reads both leaves.
 pub(crate) fn pair_route(pair: &[Child]) -> (u32, u32) {
-    let (a, b) = (leaf_key(pair[0].leaf().0), leaf_key(pair[1].leaf().0));
+    split_route(leaf_key(pair[0].leaf().0), leaf_key(pair[1].leaf().0))
+}
+
+/// The position and bitmap of a branch holding just the two different keys `a` and `b`.
+pub(crate) fn split_route(a: &[u8], b: &[u8]) -> (u32, u32) {
     let pos = first_difference(a, b).expect("the keys of a pair differ");
     let digits = [a, b].map(|key| digit(key, pos).expect("both keys reach the split"));
     (pos, 1 << digits[0] | 1 << digits[1])
