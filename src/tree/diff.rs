@@ -125,6 +125,8 @@ struct Fan {
 }
 
 impl<H: Hold> Sub<H> {
+    /// How the subtree splits: from the slot's route for a node; for a pair, from its leaves'
+    /// next digits when they are known and differ, else from reading both keys.
     fn fan(&self) -> Fan {
         match self {
             Sub::One(node) => match node.slot().as_branch() {

@@ -9,7 +9,8 @@
 
 use crate::tree::node::{
     Branch, Child, LeafRef, Next, Node, RouteMut, closest_difference, count_bits, digit,
-    fingerprint, first_difference, leaf_key, locate, pair_route, rank, take, warm,
+    fingerprint, first_difference, leaf_key, locate, pair_route, put, rank, shift_left,
+    shift_right, take, warm,
 };
 
 /// The branch in `slot`, made this tree's own: edited in place when this tree is its only owner
@@ -56,9 +57,9 @@ fn splice<const K: usize>(
             drop(take(old));
         }
         if K >= removed {
-            owned.slots[at..count].rotate_right(K - removed);
+            shift_right(&mut owned.slots[at..count], K - removed);
         } else {
-            owned.slots[at..old_count].rotate_left(removed - K);
+            shift_left(&mut owned.slots[at..old_count], removed - K);
         }
         for j in 0..K {
             owned.slots[at + j] = new(j);
@@ -69,22 +70,25 @@ fn splice<const K: usize>(
         route.set(pos, bitmap, pairs);
         return;
     }
-    // Slot `i` of the result: an old slot before `at`, a new one, or an old one past the gap.
-    // Old slots are moved out when this tree owns the branch alone (no reference count
-    // touched), cloned otherwise.
-    let old = |i: usize| match i {
-        i if i < at => Some(i),
-        i if i < at + K => None,
-        i => Some(i - K + removed),
-    };
     let replacement = match slot.branch_mut() {
-        Some((owned, _)) => Branch::from_fn(pos, bitmap, pairs, |i| match old(i) {
-            Some(j) => take(&mut owned.slots[j]),
-            None => new(i - at),
+        // Moved out in bulk when this tree owns the branch alone (no reference count touched;
+        // the removed slots stay behind and go with it).
+        Some((owned, _)) => Branch::filled(pos, bitmap, pairs, |slots| {
+            slots[..at].swap_with_slice(&mut owned.slots[..at]);
+            slots[at + K..].swap_with_slice(&mut owned.slots[at + removed..old_count]);
+            for (j, slot) in slots[at..at + K].iter_mut().enumerate() {
+                put(slot, new(j));
+            }
         }),
+        // Cloned otherwise.
         None => {
             let (branch, _) = slot.as_branch().expect("checked above");
             warm(branch.children());
+            let old = |i: usize| match i {
+                i if i < at => Some(i),
+                i if i < at + K => None,
+                i => Some(i - K + removed),
+            };
             Branch::from_fn(pos, bitmap, pairs, |i| match old(i) {
                 Some(j) => branch.slots[j].clone(),
                 None => new(i - at),
@@ -235,7 +239,7 @@ fn insert_into_pair(
         take(&mut owned.slots[index + 1]),
     ];
     owned.slots[index] = grow_pair(pair, pos, key, leaf);
-    owned.slots[index + 1..count].rotate_left(1);
+    shift_left(&mut owned.slots[index + 1..count], 1);
     owned.pairs = pairs & !(1 << d);
     route.set(pos, bitmap, owned.pairs);
     None
@@ -531,7 +535,7 @@ fn remove_held(slot: &mut Child, key: &[u8], above: Option<u32>) -> (LeafRef, Re
         if first_is_key {
             owned.slots.swap(index, index + 1);
         }
-        owned.slots[index + 1..count].rotate_left(1);
+        shift_left(&mut owned.slots[index + 1..count], 1);
         (removed, bitmap, pairs & !(1 << d))
     } else if count_bits(bitmap) == 2 {
         // One child is left: it takes the branch's place.
@@ -553,7 +557,7 @@ fn remove_held(slot: &mut Child, key: &[u8], above: Option<u32>) -> (LeafRef, Re
         return (LeafRef::new(removed), rest);
     } else {
         let removed = take(&mut owned.slots[index]);
-        owned.slots[index..count].rotate_left(1);
+        shift_left(&mut owned.slots[index..count], 1);
         (removed, bitmap & !(1 << d), pairs)
     };
     let two_leaves = count_bits(bitmap) == 2

@@ -253,26 +253,18 @@ macro_rules! child {
             }
         }
 
-        /// A branch slot for a new branch of the [`slot_class`] for its slots, the `i`th of
-        /// which (in key order, both leaves of each pair included) is `child(i)`; the slots
-        /// past them are vacant.
-        fn new_branch(
-            pos: u32,
-            bitmap: u32,
-            pairs: u32,
-            mut child: impl FnMut(usize) -> Child,
-        ) -> Child {
+        /// A branch slot for a new branch of the [`slot_class`] for its slots, whose slots (in
+        /// key order, both leaves of each pair included) `fill` writes over: it gets them all
+        /// vacant, and must leave none of them so. The slots past them stay vacant.
+        fn new_branch(pos: u32, bitmap: u32, pairs: u32, fill: impl FnOnce(&mut [Child])) -> Child {
             debug_assert!(bitmap.count_ones() >= 2 && pairs & !bitmap == 0 && pairs & 1 == 0);
             let count = (bitmap.count_ones() + pairs.count_ones()) as usize;
             let route = Route::new(pos, bitmap, pairs);
             match slot_class(count) {
                 $($slots => {
-                    // Filled in place: building the array through `array::from_fn` moved every
-                    // slot through the stack byte by byte.
                     let mut slots = [const { Child::Vacant }; $slots];
-                    for (i, slot) in slots[..count].iter_mut().enumerate() {
-                        std::mem::forget(std::mem::replace(slot, child(i)));
-                    }
+                    fill(&mut slots[..count]);
+                    debug_assert!(slots[..count].iter().all(|slot| !matches!(slot, Child::Vacant)));
                     let branch =
                         BranchOf { pos, bitmap, pairs, hash: HashCell::default(), slots };
                     Child::$branch(
@@ -508,6 +500,38 @@ macro_rules! vacant {
 }
 pub(crate) use vacant;
 
+/// Writes `child` into a vacant slot (nothing to drop there, so no drop is run).
+#[inline]
+pub(crate) fn put(slot: &mut Child, child: Child) {
+    debug_assert!(matches!(slot, Child::Vacant));
+    std::mem::forget(std::mem::replace(slot, child));
+}
+
+/// Moves the slots of `slots` `by` places right, its last `by` slots (vacant) coming to the
+/// front. Swaps, because the slices' own rotation walks cycles one element at a time on
+/// slices this short.
+#[inline]
+pub(crate) fn shift_right(slots: &mut [Child], by: usize) {
+    debug_assert!(
+        slots[slots.len() - by..]
+            .iter()
+            .all(|slot| matches!(slot, Child::Vacant))
+    );
+    for i in (by..slots.len()).rev() {
+        slots.swap(i, i - by);
+    }
+}
+
+/// Moves the slots of `slots` `by` places left, its first `by` slots (vacant) going to the
+/// end.
+#[inline]
+pub(crate) fn shift_left(slots: &mut [Child], by: usize) {
+    debug_assert!(slots[..by].iter().all(|slot| matches!(slot, Child::Vacant)));
+    for i in by..slots.len() {
+        slots.swap(i - by, i);
+    }
+}
+
 /// Leaves a slot [`Child::Vacant`] and returns what it held: moving a child out of a branch
 /// this way touches no reference count.
 #[inline]
@@ -621,7 +645,7 @@ impl Branch {
         children: impl IntoIterator<Item = Child>,
     ) -> Child {
         let mut children = children.into_iter();
-        new_branch(pos, bitmap, pairs, |_| {
+        Branch::from_fn(pos, bitmap, pairs, |_| {
             children
                 .next()
                 .expect("one slot per child and two per pair")
@@ -634,16 +658,32 @@ impl Branch {
         pos: u32,
         bitmap: u32,
         pairs: u32,
-        child: impl FnMut(usize) -> Child,
+        mut child: impl FnMut(usize) -> Child,
     ) -> Child {
-        new_branch(pos, bitmap, pairs, child)
+        new_branch(pos, bitmap, pairs, |slots| {
+            for (i, slot) in slots.iter_mut().enumerate() {
+                put(slot, child(i));
+            }
+        })
+    }
+
+    /// A slot for a new branch (in the class for its slots) whose slots `fill` writes over, in
+    /// key order: it gets them vacant, one per child and two per pair, and must fill them all
+    /// (moving slots in with `swap_with_slice` touches no reference count).
+    pub(crate) fn filled(
+        pos: u32,
+        bitmap: u32,
+        pairs: u32,
+        fill: impl FnOnce(&mut [Child]),
+    ) -> Child {
+        new_branch(pos, bitmap, pairs, fill)
     }
 
     /// A slot for a copy of this branch (in the class for its slots): the copy shares every
     /// child.
     pub(crate) fn copy(&self) -> Child {
         let children = self.children();
-        new_branch(self.pos, self.bitmap, self.pairs, |i| children[i].clone())
+        Branch::from_fn(self.pos, self.bitmap, self.pairs, |i| children[i].clone())
     }
 }
 
