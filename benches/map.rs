@@ -535,6 +535,63 @@ fn report(n: usize, reps: usize, r: &Results) {
     }
 }
 
+/// The owned workloads of each contender, run in this order in the first repetition; each
+/// later repetition starts one contender further on.
+const OWNED_RUNS: [fn(&Data, &mut Results); 5] = [
+    owned_workloads::<Map>,
+    owned_workloads::<imbl::HashMap<Key, Vec<u8>>>,
+    owned_workloads::<imbl::OrdMap<Key, Vec<u8>>>,
+    owned_workloads::<HashMap<Key, Vec<u8>>>,
+    owned_workloads::<Rpds>,
+];
+
+/// The data of the owned workloads at `n`: the first `n` keys, values and misses of the data
+/// the whole run uses.
+fn owned_data(n: usize) -> (Data, Data) {
+    // The snapshot workload inserts past the base, so the data has room for it.
+    let d = data(n + n.min(100_000), 0x9e37_79b9_7f4a_7c15);
+    let owned = Data {
+        keys: d.keys[..n].to_vec(),
+        values: d.values[..n].to_vec(),
+        misses: d.misses[..n].to_vec(),
+    };
+    (d, owned)
+}
+
+/// Runs the owned workloads of contender `which` at `n` in a child process of this bench and
+/// adds what it measured to `r`.
+///
+/// In one shared process each contender met the heap the others left: after `imbl::OrdMap`
+/// freed two million small blocks, the next contender to free a large block paid for
+/// consolidating them all (`malloc_consolidate` and `unlink_chunk`: 29% of lqft's insert
+/// profile), and contenders whose block sizes matched the leftovers reused them for free.
+/// A fresh process per run gives every contender the same start.
+fn owned_in_child(which: usize, n: usize, r: &mut Results) {
+    let exe = std::env::current_exe().expect("the bench knows its executable");
+    let out = std::process::Command::new(exe)
+        .args(["--owned-child", &which.to_string(), "--n", &n.to_string()])
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("the child runs");
+    assert!(
+        out.status.success(),
+        "the owned workloads of contender {which} failed"
+    );
+    for line in String::from_utf8(out.stdout)
+        .expect("rows are text")
+        .lines()
+    {
+        let [workload, who, value, unit] = line.split('\t').collect::<Vec<_>>()[..] else {
+            panic!("a row has four fields: {line:?}");
+        };
+        let unit = ["ns/op", "B/key", "ns/entry"]
+            .into_iter()
+            .find(|u| *u == unit)
+            .expect("a known unit");
+        r.add(workload, who, value.parse().expect("a number"), unit);
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     let smoke = args.iter().any(|a| a == "--smoke");
@@ -544,6 +601,17 @@ fn main() {
             .and_then(|i| args.get(i + 1))
             .and_then(|v| v.parse().ok())
     };
+    if let (Some(which), Some(n)) = (value_of("--owned-child"), value_of("--n")) {
+        let (_, owned) = owned_data(n);
+        let mut r = Results::default();
+        OWNED_RUNS[which](&owned, &mut r);
+        for (workload, who, values, unit) in &r.rows {
+            for value in values {
+                println!("{workload}\t{who}\t{value}\t{unit}");
+            }
+        }
+        return;
+    }
     let sizes: Vec<usize> = match (smoke, value_of("--n")) {
         (true, _) => vec![10_000],
         (false, Some(n)) => vec![n],
@@ -564,29 +632,14 @@ fn main() {
             .join(" ")
     );
     for n in sizes {
-        // The snapshot workload inserts past the base, so the data has room for it.
+        let (d, owned) = owned_data(n);
         let snapshot_ops = n.min(100_000);
-        let d = data(n + snapshot_ops, 0x9e37_79b9_7f4a_7c15);
-        let owned = Data {
-            keys: d.keys[..n].to_vec(),
-            values: d.values[..n].to_vec(),
-            misses: d.misses[..n].to_vec(),
-        };
         let mut r = Results::default();
         let base = n - snapshot_ops;
         for rep in 0..reps {
             eprintln!("N = {n}: repetition {} of {reps}", rep + 1);
-            // Each repetition starts with the next contender, so that none always meets the
-            // heap (and the page faults) the previous repetition left.
-            let owned_runs: [fn(&Data, &mut Results); 5] = [
-                owned_workloads::<Map>,
-                owned_workloads::<imbl::HashMap<Key, Vec<u8>>>,
-                owned_workloads::<imbl::OrdMap<Key, Vec<u8>>>,
-                owned_workloads::<HashMap<Key, Vec<u8>>>,
-                owned_workloads::<Rpds>,
-            ];
-            for i in 0..owned_runs.len() {
-                owned_runs[(rep + i) % owned_runs.len()](&owned, &mut r);
+            for i in 0..OWNED_RUNS.len() {
+                owned_in_child((rep + i) % OWNED_RUNS.len(), n, &mut r);
             }
             snapshot_insert_lqft(&d, base, snapshot_ops, &mut r);
             snapshot_insert_ordmap(&d, base, snapshot_ops, &mut r);
