@@ -75,13 +75,32 @@ struct Root<'a, 'r, L: Link<'a>> {
 }
 
 struct Cursor<'a, L: Link<'a>> {
-    stack: Vec<(L, usize)>,
+    stack: Vec<Frame<L>>,
     leaf: Option<L::Leaf>,
     /// Stack depth of the branch whose whole subtree was last preloaded: the walk is inside it
     /// while the stack is deeper. `usize::MAX` when no subtree is.
     preloaded: usize,
     /// Leaves the cursor has moved past, up to [`LONG_WALK`].
     steps: usize,
+}
+
+/// A branch on a cursor's path, the index of the child taken, and its child count (kept so that
+/// a step to a sibling reads no branch header).
+struct Frame<L> {
+    branch: L,
+    index: usize,
+    count: usize,
+}
+
+impl<'a, L: Link<'a>> Frame<L> {
+    fn at(branch: L, index: usize) -> Frame<L> {
+        let count = branch.count();
+        Frame {
+            branch,
+            index,
+            count,
+        }
+    }
 }
 
 /// Steps after which a walk counts as long and preloads whole subtrees: a short range would
@@ -153,13 +172,10 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
                             preload(branch.children());
                         }
                     }
-                    let index = if leftmost {
-                        0
-                    } else {
-                        branch.children().len() - 1
-                    };
-                    step = branch.child(index);
-                    self.stack.push((branch, index));
+                    let frame = Frame::at(branch, 0);
+                    let index = if leftmost { 0 } else { frame.count - 1 };
+                    step = frame.branch.child(index);
+                    self.stack.push(Frame { index, ..frame });
                 }
             }
         }
@@ -168,15 +184,15 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
     /// Moves to the next leaf (`forward`) or the previous one; clears the leaf at either end.
     fn advance(&mut self, forward: bool) {
         self.steps = (self.steps + 1).min(LONG_WALK);
-        while let Some((branch, index)) = self.stack.last_mut() {
+        while let Some(frame) = self.stack.last_mut() {
             let next = if forward {
-                (*index + 1 < branch.children().len()).then(|| *index + 1)
+                (frame.index + 1 < frame.count).then(|| frame.index + 1)
             } else {
-                index.checked_sub(1)
+                frame.index.checked_sub(1)
             };
             if let Some(next) = next {
-                *index = next;
-                let step = branch.child(next);
+                frame.index = next;
+                let step = frame.branch.child(next);
                 self.descend(step, forward);
                 return;
             }
@@ -217,17 +233,17 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
                         unreachable!("a pair holds leaves")
                     };
                     if past(&leaf) {
-                        self.stack.push((branch, index));
+                        self.stack.push(Frame::at(branch, index));
                         self.leaf = Some(leaf);
                         return;
                     }
                 }
-                self.stack.push((branch, next + 1));
+                self.stack.push(Frame::at(branch, next + 1));
                 self.stack_after_current();
                 return;
             }
             step = branch.child(next);
-            self.stack.push((branch, next));
+            self.stack.push(Frame::at(branch, next));
         }
         let Some(at) = split else {
             // The key itself is present, at this leaf.
@@ -247,7 +263,7 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
                 let index = branch.rank(key_digit);
                 if index < branch.children().len() {
                     let child = branch.child(index);
-                    self.stack.push((branch, index));
+                    self.stack.push(Frame::at(branch, index));
                     self.descend(child, true);
                 } else {
                     self.leaf = None;
