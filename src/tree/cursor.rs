@@ -192,8 +192,11 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
             };
             if let Some(next) = next {
                 frame.index = next;
-                let step = frame.branch.child(next);
-                self.descend(step, forward);
+                match frame.branch.child(next) {
+                    // Most steps go to a sibling leaf: no descent to set up.
+                    Step::Leaf(leaf) => self.leaf = Some(leaf),
+                    step => self.descend(step, forward),
+                }
                 return;
             }
             self.stack.pop();
