@@ -9,7 +9,7 @@
 
 use crate::tree::node::{
     Branch, Child, LeafRef, Next, Node, RouteMut, closest_difference, count_bits, digit,
-    fingerprint, first_difference, leaf_key, locate, pair_route, put, rank, shift_left,
+    fingerprint, first_difference, leaf_key, locate, new_branch, pair_route, put, rank, shift_left,
     shift_right, take, warm,
 };
 
@@ -61,8 +61,8 @@ fn splice<const K: usize>(
         } else {
             shift_left(&mut owned.slots[at..old_count], removed - K);
         }
-        for j in 0..K {
-            owned.slots[at + j] = new(j);
+        for (j, slot) in owned.slots[at..at + K].iter_mut().enumerate() {
+            put(slot, new(j));
         }
         owned.bitmap = bitmap;
         owned.pairs = pairs;
@@ -73,7 +73,7 @@ fn splice<const K: usize>(
     let replacement = match slot.branch_mut() {
         // Moved out in bulk when this tree owns the branch alone (no reference count touched;
         // the removed slots stay behind and go with it).
-        Some((owned, _)) => Branch::filled(pos, bitmap, pairs, |slots| {
+        Some((owned, _)) => new_branch(pos, bitmap, pairs, |slots| {
             slots[..at].swap_with_slice(&mut owned.slots[..at]);
             slots[at + K..].swap_with_slice(&mut owned.slots[at + removed..old_count]);
             for (j, slot) in slots[at..at + K].iter_mut().enumerate() {

@@ -255,8 +255,9 @@ macro_rules! child {
 
         /// A branch slot for a new branch of the [`slot_class`] for its slots, whose slots (in
         /// key order, both leaves of each pair included) `fill` writes over: it gets them all
-        /// vacant, and must leave none of them so. The slots past them stay vacant.
-        fn new_branch(pos: u32, bitmap: u32, pairs: u32, fill: impl FnOnce(&mut [Child])) -> Child {
+        /// vacant, and must leave none of them so (moving slots in with `swap_with_slice`
+        /// touches no reference count). The slots past them stay vacant.
+        pub(crate) fn new_branch(pos: u32, bitmap: u32, pairs: u32, fill: impl FnOnce(&mut [Child])) -> Child {
             debug_assert!(bitmap.count_ones() >= 2 && pairs & !bitmap == 0 && pairs & 1 == 0);
             let count = (bitmap.count_ones() + pairs.count_ones()) as usize;
             let route = Route::new(pos, bitmap, pairs);
@@ -665,18 +666,6 @@ impl Branch {
                 put(slot, child(i));
             }
         })
-    }
-
-    /// A slot for a new branch (in the class for its slots) whose slots `fill` writes over, in
-    /// key order: it gets them vacant, one per child and two per pair, and must fill them all
-    /// (moving slots in with `swap_with_slice` touches no reference count).
-    pub(crate) fn filled(
-        pos: u32,
-        bitmap: u32,
-        pairs: u32,
-        fill: impl FnOnce(&mut [Child]),
-    ) -> Child {
-        new_branch(pos, bitmap, pairs, fill)
     }
 
     /// A slot for a copy of this branch (in the class for its slots): the copy shares every
