@@ -571,3 +571,67 @@ fn snapshots_stay_consistent_under_a_concurrent_writer() {
     }
     assert_eq!(first.tree().verify().unwrap(), expected);
 }
+
+#[test]
+fn walks_from_both_ends_meet_exactly_once() {
+    let mut s = 11;
+    let mut tree = Tree::new();
+    let mut model = std::collections::BTreeMap::new();
+    for _ in 0..20_000 {
+        let key = xorshift(&mut s).to_be_bytes()[..(xorshift(&mut s) % 9) as usize].to_vec();
+        tree.insert(&key, &key).unwrap();
+        model.insert(key.clone(), key);
+    }
+    let want: Vec<&[u8]> = model.keys().map(Vec::as_slice).collect();
+    // Runs of steps from either end, long enough for the walks to read ahead in both directions.
+    for seed in 1..=20u64 {
+        let (mut front, mut back) = (Vec::new(), Vec::new());
+        let mut walk = tree.iter();
+        let mut state = seed;
+        'walk: loop {
+            let run = xorshift(&mut state) % 700;
+            let forward = xorshift(&mut state).is_multiple_of(2);
+            for _ in 0..run {
+                let step = if forward {
+                    walk.next()
+                } else {
+                    walk.next_back()
+                };
+                let Some((key, value)) = step else {
+                    break 'walk;
+                };
+                assert_eq!(key, value);
+                if forward {
+                    front.push(key)
+                } else {
+                    back.push(key)
+                }
+            }
+        }
+        assert_eq!(walk.len(), 0);
+        front.extend(back.iter().rev());
+        assert_eq!(front, want);
+    }
+    // Bounded ranges, whose ends the walks gather past, borrowed and owned.
+    let map = Map::new();
+    for key in &want {
+        map.put(key, key).unwrap();
+    }
+    for (i, start) in (0..want.len()).step_by(997).enumerate() {
+        let end = (start + 1 + i * 173).min(want.len() - 1);
+        let expect = &want[start..end];
+        let got: Vec<&[u8]> = tree.range(want[start], want[end]).map(|(k, _)| k).collect();
+        assert_eq!(got, expect);
+        let back: Vec<&[u8]> = tree
+            .range(want[start], want[end])
+            .rev()
+            .map(|(k, _)| k)
+            .collect();
+        assert_eq!(back, expect.iter().rev().copied().collect::<Vec<_>>());
+        let owned: Vec<Vec<u8>> = map
+            .range(want[start], want[end])
+            .map(|e| e.key().to_vec())
+            .collect();
+        assert_eq!(owned, expect);
+    }
+}

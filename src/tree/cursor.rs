@@ -12,8 +12,7 @@ use std::ops::{Bound, Deref};
 
 use crate::tree::Tree;
 use crate::tree::node::{
-    Branch, BranchRef, Child, LeafRef, Node, closest_difference, digit, leaf_key, leaf_value,
-    preload,
+    Branch, BranchRef, Child, LeafRef, Node, closest_difference, digit, leaf_entry, leaf_key,
 };
 use crate::tree::preload::touch_branch;
 
@@ -23,6 +22,24 @@ pub(crate) trait Link<'a>: Clone + Deref<Target = Branch> {
     type Leaf: Clone + Deref<Target = [u8]>;
     /// The child of this branch at `index`.
     fn child(&self, index: usize) -> Step<'a, Self>;
+    /// Appends to `out` the children of this branch at `slots`, all leaves, in the walk's
+    /// direction.
+    fn leaves(&self, slots: std::ops::Range<usize>, forward: bool, out: &mut Vec<Self::Leaf>);
+}
+
+/// [`Link::leaves`] over `slots`, `leaf` turning a slot into a leaf.
+#[inline(always)]
+fn leaves_of<'s, T>(
+    slots: &'s [Child],
+    forward: bool,
+    out: &mut Vec<T>,
+    leaf: impl Fn(&'s Child) -> T,
+) {
+    if forward {
+        out.extend(slots.iter().map(leaf));
+    } else {
+        out.extend(slots.iter().rev().map(leaf));
+    }
 }
 
 pub(crate) enum Step<'a, L: Link<'a>> {
@@ -59,12 +76,21 @@ impl<'a> Link<'a> for &'a Branch {
         let branch: &'a Branch = self;
         borrowed(&branch.slots[index])
     }
+    fn leaves(&self, slots: std::ops::Range<usize>, forward: bool, out: &mut Vec<&'a [u8]>) {
+        let branch: &'a Branch = self;
+        leaves_of(&branch.slots[slots], forward, out, |child| child.leaf().0);
+    }
 }
 
 impl<'a> Link<'a> for BranchRef {
     type Leaf = LeafRef;
     fn child(&self, index: usize) -> Step<'a, Self> {
         owned(&self.slots[index])
+    }
+    fn leaves(&self, slots: std::ops::Range<usize>, forward: bool, out: &mut Vec<LeafRef>) {
+        leaves_of(&self.slots[slots], forward, out, |child| {
+            LeafRef::new(child.clone())
+        });
     }
 }
 
@@ -77,81 +103,129 @@ struct Root<'a, 'r, L: Link<'a>> {
 struct Cursor<'a, L: Link<'a>> {
     stack: Vec<Frame<L>>,
     leaf: Option<L::Leaf>,
-    /// Stack depth of the branch whose whole subtree was last preloaded: the walk is inside it
-    /// while the stack is deeper. `usize::MAX` when no subtree is.
-    preloaded: usize,
-    /// Leaves the cursor has moved past, up to [`LONG_WALK`].
-    steps: usize,
+    /// Leaves gathered ahead, in walk order; the stack is positioned at the last of them (at
+    /// `leaf` itself when there are none).
+    ahead: Vec<L::Leaf>,
+    /// How many of `ahead` the cursor has moved to: `leaf` is the one before `ahead[taken]`.
+    taken: usize,
+    /// The index in `ahead` at which to gather the next batch: while the cursor moves through
+    /// the leaves before it, the cache misses of the batch after it are in flight.
+    next_batch: usize,
+    /// The size of the batch gathered last.
+    batch: usize,
 }
 
-/// A branch on a cursor's path, the index of the child taken, and its child count (kept so that
-/// a step to a sibling reads no branch header).
+/// A branch on a cursor's path, the index of the child taken, its child count and which of its
+/// children are branches (kept so that a step to a sibling reads no branch header, and a run of
+/// leaf siblings is found without reading their slots one by one). A branch entered but not
+/// stepped into yet has the index before its first child in the walk's direction: `usize::MAX`
+/// forward, the count backward.
 struct Frame<L> {
     branch: L,
     index: usize,
     count: usize,
+    branches: u64,
 }
 
 impl<'a, L: Link<'a>> Frame<L> {
+    /// The frame of `branch` at `index`.
     fn at(branch: L, index: usize) -> Frame<L> {
+        Frame::read(branch, index, false)
+    }
+
+    /// The frame of `branch`, just entered by a walk in the direction `forward`. Loads the
+    /// lines of the branches among its children, so that their cache misses overlap with the
+    /// walk through their siblings.
+    fn entered(branch: L, forward: bool) -> Frame<L> {
         let count = branch.count();
+        Frame::read(branch, if forward { usize::MAX } else { count }, true)
+    }
+
+    #[inline(always)]
+    fn read(branch: L, index: usize, load: bool) -> Frame<L> {
+        let children = branch.children();
+        let branches = children
+            .iter()
+            .enumerate()
+            .fold(0u64, |branches, (i, child)| {
+                branches | u64::from(child.is_branch()) << i
+            });
+        if load {
+            let (mut rest, mut loaded) = (branches, 0usize);
+            while rest != 0 {
+                let child = &children[rest.trailing_zeros() as usize];
+                if let Some((child, route)) = child.as_branch() {
+                    loaded = loaded.wrapping_add(touch_branch(child, route));
+                }
+                rest &= rest - 1;
+            }
+            std::hint::black_box(loaded);
+        }
+        let count = children.len();
         Frame {
             branch,
             index,
             count,
+            branches,
         }
+    }
+
+    /// The slots of the run of leaves that follows the child at `index` in the walk's direction
+    /// (up to the next branch or the end), at most `most` of them.
+    #[inline(always)]
+    fn run(&self, forward: bool, most: usize) -> std::ops::Range<usize> {
+        if forward {
+            let start = self.index.wrapping_add(1);
+            let end = match self.branches.checked_shr(start as u32) {
+                Some(after) if after != 0 => start + after.trailing_zeros() as usize,
+                _ => self.count,
+            };
+            start..end.min(start + most)
+        } else {
+            let end = self.index;
+            let before = self.branches & ((1u64 << end) - 1);
+            let start = match before {
+                0 => 0,
+                _ => 64 - before.leading_zeros() as usize,
+            };
+            start.max(end.saturating_sub(most))..end
+        }
+    }
+
+    /// The index of the child after the current one in the walk's direction, if any.
+    #[inline(always)]
+    fn following(&self, forward: bool) -> Option<usize> {
+        let next = if forward {
+            self.index.wrapping_add(1)
+        } else {
+            self.index.wrapping_sub(1)
+        };
+        (next < self.count).then_some(next)
     }
 }
 
-/// Steps after which a walk counts as long and preloads whole subtrees: a short range would
-/// read only part of what it preloaded.
-const LONG_WALK: usize = 128;
-
-/// The most nodes a cursor preloads at once: a subtree this small fits in the L2 cache of any
-/// current core, and preloading it costs about one miss's latency instead of one per level.
-const PRELOAD_BUDGET: usize = 512;
-
-/// Starts the cache misses of every node below `branch`, breadth first, so that the misses of a
-/// whole level overlap instead of following one another down the tree. Stops early, returning
-/// `false`, when the subtree has more than [`PRELOAD_BUDGET`] nodes.
-fn preload_subtree(branch: &Branch) -> bool {
-    let mut queue = Vec::with_capacity(64);
-    queue.push(branch);
-    let (mut next, mut nodes, mut sum) = (0, 0, 0usize);
-    let fits = loop {
-        let Some(&branch) = queue.get(next) else {
-            break true;
-        };
-        next += 1;
-        let children = branch.children();
-        nodes += children.len();
-        if nodes > PRELOAD_BUDGET {
-            break false;
-        }
-        for child in children {
-            sum = sum.wrapping_add(match child.as_branch() {
-                Some((branch, route)) => {
-                    queue.push(branch);
-                    touch_branch(branch, route)
-                }
-                None => child.preload(),
-            });
-        }
-    };
-    std::hint::black_box(sum);
-    fits
-}
+/// The fewest and the most leaves a cursor gathers at once, a batch ahead of the leaves it
+/// moves through. A walk gathers twice as many each time, so a short range reads at most about
+/// as many leaves past its end as it yielded, and a long walk keeps this many cache misses in
+/// flight: more than a core tracks at once, each started by a load a few instructions after
+/// the last.
+const GATHER_MIN: usize = 4;
+const GATHER_MAX: usize = 64;
 
 impl<'a, L: Link<'a>> Cursor<'a, L> {
     fn new() -> Self {
         Cursor {
             stack: Vec::new(),
             leaf: None,
-            preloaded: usize::MAX,
-            steps: 0,
+            ahead: Vec::new(),
+            taken: 0,
+            next_batch: 0,
+            batch: 0,
         }
     }
 
+    /// Positions on the outermost leaf of `step` (the leftmost or the rightmost), entering the
+    /// branches on the way.
     fn descend(&mut self, mut step: Step<'a, L>, leftmost: bool) {
         loop {
             match step {
@@ -160,18 +234,6 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
                     return;
                 }
                 Step::Branch(branch) => {
-                    // Entering a subtree not preloaded yet: on a long walk, start the cache
-                    // misses of all of it if it is small; else of every child, which the walk
-                    // visits in turn.
-                    let depth = self.stack.len();
-                    if depth <= self.preloaded {
-                        if self.steps >= LONG_WALK && preload_subtree(&branch) {
-                            self.preloaded = depth;
-                        } else {
-                            self.preloaded = usize::MAX;
-                            preload(branch.children());
-                        }
-                    }
                     let frame = Frame::at(branch, 0);
                     let index = if leftmost { 0 } else { frame.count - 1 };
                     step = frame.branch.child(index);
@@ -182,34 +244,88 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
     }
 
     /// Moves to the next leaf (`forward`) or the previous one; clears the leaf at either end.
+    #[inline]
     fn advance(&mut self, forward: bool) {
-        self.steps = (self.steps + 1).min(LONG_WALK);
-        while let Some(frame) = self.stack.last_mut() {
-            let next = if forward {
-                (frame.index + 1 < frame.count).then(|| frame.index + 1)
-            } else {
-                frame.index.checked_sub(1)
-            };
-            if let Some(next) = next {
-                frame.index = next;
-                match frame.branch.child(next) {
-                    // Most steps go to a sibling leaf: no descent to set up.
-                    Step::Leaf(leaf) => self.leaf = Some(leaf),
-                    step => self.descend(step, forward),
-                }
-                return;
-            }
-            self.stack.pop();
+        if self.taken < self.next_batch {
+            self.leaf = Some(self.ahead[self.taken].clone());
+            self.taken += 1;
+        } else {
+            self.refill(forward);
         }
-        self.leaf = None;
+    }
+
+    /// Gathers the next batch of leaves behind those not moved through yet, then moves to the
+    /// next leaf. Out of line, so that a step to a leaf already gathered saves no registers.
+    #[cold]
+    #[inline(never)]
+    fn refill(&mut self, forward: bool) {
+        self.ahead.drain(..self.taken);
+        self.batch = (self.batch * 2).clamp(GATHER_MIN, GATHER_MAX);
+        let before = self.ahead.len();
+        self.gather(forward, self.batch);
+        // The new batch waits for the next refill, unless the walk has ended.
+        self.next_batch = if self.stack.is_empty() {
+            self.ahead.len()
+        } else {
+            before
+        };
+        self.leaf = self.ahead.first().cloned();
+        self.taken = usize::from(self.leaf.is_some());
+    }
+
+    /// Moves to the next leaf (`forward`) or the previous one gathering none ahead, so that the
+    /// stack is positioned at the leaf; clears the leaf at either end.
+    fn step(&mut self, forward: bool) {
+        self.forget_ahead();
+        self.gather(forward, 1);
+        self.leaf = self.ahead.pop();
+    }
+
+    /// Drops the leaves gathered ahead; only right where the stack is positioned.
+    fn forget_ahead(&mut self) {
+        self.ahead.clear();
+        self.taken = 0;
+        self.next_batch = 0;
+        self.batch = 0;
+    }
+
+    /// Walks the stack on past up to `want` leaves, appending them to `ahead` and loading a
+    /// byte of each (and the lines of the branches below each branch entered), so that their
+    /// cache misses overlap while the caller moves through the leaves before them.
+    fn gather(&mut self, forward: bool, want: usize) {
+        let start = self.ahead.len();
+        let want = start + want;
+        while let Some(frame) = self.stack.last_mut() {
+            let run = frame.run(forward, want - self.ahead.len());
+            if !run.is_empty() {
+                frame.index = if forward { run.end - 1 } else { run.start };
+                frame.branch.leaves(run, forward, &mut self.ahead);
+                if self.ahead.len() == want {
+                    break;
+                }
+            }
+            // The run of leaves ended at a branch or at the end of this one.
+            let Some(next) = frame.following(forward) else {
+                self.stack.pop();
+                continue;
+            };
+            frame.index = next;
+            let Step::Branch(branch) = frame.branch.child(next) else {
+                unreachable!("a run of leaves ends at a branch")
+            };
+            self.stack.push(Frame::entered(branch, forward));
+        }
+        let loaded = self.ahead[start..]
+            .iter()
+            .fold(0usize, |sum, leaf| sum.wrapping_add(usize::from(leaf[0])));
+        std::hint::black_box(loaded);
     }
 
     /// Positions on the first leaf whose key is `>= key` (or `> key` when `exclusive`).
     fn seek(&mut self, root: &Root<'a, '_, L>, key: &[u8], exclusive: bool) {
         self.stack.clear();
         self.leaf = None;
-        self.preloaded = usize::MAX;
-        self.steps = 0;
+        self.forget_ahead();
         let split = closest_difference(root.node, key, false);
         let mut step = root.step.clone();
         // Follow the key while the subtree still agrees with it.
@@ -255,7 +371,7 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
             };
             self.leaf = Some(leaf);
             if exclusive {
-                self.advance(true);
+                self.step(true);
             }
             return;
         };
@@ -293,14 +409,14 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
 
     /// Moves past the subtree the top of the stack points at.
     fn stack_after_current(&mut self) {
-        self.advance(true);
+        self.step(true);
     }
 
     /// Positions on the last leaf whose key is `< key` (or `<= key` when `inclusive`).
     fn seek_before(&mut self, root: &Root<'a, '_, L>, key: &[u8], inclusive: bool) {
         self.seek(root, key, inclusive);
         if self.leaf.is_some() {
-            self.advance(false);
+            self.step(false);
         } else {
             self.stack.clear();
             self.descend(root.step.clone(), false);
@@ -403,17 +519,13 @@ impl<'a> Range<'a> {
 impl<'a> Iterator for Range<'a> {
     type Item = (&'a [u8], &'a [u8]);
     fn next(&mut self) -> Option<Self::Item> {
-        self.walk
-            .next()
-            .map(|leaf| (leaf_key(leaf), leaf_value(leaf)))
+        self.walk.next().map(leaf_entry)
     }
 }
 
 impl DoubleEndedIterator for Range<'_> {
     fn next_back(&mut self) -> Option<Self::Item> {
-        self.walk
-            .next_back()
-            .map(|leaf| (leaf_key(leaf), leaf_value(leaf)))
+        self.walk.next_back().map(leaf_entry)
     }
 }
 

@@ -144,14 +144,16 @@ macro_rules! child {
             }
 
             /// The bytes (without padding) and key fingerprint of the leaf this slot refers to,
-            /// which must be one. Out of line: walks test for branches first.
-            #[inline(never)]
+            /// which must be one. The size classes differ only in the bound the length is
+            /// checked against, which compiles to a table lookup.
+            #[inline(always)]
             pub(crate) fn leaf(&self) -> (&[u8], u32) {
+                if let Child::Large(leaf, _, _, tag) = self {
+                    return (&leaf[..], *tag);
+                }
                 let (leaf, len, tag) = match self {
                     $(Child::$leaf(leaf, len, _, tag) => (&leaf[..], usize::from(*len), *tag),)*
-                    Child::Large(leaf, _, _, tag) => (&leaf[..], leaf.len(), *tag),
-                    Child::Vacant => vacant!(),
-                    _ => unreachable!("the slot refers to a branch, not a leaf"),
+                    _ => not_a_leaf(self),
                 };
                 (&leaf[..len], tag)
             }
@@ -465,20 +467,9 @@ pub(crate) fn fingerprint(key: &[u8]) -> u32 {
 /// the locked increments or decrements that follow find the counts in cache (x86 runs locked
 /// instructions one at a time, each waiting for its own miss).
 pub(crate) fn warm(children: &[Child]) {
-    read_each(children, Child::strong_count);
-}
-
-/// Starts the cache misses of what a walk will read in `children`, so that they overlap.
-pub(crate) fn preload(children: &[Child]) {
-    read_each(children, Child::preload);
-}
-
-/// Applies the plain load `read` to every child, keeping the results so the loads happen.
-#[inline(always)]
-fn read_each(children: &[Child], read: impl Fn(&Child) -> usize) {
     let sum = children
         .iter()
-        .fold(0usize, |sum, child| sum.wrapping_add(read(child)));
+        .fold(0usize, |sum, child| sum.wrapping_add(child.strong_count()));
     std::hint::black_box(sum);
 }
 
@@ -494,6 +485,16 @@ fn detach(branch: &mut Branch, out: &mut Vec<Child>) {
 }
 
 /// The arm for [`Child::Vacant`] in walks over a tree, which never meet one.
+/// Panics: `child`, read as a leaf, is a branch or vacant.
+#[cold]
+#[inline(never)]
+fn not_a_leaf(child: &Child) -> ! {
+    match child {
+        Child::Vacant => vacant!(),
+        _ => unreachable!("the slot refers to a branch, not a leaf"),
+    }
+}
+
 macro_rules! vacant {
     () => {
         unreachable!("a vacant slot is never part of a tree")
@@ -561,6 +562,15 @@ pub(crate) type Branch = BranchOf<[Child]>;
 pub(crate) fn leaf_key(leaf: &[u8]) -> &[u8] {
     let key_len = u16::from_le_bytes([leaf[0], leaf[1]]) as usize;
     &leaf[2..2 + key_len]
+}
+
+/// The key and the value stored in a leaf.
+#[inline]
+pub(crate) fn leaf_entry(leaf: &[u8]) -> (&[u8], &[u8]) {
+    let (key_len, rest) = leaf
+        .split_first_chunk()
+        .expect("a leaf starts with its key length");
+    rest.split_at(usize::from(u16::from_le_bytes(*key_len)))
 }
 
 /// The value stored in a leaf.
