@@ -154,8 +154,8 @@ impl<'a, L: Link<'a>> Frame<L> {
             let (mut rest, mut loaded) = (branches, 0usize);
             while rest != 0 {
                 let child = &children[rest.trailing_zeros() as usize];
-                if let Some((child, route)) = child.as_branch() {
-                    loaded = loaded.wrapping_add(touch_branch(child, route));
+                if let Some((child, _)) = child.as_branch() {
+                    loaded = loaded.wrapping_add(touch_branch(child));
                 }
                 rest &= rest - 1;
             }

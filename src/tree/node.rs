@@ -774,14 +774,6 @@ impl Route {
         (pairs >> 1) as u16
     }
 
-    /// The number of slots the branch uses, when the route holds its masks.
-    #[inline]
-    pub(crate) fn count(self) -> Option<usize> {
-        (self.packed != Route::IN_BRANCH).then(|| {
-            count_bits(self.packed & ((1 << RADIX) - 1)) + count_bits(u32::from(self.pairs) << 1)
-        })
-    }
-
     /// The split position, bitmap and pairs of `branch`, whose route this is.
     #[inline(always)]
     pub(crate) fn read(self, branch: &Branch) -> (u32, u32, u32) {

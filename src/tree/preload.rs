@@ -8,7 +8,7 @@
 //! one loop of a few instructions per line ([`load_lines`]), which keeps as many misses in
 //! flight as the core can track.
 
-use crate::tree::node::{Branch, Child, Route};
+use crate::tree::node::{Branch, Child};
 
 /// Slots in a 64-byte cache line.
 const SLOTS_PER_LINE: usize = 64 / size_of::<Child>();
@@ -20,7 +20,7 @@ const LINE: usize = 64;
 /// lines of its children's slots.
 pub(crate) fn load_lines(node: &Child) -> usize {
     match node.as_branch() {
-        Some((branch, route)) => touch_branch(branch, route),
+        Some((branch, _)) => touch_branch(branch),
         None => {
             let (leaf, _) = node.leaf();
             leaf.iter()
@@ -31,16 +31,19 @@ pub(crate) fn load_lines(node: &Child) -> usize {
     }
 }
 
-/// Loads the header of `branch` and one slot of every line its children span (`route` is the
-/// branch's): for walks whose loads between two branches are few enough to overlap anyway.
-pub(crate) fn touch_branch(branch: &Branch, route: Route) -> usize {
-    let count = Route::count(route).unwrap_or(branch.slots.len());
-    let slots = &branch.slots[..count];
-    slots
-        .iter()
-        .step_by(SLOTS_PER_LINE)
-        .chain(slots.last())
-        .fold(branch.pos as usize, |sum, slot| {
-            sum.wrapping_add(usize::from(matches!(slot, Child::Vacant)))
-        })
+/// Loads the header of `branch` and one slot of every line its slots span, vacant ones
+/// included (a branch's class is at most a few slots wider than its children): for walks whose
+/// loads between two branches are few enough to overlap anyway.
+pub(crate) fn touch_branch(branch: &Branch) -> usize {
+    let slots = &branch.slots;
+    let mut sum = branch.pos as usize;
+    let mut at = 0;
+    while let Some(slot) = slots.get(at) {
+        sum = sum.wrapping_add(usize::from(matches!(slot, Child::Vacant)));
+        at += SLOTS_PER_LINE;
+    }
+    let last = slots
+        .last()
+        .is_some_and(|slot| matches!(slot, Child::Vacant));
+    sum.wrapping_add(usize::from(last))
 }
