@@ -102,17 +102,19 @@ struct Root<'a, 'r, L: Link<'a>> {
 
 struct Cursor<'a, L: Link<'a>> {
     stack: Vec<Frame<L>>,
-    leaf: Option<L::Leaf>,
-    /// Leaves gathered ahead, in walk order; the stack is positioned at the last of them (at
-    /// `leaf` itself when there are none).
+    /// The leaf the cursor is at, `ahead[taken]` (none at either end), and the leaves gathered
+    /// after it, in walk order; the stack is positioned at the last of them.
     ahead: Vec<L::Leaf>,
-    /// How many of `ahead` the cursor has moved to: `leaf` is the one before `ahead[taken]`.
     taken: usize,
     /// The index in `ahead` at which to gather the next batch: while the cursor moves through
     /// the leaves before it, the cache misses of the batch after it are in flight.
     next_batch: usize,
     /// The size of the batch gathered last.
     batch: usize,
+    /// How far the walk may move through `ahead` without checking for the other end: the
+    /// position of the other cursor's leaf in it, or `next_batch`. Zero whenever that is not
+    /// known (the other cursor moved).
+    limit: usize,
 }
 
 /// A branch on a cursor's path, the index of the child taken, its child count and which of its
@@ -216,12 +218,25 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
     fn new() -> Self {
         Cursor {
             stack: Vec::new(),
-            leaf: None,
             ahead: Vec::new(),
             taken: 0,
             next_batch: 0,
             batch: 0,
+            limit: 0,
         }
+    }
+
+    /// The leaf the cursor is at.
+    #[inline]
+    fn leaf(&self) -> Option<&L::Leaf> {
+        self.ahead.get(self.taken)
+    }
+
+    /// Makes `leaf`, where the stack is positioned, the cursor's leaf.
+    fn set_leaf(&mut self, leaf: L::Leaf) {
+        self.forget_ahead();
+        self.ahead.push(leaf);
+        self.next_batch = 1;
     }
 
     /// Positions on the outermost leaf of `step` (the leftmost or the rightmost), entering the
@@ -230,7 +245,7 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
         loop {
             match step {
                 Step::Leaf(leaf) => {
-                    self.leaf = Some(leaf);
+                    self.set_leaf(leaf);
                     return;
                 }
                 Step::Branch(branch) => {
@@ -244,33 +259,31 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
     }
 
     /// Moves to the next leaf (`forward`) or the previous one; clears the leaf at either end.
-    #[inline]
     fn advance(&mut self, forward: bool) {
-        if self.taken < self.next_batch {
-            self.leaf = Some(self.ahead[self.taken].clone());
-            self.taken += 1;
-        } else {
+        self.taken += 1;
+        if self.taken >= self.next_batch {
             self.refill(forward);
         }
     }
 
-    /// Gathers the next batch of leaves behind those not moved through yet, then moves to the
-    /// next leaf. Out of line, so that a step to a leaf already gathered saves no registers.
-    #[cold]
-    #[inline(never)]
+    /// Drops the leaves moved past and gathers the next batch behind those not moved through
+    /// yet (two batches when there are none), so that the cursor's leaf is known.
     fn refill(&mut self, forward: bool) {
-        self.ahead.drain(..self.taken);
-        self.batch = (self.batch * 2).clamp(GATHER_MIN, GATHER_MAX);
-        let before = self.ahead.len();
-        self.gather(forward, self.batch);
-        // The new batch waits for the next refill, unless the walk has ended.
-        self.next_batch = if self.stack.is_empty() {
-            self.ahead.len()
-        } else {
-            before
-        };
-        self.leaf = self.ahead.first().cloned();
-        self.taken = usize::from(self.leaf.is_some());
+        self.ahead.drain(..self.taken.min(self.ahead.len()));
+        self.taken = 0;
+        loop {
+            let before = self.ahead.len();
+            if self.stack.is_empty() {
+                self.next_batch = before;
+                return;
+            }
+            self.batch = (self.batch * 2).clamp(GATHER_MIN, GATHER_MAX);
+            self.gather(forward, self.batch);
+            if before > 0 {
+                self.next_batch = before;
+                return;
+            }
+        }
     }
 
     /// Moves to the next leaf (`forward`) or the previous one gathering none ahead, so that the
@@ -278,15 +291,16 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
     fn step(&mut self, forward: bool) {
         self.forget_ahead();
         self.gather(forward, 1);
-        self.leaf = self.ahead.pop();
+        self.next_batch = self.ahead.len();
     }
 
-    /// Drops the leaves gathered ahead; only right where the stack is positioned.
+    /// Drops the leaf and those gathered ahead.
     fn forget_ahead(&mut self) {
         self.ahead.clear();
         self.taken = 0;
         self.next_batch = 0;
         self.batch = 0;
+        self.limit = 0;
     }
 
     /// Walks the stack on past up to `want` leaves, appending them to `ahead` and loading a
@@ -324,7 +338,6 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
     /// Positions on the first leaf whose key is `>= key` (or `> key` when `exclusive`).
     fn seek(&mut self, root: &Root<'a, '_, L>, key: &[u8], exclusive: bool) {
         self.stack.clear();
-        self.leaf = None;
         self.forget_ahead();
         let split = closest_difference(root.node, key, false);
         let mut step = root.step.clone();
@@ -353,7 +366,7 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
                     };
                     if past(&leaf) {
                         self.stack.push(Frame::at(branch, index));
-                        self.leaf = Some(leaf);
+                        self.set_leaf(leaf);
                         return;
                     }
                 }
@@ -369,7 +382,7 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
             let Step::Leaf(leaf) = step else {
                 unreachable!("no split means the key was found")
             };
-            self.leaf = Some(leaf);
+            self.set_leaf(leaf);
             if exclusive {
                 self.step(true);
             }
@@ -385,7 +398,6 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
                     self.stack.push(Frame::at(branch, index));
                     self.descend(child, true);
                 } else {
-                    self.leaf = None;
                     self.stack_after_current();
                 }
             }
@@ -415,7 +427,7 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
     /// Positions on the last leaf whose key is `< key` (or `<= key` when `inclusive`).
     fn seek_before(&mut self, root: &Root<'a, '_, L>, key: &[u8], inclusive: bool) {
         self.seek(root, key, inclusive);
-        if self.leaf.is_some() {
+        if self.leaf().is_some() {
             self.step(false);
         } else {
             self.stack.clear();
@@ -451,46 +463,71 @@ impl<'a, L: Link<'a>> Walk<'a, L> {
                 Bound::Included(key) => back.seek_before(&root, key, true),
             }
         }
-        let done = match (&front.leaf, &back.leaf) {
+        let done = match (front.leaf(), back.leaf()) {
             (Some(first), Some(last)) => leaf_key(first) > leaf_key(last),
             _ => true,
         };
         Walk { front, back, done }
     }
 
+    /// The next leaf from the front. Most steps take a leaf gathered ahead that lies before
+    /// the back's: nothing to check but the limit.
+    #[inline]
     fn next(&mut self) -> Option<L::Leaf> {
-        if self.done {
-            return None;
+        let front = &mut self.front;
+        if front.taken < front.limit {
+            let leaf = front.ahead[front.taken].clone();
+            front.taken += 1;
+            self.back.limit = 0;
+            return Some(leaf);
         }
-        let leaf = self.front.leaf.clone()?;
-        if self
-            .back
-            .leaf
-            .as_ref()
-            .is_some_and(|last| same(last, &leaf))
-        {
-            self.done = true;
-        } else {
-            self.front.advance(true);
-        }
-        Some(leaf)
+        self.checked(true)
     }
 
+    #[inline]
     fn next_back(&mut self) -> Option<L::Leaf> {
+        let back = &mut self.back;
+        if back.taken < back.limit {
+            let leaf = back.ahead[back.taken].clone();
+            back.taken += 1;
+            self.front.limit = 0;
+            return Some(leaf);
+        }
+        self.checked(false)
+    }
+
+    /// The next leaf from the front (`forward`) or the back, checked against the other end;
+    /// sets how far the next steps need no check.
+    #[cold]
+    #[inline(never)]
+    fn checked(&mut self, forward: bool) -> Option<L::Leaf> {
         if self.done {
             return None;
         }
-        let leaf = self.back.leaf.clone()?;
-        if self
-            .front
-            .leaf
-            .as_ref()
-            .is_some_and(|first| same(first, &leaf))
-        {
-            self.done = true;
+        let (this, other) = if forward {
+            (&mut self.front, &mut self.back)
         } else {
-            self.back.advance(false);
+            (&mut self.back, &mut self.front)
+        };
+        (this.limit, other.limit) = (0, 0);
+        if this.taken >= this.next_batch {
+            this.refill(forward);
         }
+        let leaf = this.leaf()?.clone();
+        if other.leaf().is_some_and(|end| same(end, &leaf)) {
+            self.done = true;
+            return Some(leaf);
+        }
+        this.advance(forward);
+        let ahead = &this.ahead[..this.next_batch];
+        this.limit = match other.leaf() {
+            Some(end) => ahead
+                .iter()
+                .skip(this.taken)
+                .position(|leaf| same(leaf, end))
+                .map_or(ahead.len(), |at| this.taken + at),
+            None => ahead.len(),
+        };
         Some(leaf)
     }
 }
