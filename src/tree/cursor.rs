@@ -22,24 +22,58 @@ pub(crate) trait Link<'a>: Clone + Deref<Target = Branch> {
     type Leaf: Clone + Deref<Target = [u8]>;
     /// The child of this branch at `index`.
     fn child(&self, index: usize) -> Step<'a, Self>;
-    /// Appends to `out` the children of this branch at `slots`, all leaves, in the walk's
-    /// direction.
-    fn leaves(&self, slots: std::ops::Range<usize>, forward: bool, out: &mut Vec<Self::Leaf>);
+    /// Appends to `out` the leaves among this branch's first `count` children that follow the
+    /// child at `index` in the walk's direction (a child branch of leaves only gives its
+    /// leaves in turn, if all fit), until `out` holds `want` or the next child is a branch
+    /// that does not give its leaves so; returns the index of the last child taken (`index`
+    /// when none).
+    fn leaves(
+        &self,
+        index: usize,
+        count: usize,
+        forward: bool,
+        out: &mut Vec<Self::Leaf>,
+        want: usize,
+    ) -> usize;
 }
 
-/// [`Link::leaves`] over `slots`, `leaf` turning a slot into a leaf.
+/// [`Link::leaves`] over `children`, `leaf` turning a slot into a leaf.
 #[inline(always)]
 fn leaves_of<'s, T>(
-    slots: &'s [Child],
+    children: &'s [Child],
+    index: usize,
     forward: bool,
     out: &mut Vec<T>,
+    want: usize,
     leaf: impl Fn(&'s Child) -> T,
-) {
-    if forward {
-        out.extend(slots.iter().map(leaf));
-    } else {
-        out.extend(slots.iter().rev().map(leaf));
+) -> usize {
+    let mut at = index;
+    while out.len() < want {
+        let next = if forward {
+            at.wrapping_add(1)
+        } else {
+            at.wrapping_sub(1)
+        };
+        let Some(child) = children.get(next) else {
+            break;
+        };
+        match child.as_branch() {
+            None => out.push(leaf(child)),
+            Some((branch, _)) => {
+                let below = branch.children();
+                if out.len() + below.len() > want || below.iter().any(Child::is_branch) {
+                    break;
+                }
+                if forward {
+                    out.extend(below.iter().map(&leaf));
+                } else {
+                    out.extend(below.iter().rev().map(&leaf));
+                }
+            }
+        }
+        at = next;
     }
+    at
 }
 
 pub(crate) enum Step<'a, L: Link<'a>> {
@@ -76,9 +110,18 @@ impl<'a> Link<'a> for &'a Branch {
         let branch: &'a Branch = self;
         borrowed(&branch.slots[index])
     }
-    fn leaves(&self, slots: std::ops::Range<usize>, forward: bool, out: &mut Vec<&'a [u8]>) {
+    fn leaves(
+        &self,
+        index: usize,
+        count: usize,
+        forward: bool,
+        out: &mut Vec<&'a [u8]>,
+        want: usize,
+    ) -> usize {
         let branch: &'a Branch = self;
-        leaves_of(&branch.slots[slots], forward, out, |child| child.leaf().0);
+        leaves_of(&branch.slots[..count], index, forward, out, want, |child| {
+            child.leaf().0
+        })
     }
 }
 
@@ -87,10 +130,17 @@ impl<'a> Link<'a> for BranchRef {
     fn child(&self, index: usize) -> Step<'a, Self> {
         owned(&self.slots[index])
     }
-    fn leaves(&self, slots: std::ops::Range<usize>, forward: bool, out: &mut Vec<LeafRef>) {
-        leaves_of(&self.slots[slots], forward, out, |child| {
+    fn leaves(
+        &self,
+        index: usize,
+        count: usize,
+        forward: bool,
+        out: &mut Vec<LeafRef>,
+        want: usize,
+    ) -> usize {
+        leaves_of(&self.slots[..count], index, forward, out, want, |child| {
             LeafRef::new(child.clone())
-        });
+        })
     }
 }
 
@@ -117,80 +167,42 @@ struct Cursor<'a, L: Link<'a>> {
     limit: usize,
 }
 
-/// A branch on a cursor's path, the index of the child taken, its child count and which of its
-/// children are branches (kept so that a step to a sibling reads no branch header, and a run of
-/// leaf siblings is found without reading their slots one by one). A branch entered but not
-/// stepped into yet has the index before its first child in the walk's direction: `usize::MAX`
-/// forward, the count backward.
+/// A branch on a cursor's path, the index of the child taken, and its child count (kept so that
+/// a step to a sibling reads no branch header). A branch entered but not stepped into yet has
+/// the index before its first child in the walk's direction: `usize::MAX` forward, the count
+/// backward.
 struct Frame<L> {
     branch: L,
     index: usize,
     count: usize,
-    branches: u64,
 }
 
 impl<'a, L: Link<'a>> Frame<L> {
-    /// The frame of `branch` at `index`.
     fn at(branch: L, index: usize) -> Frame<L> {
-        Frame::read(branch, index, false)
+        let count = branch.count();
+        Frame {
+            branch,
+            index,
+            count,
+        }
     }
 
     /// The frame of `branch`, just entered by a walk in the direction `forward`. Loads the
     /// lines of the branches among its children, so that their cache misses overlap with the
     /// walk through their siblings.
     fn entered(branch: L, forward: bool) -> Frame<L> {
-        let count = branch.count();
-        Frame::read(branch, if forward { usize::MAX } else { count }, true)
-    }
-
-    #[inline(always)]
-    fn read(branch: L, index: usize, load: bool) -> Frame<L> {
         let children = branch.children();
-        let branches = children
-            .iter()
-            .enumerate()
-            .fold(0u64, |branches, (i, child)| {
-                branches | u64::from(child.is_branch()) << i
-            });
-        if load {
-            let (mut rest, mut loaded) = (branches, 0usize);
-            while rest != 0 {
-                let child = &children[rest.trailing_zeros() as usize];
-                if let Some((child, _)) = child.as_branch() {
-                    loaded = loaded.wrapping_add(touch_branch(child));
-                }
-                rest &= rest - 1;
-            }
-            std::hint::black_box(loaded);
-        }
+        let loaded = children.iter().fold(0usize, |sum, child| match child.as_branch() {
+            Some((child, _)) => sum.wrapping_add(touch_branch(child)),
+            None => sum,
+        });
+        std::hint::black_box(loaded);
         let count = children.len();
+        let index = if forward { usize::MAX } else { count };
         Frame {
             branch,
             index,
             count,
-            branches,
-        }
-    }
-
-    /// The slots of the run of leaves that follows the child at `index` in the walk's direction
-    /// (up to the next branch or the end), at most `most` of them.
-    #[inline(always)]
-    fn run(&self, forward: bool, most: usize) -> std::ops::Range<usize> {
-        if forward {
-            let start = self.index.wrapping_add(1);
-            let end = match self.branches.checked_shr(start as u32) {
-                Some(after) if after != 0 => start + after.trailing_zeros() as usize,
-                _ => self.count,
-            };
-            start..end.min(start + most)
-        } else {
-            let end = self.index;
-            let before = self.branches & ((1u64 << end) - 1);
-            let start = match before {
-                0 => 0,
-                _ => 64 - before.leading_zeros() as usize,
-            };
-            start.max(end.saturating_sub(most))..end
         }
     }
 
@@ -310,22 +322,21 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
         let start = self.ahead.len();
         let want = start + want;
         while let Some(frame) = self.stack.last_mut() {
-            let run = frame.run(forward, want - self.ahead.len());
-            if !run.is_empty() {
-                frame.index = if forward { run.end - 1 } else { run.start };
-                frame.branch.leaves(run, forward, &mut self.ahead);
-                if self.ahead.len() == want {
-                    break;
-                }
+            frame.index =
+                frame
+                    .branch
+                    .leaves(frame.index, frame.count, forward, &mut self.ahead, want);
+            if self.ahead.len() == want {
+                break;
             }
-            // The run of leaves ended at a branch or at the end of this one.
+            // The leaves ended at a branch with branches below it, or at the end of this one.
             let Some(next) = frame.following(forward) else {
                 self.stack.pop();
                 continue;
             };
             frame.index = next;
             let Step::Branch(branch) = frame.branch.child(next) else {
-                unreachable!("a run of leaves ends at a branch")
+                unreachable!("the leaves end at a branch")
             };
             self.stack.push(Frame::entered(branch, forward));
         }
