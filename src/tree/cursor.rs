@@ -45,35 +45,54 @@ fn leaves_of<'s, T>(
     forward: bool,
     out: &mut Vec<T>,
     want: usize,
-    leaf: impl Fn(&'s Child) -> T,
+    leaf: impl Fn(&'s Child) -> T + Copy,
 ) -> usize {
     let mut at = index;
-    while out.len() < want {
-        let next = if forward {
-            at.wrapping_add(1)
+    loop {
+        // The run of leaf slots next in the walk's direction, then what ends it.
+        let room = want - out.len();
+        let (run, end) = if forward {
+            let start = at.wrapping_add(1);
+            let rest = children.get(start..).unwrap_or_default();
+            let len = rest
+                .iter()
+                .take(room)
+                .take_while(|c| !c.is_branch())
+                .count();
+            out.extend(rest[..len].iter().map(leaf));
+            (len, children.get(start + len))
         } else {
-            at.wrapping_sub(1)
+            let rest = &children[..at.min(children.len())];
+            let len = rest
+                .iter()
+                .rev()
+                .take(room)
+                .take_while(|c| !c.is_branch())
+                .count();
+            out.extend(rest[rest.len() - len..].iter().rev().map(leaf));
+            (len, rest.len().checked_sub(len + 1).map(|i| &rest[i]))
         };
-        let Some(child) = children.get(next) else {
-            break;
+        at = if forward {
+            at.wrapping_add(run)
+        } else {
+            at - run
         };
-        match child.as_branch() {
-            None => out.push(leaf(child)),
-            Some((branch, _)) => {
-                let below = branch.children();
-                if out.len() + below.len() > want || below.iter().any(Child::is_branch) {
-                    break;
-                }
-                if forward {
-                    out.extend(below.iter().map(&leaf));
-                } else {
-                    out.extend(below.iter().rev().map(&leaf));
-                }
-            }
+        let Some((branch, _)) = end.and_then(Child::as_branch) else {
+            return at;
+        };
+        // A child branch of leaves only gives its leaves here, if all fit.
+        let below = branch.children();
+        if out.len() + below.len() > want || below.iter().any(Child::is_branch) {
+            return at;
         }
-        at = next;
+        if forward {
+            out.extend(below.iter().map(leaf));
+            at = at.wrapping_add(1);
+        } else {
+            out.extend(below.iter().rev().map(leaf));
+            at -= 1;
+        }
     }
-    at
 }
 
 pub(crate) enum Step<'a, L: Link<'a>> {
@@ -192,10 +211,12 @@ impl<'a, L: Link<'a>> Frame<L> {
     /// walk through their siblings.
     fn entered(branch: L, forward: bool) -> Frame<L> {
         let children = branch.children();
-        let loaded = children.iter().fold(0usize, |sum, child| match child.as_branch() {
-            Some((child, _)) => sum.wrapping_add(touch_branch(child)),
-            None => sum,
-        });
+        let loaded = children
+            .iter()
+            .fold(0usize, |sum, child| match child.as_branch() {
+                Some((child, _)) => sum.wrapping_add(touch_branch(child)),
+                None => sum,
+            });
         std::hint::black_box(loaded);
         let count = children.len();
         let index = if forward { usize::MAX } else { count };
@@ -224,7 +245,7 @@ impl<'a, L: Link<'a>> Frame<L> {
 /// flight: more than a core tracks at once, each started by a load a few instructions after
 /// the last.
 const GATHER_MIN: usize = 4;
-const GATHER_MAX: usize = 64;
+const GATHER_MAX: usize = 256;
 
 impl<'a, L: Link<'a>> Cursor<'a, L> {
     fn new() -> Self {
@@ -566,12 +587,14 @@ impl<'a> Range<'a> {
 
 impl<'a> Iterator for Range<'a> {
     type Item = (&'a [u8], &'a [u8]);
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         self.walk.next().map(leaf_entry)
     }
 }
 
 impl DoubleEndedIterator for Range<'_> {
+    #[inline]
     fn next_back(&mut self) -> Option<Self::Item> {
         self.walk.next_back().map(leaf_entry)
     }
@@ -594,11 +617,13 @@ impl<'a> Iter<'a> {
 
 impl<'a> Iterator for Iter<'a> {
     type Item = (&'a [u8], &'a [u8]);
+    #[inline]
     fn next(&mut self) -> Option<Self::Item> {
         let item = self.range.next()?;
         self.remaining -= 1;
         Some(item)
     }
+    #[inline]
     fn size_hint(&self) -> (usize, Option<usize>) {
         let n = usize::try_from(self.remaining).unwrap_or(usize::MAX);
         (n, Some(n))
@@ -606,6 +631,7 @@ impl<'a> Iterator for Iter<'a> {
 }
 
 impl DoubleEndedIterator for Iter<'_> {
+    #[inline]
     fn next_back(&mut self) -> Option<Self::Item> {
         let item = self.range.next_back()?;
         self.remaining -= 1;
