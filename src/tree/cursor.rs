@@ -1,9 +1,16 @@
 //! Ordered traversal: cursors, ranges and iterators.
 //!
 //! A cursor is the stack of branches from the root to its current leaf, each with the index of
-//! the child taken. Moving to the next or previous leaf pops to the nearest branch with a sibling
-//! on that side and descends the sibling's outer edge, so a full walk costs O(1) amortised per
-//! entry and the stack (heap) grows with depth, never the call stack.
+//! the child taken. Moving on pops to the nearest branch with a sibling on that side and enters
+//! the sibling, so a full walk costs O(1) amortised per entry and the stack (heap) grows with
+//! depth, never the call stack.
+//!
+//! A cursor moves through leaves it gathered ahead: it walks its stack on past a batch of
+//! leaves (runs of leaf slots, appended at once), then loads a byte of each in a loop of its
+//! own, so that the cache misses of the whole batch overlap, and moves through one batch while
+//! the misses of the next are in flight. A walk between two cursors steps through the leaves
+//! gathered before the other end's without a check; the iterators' steps inline into the
+//! caller's loop, and gathering stays out of line.
 //!
 //! The walk is written once over [`Link`], implemented by borrowed branches (for iterators that
 //! borrow a tree) and by owned references (for handles that must outlive any borrow).
@@ -300,7 +307,8 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
     }
 
     /// Drops the leaves moved past and gathers the next batch behind those not moved through
-    /// yet (two batches when there are none), so that the cursor's leaf is known.
+    /// yet (two batches when there are none): the cursor moves through the older one while the
+    /// misses of the newer one are in flight.
     fn refill(&mut self, forward: bool) {
         self.ahead.drain(..self.taken.min(self.ahead.len()));
         self.taken = 0;
@@ -502,30 +510,28 @@ impl<'a, L: Link<'a>> Walk<'a, L> {
         Walk { front, back, done }
     }
 
-    /// The next leaf from the front. Most steps take a leaf gathered ahead that lies before
-    /// the back's: nothing to check but the limit.
-    #[inline]
-    fn next(&mut self) -> Option<L::Leaf> {
-        let front = &mut self.front;
-        if front.taken < front.limit {
-            let leaf = front.ahead[front.taken].clone();
-            front.taken += 1;
-            self.back.limit = 0;
-            return Some(leaf);
+    /// The cursor moving in the direction `forward` and the other one.
+    #[inline(always)]
+    fn ends(&mut self, forward: bool) -> (&mut Cursor<'a, L>, &mut Cursor<'a, L>) {
+        if forward {
+            (&mut self.front, &mut self.back)
+        } else {
+            (&mut self.back, &mut self.front)
         }
-        self.checked(true)
     }
 
-    #[inline]
-    fn next_back(&mut self) -> Option<L::Leaf> {
-        let back = &mut self.back;
-        if back.taken < back.limit {
-            let leaf = back.ahead[back.taken].clone();
-            back.taken += 1;
-            self.front.limit = 0;
+    /// The next leaf from the front (`forward`) or the back. Most steps take a leaf gathered
+    /// ahead that lies before the other end's: nothing to check but the limit.
+    #[inline(always)]
+    fn step(&mut self, forward: bool) -> Option<L::Leaf> {
+        let (this, other) = self.ends(forward);
+        if this.taken < this.limit {
+            let leaf = this.ahead[this.taken].clone();
+            this.taken += 1;
+            other.limit = 0;
             return Some(leaf);
         }
-        self.checked(false)
+        self.checked(forward)
     }
 
     /// The next leaf from the front (`forward`) or the back, checked against the other end;
@@ -536,11 +542,7 @@ impl<'a, L: Link<'a>> Walk<'a, L> {
         if self.done {
             return None;
         }
-        let (this, other) = if forward {
-            (&mut self.front, &mut self.back)
-        } else {
-            (&mut self.back, &mut self.front)
-        };
+        let (this, other) = self.ends(forward);
         (this.limit, other.limit) = (0, 0);
         if this.taken >= this.next_batch {
             this.refill(forward);
@@ -589,14 +591,14 @@ impl<'a> Iterator for Range<'a> {
     type Item = (&'a [u8], &'a [u8]);
     #[inline]
     fn next(&mut self) -> Option<Self::Item> {
-        self.walk.next().map(leaf_entry)
+        self.walk.step(true).map(leaf_entry)
     }
 }
 
 impl DoubleEndedIterator for Range<'_> {
     #[inline]
     fn next_back(&mut self) -> Option<Self::Item> {
-        self.walk.next_back().map(leaf_entry)
+        self.walk.step(false).map(leaf_entry)
     }
 }
 
@@ -660,10 +662,10 @@ impl OwnedRange {
     }
 
     pub(crate) fn next(&mut self) -> Option<LeafRef> {
-        self.walk.next()
+        self.walk.step(true)
     }
 
     pub(crate) fn next_back(&mut self) -> Option<LeafRef> {
-        self.walk.next_back()
+        self.walk.step(false)
     }
 }

@@ -2,11 +2,11 @@
 //! that those misses overlap instead of following one another down the tree.
 //!
 //! Safe Rust has no prefetch instruction, only loads, and a load that misses keeps its place in
-//! the processor's reorder window until its line arrives. A walk whose work per node is short
-//! (a cursor) loads as it goes; one whose work per node is long (a diff expanding pairs) first
-//! queues the nodes of a whole level (naming a node reads nothing), then loads their lines in
-//! one loop of a few instructions per line ([`load_lines`]), which keeps as many misses in
-//! flight as the core can track.
+//! the processor's reorder window until its line arrives. So a walk first names the nodes it
+//! will read (which reads nothing behind them): a diff queues the nodes of a whole level, a
+//! cursor a batch of leaves; then it loads their lines in one loop of a few instructions per
+//! line ([`load_lines`], [`touch_branch`]), which keeps as many misses in flight as the core
+//! can track.
 
 use crate::tree::node::{Branch, Child};
 
