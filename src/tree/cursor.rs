@@ -187,6 +187,8 @@ struct Cursor<'a, L: Link<'a>> {
     next_batch: usize,
     /// The size of the batch gathered last.
     batch: usize,
+    /// Leaves moved past since the cursor was positioned, up to [`LONG_WALK`].
+    moved: usize,
     /// How far the walk may move through `ahead` without checking for the other end: the
     /// position of the other cursor's leaf in it, or `next_batch`. Zero whenever that is not
     /// known (the other cursor moved).
@@ -246,12 +248,16 @@ impl<'a, L: Link<'a>> Frame<L> {
     }
 }
 
-/// The fewest and the most leaves a cursor gathers at once, a batch ahead of the leaves it
-/// moves through. A walk gathers twice as many each time, so a short range reads at most about
-/// as many leaves past its end as it yielded, and a long walk keeps this many cache misses in
-/// flight: more than a core tracks at once, each started by a load a few instructions after
-/// the last.
-const GATHER_MIN: usize = 4;
+/// Leaves after which a walk counts as long. Until then a cursor gathers [`SHORT_BATCH`]
+/// leaves at a time and none ahead of those, so that a short range reads few leaves past its
+/// end.
+const LONG_WALK: usize = 128;
+const SHORT_BATCH: usize = 8;
+
+/// The fewest and the most leaves a cursor on a long walk gathers at once, a batch ahead of
+/// the leaves it moves through: twice as many each time, up to as many cache misses in flight
+/// as a core tracks and more, each started by a load a few instructions after the last.
+const GATHER_MIN: usize = 16;
 const GATHER_MAX: usize = 256;
 
 impl<'a, L: Link<'a>> Cursor<'a, L> {
@@ -262,6 +268,7 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
             taken: 0,
             next_batch: 0,
             batch: 0,
+            moved: 0,
             limit: 0,
         }
     }
@@ -306,12 +313,21 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
         }
     }
 
-    /// Drops the leaves moved past and gathers the next batch behind those not moved through
-    /// yet (two batches when there are none): the cursor moves through the older one while the
-    /// misses of the newer one are in flight.
+    /// Drops the leaves moved past and, on a long walk, gathers the next batch behind those not
+    /// moved through yet (two batches when there are none): the cursor moves through the older
+    /// one while the misses of the newer one are in flight.
     fn refill(&mut self, forward: bool) {
-        self.ahead.drain(..self.taken.min(self.ahead.len()));
+        let passed = self.taken.min(self.ahead.len());
+        self.ahead.drain(..passed);
         self.taken = 0;
+        self.moved = (self.moved + passed).min(LONG_WALK);
+        if self.moved < LONG_WALK {
+            if self.ahead.is_empty() {
+                self.gather(forward, SHORT_BATCH);
+            }
+            self.next_batch = self.ahead.len();
+            return;
+        }
         loop {
             let before = self.ahead.len();
             if self.stack.is_empty() {
@@ -341,6 +357,7 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
         self.taken = 0;
         self.next_batch = 0;
         self.batch = 0;
+        self.moved = 0;
         self.limit = 0;
     }
 
