@@ -145,12 +145,14 @@ impl Entries {
 
 impl Iterator for Entries {
     type Item = Entry;
+    #[inline]
     fn next(&mut self) -> Option<Entry> {
         self.0.next().map(Entry)
     }
 }
 
 impl DoubleEndedIterator for Entries {
+    #[inline]
     fn next_back(&mut self) -> Option<Entry> {
         self.0.next_back().map(Entry)
     }

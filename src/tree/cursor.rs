@@ -678,10 +678,12 @@ impl OwnedRange {
         }
     }
 
+    #[inline]
     pub(crate) fn next(&mut self) -> Option<LeafRef> {
         self.walk.step(true)
     }
 
+    #[inline]
     pub(crate) fn next_back(&mut self) -> Option<LeafRef> {
         self.walk.step(false)
     }
