@@ -635,3 +635,44 @@ fn walks_from_both_ends_meet_exactly_once() {
         assert_eq!(owned, expect);
     }
 }
+
+#[test]
+fn switching_ends_anywhere_yields_every_entry_once() {
+    for n in [1usize, 2, 3, 8, 9, 10, 17, 127, 128, 129, 300, 1_000] {
+        let mut tree = Tree::new();
+        let map = Map::new();
+        let mut s = n as u64;
+        let mut want: Vec<Vec<u8>> = (0..n)
+            .map(|_| xorshift(&mut s).to_be_bytes().to_vec())
+            .collect();
+        for key in &want {
+            tree.insert(key, key).unwrap();
+            map.put(key, key).unwrap();
+        }
+        want.sort();
+        let step = (n / 40).max(1);
+        for switch in (0..=n).step_by(step) {
+            // `switch` steps from the front, then the back to the end, then the front again.
+            let mut walk = tree.iter();
+            let mut front: Vec<Vec<u8>> = walk
+                .by_ref()
+                .take(switch)
+                .map(|(k, _)| k.to_vec())
+                .collect();
+            let back: Vec<Vec<u8>> = walk.by_ref().rev().map(|(k, _)| k.to_vec()).collect();
+            front.extend(walk.map(|(k, _)| k.to_vec()));
+            front.extend(back.into_iter().rev());
+            assert_eq!(front, want, "n = {n}, switch after {switch}");
+            let mut entries = map.iter();
+            let mut front: Vec<Vec<u8>> = entries
+                .by_ref()
+                .take(switch)
+                .map(|e| e.key().to_vec())
+                .collect();
+            let back: Vec<Vec<u8>> = entries.by_ref().rev().map(|e| e.key().to_vec()).collect();
+            front.extend(entries.map(|e| e.key().to_vec()));
+            front.extend(back.into_iter().rev());
+            assert_eq!(front, want, "owned, n = {n}, switch after {switch}");
+        }
+    }
+}

@@ -273,10 +273,20 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
         }
     }
 
-    /// The leaf the cursor is at.
+    /// The leaf the cursor is at, if it has gathered it (see [`Cursor::known_leaf`]).
     #[inline]
     fn leaf(&self) -> Option<&L::Leaf> {
         self.ahead.get(self.taken)
+    }
+
+    /// The leaf the cursor is at, after gathering the next batch if the cursor has moved
+    /// through those it had (steps without checks stop there, and [`Cursor::leaf`] then knows
+    /// no leaf).
+    fn known_leaf(&mut self, forward: bool) -> Option<&L::Leaf> {
+        if self.taken >= self.next_batch {
+            self.refill(forward);
+        }
+        self.leaf()
     }
 
     /// Makes `leaf`, where the stack is positioned, the cursor's leaf.
@@ -346,6 +356,10 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
     /// Moves to the next leaf (`forward`) or the previous one gathering none ahead, so that the
     /// stack is positioned at the leaf; clears the leaf at either end.
     fn step(&mut self, forward: bool) {
+        debug_assert!(
+            self.ahead.len() <= self.taken + 1,
+            "the stack is positioned at the cursor's leaf"
+        );
         self.forget_ahead();
         self.gather(forward, 1);
         self.next_batch = self.ahead.len();
@@ -561,11 +575,11 @@ impl<'a, L: Link<'a>> Walk<'a, L> {
         }
         let (this, other) = self.ends(forward);
         (this.limit, other.limit) = (0, 0);
-        if this.taken >= this.next_batch {
-            this.refill(forward);
-        }
-        let leaf = this.leaf()?.clone();
-        if other.leaf().is_some_and(|end| same(end, &leaf)) {
+        let leaf = this.known_leaf(forward)?.clone();
+        if other
+            .known_leaf(!forward)
+            .is_some_and(|end| same(end, &leaf))
+        {
             self.done = true;
             return Some(leaf);
         }
