@@ -676,3 +676,73 @@ fn switching_ends_anywhere_yields_every_entry_once() {
         }
     }
 }
+
+#[test]
+fn ranges_with_any_bounds_walked_from_both_ends_match_a_btreemap() {
+    use std::collections::BTreeMap;
+    use std::ops::Bound;
+    let mut s = 0x1234_5678_9abc_def1u64;
+    // Keys over a few nibble values, so that branches of every shape and depth occur.
+    let key = |s: &mut u64| -> Vec<u8> {
+        const ALPHABET: [u8; 6] = [0, 1, 0x10, 0x11, 0xf0, 0xff];
+        let len = (xorshift(s) % 7) as usize;
+        (0..len)
+            .map(|_| ALPHABET[(xorshift(s) % 6) as usize])
+            .collect()
+    };
+    for n in [1usize, 5, 50, 300, 2_000, 1, 5, 50, 300, 2_000] {
+        let mut tree = Tree::new();
+        let mut model = BTreeMap::new();
+        for _ in 0..n {
+            let mut k = key(&mut s);
+            k.extend_from_slice(&xorshift(&mut s).to_be_bytes()[..(xorshift(&mut s) % 3) as usize]);
+            tree.insert(&k, &k).unwrap();
+            model.insert(k.clone(), ());
+        }
+        for _ in 0..20 {
+            let bound = |s: &mut u64| match xorshift(s) % 3 {
+                0 => Bound::Unbounded,
+                1 => Bound::Included(key(s)),
+                _ => Bound::Excluded(key(s)),
+            };
+            let (start, end) = (bound(&mut s), bound(&mut s));
+            let ordered = match (&start, &end) {
+                (Bound::Included(a), Bound::Included(b)) => a <= b,
+                (
+                    Bound::Included(a) | Bound::Excluded(a),
+                    Bound::Included(b) | Bound::Excluded(b),
+                ) => a < b,
+                _ => true,
+            };
+            if !ordered {
+                continue;
+            }
+            let want: Vec<&[u8]> = model
+                .range::<Vec<u8>, _>((start.clone(), end.clone()))
+                .map(|(k, _)| k.as_slice())
+                .collect();
+            let mut walk = tree.range_bounds(
+                start.as_ref().map(Vec::as_slice),
+                end.as_ref().map(Vec::as_slice),
+            );
+            let (mut front, mut back) = (Vec::new(), Vec::new());
+            'walk: loop {
+                let (run, forward) = (xorshift(&mut s) % 300, xorshift(&mut s).is_multiple_of(2));
+                for _ in 0..run {
+                    let step = if forward {
+                        walk.next()
+                    } else {
+                        walk.next_back()
+                    };
+                    let Some((k, v)) = step else {
+                        break 'walk;
+                    };
+                    assert_eq!(k, v);
+                    if forward { front.push(k) } else { back.push(k) }
+                }
+            }
+            front.extend(back.iter().rev());
+            assert_eq!(front, want, "{n} keys, range {start:?}..{end:?}");
+        }
+    }
+}
