@@ -21,6 +21,36 @@ fn random_keys(n: usize, seed: u64) -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// Walks `walk` in runs of up to `longest` steps, each from a random end, checking that every
+/// entry's value is its key; returns the keys in key order.
+fn walk_from_both_ends<'a>(
+    mut walk: impl DoubleEndedIterator<Item = (&'a [u8], &'a [u8])>,
+    state: &mut u64,
+    longest: u64,
+) -> Vec<&'a [u8]> {
+    let (mut front, mut back) = (Vec::new(), Vec::new());
+    loop {
+        let (run, forward) = (xorshift(state) % longest, xorshift(state).is_multiple_of(2));
+        for _ in 0..run {
+            let step = if forward {
+                walk.next()
+            } else {
+                walk.next_back()
+            };
+            let Some((key, value)) = step else {
+                front.extend(back.iter().rev());
+                return front;
+            };
+            assert_eq!(key, value);
+            if forward {
+                front.push(key)
+            } else {
+                back.push(key)
+            }
+        }
+    }
+}
+
 #[test]
 fn insertion_order_does_not_change_the_root() {
     let keys = random_keys(2000, 7);
@@ -584,32 +614,10 @@ fn walks_from_both_ends_meet_exactly_once() {
     }
     let want: Vec<&[u8]> = model.keys().map(Vec::as_slice).collect();
     // Runs of steps from either end, long enough for the walks to read ahead in both directions.
-    for seed in 1..=20u64 {
-        let (mut front, mut back) = (Vec::new(), Vec::new());
+    for mut seed in 1..=20u64 {
         let mut walk = tree.iter();
-        let mut state = seed;
-        'walk: loop {
-            let run = xorshift(&mut state) % 700;
-            let forward = xorshift(&mut state).is_multiple_of(2);
-            for _ in 0..run {
-                let step = if forward {
-                    walk.next()
-                } else {
-                    walk.next_back()
-                };
-                let Some((key, value)) = step else {
-                    break 'walk;
-                };
-                assert_eq!(key, value);
-                if forward {
-                    front.push(key)
-                } else {
-                    back.push(key)
-                }
-            }
-        }
+        let front = walk_from_both_ends(&mut walk, &mut seed, 700);
         assert_eq!(walk.len(), 0);
-        front.extend(back.iter().rev());
         assert_eq!(front, want);
     }
     // Bounded ranges, whose ends the walks gather past, borrowed and owned.
@@ -721,27 +729,11 @@ fn ranges_with_any_bounds_walked_from_both_ends_match_a_btreemap() {
                 .range::<Vec<u8>, _>((start.clone(), end.clone()))
                 .map(|(k, _)| k.as_slice())
                 .collect();
-            let mut walk = tree.range_bounds(
+            let walk = tree.range_bounds(
                 start.as_ref().map(Vec::as_slice),
                 end.as_ref().map(Vec::as_slice),
             );
-            let (mut front, mut back) = (Vec::new(), Vec::new());
-            'walk: loop {
-                let (run, forward) = (xorshift(&mut s) % 300, xorshift(&mut s).is_multiple_of(2));
-                for _ in 0..run {
-                    let step = if forward {
-                        walk.next()
-                    } else {
-                        walk.next_back()
-                    };
-                    let Some((k, v)) = step else {
-                        break 'walk;
-                    };
-                    assert_eq!(k, v);
-                    if forward { front.push(k) } else { back.push(k) }
-                }
-            }
-            front.extend(back.iter().rev());
+            let front = walk_from_both_ends(walk, &mut s, 300);
             assert_eq!(front, want, "{n} keys, range {start:?}..{end:?}");
         }
     }
