@@ -408,7 +408,8 @@ typedef struct lqft_snapshot_meta {
 #define LQFT_ERR_CORRUPT -9
 
 /**
- * Reading or writing a file failed.
+ * Reading, writing, syncing or renaming a file failed; the last-error message names the file
+ * and the operating system's reason.
  */
 #define LQFT_ERR_IO -10
 
@@ -423,6 +424,19 @@ typedef struct lqft_snapshot_meta {
  * (every operation is all or nothing), but this is a bug in liblqft: please report it.
  */
 #define LQFT_ERR_PANIC -12
+
+/**
+ * A store's writer lock is held by another writer (in this or another process). Returned at
+ * once, never after waiting. Close the other writer, or open the store read-only.
+ */
+#define LQFT_ERR_LOCKED -13
+
+/**
+ * A store's writer refused a write because an earlier write, sync or rename of the store failed
+ * (a failed sync is never retried). Reads still work; close and reopen the store to recover
+ * every acknowledged write.
+ */
+#define LQFT_ERR_POISONED -14
 
 #ifdef __cplusplus
 extern "C" {

@@ -27,5 +27,5 @@ pub use engine::{
     Batch, CompactReport, Map, ReadSession, RollbackOutcome, RollbackPolicy, Snapshot,
     SnapshotMeta, Value,
 };
-pub use error::{Error, MAX_KEY_LEN, MAX_VALUE_LEN, Result};
+pub use error::{Error, IoError, MAX_KEY_LEN, MAX_VALUE_LEN, Result};
 pub use tree::{Diff, DiffEntry, DiffKind, Hash, Iter, OwnedDiff, Range, Tree};

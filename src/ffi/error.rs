@@ -41,6 +41,9 @@ impl From<Error> for Fail {
             Error::DuplicateSnapshot { .. } => LQFT_ERR_DUPLICATE_SNAPSHOT,
             Error::InvalidArgument(_) => LQFT_ERR_INVALID_ARGUMENT,
             Error::Corrupt(_) => LQFT_ERR_CORRUPT,
+            Error::Io(_) => LQFT_ERR_IO,
+            Error::Locked { .. } => LQFT_ERR_LOCKED,
+            Error::Poisoned { .. } => LQFT_ERR_POISONED,
         };
         Fail::new(status, error.to_string())
     }
@@ -76,4 +79,25 @@ pub extern "C" fn lqft_last_error_message() -> *const c_char {
             last.borrow().as_ptr()
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn store_errors_have_their_own_status_codes() {
+        let io = Error::io("open LOCK", &std::io::Error::from_raw_os_error(libc::EIO));
+        assert_eq!(Fail::from(io.clone()).status, LQFT_ERR_IO);
+        let locked = Error::Locked {
+            path: "db/LOCK".into(),
+        };
+        assert_eq!(Fail::from(locked).status, LQFT_ERR_LOCKED);
+        let poisoned = Error::Poisoned {
+            cause: Box::new(io),
+        };
+        let fail = Fail::from(poisoned);
+        assert_eq!(fail.status, LQFT_ERR_POISONED);
+        assert!(fail.message.contains("open LOCK"), "{}", fail.message);
+    }
 }

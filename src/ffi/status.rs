@@ -35,7 +35,8 @@ pub const LQFT_ERR_UNKNOWN_SNAPSHOT: lqft_status = -7;
 pub const LQFT_ERR_DUPLICATE_SNAPSHOT: lqft_status = -8;
 /// Data that does not decode or does not match its hash.
 pub const LQFT_ERR_CORRUPT: lqft_status = -9;
-/// Reading or writing a file failed.
+/// Reading, writing, syncing or renaming a file failed; the last-error message names the file
+/// and the operating system's reason.
 pub const LQFT_ERR_IO: lqft_status = -10;
 /// A file failed verification, trust, freshness or schema policy; the last-error message starts
 /// with the policy code (for example `signature_invalid: ...`).
@@ -43,6 +44,13 @@ pub const LQFT_ERR_POLICY: lqft_status = -11;
 /// A Rust panic was caught at the boundary. The handle involved stays usable and unchanged
 /// (every operation is all or nothing), but this is a bug in liblqft: please report it.
 pub const LQFT_ERR_PANIC: lqft_status = -12;
+/// A store's writer lock is held by another writer (in this or another process). Returned at
+/// once, never after waiting. Close the other writer, or open the store read-only.
+pub const LQFT_ERR_LOCKED: lqft_status = -13;
+/// A store's writer refused a write because an earlier write, sync or rename of the store failed
+/// (a failed sync is never retried). Reads still work; close and reopen the store to recover
+/// every acknowledged write.
+pub const LQFT_ERR_POISONED: lqft_status = -14;
 
 /// A static, NUL-terminated English description of `status` (for example `"key too long"`).
 /// Unknown codes give `"unknown status"`.
@@ -70,6 +78,8 @@ fn describe(status: lqft_status) -> &'static CStr {
         LQFT_ERR_IO => c"i/o error",
         LQFT_ERR_POLICY => c"verification policy failure",
         LQFT_ERR_PANIC => c"internal panic",
+        LQFT_ERR_LOCKED => c"locked by another writer",
+        LQFT_ERR_POISONED => c"writer poisoned by an earlier failure",
         _ => c"unknown status",
     }
 }
@@ -96,6 +106,8 @@ mod tests {
             LQFT_ERR_IO,
             LQFT_ERR_POLICY,
             LQFT_ERR_PANIC,
+            LQFT_ERR_LOCKED,
+            LQFT_ERR_POISONED,
         ];
         let texts: std::collections::HashSet<&CStr> = codes.iter().map(|&c| describe(c)).collect();
         assert_eq!(texts.len(), codes.len());
