@@ -21,6 +21,7 @@ mod error;
 #[doc(hidden)]
 pub mod ffi;
 pub mod formats;
+pub mod store;
 pub mod tree;
 
 pub use engine::{

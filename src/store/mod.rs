@@ -1,0 +1,10 @@
+//! The durable store: a directory holding a write-ahead log, immutable node packs and numbered
+//! manifests (see `docs/DESIGN.md` and `docs/FORMAT.md`).
+//!
+//! Every file access goes through the [`FileSystem`] trait: [`RealFs`] for the operating
+//! system, [`sim::SimFs`] for crash and fault tests.
+
+mod fs;
+pub mod sim;
+
+pub use fs::{FileSystem, FsFile, FsLock, OpenMode, RealFs};

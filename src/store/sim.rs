@@ -1,0 +1,730 @@
+//! An in-memory [`FileSystem`] for tests: power loss and I/O faults on demand.
+//!
+//! # Model
+//!
+//! Every file (inode) has durable bytes and a list of unsynced operations (writes and length
+//! changes); reads see the durable bytes with every unsynced operation applied, as a page cache
+//! would. [`FsFile::sync_data`] makes a file's operations durable. Every directory has durable
+//! entries and a list of unsynced entry changes (create, publish, remove), made durable by
+//! [`FileSystem::sync_dir`]; syncing a file does not make its name durable.
+//!
+//! A **crash image** ([`SimFs::crash`]) is what the disk could hold after power loss now: each
+//! directory keeps its durable entries plus a prefix of its unsynced changes (file systems journal
+//! a directory's metadata in order), and each file keeps its durable bytes plus any subset of its
+//! unsynced operations — dropped, torn (a prefix of a write, or zeros where the size grew but the
+//! data did not land) or applied out of order. A failed `fdatasync` loses the file's unsynced
+//! operations from the disk while reads still see them (the Linux behaviour that makes retrying
+//! an fsync unsafe).
+//!
+//! **Sync points**: with [`SimFs::record_sync_points`] on, the state is captured just before every
+//! `sync_data` and `sync_dir` takes effect, tagged with the caller's current [`SimFs::set_mark`];
+//! a crash test recovers crash images of each capture and checks them against what had been
+//! acknowledged by that mark.
+//!
+//! **Faults**: [`SimFs::fail_call`] makes the n-th call (counted from [`SimFs::calls`]) fail with
+//! an errno, once or for every later call; a failed write applies nothing.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::io;
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use super::fs::{FileSystem, FsFile, FsLock, OpenMode, parent};
+
+type InodeId = u64;
+
+#[derive(Clone, Debug)]
+enum FileOp {
+    Write { offset: u64, bytes: Vec<u8> },
+    SetLen(u64),
+}
+
+impl FileOp {
+    fn apply(&self, data: &mut Vec<u8>) {
+        match self {
+            FileOp::Write { offset, bytes } => write_into(data, *offset, bytes),
+            FileOp::SetLen(len) => data.resize(to_usize(*len), 0),
+        }
+    }
+}
+
+fn to_usize(n: u64) -> usize {
+    usize::try_from(n).expect("simulated files fit in memory")
+}
+
+fn write_into(data: &mut Vec<u8>, offset: u64, bytes: &[u8]) {
+    let start = to_usize(offset);
+    let end = start + bytes.len();
+    if data.len() < end {
+        data.resize(end, 0);
+    }
+    data[start..end].copy_from_slice(bytes);
+}
+
+#[derive(Clone, Debug, Default)]
+struct Inode {
+    durable: Vec<u8>,
+    unsynced: Vec<FileOp>,
+    /// `durable` with `unsynced` applied, plus operations a failed sync lost: what reads see.
+    current: Vec<u8>,
+}
+
+#[derive(Clone, Debug)]
+enum DirOp {
+    Link(String, InodeId),
+    Unlink(String),
+}
+
+#[derive(Clone, Debug, Default)]
+struct Dir {
+    durable: BTreeMap<String, InodeId>,
+    unsynced: Vec<DirOp>,
+    current: BTreeMap<String, InodeId>,
+}
+
+impl Dir {
+    fn apply(entries: &mut BTreeMap<String, InodeId>, op: &DirOp) {
+        match op {
+            DirOp::Link(name, inode) => {
+                entries.insert(name.clone(), *inode);
+            }
+            DirOp::Unlink(name) => {
+                entries.remove(name);
+            }
+        }
+    }
+
+    fn change(&mut self, op: DirOp) {
+        Dir::apply(&mut self.current, &op);
+        self.unsynced.push(op);
+    }
+}
+
+#[derive(Clone, Debug)]
+struct Fault {
+    call: u64,
+    errno: i32,
+    persistent: bool,
+}
+
+/// One captured sync point: the state just before a sync took effect.
+#[derive(Clone)]
+pub struct SyncPoint {
+    /// The mark set by [`SimFs::set_mark`] when the sync began.
+    pub mark: u64,
+    state: State,
+}
+
+impl SyncPoint {
+    /// Unsynced operations (file and directory) the state holds.
+    pub fn unsynced(&self) -> usize {
+        self.state.unsynced()
+    }
+
+    /// A crash image of this sync point; see [`SimFs::crash`].
+    pub fn crash(&self, how: Crash) -> SimFs {
+        SimFs::from_state(self.state.crash(how))
+    }
+}
+
+#[derive(Clone, Debug, Default)]
+struct State {
+    inodes: HashMap<InodeId, Inode>,
+    dirs: BTreeMap<String, Dir>,
+    next_inode: InodeId,
+    locks: HashSet<String>,
+    calls: u64,
+    faults: Vec<Fault>,
+    mark: u64,
+    recording: bool,
+    sync_points: Vec<(u64, Box<State>)>,
+}
+
+/// Which crash image [`SimFs::crash`] builds from the unsynced operations.
+#[derive(Clone, Copy, Debug)]
+pub enum Crash {
+    /// Every unsynced operation lost.
+    DropAll,
+    /// Every unsynced operation kept (as if the power failed right after they all landed).
+    KeepAll,
+    /// The first n unsynced operations of each file and directory kept, in order.
+    KeepPrefix(usize),
+    /// A pseudo-random choice from this seed: directory prefixes, and per file operation kept,
+    /// dropped, torn to a prefix or zero-filled, independently (so later writes may land
+    /// without earlier ones).
+    Random(u64),
+}
+
+/// A small deterministic generator (splitmix64), so crash images are reproducible from a seed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        if n == 0 {
+            0
+        } else {
+            (self.next() % n as u64) as usize
+        }
+    }
+}
+
+impl State {
+    fn unsynced(&self) -> usize {
+        let files: usize = self.inodes.values().map(|i| i.unsynced.len()).sum();
+        let dirs: usize = self.dirs.values().map(|d| d.unsynced.len()).sum();
+        files + dirs
+    }
+
+    fn crash(&self, how: Crash) -> State {
+        let mut rng = Rng(match how {
+            Crash::Random(seed) => seed,
+            _ => 0,
+        });
+        let keep_count = |rng: &mut Rng, n: usize| match how {
+            Crash::DropAll => 0,
+            Crash::KeepAll => n,
+            Crash::KeepPrefix(k) => k.min(n),
+            Crash::Random(_) => rng.below(n + 1),
+        };
+        let mut out = State {
+            next_inode: self.next_inode,
+            ..State::default()
+        };
+        for (path, dir) in &self.dirs {
+            let mut entries = dir.durable.clone();
+            let kept = keep_count(&mut rng, dir.unsynced.len());
+            for op in &dir.unsynced[..kept] {
+                Dir::apply(&mut entries, op);
+            }
+            out.dirs.insert(
+                path.clone(),
+                Dir {
+                    durable: entries.clone(),
+                    unsynced: Vec::new(),
+                    current: entries,
+                },
+            );
+        }
+        let mut ids: Vec<InodeId> = self.inodes.keys().copied().collect();
+        ids.sort_unstable();
+        for id in ids {
+            let inode = &self.inodes[&id];
+            let mut data = inode.durable.clone();
+            match how {
+                Crash::Random(_) => {
+                    for op in &inode.unsynced {
+                        match rng.below(4) {
+                            0 => {}
+                            1 => op.apply(&mut data),
+                            _ => tear(op, &mut data, &mut rng),
+                        }
+                    }
+                }
+                _ => {
+                    let kept = keep_count(&mut rng, inode.unsynced.len());
+                    for op in &inode.unsynced[..kept] {
+                        op.apply(&mut data);
+                    }
+                }
+            }
+            out.inodes.insert(
+                id,
+                Inode {
+                    durable: data.clone(),
+                    unsynced: Vec::new(),
+                    current: data,
+                },
+            );
+        }
+        out
+    }
+
+    /// Counts a call and fails it if a fault is set for it.
+    fn call(&mut self) -> io::Result<()> {
+        let now = self.calls;
+        self.calls += 1;
+        let hit = self
+            .faults
+            .iter()
+            .find(|f| f.call == now || (f.persistent && f.call <= now));
+        match hit {
+            Some(fault) => Err(io::Error::from_raw_os_error(fault.errno)),
+            None => Ok(()),
+        }
+    }
+
+    fn capture(&mut self) {
+        if self.recording {
+            let mut copy = self.clone();
+            copy.sync_points.clear();
+            copy.recording = false;
+            self.sync_points.push((self.mark, Box::new(copy)));
+        }
+    }
+
+    fn dir(&self, dir: &str) -> io::Result<&Dir> {
+        self.dirs.get(dir).ok_or_else(|| not_found(dir))
+    }
+
+    fn dir_mut(&mut self, dir: &str) -> io::Result<&mut Dir> {
+        self.dirs.get_mut(dir).ok_or_else(|| not_found(dir))
+    }
+
+    fn lookup(&self, path: &str) -> io::Result<InodeId> {
+        self.dir(parent(path))?
+            .current
+            .get(name(path))
+            .copied()
+            .ok_or_else(|| not_found(path))
+    }
+}
+
+/// A torn version of `op`: a write lands only in part (a prefix), or only its size change lands
+/// (zeros where the data should be); a length change lands or not.
+fn tear(op: &FileOp, data: &mut Vec<u8>, rng: &mut Rng) {
+    match op {
+        FileOp::Write { offset, bytes } => {
+            if rng.below(2) == 0 {
+                let cut = rng.below(bytes.len() + 1);
+                write_into(data, *offset, &bytes[..cut]);
+            } else {
+                let end = to_usize(*offset) + bytes.len();
+                if data.len() < end {
+                    data.resize(end, 0);
+                }
+            }
+        }
+        FileOp::SetLen(_) => {
+            if rng.below(2) == 0 {
+                op.apply(data);
+            }
+        }
+    }
+}
+
+fn not_found(path: &str) -> io::Error {
+    io::Error::new(io::ErrorKind::NotFound, format!("{path}: no such file"))
+}
+
+fn name(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
+
+/// An in-memory file system with crash images and fault injection; see the module docs.
+///
+/// Cloning gives another handle to the same file system.
+#[derive(Clone)]
+pub struct SimFs {
+    state: Arc<Mutex<State>>,
+}
+
+impl Default for SimFs {
+    fn default() -> SimFs {
+        SimFs::new()
+    }
+}
+
+impl SimFs {
+    /// An empty file system holding only the root directory `""`.
+    pub fn new() -> SimFs {
+        let mut state = State::default();
+        state.dirs.insert(String::new(), Dir::default());
+        SimFs::from_state(state)
+    }
+
+    fn from_state(state: State) -> SimFs {
+        SimFs {
+            state: Arc::new(Mutex::new(state)),
+        }
+    }
+
+    /// Calls made so far (every method of [`FileSystem`] and [`FsFile`] counts one).
+    pub fn calls(&self) -> u64 {
+        self.state.lock().calls
+    }
+
+    /// Makes call number `call` fail with `errno`; with `persistent`, every later call too.
+    pub fn fail_call(&self, call: u64, errno: i32, persistent: bool) {
+        self.state.lock().faults.push(Fault {
+            call,
+            errno,
+            persistent,
+        });
+    }
+
+    /// Removes every fault.
+    pub fn clear_faults(&self) {
+        self.state.lock().faults.clear();
+    }
+
+    /// Turns capturing of sync points on or off.
+    pub fn record_sync_points(&self, on: bool) {
+        self.state.lock().recording = on;
+    }
+
+    /// Sets the mark later sync points are tagged with (for example, how many writes the test
+    /// has seen acknowledged).
+    pub fn set_mark(&self, mark: u64) {
+        self.state.lock().mark = mark;
+    }
+
+    /// Takes the sync points captured so far.
+    pub fn take_sync_points(&self) -> Vec<SyncPoint> {
+        std::mem::take(&mut self.state.lock().sync_points)
+            .into_iter()
+            .map(|(mark, state)| SyncPoint {
+                mark,
+                state: *state,
+            })
+            .collect()
+    }
+
+    /// Unsynced operations (file and directory) now.
+    pub fn unsynced(&self) -> usize {
+        self.state.lock().unsynced()
+    }
+
+    /// A crash image of the present state as a new file system: what the disk could hold if
+    /// the power failed now. Locks are released (the process died); faults are not carried.
+    pub fn crash(&self, how: Crash) -> SimFs {
+        SimFs::from_state(self.state.lock().crash(how))
+    }
+
+    /// The bytes of `path` as reads see them, if it exists (for tests that inspect or damage
+    /// files).
+    pub fn read_file(&self, path: &str) -> Option<Vec<u8>> {
+        let state = self.state.lock();
+        let id = state.lookup(path).ok()?;
+        Some(state.inodes[&id].current.clone())
+    }
+
+    /// Replaces the bytes of `path`, durably (for tests that damage files).
+    pub fn write_file(&self, path: &str, bytes: &[u8]) -> bool {
+        let mut state = self.state.lock();
+        let Ok(id) = state.lookup(path) else {
+            return false;
+        };
+        let inode = state.inodes.get_mut(&id).expect("linked inodes exist");
+        inode.durable = bytes.to_vec();
+        inode.current = bytes.to_vec();
+        inode.unsynced.clear();
+        true
+    }
+}
+
+struct SimFile {
+    state: Arc<Mutex<State>>,
+    inode: InodeId,
+    writable: bool,
+}
+
+impl SimFile {
+    fn modify(&self, op: FileOp) -> io::Result<()> {
+        let mut state = self.state.lock();
+        state.call()?;
+        if !self.writable {
+            return Err(io::Error::from_raw_os_error(libc::EBADF));
+        }
+        let inode = state
+            .inodes
+            .get_mut(&self.inode)
+            .expect("open inodes exist");
+        op.apply(&mut inode.current);
+        inode.unsynced.push(op);
+        Ok(())
+    }
+}
+
+impl FsFile for SimFile {
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        let mut state = self.state.lock();
+        state.call()?;
+        let data = &state.inodes[&self.inode].current;
+        let start = usize::try_from(offset).unwrap_or(usize::MAX);
+        match data.get(start..).and_then(|rest| rest.get(..buf.len())) {
+            Some(bytes) => {
+                buf.copy_from_slice(bytes);
+                Ok(())
+            }
+            None => Err(io::Error::from(io::ErrorKind::UnexpectedEof)),
+        }
+    }
+
+    fn write_all_at(&self, bytes: &[u8], offset: u64) -> io::Result<()> {
+        self.modify(FileOp::Write {
+            offset,
+            bytes: bytes.to_vec(),
+        })
+    }
+
+    fn sync_data(&self) -> io::Result<()> {
+        let mut state = self.state.lock();
+        state.capture();
+        let result = state.call();
+        let inode = state
+            .inodes
+            .get_mut(&self.inode)
+            .expect("open inodes exist");
+        let ops = std::mem::take(&mut inode.unsynced);
+        if result.is_ok() {
+            for op in &ops {
+                op.apply(&mut inode.durable);
+            }
+        }
+        // On failure the operations are gone from the disk's future but stay visible to reads.
+        result
+    }
+
+    fn set_len(&self, len: u64) -> io::Result<()> {
+        self.modify(FileOp::SetLen(len))
+    }
+
+    fn size(&self) -> io::Result<u64> {
+        let mut state = self.state.lock();
+        state.call()?;
+        Ok(state.inodes[&self.inode].current.len() as u64)
+    }
+}
+
+struct SimLock {
+    state: Arc<Mutex<State>>,
+    path: String,
+}
+
+impl FsLock for SimLock {}
+
+impl Drop for SimLock {
+    fn drop(&mut self) {
+        self.state.lock().locks.remove(&self.path);
+    }
+}
+
+impl FileSystem for SimFs {
+    fn create_dir_all(&self, dir: &str) -> io::Result<()> {
+        let mut state = self.state.lock();
+        state.call()?;
+        // Directories are created durably: the store creates them once, before any data.
+        let mut path = String::new();
+        for part in dir.split('/').filter(|p| !p.is_empty()) {
+            if !path.is_empty() {
+                path.push('/');
+            }
+            path.push_str(part);
+            state.dirs.entry(path.clone()).or_default();
+        }
+        Ok(())
+    }
+
+    fn open(&self, path: &str, mode: OpenMode) -> io::Result<Arc<dyn FsFile>> {
+        let mut state = self.state.lock();
+        state.call()?;
+        let inode = match mode {
+            OpenMode::Read | OpenMode::ReadWrite => state.lookup(path)?,
+            OpenMode::CreateNew => {
+                if state.lookup(path).is_ok() {
+                    return Err(io::Error::from(io::ErrorKind::AlreadyExists));
+                }
+                let id = state.next_inode;
+                state.next_inode += 1;
+                state.inodes.insert(id, Inode::default());
+                state
+                    .dir_mut(parent(path))?
+                    .change(DirOp::Link(name(path).to_owned(), id));
+                id
+            }
+        };
+        Ok(Arc::new(SimFile {
+            state: Arc::clone(&self.state),
+            inode,
+            writable: mode != OpenMode::Read,
+        }))
+    }
+
+    fn list(&self, dir: &str) -> io::Result<Vec<String>> {
+        let mut state = self.state.lock();
+        state.call()?;
+        Ok(state.dir(dir)?.current.keys().cloned().collect())
+    }
+
+    fn publish(&self, from: &str, to: &str) -> io::Result<()> {
+        let mut state = self.state.lock();
+        state.call()?;
+        let inode = state.lookup(from)?;
+        if state.lookup(to).is_ok() {
+            return Err(io::Error::from(io::ErrorKind::AlreadyExists));
+        }
+        state
+            .dir_mut(parent(to))?
+            .change(DirOp::Link(name(to).to_owned(), inode));
+        state
+            .dir_mut(parent(from))?
+            .change(DirOp::Unlink(name(from).to_owned()));
+        Ok(())
+    }
+
+    fn remove(&self, path: &str) -> io::Result<()> {
+        let mut state = self.state.lock();
+        state.call()?;
+        state.lookup(path)?;
+        state
+            .dir_mut(parent(path))?
+            .change(DirOp::Unlink(name(path).to_owned()));
+        Ok(())
+    }
+
+    fn sync_dir(&self, dir: &str) -> io::Result<()> {
+        let mut state = self.state.lock();
+        state.capture();
+        state.call()?;
+        let entry = state.dir_mut(dir)?;
+        for op in std::mem::take(&mut entry.unsynced) {
+            Dir::apply(&mut entry.durable, &op);
+        }
+        Ok(())
+    }
+
+    fn try_lock(&self, path: &str) -> io::Result<Option<Box<dyn FsLock>>> {
+        let mut state = self.state.lock();
+        state.call()?;
+        if !state.locks.insert(path.to_owned()) {
+            return Ok(None);
+        }
+        Ok(Some(Box::new(SimLock {
+            state: Arc::clone(&self.state),
+            path: path.to_owned(),
+        })))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(fs: &SimFs, path: &str, bytes: &[u8]) -> Arc<dyn FsFile> {
+        let file = fs.open(path, OpenMode::CreateNew).unwrap();
+        file.write_all_at(bytes, 0).unwrap();
+        file
+    }
+
+    #[test]
+    fn unsynced_writes_are_lost_and_synced_ones_kept() {
+        let fs = SimFs::new();
+        let file = write(&fs, "a", b"first");
+        file.sync_data().unwrap();
+        fs.sync_dir("").unwrap();
+        file.write_all_at(b"-second", 5).unwrap();
+        assert_eq!(fs.read_file("a").unwrap(), b"first-second");
+        assert_eq!(fs.crash(Crash::DropAll).read_file("a").unwrap(), b"first");
+        assert_eq!(
+            fs.crash(Crash::KeepAll).read_file("a").unwrap(),
+            b"first-second"
+        );
+    }
+
+    #[test]
+    fn a_synced_file_without_a_synced_directory_may_vanish() {
+        let fs = SimFs::new();
+        write(&fs, "a", b"data").sync_data().unwrap();
+        assert_eq!(fs.crash(Crash::DropAll).read_file("a"), None);
+        fs.sync_dir("").unwrap();
+        assert_eq!(fs.crash(Crash::DropAll).read_file("a").unwrap(), b"data");
+    }
+
+    #[test]
+    fn random_crashes_tear_and_reorder_unsynced_writes() {
+        let fs = SimFs::new();
+        let file = write(&fs, "a", b"");
+        file.sync_data().unwrap();
+        fs.sync_dir("").unwrap();
+        file.write_all_at(b"AAAA", 0).unwrap();
+        file.write_all_at(b"BBBB", 4).unwrap();
+        let mut seen = HashSet::new();
+        for seed in 0..400 {
+            seen.insert(fs.crash(Crash::Random(seed)).read_file("a").unwrap());
+        }
+        for expected in [
+            &b""[..],
+            b"AAAA",
+            b"AAAABBBB",
+            b"\0\0\0\0BBBB", // the second write landed without the first
+            b"AA",           // torn
+        ] {
+            assert!(seen.contains(expected), "never saw {expected:?}");
+        }
+    }
+
+    #[test]
+    fn a_failed_sync_loses_the_writes_but_reads_still_see_them() {
+        let fs = SimFs::new();
+        let file = write(&fs, "a", b"x");
+        fs.sync_dir("").unwrap();
+        fs.fail_call(fs.calls(), libc::EIO, false);
+        assert_eq!(
+            file.sync_data().unwrap_err().raw_os_error(),
+            Some(libc::EIO)
+        );
+        assert_eq!(fs.read_file("a").unwrap(), b"x");
+        file.sync_data().unwrap();
+        assert_eq!(fs.crash(Crash::KeepAll).read_file("a").unwrap(), b"");
+    }
+
+    #[test]
+    fn faults_fail_one_call_or_every_later_call() {
+        let fs = SimFs::new();
+        fs.fail_call(1, libc::ENOSPC, false);
+        fs.list("").unwrap();
+        assert_eq!(fs.list("").unwrap_err().raw_os_error(), Some(libc::ENOSPC));
+        fs.list("").unwrap();
+        fs.fail_call(3, libc::EIO, true);
+        assert!(fs.list("").is_err());
+        assert!(fs.list("").is_err());
+        fs.clear_faults();
+        fs.list("").unwrap();
+    }
+
+    #[test]
+    fn sync_points_capture_the_state_before_each_sync() {
+        let fs = SimFs::new();
+        fs.record_sync_points(true);
+        let file = write(&fs, "a", b"one");
+        fs.set_mark(7);
+        file.sync_data().unwrap();
+        fs.sync_dir("").unwrap();
+        let points = fs.take_sync_points();
+        assert_eq!(points.len(), 2);
+        assert_eq!(points[0].mark, 7);
+        assert_eq!(points[0].unsynced(), 2);
+        assert_eq!(points[1].unsynced(), 1);
+        assert_eq!(
+            points[1].crash(Crash::KeepAll).read_file("a").unwrap(),
+            b"one"
+        );
+        assert_eq!(points[1].crash(Crash::DropAll).read_file("a"), None);
+    }
+
+    #[test]
+    fn publish_is_create_only_and_locks_are_exclusive() {
+        let fs = SimFs::new();
+        write(&fs, "t1", b"1");
+        write(&fs, "t2", b"2");
+        fs.publish("t1", "m").unwrap();
+        assert_eq!(
+            fs.publish("t2", "m").unwrap_err().kind(),
+            io::ErrorKind::AlreadyExists
+        );
+        assert_eq!(fs.read_file("m").unwrap(), b"1");
+        let lock = fs.try_lock("LOCK").unwrap().unwrap();
+        assert!(fs.try_lock("LOCK").unwrap().is_none());
+        drop(lock);
+        assert!(fs.try_lock("LOCK").unwrap().is_some());
+    }
+}
