@@ -738,3 +738,22 @@ fn ranges_with_any_bounds_walked_from_both_ends_match_a_btreemap() {
         }
     }
 }
+
+/// A node shared by two versions can sit deeper in the second than in the first: the retained
+/// depth is the longest path of any version, however the walk first met the shared node.
+#[test]
+fn retained_max_depth_counts_a_shared_node_at_its_deepest() {
+    let map = Map::new();
+    for key in [&b"a1x"[..], b"a1y", b"a1z", b"b", b"a2"] {
+        map.put(key, b"v").unwrap();
+    }
+    // Under "a" a branch splits "a1" from "a2"; the branch over a1x, a1y, a1z sits below it.
+    let deep = map.snapshot();
+    map.delete(b"a2").unwrap();
+    // The live state still holds the a1 branch, one level up: the walk meets it there first.
+    let stats = map.stats();
+    assert_eq!(stats["live"]["max_depth"], 3);
+    assert_eq!(stats["retained"]["versions"], 2);
+    assert_eq!(stats["retained"]["nodes"]["max_depth"], 4);
+    drop(deep);
+}

@@ -11,8 +11,7 @@ use crate::engine::batch::{Batch, Op};
 use crate::engine::snapshot::{Snapshot, SnapshotMeta};
 use crate::engine::touched::Touched;
 use crate::error::{Error, Result, check_entry, check_key};
-use crate::tree::node::{Child, LeafRef, leaf_key, leaf_value};
-use crate::tree::{Diff, OwnedDiff, OwnedRange, Tree, prefix_end};
+use crate::tree::{Diff, Found, LeafRef, OwnedDiff, OwnedRange, Tree, prefix_end};
 
 /// What [`Map::rollback`] does with mutations no snapshot holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,16 +66,16 @@ impl Value {
     /// The largest value copied into a `Value` rather than shared with the map.
     pub const INLINE: usize = 128;
 
-    /// The value of the leaf in `slot`, whose bytes are `leaf`.
-    fn of(slot: &Child, leaf: &[u8]) -> Value {
-        let value = leaf_value(leaf);
+    /// The value of the entry `found`.
+    fn of(found: &Found<'_>) -> Value {
+        let value = found.value();
         Value(match u8::try_from(value.len()) {
             Ok(len) if value.len() <= Value::INLINE => {
                 let mut bytes = [0; Value::INLINE];
                 bytes[..value.len()].copy_from_slice(value);
                 Held::Copied { len, bytes }
             }
-            _ => Held::Shared(LeafRef::new(slot.clone())),
+            _ => Held::Shared(found.share()),
         })
     }
 }
@@ -87,7 +86,7 @@ impl Deref for Value {
     fn deref(&self) -> &[u8] {
         match &self.0 {
             Held::Copied { len, bytes } => &bytes[..usize::from(*len)],
-            Held::Shared(leaf) => leaf_value(leaf),
+            Held::Shared(leaf) => leaf.value(),
         }
     }
 }
@@ -111,11 +110,11 @@ pub struct Entry(LeafRef);
 impl Entry {
     /// The key.
     pub fn key(&self) -> &[u8] {
-        leaf_key(&self.0)
+        self.0.key()
     }
     /// The value.
     pub fn value(&self) -> &[u8] {
-        leaf_value(&self.0)
+        self.0.value()
     }
 }
 
@@ -208,8 +207,8 @@ pub(crate) type Pins = Mutex<HashMap<u64, u64>>;
 /// | `compact` | O(s) for s registered snapshots |
 /// | `stats` | O(nodes) across the live state and retained snapshots |
 pub struct Map {
-    pub(crate) state: RwLock<State>,
-    pub(crate) pins: Arc<Pins>,
+    pub(super) state: RwLock<State>,
+    pub(super) pins: Arc<Pins>,
 }
 
 impl Default for Map {
@@ -257,8 +256,7 @@ impl Map {
     /// The value under `key` in the live state.
     pub fn get(&self, key: &[u8]) -> Option<Value> {
         let state = self.state.read();
-        let (slot, leaf) = state.live.leaf(key)?;
-        Some(Value::of(slot, leaf))
+        Some(Value::of(&state.live.find(key)?))
     }
 
     /// `read` applied to the value under `key` in the live state, under the read lock: for
@@ -266,8 +264,7 @@ impl Map {
     /// not use the map.
     pub(crate) fn read_value<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Option<R> {
         let state = self.state.read();
-        let (_, leaf) = state.live.leaf(key)?;
-        Some(read(leaf_value(leaf)))
+        Some(read(state.live.find(key)?.value()))
     }
 
     /// Whether `key` is present in the live state.
@@ -429,6 +426,22 @@ impl Map {
     /// The registered snapshots, by ascending id.
     pub fn snapshots(&self) -> Vec<Snapshot> {
         self.state.read().registry.values().cloned().collect()
+    }
+
+    /// Number of registered snapshots.
+    pub fn snapshot_count(&self) -> usize {
+        self.state.read().registry.len()
+    }
+
+    /// The registered snapshot at position `index` in ascending id order (0 is the oldest).
+    /// O(index).
+    pub fn snapshot_at(&self, index: usize) -> Option<Snapshot> {
+        self.state.read().registry.values().nth(index).cloned()
+    }
+
+    /// The ids of the registered snapshots, ascending.
+    pub fn snapshot_ids(&self) -> Vec<u64> {
+        self.state.read().registry.keys().copied().collect()
     }
 
     /// The registered snapshot with this id.

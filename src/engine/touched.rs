@@ -6,8 +6,7 @@
 //! from the value after its last. Past the bounds below the log gives up, writes go straight to
 //! the tree, and the snapshot diffs the trees instead; either way the count is exact.
 
-use crate::tree::Tree;
-use crate::tree::node::{LeafRef, leaf_value};
+use crate::tree::{LeafRef, Tree};
 
 /// Writes recorded at most (a write that would pass either bound ends recording).
 const MAX_WRITES: usize = 64;
@@ -101,7 +100,7 @@ impl Touched {
                 let after = &self.writes[group[group.len() - 1]].new;
                 match (before, after) {
                     (None, None) => false,
-                    (Some(a), Some(b)) => leaf_value(a) != leaf_value(b),
+                    (Some(a), Some(b)) => a.value() != b.value(),
                     _ => true,
                 }
             })

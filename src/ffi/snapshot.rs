@@ -390,7 +390,7 @@ pub unsafe extern "C" fn lqft_map_snapshot_count(
     call("lqft_map_snapshot_count", || {
         // SAFETY: the caller promised a live map and a writable `out`.
         let (map, out) = unsafe { (handle(map, "map")?, Out::new(out, "out")?) };
-        out.write(map.map.state.read().registry.len());
+        out.write(map.map.snapshot_count());
         Ok(LQFT_OK)
     })
 }
@@ -414,7 +414,7 @@ pub unsafe extern "C" fn lqft_map_snapshot_at(
     call("lqft_map_snapshot_at", || {
         // SAFETY: the caller promised a live map and a writable `out`.
         let (map, out) = unsafe { (handle(map, "map")?, Out::new(out, "out")?) };
-        let found = map.map.state.read().registry.values().nth(index).cloned();
+        let found = map.map.snapshot_at(index);
         found.map_or(Ok(LQFT_NOT_FOUND), |snapshot| give(out, snapshot))
     })
 }
@@ -480,7 +480,7 @@ pub unsafe extern "C" fn lqft_map_snapshot_ids(
     call("lqft_map_snapshot_ids", || {
         // SAFETY: the caller promised a live map and a writable `out`.
         let (map, out) = unsafe { (handle(map, "map")?, Out::new(out, "out")?) };
-        let ids = map.map.state.read().registry.keys().copied().collect();
+        let ids = map.map.snapshot_ids();
         out.write(lqft_ids::from_vec(ids));
         Ok(LQFT_OK)
     })

@@ -32,25 +32,49 @@ pub(crate) struct Census {
 
 /// Counts the nodes of `versions`. A node reached from a second version is shared, and so is
 /// everything below it.
+///
+/// A shared node can sit at different depths in different versions, so depth is not recorded
+/// where the walk meets a node: each distinct node's height (nodes on its longest downward path)
+/// is computed once, children first, and the deepest version is the tallest root.
 pub(crate) fn census(versions: &[&Tree]) -> Census {
-    // For each node seen: the version that first reached it, and whether it is known shared.
-    let mut seen: HashMap<usize, (usize, bool)> = HashMap::new();
+    // For each node seen: the version that first reached it, whether it is known shared, and
+    // its height once its subtree is done.
+    let mut seen: HashMap<usize, Seen> = HashMap::new();
     let mut out = Census::default();
     for (version, tree) in versions.iter().enumerate() {
         let Some(root) = tree.root() else { continue };
-        let mut stack: Vec<(&Child, u64)> = vec![(root, 1)];
-        while let Some((node, depth)) = stack.pop() {
+        // `true` marks a branch whose children are done, so its height can be taken.
+        let mut stack: Vec<(&Child, bool)> = vec![(root, false)];
+        while let Some((node, children_done)) = stack.pop() {
+            let children = node.as_branch().map(|(branch, _)| branch.children());
+            if children_done {
+                let tallest = children
+                    .unwrap_or_default()
+                    .iter()
+                    .map(|child| seen[&child.address()].height)
+                    .max()
+                    .unwrap_or(0);
+                seen.get_mut(&node.address()).expect("seen before").height = tallest + 1;
+                continue;
+            }
             match seen.get_mut(&node.address()) {
-                Some((first, shared)) => {
-                    if *first == version || *shared {
+                Some(known) => {
+                    if known.version == version || known.shared {
                         continue;
                     }
-                    *shared = true;
+                    known.shared = true;
                     out.shared_nodes += 1;
                 }
                 None => {
-                    seen.insert(node.address(), (version, false));
-                    out.max_depth = out.max_depth.max(depth);
+                    let height = u64::from(children.is_none());
+                    seen.insert(
+                        node.address(),
+                        Seen {
+                            version,
+                            shared: false,
+                            height,
+                        },
+                    );
                     out.node_bytes += node.allocated_bytes() as u64;
                     match node.node() {
                         Node::Leaf(leaf) => {
@@ -58,16 +82,30 @@ pub(crate) fn census(versions: &[&Tree]) -> Census {
                             out.payload_bytes +=
                                 (leaf_key(leaf).len() + leaf_value(leaf).len()) as u64;
                         }
-                        Node::Branch(..) => out.branches += 1,
+                        Node::Branch(..) => {
+                            out.branches += 1;
+                            stack.push((node, true));
+                        }
                     }
                 }
             }
-            if let Some((branch, _)) = node.as_branch() {
-                stack.extend(branch.children().iter().map(|child| (child, depth + 1)));
+            if let Some(children) = children {
+                stack.extend(children.iter().map(|child| (child, false)));
             }
         }
+        out.max_depth = out.max_depth.max(seen[&root.address()].height);
     }
     out
+}
+
+/// What [`census`] knows of a node it has met.
+struct Seen {
+    /// The first version that reached the node.
+    version: usize,
+    /// Whether a second version reached it.
+    shared: bool,
+    /// Nodes on the longest path down from it, itself included; 0 until its subtree is done.
+    height: u64,
 }
 
 /// Recomputes every hash from scratch and checks the canonical form; returns the root hash.

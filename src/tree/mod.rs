@@ -36,7 +36,10 @@ pub(crate) use cursor::OwnedRange;
 pub use cursor::{Iter, Range};
 pub use diff::{Diff, DiffEntry, DiffKind, OwnedDiff};
 pub use hash::Hash;
-use node::{Child, LeafRef, digit, fingerprint, leaf_key, leaf_value, locate, new_leaf};
+/// An owned, shared handle on one entry of a version: keeps the entry alive, reads its key and
+/// value.
+pub(crate) use node::LeafRef;
+use node::{Child, digit, fingerprint, leaf_key, leaf_value, locate, new_leaf};
 
 /// A persistent, ordered map from byte strings to byte strings with a Merkle root.
 ///
@@ -78,17 +81,17 @@ impl Tree {
 
     /// The value stored under `key`.
     pub fn get(&self, key: &[u8]) -> Option<&[u8]> {
-        self.leaf(key).map(|(_, leaf)| leaf_value(leaf))
+        self.find(key).map(|found| found.value())
     }
 
     /// Whether `key` is present.
     pub fn contains_key(&self, key: &[u8]) -> bool {
-        self.leaf(key).is_some()
+        self.find(key).is_some()
     }
 
-    /// The slot of the leaf holding `key`, and the leaf's bytes.
+    /// The entry under `key`, borrowed from this version.
     #[inline]
-    pub(crate) fn leaf(&self, key: &[u8]) -> Option<(&Child, &[u8])> {
+    pub(crate) fn find(&self, key: &[u8]) -> Option<Found<'_>> {
         let mut slot = self.root.as_ref()?;
         let tag = fingerprint(key);
         while let Some((branch, route)) = slot.as_branch() {
@@ -98,7 +101,7 @@ impl Tree {
                 // The two leaves of a pair sit side by side: the fingerprints pick one.
                 return branch.slots[index..index + 2].iter().find_map(|slot| {
                     let leaf = (slot.leaf_tag() == tag).then(|| slot.leaf().0)?;
-                    (leaf_key(leaf) == key).then_some((slot, leaf))
+                    (leaf_key(leaf) == key).then_some(Found { slot, leaf })
                 });
             }
             slot = &branch.slots[index];
@@ -108,7 +111,7 @@ impl Tree {
             return None;
         }
         let (leaf, _) = slot.leaf();
-        (leaf_key(leaf) == key).then_some((slot, leaf))
+        (leaf_key(leaf) == key).then_some(Found { slot, leaf })
     }
 
     /// Sets `key` to `value`. Returns whether the key is new.
@@ -269,6 +272,25 @@ impl Tree {
     /// An owned range over this version, for handles that outlive a borrow.
     pub(crate) fn owned_range(&self, start: Bound<&[u8]>, end: Bound<&[u8]>) -> OwnedRange {
         OwnedRange::new(self, start, end)
+    }
+}
+
+/// An entry found by [`Tree::find`]: its bytes borrowed from the version, and a way to share it.
+pub(crate) struct Found<'a> {
+    slot: &'a Child,
+    leaf: &'a [u8],
+}
+
+impl<'a> Found<'a> {
+    /// The entry's value, borrowed from the version.
+    #[inline]
+    pub(crate) fn value(&self) -> &'a [u8] {
+        leaf_value(self.leaf)
+    }
+
+    /// A handle on the entry that keeps it alive past the borrow (a reference-count update).
+    pub(crate) fn share(&self) -> LeafRef {
+        LeafRef::new(self.slot.clone())
     }
 }
 

@@ -400,6 +400,16 @@ impl LeafRef {
         debug_assert!(!child.is_branch());
         LeafRef(child)
     }
+
+    /// The entry's key.
+    pub(crate) fn key(&self) -> &[u8] {
+        leaf_key(self)
+    }
+
+    /// The entry's value.
+    pub(crate) fn value(&self) -> &[u8] {
+        leaf_value(self)
+    }
 }
 
 impl Deref for LeafRef {
