@@ -66,7 +66,7 @@ pub fn encode_tree(tree: &Tree) -> Vec<(Hash, Vec<u8>)> {
 }
 
 /// The record of a leaf.
-fn leaf_record(leaf: &[u8]) -> Vec<u8> {
+pub(crate) fn leaf_record(leaf: &[u8]) -> Vec<u8> {
     let key = leaf_key(leaf);
     let value = leaf_value(leaf);
     let mut out = Vec::with_capacity(1 + LEAF_HEADER + key.len() + value.len());
@@ -80,7 +80,11 @@ fn leaf_record(leaf: &[u8]) -> Vec<u8> {
 }
 
 /// The record of a branch with its children's hashes.
-fn branch_record(pos: u32, bitmap: u32, child_hashes: impl Iterator<Item = Hash>) -> Vec<u8> {
+pub(crate) fn branch_record(
+    pos: u32,
+    bitmap: u32,
+    child_hashes: impl Iterator<Item = Hash>,
+) -> Vec<u8> {
     let mut out = Vec::with_capacity(1 + BRANCH_HEADER + 32 * RADIX);
     out.push(NODE_FORMAT_VERSION);
     out.extend_from_slice(&branch_header(pos, bitmap));

@@ -220,12 +220,12 @@ impl<'a, L: Link<'a>> Frame<L> {
     /// walk through their siblings.
     fn entered(branch: L, forward: bool) -> Frame<L> {
         let children = branch.children();
-        let loaded = children
-            .iter()
-            .fold(0usize, |sum, child| match child.as_branch() {
+        let loaded = children.iter().fold(0usize, |sum, child| {
+            match child.peek().and_then(Child::as_branch) {
                 Some((child, _)) => sum.wrapping_add(touch_branch(child)),
                 None => sum,
-            });
+            }
+        });
         std::hint::black_box(loaded);
         let count = children.len();
         let index = if forward { usize::MAX } else { count };

@@ -9,7 +9,7 @@
 //! reference count on its way down; [`OwnedDiff`] owns what it holds, for handles that outlive
 //! any borrow (the C ABI).
 
-use crate::tree::hash::cached_hash;
+use crate::tree::hash::{cached_hash, stored_pair_hash};
 use crate::tree::node::{
     Branch, Child, LeafRef, Node, digit, first_difference, leaf_key, leaf_value, locate,
     split_route,
@@ -110,7 +110,7 @@ impl Hold for Child {
 /// A subtree as the walk holds it: a node, or the two leaves of a pair with the position of
 /// the branch that holds them (their [`Next`](crate::tree::node::Next) digits are at the one
 /// after it).
-enum Sub<H> {
+pub(crate) enum Sub<H> {
     One(H),
     Two(H, H, u32),
 }
@@ -191,12 +191,63 @@ enum Task<H> {
     Added(Sub<H>),
 }
 
-/// The walk shared by [`Diff`] and [`OwnedDiff`].
-struct Walk<H> {
+/// How the walk makes sure the nodes it is about to read are in memory: in-memory diffs
+/// assume they are (a stored node is then loaded where it is read, and a failed load panics),
+/// fallible diffs load them first and stop at the first error.
+pub(crate) trait Loader {
+    type Error;
+    /// Loads the node(s) `sub` refers to.
+    fn sub<H: Hold>(sub: &Sub<H>) -> Result<(), Self::Error>;
+    /// Loads the leftmost path of `sub` (whose key the walk samples).
+    fn leftmost<H: Hold>(sub: &Sub<H>) -> Result<(), Self::Error>;
+}
+
+/// Every node is in memory, or loaded where it is read.
+pub(crate) enum InMemory {}
+
+impl Loader for InMemory {
+    type Error = std::convert::Infallible;
+    #[inline(always)]
+    fn sub<H: Hold>(_: &Sub<H>) -> Result<(), Self::Error> {
+        Ok(())
+    }
+    #[inline(always)]
+    fn leftmost<H: Hold>(_: &Sub<H>) -> Result<(), Self::Error> {
+        Ok(())
+    }
+}
+
+/// Stored nodes are loaded before they are read; a failed load ends the walk with its error.
+pub(crate) enum FromSource {}
+
+impl Loader for FromSource {
+    type Error = crate::Error;
+    fn sub<H: Hold>(sub: &Sub<H>) -> crate::Result<()> {
+        match sub {
+            Sub::One(node) => node.slot().resolve().map(drop),
+            Sub::Two(a, b, _) => {
+                a.slot().resolve()?;
+                b.slot().resolve().map(drop)
+            }
+        }
+    }
+    fn leftmost<H: Hold>(sub: &Sub<H>) -> crate::Result<()> {
+        let (Sub::One(node) | Sub::Two(node, ..)) = sub;
+        let mut node = node.slot().resolve()?;
+        while let Some((branch, _)) = node.as_branch() {
+            node = branch.slots[0].resolve()?;
+        }
+        Ok(())
+    }
+}
+
+/// The walk shared by [`Diff`], [`OwnedDiff`] and [`TryDiff`].
+struct Walk<H, L: Loader> {
     tasks: Vec<Task<H>>,
     /// Stack index of the pair whose differing subtrees were last preloaded: the tasks above it
     /// came from that pair. `usize::MAX` when none was.
     preloaded: usize,
+    loader: std::marker::PhantomData<L>,
 }
 
 /// The most pairs of subtrees a diff preloads at once: their nodes fit in the L2 cache of any
@@ -227,6 +278,9 @@ fn preload_pairs<'a>(old: &'a Child, new: &'a Child) -> bool {
         }
         let (a, b) = queue[next];
         next += 1;
+        let (Some(a), Some(b)) = (a.peek(), b.peek()) else {
+            continue;
+        };
         let (Some((x, x_route)), Some((y, y_route))) = (a.as_branch(), b.as_branch()) else {
             continue;
         };
@@ -265,8 +319,8 @@ fn preload_pairs<'a>(old: &'a Child, new: &'a Child) -> bool {
     true
 }
 
-impl<H: Hold> Walk<H> {
-    fn new(old: Option<H>, new: Option<H>) -> Walk<H> {
+impl<H: Hold, L: Loader> Walk<H, L> {
+    fn new(old: Option<H>, new: Option<H>) -> Walk<H, L> {
         let task = match (old, new) {
             (None, None) => None,
             (Some(old), None) => Some(Task::Removed(Sub::One(old))),
@@ -276,13 +330,33 @@ impl<H: Hold> Walk<H> {
         Walk {
             tasks: task.into_iter().collect(),
             preloaded: usize::MAX,
+            loader: std::marker::PhantomData,
         }
     }
 
-    fn next(&mut self) -> Option<DiffEntry> {
+    /// The next entry; after an error, none.
+    #[inline]
+    fn next(&mut self) -> Option<Result<DiffEntry, L::Error>> {
+        match self.step() {
+            Ok(entry) => entry.map(Ok),
+            Err(error) => {
+                self.tasks.clear();
+                Some(Err(error))
+            }
+        }
+    }
+
+    fn step(&mut self) -> Result<Option<DiffEntry>, L::Error> {
         while let Some(task) = self.tasks.pop() {
             match task {
                 Task::Pair(old, new, known) => {
+                    if let (Sub::One(a), Sub::One(b)) = (&old, &new)
+                        && same(a.slot(), b.slot())
+                    {
+                        continue;
+                    }
+                    L::sub(&old)?;
+                    L::sub(&new)?;
                     let at = self.tasks.len();
                     if let (Sub::One(a), Sub::One(b)) = (&old, &new)
                         && at < self.preloaded
@@ -293,23 +367,25 @@ impl<H: Hold> Walk<H> {
                             usize::MAX
                         };
                     }
-                    if let Some(entry) = self.expand(old, new, known) {
-                        return Some(entry);
+                    if let Some(entry) = self.expand(old, new, known)? {
+                        return Ok(Some(entry));
                     }
                 }
                 Task::Removed(sub) => {
+                    L::sub(&sub)?;
                     if let Some(entry) = self.alone(sub, DiffKind::Removed) {
-                        return Some(entry);
+                        return Ok(Some(entry));
                     }
                 }
                 Task::Added(sub) => {
+                    L::sub(&sub)?;
                     if let Some(entry) = self.alone(sub, DiffKind::Added) {
-                        return Some(entry);
+                        return Ok(Some(entry));
                     }
                 }
             }
         }
-        None
+        Ok(None)
     }
 
     /// A subtree present in one version only: an entry for a leaf, its children queued for a
@@ -344,23 +420,23 @@ impl<H: Hold> Walk<H> {
     }
 
     /// Expands a pair of subtrees into smaller tasks, or an entry when both are leaves.
-    fn expand(&mut self, old: Sub<H>, new: Sub<H>, known: u32) -> Option<DiffEntry> {
-        if let (Sub::One(a), Sub::One(b)) = (&old, &new)
-            && same(a.slot(), b.slot())
-        {
-            return None;
-        }
+    fn expand(
+        &mut self,
+        old: Sub<H>,
+        new: Sub<H>,
+        known: u32,
+    ) -> Result<Option<DiffEntry>, L::Error> {
         if let (Sub::One(a), Sub::One(b)) = (&old, &new)
             && let (Node::Leaf(x), Node::Leaf(y)) = (a.slot().node(), b.slot().node())
         {
             let (a, b) = (a.slot(), b.slot());
             match leaf_key(x).cmp(leaf_key(y)) {
                 std::cmp::Ordering::Equal => {
-                    return (leaf_value(x) != leaf_value(y)).then(|| DiffEntry {
+                    return Ok((leaf_value(x) != leaf_value(y)).then(|| DiffEntry {
                         kind: DiffKind::Changed,
                         old: Some(LeafRef::new(a.clone())),
                         new: Some(LeafRef::new(b.clone())),
-                    });
+                    }));
                 }
                 std::cmp::Ordering::Less => {
                     self.tasks.push(Task::Added(new));
@@ -371,15 +447,17 @@ impl<H: Hold> Walk<H> {
                     self.tasks.push(Task::Added(new));
                 }
             }
-            return None;
+            return Ok(None);
         }
         let (old_fan, new_fan) = (old.fan(), new.fan());
         let (old_pos, new_pos) = (old_fan.pos, new_fan.pos);
         if old_pos == known && new_pos == known {
             // Both split right where the known common prefix ends: no key sample needed.
             self.merge(&old, old_fan, &new, new_fan);
-            return None;
+            return Ok(None);
         }
+        L::leftmost(&old)?;
+        L::leftmost(&new)?;
         let (old_key, new_key) = (old.any_key(), new.any_key());
         let split = first_difference(old_key, new_key).unwrap_or(u32::MAX);
         if split < old_pos.min(new_pos) {
@@ -400,7 +478,7 @@ impl<H: Hold> Walk<H> {
             let d = digit(old_key, new_pos).expect("old shares new's prefix");
             self.nest(&new, new_fan, d, old, false);
         }
-        None
+        Ok(None)
     }
 
     /// Pairs the children of two branches (or pairs) that split at the same position, digit
@@ -422,6 +500,13 @@ impl<H: Hold> Walk<H> {
                     Task::Pair(Sub::One(x), Sub::One(y), pos + 1)
                 }
                 // Two pairs that share a leaf differ in the other one alone.
+                // Two stored pairs with the same hash are equal (not loaded).
+                (Some(Sub::Two(x1, x2, _)), Some(Sub::Two(y1, y2, _)))
+                    if stored_pair_hash(x1.slot(), x2.slot())
+                        .is_some_and(|x| stored_pair_hash(y1.slot(), y2.slot()) == Some(x)) =>
+                {
+                    continue;
+                }
                 (Some(Sub::Two(x1, x2, _)), Some(Sub::Two(y1, y2, _)))
                     if x1.slot().ptr_eq(y1.slot()) =>
                 {
@@ -481,13 +566,16 @@ impl<H: Hold> Walk<H> {
 /// Reads ahead into one side of a queued pair: every cache line of a branch's slots (merging
 /// the pair compares them all), or a leaf's key.
 fn preload_pair_side(child: &Child) -> usize {
+    let Some(child) = child.peek() else {
+        return 0;
+    };
     match child.as_branch() {
         Some((branch, _)) => branch
             .children()
             .iter()
             .step_by(64 / size_of::<Child>())
             .fold(0, |sum, slot| {
-                sum.wrapping_add(usize::from(slot.is_branch()))
+                sum.wrapping_add(usize::from(slot.is_branch_in_memory()))
             }),
         None => child.preload(),
     }
@@ -501,7 +589,7 @@ fn same(old: &Child, new: &Child) -> bool {
 
 /// The changes from one version to another, in key order, borrowing both versions.
 pub struct Diff<'a> {
-    walk: Walk<&'a Child>,
+    walk: Walk<&'a Child, InMemory>,
 }
 
 impl<'a> Diff<'a> {
@@ -515,13 +603,16 @@ impl<'a> Diff<'a> {
 impl Iterator for Diff<'_> {
     type Item = DiffEntry;
     fn next(&mut self) -> Option<DiffEntry> {
-        self.walk.next()
+        self.walk.next().map(|entry| match entry {
+            Ok(entry) => entry,
+            Err(never) => match never {},
+        })
     }
 }
 
 /// A [`Diff`] that owns what it holds, so it outlives the versions it came from.
 pub struct OwnedDiff {
-    walk: Walk<Child>,
+    walk: Walk<Child, InMemory>,
 }
 
 impl OwnedDiff {
@@ -535,6 +626,31 @@ impl OwnedDiff {
 impl Iterator for OwnedDiff {
     type Item = DiffEntry;
     fn next(&mut self) -> Option<DiffEntry> {
+        self.walk.next().map(|entry| match entry {
+            Ok(entry) => entry,
+            Err(never) => match never {},
+        })
+    }
+}
+
+/// The changes from one version to another, in key order, for versions with stored nodes:
+/// nodes are loaded as the walk reaches them, subtrees with equal hashes are skipped without
+/// loading, and a failed load ends the walk with its error.
+pub struct TryDiff<'a> {
+    walk: Walk<&'a Child, FromSource>,
+}
+
+impl<'a> TryDiff<'a> {
+    pub(crate) fn new(old: Option<&'a Child>, new: Option<&'a Child>) -> TryDiff<'a> {
+        TryDiff {
+            walk: Walk::new(old, new),
+        }
+    }
+}
+
+impl Iterator for TryDiff<'_> {
+    type Item = crate::Result<DiffEntry>;
+    fn next(&mut self) -> Option<crate::Result<DiffEntry>> {
         self.walk.next()
     }
 }

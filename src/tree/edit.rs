@@ -17,6 +17,7 @@ use crate::tree::node::{
 /// (no `Weak` references to nodes exist, so a count of one means sole ownership), copied
 /// otherwise; its cached hash cleared. With the route the slot keeps for it.
 fn unique(slot: &mut Child) -> (&mut Branch, RouteMut<'_>) {
+    slot.materialize();
     if slot.strong_count() != 1 {
         let (branch, _) = slot.as_branch().expect("only branches are made unique");
         warm(branch.children());
@@ -46,6 +47,7 @@ fn splice<const K: usize>(
     bitmap: u32,
     pairs: u32,
 ) {
+    slot.materialize();
     let (branch, _) = slot.as_branch().expect("slots are spliced into branches");
     let (pos, old_count) = (branch.pos, branch.count());
     let count = old_count - removed + K;

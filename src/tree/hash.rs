@@ -13,22 +13,46 @@
 //! are recomputed when needed (a leaf is hashed once per parent recomputation).
 
 use std::sync::OnceLock;
+use std::sync::atomic::AtomicU64;
 
-use crate::tree::node::{Branch, Child, Kids, Node, leaf_key, leaf_value, pair_route};
+use crate::tree::node::{
+    Branch, Child, Kids, NOWHERE, Node, leaf_key, leaf_value, pack, pair_route, unpack,
+};
+use crate::tree::stored::Location;
 
 /// A blake3 Merkle hash.
 pub type Hash = [u8; 32];
 
-/// A branch's cached hash. Boxed so that an unhashed branch pays one word for it and the
-/// children start close to the branch header.
+/// A branch's cached hash, and where the branch is stored once it is (a branch is written
+/// only after it is hashed: its parent's record holds the hash). Boxed so that an unhashed
+/// branch pays one word for it and the children start close to the branch header.
 #[derive(Default)]
-pub(crate) struct HashCell(OnceLock<Box<Hash>>);
+pub(crate) struct HashCell(OnceLock<Box<Hashed>>);
+
+/// What a hashed branch remembers about itself.
+pub(crate) struct Hashed {
+    hash: Hash,
+    at: AtomicU64,
+}
 
 impl HashCell {
     /// The cached hash, if computed.
     #[inline]
     pub(crate) fn get(&self) -> Option<&Hash> {
-        self.0.get().map(|hash| &**hash)
+        self.0.get().map(|hashed| &hashed.hash)
+    }
+
+    /// Where the branch is stored, if it was written or loaded since it was last changed.
+    #[inline]
+    pub(crate) fn location(&self) -> Option<Location> {
+        self.0.get().and_then(|hashed| unpack(&hashed.at))
+    }
+
+    /// Records where the (hashed) branch is stored.
+    pub(crate) fn set_location(&self, at: Location) {
+        if let Some(hashed) = self.0.get() {
+            pack(&hashed.at, at);
+        }
     }
 
     /// Forgets the cached hash (the branch is being edited in place).
@@ -46,7 +70,10 @@ impl HashCell {
 
     /// Caches `hash`; a hash already cached stays (both are the same value).
     pub(crate) fn set(&self, hash: Hash) {
-        let _ = self.0.set(Box::new(hash));
+        let _ = self.0.set(Box::new(Hashed {
+            hash,
+            at: AtomicU64::new(NOWHERE),
+        }));
     }
 }
 
@@ -96,6 +123,9 @@ pub(crate) fn branch_hash_of(pos: u32, bitmap: u32, child_hashes: &[Hash]) -> Ha
 /// Iterative: pending child hashes wait on one shared stack, so the deepest tree the key limit
 /// allows costs heap, not call stack.
 pub(crate) fn child_hash(child: &Child) -> Hash {
+    if let Some(hash) = stored_hash(child) {
+        return *hash;
+    }
     match child.node() {
         Node::Leaf(leaf) => leaf_hash(leaf),
         Node::Branch(branch, _) => branch_hash(branch),
@@ -105,6 +135,9 @@ pub(crate) fn child_hash(child: &Child) -> Hash {
 /// The hash of the branch a pair (two leaf slots) stands for. Pairs cache nothing: the hash is
 /// computed each time the parent's is.
 pub(crate) fn pair_hash(pair: &[Child]) -> Hash {
+    if let Some(hash) = stored_pair_hash(&pair[0], &pair[1]) {
+        return *hash;
+    }
     let (pos, bitmap) = pair_route(pair);
     let leaves = [0, 1].map(|i| leaf_hash(pair[i].leaf().0));
     branch_hash_of(pos, bitmap, &leaves)
@@ -138,6 +171,10 @@ fn branch_hash(root: &Branch) -> Hash {
             hashes.push(pair_hash(slots));
             continue;
         }
+        if let Some(hash) = stored_hash(&slots[0]) {
+            hashes.push(*hash);
+            continue;
+        }
         match slots[0].node() {
             Node::Leaf(leaf) => hashes.push(leaf_hash(leaf)),
             Node::Branch(child, _) => match child.hash.get() {
@@ -149,8 +186,34 @@ fn branch_hash(root: &Branch) -> Hash {
     hashes[0]
 }
 
-/// The hash of a branch only if it is already cached.
+/// The hash of a branch only if it is already cached, or of a stored node (known without
+/// loading it).
 #[inline]
 pub(crate) fn cached_hash(child: &Child) -> Option<&Hash> {
-    child.as_branch().and_then(|(branch, _)| branch.hash.get())
+    match child {
+        Child::Stored(stored, ..) => stored.single_hash(),
+        _ => child.as_branch().and_then(|(branch, _)| branch.hash.get()),
+    }
+}
+
+/// The hash of the node a stored slot stands for, known without loading it (not for a slot
+/// holding one leaf of a stored pair).
+#[inline]
+fn stored_hash(child: &Child) -> Option<&Hash> {
+    match child {
+        Child::Stored(stored, ..) => stored.single_hash(),
+        _ => None,
+    }
+}
+
+/// The hash of a pair whose two slots are the two leaves of one stored pair, known without
+/// loading them.
+#[inline]
+pub(crate) fn stored_pair_hash<'a>(first: &'a Child, second: &Child) -> Option<&'a Hash> {
+    match (first, second) {
+        (Child::Stored(a, 0, ..), Child::Stored(b, 1, ..)) if std::sync::Arc::ptr_eq(a, b) => {
+            a.pair_hash()
+        }
+        _ => None,
+    }
 }

@@ -23,23 +23,29 @@ pub(crate) mod codec;
 mod cursor;
 mod diff;
 mod edit;
+mod fallible;
 pub(crate) mod hash;
 pub(crate) mod node;
 mod preload;
+mod stored;
 
 use std::ops::Bound;
+use std::sync::Arc;
 
-use crate::error::{Result, check_entry, check_key};
+use crate::error::{Error, Result, check_entry, check_key};
 pub(crate) use census::{Census, census};
 pub use codec::{NODE_FORMAT_VERSION, decode_tree, encode_tree};
 pub(crate) use cursor::OwnedRange;
 pub use cursor::{Iter, Range};
-pub use diff::{Diff, DiffEntry, DiffKind, OwnedDiff};
+pub use diff::{Diff, DiffEntry, DiffKind, OwnedDiff, TryDiff};
+pub use fallible::TryRange;
 pub use hash::Hash;
 /// An owned, shared handle on one entry of a version: keeps the entry alive, reads its key and
 /// value.
 pub(crate) use node::LeafRef;
 use node::{Child, digit, fingerprint, leaf_key, leaf_value, locate, new_leaf};
+use stored::Stored;
+pub use stored::{Location, NodeSource};
 
 /// A persistent, ordered map from byte strings to byte strings with a Merkle root.
 ///
@@ -235,11 +241,139 @@ impl Tree {
     }
 
     /// Checks every node's structure and recomputes every hash from scratch; returns the root.
+    /// A tree with stored nodes loads them all first.
     ///
     /// Fails with [`Error::Corrupt`](crate::Error::Corrupt) if a cached hash disagrees with the
-    /// contents or the canonical form is broken.
+    /// contents or the canonical form is broken, or with the error of a load that failed.
     pub fn verify(&self) -> Result<Hash> {
+        if let Some(root) = &self.root {
+            fallible::load_all(root)?;
+        }
         census::verify(self)
+    }
+
+    /// A tree whose root node is stored at `root` in `source`, not loaded: O(1), reads
+    /// nothing. `hash` is the root's Merkle hash and the counts are the tree's (all as the
+    /// writer recorded them); every node is checked against the hash its parent holds when it
+    /// is loaded, so `hash` authenticates everything read. The tree must not be empty (an
+    /// empty tree has no stored root: use [`Tree::new`]).
+    ///
+    /// Nodes are loaded on first use and kept by the reference that reached them for as long
+    /// as the tree (or a version sharing that part of it) lives. Reads that may load use the
+    /// `try_` methods, which return a failed load as an error; the other read methods load too,
+    /// but panic if a load fails.
+    pub fn from_stored(
+        root: Location,
+        hash: Hash,
+        len: u64,
+        key_bytes: u64,
+        value_bytes: u64,
+        source: Arc<dyn NodeSource>,
+    ) -> Tree {
+        Tree::from_parts(
+            Some(Stored::one(hash, root, source)),
+            len,
+            key_bytes,
+            value_bytes,
+        )
+    }
+
+    /// Writes every node that has no location yet, children before parents, through `sink`,
+    /// which stores one record and returns where; returns the root's location (`None` for the
+    /// empty tree).
+    ///
+    /// Nodes remember where they were written (and loaded nodes where they were read), so a
+    /// later call writes only the nodes changed since: after k writes to a stored tree, about
+    /// k · depth records. A tree is written to one store: a location means the same thing to
+    /// every version sharing the node. Record layout: `docs/FORMAT.md`, "Stored node records".
+    ///
+    /// Fails with the sink's error (nodes written before it keep their locations, which stay
+    /// valid if the sink's records do), or with
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) if the sink returns
+    /// [`Location::RESERVED`].
+    pub fn store_new_nodes(
+        &self,
+        sink: &mut dyn FnMut(&[u8]) -> Result<Location>,
+    ) -> Result<Option<Location>> {
+        let Some(root) = &self.root else {
+            return Ok(None);
+        };
+        stored::store_new_nodes(root, &mut |record: &[u8]| match sink(record)? {
+            Location::RESERVED => Err(Error::InvalidArgument(
+                "a node sink returned the reserved location (u32::MAX, u32::MAX)".into(),
+            )),
+            at => Ok(at),
+        })
+        .map(Some)
+    }
+
+    /// [`get`](Tree::get) that loads the stored nodes on the key's path, failing with the
+    /// error of a load that fails.
+    pub fn try_get(&self, key: &[u8]) -> Result<Option<&[u8]>> {
+        match &self.root {
+            None => Ok(None),
+            Some(root) => Ok(fallible::leaf(root, key)?.map(leaf_value)),
+        }
+    }
+
+    /// [`contains_key`](Tree::contains_key) that loads, as [`try_get`](Tree::try_get).
+    pub fn try_contains_key(&self, key: &[u8]) -> Result<bool> {
+        Ok(self.try_get(key)?.is_some())
+    }
+
+    /// Loads every stored node that an insert or remove of `key` reads; once it succeeds, an
+    /// insert, remove or get of `key` on this tree loads nothing more (and so cannot fail to).
+    pub fn load_path(&self, key: &[u8]) -> Result<()> {
+        match &self.root {
+            None => Ok(()),
+            Some(root) => fallible::load_path(root, key),
+        }
+    }
+
+    /// [`insert`](Tree::insert) on a tree with stored nodes: loads what the insert reads
+    /// first ([`load_path`](Tree::load_path)); a failed load leaves the tree unchanged.
+    pub fn try_insert(&mut self, key: &[u8], value: &[u8]) -> Result<bool> {
+        check_entry(key, value)?;
+        self.load_path(key)?;
+        Ok(self.insert_checked(key, value))
+    }
+
+    /// [`remove`](Tree::remove) on a tree with stored nodes: loads what the remove reads
+    /// first; a failed load leaves the tree unchanged.
+    pub fn try_remove(&mut self, key: &[u8]) -> Result<bool> {
+        check_key(key)?;
+        self.load_path(key)?;
+        Ok(self.remove_checked(key))
+    }
+
+    /// [`iter`](Tree::iter) on a tree with stored nodes: entries in key order, each a
+    /// `Result`; a failed load is yielded once and ends the walk.
+    pub fn try_iter(&self) -> TryRange<'_> {
+        TryRange::new(self.root.as_ref(), Bound::Unbounded, Bound::Unbounded)
+    }
+
+    /// [`range_bounds`](Tree::range_bounds) on a tree with stored nodes, as
+    /// [`try_iter`](Tree::try_iter). Loads O(d) nodes to start and each node once as the walk
+    /// reaches it.
+    pub fn try_range(&self, start: Bound<&[u8]>, end: Bound<&[u8]>) -> TryRange<'_> {
+        TryRange::new(self.root.as_ref(), start, end)
+    }
+
+    /// [`prefix`](Tree::prefix) on a tree with stored nodes, as [`try_iter`](Tree::try_iter).
+    pub fn try_prefix(&self, prefix: &[u8]) -> TryRange<'_> {
+        let end = prefix_end(prefix);
+        let end = match &end {
+            Some(end) => Bound::Excluded(end.as_slice()),
+            None => Bound::Unbounded,
+        };
+        TryRange::new(self.root.as_ref(), Bound::Included(prefix), end)
+    }
+
+    /// [`diff`](Tree::diff) between versions with stored nodes: loads only the paths where
+    /// the versions differ (subtrees with equal hashes are skipped without loading); a failed
+    /// load is yielded once and ends the walk.
+    pub fn try_diff<'a>(&'a self, other: &'a Tree) -> TryDiff<'a> {
+        TryDiff::new(self.root.as_ref(), other.root.as_ref())
     }
 
     pub(crate) fn root(&self) -> Option<&Child> {

@@ -25,8 +25,10 @@
 
 use std::ops::Deref;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::tree::hash::HashCell;
+use crate::tree::stored::{Location, Stored};
 
 /// Digit meaning "the key ends at this position"; it sorts before every nibble.
 pub(crate) const END: u32 = 0;
@@ -52,15 +54,20 @@ macro_rules! child {
         /// leaf either. A branch slot keeps the branch's [`Route`] (its position, bitmap and
         /// pairs), so a lookup reads only the slot it follows, never the branch header.
         pub(crate) enum Child {
-            $($leaf(Arc<[u8; $size]>, u16, Next, u32),)*
+            $($leaf(Arc<LeafOf<[u8; $size - LEAF_HEAD]>>, u16, Next, u32),)*
             /// A leaf larger than the largest size class. (Its `u16`, like a branch's, is zero:
             /// every variant that points somewhere has the same shape, so cloning, counting and
             /// comparing compile to a single path.)
-            Large(Arc<Box<[u8]>>, u16, Next, u32),
+            Large(Arc<LeafOf<Box<[u8]>>>, u16, Next, u32),
             /// A branch: its `pairs` mask without the end digit's bit, which is never set
             /// ([`Route::pairs_bits`]), and its packed position and bitmap. (Its [`Next`] is
             /// always [`Next::UNKNOWN`].)
             $($branch(Shared<$slots>, u16, Next, u32),)*
+            /// A node in a [`NodeSource`](crate::tree::NodeSource), loaded on first use: the
+            /// `u16` says which of the [`Stored`] reference's nodes this slot is (0, or 1 for
+            /// the second leaf of a pair). It reads as the node it stands for; its [`Next`] is
+            /// always unknown.
+            Stored(Arc<Stored>, u16, Next, u32),
             /// A slot whose child was moved out of a branch that is being replaced or freed.
             /// Never reachable from a tree.
             Vacant,
@@ -79,6 +86,9 @@ macro_rules! child {
                     $(Child::$branch(branch, pairs, next, route) => {
                         Child::$branch(branch.clone(), *pairs, *next, *route)
                     })*
+                    Child::Stored(stored, index, next, zero) => {
+                        Child::Stored(stored.clone(), *index, *next, *zero)
+                    }
                     Child::Vacant => Child::Vacant,
                 }
             }
@@ -108,6 +118,7 @@ macro_rules! child {
                     $(Child::$branch(branch, pairs, _, route) => {
                         Some((&*branch.0, Route::stored(*route, *pairs)))
                     })*
+                    Child::Stored(stored, index, ..) => stored_node(stored, *index).as_branch(),
                     _ => None,
                 }
             }
@@ -119,6 +130,7 @@ macro_rules! child {
                 match self {
                     $(Child::$leaf(_, _, _, tag) => *tag,)*
                     Child::Large(_, _, _, tag) => *tag,
+                    Child::Stored(stored, index, ..) => stored_node(stored, *index).leaf_tag(),
                     _ => 0,
                 }
             }
@@ -150,10 +162,13 @@ macro_rules! child {
             #[inline(always)]
             pub(crate) fn leaf(&self) -> (&[u8], u32) {
                 if let Child::Large(leaf, _, _, tag) = self {
-                    return (&leaf[..], *tag);
+                    return (&leaf.bytes[..], *tag);
                 }
                 let (leaf, len, tag) = match self {
-                    $(Child::$leaf(leaf, len, _, tag) => (&leaf[..], usize::from(*len), *tag),)*
+                    $(Child::$leaf(leaf, len, _, tag) => {
+                        (&leaf.bytes[..], usize::from(*len), *tag)
+                    })*
+                    Child::Stored(stored, index, ..) => return stored_node(stored, *index).leaf(),
                     _ => not_a_leaf(self),
                 };
                 (&leaf[..len], tag)
@@ -172,10 +187,43 @@ macro_rules! child {
                 }
             }
 
-            /// Whether this slot refers to a branch.
+            /// Whether this slot refers to a branch (a stored slot: whether the node it stands
+            /// for is one, which loads it).
             #[inline(always)]
             pub(crate) fn is_branch(&self) -> bool {
+                match self {
+                    $(Child::$branch(..))|* => true,
+                    Child::Stored(stored, index, ..) => stored_node(stored, *index).is_branch(),
+                    _ => false,
+                }
+            }
+
+            /// Whether this slot holds a branch in memory (not through a stored reference).
+            #[inline(always)]
+            pub(crate) fn is_branch_in_memory(&self) -> bool {
                 matches!(self, $(Child::$branch(..))|*)
+            }
+
+            /// Where the node this slot refers to is stored, if it was written or loaded
+            /// (a branch only once hashed).
+            pub(crate) fn location(&self) -> Option<Location> {
+                match self {
+                    $(Child::$leaf(leaf, ..) => unpack(&leaf.at),)*
+                    Child::Large(leaf, ..) => unpack(&leaf.at),
+                    $(Child::$branch(branch, ..) => branch.0.hash.location(),)*
+                    Child::Stored(stored, index, ..) => Some(stored.location(*index)),
+                    Child::Vacant => None,
+                }
+            }
+
+            /// Records that the leaf or (hashed) branch this slot refers to is stored at `at`.
+            pub(crate) fn set_location(&self, at: Location) {
+                match self {
+                    $(Child::$leaf(leaf, ..) => pack(&leaf.at, at),)*
+                    Child::Large(leaf, ..) => pack(&leaf.at, at),
+                    $(Child::$branch(branch, ..) => branch.0.hash.set_location(at),)*
+                    Child::Stored(..) | Child::Vacant => {}
+                }
             }
 
             /// The reference count of the node: a plain load that brings the head of its
@@ -186,6 +234,7 @@ macro_rules! child {
                     $(Child::$leaf(leaf, ..) => Arc::strong_count(leaf),)*
                     Child::Large(leaf, ..) => Arc::strong_count(leaf),
                     $(Child::$branch(branch, ..) => Arc::strong_count(&branch.0),)*
+                    Child::Stored(stored, ..) => Arc::strong_count(stored),
                     Child::Vacant => 0,
                 }
             }
@@ -196,12 +245,12 @@ macro_rules! child {
             #[inline(always)]
             pub(crate) fn preload(&self) -> usize {
                 match self {
-                    $(Child::$leaf(leaf, ..) => usize::from(leaf[2]),)*
-                    Child::Large(leaf, ..) => usize::from(leaf.get(2).copied().unwrap_or(0)),
+                    $(Child::$leaf(leaf, ..) => usize::from(leaf.bytes[2]),)*
+                    Child::Large(leaf, ..) => usize::from(leaf.bytes.get(2).copied().unwrap_or(0)),
                     $(Child::$branch(branch, ..) => {
                         usize::from(matches!(branch.0.slots[0], Child::Vacant))
                     })*
-                    Child::Vacant => 0,
+                    Child::Stored(..) | Child::Vacant => 0,
                 }
             }
 
@@ -212,6 +261,9 @@ macro_rules! child {
                     $(Child::$leaf(leaf, ..) => Arc::as_ptr(leaf) as usize,)*
                     Child::Large(leaf, ..) => Arc::as_ptr(leaf) as usize,
                     $(Child::$branch(branch, ..) => Arc::as_ptr(&branch.0) as usize,)*
+                    Child::Stored(stored, index, ..) => {
+                        Arc::as_ptr(stored) as usize + usize::from(*index)
+                    }
                     Child::Vacant => 0,
                 }
             }
@@ -221,12 +273,15 @@ macro_rules! child {
                 const COUNTS: usize = 2 * size_of::<usize>();
                 match self {
                     $(Child::$leaf(..) => COUNTS + $size,)*
-                    Child::Large(leaf, ..) => COUNTS + size_of::<Box<[u8]>>() + leaf.len(),
+                    Child::Large(leaf, ..) => {
+                        COUNTS + size_of::<LeafOf<Box<[u8]>>>() + leaf.bytes.len()
+                    }
                     $(Child::$branch(branch, ..) => {
                         COUNTS
                             + size_of::<BranchOf<[Child; $slots]>>()
                             + branch.0.hash.allocated_bytes()
                     })*
+                    Child::Stored(..) => COUNTS + size_of::<Stored>(),
                     Child::Vacant => 0,
                 }
             }
@@ -242,16 +297,16 @@ macro_rules! child {
                 bytes[2..2 + key.len()].copy_from_slice(key);
                 bytes[2 + key.len()..len].copy_from_slice(value);
             };
-            match size_class(len) {
+            match size_class(len + LEAF_HEAD) {
                 $($size => {
-                    let mut bytes = [0u8; $size];
+                    let mut bytes = [0u8; $size - LEAF_HEAD];
                     fill(&mut bytes);
-                    Child::$leaf(Arc::new(bytes), len as u16, Next::UNKNOWN, tag)
+                    Child::$leaf(Arc::new(LeafOf::new(bytes)), len as u16, Next::UNKNOWN, tag)
                 })*
                 _ => {
                     let mut bytes = vec![0u8; len].into_boxed_slice();
                     fill(&mut bytes);
-                    Child::Large(Arc::new(bytes), 0, Next::UNKNOWN, tag)
+                    Child::Large(Arc::new(LeafOf::new(bytes)), 0, Next::UNKNOWN, tag)
                 }
             }
         }
@@ -295,6 +350,62 @@ child! {
     branches: [
         B2 2 B3 3 B4 4 B8 8 B17 17 B24 24 B33 33
     ]
+}
+
+/// Bytes a leaf allocation spends before its contents: the location it was stored at.
+const LEAF_HEAD: usize = size_of::<AtomicU64>();
+
+/// A leaf allocation: where the leaf is stored (once written to or loaded from a node source;
+/// a leaf's contents never change, so neither does its location), then its bytes.
+pub(crate) struct LeafOf<B: ?Sized> {
+    at: AtomicU64,
+    bytes: B,
+}
+
+impl<B> LeafOf<B> {
+    fn new(bytes: B) -> LeafOf<B> {
+        LeafOf {
+            at: AtomicU64::new(NOWHERE),
+            bytes,
+        }
+    }
+}
+
+/// A location word that names no location.
+pub(crate) const NOWHERE: u64 = u64::MAX;
+
+/// The location kept in `word`, if any.
+#[inline]
+pub(crate) fn unpack(word: &AtomicU64) -> Option<Location> {
+    match word.load(Ordering::Relaxed) {
+        NOWHERE => None,
+        packed => Some(Location {
+            pack: (packed >> 32) as u32,
+            ordinal: packed as u32,
+        }),
+    }
+}
+
+/// Keeps `at` in `word` (a node written twice, by two racing writers, keeps either location:
+/// both hold the same record).
+#[inline]
+pub(crate) fn pack(word: &AtomicU64, at: Location) {
+    word.store(
+        u64::from(at.pack) << 32 | u64::from(at.ordinal),
+        Ordering::Relaxed,
+    );
+}
+
+/// The node a stored slot stands for, loaded on first use. A load that fails here, in a walk
+/// that cannot fail, panics: callers that read store-backed trees use the `try_` methods of
+/// [`Tree`](crate::tree::Tree), which load what they read first.
+#[cold]
+#[inline(never)]
+fn stored_node(stored: &Stored, index: u16) -> &Child {
+    match stored.node(index) {
+        Ok(node) => node,
+        Err(error) => panic!("a stored node failed to load outside a try_ method: {error}"),
+    }
 }
 
 /// The size class of a leaf of `len` bytes: multiples of 16 bytes up to 256, of 64 up to 1 KiB,
@@ -362,10 +473,9 @@ impl<const N: usize> Drop for Shared<N> {
         let mut detached = Vec::new();
         detach(branch, &mut detached);
         while let Some(mut next) = detached.pop() {
-            let (branch, _) = next
-                .branch_mut()
-                .expect("only sole-owned branches are detached");
-            detach(branch, &mut detached);
+            if let Some((branch, _)) = next.branch_mut() {
+                detach(branch, &mut detached);
+            }
         }
     }
 }
@@ -489,8 +599,17 @@ pub(crate) fn warm(children: &[Child]) {
 fn detach(branch: &mut Branch, out: &mut Vec<Child>) {
     warm(&branch.slots);
     for child in branch.slots.iter_mut() {
-        if child.is_branch() && child.strong_count() == 1 {
+        if child.is_branch_in_memory() && child.strong_count() == 1 {
             out.push(take(child));
+        } else if let Child::Stored(stored, ..) = child
+            && let Some(stored) = Arc::get_mut(stored)
+        {
+            // A loaded subtree is freed by the same loop, not by nested drops.
+            out.extend(
+                stored
+                    .take_loaded()
+                    .filter(|node| node.is_branch_in_memory() && node.strong_count() == 1),
+            );
         }
     }
 }
@@ -929,6 +1048,47 @@ pub(crate) fn rank(bitmap: u32, pairs: u32, d: u32) -> usize {
 }
 
 impl Child {
+    /// The node this slot refers to, in memory: itself, or the node a stored slot stands for,
+    /// loaded (and verified) if it was not yet.
+    #[inline]
+    pub(crate) fn resolve(&self) -> crate::Result<&Child> {
+        match self {
+            Child::Stored(stored, index, ..) => stored.node(*index),
+            _ => Ok(self),
+        }
+    }
+
+    /// The node this slot refers to if it is in memory, without loading anything: `None` for
+    /// a stored slot not loaded yet.
+    #[inline]
+    pub(crate) fn peek(&self) -> Option<&Child> {
+        match self {
+            Child::Stored(stored, index, ..) => stored.loaded(*index),
+            _ => Some(self),
+        }
+    }
+
+    /// Replaces a stored slot by the node it stands for, in memory (loaded first if it was
+    /// not); any other slot stays. A reference no other tree shares gives its node up (so an
+    /// edit below it can work in place); a shared one gives a clone.
+    pub(crate) fn materialize(&mut self) {
+        let Child::Stored(stored, index, ..) = self else {
+            return;
+        };
+        let index = *index;
+        let node = match Arc::get_mut(stored) {
+            Some(owned) => {
+                stored_node(owned, index);
+                owned.take_loaded().nth(usize::from(index))
+            }
+            None => None,
+        };
+        *self = match node {
+            Some(node) => node,
+            None => stored_node(stored, index).clone(),
+        };
+    }
+
     /// Any leaf below this child (the leftmost one): all keys in a subtree share the prefix up
     /// to the subtree's branch position, so one leaf stands for all of them there.
     pub(crate) fn any_leaf(&self) -> &[u8] {
@@ -973,8 +1133,10 @@ mod tests {
             let leaf = LeafRef::new(new_leaf(b"k", &value));
             assert_eq!(leaf_key(&leaf), b"k");
             assert_eq!(leaf_value(&leaf), &value[..]);
+            // The allocation holds the leaf's location word, then its bytes.
             let allocated = leaf.0.allocated_bytes() - 2 * size_of::<usize>();
-            assert!(allocated >= 3 + len && allocated <= (3 + len) * 5 / 4 + 16);
+            let needed = LEAF_HEAD + 3 + len;
+            assert!(allocated >= needed && allocated <= needed * 5 / 4 + 16);
         }
     }
 

@@ -19,6 +19,10 @@ const LINE: usize = 64;
 /// Loads every line of `node` a walk reads: a leaf's key and value, a branch's header and the
 /// lines of its children's slots.
 pub(crate) fn load_lines(node: &Child) -> usize {
+    // A stored node not loaded yet is not read ahead: reading it is a load from its source.
+    let Some(node) = node.peek() else {
+        return 0;
+    };
     match node.as_branch() {
         Some((branch, _)) => touch_branch(branch),
         None => {

@@ -1,0 +1,379 @@
+//! Nodes that live in a node source (the store's packs): locations, stored references and the
+//! node records they are written as.
+//!
+//! A node is found by its [`Location`] and verified by its hash: a stored reference keeps the
+//! location beside the hash its parent's Merkle preimage already holds, and a record read back
+//! is checked against that hash, so the root hash authenticates every read. The record of a
+//! node is its codec record (`[version][Merkle preimage]`) followed, for a branch, by what a
+//! loaded branch needs to rebuild its slots without loading its children: which children are
+//! pairs, and where every child is stored (`docs/FORMAT.md`, "Stored node records").
+//!
+//! A pair (a branch of two leaves stored as two slots of its parent) has no record of its own:
+//! its parent lists the locations of its two leaves, and loading either loads both and checks
+//! them against the pair's hash. So a loaded branch has the same slots as the branch that was
+//! written, pairs included.
+
+use std::sync::{Arc, OnceLock};
+
+use crate::error::{Error, MAX_KEY_LEN, Result};
+use crate::tree::codec::{NODE_FORMAT_VERSION, branch_record, leaf_record};
+use crate::tree::hash::{
+    Hash, KIND_BRANCH, KIND_LEAF, branch_hash_of, child_hash, leaf_hash, pair_hash,
+};
+use crate::tree::node::{Branch, Child, END, Kids, RADIX, new_branch, new_leaf, split_route};
+
+/// Where a node record is stored: opaque to the tree, chosen by the sink that wrote it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Location {
+    /// The pack holding the record.
+    pub pack: u32,
+    /// The record's number within the pack.
+    pub ordinal: u32,
+}
+
+impl Location {
+    /// The one location a sink may not return: it marks "not stored" inside nodes.
+    pub const RESERVED: Location = Location {
+        pack: u32::MAX,
+        ordinal: u32::MAX,
+    };
+}
+
+/// Where a store-backed tree loads its nodes from.
+pub trait NodeSource: Send + Sync {
+    /// The record bytes exactly as the sink was given them when it returned `at`.
+    fn read(&self, at: Location) -> Result<Vec<u8>>;
+}
+
+/// A reference to a stored node (or to the two leaves of a stored pair), with a cell that keeps
+/// the node once loaded. Slots refer to it through [`Child::Stored`]; the cell is filled at most
+/// once and never emptied while the reference is shared, so a node read through it stays valid
+/// as long as the slot does.
+pub(crate) struct Stored {
+    /// The node's hash as its parent's preimage holds it (for a pair, the hash of the branch
+    /// the pair stands for).
+    hash: Hash,
+    /// The node's location; a pair's two leaves.
+    at: [Location; 2],
+    pair: bool,
+    source: Arc<dyn NodeSource>,
+    loaded: OnceLock<[Child; 2]>,
+}
+
+impl Stored {
+    /// A slot for the node stored at `at` whose hash is `hash`.
+    pub(crate) fn one(hash: Hash, at: Location, source: Arc<dyn NodeSource>) -> Child {
+        let stored = Stored {
+            hash,
+            at: [at, at],
+            pair: false,
+            source,
+            loaded: OnceLock::new(),
+        };
+        Child::Stored(Arc::new(stored), 0, crate::tree::node::Next::UNKNOWN, 0)
+    }
+
+    /// The two slots of a pair whose leaves are stored at `at`, and whose branch hashes to
+    /// `hash`.
+    pub(crate) fn pair(hash: Hash, at: [Location; 2], source: Arc<dyn NodeSource>) -> [Child; 2] {
+        let stored = Arc::new(Stored {
+            hash,
+            at,
+            pair: true,
+            source,
+            loaded: OnceLock::new(),
+        });
+        let unknown = crate::tree::node::Next::UNKNOWN;
+        [
+            Child::Stored(stored.clone(), 0, unknown, 0),
+            Child::Stored(stored, 1, unknown, 0),
+        ]
+    }
+
+    /// Where node `index` of this reference is stored.
+    pub(crate) fn location(&self, index: u16) -> Location {
+        self.at[usize::from(index)]
+    }
+
+    /// The hash of the node this reference stands for, when it is a single node (a pair's
+    /// leaves have no hash of their own in the parent).
+    pub(crate) fn single_hash(&self) -> Option<&Hash> {
+        (!self.pair).then_some(&self.hash)
+    }
+
+    /// The hash of the pair, when this is one.
+    pub(crate) fn pair_hash(&self) -> Option<&Hash> {
+        self.pair.then_some(&self.hash)
+    }
+
+    /// Node `index`, if loaded.
+    #[inline]
+    pub(crate) fn loaded(&self, index: u16) -> Option<&Child> {
+        self.loaded.get().map(|nodes| &nodes[usize::from(index)])
+    }
+
+    /// Node `index`, loaded (and verified) on first use.
+    pub(crate) fn node(&self, index: u16) -> Result<&Child> {
+        if let Some(node) = self.loaded(index) {
+            return Ok(node);
+        }
+        let nodes = if self.pair {
+            let leaves = [0, 1].map(|i| self.read_leaf(self.at[i]));
+            let [a, b] = leaves;
+            let (a, b) = (a?, b?);
+            let (pos, bitmap) = {
+                let (ka, kb) = (leaf_key_of(&a), leaf_key_of(&b));
+                if ka >= kb {
+                    return Err(self.corrupt("a stored pair's leaves are out of order"));
+                }
+                split_route(ka, kb)
+            };
+            let hashes = [leaf_hash(a.leaf().0), leaf_hash(b.leaf().0)];
+            if branch_hash_of(pos, bitmap, &hashes) != self.hash {
+                return Err(self.corrupt("a stored pair does not match its hash"));
+            }
+            [a, b]
+        } else {
+            let bytes = self.source.read(self.at[0])?;
+            [self.decode(&bytes)?, Child::Vacant]
+        };
+        // A racing load of the same node keeps its own copy: both are the same node.
+        let _ = self.loaded.set(nodes);
+        Ok(self.loaded(index).expect("filled above"))
+    }
+
+    /// The loaded nodes, taken out of a reference no one else holds (to free them in a loop).
+    pub(crate) fn take_loaded(&mut self) -> impl Iterator<Item = Child> {
+        self.loaded.take().into_iter().flatten()
+    }
+
+    fn corrupt(&self, why: &str) -> Error {
+        let at = self.at[0];
+        Error::Corrupt(format!(
+            "stored node at pack {} record {}: {why}",
+            at.pack, at.ordinal
+        ))
+    }
+
+    /// Reads and checks the leaf record at `at` (a leaf of this pair).
+    fn read_leaf(&self, at: Location) -> Result<Child> {
+        let bytes = self.source.read(at)?;
+        let (preimage, rest) = self.split_record(&bytes)?;
+        if !rest.is_empty() || preimage.first() != Some(&KIND_LEAF) {
+            return Err(self.corrupt("a pair's record is not a leaf"));
+        }
+        let leaf = self.leaf(preimage)?;
+        leaf.set_location(at);
+        Ok(leaf)
+    }
+
+    /// The preimage of a record and the bytes after it, the version checked.
+    fn split_record<'b>(&self, bytes: &'b [u8]) -> Result<(&'b [u8], &'b [u8])> {
+        let Some((&version, body)) = bytes.split_first() else {
+            return Err(self.corrupt("empty record"));
+        };
+        if version != NODE_FORMAT_VERSION {
+            return Err(self.corrupt(&format!(
+                "unsupported node format version {version} (this build reads {NODE_FORMAT_VERSION}); \
+                 open the store with a newer liblqft"
+            )));
+        }
+        let len = match body.first() {
+            Some(&KIND_LEAF) if body.len() >= LEAF_HEADER => {
+                let key_len = u16::from_le_bytes([body[1], body[2]]) as usize;
+                let value_len = u32::from_le_bytes(body[3..7].try_into().expect("4 bytes"));
+                LEAF_HEADER + key_len + value_len as usize
+            }
+            Some(&KIND_BRANCH) if body.len() >= BRANCH_HEADER => {
+                let bitmap = u32::from_le_bytes(body[5..9].try_into().expect("4 bytes"));
+                if bitmap & !BITMAP_MASK != 0 {
+                    return Err(self.corrupt("branch bitmap out of range"));
+                }
+                BRANCH_HEADER + 32 * bitmap.count_ones() as usize
+            }
+            _ => return Err(self.corrupt("unknown node kind or truncated header")),
+        };
+        if body.len() < len {
+            return Err(self.corrupt("truncated record"));
+        }
+        Ok(body.split_at(len))
+    }
+
+    /// A leaf from its preimage (whose kind byte is checked).
+    fn leaf(&self, preimage: &[u8]) -> Result<Child> {
+        let key_len = u16::from_le_bytes([preimage[1], preimage[2]]) as usize;
+        let body = &preimage[LEAF_HEADER..];
+        Ok(new_leaf(&body[..key_len], &body[key_len..]))
+    }
+
+    /// The node of a single record, checked against this reference's hash.
+    fn decode(&self, bytes: &[u8]) -> Result<Child> {
+        let (preimage, rest) = self.split_record(bytes)?;
+        if blake3::hash(preimage).as_bytes() != &self.hash {
+            return Err(self.corrupt("contents do not match the hash"));
+        }
+        let node = if preimage[0] == KIND_LEAF {
+            if !rest.is_empty() {
+                return Err(self.corrupt("bytes after a leaf record"));
+            }
+            self.leaf(preimage)?
+        } else {
+            self.branch(preimage, rest)?
+        };
+        node.set_location(self.at[0]);
+        Ok(node)
+    }
+
+    /// A branch from its (verified) preimage and its child locations: every child a stored
+    /// reference.
+    fn branch(&self, preimage: &[u8], rest: &[u8]) -> Result<Child> {
+        let pos = u32::from_le_bytes(preimage[1..5].try_into().expect("4 bytes"));
+        let bitmap = u32::from_le_bytes(preimage[5..9].try_into().expect("4 bytes"));
+        let count = bitmap.count_ones() as usize;
+        let end_at_odd = pos % 2 == 1 && bitmap & 1 << END != 0;
+        if count < 2 || pos > MAX_POS || end_at_odd {
+            return Err(self.corrupt("branch header out of range"));
+        }
+        let Some((pairs, locations)) = rest.split_first_chunk::<4>() else {
+            return Err(self.corrupt("a branch record lacks its child locations"));
+        };
+        let pairs = u32::from_le_bytes(*pairs);
+        if pairs & !bitmap != 0 || pairs & 1 << END != 0 {
+            return Err(self.corrupt("pairs under digits the branch does not have"));
+        }
+        let slots = count + pairs.count_ones() as usize;
+        if locations.len() != LOCATION * slots {
+            return Err(self.corrupt("child locations do not match the branch's children"));
+        }
+        let mut at = locations.chunks_exact(LOCATION).map(|l| Location {
+            pack: u32::from_le_bytes(l[..4].try_into().expect("4 bytes")),
+            ordinal: u32::from_le_bytes(l[4..].try_into().expect("4 bytes")),
+        });
+        let hashes = preimage[BRANCH_HEADER..].chunks_exact(32);
+        let mut children = Vec::with_capacity(slots);
+        let mut digits = bitmap;
+        for hash in hashes {
+            let d = digits.trailing_zeros();
+            digits &= digits - 1;
+            let hash: Hash = hash.try_into().expect("32-byte chunks");
+            let mut next = || at.next().expect("counted above");
+            if pairs & 1 << d != 0 {
+                children.extend(Stored::pair(hash, [next(), next()], self.source.clone()));
+            } else {
+                children.push(Stored::one(hash, next(), self.source.clone()));
+            }
+        }
+        let mut children = children.into_iter();
+        let node = new_branch(pos, bitmap, pairs, |slots| {
+            for slot in slots {
+                crate::tree::node::put(slot, children.next().expect("one per slot"));
+            }
+        });
+        let (branch, _) = node.as_branch().expect("a new branch");
+        branch.hash.set(self.hash);
+        Ok(node)
+    }
+}
+
+fn leaf_key_of(leaf: &Child) -> &[u8] {
+    crate::tree::node::leaf_key(leaf.leaf().0)
+}
+
+const LEAF_HEADER: usize = 1 + 2 + 4;
+const BRANCH_HEADER: usize = 1 + 4 + 4;
+const LOCATION: usize = 8;
+const BITMAP_MASK: u32 = (1 << RADIX) - 1;
+const MAX_POS: u32 = 2 * MAX_KEY_LEN as u32;
+
+/// The stored record of `branch`: its codec record, its pairs mask and the locations of its
+/// children's nodes in slot order (both leaves of a pair).
+pub(crate) fn stored_branch_record(branch: &Branch, hashes: &[Hash], at: &[Location]) -> Vec<u8> {
+    let mut out = branch_record(branch.pos, branch.bitmap, hashes.iter().copied());
+    out.reserve(4 + LOCATION * at.len());
+    out.extend_from_slice(&branch.pairs.to_le_bytes());
+    for at in at {
+        out.extend_from_slice(&at.pack.to_le_bytes());
+        out.extend_from_slice(&at.ordinal.to_le_bytes());
+    }
+    out
+}
+
+/// Writes the nodes below `root` that have no location, children first, through `write`;
+/// returns the root's location. See [`Tree::store_new_nodes`](crate::tree::Tree).
+pub(crate) fn store_new_nodes(
+    root: &Child,
+    write: &mut dyn FnMut(&[u8]) -> Result<Location>,
+) -> Result<Location> {
+    if let Some(at) = root.location() {
+        return Ok(at);
+    }
+    let leaf = |slot: &Child, write: &mut dyn FnMut(&[u8]) -> Result<Location>| {
+        if let Some(at) = slot.location() {
+            return Ok(at);
+        }
+        let at = write(&leaf_record(slot.leaf().0))?;
+        slot.set_location(at);
+        Ok(at)
+    };
+    let Some((root_branch, _)) = root.as_branch() else {
+        return leaf(root, write);
+    };
+    // Every branch to write is hashed first: its parent's record holds the hash.
+    child_hash(root);
+    /// A branch being written: its slot, its children not visited yet, and the hashes and
+    /// locations of those visited.
+    struct Frame<'a> {
+        node: &'a Child,
+        branch: &'a Branch,
+        kids: Kids<'a>,
+        hashes: Vec<Hash>,
+        at: Vec<Location>,
+    }
+    fn frame<'a>(node: &'a Child, branch: &'a Branch) -> Frame<'a> {
+        Frame {
+            node,
+            branch,
+            kids: branch.kids(),
+            hashes: Vec::with_capacity(RADIX),
+            at: Vec::with_capacity(2 * RADIX),
+        }
+    }
+    let mut frames = vec![frame(root, root_branch)];
+    loop {
+        let top = frames.last_mut().expect("the loop returns with the root");
+        match top.kids.next() {
+            Some((_, [child])) => match child.location() {
+                Some(at) => {
+                    top.hashes.push(child_hash(child));
+                    top.at.push(at);
+                }
+                None => match child.as_branch() {
+                    Some((branch, _)) => frames.push(frame(child, branch)),
+                    None => {
+                        top.at.push(leaf(child, write)?);
+                        top.hashes.push(leaf_hash(child.leaf().0));
+                    }
+                },
+            },
+            Some((_, pair)) => {
+                for slot in pair {
+                    top.at.push(leaf(slot, write)?);
+                }
+                top.hashes.push(pair_hash(pair));
+            }
+            None => {
+                let done = frames.pop().expect("the top frame");
+                let record = stored_branch_record(done.branch, &done.hashes, &done.at);
+                let at = write(&record)?;
+                done.node.set_location(at);
+                let Some(parent) = frames.last_mut() else {
+                    return Ok(at);
+                };
+                parent
+                    .hashes
+                    .push(*done.branch.hash.get().expect("hashed before writing"));
+                parent.at.push(at);
+            }
+        }
+    }
+}
