@@ -350,13 +350,6 @@ impl<H: Hold, L: Loader> Walk<H, L> {
         while let Some(task) = self.tasks.pop() {
             match task {
                 Task::Pair(old, new, known) => {
-                    if let (Sub::One(a), Sub::One(b)) = (&old, &new)
-                        && same(a.slot(), b.slot())
-                    {
-                        continue;
-                    }
-                    L::sub(&old)?;
-                    L::sub(&new)?;
                     let at = self.tasks.len();
                     if let (Sub::One(a), Sub::One(b)) = (&old, &new)
                         && at < self.preloaded
@@ -426,6 +419,14 @@ impl<H: Hold, L: Loader> Walk<H, L> {
         new: Sub<H>,
         known: u32,
     ) -> Result<Option<DiffEntry>, L::Error> {
+        if let (Sub::One(a), Sub::One(b)) = (&old, &new)
+            && same(a.slot(), b.slot())
+        {
+            return Ok(None);
+        }
+        // Equal subtrees were skipped above without loading them.
+        L::sub(&old)?;
+        L::sub(&new)?;
         if let (Sub::One(a), Sub::One(b)) = (&old, &new)
             && let (Node::Leaf(x), Node::Leaf(y)) = (a.slot().node(), b.slot().node())
         {
@@ -500,13 +501,6 @@ impl<H: Hold, L: Loader> Walk<H, L> {
                     Task::Pair(Sub::One(x), Sub::One(y), pos + 1)
                 }
                 // Two pairs that share a leaf differ in the other one alone.
-                // Two stored pairs with the same hash are equal (not loaded).
-                (Some(Sub::Two(x1, x2, _)), Some(Sub::Two(y1, y2, _)))
-                    if stored_pair_hash(x1.slot(), x2.slot())
-                        .is_some_and(|x| stored_pair_hash(y1.slot(), y2.slot()) == Some(x)) =>
-                {
-                    continue;
-                }
                 (Some(Sub::Two(x1, x2, _)), Some(Sub::Two(y1, y2, _)))
                     if x1.slot().ptr_eq(y1.slot()) =>
                 {
@@ -519,6 +513,13 @@ impl<H: Hold, L: Loader> Walk<H, L> {
                     if x2.slot().ptr_eq(y2.slot()) =>
                 {
                     Task::Pair(Sub::One(x1), Sub::One(y1), pos + 1)
+                }
+                // Two stored pairs with the same hash are equal (not loaded).
+                (Some(Sub::Two(x1, x2, _)), Some(Sub::Two(y1, y2, _)))
+                    if stored_pair_hash(x1.slot(), x2.slot())
+                        .is_some_and(|x| stored_pair_hash(y1.slot(), y2.slot()) == Some(x)) =>
+                {
+                    continue;
                 }
                 (Some(a), Some(b)) => Task::Pair(a, b, pos + 1),
                 (Some(a), None) => Task::Removed(a),
