@@ -104,7 +104,8 @@ typedef struct lqft_iter lqft_iter;
  * A versioned, ordered map from byte strings to byte strings: a live state plus a registry of
  * snapshots.
  *
- * Thread safety: internally synchronised (many readers or one writer at a time); every
+ * Thread safety: internally synchronised (readers run in parallel and scale with cores; writers
+ * are serialised); every
  * function taking a `const lqft_map *` may be called from any number of threads at once.
  * Only `lqft_map_free` needs exclusive access.
  */

@@ -2,10 +2,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::{Bound, Deref};
-use std::sync::Arc;
+use std::sync::{Arc, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use parking_lot::{Mutex, RwLock};
+use crossbeam_utils::sync::{ShardedLock, ShardedLockReadGuard, ShardedLockWriteGuard};
+use parking_lot::Mutex;
 
 use crate::engine::batch::{Batch, Op};
 use crate::engine::snapshot::{Snapshot, SnapshotMeta};
@@ -172,8 +173,8 @@ pub(crate) struct Counters {
     pub(crate) snapshots_pruned: u64,
 }
 
+/// What writers keep beside the live state; guarded by [`Map`]'s writer lock.
 pub(crate) struct State {
-    pub(crate) live: Tree,
     /// Mutations since the live state last equalled a snapshot.
     pub(crate) pending: u64,
     /// The snapshot the live state derives from (the current snapshot).
@@ -192,8 +193,20 @@ pub(crate) type Pins = Mutex<HashMap<u64, u64>>;
 
 /// A versioned, ordered map from byte strings to byte strings.
 ///
-/// All methods take `&self`: the map synchronises internally (many readers or one writer at a
-/// time), so it can be shared between threads as it is.
+/// All methods take `&self`: the map synchronises internally, so it can be shared between
+/// threads as it is.
+///
+/// # Concurrency
+///
+/// Writers (puts, deletes, batches, snapshots, rollbacks, registry changes) are serialised by
+/// one writer lock. Readers of the live state (`get`, `contains_key`, `len`, `view`,
+/// `read_with`, the start of `iter`, `range` and `prefix`) take a sharded reader lock: each
+/// thread read-locks the shard its thread index picks, a lock word on a cache line of its own,
+/// so readers on different cores write no memory in common and scale with cores. A writer
+/// edits the live state in place (no copying of nodes that no snapshot shares) while it holds
+/// every shard, which costs a write a fixed number of uncontended lock operations. Owned
+/// iterations and [`view`](Map::view) take one reference on the root node, a write that every
+/// such reader makes; [`read_with`](Map::read_with) reads under the shard lock without it.
 ///
 /// | operation | cost |
 /// |---|---|
@@ -207,7 +220,10 @@ pub(crate) type Pins = Mutex<HashMap<u64, u64>>;
 /// | `compact` | O(s) for s registered snapshots |
 /// | `stats` | O(nodes) across the live state and retained snapshots |
 pub struct Map {
-    pub(super) state: RwLock<State>,
+    /// The live state. Replaced or edited only by a writer that holds `state`'s lock (lock
+    /// order: `state`, then `live`).
+    live: ShardedLock<Tree>,
+    pub(super) state: Mutex<State>,
     pub(super) pins: Arc<Pins>,
 }
 
@@ -227,8 +243,8 @@ impl Map {
     /// An empty map with no snapshots.
     pub fn new() -> Map {
         Map {
-            state: RwLock::new(State {
-                live: Tree::new(),
+            live: ShardedLock::new(Tree::new()),
+            state: Mutex::new(State {
                 pending: 0,
                 current: None,
                 touched: Touched::default(),
@@ -241,13 +257,25 @@ impl Map {
         }
     }
 
+    /// The live state under this thread's reader shard.
+    #[inline]
+    pub(super) fn live(&self) -> ShardedLockReadGuard<'_, Tree> {
+        // A writer that panicked left a whole tree: every edit is all or nothing.
+        self.live.read().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The live state for a writer, who holds the writer lock already.
+    fn live_mut(&self) -> ShardedLockWriteGuard<'_, Tree> {
+        self.live.write().unwrap_or_else(PoisonError::into_inner)
+    }
+
     /// Sets `key` to `value`.
     ///
     /// Fails with [`Error::KeyTooLong`] or [`Error::ValueTooLong`], changing nothing.
     pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
         check_entry(key, value)?;
-        let state = &mut *self.state.write();
-        state.touched.put(&mut state.live, key, value);
+        let state = &mut *self.state.lock();
+        state.touched.put(&mut self.live_mut(), key, value);
         state.pending += 1;
         state.counters.puts += 1;
         Ok(())
@@ -255,28 +283,33 @@ impl Map {
 
     /// The value under `key` in the live state.
     pub fn get(&self, key: &[u8]) -> Option<Value> {
-        let state = self.state.read();
-        Some(Value::of(&state.live.find(key)?))
+        Some(Value::of(&self.live().find(key)?))
+    }
+
+    /// `read` applied to the live state as of this call: a consistent read of several keys, a
+    /// scan or a root hash with no snapshot registered and no reference taken on the root.
+    /// Writers wait until `read` returns, so keep it short; `read` must not write to this map.
+    pub fn read_with<R>(&self, read: impl FnOnce(&Tree) -> R) -> R {
+        read(&self.live())
     }
 
     /// `read` applied to the value under `key` in the live state, under the read lock: for
     /// callers that copy the value out (the C ABI), with no [`Value`] in between. `read` must
     /// not use the map.
     pub(crate) fn read_value<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Option<R> {
-        let state = self.state.read();
-        Some(read(state.live.find(key)?.value()))
+        Some(read(self.live().find(key)?.value()))
     }
 
     /// Whether `key` is present in the live state.
     pub fn contains_key(&self, key: &[u8]) -> bool {
-        self.state.read().live.contains_key(key)
+        self.live().contains_key(key)
     }
 
     /// Removes `key`. Returns whether it existed; deleting a missing key is not a mutation.
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
         check_key(key)?;
-        let state = &mut *self.state.write();
-        let existed = state.touched.delete(&mut state.live, key);
+        let state = &mut *self.state.lock();
+        let existed = state.touched.delete(&mut self.live_mut(), key);
         if existed {
             state.pending += 1;
             state.counters.deletes += 1;
@@ -286,7 +319,7 @@ impl Map {
 
     /// Number of entries in the live state.
     pub fn len(&self) -> u64 {
-        self.state.read().live.len()
+        self.live().len()
     }
 
     /// Whether the live state is empty.
@@ -297,10 +330,11 @@ impl Map {
     /// Removes every entry from the live state; snapshots keep theirs. Returns how many entries
     /// were removed. Clearing an empty map is not a mutation.
     pub fn clear(&self) -> u64 {
-        let mut state = self.state.write();
-        let removed = state.live.len();
+        let mut state = self.state.lock();
+        let mut live = self.live_mut();
+        let removed = live.len();
         if removed > 0 {
-            state.live.clear();
+            live.clear();
             state.touched.overflow();
             state.pending += 1;
             state.counters.clears += 1;
@@ -311,16 +345,17 @@ impl Map {
     /// Applies every operation of `batch` in order, atomically: readers see all of it or none.
     /// Returns the number of operations that changed the state.
     pub fn write_batch(&self, batch: &Batch) -> u64 {
-        let state = &mut *self.state.write();
+        let state = &mut *self.state.lock();
+        let live = &mut *self.live_mut();
         let mut applied = 0;
         for op in &batch.ops {
             match op {
                 Op::Put(key, value) => {
-                    state.touched.put(&mut state.live, key, value);
+                    state.touched.put(live, key, value);
                     applied += 1;
                 }
                 Op::Delete(key) => {
-                    applied += u64::from(state.touched.delete(&mut state.live, key));
+                    applied += u64::from(state.touched.delete(live, key));
                 }
             }
         }
@@ -329,9 +364,11 @@ impl Map {
         applied
     }
 
-    /// A point-in-time view of the live state: O(1), immutable, unaffected by later writes.
+    /// A point-in-time view of the live state: O(1), immutable, unaffected by later writes,
+    /// registered nowhere. While it lives, the next write to each path it shares copies that
+    /// path, as for a snapshot.
     pub fn view(&self) -> Tree {
-        self.state.read().live.clone()
+        self.live().clone()
     }
 
     /// All entries of the live state, in key order, as of this call.
@@ -352,24 +389,26 @@ impl Map {
     /// The id the next snapshot will get: above every id this map has ever used, pruned ones
     /// included.
     pub fn next_snapshot_id(&self) -> u64 {
-        self.state.read().next_id
+        self.state.lock().next_id
     }
 
     /// Mutations applied since the live state last equalled a snapshot.
     pub fn pending_mutations(&self) -> u64 {
-        self.state.read().pending
+        self.state.lock().pending
     }
 
     /// Takes an immutable snapshot of the live state, registers it and makes it current.
     pub fn snapshot(&self) -> Snapshot {
-        let mut state = self.state.write();
+        let mut state = self.state.lock();
+        // Writers hold `state`, so the live state cannot change before this snapshot is taken.
+        let live = self.view();
         let parent = state.current.clone();
         let delta_size = match &parent {
             Some(parent) => state
                 .touched
                 .delta()
-                .unwrap_or_else(|| parent.tree().diff(&state.live).count() as u64),
-            None => state.live.len(),
+                .unwrap_or_else(|| parent.tree().diff(&live).count() as u64),
+            None => live.len(),
         };
         let meta = SnapshotMeta {
             id: state.next_id,
@@ -378,9 +417,9 @@ impl Map {
             created_at_ns: now_ns(),
             mutation_count: state.pending,
             delta_size,
-            size: state.live.len(),
+            size: live.len(),
         };
-        let snapshot = Snapshot::new(meta, state.live.clone());
+        let snapshot = Snapshot::new(meta, live);
         state.next_id += 1;
         state.pending = 0;
         state.touched.reset();
@@ -399,9 +438,9 @@ impl Map {
     /// With pending mutations, [`RollbackPolicy::Fail`] refuses with
     /// [`Error::PendingChanges`] and [`RollbackPolicy::Discard`] drops and counts them.
     pub fn rollback(&self, target: &Snapshot, policy: RollbackPolicy) -> Result<RollbackOutcome> {
-        let mut state = self.state.write();
+        let mut state = self.state.lock();
         let discarded = check_pending(&state, policy)?;
-        make_current(&mut state, target, discarded);
+        make_current(&mut state, &mut self.live_mut(), target, discarded);
         Ok(RollbackOutcome { discarded })
     }
 
@@ -425,34 +464,34 @@ impl Map {
 
     /// The registered snapshots, by ascending id.
     pub fn snapshots(&self) -> Vec<Snapshot> {
-        self.state.read().registry.values().cloned().collect()
+        self.state.lock().registry.values().cloned().collect()
     }
 
     /// Number of registered snapshots.
     pub fn snapshot_count(&self) -> usize {
-        self.state.read().registry.len()
+        self.state.lock().registry.len()
     }
 
     /// The registered snapshot at position `index` in ascending id order (0 is the oldest).
     /// O(index).
     pub fn snapshot_at(&self, index: usize) -> Option<Snapshot> {
-        self.state.read().registry.values().nth(index).cloned()
+        self.state.lock().registry.values().nth(index).cloned()
     }
 
     /// The ids of the registered snapshots, ascending.
     pub fn snapshot_ids(&self) -> Vec<u64> {
-        self.state.read().registry.keys().copied().collect()
+        self.state.lock().registry.keys().copied().collect()
     }
 
     /// The registered snapshot with this id.
     pub fn snapshot_by_id(&self, id: u64) -> Option<Snapshot> {
-        self.state.read().registry.get(&id).cloned()
+        self.state.lock().registry.get(&id).cloned()
     }
 
     /// The snapshot the live state derives from: the last one taken, rolled back to or
     /// activated.
     pub fn current_snapshot(&self) -> Option<Snapshot> {
-        self.state.read().current.clone()
+        self.state.lock().current.clone()
     }
 
     /// Pins `snapshot` for a read session: [`compact`](Map::compact) keeps it registered until
@@ -468,7 +507,7 @@ impl Map {
     /// Prunes the registry to the newest `retain_last` snapshots plus the current one and every
     /// pinned one. Pruned snapshots stay readable through the handles that exist.
     pub fn compact(&self, retain_last: usize) -> CompactReport {
-        let mut state = self.state.write();
+        let mut state = self.state.lock();
         let pruned = prune(&mut state, &self.pins, retain_last);
         state.counters.compactions += 1;
         CompactReport {
@@ -482,7 +521,7 @@ impl Map {
     /// now and by every later [`snapshot`](Map::snapshot); `None` stops the automatic pruning.
     /// Returns the ids pruned now, ascending.
     pub fn set_retention(&self, retain_last: Option<usize>) -> Vec<u64> {
-        let mut state = self.state.write();
+        let mut state = self.state.lock();
         state.retention = retain_last;
         match retain_last {
             Some(n) => prune(&mut state, &self.pins, n),
@@ -492,7 +531,7 @@ impl Map {
 
     /// The retention policy set by [`set_retention`](Map::set_retention).
     pub fn retention(&self) -> Option<usize> {
-        self.state.read().retention
+        self.state.lock().retention
     }
 
     /// Registers snapshots made elsewhere (for example loaded from files), all or none.
@@ -507,7 +546,7 @@ impl Map {
         activate: Option<u64>,
         policy: RollbackPolicy,
     ) -> Result<Imported> {
-        let mut state = self.state.write();
+        let mut state = self.state.lock();
         let mut ids = std::collections::BTreeSet::new();
         for (meta, tree) in &snapshots {
             if state.registry.contains_key(&meta.id) || !ids.insert(meta.id) {
@@ -542,7 +581,7 @@ impl Map {
         state.counters.snapshots_imported += snapshots.len() as u64;
         if let Some(id) = activate {
             let target = state.registry[&id].clone();
-            make_current(&mut state, &target, discarded);
+            make_current(&mut state, &mut self.live_mut(), &target, discarded);
         }
         Ok(Imported {
             snapshots,
@@ -584,8 +623,8 @@ fn check_pending(state: &State, policy: RollbackPolicy) -> Result<u64> {
     }
 }
 
-fn make_current(state: &mut State, target: &Snapshot, discarded: u64) {
-    state.live = target.tree().clone();
+fn make_current(state: &mut State, live: &mut Tree, target: &Snapshot, discarded: u64) {
+    *live = target.tree().clone();
     state.current = Some(target.clone());
     state.pending = 0;
     state.touched.reset();

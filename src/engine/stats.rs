@@ -15,18 +15,19 @@ impl Map {
     /// Walks every node reachable from the live state and the registered snapshots, so it costs
     /// O(nodes); the keys are documented in `docs/STATS.md`.
     pub fn stats(&self) -> Value {
-        let state = self.state.read();
+        let state = self.state.lock();
         let pinned = self.pins.lock().len() as u64;
-        let live = census(&[&state.live]);
-        let mut versions: Vec<&Tree> = vec![&state.live];
+        let tree = self.view();
+        let live = census(&[&tree]);
+        let mut versions: Vec<&Tree> = vec![&tree];
         versions.extend(state.registry.values().map(|s| s.tree()));
         let all = census(&versions);
         let c = &state.counters;
         json!({
             "format": STATS_FORMAT,
-            "items": state.live.len(),
-            "key_bytes": state.live.key_bytes(),
-            "value_bytes": state.live.value_bytes(),
+            "items": tree.len(),
+            "key_bytes": tree.key_bytes(),
+            "value_bytes": tree.value_bytes(),
             "pending_mutations": state.pending,
             "live": nodes(&live),
             "retained": {

@@ -1,0 +1,305 @@
+//! Concurrency: how reads scale with threads, what the read path costs writers, and lqft's
+//! concurrent reads against `RwLock<HashMap>` and `dashmap`, side by side in one run.
+//! `RwLock<Tree>` is lqft's tree behind one reader-writer lock, the design `Map` replaced: the
+//! same lookups, with a lock word that every reader writes.
+//!
+//! `cargo bench --bench concurrency` runs N = 1M keys with 5 interleaved repetitions at 1 and 2
+//! threads; `-- --threads 8` picks the larger thread count (for bigger machines); `-- --n 100000`
+//! picks N; `-- --reps 7`; `-- --smoke` runs a tiny N once (for CI).
+//!
+//! Every figure is the median over repetitions (spread = max/min). A read workload reports the
+//! wall time per operation of all threads together (aggregate) and the scaling: aggregate
+//! throughput at T threads ÷ throughput at 1 thread (T = 2: 2.0 is perfect). Ratios vs an
+//! anchor are lqft ÷ anchor at the same thread count. On a machine whose cores are busy with
+//! other work, the T-thread figures are noise: run it on a quiet machine.
+
+use std::collections::HashMap;
+use std::hint::black_box;
+use std::sync::{Barrier, RwLock};
+use std::time::Instant;
+
+use lqft::{Map, Tree};
+
+fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+/// `n` random 16-byte keys.
+fn keys(n: usize, seed: u64) -> Vec<Vec<u8>> {
+    let mut s = seed;
+    (0..n)
+        .map(|_| {
+            let mut k = xorshift(&mut s).to_le_bytes().to_vec();
+            k.extend_from_slice(&xorshift(&mut s).to_le_bytes());
+            k
+        })
+        .collect()
+}
+
+fn value(i: usize) -> Vec<u8> {
+    let mut v = vec![0u8; 100];
+    v[..8].copy_from_slice(&(i as u64).to_le_bytes());
+    v
+}
+
+/// A map that threads read at once.
+trait Reader: Sync {
+    const NAME: &'static str;
+    fn build(keys: &[Vec<u8>]) -> Self;
+    fn hit(&self, key: &[u8]) -> bool;
+}
+
+impl Reader for Map {
+    const NAME: &'static str = "lqft::Map";
+    fn build(keys: &[Vec<u8>]) -> Self {
+        let map = Map::new();
+        for (i, k) in keys.iter().enumerate() {
+            map.put(k, &value(i)).unwrap();
+        }
+        map
+    }
+    fn hit(&self, key: &[u8]) -> bool {
+        self.get(key).map(|v| black_box(v.len())).is_some()
+    }
+}
+
+struct Locked(RwLock<HashMap<Vec<u8>, Vec<u8>>>);
+
+impl Reader for Locked {
+    const NAME: &'static str = "RwLock<HashMap>";
+    fn build(keys: &[Vec<u8>]) -> Self {
+        let map = keys
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (k.clone(), value(i)))
+            .collect();
+        Locked(RwLock::new(map))
+    }
+    fn hit(&self, key: &[u8]) -> bool {
+        // Copies the value out, as `Map::get` does for values this small.
+        let map = self.0.read().unwrap();
+        map.get(key).map(|v| black_box(v.clone())).is_some()
+    }
+}
+
+/// The tree behind one lock word that every reader writes (how `Map` read before its reader
+/// lock was sharded): the baseline the sharded lock is measured against.
+struct OneLock(parking_lot::RwLock<Tree>);
+
+impl Reader for OneLock {
+    const NAME: &'static str = "RwLock<Tree>";
+    fn build(keys: &[Vec<u8>]) -> Self {
+        let mut tree = Tree::new();
+        for (i, k) in keys.iter().enumerate() {
+            tree.insert(k, &value(i)).unwrap();
+        }
+        OneLock(parking_lot::RwLock::new(tree))
+    }
+    fn hit(&self, key: &[u8]) -> bool {
+        let tree = self.0.read();
+        tree.get(key).map(|v| black_box(v.len())).is_some()
+    }
+}
+
+struct Dash(dashmap::DashMap<Vec<u8>, Vec<u8>>);
+
+impl Reader for Dash {
+    const NAME: &'static str = "dashmap";
+    fn build(keys: &[Vec<u8>]) -> Self {
+        let map = dashmap::DashMap::new();
+        for (i, k) in keys.iter().enumerate() {
+            map.insert(k.clone(), value(i));
+        }
+        Dash(map)
+    }
+    fn hit(&self, key: &[u8]) -> bool {
+        self.0.get(key).map(|v| black_box(v.clone())).is_some()
+    }
+}
+
+/// Wall-clock nanoseconds per operation of `threads` threads that each look up `ops` keys of
+/// `order` (indices into `keys`), starting at different offsets, all released at once: from the
+/// first thread's start to the last thread's end.
+fn read_run<R: Reader>(
+    map: &R,
+    keys: &[Vec<u8>],
+    order: &[u32],
+    ops: usize,
+    threads: usize,
+) -> f64 {
+    let barrier = Barrier::new(threads);
+    let spans: Vec<(Instant, Instant)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let barrier = &barrier;
+                scope.spawn(move || {
+                    let offset = t * order.len() / threads;
+                    barrier.wait();
+                    let start = Instant::now();
+                    let mut hits = 0usize;
+                    for i in 0..ops {
+                        let key = &keys[order[(offset + i) % order.len()] as usize];
+                        hits += usize::from(map.hit(key));
+                    }
+                    assert_eq!(hits, ops);
+                    (start, Instant::now())
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    let start = spans.iter().map(|s| s.0).min().unwrap();
+    let end = spans.iter().map(|s| s.1).max().unwrap();
+    (end - start).as_nanos() as f64 / (ops * threads) as f64
+}
+
+/// Samples per row: (workload, contender) -> nanoseconds per operation.
+#[derive(Default)]
+struct Results {
+    rows: Vec<(String, String, Vec<f64>)>,
+}
+
+impl Results {
+    fn add(&mut self, workload: &str, who: &str, ns: f64) {
+        match self.rows.iter_mut().find(|r| r.0 == workload && r.1 == who) {
+            Some(row) => row.2.push(ns),
+            None => self.rows.push((workload.into(), who.into(), vec![ns])),
+        }
+    }
+    fn samples(&self, workload: &str, who: &str) -> Vec<f64> {
+        let row = self.rows.iter().find(|r| r.0 == workload && r.1 == who);
+        let mut v = row.map_or_else(Vec::new, |r| r.2.clone());
+        v.sort_by(f64::total_cmp);
+        v
+    }
+    fn median(&self, workload: &str, who: &str) -> f64 {
+        let v = self.samples(workload, who);
+        v[v.len() / 2]
+    }
+    fn spread(&self, workload: &str, who: &str) -> f64 {
+        let v = self.samples(workload, who);
+        v[v.len() - 1] / v[0]
+    }
+}
+
+/// One repetition of the read workloads of contender `R` at 1 and `threads` threads.
+fn reads<R: Reader>(
+    keys: &[Vec<u8>],
+    hot: &[u32],
+    random: &[u32],
+    ops: usize,
+    threads: usize,
+    r: &mut Results,
+) {
+    let map = R::build(keys);
+    for (set, order) in [("hot keys", hot), ("random keys", random)] {
+        for t in [1, threads] {
+            let ns = read_run(&map, keys, order, ops, t);
+            r.add(&format!("get, {set}, {t} thread(s)"), R::NAME, ns);
+        }
+    }
+}
+
+/// One repetition of single-thread puts of every key into an empty map: `Map::put` (writer
+/// lock plus every reader shard) against a `parking_lot::RwLock<Tree>` (one lock word), so the
+/// difference is what the sharded reader lock costs a writer.
+fn puts(keys: &[Vec<u8>], r: &mut Results) {
+    let values: Vec<Vec<u8>> = (0..keys.len()).map(value).collect();
+    let map = Map::new();
+    let start = Instant::now();
+    for (k, v) in keys.iter().zip(&values) {
+        map.put(k, v).unwrap();
+    }
+    r.add("put, 1 thread", "lqft::Map", per_op(start, keys.len()));
+    let tree = parking_lot::RwLock::new(Tree::new());
+    let start = Instant::now();
+    for (k, v) in keys.iter().zip(&values) {
+        tree.write().insert(k, v).unwrap();
+    }
+    r.add("put, 1 thread", "RwLock<Tree>", per_op(start, keys.len()));
+    black_box((map, tree));
+}
+
+fn per_op(start: Instant, ops: usize) -> f64 {
+    start.elapsed().as_nanos() as f64 / ops as f64
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args().collect();
+    let smoke = args.iter().any(|a| a == "--smoke");
+    let value_of = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .and_then(|v| v.parse::<usize>().ok())
+    };
+    let n = match (smoke, value_of("--n")) {
+        (true, _) => 2_000,
+        (false, Some(n)) => n,
+        (false, None) => 1_000_000,
+    };
+    let reps = if smoke {
+        1
+    } else {
+        value_of("--reps").unwrap_or(5)
+    };
+    let threads = value_of("--threads").unwrap_or(2).max(1);
+    let ops = if smoke { 20_000 } else { 2_000_000 };
+    println!(
+        "command: cargo bench --bench concurrency -- {}",
+        args[1..]
+            .iter()
+            .filter(|a| *a != "--bench")
+            .cloned()
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
+    let keys = keys(n, 0x9e37_79b9_7f4a_7c15);
+    // 16 hot keys, and every key once in a random order.
+    let hot: Vec<u32> = (0..16.min(n) as u32).collect();
+    let mut random: Vec<u32> = (0..n as u32).collect();
+    let mut s = 42;
+    for i in (1..random.len()).rev() {
+        random.swap(i, (xorshift(&mut s) % (i as u64 + 1)) as usize);
+    }
+    let mut r = Results::default();
+    for rep in 0..reps {
+        eprintln!("repetition {} of {reps}", rep + 1);
+        reads::<Map>(&keys, &hot, &random, ops, threads, &mut r);
+        reads::<OneLock>(&keys, &hot, &random, ops, threads, &mut r);
+        reads::<Locked>(&keys, &hot, &random, ops, threads, &mut r);
+        reads::<Dash>(&keys, &hot, &random, ops, threads, &mut r);
+        puts(&keys, &mut r);
+    }
+    report(n, reps, threads, &r);
+}
+
+fn report(n: usize, reps: usize, threads: usize, r: &Results) {
+    println!("\nN = {n}, {reps} repetition(s), 1 and {threads} threads; median ns/op (spread)\n");
+    println!("| workload | contender | ns/op | spread | lqft ÷ contender |");
+    println!("|---|---|---|---|---|");
+    for (workload, who, _) in &r.rows {
+        let ours = r.median(workload, "lqft::Map");
+        let ns = r.median(workload, who);
+        let vs = if who == "lqft::Map" {
+            String::new()
+        } else {
+            format!("{:.3}", ours / ns)
+        };
+        let spread = r.spread(workload, who);
+        println!("| {workload} | {who} | {ns:.1} | {spread:.2} | {vs} |");
+    }
+    println!("\nscaling: aggregate throughput at {threads} threads ÷ at 1 thread\n");
+    println!("| workload | contender | scaling |");
+    println!("|---|---|---|");
+    for set in ["hot keys", "random keys"] {
+        for who in ["lqft::Map", "RwLock<Tree>", "RwLock<HashMap>", "dashmap"] {
+            let one = r.median(&format!("get, {set}, 1 thread(s)"), who);
+            let many = r.median(&format!("get, {set}, {threads} thread(s)"), who);
+            println!("| get, {set} | {who} | {:.2} |", one / many);
+        }
+    }
+}
