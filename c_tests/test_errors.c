@@ -14,7 +14,7 @@ static void test_status_texts(void) {
         LQFT_ERR_KEY_TOO_LONG, LQFT_ERR_VALUE_TOO_LONG, LQFT_ERR_BUFFER_TOO_SMALL,
         LQFT_ERR_PENDING_CHANGES, LQFT_ERR_UNKNOWN_SNAPSHOT, LQFT_ERR_DUPLICATE_SNAPSHOT,
         LQFT_ERR_CORRUPT, LQFT_ERR_IO, LQFT_ERR_POLICY, LQFT_ERR_PANIC, LQFT_ERR_LOCKED,
-        LQFT_ERR_POISONED};
+        LQFT_ERR_POISONED, LQFT_ERR_LIMIT};
     size_t n = sizeof codes / sizeof *codes;
     for (size_t i = 0; i < n; i++) {
         const char *text = lqft_status_str(codes[i]);

@@ -439,6 +439,13 @@ typedef struct lqft_snapshot_meta {
  */
 #define LQFT_ERR_POISONED -14
 
+/**
+ * A size cap was exceeded: a file read is larger than the reader accepts (file size 1 GiB,
+ * decompressed size 1 GiB, JSON nesting 64 levels, key file 64 KiB), or a file being written
+ * would be, so it is refused rather than written unreadable. Nothing was changed.
+ */
+#define LQFT_ERR_LIMIT -15
+
 #ifdef __cplusplus
 extern "C" {
 #endif // __cplusplus
@@ -611,10 +618,19 @@ const char *lqft_last_error_message(void);
 /**
  * Writes `snapshot` to `path` as an `lqft-snapshot-v1` file (gzip-compressed when the path
  * ends in `.gz`), signed and with a validity window as `options` says (`NULL`: unsigned, no
- * window). The file is replaced atomically.
+ * window).
+ *
+ * Files: the file is replaced atomically and durably (a temporary file in the same
+ * directory, fsync, rename, fsync of the directory); on any error the old file is as it was
+ * and no temporary file is left. The replaced file's permission bits are kept (a 0600 file
+ * stays 0600); a new file gets 0666 minus the umask. The directory must exist (it is never
+ * created) and `path` must name a regular file or nothing: a symbolic link, directory,
+ * device, FIFO or socket is refused with `LQFT_ERR_IO`, never replaced (to write through a
+ * link, pass its target). A file larger than readers accept (1 GiB, or 1 GiB decompressed
+ * for `.gz`) is refused with `LQFT_ERR_LIMIT` rather than written unreadable.
  *
  * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (unusable key),
- * `LQFT_ERR_IO`.
+ * `LQFT_ERR_IO`, `LQFT_ERR_LIMIT`.
  *
  * # Safety
  * `snapshot` is `NULL` or a live snapshot; `path` is `NULL` or NUL-terminated; `options` is
@@ -628,7 +644,7 @@ lqft_status lqft_snapshot_save(const struct lqft_snapshot *snapshot,
  * Writes every registered snapshot of `map` (with the current snapshot id) to `path` as one
  * `lqft-snapshot-bundle-v1` file, signed and with a validity window as `options` says.
  *
- * Errors: as `lqft_snapshot_save`.
+ * Files and errors: as `lqft_snapshot_save`.
  *
  * # Safety
  * `map` is `NULL` or a live map; `path` is `NULL` or NUL-terminated; `options` is `NULL` or
@@ -647,8 +663,15 @@ lqft_status lqft_map_save_bundle(const struct lqft_map *map,
  * envelope while verification was requested, expired, below the freshness floor...) gives
  * `LQFT_ERR_POLICY`, and the last-error message starts with LQFT's policy code, for example
  * `signature_invalid: ...`.
+ *
+ * Files: `path`, the key file and the trust store's key files must be regular files (symbolic
+ * links to them are followed); a FIFO, device or directory is refused at once with
+ * `LQFT_ERR_IO`, never waited on. A file over 1 GiB (or 1 GiB decompressed, or nested deeper
+ * than 64 levels) or a key file over 64 KiB is refused with `LQFT_ERR_LIMIT` before it is
+ * read.
+ *
  * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT`, `LQFT_ERR_IO`,
- * `LQFT_ERR_CORRUPT`, `LQFT_ERR_POLICY`, `LQFT_ERR_DUPLICATE_SNAPSHOT` (its id is already
+ * `LQFT_ERR_LIMIT`, `LQFT_ERR_CORRUPT`, `LQFT_ERR_POLICY`, `LQFT_ERR_DUPLICATE_SNAPSHOT` (its id is already
  * registered), `LQFT_ERR_PENDING_CHANGES`. The map is unchanged on error.
  * Ownership: the caller owns `*out` and releases it with `lqft_snapshot_free`.
  *
@@ -688,7 +711,10 @@ lqft_status lqft_map_load_bundle(const struct lqft_map *map,
  * that fails the policy in `verify` still gives `LQFT_OK`: the report's `policy_check` says
  * why. Keys or secrets never appear in the report.
  *
- * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_IO` (unreadable file), `LQFT_ERR_CORRUPT`.
+ * Files: as `lqft_map_load_snapshot` (regular files only, never blocking; the same caps).
+ *
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_IO` (unreadable file or key file),
+ * `LQFT_ERR_LIMIT`, `LQFT_ERR_CORRUPT`.
  * Ownership: the caller owns `*out` (NUL-terminated JSON) and releases it with
  * `lqft_bytes_free`.
  *
@@ -706,7 +732,16 @@ lqft_status lqft_file_inspect(const char *path,
  * files are refused unless `overwrite`. Unless `out_json` is `NULL`, stores LQFT's result
  * object (`algorithm`, `key_id`, `public_key_sha256`, `private_path`, `public_path`) in it.
  *
- * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (equal paths), `LQFT_ERR_IO`.
+ * Files: both keys are written to temporary files and published only when both are written
+ * (the public key first), so a failing call never loses an existing private key. Without
+ * `overwrite`, a file created by someone else meanwhile is never replaced. The two paths
+ * must name two different files, compared by identity (`d/k.pem`, `d/../d/k.pem` and a
+ * symlinked directory's `link/k.pem` are one file). Otherwise as `lqft_snapshot_save`: the
+ * directories must exist, the targets must be regular files or nothing (a symbolic link is
+ * refused), and the public key file keeps the mode of the file it replaces.
+ *
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (one file named twice),
+ * `LQFT_ERR_IO`.
  * Ownership: the caller releases `*out_json` with `lqft_bytes_free`.
  *
  * # Safety

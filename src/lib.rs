@@ -20,6 +20,7 @@ pub mod engine;
 mod error;
 #[doc(hidden)]
 pub mod ffi;
+mod file;
 pub mod formats;
 pub mod store;
 pub mod tree;

@@ -514,3 +514,109 @@ fn keypair_import_export_round_trip_with_binary_data() {
     assert_eq!(bad.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("line 1"));
 }
+
+/// Runs `lqft` like [`lqft`] with no input, killing it (and failing) after `secs` seconds.
+fn lqft_within(args: &[&str], secs: u64) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lqft"))
+        .args(args)
+        .current_dir(samples())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    while child.try_wait().unwrap().is_none() {
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("lqft {args:?} still runs after {secs} s");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn key_files_are_capped_and_devices_refused_by_verify_and_inspect() {
+    let dir = TempDir::new("keycap");
+    let big = dir.path("big.key");
+    std::fs::write(&big, vec![b'k'; 64 * 1024 + 1]).unwrap();
+    for command in ["verify", "inspect-persisted-file", "export"] {
+        for (key, says) in [("/dev/zero", "character device"), (big.as_str(), "cap")] {
+            let out = lqft_within(&[command, "snap.json", "--verify-key-file", key], 60);
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{command} {key}: {stderr}");
+            assert!(stderr.contains(says), "{command} {key}: {stderr}");
+        }
+    }
+}
+
+#[test]
+fn a_failed_export_leaves_the_previous_output_file() {
+    let dir = TempDir::new("export-atomic");
+    let snap = dir.path("snap.json");
+    let lines: String = (0..300)
+        .map(|i| {
+            format!(
+                "{{\"key\":\"k{i:04}\",\"value\":\"{}\"}}\n",
+                "v".repeat(100)
+            )
+        })
+        .collect();
+    let out = lqft(&["import", "--out", &snap], Some(lines.as_bytes()));
+    assert_eq!(out.status.code(), Some(0));
+    let previous = dir.path("out.jsonl");
+    std::fs::write(&previous, "previous output\n").unwrap();
+    // A file-size limit of 8 blocks makes the export's writes fail (EFBIG) part way.
+    let out = Command::new("sh")
+        .args([
+            "-c",
+            "trap '' XFSZ; ulimit -f 8; exec \"$0\" \"$@\"",
+            env!("CARGO_BIN_EXE_lqft"),
+            "export",
+            &snap,
+            "--out",
+            &previous,
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(&previous).unwrap(),
+        "previous output\n"
+    );
+    let mut names: Vec<String> = std::fs::read_dir(&dir.0)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["out.jsonl", "snap.json"]);
+    // Without the limit the export replaces the file.
+    assert_eq!(rc(&["export", &snap, "--out", &previous]), 0);
+    assert_eq!(std::fs::read_to_string(&previous).unwrap(), lines);
+}
+
+#[test]
+fn import_stops_at_the_input_cap() {
+    let dir = TempDir::new("import-cap");
+    let out_path = dir.path("out.json");
+    let endless = vec![b'a'; 10_000];
+    let out = lqft(
+        &["import", "--out", &out_path, "--max-input-bytes", "1000"],
+        Some(&endless),
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("over the cap of 1000 bytes"), "{stderr}");
+    assert!(!Path::new(&out_path).exists());
+    let out = lqft(
+        &["import", "--out", &out_path, "--max-input-bytes", "1000"],
+        Some(b"{\"key\":\"a\",\"value\":\"1\"}\n"),
+    );
+    assert_eq!(out.status.code(), Some(0));
+}

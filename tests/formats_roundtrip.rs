@@ -314,6 +314,7 @@ fn streamed_saves_equal_value_based_sealing() {
                         validity,
                         layout,
                         gzip_level: 1,
+                        ..WriteOptions::default()
                     };
                     let path = dir.path(name);
                     let what = format!("{layout:?} {} {validity:?} {name}", sign_key.is_some());

@@ -11,11 +11,13 @@ use lqft::formats::engine_manifest::{
     SHARDED_STORAGE_ENGINE_MANIFEST_FORMAT, STORAGE_ENGINE_MANIFEST_FORMAT,
     ShardedStorageEngineManifest, StorageEngineManifest,
 };
+use lqft::formats::file_io::replace_file;
 use lqft::formats::inspect::{
     InspectOptions, ManifestKind, inspect_persisted_file, inspect_signer_trust_store,
     inspect_storage_engine_manifest,
 };
 use lqft::formats::keypair::write_ed25519_keypair;
+use lqft::formats::keys::read_key_material;
 use lqft::formats::map_files::{import_payloads, save_snapshot};
 use lqft::formats::policy::PolicyCode;
 use lqft::formats::python_json::{TextLayout, to_python_json};
@@ -145,12 +147,7 @@ impl Args {
             (Some(_), Some(_)) => Err(Failure::Usage(Usage(
                 "--verify-key-file and --verify-key-text are mutually exclusive".into(),
             ))),
-            (Some(file), None) => {
-                let path = Path::new(file);
-                std::fs::read(path)
-                    .map(Some)
-                    .map_err(|e| Failure::Error(format!("cannot read key file {file}: {e}"), 1))
-            }
+            (Some(file), None) => Ok(Some(read_key_material(Path::new(file))?)),
             (None, Some(text)) => Ok(Some(text.as_bytes().to_vec())),
             (None, None) => Ok(None),
         }
@@ -305,7 +302,8 @@ Verify a snapshot or bundle file and write its items as JSON lines, one
 {\"key\",\"value\"} object per line in key order (\"key_b64\"/\"value_b64\" for bytes that are
 not UTF-8).
 
-  --out PATH                      write here instead of standard output
+  --out PATH                      write here instead of standard output (replaced
+                                  atomically: a failed export leaves it as it was)
   --snapshot-id N                 for a bundle: which snapshot (default: current, else last)
   --trusted-signers PATH          trust store of allowed signers",
         values: &[
@@ -333,8 +331,11 @@ snapshot it and write an lqft-snapshot-v1 file (gzip when PATH ends in .gz).
   --not-before TIME               validity start (ISO-8601 with offset)
   --expires-at TIME               validity end (ISO-8601 with offset)
   --warn-before-expiry-seconds N  expiring-soon threshold
-  --indent N                      file indent (default 2)",
+  --indent N                      file indent (default 2)
+  --max-input-bytes N             refuse input longer than N bytes (default 1 GiB, the
+                                  largest file a reader accepts)",
         values: &[
+            "--max-input-bytes",
             "--out",
             "--sign-key-file",
             "--sign-key-text",
@@ -445,6 +446,7 @@ fn cmd_verify(args: &Args) -> Result<u8, Failure> {
     let path = args.one_path("PATH")?;
     let verifier = Verifier::from_args(args)?;
     let opened = read_persisted_file(&path, &verifier.options(), &Limits::default())?;
+    let manifest_dir = path.parent().unwrap_or(Path::new(""));
     let format = opened
         .payload
         .get("format")
@@ -479,10 +481,10 @@ fn cmd_verify(args: &Args) -> Result<u8, Failure> {
             summary["item_count"] = state.items.len().into();
         }
         Some(STORAGE_ENGINE_MANIFEST_FORMAT) => {
-            StorageEngineManifest::from_json(&opened.payload)?;
+            StorageEngineManifest::from_json(&opened.payload)?.check_paths(manifest_dir)?;
         }
         Some(SHARDED_STORAGE_ENGINE_MANIFEST_FORMAT) => {
-            ShardedStorageEngineManifest::from_json(&opened.payload)?;
+            ShardedStorageEngineManifest::from_json(&opened.payload)?.check_paths(manifest_dir)?;
         }
         _ => {}
     }
@@ -531,24 +533,23 @@ fn cmd_export(args: &Args) -> Result<u8, Failure> {
         )?
         .remove(0)
     };
-    let sink: Box<dyn Write> = match args.get("--out") {
-        Some(out) => Box::new(
-            std::fs::File::create(out)
-                .map_err(|e| Failure::Error(format!("cannot create {out}: {e}"), 1))?,
-        ),
-        None => Box::new(std::io::stdout().lock()),
+    let write = |sink: &mut dyn Write| -> std::io::Result<()> {
+        let mut out = BufWriter::new(sink);
+        let mut line = Vec::with_capacity(256);
+        for (key, value) in snapshot.iter() {
+            line.clear();
+            line.extend_from_slice(&canonical_bytes(&encode_item(key, value)));
+            line.push(b'\n');
+            out.write_all(&line)?;
+        }
+        out.flush()
     };
-    let mut out = BufWriter::new(sink);
-    let mut line = Vec::with_capacity(256);
-    for (key, value) in snapshot.iter() {
-        line.clear();
-        line.extend_from_slice(&canonical_bytes(&encode_item(key, value)));
-        line.push(b'\n');
-        out.write_all(&line)
-            .map_err(|e| Failure::Error(format!("cannot write output: {e}"), 1))?;
+    match args.get("--out") {
+        // A file is replaced atomically: a failed export leaves the previous output as it was.
+        Some(out) => replace_file(Path::new(out), write)?,
+        None => write(&mut std::io::stdout().lock())
+            .map_err(|e| Failure::Error(format!("cannot write output: {e}"), 1))?,
     }
-    out.flush()
-        .map_err(|e| Failure::Error(format!("cannot write output: {e}"), 1))?;
     Ok(0)
 }
 
@@ -593,17 +594,38 @@ fn cmd_import(args: &Args) -> Result<u8, Failure> {
         _ => return Err(Usage("expected at most one input file".into()).into()),
     };
     let limits = Limits::default();
+    let cap = match args.int("--max-input-bytes")? {
+        Some(n) => u64::try_from(n).map_err(|_| Usage("--max-input-bytes must be >= 0".into()))?,
+        None => limits.max_file_bytes,
+    };
+    // Stops endless input at the cap (one byte past it tells that the cap was passed).
+    let mut input = std::io::Read::take(input, cap.saturating_add(1));
     let map = Map::new();
-    for (number, line) in input.split(b'\n').enumerate() {
-        let line = line.map_err(|e| Failure::Error(format!("cannot read input: {e}"), 1))?;
+    let mut line = Vec::new();
+    let mut number = 0u64;
+    loop {
+        line.clear();
+        let read = input
+            .read_until(b'\n', &mut line)
+            .map_err(|e| Failure::Error(format!("cannot read input: {e}"), 1))?;
+        if read == 0 {
+            break;
+        }
+        if input.limit() == 0 {
+            return Err(Failure::Error(
+                format!("input is over the cap of {cap} bytes (--max-input-bytes)"),
+                1,
+            ));
+        }
+        number += 1;
         if line.trim_ascii().is_empty() {
             continue;
         }
         let item = lqft::formats::file_io::parse_json(&line, &limits)
             .and_then(|v| decode_item(&v))
-            .map_err(|e| Failure::Error(format!("line {}: {e}", number + 1), 1))?;
+            .map_err(|e| Failure::Error(format!("line {number}: {e}"), 1))?;
         map.put(&item.0, &item.1)
-            .map_err(|e| Failure::Error(format!("line {}: {e}", number + 1), 1))?;
+            .map_err(|e| Failure::Error(format!("line {number}: {e}"), 1))?;
     }
     let snapshot = map.snapshot();
     let options = WriteOptions {

@@ -1,5 +1,19 @@
 //! Portable snapshot files (LQFT 1.2.2's `lqft-persisted-file-v1`): save, load with
 //! verification, inspect, and Ed25519 key pairs. A thin skin over [`crate::formats`].
+//!
+//! How files are written and read (the header says it on each function):
+//!
+//! - Written files are replaced atomically and durably: a temporary file in the same
+//!   directory, fsync, rename, fsync of the directory. A failing call leaves the old file
+//!   as it was and no temporary file behind.
+//! - The replaced file's permission bits are kept (a 0600 file stays 0600); a new file gets
+//!   0666 minus the umask; private keys are always 0600.
+//! - The directory must exist (it is never created), and the path must name a regular file
+//!   or nothing: a symbolic link, directory, device, FIFO or socket is refused with
+//!   `LQFT_ERR_IO`, never replaced. To write through a link, pass its target.
+//! - Files read (snapshots, bundles, keys, trust stores) must be regular files (symbolic
+//!   links to them are followed); a FIFO or device is refused at once with `LQFT_ERR_IO`,
+//!   never waited on. Sizes are capped before reading (`LQFT_ERR_LIMIT`).
 
 use std::ffi::{CStr, OsStr, c_char};
 use std::os::unix::ffi::OsStrExt;
@@ -15,6 +29,7 @@ use super::snapshot::{give, lqft_rollback_policy, lqft_snapshot, rollback_policy
 use super::status::*;
 use crate::formats::inspect::{InspectOptions, inspect_persisted_file};
 use crate::formats::keypair::write_ed25519_keypair;
+use crate::formats::keys::read_key_material;
 use crate::formats::map_files::{
     LoadOptions, load_bundle_file, load_snapshot_file, save_bundle, save_snapshot,
 };
@@ -85,7 +100,8 @@ impl From<FileError> for Fail {
         let status = match error.kind() {
             ErrorKind::Io => LQFT_ERR_IO,
             ErrorKind::Policy => LQFT_ERR_POLICY,
-            ErrorKind::Parse | ErrorKind::Limit | ErrorKind::Payload => LQFT_ERR_CORRUPT,
+            ErrorKind::Limit => LQFT_ERR_LIMIT,
+            ErrorKind::Parse | ErrorKind::Payload => LQFT_ERR_CORRUPT,
             ErrorKind::Key => LQFT_ERR_INVALID_ARGUMENT,
             // The engine refused: report its own status (duplicate snapshot, pending changes).
             ErrorKind::Engine => {
@@ -225,10 +241,19 @@ impl Verifier {
 
 /// Writes `snapshot` to `path` as an `lqft-snapshot-v1` file (gzip-compressed when the path
 /// ends in `.gz`), signed and with a validity window as `options` says (`NULL`: unsigned, no
-/// window). The file is replaced atomically.
+/// window).
+///
+/// Files: the file is replaced atomically and durably (a temporary file in the same
+/// directory, fsync, rename, fsync of the directory); on any error the old file is as it was
+/// and no temporary file is left. The replaced file's permission bits are kept (a 0600 file
+/// stays 0600); a new file gets 0666 minus the umask. The directory must exist (it is never
+/// created) and `path` must name a regular file or nothing: a symbolic link, directory,
+/// device, FIFO or socket is refused with `LQFT_ERR_IO`, never replaced (to write through a
+/// link, pass its target). A file larger than readers accept (1 GiB, or 1 GiB decompressed
+/// for `.gz`) is refused with `LQFT_ERR_LIMIT` rather than written unreadable.
 ///
 /// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (unusable key),
-/// `LQFT_ERR_IO`.
+/// `LQFT_ERR_IO`, `LQFT_ERR_LIMIT`.
 ///
 /// # Safety
 /// `snapshot` is `NULL` or a live snapshot; `path` is `NULL` or NUL-terminated; `options` is
@@ -254,7 +279,7 @@ pub unsafe extern "C" fn lqft_snapshot_save(
 /// Writes every registered snapshot of `map` (with the current snapshot id) to `path` as one
 /// `lqft-snapshot-bundle-v1` file, signed and with a validity window as `options` says.
 ///
-/// Errors: as `lqft_snapshot_save`.
+/// Files and errors: as `lqft_snapshot_save`.
 ///
 /// # Safety
 /// `map` is `NULL` or a live map; `path` is `NULL` or NUL-terminated; `options` is `NULL` or
@@ -294,8 +319,15 @@ fn load_options(
 /// envelope while verification was requested, expired, below the freshness floor...) gives
 /// `LQFT_ERR_POLICY`, and the last-error message starts with LQFT's policy code, for example
 /// `signature_invalid: ...`.
+///
+/// Files: `path`, the key file and the trust store's key files must be regular files (symbolic
+/// links to them are followed); a FIFO, device or directory is refused at once with
+/// `LQFT_ERR_IO`, never waited on. A file over 1 GiB (or 1 GiB decompressed, or nested deeper
+/// than 64 levels) or a key file over 64 KiB is refused with `LQFT_ERR_LIMIT` before it is
+/// read.
+///
 /// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT`, `LQFT_ERR_IO`,
-/// `LQFT_ERR_CORRUPT`, `LQFT_ERR_POLICY`, `LQFT_ERR_DUPLICATE_SNAPSHOT` (its id is already
+/// `LQFT_ERR_LIMIT`, `LQFT_ERR_CORRUPT`, `LQFT_ERR_POLICY`, `LQFT_ERR_DUPLICATE_SNAPSHOT` (its id is already
 /// registered), `LQFT_ERR_PENDING_CHANGES`. The map is unchanged on error.
 /// Ownership: the caller owns `*out` and releases it with `lqft_snapshot_free`.
 ///
@@ -375,7 +407,10 @@ pub unsafe extern "C" fn lqft_map_load_bundle(
 /// that fails the policy in `verify` still gives `LQFT_OK`: the report's `policy_check` says
 /// why. Keys or secrets never appear in the report.
 ///
-/// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_IO` (unreadable file), `LQFT_ERR_CORRUPT`.
+/// Files: as `lqft_map_load_snapshot` (regular files only, never blocking; the same caps).
+///
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_IO` (unreadable file or key file),
+/// `LQFT_ERR_LIMIT`, `LQFT_ERR_CORRUPT`.
 /// Ownership: the caller owns `*out` (NUL-terminated JSON) and releases it with
 /// `lqft_bytes_free`.
 ///
@@ -398,13 +433,7 @@ pub unsafe extern "C" fn lqft_file_inspect(
         if let Some(options) = options {
             // SAFETY: the caller promised NULL or NUL-terminated paths in the options.
             let (key_path, signers) = unsafe { options.paths() }?;
-            key_material = key_path
-                .map(|p| {
-                    std::fs::read(p).map_err(|e| {
-                        Fail::new(LQFT_ERR_IO, format!("cannot read {}: {e}", p.display()))
-                    })
-                })
-                .transpose()?;
+            key_material = key_path.map(read_key_material).transpose()?;
             inspect.verify_key = key_material.as_deref();
             inspect.trusted_signers = signers;
             inspect.min_remaining_validity_seconds = options.freshness();
@@ -420,7 +449,16 @@ pub unsafe extern "C" fn lqft_file_inspect(
 /// files are refused unless `overwrite`. Unless `out_json` is `NULL`, stores LQFT's result
 /// object (`algorithm`, `key_id`, `public_key_sha256`, `private_path`, `public_path`) in it.
 ///
-/// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (equal paths), `LQFT_ERR_IO`.
+/// Files: both keys are written to temporary files and published only when both are written
+/// (the public key first), so a failing call never loses an existing private key. Without
+/// `overwrite`, a file created by someone else meanwhile is never replaced. The two paths
+/// must name two different files, compared by identity (`d/k.pem`, `d/../d/k.pem` and a
+/// symlinked directory's `link/k.pem` are one file). Otherwise as `lqft_snapshot_save`: the
+/// directories must exist, the targets must be regular files or nothing (a symbolic link is
+/// refused), and the public key file keeps the mode of the file it replaces.
+///
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (one file named twice),
+/// `LQFT_ERR_IO`.
 /// Ownership: the caller releases `*out_json` with `lqft_bytes_free`.
 ///
 /// # Safety

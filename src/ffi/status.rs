@@ -51,6 +51,10 @@ pub const LQFT_ERR_LOCKED: lqft_status = -13;
 /// (a failed sync is never retried). Reads still work; close and reopen the store to recover
 /// every acknowledged write.
 pub const LQFT_ERR_POISONED: lqft_status = -14;
+/// A size cap was exceeded: a file read is larger than the reader accepts (file size 1 GiB,
+/// decompressed size 1 GiB, JSON nesting 64 levels, key file 64 KiB), or a file being written
+/// would be, so it is refused rather than written unreadable. Nothing was changed.
+pub const LQFT_ERR_LIMIT: lqft_status = -15;
 
 /// A static, NUL-terminated English description of `status` (for example `"key too long"`).
 /// Unknown codes give `"unknown status"`.
@@ -80,6 +84,7 @@ fn describe(status: lqft_status) -> &'static CStr {
         LQFT_ERR_PANIC => c"internal panic",
         LQFT_ERR_LOCKED => c"locked by another writer",
         LQFT_ERR_POISONED => c"writer poisoned by an earlier failure",
+        LQFT_ERR_LIMIT => c"size limit exceeded",
         _ => c"unknown status",
     }
 }
@@ -108,6 +113,7 @@ mod tests {
             LQFT_ERR_PANIC,
             LQFT_ERR_LOCKED,
             LQFT_ERR_POISONED,
+            LQFT_ERR_LIMIT,
         ];
         let texts: std::collections::HashSet<&CStr> = codes.iter().map(|&c| describe(c)).collect();
         assert_eq!(texts.len(), codes.len());

@@ -2,7 +2,9 @@
 //! `lqft-sharded-storage-engine-manifest-v1`.
 //!
 //! Every path in a manifest is relative to the manifest's own directory and may not leave
-//! it (LQFT resolved them against the process's working directory and accepted anything).
+//! it, once every symlink on the way is followed (LQFT resolved them against the process's
+//! working directory and accepted anything). Decoding checks the form (plain relative names);
+//! `check_paths` checks, against the file system, where they lead.
 //! Key fields only ever hold paths: [`CheckpointPolicy::load_keys`] reads them and a missing
 //! file is an error (LQFT used a missing path's text as an HMAC secret), and writing a
 //! manifest checks that each named key file exists.
@@ -14,11 +16,13 @@ use serde_json::{Map, Value};
 use super::envelope::{WriteOptions, write_persisted_file};
 use super::error::{Error, Result};
 use super::file_io::path_uses_gzip;
-use super::keys::{SignKey, VerifyKey};
+use super::keys::{SignKey, VerifyKey, read_key_file};
 use super::limits::Limits;
 use super::policy::classify_policy_error;
 use super::trust_store::{TrustStore, TrustStoreOptions, manifest_dir, resolve_inside};
 use super::validity::{Validity, now_micros, summarize};
+use crate::file::confine::is_plain_relative;
+use crate::file::read::Links;
 
 /// `format` of a storage-engine manifest.
 pub const STORAGE_ENGINE_MANIFEST_FORMAT: &str = "lqft-storage-engine-manifest-v1";
@@ -113,16 +117,17 @@ impl CheckpointPolicy {
     /// an error; nothing is ever used as key material except a file's content.
     pub fn load_keys(&self, manifest_dir: &Path, limits: &Limits) -> Result<CheckpointKeys> {
         let resolve = |p: &String| inside(manifest_dir, p, "checkpoint_policy");
+        let key = |p: &String| read_key_file(&resolve(p)?, Links::Refuse);
         Ok(CheckpointKeys {
             sign_key: self
                 .sign_key_path
                 .as_ref()
-                .map(|p| SignKey::from_file(&resolve(p)?))
+                .map(|p| SignKey::from_material(&key(p)?))
                 .transpose()?,
             verify_key: self
                 .verify_key_path
                 .as_ref()
-                .map(|p| VerifyKey::from_file(&resolve(p)?))
+                .map(|p| VerifyKey::from_material(&key(p)?))
                 .transpose()?,
             trusted_signers: self
                 .trusted_signers_path
@@ -154,19 +159,36 @@ impl CheckpointPolicy {
     }
 }
 
-fn inside(dir: &Path, relative: &str, field: &str) -> Result<PathBuf> {
-    resolve_inside(dir, relative).ok_or_else(|| {
-        err(format!(
-            "storage engine manifest path escapes the manifest directory: {field} = {relative:?}"
-        ))
-    })
+fn escapes(field: &str, relative: &str) -> Error {
+    err(format!(
+        "storage engine manifest path escapes the manifest directory: {field} = {relative:?}"
+    ))
 }
 
+/// The real path `relative` names inside `dir`, every symlink followed.
+fn inside(dir: &Path, relative: &str, field: &str) -> Result<PathBuf> {
+    resolve_inside(dir, relative)?.ok_or_else(|| escapes(field, relative))
+}
+
+/// Checks that every present path of `fields` stays inside `dir`.
+fn confine_all(dir: &Path, fields: &[(&str, Option<&String>)]) -> Result<()> {
+    for (field, path) in fields {
+        if let Some(p) = path {
+            inside(dir, p, field)?;
+        }
+    }
+    Ok(())
+}
+
+/// A path member: a non-empty relative path of plain names (its confinement to the manifest's
+/// directory, which needs the file system, is [`StorageEngineManifest::check_paths`]).
 fn path_field(map: &Map<String, Value>, field: &str, what: &str) -> Result<Option<String>> {
     match map.get(field) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(p)) if !p.is_empty() => {
-            inside(Path::new(""), p, field)?;
+            if !is_plain_relative(Path::new(p)) {
+                return Err(escapes(field, p));
+            }
             Ok(Some(p.clone()))
         }
         Some(_) => Err(err(format!(
@@ -299,13 +321,28 @@ impl StorageEngineManifest {
         }
     }
 
-    /// Validates and writes the manifest to `path`; every key file it names must exist
-    /// relative to `path`'s directory.
+    /// Validates and writes the manifest to `path`; every path it names must stay inside
+    /// `path`'s directory and every key file it names must exist there.
     pub fn write(&self, path: &Path, options: &WriteOptions<'_>) -> Result<()> {
         let payload = Value::Object(self.to_json());
         StorageEngineManifest::from_json(&payload)?;
+        self.check_paths(manifest_dir(path))?;
         self.checkpoint_policy.check_key_files(manifest_dir(path))?;
         write_persisted_file(path, self.to_json(), options)
+    }
+
+    /// Checks that every path of the manifest, once every symlink on the way is followed,
+    /// stays inside `manifest_dir` (the directory of the manifest file, whatever the working
+    /// directory).
+    pub fn check_paths(&self, manifest_dir: &Path) -> Result<()> {
+        confine_all(
+            manifest_dir,
+            &[
+                ("checkpoint_path", self.checkpoint_path.as_ref()),
+                ("wal_path", self.wal_path.as_ref()),
+            ],
+        )?;
+        confine_all(manifest_dir, &self.checkpoint_policy.key_paths())
     }
 
     /// A path of this manifest resolved against the manifest file's directory.
@@ -438,10 +475,25 @@ impl ShardedStorageEngineManifest {
         }
     }
 
-    /// Validates and writes the manifest; every key file it names must exist.
+    /// Validates and writes the manifest; every path it names must stay inside `path`'s
+    /// directory and every key file it names must exist there.
     pub fn write(&self, path: &Path, options: &WriteOptions<'_>) -> Result<()> {
         ShardedStorageEngineManifest::from_json(&Value::Object(self.to_json()))?;
+        self.check_paths(manifest_dir(path))?;
         self.checkpoint_policy.check_key_files(manifest_dir(path))?;
         write_persisted_file(path, self.to_json(), options)
+    }
+
+    /// As [`StorageEngineManifest::check_paths`], for the two directories and the key paths
+    /// (a shard's file is confined when it is opened).
+    pub fn check_paths(&self, manifest_dir: &Path) -> Result<()> {
+        confine_all(
+            manifest_dir,
+            &[
+                ("checkpoint_dir", self.checkpoint_dir.as_ref()),
+                ("wal_dir", self.wal_dir.as_ref()),
+            ],
+        )?;
+        confine_all(manifest_dir, &self.checkpoint_policy.key_paths())
     }
 }

@@ -21,7 +21,9 @@ use sha2::{Digest, Sha256};
 use super::base64;
 use super::canonical_json::{canonical_bytes, canonical_split, write_canonical};
 use super::error::{Error, Result};
-use super::file_io::{FileMode, path_uses_gzip, read_json_file, write_atomic_with};
+use super::file_io::{
+    CappedWriter, path_uses_gzip, read_json_file, write_atomic_with, write_error,
+};
 use super::hex;
 use super::keys::{ED25519, HMAC_SHA256, SignKey, VerifyKey};
 use super::limits::Limits;
@@ -31,6 +33,7 @@ use super::trust_store::TrustStore;
 use super::validity::{
     Validity, ValiditySummary, enforce_floor, now_micros, summarize, validate_floor,
 };
+use crate::file::replace::Access;
 
 /// The envelope's `format` string.
 pub const PERSISTED_FILE_FORMAT: &str = "lqft-persisted-file-v1";
@@ -47,6 +50,10 @@ pub struct WriteOptions<'a> {
     pub layout: TextLayout,
     /// gzip level 0–9 for paths ending in `.gz`.
     pub gzip_level: u32,
+    /// The caps of the readers the file is meant for: a file (or, for gzip, a decompressed
+    /// document) larger than they accept is refused with an [`super::ErrorKind::Limit`] error
+    /// and nothing is written.
+    pub limits: Limits,
 }
 
 impl Default for WriteOptions<'_> {
@@ -56,6 +63,7 @@ impl Default for WriteOptions<'_> {
             validity: None,
             layout: TextLayout::default(),
             gzip_level: 6,
+            limits: Limits::default(),
         }
     }
 }
@@ -343,8 +351,10 @@ pub(crate) fn write_streamed(
             }
             split(doc)
         };
-        write_atomic_with(path, FileMode::Public, |file, temp| {
-            let io = |e: std::io::Error| Error::io(temp, "write", e);
+        let limits = options.limits;
+        write_atomic_with(path, Access::Inherit, |file, temp| {
+            let io = |e: std::io::Error| write_error(temp, e);
+            let file_cap = limits.max_file_bytes;
             if gzip {
                 let Ok(checksum) = checksum_rx.recv() else {
                     // The sealer drops its sender unsent only by panicking, which `finish`
@@ -356,27 +366,42 @@ pub(crate) fn write_streamed(
                     map.insert("integrity".into(), integrity_block(checksum));
                 }
                 let (head, _) = split(&doc)?;
-                let encoder = GzEncoder::new(file, Compression::new(options.gzip_level.min(9)));
-                let mut out = BufWriter::with_capacity(WRITE_BUFFER, encoder);
+                let encoder = GzEncoder::new(
+                    CappedWriter::new(&mut *file, file_cap, "file"),
+                    Compression::new(options.gzip_level.min(9)),
+                );
+                let text = CappedWriter::new(
+                    encoder,
+                    limits.max_decompressed_bytes,
+                    "decompressed document",
+                );
+                let mut out = BufWriter::with_capacity(WRITE_BUFFER, text);
                 out.write_all(&head).map_err(io)?;
                 part.write_text(layout, hole.len(), &mut out).map_err(io)?;
                 let (_, tail) = finish(&mut doc)?;
                 out.write_all(&tail).map_err(io)?;
-                let encoder = out.into_inner().map_err(|e| io(e.into_error()))?;
-                encoder.finish().map_err(io)?;
+                let text = out.into_inner().map_err(|e| io(e.into_error()))?;
+                text.into_inner().finish().map_err(io)?;
             } else {
                 let (head, _) = split(&doc)?;
-                let mut out = BufWriter::with_capacity(WRITE_BUFFER, &mut *file);
+                let mut out = BufWriter::with_capacity(
+                    WRITE_BUFFER,
+                    CappedWriter::new(&mut *file, file_cap, "file"),
+                );
                 out.write_all(&head).map_err(io)?;
                 part.write_text(layout, hole.len(), &mut out).map_err(io)?;
-                out.into_inner().map_err(|e| io(e.into_error()))?;
+                let mut capped = out.into_inner().map_err(|e| io(e.into_error()))?;
                 // Most of the disk write happens here, while the signature is computed.
-                file.sync_data().map_err(|e| Error::io(temp, "fsync", e))?;
+                capped
+                    .get_mut()
+                    .sync_data()
+                    .map_err(|e| Error::io(temp, "fsync", e))?;
                 let (real_head, tail) = finish(&mut doc)?;
                 if real_head.len() != head.len() {
                     return Err(Error::payload("payload checksum changed the head's length"));
                 }
-                file.write_all(&tail).map_err(io)?;
+                capped.write_all(&tail).map_err(io)?;
+                let file = capped.get_mut();
                 file.seek(SeekFrom::Start(0)).map_err(io)?;
                 file.write_all(&real_head).map_err(io)?;
             }

@@ -1,55 +1,34 @@
-//! Bounded reading and atomic writing of portable files.
+//! Bounded reading and atomic writing of portable files, over [`crate::file`].
 //!
 //! Reads enforce [`Limits`]: the file size before reading, the decompressed size on the
 //! inflater's output side (a gzip bomb stops at the cap, never allocates past it), and the
-//! JSON nesting depth before the parser runs.
+//! JSON nesting depth before the parser runs. Writes enforce the same size caps
+//! ([`CappedWriter`]), so a file is never written that its reader would refuse.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::File;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 
 use flate2::read::MultiGzDecoder;
 use serde_json::Value;
 
 use super::error::{Error, ErrorKind, Result};
 use super::limits::Limits;
+use crate::file::FileError;
+use crate::file::read::{self, Links};
+use crate::file::replace::{Access, Publish, Staged};
 
 /// Whether LQFT would treat `path` as gzip: its name ends in `.gz`, case-insensitively.
 pub fn path_uses_gzip(path: &Path) -> bool {
     path.to_string_lossy().to_ascii_lowercase().ends_with(".gz")
 }
 
-/// Reads at most `max` bytes of `path`; a larger file is a [`ErrorKind::Limit`] error.
-pub(crate) fn read_capped(path: &Path, max: u64, what: &str) -> Result<Vec<u8>> {
-    let file = File::open(path).map_err(|e| Error::io(path, "open", e))?;
-    let declared = file.metadata().map(|m| m.len()).unwrap_or(0);
-    if declared > max {
-        return Err(Error::new(
-            ErrorKind::Limit,
-            format!(
-                "{what} {} is {declared} bytes, over the cap of {max} bytes",
-                path.display()
-            ),
-        ));
-    }
-    let mut bytes = Vec::with_capacity(usize::try_from(declared).unwrap_or(0));
-    file.take(max.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .map_err(|e| Error::io(path, "read", e))?;
-    if bytes.len() as u64 > max {
-        return Err(Error::new(
-            ErrorKind::Limit,
-            format!("{what} {} is over the cap of {max} bytes", path.display()),
-        ));
-    }
-    Ok(bytes)
-}
-
 /// The document bytes of `path`: the file itself, or its gzip-decompressed content when the
-/// name ends in `.gz`.
+/// name ends in `.gz`. The path must name a regular file (a FIFO, device or directory is an
+/// [`ErrorKind::Io`] error, found without blocking); a file over the caps is an
+/// [`ErrorKind::Limit`] error.
 pub fn read_document_bytes(path: &Path, limits: &Limits) -> Result<Vec<u8>> {
-    let raw = read_capped(path, limits.max_file_bytes, "file")?;
+    let raw = read::read_capped(path, limits.max_file_bytes, "file", Links::Follow)?;
     if !path_uses_gzip(path) {
         return Ok(raw);
     }
@@ -128,73 +107,122 @@ pub fn read_json_file(path: &Path, limits: &Limits) -> Result<Value> {
     parse_json(&bytes, limits)
 }
 
-/// Who may read a file written by [`write_atomic`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum FileMode {
-    /// The process umask decides (0644 typically).
-    Public,
-    /// Owner read/write only (0600), for private keys.
-    Private,
+impl From<FileError> for Error {
+    fn from(error: FileError) -> Error {
+        let kind = match error {
+            FileError::TooLarge { .. } => ErrorKind::Limit,
+            _ => ErrorKind::Io,
+        };
+        Error::new(kind, error.to_string()).with_source(error)
+    }
 }
 
-static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-fn temp_path_for(path: &Path) -> PathBuf {
-    let mut name = path.file_name().unwrap_or_default().to_os_string();
-    name.push(format!(
-        ".tmp-{}-{}",
-        std::process::id(),
-        TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    path.with_file_name(name)
+/// The error a [`CappedWriter`] returns once its cap is passed; found again by type (never
+/// by message) when the I/O error comes back out of the writers stacked above it.
+#[derive(Debug)]
+struct CapExceeded {
+    what: &'static str,
+    cap: u64,
 }
 
-/// Replaces `path` with `bytes` atomically and durably (see [`write_atomic_with`]).
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8], mode: FileMode) -> Result<()> {
-    write_atomic_with(path, mode, |file, temp| {
-        file.write_all(bytes)
-            .map_err(|e| Error::io(temp, "write", e))
+impl std::fmt::Display for CapExceeded {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the {} would be over the cap of {} bytes that readers apply, so it could not be \
+             read back",
+            self.what, self.cap
+        )
+    }
+}
+
+impl std::error::Error for CapExceeded {}
+
+/// A writer that fails as soon as more than `cap` bytes went through it, so a writer refuses
+/// what its reader's [`Limits`] would refuse, having written at most `cap` bytes.
+pub(crate) struct CappedWriter<W> {
+    inner: W,
+    written: u64,
+    cap: u64,
+    what: &'static str,
+}
+
+impl<W: Write> CappedWriter<W> {
+    /// `what` names the stream in the error ("file", "decompressed document").
+    pub(crate) fn new(inner: W, cap: u64, what: &'static str) -> Self {
+        CappedWriter {
+            inner,
+            written: 0,
+            cap,
+            what,
+        }
+    }
+
+    /// The writer inside.
+    pub(crate) fn into_inner(self) -> W {
+        self.inner
+    }
+
+    /// The writer inside, for writes the cap does not count (rewriting bytes in place).
+    pub(crate) fn get_mut(&mut self) -> &mut W {
+        &mut self.inner
+    }
+}
+
+impl<W: Write> Write for CappedWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if self.written.saturating_add(buf.len() as u64) > self.cap {
+            return Err(std::io::Error::other(CapExceeded {
+                what: self.what,
+                cap: self.cap,
+            }));
+        }
+        let n = self.inner.write(buf)?;
+        self.written += n as u64;
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+/// The error for a failed write of `temp`: [`ErrorKind::Limit`] when a [`CappedWriter`]
+/// refused it, [`ErrorKind::Io`] otherwise.
+pub(crate) fn write_error(temp: &Path, error: std::io::Error) -> Error {
+    match error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<CapExceeded>())
+    {
+        Some(cap) => Error::new(ErrorKind::Limit, cap.to_string()),
+        None => Error::io(temp, "write", error),
+    }
+}
+
+/// Replaces `path` atomically and durably with what `fill` writes: a failing `fill` or write
+/// leaves any previous `path` untouched and no temporary file behind. The directory must
+/// exist and `path` must be a regular file or nothing (see [`crate::file::replace`] for the
+/// rules, including the replaced file's mode being kept).
+pub fn replace_file(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<()> {
+    write_atomic_with(path, Access::Inherit, |file, temp| {
+        fill(file).map_err(|e| write_error(temp, e))
     })
 }
 
-/// Replaces `path` atomically and durably with what `fill` writes: create a temporary file
-/// in the same directory, let `fill` write it (it gets the file and the temporary path, for
-/// errors), fsync it, rename it over `path`, fsync the directory. A failure removes the
-/// temporary file and leaves any previous `path` untouched.
+/// Replaces `path` atomically and durably with what `fill` writes into the file it is given
+/// (see [`crate::file::replace`]): a failure leaves any previous `path` untouched.
 pub(crate) fn write_atomic_with(
     path: &Path,
-    mode: FileMode,
+    access: Access,
     fill: impl FnOnce(&mut File, &Path) -> Result<()>,
 ) -> Result<()> {
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    fs::create_dir_all(&dir).map_err(|e| Error::io(&dir, "create directory", e))?;
-    let temp = temp_path_for(path);
-    let result = (|| {
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        #[cfg(unix)]
-        if mode == FileMode::Private {
-            use std::os::unix::fs::OpenOptionsExt;
-            options.mode(0o600);
-        }
-        let mut file = options
-            .open(&temp)
-            .map_err(|e| Error::io(&temp, "create", e))?;
-        fill(&mut file, &temp)?;
-        file.sync_all().map_err(|e| Error::io(&temp, "fsync", e))?;
-        fs::rename(&temp, path).map_err(|e| Error::io(path, "rename into", e))?;
-        if let Ok(d) = File::open(&dir) {
-            d.sync_all().map_err(|e| Error::io(&dir, "fsync", e))?;
-        }
-        Ok(())
-    })();
-    if result.is_err() {
-        let _ = fs::remove_file(&temp);
-    }
-    result
+    let mut staged = Staged::create(path, access)?;
+    let temp = staged.temp_path().to_path_buf();
+    fill(staged.file(), &temp)?;
+    Ok(staged.publish(Publish::Replace)?)
 }
 
 #[cfg(test)]

@@ -417,7 +417,9 @@ fn manifest_summary(payload: &Value, kind: ManifestKind) -> Value {
     Value::Object(out)
 }
 
-/// LQFT's `inspect_storage_engine_manifest` / `inspect_sharded_storage_engine_manifest`.
+/// LQFT's `inspect_storage_engine_manifest` / `inspect_sharded_storage_engine_manifest`; a
+/// path that leads out of the manifest's directory (through `..`, an absolute path or a
+/// symlink) fails the policy.
 pub fn inspect_storage_engine_manifest(
     path: &Path,
     kind: ManifestKind,
@@ -437,10 +439,11 @@ pub fn inspect_storage_engine_manifest(
         } else {
             document.clone()
         };
+        let dir = manifest_dir(path);
         match kind {
-            ManifestKind::Single => StorageEngineManifest::from_json(&extracted).map(|_| ()),
+            ManifestKind::Single => StorageEngineManifest::from_json(&extracted)?.check_paths(dir),
             ManifestKind::Sharded => {
-                ShardedStorageEngineManifest::from_json(&extracted).map(|_| ())
+                ShardedStorageEngineManifest::from_json(&extracted)?.check_paths(dir)
             }
         }?;
         Ok(extracted)

@@ -1,12 +1,12 @@
 //! Ed25519 key-pair generation and key files.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::error::{Error, ErrorKind, Result};
-use super::file_io::{FileMode, write_atomic};
 use super::keys::{ED25519, Ed25519PrivateKey};
+use crate::file::replace::{Access, Publish, Staged, replaceable, same_target};
 
 /// 32 bytes from the operating system's CSPRNG.
 fn os_random_seed() -> Result<[u8; 32]> {
@@ -51,39 +51,59 @@ impl KeyPairFiles {
     }
 }
 
-/// Generates a key pair and writes it atomically: the private key as PKCS#8 PEM with mode
-/// 0600, the public key as SubjectPublicKeyInfo PEM. Existing files are refused unless
-/// `overwrite`; if writing the public key fails, the private key file is removed.
+/// Generates a key pair and writes the private key as PKCS#8 PEM with mode 0600 and the
+/// public key as SubjectPublicKeyInfo PEM.
+///
+/// A failing call changes no file: both keys are written to temporary files beside their
+/// targets and published only once both are written, the public key first, so no failure
+/// can leave the old private key replaced and the pair half-written. Existing files are
+/// refused unless `overwrite` (and without it a file created meanwhile is never replaced).
+/// Should publishing the private key fail after the public key was published with
+/// `overwrite`, the old private key stays and the public file holds the unused new key.
+/// Both paths must name regular files (or nothing) in existing directories, and not one file:
+/// two spellings of one file (`d/k.pem`, `d/../d/k.pem`, a symlinked directory) are refused.
 pub fn write_ed25519_keypair(
     private_path: &Path,
     public_path: &Path,
     overwrite: bool,
 ) -> Result<KeyPairFiles> {
-    if private_path == public_path {
-        return Err(Error::key("private and public key paths must differ"));
+    if same_target(private_path, public_path)? {
+        return Err(Error::key(format!(
+            "private and public key paths name one file: {} and {}",
+            private_path.display(),
+            public_path.display()
+        )));
     }
-    if !overwrite {
-        for path in [private_path, public_path] {
-            if path.exists() {
-                return Err(Error::new(
-                    ErrorKind::Io,
-                    format!(
-                        "refusing to overwrite existing key file: {}",
-                        path.display()
-                    ),
-                ));
-            }
+    for path in [private_path, public_path] {
+        if replaceable(path)?.is_some() && !overwrite {
+            return Err(Error::new(
+                ErrorKind::Io,
+                format!(
+                    "refusing to overwrite existing key file: {}",
+                    path.display()
+                ),
+            ));
         }
     }
     let key = generate_ed25519_key()?;
-    write_atomic(private_path, key.to_pem().as_bytes(), FileMode::Private)?;
-    if let Err(e) = write_atomic(
+    let private = staged(private_path, Access::Private, key.to_pem().as_bytes())?;
+    let public = staged(
         public_path,
+        Access::Inherit,
         key.public_key().to_pem().as_bytes(),
-        FileMode::Public,
-    ) {
-        let _ = std::fs::remove_file(private_path);
-        return Err(e);
+    )?;
+    let how = if overwrite {
+        Publish::Replace
+    } else {
+        Publish::CreateNew
+    };
+    public.publish(how)?;
+    if let Err(e) = private.publish(how) {
+        // A public key created by this call, whose private half did not get its name, goes.
+        if !overwrite && replaceable(private_path).is_ok_and(|m| m.is_none()) {
+            let _ = std::fs::remove_file(public_path);
+        }
+        return Err(e.into());
     }
     Ok(KeyPairFiles {
         key_id: key.public_key().key_id(),
@@ -91,4 +111,15 @@ pub fn write_ed25519_keypair(
         private_path: private_path.to_path_buf(),
         public_path: public_path.to_path_buf(),
     })
+}
+
+/// A temporary file beside `path` holding `bytes`, ready to publish.
+fn staged(path: &Path, access: Access, bytes: &[u8]) -> Result<Staged> {
+    let mut staged = Staged::create(path, access)?;
+    let temp = staged.temp_path().to_path_buf();
+    staged
+        .file()
+        .write_all(bytes)
+        .map_err(|e| Error::io(&temp, "write", e))?;
+    Ok(staged)
 }

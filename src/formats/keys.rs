@@ -15,10 +15,10 @@ use sha2::{Digest, Sha256};
 
 use super::der_pem::{self, PRIVATE_KEY_LABEL, PUBLIC_KEY_LABEL};
 use super::error::{Error, Result};
-use super::file_io::read_capped;
 use super::hex;
 use super::limits::MAX_KEY_FILE_BYTES;
 use super::policy::PolicyCode;
+use crate::file::read::{self, Links};
 
 /// The `algorithm` string of HMAC-SHA256 signatures.
 pub const HMAC_SHA256: &str = "hmac-sha256";
@@ -235,7 +235,7 @@ impl SignKey {
     /// Reads key material from a file that must exist (a missing file is an error, never
     /// a secret).
     pub fn from_file(path: &Path) -> Result<SignKey> {
-        SignKey::from_material(&read_capped(path, MAX_KEY_FILE_BYTES, "key file")?)
+        SignKey::from_material(&read_key_file(path, Links::Follow)?)
     }
 
     /// The `algorithm` string of signatures made with this key.
@@ -275,7 +275,7 @@ impl VerifyKey {
 
     /// Reads key material from a file that must exist.
     pub fn from_file(path: &Path) -> Result<VerifyKey> {
-        VerifyKey::from_material(&read_capped(path, MAX_KEY_FILE_BYTES, "key file")?)
+        VerifyKey::from_material(&read_key_file(path, Links::Follow)?)
     }
 
     /// The `algorithm` string of signatures this key verifies.
@@ -287,9 +287,25 @@ impl VerifyKey {
     }
 }
 
+/// Reads key material (PEM or HMAC secret) from `path`: a regular file of at most
+/// [`MAX_KEY_FILE_BYTES`] that must exist (a FIFO or device is refused without blocking).
+pub fn read_key_material(path: &Path) -> Result<Vec<u8>> {
+    read_key_file(path, Links::Follow)
+}
+
+/// [`read_key_material`], refusing a final symlink on request.
+pub(crate) fn read_key_file(path: &Path, links: Links) -> Result<Vec<u8>> {
+    Ok(read::read_capped(
+        path,
+        MAX_KEY_FILE_BYTES,
+        "key file",
+        links,
+    )?)
+}
+
 /// Reads an Ed25519 public key for a trust store from a file that must exist.
-pub(crate) fn trusted_signer_from_file(path: &Path) -> Result<Ed25519PublicKey> {
-    let material = read_capped(path, MAX_KEY_FILE_BYTES, "key file")?;
+pub(crate) fn trusted_signer_from_file(path: &Path, links: Links) -> Result<Ed25519PublicKey> {
+    let material = read_key_file(path, links)?;
     if !looks_like_pem(&material) {
         return Err(Error::policy(
             PolicyCode::VerificationTrustedSignersNonEd25519,

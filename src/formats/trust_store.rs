@@ -6,12 +6,13 @@
 //!   `{"validity"?, "signers": [{"key_id"?, "path", "metadata"?, "revoked"?,
 //!   "revocation_reason"?}]}` or the legacy mapping form `{"<key_id>": "<pem path>", …}`.
 //!
-//! Differences from LQFT: entries must be public keys; manifest paths must stay inside the
-//! manifest's directory; a missing source is an error with LQFT's `source_` code; and a
+//! Differences from LQFT: entries must be public keys; manifest paths, and the `.pem`
+//! entries of a directory, must stay inside their directory once every symlink is followed;
+//! a missing source is an error with LQFT's `source_` code; and a
 //! manifest's validity only satisfies a freshness floor when a verified signature covers it.
 
 use std::collections::BTreeMap;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use serde_json::{Map, Value};
 
@@ -27,6 +28,9 @@ use super::python_json::TextLayout;
 use super::validity::{
     Validity, ValiditySummary, enforce_floor, now_micros, summarize, validate_floor,
 };
+use crate::file::FileError;
+use crate::file::confine;
+use crate::file::read::Links;
 
 const SUBJECT: &str = "trust store manifest";
 
@@ -161,21 +165,36 @@ pub(crate) fn manifest_dir(source: &Path) -> &Path {
     source.parent().unwrap_or(Path::new(""))
 }
 
-/// A directory store: every regular `*.pem` file, in name order.
+/// A directory store: every `*.pem` entry that is (or links to) a regular file, in name
+/// order. An entry that is a symlink leading out of the directory is refused: the store is
+/// what the directory holds.
 pub(crate) fn load_directory(dir: &Path) -> Result<TrustStore> {
-    let mut names: Vec<(String, PathBuf)> = std::fs::read_dir(dir)
+    let mut names: Vec<String> = std::fs::read_dir(dir)
         .map_err(|e| Error::io(dir, "list", e))?
         .filter_map(|entry| entry.ok())
-        .filter_map(|entry| {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let path = entry.path();
-            (name.to_lowercase().ends_with(".pem") && path.is_file()).then_some((name, path))
-        })
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.to_lowercase().ends_with(".pem"))
         .collect();
     names.sort();
+    let mut keys = Vec::with_capacity(names.len());
+    for name in names {
+        let Some(resolved) = resolve_inside(dir, &name)? else {
+            return Err(Error::policy(
+                PolicyCode::SchemaInvalidTrustedSigners,
+                format!(
+                    "trust store directory entry {name} is a symbolic link leading outside {}; \
+                     copy the key into the directory instead",
+                    dir.display()
+                ),
+            ));
+        };
+        if std::fs::symlink_metadata(&resolved).is_ok_and(|m| m.is_file()) {
+            keys.push((dir.join(&name), name, resolved));
+        }
+    }
     let mut store = TrustStore::default();
-    for (name, path) in names {
-        let key = trusted_signer_from_file(&path)?;
+    for (path, name, resolved) in keys {
+        let key = trusted_signer_from_file(&resolved, Links::Refuse)?;
         store.insert(TrustedSigner {
             key,
             revoked: false,
@@ -266,29 +285,27 @@ fn schema(message: impl Into<String>) -> Error {
     Error::policy(PolicyCode::SchemaInvalidTrustStoreManifest, message)
 }
 
-/// Joins a manifest-relative path, refusing absolute paths, `..`, and symlinks that lead
-/// out of `dir`.
-pub(crate) fn resolve_inside(dir: &Path, relative: &str) -> Option<PathBuf> {
-    let rel = Path::new(relative);
-    if relative.is_empty()
-        || !rel
-            .components()
-            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
-    {
-        return None;
+/// The real path a manifest-relative path names (every symlink followed, see
+/// [`crate::file::confine`]); `Ok(None)` when it is absolute, uses `..` or leads out of
+/// `dir`.
+pub(crate) fn resolve_inside(dir: &Path, relative: &str) -> Result<Option<PathBuf>> {
+    match confine::resolve_inside(dir, Path::new(relative)) {
+        Ok(path) => Ok(Some(path)),
+        Err(FileError::Escapes { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
     }
-    let joined = dir.join(rel);
-    let base = if dir.as_os_str().is_empty() {
-        Path::new(".")
-    } else {
-        dir
-    };
-    if let (Ok(real), Ok(base)) = (joined.canonicalize(), base.canonicalize())
-        && !real.starts_with(&base)
-    {
-        return None;
-    }
-    Some(joined)
+}
+
+/// The signer key a manifest names, read from its file confined to the manifest's directory;
+/// with the path as the manifest spells it under `dir` (for reports, as LQFT's).
+fn manifest_key(dir: &Path, relative: &str) -> Result<(PathBuf, Ed25519PublicKey)> {
+    let resolved = resolve_inside(dir, relative)?.ok_or_else(|| {
+        schema(format!(
+            "trust store manifest signer path escapes the manifest directory: {relative}"
+        ))
+    })?;
+    let key = trusted_signer_from_file(&resolved, Links::Refuse)?;
+    Ok((dir.join(relative), key))
 }
 
 /// Every signer a manifest names, revoked ones included.
@@ -331,12 +348,7 @@ pub(crate) fn manifest_signers(
                 "trust store manifest values must be non-empty signer paths",
             ));
         };
-        let resolved = resolve_inside(dir, path).ok_or_else(|| {
-            schema(format!(
-                "trust store manifest signer path escapes the manifest directory: {path}"
-            ))
-        })?;
-        let key = trusted_signer_from_file(&resolved)?;
+        let (_, key) = manifest_key(dir, path)?;
         if &key.key_id() != key_id {
             return Err(Error::policy(
                 PolicyCode::VerificationTrustedSignerIdentityMismatch,
@@ -407,12 +419,7 @@ fn signer_entry(entry: &Map<String, Value>, dir: &Path) -> Result<TrustedSigner>
             ));
         }
     };
-    let resolved = resolve_inside(dir, path).ok_or_else(|| {
-        schema(format!(
-            "trust store manifest signer path escapes the manifest directory: {path}"
-        ))
-    })?;
-    let key = trusted_signer_from_file(&resolved)?;
+    let (source_path, key) = manifest_key(dir, path)?;
     match entry.get("key_id") {
         None | Some(Value::Null) => {}
         Some(Value::String(id)) if !id.is_empty() => {
@@ -432,7 +439,7 @@ fn signer_entry(entry: &Map<String, Value>, dir: &Path) -> Result<TrustedSigner>
         key,
         revoked,
         metadata: serde_json::json!({
-            "source_path": resolved.to_string_lossy(),
+            "source_path": source_path.to_string_lossy(),
             "revoked": revoked,
             "revocation_reason": reason,
             "metadata": metadata,
@@ -479,7 +486,7 @@ impl TrustStoreManifest {
         }
         let mut signers = Vec::with_capacity(self.signers.len());
         for s in &self.signers {
-            if resolve_inside(Path::new(""), &s.path).is_none() {
+            if !confine::is_plain_relative(Path::new(&s.path)) {
                 return Err(schema(format!(
                     "trust store manifest signer path escapes the manifest directory: {}",
                     s.path
@@ -502,13 +509,23 @@ impl TrustStoreManifest {
         Ok(payload)
     }
 
-    /// Writes the manifest in an envelope, signed when `sign_key` is given.
+    /// Writes the manifest in an envelope, signed when `sign_key` is given. Every signer path
+    /// must stay inside `path`'s directory once symlinks are followed.
     pub fn write(&self, path: &Path, sign_key: Option<&SignKey>, layout: TextLayout) -> Result<()> {
+        let payload = self.to_payload()?;
+        for s in &self.signers {
+            if resolve_inside(manifest_dir(path), &s.path)?.is_none() {
+                return Err(schema(format!(
+                    "trust store manifest signer path escapes the manifest directory: {}",
+                    s.path
+                )));
+            }
+        }
         let options = WriteOptions {
             sign_key,
             layout,
             ..WriteOptions::default()
         };
-        write_persisted_file(path, self.to_payload()?, &options)
+        write_persisted_file(path, payload, &options)
     }
 }
