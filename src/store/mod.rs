@@ -6,5 +6,6 @@
 
 mod fs;
 pub mod sim;
+pub mod wal;
 
 pub use fs::{FileSystem, FsFile, FsLock, OpenMode, RealFs};
