@@ -1,0 +1,477 @@
+//! Node packs: immutable files of node records, addressed by ordinal.
+//!
+//! ```text
+//! header  magic "LQFTPACK" | version u32 | reserved u32 | pack id u32 | generation u32
+//!         | writer epoch u64                                                     (32 bytes)
+//! frames  len u32 | record (len bytes) | zero padding to a multiple of 8, one per record
+//! table   offset / 8 as u32, one per record, in ordinal order
+//! footer  table offset u64 | record count u32 | reserved u32 | blake3 (32) | "LQFTPEND"
+//!                                                                                (56 bytes)
+//! ```
+//!
+//! The blake3 covers every byte before it. A pack is written once, synced, and only then named
+//! by a manifest; it never changes afterwards. Records are opaque here: the tree writes them and
+//! verifies what it reads against the hash its parent holds, so reading one record needs neither
+//! the footer hash nor any other record.
+
+use std::sync::{Arc, OnceLock};
+
+use crate::error::{Error, Result};
+
+use super::fs::FsFile;
+
+/// The first 8 bytes of every pack.
+pub const PACK_MAGIC: [u8; 8] = *b"LQFTPACK";
+/// The last 8 bytes of every complete pack.
+pub const PACK_END: [u8; 8] = *b"LQFTPEND";
+/// The pack format this build writes and the newest it reads.
+pub const PACK_VERSION: u32 = 1;
+/// Bytes of the header.
+pub const PACK_HEADER_LEN: usize = 32;
+/// Bytes of the footer.
+pub const PACK_FOOTER_LEN: usize = 56;
+/// Largest record a pack holds.
+pub const MAX_RECORD: usize = 1 << 30;
+/// Largest pack (offsets are stored divided by 8 in a u32).
+pub const MAX_PACK_BYTES: u64 = 8 << 32;
+
+/// What identifies and authenticates a finished pack (what a manifest records).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PackInfo {
+    /// The pack's id (the `pack` of a node location).
+    pub id: u32,
+    /// Rewrites of the same id by garbage collection (same ordinals); 0 when first written.
+    pub generation: u32,
+    /// Bytes of the file.
+    pub size: u64,
+    /// Records in the pack.
+    pub records: u32,
+    /// blake3 of the file up to the hash itself.
+    pub hash: [u8; 32],
+}
+
+/// The header's fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PackHeader {
+    /// The pack's id.
+    pub id: u32,
+    /// Its generation.
+    pub generation: u32,
+    /// The epoch of the writer that wrote it.
+    pub epoch: u64,
+}
+
+impl PackHeader {
+    /// The 32 header bytes.
+    pub fn encode(&self) -> [u8; PACK_HEADER_LEN] {
+        let mut out = [0; PACK_HEADER_LEN];
+        out[0..8].copy_from_slice(&PACK_MAGIC);
+        out[8..12].copy_from_slice(&PACK_VERSION.to_le_bytes());
+        out[16..20].copy_from_slice(&self.id.to_le_bytes());
+        out[20..24].copy_from_slice(&self.generation.to_le_bytes());
+        out[24..32].copy_from_slice(&self.epoch.to_le_bytes());
+        out
+    }
+
+    /// Reads a header, refusing other magic and newer versions.
+    pub fn decode(bytes: &[u8]) -> Result<PackHeader> {
+        let bytes = bytes
+            .get(..PACK_HEADER_LEN)
+            .ok_or_else(|| corrupt("shorter than its header"))?;
+        if bytes[0..8] != PACK_MAGIC {
+            return Err(corrupt("not a pack (wrong magic)"));
+        }
+        let version = u32_at(bytes, 8);
+        if version != PACK_VERSION {
+            return Err(Error::Corrupt(format!(
+                "pack format version {version}; this build reads version {PACK_VERSION} \
+                 (upgrade liblqft to open this store)"
+            )));
+        }
+        Ok(PackHeader {
+            id: u32_at(bytes, 16),
+            generation: u32_at(bytes, 20),
+            epoch: u64_at(bytes, 24),
+        })
+    }
+}
+
+/// The footer's fields.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PackFooter {
+    /// Where the ordinal table starts.
+    pub table_offset: u64,
+    /// Records in the pack.
+    pub records: u32,
+    /// blake3 of every byte before the hash.
+    pub hash: [u8; 32],
+}
+
+impl PackFooter {
+    fn encode(&self) -> [u8; PACK_FOOTER_LEN] {
+        let mut out = [0; PACK_FOOTER_LEN];
+        out[0..8].copy_from_slice(&self.table_offset.to_le_bytes());
+        out[8..12].copy_from_slice(&self.records.to_le_bytes());
+        out[16..48].copy_from_slice(&self.hash);
+        out[48..56].copy_from_slice(&PACK_END);
+        out
+    }
+
+    /// Reads the footer of a pack of `size` bytes from its last [`PACK_FOOTER_LEN`] bytes and
+    /// checks that the table it describes fits between the header and the footer.
+    pub fn decode(bytes: &[u8], size: u64) -> Result<PackFooter> {
+        if bytes.len() != PACK_FOOTER_LEN || bytes[48..56] != PACK_END {
+            return Err(corrupt("no footer (incomplete or damaged pack)"));
+        }
+        let footer = PackFooter {
+            table_offset: u64_at(bytes, 0),
+            records: u32_at(bytes, 8),
+            hash: bytes[16..48].try_into().expect("32 bytes"),
+        };
+        let table_end = footer
+            .table_offset
+            .checked_add(4 * u64::from(footer.records));
+        if footer.table_offset < PACK_HEADER_LEN as u64
+            || table_end != size.checked_sub(PACK_FOOTER_LEN as u64)
+        {
+            return Err(corrupt("footer's table does not fit the file"));
+        }
+        Ok(footer)
+    }
+}
+
+fn corrupt(why: &str) -> Error {
+    Error::Corrupt(format!("pack: {why}"))
+}
+
+fn u32_at(bytes: &[u8], at: usize) -> u32 {
+    u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes"))
+}
+
+fn u64_at(bytes: &[u8], at: usize) -> u64 {
+    u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
+}
+
+fn padded(len: usize) -> usize {
+    len.next_multiple_of(8)
+}
+
+/// Reads the whole pack image `bytes` and checks everything: header, footer, the blake3, the
+/// table (ascending, 8-byte aligned, inside the frames) and every frame's length. Returns the
+/// header, the footer and each record's byte range, in ordinal order.
+pub fn decode_pack(bytes: &[u8]) -> Result<(PackHeader, PackFooter, Vec<std::ops::Range<usize>>)> {
+    let header = PackHeader::decode(bytes)?;
+    let size = bytes.len();
+    if size < PACK_HEADER_LEN + PACK_FOOTER_LEN {
+        return Err(corrupt("shorter than a header and a footer"));
+    }
+    let footer = PackFooter::decode(&bytes[size - PACK_FOOTER_LEN..], size as u64)?;
+    if *blake3::hash(&bytes[..size - 40]).as_bytes() != footer.hash {
+        return Err(corrupt("blake3 does not match the contents"));
+    }
+    let table_start = usize::try_from(footer.table_offset).map_err(|_| corrupt("table offset"))?;
+    let mut ranges = Vec::with_capacity(footer.records as usize);
+    let mut expected = PACK_HEADER_LEN;
+    for ordinal in 0..footer.records as usize {
+        let at = table_start + 4 * ordinal;
+        let offset = 8 * u32_at(bytes, at) as usize;
+        let frame = frame_range(bytes, offset, table_start)
+            .ok_or_else(|| corrupt(&format!("record {ordinal}: frame out of bounds")))?;
+        if offset != expected {
+            return Err(corrupt(&format!("record {ordinal}: table out of order")));
+        }
+        expected = offset + padded(4 + frame.len());
+        ranges.push(frame);
+    }
+    if expected != table_start {
+        return Err(corrupt("bytes between the last record and the table"));
+    }
+    Ok((header, footer, ranges))
+}
+
+/// The record bytes of the frame at `offset`, which must end by `limit`.
+fn frame_range(bytes: &[u8], offset: usize, limit: usize) -> Option<std::ops::Range<usize>> {
+    let len = u32_at(bytes.get(offset..offset.checked_add(4)?)?, 0) as usize;
+    let start = offset + 4;
+    let end = start.checked_add(len)?;
+    (len > 0 && end <= limit).then_some(start..end)
+}
+
+/// Writes a new pack, record by record; [`PackWriter::finish`] completes and syncs it.
+pub struct PackWriter {
+    file: Arc<dyn FsFile>,
+    path: String,
+    header: PackHeader,
+    hasher: blake3::Hasher,
+    offsets: Vec<u32>,
+    /// Bytes written to the file.
+    written: u64,
+    /// Framed bytes not yet written.
+    buffer: Vec<u8>,
+}
+
+/// How many framed bytes a writer gathers before one positioned write.
+const WRITE_CHUNK: usize = 1 << 20;
+
+impl PackWriter {
+    /// A writer on the new, empty file `path`.
+    pub fn new(file: Arc<dyn FsFile>, path: String, header: PackHeader) -> PackWriter {
+        let mut writer = PackWriter {
+            file,
+            path,
+            header,
+            hasher: blake3::Hasher::new(),
+            offsets: Vec::new(),
+            written: 0,
+            buffer: Vec::with_capacity(WRITE_CHUNK),
+        };
+        writer.buffer.extend_from_slice(&header.encode());
+        writer
+    }
+
+    /// Appends a record and returns its ordinal.
+    pub fn add(&mut self, record: &[u8]) -> Result<u32> {
+        let offset = self.written + self.buffer.len() as u64;
+        let frame = padded(4 + record.len()) as u64;
+        if record.is_empty() || record.len() > MAX_RECORD || offset + frame > MAX_PACK_BYTES {
+            return Err(Error::InvalidArgument(format!(
+                "a pack record of {} bytes does not fit pack {}",
+                record.len(),
+                self.header.id
+            )));
+        }
+        let ordinal = u32::try_from(self.offsets.len())
+            .map_err(|_| Error::InvalidArgument("too many records for one pack".into()))?;
+        self.offsets
+            .push(u32::try_from(offset / 8).expect("offset below MAX_PACK_BYTES"));
+        let len = u32::try_from(record.len()).expect("record within MAX_RECORD");
+        self.buffer.extend_from_slice(&len.to_le_bytes());
+        self.buffer.extend_from_slice(record);
+        self.buffer.resize(
+            self.buffer.len() + padded(4 + record.len()) - 4 - record.len(),
+            0,
+        );
+        if self.buffer.len() >= WRITE_CHUNK {
+            self.flush()?;
+        }
+        Ok(ordinal)
+    }
+
+    /// Records added so far.
+    pub fn records(&self) -> u32 {
+        u32::try_from(self.offsets.len()).expect("add keeps the count within u32")
+    }
+
+    fn flush(&mut self) -> Result<()> {
+        self.hasher.update(&self.buffer);
+        self.file
+            .write_all_at(&self.buffer, self.written)
+            .map_err(|e| Error::io(format!("write {}", self.path), &e))?;
+        self.written += self.buffer.len() as u64;
+        self.buffer.clear();
+        Ok(())
+    }
+
+    /// Writes the table and footer and `fdatasync`s the pack.
+    pub fn finish(mut self) -> Result<PackInfo> {
+        let table_offset = self.written + self.buffer.len() as u64;
+        let count = self.records();
+        for offset in std::mem::take(&mut self.offsets) {
+            self.buffer.extend_from_slice(&offset.to_le_bytes());
+        }
+        let mut footer = PackFooter {
+            table_offset,
+            records: count,
+            hash: [0; 32],
+        }
+        .encode();
+        self.buffer.extend_from_slice(&footer[..16]);
+        self.hasher.update(&self.buffer);
+        let hash = *self.hasher.finalize().as_bytes();
+        footer[16..48].copy_from_slice(&hash);
+        self.buffer.extend_from_slice(&footer[16..]);
+        self.file
+            .write_all_at(&self.buffer, self.written)
+            .map_err(|e| Error::io(format!("write {}", self.path), &e))?;
+        let size = self.written + self.buffer.len() as u64;
+        self.file
+            .sync_data()
+            .map_err(|e| Error::io(format!("fdatasync {}", self.path), &e))?;
+        Ok(PackInfo {
+            id: self.header.id,
+            generation: self.header.generation,
+            size,
+            records: count,
+            hash,
+        })
+    }
+}
+
+/// Reads records of one published pack by ordinal.
+///
+/// Opening reads only the footer; the ordinal table is read on the first record read, so
+/// opening a store touches no pack contents.
+pub struct PackReader {
+    file: Arc<dyn FsFile>,
+    path: String,
+    info: PackInfo,
+    table: OnceLock<Vec<u32>>,
+    table_offset: u64,
+}
+
+impl PackReader {
+    /// A reader of the pack `info` describes, in `file`: checks the size and the footer.
+    pub fn open(file: Arc<dyn FsFile>, path: String, info: PackInfo) -> Result<PackReader> {
+        let io = |e: std::io::Error| Error::io(format!("read {path}"), &e);
+        let size = file.size().map_err(io)?;
+        if size != info.size || size < (PACK_HEADER_LEN + PACK_FOOTER_LEN) as u64 {
+            return Err(Error::Corrupt(format!(
+                "{path} is {size} bytes; the manifest says {}",
+                info.size
+            )));
+        }
+        let mut bytes = [0; PACK_FOOTER_LEN];
+        file.read_exact_at(&mut bytes, size - PACK_FOOTER_LEN as u64)
+            .map_err(io)?;
+        let footer =
+            PackFooter::decode(&bytes, size).map_err(|e| Error::Corrupt(format!("{path}: {e}")))?;
+        if footer.records != info.records || footer.hash != info.hash {
+            return Err(Error::Corrupt(format!(
+                "{path} does not match the manifest's record count and hash"
+            )));
+        }
+        Ok(PackReader {
+            file,
+            path,
+            info,
+            table: OnceLock::new(),
+            table_offset: footer.table_offset,
+        })
+    }
+
+    /// What the manifest says about this pack.
+    pub fn info(&self) -> &PackInfo {
+        &self.info
+    }
+
+    fn table(&self) -> Result<&Vec<u32>> {
+        if let Some(table) = self.table.get() {
+            return Ok(table);
+        }
+        let mut bytes = vec![0; 4 * self.info.records as usize];
+        self.file
+            .read_exact_at(&mut bytes, self.table_offset)
+            .map_err(|e| Error::io(format!("read {}", self.path), &e))?;
+        let table = bytes.chunks_exact(4).map(|c| u32_at(c, 0)).collect();
+        Ok(self.table.get_or_init(|| table))
+    }
+
+    /// The record with this ordinal. Fails with [`Error::Corrupt`] if the table or frame is
+    /// out of bounds; the caller verifies the record's hash.
+    pub fn read(&self, ordinal: u32) -> Result<Vec<u8>> {
+        let table = self.table()?;
+        let bad = |why: &str| Error::Corrupt(format!("{} record {ordinal}: {why}", self.path));
+        let index = ordinal as usize;
+        let start = 8 * u64::from(*table.get(index).ok_or_else(|| bad("no such ordinal"))?);
+        let end = table
+            .get(index + 1)
+            .map_or(self.table_offset, |&next| 8 * u64::from(next));
+        if start < PACK_HEADER_LEN as u64 || end > self.table_offset || end < start + 8 {
+            return Err(bad("frame out of bounds"));
+        }
+        let mut frame = vec![0; (end - start) as usize];
+        self.file
+            .read_exact_at(&mut frame, start)
+            .map_err(|e| Error::io(format!("read {}", self.path), &e))?;
+        let len = u32_at(&frame, 0) as usize;
+        if len == 0 || padded(4 + len) != frame.len() {
+            return Err(bad("frame length disagrees with the table"));
+        }
+        frame.drain(..4);
+        frame.truncate(len);
+        Ok(frame)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::fs::{FileSystem, OpenMode};
+    use crate::store::sim::SimFs;
+
+    fn records() -> Vec<Vec<u8>> {
+        (0..300u32)
+            .map(|i| (0..(i % 37 + 1)).map(|b| (b ^ i) as u8).collect())
+            .collect()
+    }
+
+    fn write_pack(fs: &SimFs, records: &[Vec<u8>]) -> PackInfo {
+        let file = fs.open("p.pack", OpenMode::CreateNew).unwrap();
+        let header = PackHeader {
+            id: 7,
+            generation: 0,
+            epoch: 3,
+        };
+        let mut writer = PackWriter::new(file, "p.pack".into(), header);
+        for (i, record) in records.iter().enumerate() {
+            assert_eq!(writer.add(record).unwrap(), i as u32);
+        }
+        writer.finish().unwrap()
+    }
+
+    #[test]
+    fn records_round_trip_by_ordinal_and_the_whole_pack_verifies() {
+        let fs = SimFs::new();
+        let records = records();
+        let info = write_pack(&fs, &records);
+        let bytes = fs.read_file("p.pack").unwrap();
+        assert_eq!(info.size, bytes.len() as u64);
+        let (header, footer, ranges) = decode_pack(&bytes).unwrap();
+        assert_eq!((header.id, header.epoch, footer.records), (7, 3, 300));
+        for (range, record) in ranges.iter().zip(&records) {
+            assert_eq!(&bytes[range.clone()], &record[..]);
+            assert_eq!(range.start % 8, 4, "frames start 8-byte aligned");
+        }
+        let file = fs.open("p.pack", OpenMode::Read).unwrap();
+        let reader = PackReader::open(file, "p.pack".into(), info).unwrap();
+        for (i, record) in records.iter().enumerate().rev() {
+            assert_eq!(&reader.read(i as u32).unwrap(), record);
+        }
+        assert!(matches!(reader.read(300), Err(Error::Corrupt(_))));
+    }
+
+    #[test]
+    fn every_flipped_byte_fails_verification_and_every_truncation_fails_open() {
+        let fs = SimFs::new();
+        let records: Vec<Vec<u8>> = records().into_iter().take(5).collect();
+        let info = write_pack(&fs, &records);
+        let bytes = fs.read_file("p.pack").unwrap();
+        for at in 0..bytes.len() {
+            let mut damaged = bytes.clone();
+            damaged[at] ^= 0x10;
+            assert!(
+                decode_pack(&damaged).is_err(),
+                "flip at {at} went unnoticed"
+            );
+        }
+        for cut in 0..bytes.len() {
+            assert!(decode_pack(&bytes[..cut]).is_err());
+            fs.write_file("p.pack", &bytes[..cut]);
+            let file = fs.open("p.pack", OpenMode::Read).unwrap();
+            assert!(PackReader::open(file, "p.pack".into(), info).is_err());
+        }
+    }
+
+    #[test]
+    fn a_newer_pack_version_is_refused_with_a_clear_error() {
+        let mut header = PackHeader {
+            id: 1,
+            generation: 0,
+            epoch: 1,
+        }
+        .encode();
+        header[8] = 2;
+        let error = PackHeader::decode(&header).unwrap_err();
+        assert!(error.to_string().contains("version 2"), "{error}");
+    }
+}
