@@ -5,6 +5,7 @@
 //! system, [`sim::SimFs`] for crash and fault tests.
 
 mod fs;
+pub mod manifest;
 pub mod pack;
 pub mod sim;
 pub mod wal;

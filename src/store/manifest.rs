@@ -1,0 +1,478 @@
+//! Manifests: numbered, create-only files that each describe a whole store state.
+//!
+//! A manifest names the packs, the current root, the persisted snapshots and where WAL replay
+//! starts. It is written to a temporary name, synced, published under its number with a
+//! create-only link (so two writers can never both publish number n) and the directory synced;
+//! the newest manifest that validates is the store's state. Byte layout in `docs/FORMAT.md`:
+//! a 16-byte header (magic, version, body length), the body, and the blake3 of both.
+
+use crate::error::{Error, Result};
+use crate::tree::Hash;
+
+use super::pack::PackInfo;
+
+/// The first 8 bytes of every manifest.
+pub const MANIFEST_MAGIC: [u8; 8] = *b"LQFTMANI";
+/// The manifest format this build writes and the newest it reads.
+pub const MANIFEST_VERSION: u32 = 1;
+/// Largest manifest accepted (bounds what a damaged length makes a reader allocate).
+pub const MAX_MANIFEST: usize = 1 << 30;
+
+/// Where a stored version's root node is, and what the version holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredRoot {
+    /// Pack of the root node.
+    pub pack: u32,
+    /// Ordinal of the root node in its pack.
+    pub ordinal: u32,
+    /// The version's Merkle root hash (authenticates every node read below it).
+    pub hash: Hash,
+    /// Entries in the version.
+    pub len: u64,
+    /// Total key bytes.
+    pub key_bytes: u64,
+    /// Total value bytes.
+    pub value_bytes: u64,
+}
+
+/// A persisted snapshot: its metadata and its root (`None`: the empty version).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSnapshot {
+    /// The snapshot's id.
+    pub id: u64,
+    /// Number of snapshots on the path from the first one to this one.
+    pub generation: u64,
+    /// The snapshot the live state derived from when it was taken.
+    pub parent_id: Option<u64>,
+    /// Wall-clock time it was taken, nanoseconds since the Unix epoch.
+    pub created_at_ns: u64,
+    /// Mutations between its parent and it.
+    pub mutation_count: u64,
+    /// Keys that differ between its parent and it.
+    pub delta_size: u64,
+    /// Where its version is stored.
+    pub root: Option<StoredRoot>,
+}
+
+/// One manifest's contents.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    /// The manifest's number (also its file name); each publish uses the next one.
+    pub number: u64,
+    /// The epoch of the writer that published it; a writer takes a larger one when it opens.
+    pub writer_epoch: u64,
+    /// Node record format of the packs.
+    pub node_format: u32,
+    /// WAL segment format.
+    pub wal_format: u32,
+    /// Pack format.
+    pub pack_format: u32,
+    /// Sequence number of the first WAL record not reflected here: replay starts there.
+    pub wal_start: u64,
+    /// The id the next pack gets.
+    pub next_pack_id: u32,
+    /// Every live pack.
+    pub packs: Vec<PackInfo>,
+    /// The live state's root at `wal_start` (`None`: empty).
+    pub root: Option<StoredRoot>,
+    /// The id the next snapshot gets.
+    pub next_snapshot_id: u64,
+    /// The snapshot the live state derives from.
+    pub current_snapshot: Option<u64>,
+    /// How many of the newest snapshots are kept, if a retention policy is set.
+    pub retention: Option<u64>,
+    /// Mutations since the live state last equalled a snapshot.
+    pub pending: u64,
+    /// The persisted snapshots, ascending by id.
+    pub snapshots: Vec<StoredSnapshot>,
+}
+
+/// The file name of manifest `number` in `manifest/`.
+pub fn manifest_name(number: u64) -> String {
+    format!("{number:020}.manifest")
+}
+
+/// The number in a manifest file name, if it is one.
+pub fn manifest_number(name: &str) -> Option<u64> {
+    let digits = name.strip_suffix(".manifest")?;
+    (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit()))
+        .then(|| digits.parse().ok())
+        .flatten()
+}
+
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn u8(&mut self, v: u8) {
+        self.0.push(v);
+    }
+    fn u32(&mut self, v: u32) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn u64(&mut self, v: u64) {
+        self.0.extend_from_slice(&v.to_le_bytes());
+    }
+    fn opt(&mut self, v: Option<u64>) {
+        self.u8(u8::from(v.is_some()));
+        self.u64(v.unwrap_or(0));
+    }
+    fn root(&mut self, root: Option<&StoredRoot>) {
+        self.u8(u8::from(root.is_some()));
+        if let Some(r) = root {
+            self.u32(r.pack);
+            self.u32(r.ordinal);
+            self.0.extend_from_slice(&r.hash);
+            self.u64(r.len);
+            self.u64(r.key_bytes);
+            self.u64(r.value_bytes);
+        }
+    }
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+fn truncated() -> Error {
+    Error::Corrupt("manifest body ends early".into())
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Result<&[u8]> {
+        let bytes = self
+            .bytes
+            .get(self.at..self.at.checked_add(n).ok_or_else(truncated)?)
+            .ok_or_else(truncated)?;
+        self.at += n;
+        Ok(bytes)
+    }
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+    fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4")))
+    }
+    fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8")))
+    }
+    fn flag(&mut self) -> Result<bool> {
+        match self.u8()? {
+            0 => Ok(false),
+            1 => Ok(true),
+            other => Err(Error::Corrupt(format!("manifest flag byte {other}"))),
+        }
+    }
+    fn opt(&mut self) -> Result<Option<u64>> {
+        let present = self.flag()?;
+        let value = self.u64()?;
+        match (present, value) {
+            (true, v) => Ok(Some(v)),
+            (false, 0) => Ok(None),
+            (false, _) => Err(Error::Corrupt("manifest absent value is not 0".into())),
+        }
+    }
+    fn hash(&mut self) -> Result<Hash> {
+        Ok(self.take(32)?.try_into().expect("32"))
+    }
+    fn root(&mut self) -> Result<Option<StoredRoot>> {
+        if !self.flag()? {
+            return Ok(None);
+        }
+        Ok(Some(StoredRoot {
+            pack: self.u32()?,
+            ordinal: self.u32()?,
+            hash: self.hash()?,
+            len: self.u64()?,
+            key_bytes: self.u64()?,
+            value_bytes: self.u64()?,
+        }))
+    }
+    /// A count of items of at least `min_size` bytes each, checked against what is left.
+    fn count(&mut self, min_size: usize) -> Result<usize> {
+        let count = self.u32()? as usize;
+        if count.saturating_mul(min_size) > self.bytes.len() - self.at {
+            return Err(truncated());
+        }
+        Ok(count)
+    }
+}
+
+impl Manifest {
+    /// The manifest's bytes.
+    pub fn encode(&self) -> Vec<u8> {
+        let mut w = Writer(Vec::new());
+        w.0.extend_from_slice(&MANIFEST_MAGIC);
+        w.u32(MANIFEST_VERSION);
+        w.u32(0); // body length, filled in below
+        w.u64(self.number);
+        w.u64(self.writer_epoch);
+        w.u32(self.node_format);
+        w.u32(self.wal_format);
+        w.u32(self.pack_format);
+        w.u64(self.wal_start);
+        w.u32(self.next_pack_id);
+        w.u32(u32::try_from(self.packs.len()).expect("pack count fits u32"));
+        for pack in &self.packs {
+            w.u32(pack.id);
+            w.u32(pack.generation);
+            w.u64(pack.size);
+            w.u32(pack.records);
+            w.0.extend_from_slice(&pack.hash);
+        }
+        w.root(self.root.as_ref());
+        w.u64(self.next_snapshot_id);
+        w.opt(self.current_snapshot);
+        w.opt(self.retention);
+        w.u64(self.pending);
+        w.u32(u32::try_from(self.snapshots.len()).expect("snapshot count fits u32"));
+        for s in &self.snapshots {
+            w.u64(s.id);
+            w.u64(s.generation);
+            w.opt(s.parent_id);
+            w.u64(s.created_at_ns);
+            w.u64(s.mutation_count);
+            w.u64(s.delta_size);
+            w.root(s.root.as_ref());
+        }
+        let body = u32::try_from(w.0.len() - 16).expect("manifest within MAX_MANIFEST");
+        w.0[12..16].copy_from_slice(&body.to_le_bytes());
+        let hash = blake3::hash(&w.0);
+        w.0.extend_from_slice(hash.as_bytes());
+        w.0
+    }
+
+    /// Reads a manifest, checking its magic, version, length and blake3, and that every field
+    /// is in its domain. A newer version is refused with a message saying so.
+    pub fn decode(bytes: &[u8]) -> Result<Manifest> {
+        if bytes.len() < 16 + 32 || bytes[0..8] != MANIFEST_MAGIC {
+            return Err(Error::Corrupt(
+                "not a manifest (wrong magic or too short)".into(),
+            ));
+        }
+        let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4"));
+        if version != MANIFEST_VERSION {
+            return Err(Error::Corrupt(format!(
+                "manifest format version {version}; this build reads version \
+                 {MANIFEST_VERSION} (upgrade liblqft to open this store)"
+            )));
+        }
+        let body = u32::from_le_bytes(bytes[12..16].try_into().expect("4")) as usize;
+        if bytes.len() != 16 + body + 32 {
+            return Err(Error::Corrupt(
+                "manifest length disagrees with its header".into(),
+            ));
+        }
+        if blake3::hash(&bytes[..16 + body]).as_bytes() != &bytes[16 + body..] {
+            return Err(Error::Corrupt("manifest blake3 does not match".into()));
+        }
+        let mut r = Reader {
+            bytes: &bytes[..16 + body],
+            at: 16,
+        };
+        let number = r.u64()?;
+        let writer_epoch = r.u64()?;
+        let node_format = r.u32()?;
+        let wal_format = r.u32()?;
+        let pack_format = r.u32()?;
+        let wal_start = r.u64()?;
+        let next_pack_id = r.u32()?;
+        let mut packs = Vec::new();
+        for _ in 0..r.count(52)? {
+            packs.push(PackInfo {
+                id: r.u32()?,
+                generation: r.u32()?,
+                size: r.u64()?,
+                records: r.u32()?,
+                hash: r.take(32)?.try_into().expect("32"),
+            });
+        }
+        let root = r.root()?;
+        let next_snapshot_id = r.u64()?;
+        let current_snapshot = r.opt()?;
+        let retention = r.opt()?;
+        let pending = r.u64()?;
+        let mut snapshots: Vec<StoredSnapshot> = Vec::new();
+        for _ in 0..r.count(50)? {
+            let snapshot = StoredSnapshot {
+                id: r.u64()?,
+                generation: r.u64()?,
+                parent_id: r.opt()?,
+                created_at_ns: r.u64()?,
+                mutation_count: r.u64()?,
+                delta_size: r.u64()?,
+                root: r.root()?,
+            };
+            if snapshots.last().is_some_and(|last| last.id >= snapshot.id) {
+                return Err(Error::Corrupt("manifest snapshots out of order".into()));
+            }
+            snapshots.push(snapshot);
+        }
+        if r.at != r.bytes.len() {
+            return Err(Error::Corrupt("manifest has bytes after its body".into()));
+        }
+        let manifest = Manifest {
+            number,
+            writer_epoch,
+            node_format,
+            wal_format,
+            pack_format,
+            wal_start,
+            next_pack_id,
+            packs,
+            root,
+            next_snapshot_id,
+            current_snapshot,
+            retention,
+            pending,
+            snapshots,
+        };
+        manifest.check_references()?;
+        Ok(manifest)
+    }
+
+    /// Every root names a listed pack and an ordinal inside it; pack ids are unique and below
+    /// `next_pack_id`.
+    fn check_references(&self) -> Result<()> {
+        let mut ids: Vec<u32> = self.packs.iter().map(|p| p.id).collect();
+        ids.sort_unstable();
+        if ids.windows(2).any(|w| w[0] == w[1])
+            || ids.last().is_some_and(|&id| id >= self.next_pack_id)
+        {
+            return Err(Error::Corrupt("manifest pack ids clash".into()));
+        }
+        let roots = self
+            .snapshots
+            .iter()
+            .filter_map(|s| s.root.as_ref())
+            .chain(self.root.as_ref());
+        for root in roots {
+            let pack = self.packs.iter().find(|p| p.id == root.pack);
+            if pack.is_none_or(|p| root.ordinal >= p.records) {
+                return Err(Error::Corrupt(format!(
+                    "manifest root names record {} of pack {}, which it does not list",
+                    root.ordinal, root.pack
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Manifest {
+        let root = |pack, ordinal, seed: u8| StoredRoot {
+            pack,
+            ordinal,
+            hash: [seed; 32],
+            len: 10 + u64::from(seed),
+            key_bytes: 160,
+            value_bytes: 1000,
+        };
+        Manifest {
+            number: 12,
+            writer_epoch: 3,
+            node_format: 1,
+            wal_format: 1,
+            pack_format: 1,
+            wal_start: 4096,
+            next_pack_id: 5,
+            packs: vec![
+                PackInfo {
+                    id: 2,
+                    generation: 0,
+                    size: 4000,
+                    records: 90,
+                    hash: [7; 32],
+                },
+                PackInfo {
+                    id: 4,
+                    generation: 1,
+                    size: 8000,
+                    records: 200,
+                    hash: [8; 32],
+                },
+            ],
+            root: Some(root(4, 199, 1)),
+            next_snapshot_id: 9,
+            current_snapshot: Some(8),
+            retention: None,
+            pending: 3,
+            snapshots: vec![
+                StoredSnapshot {
+                    id: 3,
+                    generation: 1,
+                    parent_id: None,
+                    created_at_ns: 1_700_000_000_000_000_000,
+                    mutation_count: 5,
+                    delta_size: 5,
+                    root: Some(root(2, 89, 2)),
+                },
+                StoredSnapshot {
+                    id: 8,
+                    generation: 2,
+                    parent_id: Some(3),
+                    created_at_ns: 1_700_000_000_000_000_001,
+                    mutation_count: 0,
+                    delta_size: 0,
+                    root: None,
+                },
+            ],
+        }
+    }
+
+    #[test]
+    fn manifests_round_trip() {
+        let manifest = sample();
+        assert_eq!(Manifest::decode(&manifest.encode()).unwrap(), manifest);
+        let empty = Manifest {
+            packs: Vec::new(),
+            root: None,
+            snapshots: Vec::new(),
+            ..sample()
+        };
+        assert_eq!(Manifest::decode(&empty.encode()).unwrap(), empty);
+    }
+
+    #[test]
+    fn every_flipped_byte_and_every_truncation_is_refused() {
+        let bytes = sample().encode();
+        for at in 0..bytes.len() {
+            let mut damaged = bytes.clone();
+            damaged[at] ^= 0x01;
+            assert!(Manifest::decode(&damaged).is_err(), "flip at {at}");
+        }
+        for cut in 0..bytes.len() {
+            assert!(Manifest::decode(&bytes[..cut]).is_err(), "cut at {cut}");
+        }
+    }
+
+    #[test]
+    fn roots_must_name_listed_packs() {
+        let mut manifest = sample();
+        manifest.root.as_mut().unwrap().pack = 3;
+        assert!(Manifest::decode(&manifest.encode()).is_err());
+        let mut manifest = sample();
+        manifest.snapshots[0].root.as_mut().unwrap().ordinal = 90;
+        assert!(Manifest::decode(&manifest.encode()).is_err());
+    }
+
+    #[test]
+    fn a_newer_manifest_version_is_refused_with_a_clear_error() {
+        let mut bytes = sample().encode();
+        bytes[8] = 2;
+        let error = Manifest::decode(&bytes).unwrap_err();
+        assert!(error.to_string().contains("version 2"), "{error}");
+    }
+
+    #[test]
+    fn manifest_names_carry_their_number() {
+        assert_eq!(manifest_name(42), "00000000000000000042.manifest");
+        assert_eq!(manifest_number(&manifest_name(42)), Some(42));
+        assert_eq!(manifest_number("42.manifest"), None);
+        assert_eq!(manifest_number("00000000000000000042.tmp"), None);
+    }
+}
