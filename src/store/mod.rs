@@ -7,6 +7,7 @@
 mod fs;
 pub mod manifest;
 pub mod pack;
+pub mod record;
 pub mod sim;
 pub mod wal;
 

@@ -1,0 +1,316 @@
+//! The logical records a WAL carries: what a write did, not which bytes it changed.
+//!
+//! Replaying the records from a manifest's `wal_start` over the manifest's state rebuilds the
+//! state every acknowledged write left. Payload layouts (little-endian) are in
+//! `docs/FORMAT.md`; the type byte is the WAL record's `type`.
+
+use crate::error::{Error, MAX_KEY_LEN, MAX_VALUE_LEN, Result};
+use crate::tree::Hash;
+
+/// WAL record type of [`LogRecord::Batch`].
+pub const TYPE_BATCH: u8 = 1;
+/// WAL record type of [`LogRecord::Snapshot`].
+pub const TYPE_SNAPSHOT: u8 = 2;
+/// WAL record type of [`LogRecord::Rollback`].
+pub const TYPE_ROLLBACK: u8 = 3;
+/// WAL record type of [`LogRecord::Retention`].
+pub const TYPE_RETENTION: u8 = 4;
+/// WAL record type of [`LogRecord::Compact`].
+pub const TYPE_COMPACT: u8 = 5;
+
+/// One operation of a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogOp {
+    /// Set a key.
+    Put(Vec<u8>, Vec<u8>),
+    /// Remove a key.
+    Delete(Vec<u8>),
+    /// Remove every key.
+    Clear,
+}
+
+/// A snapshot marker: what [`Map::snapshot`](crate::Map::snapshot) recorded, with the root
+/// hash replay must reach.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotMarker {
+    /// The snapshot's id.
+    pub id: u64,
+    /// Its generation.
+    pub generation: u64,
+    /// Its parent's id.
+    pub parent_id: Option<u64>,
+    /// When it was taken, nanoseconds since the Unix epoch.
+    pub created_at_ns: u64,
+    /// Mutations between its parent and it.
+    pub mutation_count: u64,
+    /// Keys that differ between its parent and it.
+    pub delta_size: u64,
+    /// Entries in it.
+    pub size: u64,
+    /// Its Merkle root: replay fails with [`Error::Corrupt`] if the replayed state differs.
+    pub root: Hash,
+}
+
+/// A logical WAL record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LogRecord {
+    /// Operations applied atomically, in order (a single put or delete is a batch of one).
+    Batch(Vec<LogOp>),
+    /// A snapshot was taken and registered.
+    Snapshot(SnapshotMarker),
+    /// The live state was rolled back to a snapshot.
+    Rollback {
+        /// The snapshot rolled back to.
+        id: u64,
+        /// Whether pending mutations were discarded (otherwise there were none).
+        discard: bool,
+    },
+    /// The retention policy changed (and pruned what it prunes).
+    Retention(Option<u64>),
+    /// Snapshots were compacted down to the newest `retain_last`.
+    Compact {
+        /// How many of the newest snapshots were kept.
+        retain_last: u64,
+    },
+}
+
+impl LogRecord {
+    /// The WAL record type.
+    pub fn kind(&self) -> u8 {
+        match self {
+            LogRecord::Batch(_) => TYPE_BATCH,
+            LogRecord::Snapshot(_) => TYPE_SNAPSHOT,
+            LogRecord::Rollback { .. } => TYPE_ROLLBACK,
+            LogRecord::Retention(_) => TYPE_RETENTION,
+            LogRecord::Compact { .. } => TYPE_COMPACT,
+        }
+    }
+
+    /// The payload bytes (never empty).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        match self {
+            LogRecord::Batch(ops) => {
+                put_u32(
+                    &mut out,
+                    u32::try_from(ops.len()).expect("batch within u32 ops"),
+                );
+                for op in ops {
+                    match op {
+                        LogOp::Put(key, value) => {
+                            out.push(1);
+                            put_u32(&mut out, len32(key));
+                            put_u32(&mut out, len32(value));
+                            out.extend_from_slice(key);
+                            out.extend_from_slice(value);
+                        }
+                        LogOp::Delete(key) => {
+                            out.push(2);
+                            put_u32(&mut out, len32(key));
+                            out.extend_from_slice(key);
+                        }
+                        LogOp::Clear => out.push(3),
+                    }
+                }
+            }
+            LogRecord::Snapshot(m) => {
+                for v in [m.id, m.generation] {
+                    out.extend_from_slice(&v.to_le_bytes());
+                }
+                put_opt(&mut out, m.parent_id);
+                for v in [m.created_at_ns, m.mutation_count, m.delta_size, m.size] {
+                    out.extend_from_slice(&v.to_le_bytes());
+                }
+                out.extend_from_slice(&m.root);
+            }
+            LogRecord::Rollback { id, discard } => {
+                out.extend_from_slice(&id.to_le_bytes());
+                out.push(u8::from(*discard));
+            }
+            LogRecord::Retention(keep) => put_opt(&mut out, *keep),
+            LogRecord::Compact { retain_last } => out.extend_from_slice(&retain_last.to_le_bytes()),
+        }
+        out
+    }
+
+    /// Reads the payload of a record of type `kind`, refusing unknown types, lengths past the
+    /// payload, keys and values over the limits, and trailing bytes.
+    pub fn decode(kind: u8, payload: &[u8]) -> Result<LogRecord> {
+        let mut r = Reader {
+            bytes: payload,
+            at: 0,
+        };
+        let record = match kind {
+            TYPE_BATCH => {
+                let count = r.u32()? as usize;
+                // Every op takes at least one byte: a count past that is damage.
+                if count > payload.len() {
+                    return Err(bad("batch count past the payload"));
+                }
+                let mut ops = Vec::with_capacity(count);
+                for _ in 0..count {
+                    ops.push(match r.u8()? {
+                        1 => {
+                            let key_len = r.u32()? as usize;
+                            let value_len = r.u32()? as usize;
+                            if key_len > MAX_KEY_LEN || value_len > MAX_VALUE_LEN {
+                                return Err(bad("key or value over the limit"));
+                            }
+                            let key = r.take(key_len)?.to_vec();
+                            LogOp::Put(key, r.take(value_len)?.to_vec())
+                        }
+                        2 => {
+                            let key_len = r.u32()? as usize;
+                            if key_len > MAX_KEY_LEN {
+                                return Err(bad("key over the limit"));
+                            }
+                            LogOp::Delete(r.take(key_len)?.to_vec())
+                        }
+                        3 => LogOp::Clear,
+                        other => return Err(bad(&format!("batch op tag {other}"))),
+                    });
+                }
+                LogRecord::Batch(ops)
+            }
+            TYPE_SNAPSHOT => LogRecord::Snapshot(SnapshotMarker {
+                id: r.u64()?,
+                generation: r.u64()?,
+                parent_id: r.opt()?,
+                created_at_ns: r.u64()?,
+                mutation_count: r.u64()?,
+                delta_size: r.u64()?,
+                size: r.u64()?,
+                root: r.take(32)?.try_into().expect("32"),
+            }),
+            TYPE_ROLLBACK => LogRecord::Rollback {
+                id: r.u64()?,
+                discard: match r.u8()? {
+                    0 => false,
+                    1 => true,
+                    _ => return Err(bad("rollback policy byte")),
+                },
+            },
+            TYPE_RETENTION => LogRecord::Retention(r.opt()?),
+            TYPE_COMPACT => LogRecord::Compact {
+                retain_last: r.u64()?,
+            },
+            other => return Err(bad(&format!("unknown record type {other}"))),
+        };
+        if r.at != payload.len() {
+            return Err(bad("bytes after the record"));
+        }
+        Ok(record)
+    }
+}
+
+fn len32(bytes: &[u8]) -> u32 {
+    u32::try_from(bytes.len()).expect("keys and values are within u32")
+}
+
+fn put_u32(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn put_opt(out: &mut Vec<u8>, v: Option<u64>) {
+    out.push(u8::from(v.is_some()));
+    out.extend_from_slice(&v.unwrap_or(0).to_le_bytes());
+}
+
+fn bad(why: &str) -> Error {
+    Error::Corrupt(format!("WAL record payload: {why}"))
+}
+
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl Reader<'_> {
+    fn take(&mut self, n: usize) -> Result<&[u8]> {
+        let end = self
+            .at
+            .checked_add(n)
+            .ok_or_else(|| bad("length overflow"))?;
+        let bytes = self
+            .bytes
+            .get(self.at..end)
+            .ok_or_else(|| bad("ends early"))?;
+        self.at = end;
+        Ok(bytes)
+    }
+    fn u8(&mut self) -> Result<u8> {
+        Ok(self.take(1)?[0])
+    }
+    fn u32(&mut self) -> Result<u32> {
+        Ok(u32::from_le_bytes(self.take(4)?.try_into().expect("4")))
+    }
+    fn u64(&mut self) -> Result<u64> {
+        Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8")))
+    }
+    fn opt(&mut self) -> Result<Option<u64>> {
+        let flag = self.u8()?;
+        let value = self.u64()?;
+        match (flag, value) {
+            (0, 0) => Ok(None),
+            (1, v) => Ok(Some(v)),
+            _ => Err(bad("optional value")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn samples() -> Vec<LogRecord> {
+        vec![
+            LogRecord::Batch(vec![
+                LogOp::Put(b"k".to_vec(), b"v".to_vec()),
+                LogOp::Put(Vec::new(), Vec::new()),
+                LogOp::Delete(b"gone".to_vec()),
+                LogOp::Clear,
+            ]),
+            LogRecord::Batch(Vec::new()),
+            LogRecord::Snapshot(SnapshotMarker {
+                id: 4,
+                generation: 2,
+                parent_id: Some(3),
+                created_at_ns: 99,
+                mutation_count: 7,
+                delta_size: 6,
+                size: 100,
+                root: [9; 32],
+            }),
+            LogRecord::Rollback {
+                id: 3,
+                discard: true,
+            },
+            LogRecord::Retention(Some(10)),
+            LogRecord::Retention(None),
+            LogRecord::Compact { retain_last: 2 },
+        ]
+    }
+
+    #[test]
+    fn records_round_trip() {
+        for record in samples() {
+            let payload = record.encode();
+            assert!(!payload.is_empty());
+            assert_eq!(LogRecord::decode(record.kind(), &payload).unwrap(), record);
+        }
+    }
+
+    #[test]
+    fn truncated_or_extended_payloads_are_refused() {
+        for record in samples() {
+            let payload = record.encode();
+            for cut in 0..payload.len() {
+                assert!(LogRecord::decode(record.kind(), &payload[..cut]).is_err());
+            }
+            let mut longer = payload.clone();
+            longer.push(0);
+            assert!(LogRecord::decode(record.kind(), &longer).is_err());
+        }
+        assert!(LogRecord::decode(6, &[0]).is_err());
+    }
+}
