@@ -3,7 +3,8 @@
 # Exits non-zero when any stage failed. Stages:
 #   fmt, clippy, rust-tests (cargo test --release: unit, model, format and header tests),
 #   header (include/lqft.h is up to date), c-plain, c-asan (AddressSanitizer + UBSan),
-#   c-valgrind (memcheck: no errors, no definite leaks), bench-smoke (every bench in benches/).
+#   c-valgrind (memcheck: no errors, no definite leaks), bench-smoke (every bench in benches/),
+#   fuzz (each store decoder under cargo-fuzz on nightly for LQFT_FUZZ_SECONDS, default 60).
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$root"
@@ -54,6 +55,22 @@ bench_smoke() {
   return $ok
 }
 
+# Every target in fuzz/ runs for LQFT_FUZZ_SECONDS from the committed seed corpus; new inputs
+# go to a scratch directory, so the committed corpus stays as blessed. Installs cargo-fuzz
+# from crates.io when missing.
+fuzz() {
+  local target ok=0 scratch seconds=${LQFT_FUZZ_SECONDS:-60}
+  command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked || return 1
+  for target in wal pack manifest; do
+    scratch=$(mktemp -d)
+    echo "--- cargo +nightly fuzz run $target (${seconds} s)"
+    cargo +nightly fuzz run "$target" "$scratch" "$root/fuzz/corpus/$target" -- \
+      -max_total_time="$seconds" -print_final_stats=1 || ok=1
+    rm -rf "$scratch"
+  done
+  return $ok
+}
+
 stage fmt cargo fmt --check
 stage clippy cargo clippy --all-targets -- -D warnings
 stage rust-tests cargo test --release
@@ -67,6 +84,7 @@ else
   failures+=("c-plain c-asan c-valgrind (library build failed)")
 fi
 stage bench-smoke bench_smoke
+stage fuzz fuzz
 
 echo
 [ $failed -gt 0 ] && echo "failed stages: ${failures[*]}"
