@@ -1,7 +1,8 @@
 //! Concurrency: how reads scale with threads, what the read path costs writers, and lqft's
 //! concurrent reads against `RwLock<HashMap>` and `dashmap`, side by side in one run.
 //! `RwLock<Tree>` is lqft's tree behind one reader-writer lock, the design `Map` replaced: the
-//! same lookups, with a lock word that every reader writes.
+//! same lookups, with a lock word that every reader writes. `update` compares a bare put with a
+//! transaction of one get and one put and with a compare-and-swap.
 //!
 //! `cargo bench --bench concurrency` runs N = 1M keys with 5 interleaved repetitions at 1 and 2
 //! threads; `-- --threads 8` picks the larger thread count (for bigger machines); `-- --n 100000`
@@ -223,6 +224,45 @@ fn puts(keys: &[Vec<u8>], r: &mut Results) {
     black_box((map, tree));
 }
 
+/// One repetition of single-thread updates of existing keys in random order: a bare put, a
+/// transaction of one get and one put, and a compare-and-swap of the value just read.
+fn updates(keys: &[Vec<u8>], order: &[u32], r: &mut Results) {
+    let map = Map::build(keys);
+    let value = value(7);
+    let start = Instant::now();
+    for &i in order {
+        map.put(&keys[i as usize], &value).unwrap();
+    }
+    r.add("update, 1 thread", "lqft::Map", per_op(start, order.len()));
+    let start = Instant::now();
+    for &i in order {
+        let mut txn = map.begin();
+        let key = &keys[i as usize];
+        black_box(txn.get(key));
+        txn.put(key, &value).unwrap();
+        txn.commit().unwrap();
+    }
+    r.add(
+        "update, 1 thread",
+        "Txn: get + put",
+        per_op(start, order.len()),
+    );
+    let start = Instant::now();
+    for &i in order {
+        let key = &keys[i as usize];
+        let old = map.get(key);
+        assert!(
+            map.compare_and_swap(key, old.as_deref(), Some(&value))
+                .unwrap()
+        );
+    }
+    r.add(
+        "update, 1 thread",
+        "get + compare_and_swap",
+        per_op(start, order.len()),
+    );
+}
+
 fn per_op(start: Instant, ops: usize) -> f64 {
     start.elapsed().as_nanos() as f64 / ops as f64
 }
@@ -273,6 +313,7 @@ fn main() {
         reads::<Locked>(&keys, &hot, &random, ops, threads, &mut r);
         reads::<Dash>(&keys, &hot, &random, ops, threads, &mut r);
         puts(&keys, &mut r);
+        updates(&keys, &random, &mut r);
     }
     report(n, reps, threads, &r);
 }

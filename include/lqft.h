@@ -129,8 +129,36 @@ typedef struct lqft_read_session lqft_read_session;
 typedef struct lqft_snapshot lqft_snapshot;
 
 /**
+ * An optimistic write transaction on a map.
+ *
+ * Reads see the transaction's own writes and remember what they saw; writes stay in the
+ * transaction until `lqft_txn_commit`, which applies all of them at once if no key the
+ * transaction read has changed since, and otherwise returns `LQFT_CONFLICT` and changes
+ * nothing. Committed transactions are serialisable: each has the effect of running entirely
+ * at its commit. A transaction holds no lock between calls, so it never blocks other threads;
+ * reads of different keys are not one snapshot, but a transaction that saw a mix of states
+ * fails its commit.
+ *
+ * Lifetime: independent of the map (freeing the map first is allowed; the transaction keeps
+ * it alive). Thread safety: used by one thread at a time; any number of transactions may run
+ * on one map at once.
+ */
+typedef struct lqft_txn lqft_txn;
+
+/**
+ * The live state of a map as of `lqft_map_view`: a consistent read of several keys and a root
+ * hash, without registering a snapshot (no id, no metadata, never in the registry, nothing for
+ * compaction to keep). O(1) to take; unaffected by later writes.
+ *
+ * Lifetime: independent of the map (freeing the map first is allowed). Thread safety:
+ * immutable; may be read from any number of threads; only `lqft_view_free` needs exclusive
+ * access.
+ */
+typedef struct lqft_view lqft_view;
+
+/**
  * The result of every fallible `lqft_*` function: `LQFT_OK` (0), a positive non-error outcome
- * (`LQFT_NOT_FOUND`, `LQFT_DONE`) or a negative error code (`LQFT_ERR_*`). After a negative
+ * (`LQFT_NOT_FOUND`, `LQFT_DONE`, `LQFT_CONFLICT`) or a negative error code (`LQFT_ERR_*`). After a negative
  * code, `lqft_last_error_message()` describes what went wrong.
  */
 typedef int32_t lqft_status;
@@ -323,6 +351,12 @@ typedef struct lqft_snapshot_meta {
 } lqft_snapshot_meta;
 
 /**
+ * Flags of `lqft_map_compare_and_swap`: 0, or `LQFT_CAS_EXPECT_ABSENT` and/or
+ * `LQFT_CAS_DELETE`.
+ */
+typedef uint32_t lqft_cas_flags;
+
+/**
  * Present only in the newer version.
  */
 #define LQFT_DIFF_ADDED 1
@@ -361,6 +395,13 @@ typedef struct lqft_snapshot_meta {
  * Not an error: an iterator or diff has no more entries. Outputs are not written.
  */
 #define LQFT_DONE 2
+
+/**
+ * Not an error: a compare-and-swap found a value other than the one expected, or a
+ * transaction's commit found a key it read changed by another writer. Nothing was changed;
+ * read again and retry.
+ */
+#define LQFT_CONFLICT 3
 
 /**
  * A required pointer argument was `NULL` (or a byte pointer was `NULL` with a non-zero length).
@@ -445,6 +486,16 @@ typedef struct lqft_snapshot_meta {
  * would be, so it is refused rather than written unreadable. Nothing was changed.
  */
 #define LQFT_ERR_LIMIT -15
+
+/**
+ * Swap only if the key is absent (`expected` is ignored).
+ */
+#define LQFT_CAS_EXPECT_ABSENT 1
+
+/**
+ * On a match, delete the key (`value` is ignored).
+ */
+#define LQFT_CAS_DELETE 2
 
 #ifdef __cplusplus
 extern "C" {
@@ -1349,6 +1400,114 @@ lqft_status lqft_map_stats_json(const struct lqft_map *map, struct lqft_bytes *o
 const char *lqft_status_str(lqft_status status);
 
 /**
+ * Begins a transaction on `map` and stores it in `*out`.
+ *
+ * Ownership: the caller owns the transaction and releases it with `lqft_txn_free` (which
+ * abandons it if it was not committed).
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`.
+ *
+ * # Safety
+ * `map` is `NULL` or a live map; `out` is `NULL` or writable.
+ */
+lqft_status lqft_txn_begin(const struct lqft_map *map, struct lqft_txn **out);
+
+/**
+ * Copies the value under `key`, as the transaction sees it, into a new buffer in `*out`: its
+ * own last write to the key, else what it read before, else the map's live value now (which
+ * the commit checks is unchanged).
+ *
+ * Returns `LQFT_OK`, or `LQFT_NOT_FOUND` (nothing written) when the key is absent or deleted
+ * by the transaction.
+ * Ownership: on `LQFT_OK` the caller owns `*out` and releases it with `lqft_bytes_free`.
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_KEY_TOO_LONG`, `LQFT_ERR_INVALID_ARGUMENT` after
+ * `lqft_txn_commit`.
+ *
+ * # Safety
+ * `txn` is `NULL` or a live transaction; `key` is `NULL` (with length 0) or points to
+ * `key_len` readable bytes; `out` is `NULL` or writable.
+ */
+lqft_status lqft_txn_get(struct lqft_txn *txn,
+                         const uint8_t *key,
+                         size_t key_len,
+                         struct lqft_bytes *out);
+
+/**
+ * Sets `key` to `value` within the transaction. Both are copied.
+ *
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_KEY_TOO_LONG`, `LQFT_ERR_VALUE_TOO_LONG`,
+ * `LQFT_ERR_INVALID_ARGUMENT` after `lqft_txn_commit`; the transaction is unchanged on error.
+ *
+ * # Safety
+ * `txn` is `NULL` or a live transaction; `key`/`value` are `NULL` (with length 0) or point to
+ * `key_len`/`value_len` readable bytes.
+ */
+lqft_status lqft_txn_put(struct lqft_txn *txn,
+                         const uint8_t *key,
+                         size_t key_len,
+                         const uint8_t *value,
+                         size_t value_len);
+
+/**
+ * Deletes `key` within the transaction (an absent key is allowed: on commit it is not a
+ * mutation).
+ *
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_KEY_TOO_LONG`, `LQFT_ERR_INVALID_ARGUMENT` after
+ * `lqft_txn_commit`; the transaction is unchanged on error.
+ *
+ * # Safety
+ * `txn` is `NULL` or a live transaction; `key` is `NULL` (with length 0) or points to
+ * `key_len` readable bytes.
+ */
+lqft_status lqft_txn_delete(struct lqft_txn *txn, const uint8_t *key, size_t key_len);
+
+/**
+ * Commits the transaction: if every key it read still holds the value it saw, applies all its
+ * writes at once (readers and snapshots see all of them or none) and stores in `*out_applied`
+ * (unless `NULL`) how many changed the live state.
+ *
+ * Returns `LQFT_OK`, or `LQFT_CONFLICT` when another writer changed a key the transaction
+ * read: nothing was changed; begin a new transaction and run it again. Either way the
+ * transaction is finished; release it with `lqft_txn_free`.
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` when already committed.
+ *
+ * # Safety
+ * `txn` is `NULL` or a live transaction; `out_applied` is `NULL` or writable.
+ */
+lqft_status lqft_txn_commit(struct lqft_txn *txn, uint64_t *out_applied);
+
+/**
+ * Releases a transaction; one not committed is abandoned and changes nothing. `NULL` is a
+ * no-op.
+ *
+ * # Safety
+ * `txn` is `NULL` or a live transaction that no other thread is using.
+ */
+void lqft_txn_free(struct lqft_txn *txn);
+
+/**
+ * Atomically: if the value under `key` equals `expected` (or, with `LQFT_CAS_EXPECT_ABSENT`,
+ * the key is absent), sets it to `value` (or, with `LQFT_CAS_DELETE`, deletes it).
+ *
+ * Returns `LQFT_OK` when it swapped, `LQFT_CONFLICT` when the current value is not the one
+ * expected (nothing changed; read again and retry).
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (unknown flag bits),
+ * `LQFT_ERR_KEY_TOO_LONG`, `LQFT_ERR_VALUE_TOO_LONG`; the map is unchanged on error.
+ * Thread safety: any thread; writers are serialised.
+ *
+ * # Safety
+ * `map` is `NULL` or a live map; `key`, `expected` and `value` are `NULL` (with length 0) or
+ * point to that many readable bytes.
+ */
+lqft_status lqft_map_compare_and_swap(const struct lqft_map *map,
+                                      const uint8_t *key,
+                                      size_t key_len,
+                                      const uint8_t *expected,
+                                      size_t expected_len,
+                                      const uint8_t *value,
+                                      size_t value_len,
+                                      lqft_cas_flags flags);
+
+/**
  * The version of the linked library as static NUL-terminated text, `"MAJOR.MINOR.PATCH"`.
  * Compare it with the `LQFT_VERSION_*` macros to detect a header/library mismatch. On-disk
  * format versions are separate numbers.
@@ -1356,6 +1515,97 @@ const char *lqft_status_str(lqft_status status);
  * Ownership: static; never free it. Thread safety: callable from any thread.
  */
 const char *lqft_version(void);
+
+/**
+ * Stores in `*out` a read view of the map's live state as of this call.
+ *
+ * While the view lives, the next write to each part of the map it shares copies that part,
+ * as for a snapshot.
+ * Ownership: the caller owns the view and releases it with `lqft_view_free`.
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`.
+ *
+ * # Safety
+ * `map` is `NULL` or a live map; `out` is `NULL` or writable.
+ */
+lqft_status lqft_map_view(const struct lqft_map *map, struct lqft_view **out);
+
+/**
+ * Copies the value under `key` in the view into a new buffer stored in `*out`.
+ *
+ * Returns `LQFT_OK`, or `LQFT_NOT_FOUND` (and leaves `*out` alone) when the key is absent.
+ * Ownership: on `LQFT_OK` the caller owns `*out` and releases it with `lqft_bytes_free`.
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_KEY_TOO_LONG`.
+ *
+ * # Safety
+ * `view` is `NULL` or a live view; `key` is `NULL` (with length 0) or points to `key_len`
+ * readable bytes; `out` is `NULL` or writable.
+ */
+lqft_status lqft_view_get(const struct lqft_view *view,
+                          const uint8_t *key,
+                          size_t key_len,
+                          struct lqft_bytes *out);
+
+/**
+ * Copies the value under `key` in the view into the caller's buffer `(buf, cap)`, as
+ * `lqft_map_get_into` does.
+ *
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_KEY_TOO_LONG`, `LQFT_ERR_BUFFER_TOO_SMALL`.
+ *
+ * # Safety
+ * `view` is `NULL` or a live view; `key` is `NULL` (with length 0) or points to `key_len`
+ * readable bytes; `buf` is `NULL` or valid for writing `cap` bytes; `out_len` is `NULL` or
+ * writable.
+ */
+lqft_status lqft_view_get_into(const struct lqft_view *view,
+                               const uint8_t *key,
+                               size_t key_len,
+                               uint8_t *buf,
+                               size_t cap,
+                               size_t *out_len);
+
+/**
+ * Stores in `*out` whether `key` is present in the view.
+ *
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_KEY_TOO_LONG`.
+ *
+ * # Safety
+ * `view` is `NULL` or a live view; `key` is `NULL` (with length 0) or points to `key_len`
+ * readable bytes; `out` is `NULL` or writable.
+ */
+lqft_status lqft_view_contains(const struct lqft_view *view,
+                               const uint8_t *key,
+                               size_t key_len,
+                               bool *out);
+
+/**
+ * Stores the number of entries in the view in `*out`. O(1).
+ *
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`.
+ *
+ * # Safety
+ * `view` is `NULL` or a live view; `out` is `NULL` or writable.
+ */
+lqft_status lqft_view_len(const struct lqft_view *view, uint64_t *out);
+
+/**
+ * Writes the view's blake3 Merkle root (`LQFT_HASH_LEN` bytes) to `out`: the root a snapshot
+ * of the same contents has.
+ *
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`; `LQFT_ERR_BUFFER_TOO_SMALL` when `cap < LQFT_HASH_LEN`
+ * (nothing written).
+ *
+ * # Safety
+ * `view` is `NULL` or a live view; `out` is `NULL` or valid for writing `cap` bytes.
+ */
+lqft_status lqft_view_root_hash(const struct lqft_view *view, uint8_t *out, size_t cap);
+
+/**
+ * Releases a view. `NULL` is a no-op.
+ *
+ * # Safety
+ * `view` is `NULL` or a live view that no other thread is using.
+ */
+void lqft_view_free(struct lqft_view *view);
 
 #ifdef __cplusplus
 }  // extern "C"

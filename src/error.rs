@@ -45,6 +45,9 @@ pub enum Error {
     Corrupt(String),
     /// Reading, writing, syncing or renaming a file failed.
     Io(IoError),
+    /// A transaction's commit found that another writer had changed a key it read; nothing
+    /// was changed. Run the transaction again (its reads will see the new values).
+    Conflict,
     /// Another writer holds the store's lock; the store is open for writing elsewhere.
     Locked {
         /// The lock file that could not be taken.
@@ -130,6 +133,11 @@ impl fmt::Display for Error {
             Error::InvalidArgument(why) => write!(f, "invalid argument: {why}"),
             Error::Corrupt(why) => write!(f, "corrupt data: {why}"),
             Error::Io(error) => write!(f, "i/o error: {error}"),
+            Error::Conflict => write!(
+                f,
+                "another writer changed a key this transaction read; nothing was committed, \
+                 run the transaction again"
+            ),
             Error::Locked { path } => write!(
                 f,
                 "{path} is locked by another writer; close it there, or open this store read-only"

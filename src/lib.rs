@@ -27,7 +27,7 @@ pub mod tree;
 
 pub use engine::{
     Batch, CompactReport, Map, ReadSession, RollbackOutcome, RollbackPolicy, Snapshot,
-    SnapshotMeta, Value,
+    SnapshotMeta, Txn, Value,
 };
 pub use error::{Error, IoError, MAX_KEY_LEN, MAX_VALUE_LEN, Result};
 pub use tree::{Diff, DiffEntry, DiffKind, Hash, Iter, OwnedDiff, Range, Tree};

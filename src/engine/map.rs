@@ -342,6 +342,32 @@ impl Map {
         removed
     }
 
+    /// Runs `write` as one atomic change if `check` accepts the live state, both under the
+    /// writer lock, then lets `tally` count it; readers see all of the change or none. Returns
+    /// the number of writes that changed the live state, or `None` (nothing changed) when
+    /// `check` refused. A refused check never blocks readers.
+    pub(super) fn write_if(
+        &self,
+        check: impl FnOnce(&Tree) -> bool,
+        write: impl FnOnce(&mut Writer<'_>),
+        tally: impl FnOnce(&mut Counters),
+    ) -> Option<u64> {
+        let state = &mut *self.state.lock();
+        if !check(&self.live()) {
+            return None;
+        }
+        let mut writer = Writer {
+            touched: &mut state.touched,
+            live: &mut self.live_mut(),
+            applied: 0,
+        };
+        write(&mut writer);
+        let applied = writer.applied;
+        state.pending += applied;
+        tally(&mut state.counters);
+        Some(applied)
+    }
+
     /// Applies every operation of `batch` in order, atomically: readers see all of it or none.
     /// Returns the number of operations that changed the state.
     pub fn write_batch(&self, batch: &Batch) -> u64 {
@@ -587,6 +613,26 @@ impl Map {
             snapshots,
             discarded,
         })
+    }
+}
+
+/// Writes to the live state under the writer lock, counting those that changed it.
+pub(super) struct Writer<'a> {
+    touched: &'a mut Touched,
+    live: &'a mut Tree,
+    applied: u64,
+}
+
+impl Writer<'_> {
+    /// Sets `key` to `value` (both checked against the limits).
+    pub(super) fn put(&mut self, key: &[u8], value: &[u8]) {
+        self.touched.put(self.live, key, value);
+        self.applied += 1;
+    }
+
+    /// Removes `key`; removing an absent key is not a mutation.
+    pub(super) fn delete(&mut self, key: &[u8]) {
+        self.applied += u64::from(self.touched.delete(self.live, key));
     }
 }
 

@@ -1,10 +1,11 @@
-//! The versioned map engine: [`Map`], [`Snapshot`], batches, retention and stats.
+//! The versioned map engine: [`Map`], [`Snapshot`], batches, transactions, retention and stats.
 
 mod batch;
 mod map;
 mod snapshot;
 mod stats;
 mod touched;
+mod txn;
 
 pub use batch::Batch;
 pub use map::{
@@ -12,3 +13,4 @@ pub use map::{
     Value,
 };
 pub use snapshot::{Snapshot, SnapshotMeta};
+pub use txn::Txn;

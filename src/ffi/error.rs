@@ -42,6 +42,7 @@ impl From<Error> for Fail {
             Error::InvalidArgument(_) => LQFT_ERR_INVALID_ARGUMENT,
             Error::Corrupt(_) => LQFT_ERR_CORRUPT,
             Error::Io(_) => LQFT_ERR_IO,
+            Error::Conflict => LQFT_CONFLICT,
             Error::Locked { .. } => LQFT_ERR_LOCKED,
             Error::Poisoned { .. } => LQFT_ERR_POISONED,
         };

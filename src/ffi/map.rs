@@ -5,6 +5,8 @@ use super::bytes::lqft_bytes;
 use super::guard::{call, call_value};
 use super::read;
 use super::status::*;
+use std::sync::Arc;
+
 use crate::Map;
 
 /// Longest key accepted, in bytes.
@@ -20,7 +22,8 @@ pub const LQFT_MAX_VALUE_LEN: u64 = 4294967295;
 /// function taking a `const lqft_map *` may be called from any number of threads at once.
 /// Only `lqft_map_free` needs exclusive access.
 pub struct lqft_map {
-    pub(crate) map: Map,
+    /// Shared with the transactions begun on the map, which outlive the handle.
+    pub(crate) map: Arc<Map>,
 }
 
 /// Creates an empty map with no snapshots and stores it in `*out`.
@@ -35,7 +38,9 @@ pub unsafe extern "C" fn lqft_map_new(out: *mut *mut lqft_map) -> lqft_status {
     call("lqft_map_new", || {
         // SAFETY: the caller promised `out` is NULL or writable.
         let out = unsafe { Out::new(out, "out") }?;
-        out.write(new_handle(lqft_map { map: Map::new() }));
+        out.write(new_handle(lqft_map {
+            map: Arc::new(Map::new()),
+        }));
         Ok(LQFT_OK)
     })
 }

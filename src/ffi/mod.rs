@@ -30,7 +30,9 @@ mod session;
 mod snapshot;
 mod stats;
 mod status;
+mod txn;
 mod version;
+mod view;
 
 pub use batch::*;
 pub use bytes::*;
@@ -43,4 +45,6 @@ pub use session::*;
 pub use snapshot::*;
 pub use stats::*;
 pub use status::*;
+pub use txn::*;
 pub use version::*;
+pub use view::*;

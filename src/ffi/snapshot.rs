@@ -262,21 +262,29 @@ pub unsafe extern "C" fn lqft_snapshot_root_hash(
     call("lqft_snapshot_root_hash", || {
         // SAFETY: the caller promised a live snapshot.
         let snapshot = unsafe { handle(snapshot, "snapshot") }?;
-        if out.is_null() {
-            return Err(Fail::null("out"));
-        }
-        if cap < LQFT_HASH_LEN {
-            return Err(Fail::new(
-                LQFT_ERR_BUFFER_TOO_SMALL,
-                format!("a root hash needs {LQFT_HASH_LEN} bytes, the buffer holds {cap}"),
-            ));
-        }
-        let hash = snapshot.snapshot.root_hash();
-        // SAFETY: `out` is not NULL and the caller promised `cap >= LQFT_HASH_LEN` writable bytes
-        // there; `hash` is a local, so the ranges cannot overlap.
-        unsafe { std::ptr::copy_nonoverlapping(hash.as_ptr(), out, LQFT_HASH_LEN) };
-        Ok(LQFT_OK)
+        // SAFETY: forwarded contract.
+        unsafe { write_hash(&snapshot.snapshot.root_hash(), out, cap) }
     })
+}
+
+/// Writes `hash` to `(out, cap)`: the body of every `_root_hash` export.
+///
+/// # Safety
+/// `out` is `NULL` or valid for writing `cap` bytes.
+pub(crate) unsafe fn write_hash(hash: &crate::Hash, out: *mut u8, cap: usize) -> Outcome {
+    if out.is_null() {
+        return Err(Fail::null("out"));
+    }
+    if cap < LQFT_HASH_LEN {
+        return Err(Fail::new(
+            LQFT_ERR_BUFFER_TOO_SMALL,
+            format!("a root hash needs {LQFT_HASH_LEN} bytes, the buffer holds {cap}"),
+        ));
+    }
+    // SAFETY: `out` is not NULL and the caller promised `cap >= LQFT_HASH_LEN` writable bytes
+    // there; `hash` is the caller's value, not in the C buffer, so the ranges cannot overlap.
+    unsafe { std::ptr::copy_nonoverlapping(hash.as_ptr(), out, LQFT_HASH_LEN) };
+    Ok(LQFT_OK)
 }
 
 /// Stores the snapshot's metadata in `*out`.

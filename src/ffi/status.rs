@@ -5,7 +5,7 @@ use std::ffi::{CStr, c_char};
 use super::guard::call_value;
 
 /// The result of every fallible `lqft_*` function: `LQFT_OK` (0), a positive non-error outcome
-/// (`LQFT_NOT_FOUND`, `LQFT_DONE`) or a negative error code (`LQFT_ERR_*`). After a negative
+/// (`LQFT_NOT_FOUND`, `LQFT_DONE`, `LQFT_CONFLICT`) or a negative error code (`LQFT_ERR_*`). After a negative
 /// code, `lqft_last_error_message()` describes what went wrong.
 pub type lqft_status = i32;
 
@@ -15,6 +15,10 @@ pub const LQFT_OK: lqft_status = 0;
 pub const LQFT_NOT_FOUND: lqft_status = 1;
 /// Not an error: an iterator or diff has no more entries. Outputs are not written.
 pub const LQFT_DONE: lqft_status = 2;
+/// Not an error: a compare-and-swap found a value other than the one expected, or a
+/// transaction's commit found a key it read changed by another writer. Nothing was changed;
+/// read again and retry.
+pub const LQFT_CONFLICT: lqft_status = 3;
 
 /// A required pointer argument was `NULL` (or a byte pointer was `NULL` with a non-zero length).
 pub const LQFT_ERR_NULL_ARGUMENT: lqft_status = -1;
@@ -70,6 +74,7 @@ fn describe(status: lqft_status) -> &'static CStr {
         LQFT_OK => c"ok",
         LQFT_NOT_FOUND => c"not found",
         LQFT_DONE => c"done",
+        LQFT_CONFLICT => c"conflict: nothing changed, read again and retry",
         LQFT_ERR_NULL_ARGUMENT => c"null argument",
         LQFT_ERR_INVALID_ARGUMENT => c"invalid argument",
         LQFT_ERR_KEY_TOO_LONG => c"key too long",
@@ -99,6 +104,7 @@ mod tests {
             LQFT_OK,
             LQFT_NOT_FOUND,
             LQFT_DONE,
+            LQFT_CONFLICT,
             LQFT_ERR_NULL_ARGUMENT,
             LQFT_ERR_INVALID_ARGUMENT,
             LQFT_ERR_KEY_TOO_LONG,

@@ -69,3 +69,21 @@ pub fn mode(path: &Path) -> u32 {
     use std::os::unix::fs::PermissionsExt;
     std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
 }
+
+/// A small, fast, deterministic pseudo-random generator (xorshift64); `state` must not be 0.
+pub fn xorshift(state: &mut u64) -> u64 {
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    *state
+}
+
+/// A counter's value as stored: 8 bytes, little-endian.
+pub fn counter(value: u64) -> [u8; 8] {
+    value.to_le_bytes()
+}
+
+/// The counter stored in `bytes` (8 bytes, little-endian).
+pub fn read_counter(bytes: &[u8]) -> u64 {
+    u64::from_le_bytes(bytes.try_into().expect("a counter is 8 bytes"))
+}

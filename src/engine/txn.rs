@@ -1,0 +1,175 @@
+//! Optimistic, serialisable write transactions over a [`Map`].
+//!
+//! A [`Txn`] reads the live state as it goes, remembers every value it read (or that a key was
+//! absent), and keeps its writes to itself. [`Txn::commit`] takes the map's writer lock, checks
+//! that every key read still holds the value the transaction saw, and if so applies all the
+//! writes at once; otherwise it fails with [`Error::Conflict`] and changes nothing. Because the
+//! check and the writes happen under the writer lock, a committed transaction has the effect of
+//! running entirely at its commit: committed transactions are serialisable. A transaction holds
+//! no lock between calls, so it never blocks other readers or writers, and a long one only
+//! risks a conflict.
+//!
+//! Reads inside a transaction see its own writes, and reading a key twice gives the same answer
+//! (the first read is remembered). Reads of different keys are not one snapshot: a transaction
+//! may see one key before a concurrent write and another after it, but then its commit fails,
+//! so no committed transaction acted on such a mix. Use [`Map::read_with`] or a snapshot for a
+//! consistent read that need not commit.
+
+use std::collections::BTreeMap;
+
+use crate::engine::map::{Map, Value};
+use crate::error::{Error, Result, check_entry, check_key};
+
+/// A write transaction on a map; see the [module docs](self) for its semantics.
+///
+/// `M` is how the transaction reaches its map: `&Map` from [`Map::begin`], or an owning handle
+/// such as `Arc<Map>` through [`Txn::new`].
+///
+/// | operation | cost |
+/// |---|---|
+/// | `get`, `contains_key` | O(d) the first time a key is read, O(log r) after |
+/// | `put`, `delete` | O(log w) (w: keys written) |
+/// | `commit` | O(r · d + w · d) under the writer lock (r: keys read) |
+pub struct Txn<M: AsRef<Map>> {
+    map: M,
+    /// Every key read from the map (not from the transaction's own writes), with what was seen.
+    reads: BTreeMap<Vec<u8>, Option<Value>>,
+    /// The last write to each key: `Some(value)` for a put, `None` for a delete.
+    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl AsRef<Map> for Map {
+    fn as_ref(&self) -> &Map {
+        self
+    }
+}
+
+impl Map {
+    /// Starts a write transaction on this map.
+    pub fn begin(&self) -> Txn<&Map> {
+        Txn::new(self)
+    }
+
+    /// Sets `key` to `new` (or deletes it, for `None`) if its value is `expected` (`None`:
+    /// absent), atomically. Returns whether it swapped; when it did not, nothing changed.
+    ///
+    /// Fails with [`Error::KeyTooLong`] or [`Error::ValueTooLong`], changing nothing.
+    pub fn compare_and_swap(
+        &self,
+        key: &[u8],
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<bool> {
+        match new {
+            Some(value) => check_entry(key, value)?,
+            None => check_key(key)?,
+        }
+        let swapped = self.write_if(
+            |live| live.get(key) == expected,
+            |writer| match new {
+                Some(value) => writer.put(key, value),
+                None => writer.delete(key),
+            },
+            |counters| match new {
+                Some(_) => counters.puts += 1,
+                None => counters.deletes += 1,
+            },
+        );
+        Ok(swapped.is_some())
+    }
+}
+
+impl<M: AsRef<Map>> Txn<M> {
+    /// A transaction on `map` with nothing read or written yet.
+    pub fn new(map: M) -> Txn<M> {
+        Txn {
+            map,
+            reads: BTreeMap::new(),
+            writes: BTreeMap::new(),
+        }
+    }
+
+    /// The map this transaction reads and commits to.
+    pub fn map(&self) -> &Map {
+        self.map.as_ref()
+    }
+
+    /// The value under `key` as this transaction sees it: its own last write to the key, else
+    /// what it read from the map before, else the map's live value now (remembered for commit).
+    pub fn get(&mut self, key: &[u8]) -> Option<&[u8]> {
+        if let Some(written) = self.writes.get(key) {
+            return written.as_deref();
+        }
+        if !self.reads.contains_key(key) {
+            let seen = self.map.as_ref().get(key);
+            self.reads.insert(key.to_vec(), seen);
+        }
+        self.reads[key].as_deref()
+    }
+
+    /// Whether `key` is present as this transaction sees it (a read, as [`get`](Txn::get)).
+    pub fn contains_key(&mut self, key: &[u8]) -> bool {
+        self.get(key).is_some()
+    }
+
+    /// Sets `key` to `value` within the transaction.
+    ///
+    /// Fails with [`Error::KeyTooLong`] or [`Error::ValueTooLong`], changing nothing.
+    pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
+        check_entry(key, value)?;
+        self.writes.insert(key.to_vec(), Some(value.to_vec()));
+        Ok(())
+    }
+
+    /// Deletes `key` within the transaction (deleting an absent key is allowed and, on
+    /// commit, not a mutation).
+    ///
+    /// Fails with [`Error::KeyTooLong`], changing nothing.
+    pub fn delete(&mut self, key: &[u8]) -> Result<()> {
+        check_key(key)?;
+        self.writes.insert(key.to_vec(), None);
+        Ok(())
+    }
+
+    /// Number of keys this transaction writes.
+    pub fn writes(&self) -> usize {
+        self.writes.len()
+    }
+
+    /// Applies every write at once if every key read still holds the value the transaction saw;
+    /// returns the number of writes that changed the live state (as
+    /// [`write_batch`](Map::write_batch) counts them).
+    ///
+    /// Fails with [`Error::Conflict`], changing nothing, when another writer changed a key this
+    /// transaction read: read again in a new transaction and retry. A transaction with no
+    /// reads never conflicts.
+    pub fn commit(self) -> Result<u64> {
+        let Txn { map, reads, writes } = self;
+        let applied = map.as_ref().write_if(
+            |live| {
+                reads
+                    .iter()
+                    .all(|(key, seen)| live.get(key) == seen.as_deref())
+            },
+            |writer| {
+                for (key, value) in &writes {
+                    match value {
+                        Some(value) => writer.put(key, value),
+                        None => writer.delete(key),
+                    }
+                }
+            },
+            |counters| counters.batches += 1,
+        );
+        applied.ok_or(Error::Conflict)
+    }
+}
+
+impl<M: AsRef<Map>> std::fmt::Debug for Txn<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Txn")
+            .field("reads", &self.reads.len())
+            .field("writes", &self.writes.len())
+            .finish_non_exhaustive()
+    }
+}

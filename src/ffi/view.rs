@@ -1,0 +1,175 @@
+//! Read views: the live state of a map at one moment, registered nowhere.
+
+use std::borrow::Cow;
+
+use super::args::{Out, free_handle, handle, new_handle};
+use super::bytes::lqft_bytes;
+use super::guard::{call, call_value};
+use super::map::lqft_map;
+use super::read::{self, Version};
+use super::snapshot::write_hash;
+use super::status::*;
+use crate::Tree;
+
+/// The live state of a map as of `lqft_map_view`: a consistent read of several keys and a root
+/// hash, without registering a snapshot (no id, no metadata, never in the registry, nothing for
+/// compaction to keep). O(1) to take; unaffected by later writes.
+///
+/// Lifetime: independent of the map (freeing the map first is allowed). Thread safety:
+/// immutable; may be read from any number of threads; only `lqft_view_free` needs exclusive
+/// access.
+pub struct lqft_view {
+    tree: Tree,
+}
+
+impl Version for lqft_view {
+    const NAME: &'static str = "view";
+    fn read_value<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        self.tree.get(key).map(read)
+    }
+    fn contains_key(&self, key: &[u8]) -> bool {
+        self.tree.contains_key(key)
+    }
+    fn len(&self) -> u64 {
+        self.tree.len()
+    }
+    fn tree(&self) -> Cow<'_, Tree> {
+        Cow::Borrowed(&self.tree)
+    }
+}
+
+/// Stores in `*out` a read view of the map's live state as of this call.
+///
+/// While the view lives, the next write to each part of the map it shares copies that part,
+/// as for a snapshot.
+/// Ownership: the caller owns the view and releases it with `lqft_view_free`.
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`.
+///
+/// # Safety
+/// `map` is `NULL` or a live map; `out` is `NULL` or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_map_view(
+    map: *const lqft_map,
+    out: *mut *mut lqft_view,
+) -> lqft_status {
+    call("lqft_map_view", || {
+        // SAFETY: the caller promised a live map and a writable `out`.
+        let (map, out) = unsafe { (handle(map, "map")?, Out::new(out, "out")?) };
+        out.write(new_handle(lqft_view {
+            tree: map.map.view(),
+        }));
+        Ok(LQFT_OK)
+    })
+}
+
+/// Copies the value under `key` in the view into a new buffer stored in `*out`.
+///
+/// Returns `LQFT_OK`, or `LQFT_NOT_FOUND` (and leaves `*out` alone) when the key is absent.
+/// Ownership: on `LQFT_OK` the caller owns `*out` and releases it with `lqft_bytes_free`.
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_KEY_TOO_LONG`.
+///
+/// # Safety
+/// `view` is `NULL` or a live view; `key` is `NULL` (with length 0) or points to `key_len`
+/// readable bytes; `out` is `NULL` or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_view_get(
+    view: *const lqft_view,
+    key: *const u8,
+    key_len: usize,
+    out: *mut lqft_bytes,
+) -> lqft_status {
+    // SAFETY: the caller promised a live view, a readable key and a writable `out`.
+    call("lqft_view_get", || unsafe {
+        read::get(view, key, key_len, out)
+    })
+}
+
+/// Copies the value under `key` in the view into the caller's buffer `(buf, cap)`, as
+/// `lqft_map_get_into` does.
+///
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_KEY_TOO_LONG`, `LQFT_ERR_BUFFER_TOO_SMALL`.
+///
+/// # Safety
+/// `view` is `NULL` or a live view; `key` is `NULL` (with length 0) or points to `key_len`
+/// readable bytes; `buf` is `NULL` or valid for writing `cap` bytes; `out_len` is `NULL` or
+/// writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_view_get_into(
+    view: *const lqft_view,
+    key: *const u8,
+    key_len: usize,
+    buf: *mut u8,
+    cap: usize,
+    out_len: *mut usize,
+) -> lqft_status {
+    // SAFETY: the caller promised a live view, a readable key, `cap` writable bytes at `buf` and
+    // a writable `out_len`.
+    call("lqft_view_get_into", || unsafe {
+        read::get_into(view, key, key_len, buf, cap, out_len)
+    })
+}
+
+/// Stores in `*out` whether `key` is present in the view.
+///
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_KEY_TOO_LONG`.
+///
+/// # Safety
+/// `view` is `NULL` or a live view; `key` is `NULL` (with length 0) or points to `key_len`
+/// readable bytes; `out` is `NULL` or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_view_contains(
+    view: *const lqft_view,
+    key: *const u8,
+    key_len: usize,
+    out: *mut bool,
+) -> lqft_status {
+    // SAFETY: the caller promised a live view, a readable key and a writable `out`.
+    call("lqft_view_contains", || unsafe {
+        read::contains(view, key, key_len, out)
+    })
+}
+
+/// Stores the number of entries in the view in `*out`. O(1).
+///
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`.
+///
+/// # Safety
+/// `view` is `NULL` or a live view; `out` is `NULL` or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_view_len(view: *const lqft_view, out: *mut u64) -> lqft_status {
+    // SAFETY: the caller promised a live view and a writable `out`.
+    call("lqft_view_len", || unsafe { read::len(view, out) })
+}
+
+/// Writes the view's blake3 Merkle root (`LQFT_HASH_LEN` bytes) to `out`: the root a snapshot
+/// of the same contents has.
+///
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`; `LQFT_ERR_BUFFER_TOO_SMALL` when `cap < LQFT_HASH_LEN`
+/// (nothing written).
+///
+/// # Safety
+/// `view` is `NULL` or a live view; `out` is `NULL` or valid for writing `cap` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_view_root_hash(
+    view: *const lqft_view,
+    out: *mut u8,
+    cap: usize,
+) -> lqft_status {
+    call("lqft_view_root_hash", || {
+        // SAFETY: the caller promised a live view and `cap` writable bytes at `out`.
+        unsafe {
+            let view = handle(view, "view")?;
+            write_hash(&view.tree.root_hash(), out, cap)
+        }
+    })
+}
+
+/// Releases a view. `NULL` is a no-op.
+///
+/// # Safety
+/// `view` is `NULL` or a live view that no other thread is using.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_view_free(view: *mut lqft_view) {
+    // SAFETY: the caller passes NULL or a live view no one else is using.
+    call_value((), || unsafe { free_handle(view) })
+}
