@@ -14,7 +14,7 @@ use lqft::formats::engine_manifest::StorageEngineManifest;
 use lqft::formats::inspect::{InspectOptions, ManifestKind, inspect_storage_engine_manifest};
 use lqft::formats::keypair::write_ed25519_keypair;
 use lqft::formats::keys::read_key_material;
-use lqft::formats::map_files::{LoadOptions, load_snapshot_file, save_snapshot};
+use lqft::formats::map_files::{LoadOptions, load_snapshot_file, save_bundle, save_snapshot};
 use lqft::formats::{
     Ed25519PrivateKey, ErrorKind, Limits, PolicyCode, SignKey, TrustStore, TrustStoreOptions,
     VerifyKey, WriteOptions,
@@ -209,6 +209,14 @@ fn the_writer_refuses_what_the_reader_would_refuse_as_a_limit() {
         assert!(err.message().contains("2000 bytes"), "{err}");
         assert_eq!(std::fs::read(&path).unwrap(), b"previous");
     }
+    // A bundle of a long history: each snapshot is small, together they are over the cap.
+    let map = Map::new();
+    for i in 0..20 {
+        map.put(format!("k{i}").as_bytes(), &[b'v'; 100]).unwrap();
+        map.snapshot();
+    }
+    let err = save_bundle(&dir.path("b.json"), &map, None, &options).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::Limit, "{err}");
     assert_eq!(dir.entries(), ["s.json", "s.json.gz"]);
     // What fits is written, and reads back under the same caps.
     let small = snapshot_of(&[("key", "value")]);

@@ -98,6 +98,20 @@ impl std::error::Error for FileError {
     }
 }
 
+/// For callers whose errors are `io::Error`: the system's error when a call failed, else an
+/// error of the nearest kind carrying this error's message.
+impl From<FileError> for io::Error {
+    fn from(error: FileError) -> io::Error {
+        let kind = match &error {
+            FileError::Io { source, .. } => source.kind(),
+            FileError::TooLarge { .. } => io::ErrorKind::FileTooLarge,
+            FileError::MissingDirectory { .. } => io::ErrorKind::NotFound,
+            FileError::NotRegular { .. } | FileError::Escapes { .. } => io::ErrorKind::InvalidInput,
+        };
+        io::Error::new(kind, error)
+    }
+}
+
 /// What a file type is, for messages ("a directory", "a FIFO", ...).
 pub(crate) fn describe(file_type: FileType) -> &'static str {
     if file_type.is_dir() {

@@ -23,11 +23,26 @@ pub(crate) enum Links {
 
 /// Opens `path` for reading if it is a regular file; returns it with its size.
 pub(crate) fn open_regular(path: &Path, links: Links) -> Result<(File, u64), FileError> {
+    open_existing(path, false, links)
+}
+
+/// Opens the existing regular file `path` for reading, and for writing too when `write`
+/// (without creating or truncating it); returns it with its size.
+pub(crate) fn open_existing(
+    path: &Path,
+    write: bool,
+    links: Links,
+) -> Result<(File, u64), FileError> {
     let mut flags = libc::O_NONBLOCK;
     if links == Links::Refuse {
         flags |= libc::O_NOFOLLOW;
     }
-    let file = match OpenOptions::new().read(true).custom_flags(flags).open(path) {
+    let opened = OpenOptions::new()
+        .read(true)
+        .write(write)
+        .custom_flags(flags)
+        .open(path);
+    let file = match opened {
         Ok(file) => file,
         Err(e) => {
             // A socket fails to open (ENXIO) and a refused link fails with ELOOP: name what

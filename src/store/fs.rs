@@ -14,6 +14,8 @@ use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use crate::file::read::{self, Links};
+
 /// How [`FileSystem::open`] opens a file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OpenMode {
@@ -126,13 +128,19 @@ impl FileSystem for RealFs {
     }
 
     fn open(&self, path: &str, mode: OpenMode) -> io::Result<Arc<dyn FsFile>> {
-        let mut options = OpenOptions::new();
-        match mode {
-            OpenMode::Read => options.read(true),
-            OpenMode::ReadWrite => options.read(true).write(true),
-            OpenMode::CreateNew => options.read(true).write(true).create_new(true),
+        let path = self.path(path);
+        // An existing file is opened without blocking and must be a regular file, so a FIFO
+        // or device under a store file's name is an error, never a hang.
+        let file = match mode {
+            OpenMode::Read => read::open_existing(&path, false, Links::Follow)?.0,
+            OpenMode::ReadWrite => read::open_existing(&path, true, Links::Follow)?.0,
+            OpenMode::CreateNew => OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create_new(true)
+                .open(path)?,
         };
-        Ok(Arc::new(RealFile(options.open(self.path(path))?)))
+        Ok(Arc::new(RealFile(file)))
     }
 
     fn list(&self, dir: &str) -> io::Result<Vec<String>> {
@@ -192,6 +200,28 @@ mod tests {
         let _ = fs::remove_dir_all(&dir);
         fs::create_dir_all(&dir).unwrap();
         dir
+    }
+
+    #[test]
+    fn real_fs_refuses_fifos_and_directories_without_blocking() {
+        let dir = temp_dir("kinds");
+        let fs = RealFs::new(&dir);
+        fs.create_dir_all("packs/sub").unwrap();
+        let fifo = dir.join("packs/fifo");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        for path in ["packs/fifo", "packs/sub"] {
+            for mode in [OpenMode::Read, OpenMode::ReadWrite] {
+                let error = fs.open(path, mode).err().expect(path);
+                assert!(error.to_string().contains("not a regular file"), "{error}");
+            }
+        }
+        fs::remove_dir_all(dir).unwrap();
     }
 
     #[test]
