@@ -244,8 +244,9 @@ impl Verifier {
 /// window).
 ///
 /// Files: the file is replaced atomically and durably (a temporary file in the same
-/// directory, fsync, rename, fsync of the directory); on any error the old file is as it was
-/// and no temporary file is left. The replaced file's permission bits are kept (a 0600 file
+/// directory, fsync, rename, fsync of the directory); on an error the old file is as it was
+/// and no temporary file is left (only a failed fsync of the directory, after the rename,
+/// leaves the new file in place but not known to be durable). The replaced file's permission bits are kept (a 0600 file
 /// stays 0600); a new file gets 0666 minus the umask. The directory must exist (it is never
 /// created) and `path` must name a regular file or nothing: a symbolic link, directory,
 /// device, FIFO or socket is refused with `LQFT_ERR_IO`, never replaced (to write through a

@@ -345,7 +345,8 @@ impl StorageEngineManifest {
         confine_all(manifest_dir, &self.checkpoint_policy.key_paths())
     }
 
-    /// A path of this manifest resolved against the manifest file's directory.
+    /// The real path (every symlink followed) that `relative` names from the manifest file's
+    /// directory; a path that leads out of that directory is refused.
     pub fn resolve(manifest_path: &Path, relative: &str) -> Result<PathBuf> {
         inside(manifest_dir(manifest_path), relative, "path")
     }
