@@ -26,8 +26,8 @@ pub mod store;
 pub mod tree;
 
 pub use engine::{
-    Batch, CompactReport, Map, ReadSession, RollbackOutcome, RollbackPolicy, Snapshot,
-    SnapshotMeta, Txn, Value,
+    Batch, CompactReport, Map, ReadSession, RollbackOutcome, RollbackPolicy, ShardedMap,
+    ShardedSnapshot, Snapshot, SnapshotMeta, Txn, Value,
 };
 pub use error::{Error, IoError, MAX_KEY_LEN, MAX_VALUE_LEN, Result};
 pub use tree::{Diff, DiffEntry, DiffKind, Hash, Iter, OwnedDiff, Range, Tree};

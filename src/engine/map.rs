@@ -6,7 +6,7 @@ use std::sync::{Arc, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crossbeam_utils::sync::{ShardedLock, ShardedLockReadGuard, ShardedLockWriteGuard};
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 
 use crate::engine::batch::{Batch, Op};
 use crate::engine::snapshot::{Snapshot, SnapshotMeta};
@@ -426,6 +426,33 @@ impl Map {
     /// Takes an immutable snapshot of the live state, registers it and makes it current.
     pub fn snapshot(&self) -> Snapshot {
         let mut state = self.state.lock();
+        let snapshot = self.snapshot_locked(&mut state);
+        state.counters.snapshots_taken += 1;
+        state.registry.insert(snapshot.id(), snapshot.clone());
+        if let Some(retain_last) = state.retention {
+            prune(&mut state, &self.pins, retain_last);
+        }
+        snapshot
+    }
+
+    /// The writer lock, for operations that span several maps (a sharded map's cuts).
+    pub(super) fn lock_writer(&self) -> MutexGuard<'_, State> {
+        self.state.lock()
+    }
+
+    /// The writer lock and the live state held together, for writes that span several maps.
+    /// Lock order: every map's writer lock and live state, map by map in a fixed order.
+    pub(super) fn lock_all(&self) -> Locked<'_> {
+        let state = self.state.lock();
+        Locked {
+            state,
+            live: self.live_mut(),
+        }
+    }
+
+    /// A snapshot of the live state that becomes current, taken by a writer holding `state`;
+    /// not registered.
+    pub(super) fn snapshot_locked(&self, state: &mut State) -> Snapshot {
         // Writers hold `state`, so the live state cannot change before this snapshot is taken.
         let live = self.view();
         let parent = state.current.clone();
@@ -449,12 +476,7 @@ impl Map {
         state.next_id += 1;
         state.pending = 0;
         state.touched.reset();
-        state.counters.snapshots_taken += 1;
-        state.registry.insert(snapshot.id(), snapshot.clone());
         state.current = Some(snapshot.clone());
-        if let Some(retain_last) = state.retention {
-            prune(&mut state, &self.pins, retain_last);
-        }
         snapshot
     }
 
@@ -613,6 +635,36 @@ impl Map {
             snapshots,
             discarded,
         })
+    }
+}
+
+/// A map's writer lock and live state, held together.
+pub(super) struct Locked<'a> {
+    pub(super) state: MutexGuard<'a, State>,
+    live: ShardedLockWriteGuard<'a, Tree>,
+}
+
+impl Locked<'_> {
+    /// Runs `write` on the live state and counts it as a batch; returns the writes that
+    /// changed it.
+    pub(super) fn write(&mut self, write: impl FnOnce(&mut Writer<'_>)) -> u64 {
+        let state = &mut *self.state;
+        let mut writer = Writer {
+            touched: &mut state.touched,
+            live: &mut self.live,
+            applied: 0,
+        };
+        write(&mut writer);
+        let applied = writer.applied;
+        state.pending += applied;
+        state.counters.batches += 1;
+        applied
+    }
+
+    /// Makes the live state `target`'s and `target` current, counting `discarded` mutations
+    /// as dropped.
+    pub(super) fn make_current(&mut self, target: &Snapshot, discarded: u64) {
+        make_current(&mut self.state, &mut self.live, target, discarded);
     }
 }
 

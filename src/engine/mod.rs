@@ -2,6 +2,7 @@
 
 mod batch;
 mod map;
+mod sharded;
 mod snapshot;
 mod stats;
 mod touched;
@@ -12,5 +13,6 @@ pub use map::{
     CompactReport, Entries, Entry, Imported, Map, ReadSession, RollbackOutcome, RollbackPolicy,
     Value,
 };
+pub use sharded::{Merged, ShardedMap, ShardedSnapshot, route_hash, shard_of};
 pub use snapshot::{Snapshot, SnapshotMeta};
 pub use txn::Txn;
