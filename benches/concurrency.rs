@@ -2,7 +2,9 @@
 //! concurrent reads against `RwLock<HashMap>` and `dashmap`, side by side in one run.
 //! `RwLock<Tree>` is lqft's tree behind one reader-writer lock, the design `Map` replaced: the
 //! same lookups, with a lock word that every reader writes. `update` compares a bare put with a
-//! transaction of one get and one put and with a compare-and-swap.
+//! transaction of one get and one put and with a compare-and-swap. `ShardedMap(16)` rows: gets
+//! and puts against `Map`, writer scaling (each writer thread puts its own share of the keys),
+//! and a snapshot of all 16 shards after each put against `Map`'s.
 //!
 //! `cargo bench --bench concurrency` runs N = 1M keys with 5 interleaved repetitions at 1 and 2
 //! threads; `-- --threads 8` picks the larger thread count (for bigger machines); `-- --n 100000`
@@ -19,7 +21,7 @@ use std::hint::black_box;
 use std::sync::{Barrier, RwLock};
 use std::time::Instant;
 
-use lqft::{Map, Tree};
+use lqft::{Map, ShardedMap, Tree};
 
 fn xorshift(state: &mut u64) -> u64 {
     *state ^= *state << 13;
@@ -102,6 +104,20 @@ impl Reader for OneLock {
     fn hit(&self, key: &[u8]) -> bool {
         let tree = self.0.read();
         tree.get(key).map(|v| black_box(v.len())).is_some()
+    }
+}
+
+impl Reader for ShardedMap {
+    const NAME: &'static str = "ShardedMap(16)";
+    fn build(keys: &[Vec<u8>]) -> Self {
+        let map = ShardedMap::new(16);
+        for (i, k) in keys.iter().enumerate() {
+            map.put(k, &value(i)).unwrap();
+        }
+        map
+    }
+    fn hit(&self, key: &[u8]) -> bool {
+        self.get(key).map(|v| black_box(v.len())).is_some()
     }
 }
 
@@ -263,6 +279,61 @@ fn updates(keys: &[Vec<u8>], order: &[u32], r: &mut Results) {
     );
 }
 
+/// Wall-clock nanoseconds per put of every key into an empty map by `threads` threads, each
+/// putting its own share of the keys, all released at once.
+fn put_run(put: &(dyn Fn(&[u8], &[u8]) + Sync), keys: &[Vec<u8>], threads: usize) -> f64 {
+    let barrier = Barrier::new(threads);
+    let value = value(3);
+    let spans: Vec<(Instant, Instant)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = keys
+            .chunks(keys.len().div_ceil(threads))
+            .map(|share| {
+                let (barrier, value) = (&barrier, &value);
+                scope.spawn(move || {
+                    barrier.wait();
+                    let start = Instant::now();
+                    for k in share {
+                        put(k, value);
+                    }
+                    (start, Instant::now())
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    let start = spans.iter().map(|s| s.0).min().unwrap();
+    let end = spans.iter().map(|s| s.1).max().unwrap();
+    (end - start).as_nanos() as f64 / keys.len() as f64
+}
+
+/// One repetition of parallel puts into a `ShardedMap` of 16 shards and into a `Map` at 1 and
+/// `threads` threads, and of snapshots of each after one put.
+fn writes(keys: &[Vec<u8>], threads: usize, r: &mut Results) {
+    for t in [1, threads] {
+        let sharded = ShardedMap::new(16);
+        let ns = put_run(&|k, v| sharded.put(k, v).unwrap(), keys, t);
+        r.add(&format!("put, {t} writer thread(s)"), "ShardedMap(16)", ns);
+        let map = Map::new();
+        let ns = put_run(&|k, v| map.put(k, v).unwrap(), keys, t);
+        r.add(&format!("put, {t} writer thread(s)"), "lqft::Map", ns);
+        if t == 1 {
+            let rounds = keys.len().min(10_000);
+            let start = Instant::now();
+            for k in &keys[..rounds] {
+                sharded.put(k, b"snapshot").unwrap();
+                black_box(sharded.snapshot());
+            }
+            r.add("put + snapshot", "ShardedMap(16)", per_op(start, rounds));
+            let start = Instant::now();
+            for k in &keys[..rounds] {
+                map.put(k, b"snapshot").unwrap();
+                black_box(map.snapshot());
+            }
+            r.add("put + snapshot", "lqft::Map", per_op(start, rounds));
+        }
+    }
+}
+
 fn per_op(start: Instant, ops: usize) -> f64 {
     start.elapsed().as_nanos() as f64 / ops as f64
 }
@@ -312,6 +383,8 @@ fn main() {
         reads::<OneLock>(&keys, &hot, &random, ops, threads, &mut r);
         reads::<Locked>(&keys, &hot, &random, ops, threads, &mut r);
         reads::<Dash>(&keys, &hot, &random, ops, threads, &mut r);
+        reads::<ShardedMap>(&keys, &hot, &random, ops, threads, &mut r);
+        writes(&keys, threads, &mut r);
         puts(&keys, &mut r);
         updates(&keys, &random, &mut r);
     }
@@ -337,10 +410,21 @@ fn report(n: usize, reps: usize, threads: usize, r: &Results) {
     println!("| workload | contender | scaling |");
     println!("|---|---|---|");
     for set in ["hot keys", "random keys"] {
-        for who in ["lqft::Map", "RwLock<Tree>", "RwLock<HashMap>", "dashmap"] {
+        for who in [
+            "lqft::Map",
+            "RwLock<Tree>",
+            "RwLock<HashMap>",
+            "dashmap",
+            "ShardedMap(16)",
+        ] {
             let one = r.median(&format!("get, {set}, 1 thread(s)"), who);
             let many = r.median(&format!("get, {set}, {threads} thread(s)"), who);
             println!("| get, {set} | {who} | {:.2} |", one / many);
         }
+    }
+    for who in ["ShardedMap(16)", "lqft::Map"] {
+        let one = r.median("put, 1 writer thread(s)", who);
+        let many = r.median(&format!("put, {threads} writer thread(s)"), who);
+        println!("| put | {who} | {:.2} |", one / many);
     }
 }
