@@ -5,6 +5,7 @@
 //! system, [`sim::SimFs`] for crash and fault tests.
 
 mod fs;
+pub mod log;
 pub mod manifest;
 pub mod pack;
 pub mod record;

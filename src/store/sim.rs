@@ -138,6 +138,7 @@ struct State {
     faults: Vec<Fault>,
     mark: u64,
     recording: bool,
+    sync_delay: std::time::Duration,
     sync_points: Vec<(u64, Box<State>)>,
 }
 
@@ -361,6 +362,12 @@ impl SimFs {
         });
     }
 
+    /// Makes every `sync_data` take at least `delay` (slept without holding the file system's
+    /// lock), as a disk's flush does: lets concurrent committers pile up behind a sync.
+    pub fn set_sync_delay(&self, delay: std::time::Duration) {
+        self.state.lock().sync_delay = delay;
+    }
+
     /// Removes every fault.
     pub fn clear_faults(&self) {
         self.state.lock().faults.clear();
@@ -375,6 +382,13 @@ impl SimFs {
     /// has seen acknowledged).
     pub fn set_mark(&self, mark: u64) {
         self.state.lock().mark = mark;
+    }
+
+    /// Raises the mark to `mark` if it is lower (for concurrent committers reporting
+    /// acknowledgements out of order).
+    pub fn raise_mark(&self, mark: u64) {
+        let mut state = self.state.lock();
+        state.mark = state.mark.max(mark);
     }
 
     /// Takes the sync points captured so far.
@@ -467,6 +481,10 @@ impl FsFile for SimFile {
     }
 
     fn sync_data(&self) -> io::Result<()> {
+        let delay = self.state.lock().sync_delay;
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
+        }
         let mut state = self.state.lock();
         state.capture();
         let result = state.call();

@@ -358,6 +358,12 @@ impl WalAppender {
         self.synced
     }
 
+    /// Records that a sync of the file made elsewhere (a group commit's leader syncs outside
+    /// the writer's lock) covered every record before `seq`.
+    pub fn mark_synced(&mut self, seq: u64) {
+        self.synced = self.synced.max(seq.min(self.written_seq));
+    }
+
     /// The sequence number the next record gets.
     pub fn next_seq(&self) -> u64 {
         self.next_seq
