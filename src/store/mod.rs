@@ -5,6 +5,7 @@
 //! system, [`sim::SimFs`] for crash and fault tests.
 
 mod fs;
+mod handle;
 pub mod log;
 pub mod manifest;
 pub mod pack;
@@ -13,3 +14,5 @@ pub mod sim;
 pub mod wal;
 
 pub use fs::{FileSystem, FsFile, FsLock, OpenMode, RealFs};
+pub use handle::{Store, StoreCounters, StoreOptions};
+pub use log::Durability;
