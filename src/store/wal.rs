@@ -199,6 +199,7 @@ fn record_at(
         || kind == 0
         || kind > MAX_RECORD_TYPE
         || synced > found
+        || found == u64::MAX
     {
         return None;
     }
@@ -221,6 +222,42 @@ fn record_at(
     })
 }
 
+/// The first record at or after byte `from` that validates under `salt` and was framed after
+/// record `seq` had become durable: proof that the bytes of record `seq` had been synced.
+fn synced_after(bytes: &[u8], from: usize, salt: u64, seq: u64) -> Option<WalRecord> {
+    (from..bytes.len())
+        .filter_map(|p| record_at(bytes, p, salt, None, seq))
+        .find(|later| later.synced > seq)
+}
+
+/// Fails when a header that does not validate is followed by a record proving the segment's
+/// first record (so the header written before it) had been synced: damage, not a segment
+/// whose creation a crash cut short. The salt is taken from the header's bytes (a torn header
+/// has no salt that validates anything), the first seq from the record right after the header
+/// (the header's own first seq may be torn, and a wrong one could make any record look like
+/// proof).
+fn damaged_header(bytes: &[u8]) -> Result<()> {
+    let (Some(head), Some(first)) = (
+        bytes.get(..SEGMENT_HEADER_LEN),
+        bytes.get(SEGMENT_HEADER_LEN + 9..SEGMENT_HEADER_LEN + 17),
+    ) else {
+        return Ok(());
+    };
+    let (salt, first) = (u64_at(head, 16), u64_at(first, 0));
+    if record_at(bytes, SEGMENT_HEADER_LEN, salt, Some(first), first).is_some()
+        && let Some(later) = synced_after(bytes, SEGMENT_HEADER_LEN, salt, first)
+    {
+        return Err(Error::Corrupt(format!(
+            "WAL segment header does not validate but record {} at byte {} says the \
+                 segment's first record had been synced; the log is damaged (restore from a \
+                 backup, or run `lqft store verify`)",
+            later.seq,
+            later.offset - RECORD_HEADER_LEN
+        )));
+    }
+    Ok(())
+}
+
 /// Decodes a whole segment file.
 ///
 /// Fails with [`Error::Corrupt`] when a record that does not validate is followed by one that
@@ -229,6 +266,7 @@ fn record_at(
 /// valid part ends.
 pub fn decode_segment(bytes: &[u8]) -> Result<DecodedSegment> {
     let Some(header) = SegmentHeader::decode(bytes)? else {
+        damaged_header(bytes)?;
         return Ok(DecodedSegment {
             header: None,
             records: Vec::new(),
@@ -243,11 +281,7 @@ pub fn decode_segment(bytes: &[u8]) -> Result<DecodedSegment> {
         seq += 1;
         records.push(record);
     }
-    // A later record that was framed after record `seq` became durable proves damage.
-    let damaged = (at + 1..bytes.len())
-        .filter_map(|p| record_at(bytes, p, header.salt, None, seq))
-        .find(|later| later.synced > seq);
-    if let Some(later) = damaged {
+    if let Some(later) = synced_after(bytes, at + 1, header.salt, seq) {
         return Err(Error::Corrupt(format!(
             "WAL record {seq} at byte {at} does not validate but the later record {} at byte {} \
              says it had been synced; \
@@ -317,8 +351,17 @@ impl WalAppender {
         }
     }
 
-    /// Frames a record into the buffer and returns its sequence number.
-    pub fn push(&mut self, kind: u8, payload: &[u8]) -> u64 {
+    /// Frames a record into the buffer and returns its sequence number. A payload that is
+    /// empty or over [`MAX_PAYLOAD`] bytes is refused (nothing is framed): readers would take
+    /// such a record for a torn tail and drop it after it had been acknowledged.
+    pub fn push(&mut self, kind: u8, payload: &[u8]) -> Result<u64> {
+        if payload.is_empty() || payload.len() > MAX_PAYLOAD {
+            return Err(Error::InvalidArgument(format!(
+                "a WAL record of {} bytes; a record holds 1 to {MAX_PAYLOAD} bytes \
+                 (split the batch)",
+                payload.len()
+            )));
+        }
         let seq = self.next_seq;
         let header = RecordHeader {
             kind,
@@ -327,7 +370,7 @@ impl WalAppender {
         };
         encode_record(&mut self.buffer, self.salt, header, payload);
         self.next_seq += 1;
-        seq
+        Ok(seq)
     }
 
     /// Writes the buffered records to the file (one positioned write).
@@ -545,13 +588,13 @@ mod tests {
         fs.create_dir_all("wal").unwrap();
         let file = fs.open("wal/1.wal", OpenMode::CreateNew).unwrap();
         let mut wal = WalAppender::create(file, "wal/1.wal".into(), SALT, 1).unwrap();
-        wal.push(1, b"first");
+        wal.push(1, b"first").unwrap();
         wal.write().unwrap();
         wal.sync().unwrap();
         fs.sync_dir("wal").unwrap();
-        wal.push(2, b"second");
+        wal.push(2, b"second").unwrap();
         wal.write().unwrap();
-        wal.push(3, b"third");
+        wal.push(3, b"third").unwrap();
         wal.write().unwrap();
         let now = fs.read_file("wal/1.wal").unwrap();
         let decoded = decode_segment(&now).unwrap();
@@ -569,5 +612,84 @@ mod tests {
             );
             assert_eq!(decoded.records[0].kind, 1);
         }
+    }
+
+    #[test]
+    fn a_payload_over_the_record_limit_is_refused_not_acknowledged_then_dropped() {
+        // The decoder refuses `len > MAX_PAYLOAD`, so a larger record, once synced and
+        // acknowledged, would be read back as a torn tail and lost.
+        let fs = SimFs::new();
+        let file = fs.open("1.wal", OpenMode::CreateNew).unwrap();
+        let mut wal = WalAppender::create(file, "1.wal".into(), SALT, 1).unwrap();
+        let huge = vec![0u8; MAX_PAYLOAD + 1];
+        let error = wal.push(1, &huge).unwrap_err();
+        assert!(matches!(error, Error::InvalidArgument(_)), "{error}");
+        assert!(wal.push(1, b"").is_err());
+        assert_eq!(wal.push(1, b"small").unwrap(), 1);
+        wal.write().unwrap();
+        let decoded = decode_segment(&fs.read_file("1.wal").unwrap()).unwrap();
+        assert_eq!(decoded.records.len(), 1);
+    }
+
+    #[test]
+    fn a_segment_at_the_end_of_the_sequence_space_decodes_without_overflow() {
+        // A damaged or hostile header may start anywhere; the decoder must not overflow
+        // computing the sequence number after a record numbered u64::MAX.
+        for first in [u64::MAX - 1, u64::MAX] {
+            let mut bytes = SegmentHeader {
+                salt: SALT,
+                first_seq: first,
+            }
+            .encode()
+            .to_vec();
+            for seq in first..=u64::MAX {
+                let header = RecordHeader {
+                    kind: 1,
+                    seq,
+                    synced: seq,
+                };
+                encode_record(&mut bytes, SALT, header, b"x");
+            }
+            let decoded = decode_segment(&bytes).unwrap();
+            assert!(decoded.records.iter().all(|r| r.seq < u64::MAX));
+            assert_eq!(decoded.next_seq(), Some(u64::MAX));
+        }
+    }
+
+    #[test]
+    fn a_damaged_header_before_synced_records_is_corruption() {
+        let bytes = segment(1, &[b"alpha", b"beta", b"gamma"]);
+        for at in 0..SEGMENT_HEADER_LEN {
+            let mut damaged = bytes.clone();
+            damaged[at] ^= 0x40;
+            match decode_segment(&damaged) {
+                Err(Error::Corrupt(_)) => {}
+                // Damage to the salt leaves nothing to check the records with.
+                Ok(d) if (16..24).contains(&at) => assert!(d.records.is_empty()),
+                other => panic!("byte {at}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn a_torn_header_before_unsynced_records_is_a_segment_cut_short() {
+        // The header and two records written after the last sync; the records landed, the
+        // header only up to its salt (its first seq reads 0).
+        let mut bytes = segment(1, &[]);
+        bytes[24..32].fill(0);
+        for seq in [1, 2] {
+            let header = RecordHeader {
+                kind: 1,
+                seq,
+                synced: 1,
+            };
+            encode_record(&mut bytes, SALT, header, b"later");
+        }
+        let decoded = decode_segment(&bytes).unwrap();
+        assert!(decoded.header.is_none() && decoded.records.is_empty());
+        // A lone record proves nothing either.
+        let mut bytes = segment(5, &[b"a"]);
+        bytes[0] ^= 1;
+        assert!(decode_segment(&bytes).unwrap().records.is_empty());
     }
 }
