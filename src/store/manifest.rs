@@ -475,4 +475,38 @@ mod tests {
         assert_eq!(manifest_number("42.manifest"), None);
         assert_eq!(manifest_number("00000000000000000042.tmp"), None);
     }
+
+    #[test]
+    fn field_sizes_match_format_md() {
+        // FORMAT.md: a root is 1 byte when absent and 65 when present; a pack 52 bytes; a
+        // snapshot 49 bytes plus its root.
+        let bare = Manifest {
+            packs: Vec::new(),
+            root: None,
+            snapshots: Vec::new(),
+            ..sample()
+        };
+        let base = bare.encode().len();
+        assert_eq!(
+            base,
+            16 + 8 + 8 + 12 + 8 + 4 + 4 + 1 + 8 + 9 + 9 + 8 + 4 + 32
+        );
+        let full = sample();
+        let packs = Manifest {
+            root: None,
+            snapshots: Vec::new(),
+            ..full.clone()
+        };
+        assert_eq!(packs.encode().len() - base, 2 * 52);
+        let rooted = Manifest {
+            snapshots: Vec::new(),
+            ..full.clone()
+        };
+        assert_eq!(rooted.encode().len() - packs.encode().len(), 65 - 1);
+        // Two snapshots: one with a root, one without.
+        assert_eq!(
+            full.encode().len() - rooted.encode().len(),
+            (49 + 65) + (49 + 1)
+        );
+    }
 }
