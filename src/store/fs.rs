@@ -47,7 +47,8 @@ pub trait FsLock: Send + Sync {}
 
 /// The operations a store needs from where its files live.
 pub trait FileSystem: Send + Sync {
-    /// Creates `dir` (and its parents) if missing.
+    /// Creates `dir` (and its parents) if missing; every directory it created is durable (its
+    /// entry synced in its parent) when this returns.
     fn create_dir_all(&self, dir: &str) -> io::Result<()>;
     /// Opens `path`.
     fn open(&self, path: &str, mode: OpenMode) -> io::Result<Arc<dyn FsFile>>;
@@ -124,7 +125,20 @@ impl FsLock for RealLock {}
 
 impl FileSystem for RealFs {
     fn create_dir_all(&self, dir: &str) -> io::Result<()> {
-        fs::create_dir_all(self.path(dir))
+        // A new directory's name is durable only once its parent is synced; without that a
+        // crash may take `wal/` away with the synced segments in it.
+        let mut created = Vec::new();
+        let mut path = self.path(dir);
+        while !path.as_os_str().is_empty() && !path.is_dir() {
+            created.push(path.clone());
+            path.pop();
+        }
+        fs::create_dir_all(self.path(dir))?;
+        for new in created.iter().rev() {
+            let parent = new.parent().filter(|p| !p.as_os_str().is_empty());
+            File::open(parent.unwrap_or(Path::new(".")))?.sync_all()?;
+        }
+        Ok(())
     }
 
     fn open(&self, path: &str, mode: OpenMode) -> io::Result<Arc<dyn FsFile>> {
@@ -257,6 +271,16 @@ mod tests {
         assert!(fs.try_lock("LOCK").unwrap().is_none());
         drop(held);
         assert!(fs.try_lock("LOCK").unwrap().is_some());
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn real_fs_creates_nested_directories_and_syncs_their_parents() {
+        let dir = temp_dir("mkdir");
+        let fs = RealFs::new(dir.join("store"));
+        fs.create_dir_all("wal/a/b").unwrap();
+        fs.create_dir_all("wal/a/b").unwrap();
+        assert!(dir.join("store/wal/a/b").is_dir());
         fs::remove_dir_all(dir).unwrap();
     }
 
