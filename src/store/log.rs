@@ -349,8 +349,10 @@ impl Log {
         if let Some(cause) = &inner.poisoned {
             return Err(poisoned(cause));
         }
+        // A record too large to frame is refused before anything is written: not a poison.
+        let seq = inner.appender.push(record.kind(), &payload)?;
         inner.stats.records += 1;
-        Ok(inner.appender.push(record.kind(), &payload))
+        Ok(seq)
     }
 
     /// Returns once the record `seq` (pushed earlier) meets `durability`.
