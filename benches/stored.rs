@@ -145,6 +145,8 @@ fn main() {
         let stored = attach(&tree, root, &source);
         assert_eq!(stored.try_iter().count(), n);
         let loaded = live() - before;
+        let mut inlined = stored.clone();
+        inlined.inline_loaded();
         let mut rows: Vec<(&str, Vec<f64>, &str)> = vec![
             ("get hit, in memory (Tree::get)", vec![], "ns/op"),
             (
@@ -159,6 +161,16 @@ fn main() {
                 "ns/op",
             ),
             ("get hit, stored, loading (Tree::try_get)", vec![], "ns/op"),
+            (
+                "get hit, loaded and inlined (Tree::try_get)",
+                vec![],
+                "ns/op",
+            ),
+            (
+                "get miss, loaded and inlined (Tree::try_get)",
+                vec![],
+                "ns/op",
+            ),
         ];
         for _ in 0..reps {
             let t = Instant::now();
@@ -187,6 +199,17 @@ fn main() {
                 black_box(cold.try_get(k).unwrap());
             }
             rows[4].1.push(per_op(t, n));
+            drop(cold);
+            let t = Instant::now();
+            for k in &keys {
+                black_box(inlined.try_get(k).unwrap());
+            }
+            rows[5].1.push(per_op(t, n));
+            let t = Instant::now();
+            for k in &misses {
+                black_box(inlined.try_get(k).unwrap());
+            }
+            rows[6].1.push(per_op(t, n));
         }
         // Bytes a version with one changed value adds to the store.
         let mut records = Vec::new();
@@ -207,7 +230,7 @@ fn main() {
         let miss = median(&mut rows[2].1.clone()).0;
         for (i, (name, values, unit)) in rows.iter_mut().enumerate() {
             let (m, spread) = median(values);
-            let base = if i == 2 || i == 3 { miss } else { hit };
+            let base = if matches!(i, 2 | 3 | 6) { miss } else { hit };
             println!("| {name} | {m:.1} {unit} | {spread:.2} | {:.3} |", m / base);
         }
         let per_key = |bytes: usize| bytes as f64 / n as f64;

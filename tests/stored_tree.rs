@@ -235,6 +235,7 @@ fn diffs_of_stored_versions_match_in_memory_diffs() {
 #[test]
 fn random_edits_on_a_stored_tree_match_a_btreemap() {
     let source = MemSource::new();
+    let dyn_source: Arc<dyn NodeSource> = source.clone();
     let mut tree = Tree::new();
     let mut model: BTreeMap<Vec<u8>, Vec<u8>> = BTreeMap::new();
     let mut s = 99u64;
@@ -252,9 +253,16 @@ fn random_edits_on_a_stored_tree_match_a_btreemap() {
                 assert_eq!(new, model.insert(key, value).is_none());
             }
         }
-        // Every few rounds the live tree is written and attached again, unloaded.
-        if round % 3 == 0 {
-            tree = reattach(&tree, &source);
+        // Every few rounds the live tree is written and attached again, unloaded; its loaded
+        // nodes inlined; or its stored subtrees let go.
+        match round % 4 {
+            0 => tree = reattach(&tree, &source),
+            1 => tree.inline_loaded(),
+            2 => {
+                source.store(&tree);
+                tree.unload(round % 3, &dyn_source);
+            }
+            _ => {}
         }
         assert_eq!(tree.len(), model.len() as u64);
         for (key, value) in &model {
@@ -483,8 +491,13 @@ fn the_deepest_stored_trees_need_no_call_stack() {
             edited.try_insert(&vec![0u8; 1500], b"mid").unwrap();
             let changes: Result<Vec<_>> = stored.try_diff(&edited).collect();
             assert_eq!(changes.unwrap().len(), 2);
-            let again = reattach(&edited, &source);
+            let mut again = reattach(&edited, &source);
             assert_eq!(again.try_diff(&stored).count(), 2);
+            let dyn_source: Arc<dyn NodeSource> = source.clone();
+            assert_eq!(again.try_iter().count(), depth + 1);
+            again.inline_loaded();
+            again.unload(2, &dyn_source);
+            assert_eq!(again.try_iter().count(), depth + 1);
             drop(again);
             drop(edited);
             drop(stored);
@@ -493,4 +506,77 @@ fn the_deepest_stored_trees_need_no_call_stack() {
         .unwrap()
         .join()
         .unwrap();
+}
+
+#[test]
+fn inlined_loaded_nodes_read_without_the_source() {
+    let (tree, model) = random_tree(3000, 41);
+    let source = MemSource::new();
+    let mut stored = reattach(&tree, &source);
+    let snapshot = stored.clone();
+    // Half the keys loaded, then inlined: those read with every source read failing.
+    let loaded: Vec<_> = model.keys().step_by(2).cloned().collect();
+    for key in &loaded {
+        stored.try_get(key).unwrap();
+    }
+    stored.inline_loaded();
+    source.fail_in.store(0, Ordering::Relaxed);
+    for key in &loaded {
+        assert_eq!(stored.try_get(key).unwrap(), Some(&model[key][..]));
+        assert_eq!(stored.get(key), Some(&model[key][..]));
+    }
+    source.fail_in.store(usize::MAX, Ordering::Relaxed);
+    assert_eq!(stored.root_hash(), tree.root_hash());
+    assert_eq!(
+        source.store(&stored).1,
+        0,
+        "inlined nodes keep their locations"
+    );
+    let expected: Vec<_> = model.clone().into_iter().collect();
+    assert_eq!(entries(owned(stored.try_iter())), expected);
+    assert_eq!(stored.try_diff(&snapshot).count(), 0);
+    stored.inline_loaded();
+    assert_eq!(stored.verify().unwrap(), tree.root_hash());
+    // Edits on an inlined tree write their paths only.
+    stored.try_insert(b"\x25\x4a", b"new").unwrap();
+    let (_, written) = source.store(&stored);
+    assert!((1..=12).contains(&written), "wrote {written}");
+}
+
+#[test]
+fn unloaded_subtrees_read_again_from_the_source() {
+    let (tree, model) = random_tree(3000, 43);
+    let source = MemSource::new();
+    let dyn_source: Arc<dyn NodeSource> = source.clone();
+    let mut stored = reattach(&tree, &source);
+    assert_eq!(stored.try_iter().count(), model.len());
+    stored.inline_loaded();
+    // New nodes written since stay; everything stored below the top level is let go.
+    stored.try_insert(b"\x25\x25\x25", b"unwritten").unwrap();
+    stored.unload(1, &dyn_source);
+    let before = source.reads();
+    source.fail_in.store(0, Ordering::Relaxed);
+    assert_eq!(
+        stored.try_get(b"\x25\x25\x25").unwrap(),
+        Some(&b"unwritten"[..])
+    );
+    let key = model.keys().next().unwrap();
+    assert!(
+        stored.try_get(key).is_err(),
+        "an unloaded node is read again"
+    );
+    source.fail_in.store(usize::MAX, Ordering::Relaxed);
+    assert!(source.reads() > before);
+    let mut expected = model.clone();
+    expected.insert(b"\x25\x25\x25".to_vec(), b"unwritten".to_vec());
+    let expected: Vec<_> = expected.into_iter().collect();
+    assert_eq!(entries(owned(stored.try_iter())), expected);
+    let (_, written) = source.store(&stored);
+    assert!((1..=6).contains(&written), "wrote {written}");
+    // Unloading everything leaves one reference to the stored root.
+    stored.unload(0, &dyn_source);
+    let reads = source.reads();
+    assert_eq!(stored.root_hash(), reattach(&stored, &source).root_hash());
+    assert_eq!(source.reads(), reads);
+    assert_eq!(entries(owned(stored.try_iter())), expected);
 }

@@ -307,6 +307,34 @@ impl Tree {
         .map(Some)
     }
 
+    /// Replaces, in this version's nodes, every reference to a stored node that is loaded by
+    /// the node itself, so that later reads of this version cost what reads of a tree built in
+    /// memory cost (a read through a reference costs one more dependent load per level). Loads
+    /// nothing: references not loaded yet stay. Copies the branches it changes (keeping their
+    /// hashes and locations, so nothing is written again); other versions are untouched. O(n)
+    /// in the nodes in memory.
+    pub fn inline_loaded(&mut self) {
+        if let Some(root) = &self.root
+            && let Some(new) = stored::rebuild(root, &stored::Rebuild::Inline)
+        {
+            self.root = Some(new);
+        }
+    }
+
+    /// Makes every stored subtree at least `depth` levels below the root (one whose nodes all
+    /// have locations: written or loaded and unchanged since) an unloaded reference into
+    /// `source` again, so the memory its loaded or written nodes take is freed once no other
+    /// version holds them; nodes not stored yet stay. The way to bound the memory of a
+    /// store-backed version: reads of what was unloaded load it again. Loads nothing; O(n) in
+    /// the nodes in memory.
+    pub fn unload(&mut self, depth: usize, source: &Arc<dyn NodeSource>) {
+        if let Some(root) = &self.root
+            && let Some(new) = stored::rebuild(root, &stored::Rebuild::Unload { depth, source })
+        {
+            self.root = Some(new);
+        }
+    }
+
     /// [`get`](Tree::get) that loads the stored nodes on the key's path, failing with the
     /// error of a load that fails.
     pub fn try_get(&self, key: &[u8]) -> Result<Option<&[u8]>> {

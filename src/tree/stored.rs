@@ -49,7 +49,12 @@ pub trait NodeSource: Send + Sync {
 /// the node once loaded. Slots refer to it through [`Child::Stored`]; the cell is filled at most
 /// once and never emptied while the reference is shared, so a node read through it stays valid
 /// as long as the slot does.
+///
+/// Laid out with the cell first, so that a read through a loaded reference touches one line
+/// of it (after the reference counts) before the node itself.
+#[repr(C)]
 pub(crate) struct Stored {
+    loaded: OnceLock<[Child; 2]>,
     /// The node's hash as its parent's preimage holds it (for a pair, the hash of the branch
     /// the pair stands for).
     hash: Hash,
@@ -57,7 +62,6 @@ pub(crate) struct Stored {
     at: [Location; 2],
     pair: bool,
     source: Arc<dyn NodeSource>,
-    loaded: OnceLock<[Child; 2]>,
 }
 
 impl Stored {
@@ -113,10 +117,18 @@ impl Stored {
     }
 
     /// Node `index`, loaded (and verified) on first use.
+    #[inline]
     pub(crate) fn node(&self, index: u16) -> Result<&Child> {
-        if let Some(node) = self.loaded(index) {
-            return Ok(node);
+        match self.loaded(index) {
+            Some(node) => Ok(node),
+            None => self.load(index),
         }
+    }
+
+    /// Loads and verifies the node(s), keeps them, and returns node `index`.
+    #[cold]
+    #[inline(never)]
+    fn load(&self, index: u16) -> Result<&Child> {
         let nodes = if self.pair {
             let leaves = [0, 1].map(|i| self.read_leaf(self.at[i]));
             let [a, b] = leaves;
@@ -373,6 +385,135 @@ pub(crate) fn store_new_nodes(
                     .hashes
                     .push(*done.branch.hash.get().expect("hashed before writing"));
                 parent.at.push(at);
+            }
+        }
+    }
+}
+
+/// What [`rebuild`] does to the nodes of a version.
+pub(crate) enum Rebuild<'s> {
+    /// Every reference to a loaded node is replaced by the node itself.
+    Inline,
+    /// Every stored subtree at or below `depth` levels under the root (a branch or leaf with a
+    /// location: its whole subtree is stored, unchanged) becomes an unloaded reference into
+    /// `source`.
+    Unload {
+        depth: usize,
+        source: &'s Arc<dyn NodeSource>,
+    },
+}
+
+/// The replacement for `root` that `how` asks for, or `None` when nothing changes. Branches
+/// that change are copied (their hash and location carried over: the subtree they stand for
+/// is the same); the others stay shared. Loads nothing.
+pub(crate) fn rebuild(root: &Child, how: &Rebuild<'_>) -> Option<Child> {
+    /// A branch being rebuilt (held by the walk), the slot it visits next, the replacements
+    /// of its slots so far, and whether it replaces the slot it came from.
+    struct Frame {
+        node: Child,
+        next: usize,
+        replaced: Vec<(usize, Child)>,
+        replaces: bool,
+    }
+    // A slot's replacement, if it has one, and whether the walk looks into the node it stands
+    // for afterwards (a branch in memory).
+    let visit = |slot: &Child, depth: usize| -> (Option<Child>, bool) {
+        match how {
+            Rebuild::Inline => match slot {
+                Child::Stored(stored, index, ..) => match stored.loaded(*index) {
+                    Some(node) => (Some(node.clone()), node.is_branch_in_memory()),
+                    None => (None, false),
+                },
+                _ => (None, slot.is_branch_in_memory()),
+            },
+            // Above `from`, loaded nodes are inlined so the walk can reach the levels below.
+            Rebuild::Unload { depth: from, .. } if depth < *from => match slot {
+                Child::Stored(stored, index, ..) => match stored.loaded(*index) {
+                    Some(node) => (Some(node.clone()), node.is_branch_in_memory()),
+                    None => (None, false),
+                },
+                _ => (None, slot.is_branch_in_memory()),
+            },
+            Rebuild::Unload { source, .. } => match slot {
+                Child::Stored(stored, index, ..) => match stored.loaded(*index) {
+                    // A fresh reference, without the loaded node (a leaf of a pair becomes a
+                    // reference to its own record).
+                    Some(node) => {
+                        let hash = child_hash(node);
+                        let at = stored.location(*index);
+                        (Some(Stored::one(hash, at, stored.source.clone())), false)
+                    }
+                    None => (None, false),
+                },
+                _ => match slot.location() {
+                    Some(at) => {
+                        let hash = child_hash(slot);
+                        (Some(Stored::one(hash, at, Arc::clone(source))), false)
+                    }
+                    None => (None, slot.is_branch_in_memory()),
+                },
+            },
+        }
+    };
+    let (replacement, descend) = visit(root, 0);
+    if !descend {
+        return replacement;
+    }
+    let mut frames = vec![Frame {
+        replaces: replacement.is_some(),
+        node: replacement.unwrap_or_else(|| root.clone()),
+        next: 0,
+        replaced: Vec::new(),
+    }];
+    loop {
+        let depth = frames.len();
+        let top = frames.last_mut().expect("the loop returns with the root");
+        let (branch, _) = top.node.as_branch().expect("frames hold branches");
+        if let Some(slot) = branch.children().get(top.next) {
+            top.next += 1;
+            let (replacement, descend) = visit(slot, depth);
+            match (replacement, descend) {
+                (replacement, true) => {
+                    let frame = Frame {
+                        replaces: replacement.is_some(),
+                        node: replacement.unwrap_or_else(|| slot.clone()),
+                        next: 0,
+                        replaced: Vec::new(),
+                    };
+                    frames.push(frame);
+                }
+                (Some(replacement), false) => top.replaced.push((top.next - 1, replacement)),
+                (None, false) => {}
+            }
+            continue;
+        }
+        let done = frames.pop().expect("the top frame");
+        let result = if done.replaced.is_empty() {
+            done.replaces.then_some(done.node)
+        } else {
+            let (branch, _) = done.node.as_branch().expect("frames hold branches");
+            let mut replaced = done.replaced.into_iter().peekable();
+            let copy = Branch::from_fn(branch.pos, branch.bitmap, branch.pairs, |i| match replaced
+                .next_if(|(at, _)| *at == i)
+            {
+                Some((_, slot)) => slot,
+                None => branch.slots[i].clone(),
+            });
+            if let Some(hash) = branch.hash.get() {
+                let (new, _) = copy.as_branch().expect("a new branch");
+                new.hash.set(*hash);
+                if let Some(at) = branch.hash.location() {
+                    new.hash.set_location(at);
+                }
+            }
+            Some(copy)
+        };
+        match frames.last_mut() {
+            None => return result,
+            Some(parent) => {
+                if let Some(result) = result {
+                    parent.replaced.push((parent.next - 1, result));
+                }
             }
         }
     }
