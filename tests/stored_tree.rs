@@ -580,3 +580,22 @@ fn unloaded_subtrees_read_again_from_the_source() {
     assert_eq!(source.reads(), reads);
     assert_eq!(entries(owned(stored.try_iter())), expected);
 }
+
+#[test]
+fn an_owned_diff_of_stored_versions_outlives_them() {
+    let (tree, _) = random_tree(1000, 51);
+    let source = MemSource::new();
+    let old = reattach(&tree, &source);
+    let mut new = old.clone();
+    new.try_insert(b"\x25\x25\x25\x25", b"added").unwrap();
+    new.try_remove(b"").unwrap_or(false);
+    let want: Vec<_> = old
+        .try_diff(&new)
+        .map(|e| e.unwrap().key().to_vec())
+        .collect();
+    let diff = old.try_diff_owned(&new);
+    drop((old, new));
+    let got: Vec<_> = diff.map(|e| e.unwrap().key().to_vec()).collect();
+    assert_eq!(got, want);
+    assert!(!got.is_empty());
+}

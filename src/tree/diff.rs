@@ -655,3 +655,23 @@ impl Iterator for TryDiff<'_> {
         self.walk.next()
     }
 }
+
+/// A [`TryDiff`] that owns what it holds, so it outlives the versions it came from.
+pub struct TryOwnedDiff {
+    walk: Walk<Child, FromSource>,
+}
+
+impl TryOwnedDiff {
+    pub(crate) fn new(old: Option<Child>, new: Option<Child>) -> TryOwnedDiff {
+        TryOwnedDiff {
+            walk: Walk::new(old, new),
+        }
+    }
+}
+
+impl Iterator for TryOwnedDiff {
+    type Item = crate::Result<DiffEntry>;
+    fn next(&mut self) -> Option<crate::Result<DiffEntry>> {
+        self.walk.next()
+    }
+}

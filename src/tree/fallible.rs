@@ -7,7 +7,10 @@
 use std::ops::Bound;
 
 use crate::error::Result;
-use crate::tree::node::{Branch, Child, closest_difference, digit, fingerprint, leaf_key, locate};
+use crate::tree::node::{
+    Branch, Child, closest_difference, digit, fingerprint, first_difference, leaf_entry, leaf_key,
+    locate,
+};
 
 /// The leaf holding `key` below `root`, loading the nodes on its path.
 pub(crate) fn leaf<'a>(root: &'a Child, key: &[u8]) -> Result<Option<&'a [u8]>> {
@@ -107,10 +110,11 @@ pub(crate) fn load_all(root: &Child) -> Result<()> {
     Ok(())
 }
 
-/// Entries of a tree within bounds, in key order, loading stored nodes as the walk reaches
-/// them. Yields the first load error and then ends.
-pub struct TryRange<'a> {
-    /// Branches on the path to the walk's position, each with the slot to visit next.
+/// The walk of [`TryRange`]: forward, loading stored nodes as it
+/// reaches them; yields the first load error and then ends.
+struct Walk<'a> {
+    /// Branches (in memory) on the path to the walk's position, each with the slot to visit
+    /// next.
     stack: Vec<(&'a Branch, usize)>,
     /// A subtree to walk before the stack's next slot.
     pending: Option<&'a Child>,
@@ -122,9 +126,9 @@ pub struct TryRange<'a> {
     done: bool,
 }
 
-impl<'a> TryRange<'a> {
-    pub(crate) fn new(root: Option<&'a Child>, start: Bound<&[u8]>, end: Bound<&[u8]>) -> Self {
-        let mut range = TryRange {
+impl<'a> Walk<'a> {
+    fn new(root: Option<&'a Child>, start: Bound<&[u8]>, end: Bound<&[u8]>) -> Self {
+        let mut walk = Walk {
             stack: Vec::new(),
             pending: None,
             start: None,
@@ -135,76 +139,70 @@ impl<'a> TryRange<'a> {
         if let Some(root) = root {
             let seek = match start {
                 Bound::Unbounded => {
-                    range.pending = Some(root);
+                    walk.pending = Some(root);
                     Ok(())
                 }
-                Bound::Included(key) => range.seek(root, key, false),
-                Bound::Excluded(key) => range.seek(root, key, true),
+                Bound::Included(key) => walk.seek(root, key, false),
+                Bound::Excluded(key) => walk.seek(root, key, true),
             };
-            range.error = seek.err();
+            walk.error = seek.err();
         }
-        range
+        walk
     }
 
     /// Positions the walk at the first leaf not below `key` (or above it when `exclusive`).
     fn seek(&mut self, root: &'a Child, key: &[u8], exclusive: bool) -> Result<()> {
         self.start = Some((key.to_vec(), exclusive));
-        // The leaf closest to `key`: following the key's digits, then the first child.
-        let mut node = root.resolve()?;
-        let sample = loop {
-            let Some((branch, route)) = node.as_branch() else {
-                break node;
-            };
-            let (pos, bitmap, pairs) = route.read(branch);
-            node = match digit(key, pos).and_then(|d| locate(bitmap, pairs, d)) {
-                Some((index, _)) => branch.slots[index].resolve()?,
-                None => branch.slots[0].resolve()?,
-            };
+        // The key of the leaf closest to `key`: following the key's digits, then the first
+        // child.
+        let sample = {
+            let mut node = root.resolve()?;
+            loop {
+                let Some((branch, _)) = node.as_branch() else {
+                    break leaf_key(node.leaf().0).to_vec();
+                };
+                let index = digit(key, branch.pos)
+                    .and_then(|d| branch.locate(d))
+                    .map_or(0, |(index, _)| index);
+                node = branch.slots[index].resolve()?;
+            }
         };
-        let split = crate::tree::node::first_difference(leaf_key(sample.leaf().0), key);
+        let split = first_difference(&sample, key);
         let mut node = root;
         loop {
-            let resolved = node.resolve()?;
-            match resolved.as_branch() {
-                Some((branch, route)) => {
-                    let (pos, bitmap, pairs) = route.read(branch);
-                    // Past the split, the whole subtree lies on one side of the key; at it, the
-                    // key's digit is absent (or a pair's) and the children after it follow.
-                    if split.is_some_and(|at| pos > at) {
-                        break;
-                    }
-                    let d = digit(key, pos).expect("the key shares this branch's prefix");
-                    match locate(bitmap, pairs, d) {
-                        Some((index, false)) => {
-                            self.stack.push((branch, index + 1));
-                            node = &branch.slots[index];
-                        }
-                        // A pair's leaves are checked against the start as they come.
-                        Some((index, true)) => {
-                            self.stack.push((branch, index));
-                            return Ok(());
-                        }
-                        None => {
-                            let rank = crate::tree::node::rank(bitmap, pairs, d);
-                            self.stack.push((branch, rank));
-                            return Ok(());
-                        }
-                    }
+            let Some((branch, _)) = node.resolve()?.as_branch() else {
+                break;
+            };
+            let pos = branch.pos;
+            // Past the split, the whole subtree lies on one side of the key; at it, the key's
+            // digit is absent (or a pair's) and the children after it follow.
+            if split.is_some_and(|at| pos > at) {
+                break;
+            }
+            let d = digit(key, pos).expect("the key shares this branch's prefix");
+            match branch.locate(d) {
+                Some((index, false)) => {
+                    node = &branch.slots[index];
+                    self.stack.push((branch, index + 1));
                 }
-                None => break,
+                // A pair's leaves are checked against the start as they come.
+                Some((index, true)) => {
+                    self.stack.push((branch, index));
+                    return Ok(());
+                }
+                None => {
+                    let rank = branch.rank(d);
+                    self.stack.push((branch, rank));
+                    return Ok(());
+                }
             }
         }
         // `node` is the subtree where the key leaves the tree (or its own leaf): all of it
-        // sorts before or after the key, as the sample's digit there says.
+        // sorts before or after the key, as the sample's digit there (every key's) says.
         match split {
             None => self.pending = Some(node),
-            Some(at) => {
-                // The sample lies in this subtree: its digit there is every key's.
-                let ours = digit(leaf_key(sample.leaf().0), at);
-                if digit(key, at) < ours {
-                    self.pending = Some(node);
-                }
-            }
+            Some(at) if digit(key, at) < digit(&sample, at) => self.pending = Some(node),
+            Some(_) => {}
         }
         Ok(())
     }
@@ -233,12 +231,9 @@ impl<'a> TryRange<'a> {
             }
         }
     }
-}
 
-impl<'a> Iterator for TryRange<'a> {
-    type Item = Result<(&'a [u8], &'a [u8])>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+    /// The next leaf in range; after an error, none.
+    fn next(&mut self) -> Option<Result<&'a [u8]>> {
         if let Some(error) = self.error.take() {
             self.done = true;
             return Some(Err(error));
@@ -267,9 +262,31 @@ impl<'a> Iterator for TryRange<'a> {
             if !inside {
                 break;
             }
-            return Some(Ok(crate::tree::node::leaf_entry(leaf)));
+            return Some(Ok(leaf));
         }
         self.done = true;
         None
+    }
+}
+
+/// Entries of a tree within bounds, in key order, loading stored nodes as the walk reaches
+/// them. Yields the first load error and then ends.
+pub struct TryRange<'a> {
+    walk: Walk<'a>,
+}
+
+impl<'a> TryRange<'a> {
+    pub(crate) fn new(root: Option<&'a Child>, start: Bound<&[u8]>, end: Bound<&[u8]>) -> Self {
+        TryRange {
+            walk: Walk::new(root, start, end),
+        }
+    }
+}
+
+impl<'a> Iterator for TryRange<'a> {
+    type Item = Result<(&'a [u8], &'a [u8])>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.walk.next().map(|leaf| leaf.map(leaf_entry))
     }
 }

@@ -37,7 +37,7 @@ pub(crate) use census::{Census, census};
 pub use codec::{NODE_FORMAT_VERSION, decode_tree, encode_tree};
 pub(crate) use cursor::OwnedRange;
 pub use cursor::{Iter, Range};
-pub use diff::{Diff, DiffEntry, DiffKind, OwnedDiff, TryDiff};
+pub use diff::{Diff, DiffEntry, DiffKind, OwnedDiff, TryDiff, TryOwnedDiff};
 pub use fallible::TryRange;
 pub use hash::Hash;
 /// An owned, shared handle on one entry of a version: keeps the entry alive, reads its key and
@@ -395,6 +395,11 @@ impl Tree {
             None => Bound::Unbounded,
         };
         TryRange::new(self.root.as_ref(), Bound::Included(prefix), end)
+    }
+
+    /// [`try_diff`](Tree::try_diff) that holds its own references to both versions.
+    pub fn try_diff_owned(&self, other: &Tree) -> TryOwnedDiff {
+        TryOwnedDiff::new(self.root.clone(), other.root.clone())
     }
 
     /// [`diff`](Tree::diff) between versions with stored nodes: loads only the paths where
