@@ -169,10 +169,7 @@ impl<'a> Walk<'a> {
         };
         let split = first_difference(&sample, key);
         let mut node = root;
-        loop {
-            let Some((branch, _)) = node.resolve()?.as_branch() else {
-                break;
-            };
+        while let Some((branch, _)) = node.resolve()?.as_branch() {
             let pos = branch.pos;
             // Past the split, the whole subtree lies on one side of the key; at it, the key's
             // digit is absent (or a pair's) and the children after it follow.

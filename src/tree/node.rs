@@ -118,7 +118,7 @@ macro_rules! child {
                     $(Child::$branch(branch, pairs, _, route) => {
                         Some((&*branch.0, Route::stored(*route, *pairs)))
                     })*
-                    Child::Stored(stored, index, ..) => stored_node(stored, *index).as_branch(),
+                    Child::Stored(stored, index, ..) => stored_as_branch(stored, *index),
                     _ => None,
                 }
             }
@@ -130,7 +130,7 @@ macro_rules! child {
                 match self {
                     $(Child::$leaf(_, _, _, tag) => *tag,)*
                     Child::Large(_, _, _, tag) => *tag,
-                    Child::Stored(stored, index, ..) => stored_node(stored, *index).leaf_tag(),
+                    Child::Stored(stored, index, ..) => stored_leaf_tag(stored, *index),
                     _ => 0,
                 }
             }
@@ -168,7 +168,7 @@ macro_rules! child {
                     $(Child::$leaf(leaf, len, _, tag) => {
                         (&leaf.bytes[..], usize::from(*len), *tag)
                     })*
-                    Child::Stored(stored, index, ..) => return stored_node(stored, *index).leaf(),
+                    Child::Stored(stored, index, ..) => return stored_leaf(stored, *index),
                     _ => not_a_leaf(self),
                 };
                 (&leaf[..len], tag)
@@ -193,7 +193,7 @@ macro_rules! child {
             pub(crate) fn is_branch(&self) -> bool {
                 match self {
                     $(Child::$branch(..))|* => true,
-                    Child::Stored(stored, index, ..) => stored_node(stored, *index).is_branch(),
+                    Child::Stored(stored, index, ..) => stored_is_branch(stored, *index),
                     _ => false,
                 }
             }
@@ -406,6 +406,33 @@ fn stored_node(stored: &Stored, index: u16) -> &Child {
         Ok(node) => node,
         Err(error) => panic!("a stored node failed to load outside a try_ method: {error}"),
     }
+}
+
+// The accessors' arms for stored slots, out of line so that the accessors (inlined into every
+// walk) do not inline themselves again for the loaded node.
+
+#[cold]
+#[inline(never)]
+fn stored_as_branch(stored: &Stored, index: u16) -> Option<(&Branch, Route)> {
+    stored_node(stored, index).as_branch()
+}
+
+#[cold]
+#[inline(never)]
+fn stored_leaf_tag(stored: &Stored, index: u16) -> u32 {
+    stored_node(stored, index).leaf_tag()
+}
+
+#[cold]
+#[inline(never)]
+fn stored_leaf(stored: &Stored, index: u16) -> (&[u8], u32) {
+    stored_node(stored, index).leaf()
+}
+
+#[cold]
+#[inline(never)]
+fn stored_is_branch(stored: &Stored, index: u16) -> bool {
+    stored_node(stored, index).is_branch()
 }
 
 /// The size class of a leaf of `len` bytes: multiples of 16 bytes up to 256, of 64 up to 1 KiB,
@@ -1071,7 +1098,16 @@ impl Child {
     /// Replaces a stored slot by the node it stands for, in memory (loaded first if it was
     /// not); any other slot stays. A reference no other tree shares gives its node up (so an
     /// edit below it can work in place); a shared one gives a clone.
+    #[inline(always)]
     pub(crate) fn materialize(&mut self) {
+        if matches!(self, Child::Stored(..)) {
+            self.materialize_stored();
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn materialize_stored(&mut self) {
         let Child::Stored(stored, index, ..) = self else {
             return;
         };
