@@ -14,8 +14,8 @@
  *   LQFT_MAX_VALUE_LEN; lengths are checked before any byte is read.
  *
  * Outputs: written only on success (LQFT_OK), never on NOT_FOUND, DONE or an error — except
- *   the size output of a caller-buffer function (*_get_into), which receives the size needed
- *   together with LQFT_ERR_BUFFER_TOO_SMALL. Optional outputs say so and may be NULL.
+ *   the size output of a caller-buffer function (*_get_into, *_packed), which receives the
+ *   size needed together with LQFT_ERR_BUFFER_TOO_SMALL. Optional outputs say so and may be NULL.
  *
  * Ownership: handles (lqft_map, lqft_snapshot, lqft_iter, lqft_diff, lqft_batch,
  *   lqft_read_session) are created by the library and released by their own *_free function;
@@ -288,6 +288,12 @@ typedef struct lqft_verify_options {
 typedef uint32_t lqft_rollback_policy;
 
 /**
+ * How a range bound applies to the bytes given with it: `LQFT_BOUND_INCLUDED`,
+ * `LQFT_BOUND_EXCLUDED` or `LQFT_BOUND_UNBOUNDED`.
+ */
+typedef uint32_t lqft_bound;
+
+/**
  * One entry returned by `lqft_iter_next`: borrowed views, valid until the next
  * `lqft_iter_next` / `lqft_iter_next_back` or `lqft_iter_free` on the same iterator. Pointers
  * are non-NULL even for empty keys or values.
@@ -370,6 +376,22 @@ typedef uint32_t lqft_cas_flags;
  * Present in both with different values.
  */
 #define LQFT_DIFF_CHANGED 3
+
+/**
+ * The bound's key belongs to the range.
+ */
+#define LQFT_BOUND_INCLUDED 0
+
+/**
+ * The bound's key does not belong to the range.
+ */
+#define LQFT_BOUND_EXCLUDED 1
+
+/**
+ * No bound: the range is open on this side and the bytes given with it are ignored (they may
+ * be `NULL`).
+ */
+#define LQFT_BOUND_UNBOUNDED 2
 
 /**
  * Refuse with `LQFT_ERR_PENDING_CHANGES` and change nothing.
@@ -647,6 +669,41 @@ lqft_status lqft_map_diff_live(const struct lqft_map *map,
 lqft_status lqft_diff_next(struct lqft_diff *diff, struct lqft_diff_entry *out);
 
 /**
+ * Copies up to `max_entries` next differences, in key order, into the caller's buffers: many
+ * per call, for bindings where each call costs more than copying.
+ *
+ * Layout: for each difference `i`, its key, old value and new value back to back in `buf`;
+ * `ends[3*i]`, `ends[3*i + 1]` and `ends[3*i + 2]` are the offsets just past each of the three
+ * (difference 0 starts at offset 0, each next one where the previous ended); `kinds[i]` is its
+ * `lqft_diff_kind`. An absent value (the old value of `LQFT_DIFF_ADDED`, the new value of
+ * `LQFT_DIFF_REMOVED`) takes no bytes. `ends` has room for `3 * max_entries` offsets and
+ * `kinds` for `max_entries` kinds.
+ *
+ * Returns `LQFT_OK` with the number of differences copied (at least 1) in `*out_count` and the
+ * bytes used in `*out_len`; `LQFT_DONE` when there are no more (nothing written); or
+ * `LQFT_ERR_BUFFER_TOO_SMALL` when the next difference alone needs more than `cap` bytes, with
+ * the bytes it needs in `*out_len`. A difference that does not fit is not lost: the next step
+ * returns it. Steps mix freely with `lqft_diff_next`.
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (`max_entries` 0),
+ * `LQFT_ERR_BUFFER_TOO_SMALL`.
+ * Thread safety: one thread at a time per diff.
+ *
+ * # Safety
+ * `diff` is `NULL` or a live diff no other thread is using; `buf` is `NULL` (with `cap` 0) or
+ * valid for writes of `cap` bytes; `ends` is `NULL` or valid for writes of `3 * max_entries`
+ * `size_t`s; `kinds` is `NULL` or valid for writes of `max_entries` kinds; `out_count` and
+ * `out_len` are `NULL` or writable.
+ */
+lqft_status lqft_diff_next_packed(struct lqft_diff *diff,
+                                  uint8_t *buf,
+                                  size_t cap,
+                                  size_t *ends,
+                                  lqft_diff_kind *kinds,
+                                  size_t max_entries,
+                                  size_t *out_count,
+                                  size_t *out_len);
+
+/**
  * Releases a diff and the views it lent. `NULL` is a no-op.
  *
  * # Safety
@@ -837,6 +894,29 @@ lqft_status lqft_map_range(const struct lqft_map *map,
                            struct lqft_iter **out);
 
 /**
+ * Stores in `*out` an iterator over the entries of the map's live state between two bounds,
+ * each included, excluded or absent (`lqft_bound`), in key order, as of this call. Empty when
+ * the bounds admit no key. O(log n) to start. The bounds are copied.
+ *
+ * For example `(start "k", LQFT_BOUND_EXCLUDED, end NULL, LQFT_BOUND_UNBOUNDED)` walks every
+ * key after `"k"`.
+ * Ownership: the caller owns the iterator and releases it with `lqft_iter_free`.
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (unknown bound kind).
+ *
+ * # Safety
+ * `map` is `NULL` or a live map; a bound that is not `LQFT_BOUND_UNBOUNDED` is `NULL` (with
+ * length 0) or points to its length of readable bytes; `out` is `NULL` or writable.
+ */
+lqft_status lqft_map_range_bounds(const struct lqft_map *map,
+                                  const uint8_t *start,
+                                  size_t start_len,
+                                  lqft_bound start_bound,
+                                  const uint8_t *end,
+                                  size_t end_len,
+                                  lqft_bound end_bound,
+                                  struct lqft_iter **out);
+
+/**
  * Stores in `*out` an iterator over the entries of the map's live state whose key starts with
  * `prefix`, in key order, as of this call. An empty prefix walks everything. The prefix is
  * copied.
@@ -885,6 +965,28 @@ lqft_status lqft_snapshot_range(const struct lqft_snapshot *snapshot,
                                 struct lqft_iter **out);
 
 /**
+ * Stores in `*out` an iterator over the snapshot's entries between two bounds, each included,
+ * excluded or absent (see `lqft_map_range_bounds`). The bounds are copied.
+ *
+ * Ownership: the caller owns the iterator (release with `lqft_iter_free`); it outlives the
+ * snapshot handle.
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (unknown bound kind).
+ *
+ * # Safety
+ * `snapshot` is `NULL` or a live snapshot; a bound that is not `LQFT_BOUND_UNBOUNDED` is
+ * `NULL` (with length 0) or points to its length of readable bytes; `out` is `NULL` or
+ * writable.
+ */
+lqft_status lqft_snapshot_range_bounds(const struct lqft_snapshot *snapshot,
+                                       const uint8_t *start,
+                                       size_t start_len,
+                                       lqft_bound start_bound,
+                                       const uint8_t *end,
+                                       size_t end_len,
+                                       lqft_bound end_bound,
+                                       struct lqft_iter **out);
+
+/**
  * Stores in `*out` an iterator over the snapshot's entries whose key starts with `prefix`.
  *
  * Ownership: the caller owns the iterator (release with `lqft_iter_free`); it outlives the
@@ -927,6 +1029,54 @@ lqft_status lqft_iter_next(struct lqft_iter *iter, struct lqft_entry *out);
  * `iter` is `NULL` or a live iterator no other thread is using; `out` is `NULL` or writable.
  */
 lqft_status lqft_iter_next_back(struct lqft_iter *iter, struct lqft_entry *out);
+
+/**
+ * Copies up to `max_entries` next entries, in key order, into the caller's buffer: many
+ * entries per call, for bindings where each call costs more than copying.
+ *
+ * Layout: keys and values back to back in `buf` (key 0, value 0, key 1, value 1, ...);
+ * `ends[2*i]` is the offset just past key `i` and `ends[2*i + 1]` the offset just past value
+ * `i`, so entry `i` starts where entry `i - 1` ended (entry 0 at offset 0). `ends` has room
+ * for `2 * max_entries` offsets.
+ *
+ * Returns `LQFT_OK` with the number of entries copied (at least 1) in `*out_count` and the
+ * bytes used in `*out_len`; `LQFT_DONE` when no entry is left (nothing written); or
+ * `LQFT_ERR_BUFFER_TOO_SMALL` when the next entry alone needs more than `cap` bytes, with
+ * the bytes it needs in `*out_len`. An entry that does not fit is not lost: the next step
+ * returns it. Steps mix freely with `lqft_iter_next` and the backward functions.
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (`max_entries` 0),
+ * `LQFT_ERR_BUFFER_TOO_SMALL`.
+ * Thread safety: one thread at a time per iterator.
+ *
+ * # Safety
+ * `iter` is `NULL` or a live iterator no other thread is using; `buf` is `NULL` (with `cap`
+ * 0) or valid for writes of `cap` bytes; `ends` is `NULL` or valid for writes of
+ * `2 * max_entries` `size_t`s; `out_count` and `out_len` are `NULL` or writable.
+ */
+lqft_status lqft_iter_next_packed(struct lqft_iter *iter,
+                                  uint8_t *buf,
+                                  size_t cap,
+                                  size_t *ends,
+                                  size_t max_entries,
+                                  size_t *out_count,
+                                  size_t *out_len);
+
+/**
+ * `lqft_iter_next_packed` walking backwards: the entries not yet returned, from the largest
+ * key down, packed in that (descending) order.
+ *
+ * Errors and thread safety: as `lqft_iter_next_packed`.
+ *
+ * # Safety
+ * As for `lqft_iter_next_packed`.
+ */
+lqft_status lqft_iter_next_back_packed(struct lqft_iter *iter,
+                                       uint8_t *buf,
+                                       size_t cap,
+                                       size_t *ends,
+                                       size_t max_entries,
+                                       size_t *out_count,
+                                       size_t *out_len);
 
 /**
  * Releases an iterator and the views it lent. `NULL` is a no-op.

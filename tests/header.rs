@@ -41,3 +41,70 @@ fn committed_header_is_up_to_date() {
         );
     }
 }
+
+/// The declarations of a header, without what only a C compiler needs (include guard, includes,
+/// `extern "C"` for C++) and without blank lines: what maturin's cffi step reads.
+fn declarations(header: &str) -> Vec<&str> {
+    let mut lines = Vec::new();
+    let mut in_cplusplus = false;
+    for line in header.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with("#ifdef __cplusplus") {
+            in_cplusplus = true;
+            continue;
+        }
+        if in_cplusplus {
+            in_cplusplus = !trimmed.starts_with("#endif");
+            continue;
+        }
+        let guard = trimmed.starts_with("#ifndef LQFT_H")
+            || trimmed.starts_with("#define LQFT_H")
+            || trimmed.starts_with("#endif  /* LQFT_H */")
+            || trimmed.starts_with("#include");
+        if !guard && !trimmed.is_empty() {
+            lines.push(line);
+        }
+    }
+    lines
+}
+
+/// maturin builds the Python package's cffi module (`python/`) from a header it generates with
+/// cbindgen over the whole crate, forcing C without includes, guards or C++ compatibility.
+/// That header must declare exactly what `include/lqft.h` declares: public items of other
+/// modules would otherwise leak into the Python binding (or break its build).
+#[test]
+fn python_binding_header_declares_what_the_c_header_declares() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut config = cbindgen::Config::from_file(root.join("cbindgen.toml"))
+        .expect("cbindgen.toml should parse");
+    // The settings maturin enforces for cffi.
+    config.language = cbindgen::Language::C;
+    config.no_includes = true;
+    config.sys_includes = Vec::new();
+    config.defines = Default::default();
+    config.include_guard = None;
+    config.pragma_once = false;
+    config.cpp_compat = false;
+    let bindings = cbindgen::Builder::new()
+        .with_config(config)
+        .with_crate(root)
+        .generate()
+        .expect("cbindgen should generate a header from the whole crate");
+    let mut generated = Vec::new();
+    bindings.write(&mut generated);
+    let generated = String::from_utf8(generated).expect("UTF-8 header");
+    let committed = std::fs::read_to_string(root.join("include/lqft.h")).expect("read lqft.h");
+    let (generated, committed) = (declarations(&generated), declarations(&committed));
+    if generated != committed {
+        let extra: Vec<_> = generated
+            .iter()
+            .filter(|line| !committed.contains(line) && line.starts_with("#define"))
+            .collect();
+        panic!(
+            "the whole-crate header maturin generates for python/ differs from include/lqft.h; \
+             public items outside src/ffi that cbindgen exports must be listed in \
+             cbindgen.toml's [export] exclude (first extra lines: {:?})",
+            &extra[..extra.len().min(5)]
+        );
+    }
+}

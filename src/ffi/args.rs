@@ -175,3 +175,91 @@ impl Buffer {
         Ok(LQFT_OK)
     }
 }
+
+/// A caller's packed output: pieces of bytes copied back to back into `(buf, cap)`, with the
+/// end offset of each piece in `ends` (room for `ends_cap` offsets). Whole records (a key and
+/// its value, say) are added only when all their pieces fit, so the caller never sees half a
+/// record.
+pub(crate) struct Packed {
+    buf: *mut u8,
+    cap: usize,
+    used: usize,
+    ends: *mut usize,
+    ends_cap: usize,
+    pieces: usize,
+}
+
+impl Packed {
+    /// # Safety
+    /// When `buf` is not `NULL`, it must be valid for writes of `cap` bytes for the call; when
+    /// `ends` is not `NULL` and aligned, it must be valid for writes of `ends_cap` `size_t`s.
+    pub(crate) unsafe fn new(
+        buf: *mut u8,
+        cap: usize,
+        ends: *mut usize,
+        ends_cap: usize,
+    ) -> Result<Packed, Fail> {
+        if buf.is_null() && cap > 0 {
+            return Err(Fail::null("buf"));
+        }
+        if ends.is_null() {
+            return Err(Fail::null("ends"));
+        }
+        if !ends.is_aligned() {
+            return Err(Fail::invalid("`ends` is misaligned"));
+        }
+        if cap > isize::MAX as usize || ends_cap > isize::MAX as usize / size_of::<usize>() {
+            return Err(Fail::invalid("a buffer length no allocation can have"));
+        }
+        Ok(Packed {
+            buf,
+            cap,
+            used: 0,
+            ends,
+            ends_cap,
+            pieces: 0,
+        })
+    }
+
+    /// Bytes written so far.
+    pub(crate) fn used(&self) -> usize {
+        self.used
+    }
+
+    /// Whether a record of these pieces still fits; `Err(bytes needed)` when even an empty
+    /// buffer would be too small for it.
+    pub(crate) fn fits(&self, pieces: &[&[u8]]) -> Result<bool, usize> {
+        let bytes = pieces
+            .iter()
+            .map(|p| p.len())
+            .fold(0usize, usize::saturating_add);
+        if bytes > self.cap {
+            return Err(bytes);
+        }
+        Ok(bytes <= self.cap - self.used && pieces.len() <= self.ends_cap - self.pieces)
+    }
+
+    /// Appends a record; the caller checked that it [`fits`](Packed::fits).
+    pub(crate) fn push(&mut self, pieces: &[&[u8]]) {
+        debug_assert_eq!(self.fits(pieces), Ok(true));
+        for piece in pieces {
+            if !piece.is_empty() {
+                // SAFETY: `fits` checked `used + len <= cap`, and `new`'s caller promised `cap`
+                // writable bytes at `buf` (non-NULL since `cap >= len > 0`); the source is
+                // library memory, so the ranges cannot overlap.
+                unsafe {
+                    std::ptr::copy_nonoverlapping(
+                        piece.as_ptr(),
+                        self.buf.add(self.used),
+                        piece.len(),
+                    )
+                };
+            }
+            self.used += piece.len();
+            // SAFETY: `fits` checked `pieces < ends_cap`, and `new`'s caller promised `ends_cap`
+            // writable, aligned offsets at `ends`.
+            unsafe { self.ends.add(self.pieces).write(self.used) };
+            self.pieces += 1;
+        }
+    }
+}

@@ -1,6 +1,7 @@
 //! Diffs between two versions, in key order, costing O(changes).
 
-use super::args::{Out, free_handle, handle, handle_mut, new_handle};
+use super::args::{Out, Packed, free_handle, handle, handle_mut, new_handle};
+use super::error::Fail;
 use super::guard::{Outcome, call, call_value};
 use super::map::lqft_map;
 use super::snapshot::lqft_snapshot;
@@ -15,6 +16,22 @@ pub struct lqft_diff {
     diff: OwnedDiff,
     /// The entry last returned, which the views in `lqft_diff_entry` point into.
     current: Option<DiffEntry>,
+    /// An entry taken that did not fit a packed step's buffer; the next step returns it first.
+    held: Option<DiffEntry>,
+}
+
+impl lqft_diff {
+    fn take(&mut self) -> Option<DiffEntry> {
+        self.held.take().or_else(|| self.diff.next())
+    }
+}
+
+fn kind(entry: &DiffEntry) -> lqft_diff_kind {
+    match entry.kind() {
+        DiffKind::Added => LQFT_DIFF_ADDED,
+        DiffKind::Removed => LQFT_DIFF_REMOVED,
+        DiffKind::Changed => LQFT_DIFF_CHANGED,
+    }
 }
 
 /// What happened to a key: `LQFT_DIFF_ADDED`, `LQFT_DIFF_REMOVED` or `LQFT_DIFF_CHANGED`.
@@ -72,6 +89,7 @@ unsafe fn open<A, B>(
     out.write(new_handle(lqft_diff {
         diff: make(first, second),
         current: None,
+        held: None,
     }));
     Ok(LQFT_OK)
 }
@@ -143,7 +161,7 @@ pub unsafe extern "C" fn lqft_diff_next(
     call("lqft_diff_next", || {
         // SAFETY: the caller promised a live, unshared diff and a writable `out`.
         let (diff, out) = unsafe { (handle_mut(diff, "diff")?, Out::new(out, "out")?) };
-        let Some(entry) = diff.diff.next() else {
+        let Some(entry) = diff.take() else {
             return Ok(LQFT_DONE);
         };
         // The views point into the leaves `current` now holds alive until the next call or free.
@@ -151,11 +169,7 @@ pub unsafe extern "C" fn lqft_diff_next(
         let (old_value, old_value_len) = view(entry.old_value());
         let (new_value, new_value_len) = view(entry.new_value());
         out.write(lqft_diff_entry {
-            kind: match entry.kind() {
-                DiffKind::Added => LQFT_DIFF_ADDED,
-                DiffKind::Removed => LQFT_DIFF_REMOVED,
-                DiffKind::Changed => LQFT_DIFF_CHANGED,
-            },
+            kind: kind(entry),
             key: entry.key().as_ptr(),
             key_len: entry.key().len(),
             old_value,
@@ -163,6 +177,107 @@ pub unsafe extern "C" fn lqft_diff_next(
             new_value,
             new_value_len,
         });
+        Ok(LQFT_OK)
+    })
+}
+
+/// Copies up to `max_entries` next differences, in key order, into the caller's buffers: many
+/// per call, for bindings where each call costs more than copying.
+///
+/// Layout: for each difference `i`, its key, old value and new value back to back in `buf`;
+/// `ends[3*i]`, `ends[3*i + 1]` and `ends[3*i + 2]` are the offsets just past each of the three
+/// (difference 0 starts at offset 0, each next one where the previous ended); `kinds[i]` is its
+/// `lqft_diff_kind`. An absent value (the old value of `LQFT_DIFF_ADDED`, the new value of
+/// `LQFT_DIFF_REMOVED`) takes no bytes. `ends` has room for `3 * max_entries` offsets and
+/// `kinds` for `max_entries` kinds.
+///
+/// Returns `LQFT_OK` with the number of differences copied (at least 1) in `*out_count` and the
+/// bytes used in `*out_len`; `LQFT_DONE` when there are no more (nothing written); or
+/// `LQFT_ERR_BUFFER_TOO_SMALL` when the next difference alone needs more than `cap` bytes, with
+/// the bytes it needs in `*out_len`. A difference that does not fit is not lost: the next step
+/// returns it. Steps mix freely with `lqft_diff_next`.
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (`max_entries` 0),
+/// `LQFT_ERR_BUFFER_TOO_SMALL`.
+/// Thread safety: one thread at a time per diff.
+///
+/// # Safety
+/// `diff` is `NULL` or a live diff no other thread is using; `buf` is `NULL` (with `cap` 0) or
+/// valid for writes of `cap` bytes; `ends` is `NULL` or valid for writes of `3 * max_entries`
+/// `size_t`s; `kinds` is `NULL` or valid for writes of `max_entries` kinds; `out_count` and
+/// `out_len` are `NULL` or writable.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn lqft_diff_next_packed(
+    diff: *mut lqft_diff,
+    buf: *mut u8,
+    cap: usize,
+    ends: *mut usize,
+    kinds: *mut lqft_diff_kind,
+    max_entries: usize,
+    out_count: *mut usize,
+    out_len: *mut usize,
+) -> lqft_status {
+    call("lqft_diff_next_packed", || {
+        if max_entries == 0 {
+            return Err(Fail::invalid("`max_entries` is 0"));
+        }
+        let ends_cap = max_entries
+            .checked_mul(3)
+            .ok_or_else(|| Fail::invalid(format!("`max_entries` {max_entries} is impossible")))?;
+        if kinds.is_null() {
+            return Err(Fail::null("kinds"));
+        }
+        if !kinds.is_aligned() {
+            return Err(Fail::invalid("`kinds` is misaligned"));
+        }
+        // SAFETY: the caller promised a live, unshared diff, `cap` writable bytes at `buf`,
+        // `3 * max_entries` writable offsets at `ends` and writable outputs.
+        let (diff, mut packed, out_count, out_len) = unsafe {
+            (
+                handle_mut(diff, "diff")?,
+                Packed::new(buf, cap, ends, ends_cap)?,
+                Out::new(out_count, "out_count")?,
+                Out::new(out_len, "out_len")?,
+            )
+        };
+        let mut count = 0;
+        while count < max_entries {
+            let Some(entry) = diff.take() else { break };
+            let pieces = [
+                entry.key(),
+                entry.old_value().unwrap_or_default(),
+                entry.new_value().unwrap_or_default(),
+            ];
+            match packed.fits(&pieces) {
+                Ok(true) => {
+                    packed.push(&pieces);
+                    // SAFETY: `count < max_entries`, and the caller promised `max_entries`
+                    // writable, aligned (checked) kinds at `kinds`.
+                    unsafe { kinds.add(count).write(kind(&entry)) };
+                    count += 1;
+                }
+                Ok(false) => {
+                    diff.held = Some(entry);
+                    break;
+                }
+                Err(needed) => {
+                    diff.held = Some(entry);
+                    if count > 0 {
+                        break;
+                    }
+                    out_len.write(needed);
+                    return Err(Fail::new(
+                        LQFT_ERR_BUFFER_TOO_SMALL,
+                        format!("the next difference needs {needed} bytes, the buffer holds {cap}"),
+                    ));
+                }
+            }
+        }
+        if count == 0 {
+            return Ok(LQFT_DONE);
+        }
+        out_count.write(count);
+        out_len.write(packed.used());
         Ok(LQFT_OK)
     })
 }

@@ -2,7 +2,8 @@
 
 use std::ops::Bound;
 
-use super::args::{Out, free_handle, handle, handle_mut, input, new_handle};
+use super::args::{Out, Packed, free_handle, handle, handle_mut, input, new_handle};
+use super::error::Fail;
 use super::guard::{Outcome, call, call_value};
 use super::map::lqft_map;
 use super::read::Version;
@@ -18,6 +19,39 @@ pub struct lqft_iter {
     entries: Entries,
     /// The entry last returned, which the borrowed views in `lqft_entry` point into.
     current: Option<Entry>,
+    /// An entry taken from the front that did not fit a packed step's buffer: the smallest key
+    /// not yet returned, given before anything `entries` still holds.
+    held_front: Option<Entry>,
+    /// The same from the back: the largest key not yet returned.
+    held_back: Option<Entry>,
+}
+
+impl lqft_iter {
+    /// The next entry from the front (`back` false) or the back. The held entries sit outside
+    /// `entries` at its two ends, so each end takes its own held entry first and the other
+    /// end's last.
+    fn take(&mut self, back: bool) -> Option<Entry> {
+        if back {
+            self.held_back
+                .take()
+                .or_else(|| self.entries.next_back())
+                .or_else(|| self.held_front.take())
+        } else {
+            self.held_front
+                .take()
+                .or_else(|| self.entries.next())
+                .or_else(|| self.held_back.take())
+        }
+    }
+
+    /// Puts back an entry just taken from the end `back`.
+    fn hold(&mut self, entry: Entry, back: bool) {
+        if back {
+            self.held_back = Some(entry);
+        } else {
+            self.held_front = Some(entry);
+        }
+    }
 }
 
 /// One entry returned by `lqft_iter_next`: borrowed views, valid until the next
@@ -36,11 +70,48 @@ pub struct lqft_entry {
     pub value_len: usize,
 }
 
+/// How a range bound applies to the bytes given with it: `LQFT_BOUND_INCLUDED`,
+/// `LQFT_BOUND_EXCLUDED` or `LQFT_BOUND_UNBOUNDED`.
+pub type lqft_bound = u32;
+/// The bound's key belongs to the range.
+pub const LQFT_BOUND_INCLUDED: lqft_bound = 0;
+/// The bound's key does not belong to the range.
+pub const LQFT_BOUND_EXCLUDED: lqft_bound = 1;
+/// No bound: the range is open on this side and the bytes given with it are ignored (they may
+/// be `NULL`).
+pub const LQFT_BOUND_UNBOUNDED: lqft_bound = 2;
+
+/// The bound `(ptr, len)` of the kind `kind`.
+///
+/// # Safety
+/// Unless `kind` is `LQFT_BOUND_UNBOUNDED`, `ptr` is `NULL` (with length 0) or points to `len`
+/// readable bytes that stay unchanged for `'a`.
+unsafe fn bound<'a>(
+    ptr: *const u8,
+    len: usize,
+    kind: lqft_bound,
+    what: &str,
+) -> Result<Bound<&'a [u8]>, Fail> {
+    match kind {
+        // SAFETY: forwarded contract.
+        LQFT_BOUND_INCLUDED => Ok(Bound::Included(unsafe { input(ptr, len, what) }?)),
+        // SAFETY: forwarded contract.
+        LQFT_BOUND_EXCLUDED => Ok(Bound::Excluded(unsafe { input(ptr, len, what) }?)),
+        LQFT_BOUND_UNBOUNDED => Ok(Bound::Unbounded),
+        other => Err(Fail::invalid(format!(
+            "`{what}_bound` is {other}, not one of LQFT_BOUND_INCLUDED, LQFT_BOUND_EXCLUDED, \
+             LQFT_BOUND_UNBOUNDED"
+        ))),
+    }
+}
+
 /// Hands a new iterator over `entries` to C.
 fn give(out: Out<*mut lqft_iter>, entries: Entries) -> Outcome {
     out.write(new_handle(lqft_iter {
         entries,
         current: None,
+        held_front: None,
+        held_back: None,
     }));
     Ok(LQFT_OK)
 }
@@ -56,34 +127,32 @@ unsafe fn open_all<V: Version>(version: *const V, out: *mut *mut lqft_iter) -> O
     give(out, entries)
 }
 
-/// The body of `lqft_map_range` / `lqft_snapshot_range`: the entries with `start <= key < end`.
+/// The body of the `*_range` and `*_range_bounds` exports: the entries between the bounds.
 ///
 /// # Safety
-/// `version` is `NULL` or a live handle; `start`/`end` are `NULL` (with length 0) or point to
-/// `start_len`/`end_len` readable bytes; `out` is `NULL` or writable.
+/// `version` is `NULL` or a live handle; each bound that is not `LQFT_BOUND_UNBOUNDED` is `NULL`
+/// (with length 0) or points to its length of readable bytes; `out` is `NULL` or writable.
+#[allow(clippy::too_many_arguments)]
 unsafe fn open_range<V: Version>(
     version: *const V,
     start: *const u8,
     start_len: usize,
+    start_bound: lqft_bound,
     end: *const u8,
     end_len: usize,
+    end_bound: lqft_bound,
     out: *mut *mut lqft_iter,
 ) -> Outcome {
     // SAFETY: forwarded contract.
     let (version, start, end, out) = unsafe {
         (
             handle(version, V::NAME)?,
-            input(start, start_len, "start")?,
-            input(end, end_len, "end")?,
+            bound(start, start_len, start_bound, "start")?,
+            bound(end, end_len, end_bound, "end")?,
             Out::new(out, "out")?,
         )
     };
-    let entries = Entries::new(
-        &version.tree(),
-        Bound::Included(start),
-        Bound::Excluded(end),
-    );
-    give(out, entries)
+    give(out, Entries::new(&version.tree(), start, end))
 }
 
 /// The body of `lqft_map_prefix` / `lqft_snapshot_prefix`: the entries whose key starts with
@@ -147,7 +216,55 @@ pub unsafe extern "C" fn lqft_map_range(
 ) -> lqft_status {
     // SAFETY: the caller promised a live map, readable bounds and a writable `out`.
     call("lqft_map_range", || unsafe {
-        open_range(map, start, start_len, end, end_len, out)
+        open_range(
+            map,
+            start,
+            start_len,
+            LQFT_BOUND_INCLUDED,
+            end,
+            end_len,
+            LQFT_BOUND_EXCLUDED,
+            out,
+        )
+    })
+}
+
+/// Stores in `*out` an iterator over the entries of the map's live state between two bounds,
+/// each included, excluded or absent (`lqft_bound`), in key order, as of this call. Empty when
+/// the bounds admit no key. O(log n) to start. The bounds are copied.
+///
+/// For example `(start "k", LQFT_BOUND_EXCLUDED, end NULL, LQFT_BOUND_UNBOUNDED)` walks every
+/// key after `"k"`.
+/// Ownership: the caller owns the iterator and releases it with `lqft_iter_free`.
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (unknown bound kind).
+///
+/// # Safety
+/// `map` is `NULL` or a live map; a bound that is not `LQFT_BOUND_UNBOUNDED` is `NULL` (with
+/// length 0) or points to its length of readable bytes; `out` is `NULL` or writable.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn lqft_map_range_bounds(
+    map: *const lqft_map,
+    start: *const u8,
+    start_len: usize,
+    start_bound: lqft_bound,
+    end: *const u8,
+    end_len: usize,
+    end_bound: lqft_bound,
+    out: *mut *mut lqft_iter,
+) -> lqft_status {
+    // SAFETY: the caller promised a live map, readable bounds and a writable `out`.
+    call("lqft_map_range_bounds", || unsafe {
+        open_range(
+            map,
+            start,
+            start_len,
+            start_bound,
+            end,
+            end_len,
+            end_bound,
+            out,
+        )
     })
 }
 
@@ -212,7 +329,54 @@ pub unsafe extern "C" fn lqft_snapshot_range(
 ) -> lqft_status {
     // SAFETY: the caller promised a live snapshot, readable bounds and a writable `out`.
     call("lqft_snapshot_range", || unsafe {
-        open_range(snapshot, start, start_len, end, end_len, out)
+        open_range(
+            snapshot,
+            start,
+            start_len,
+            LQFT_BOUND_INCLUDED,
+            end,
+            end_len,
+            LQFT_BOUND_EXCLUDED,
+            out,
+        )
+    })
+}
+
+/// Stores in `*out` an iterator over the snapshot's entries between two bounds, each included,
+/// excluded or absent (see `lqft_map_range_bounds`). The bounds are copied.
+///
+/// Ownership: the caller owns the iterator (release with `lqft_iter_free`); it outlives the
+/// snapshot handle.
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (unknown bound kind).
+///
+/// # Safety
+/// `snapshot` is `NULL` or a live snapshot; a bound that is not `LQFT_BOUND_UNBOUNDED` is
+/// `NULL` (with length 0) or points to its length of readable bytes; `out` is `NULL` or
+/// writable.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn lqft_snapshot_range_bounds(
+    snapshot: *const lqft_snapshot,
+    start: *const u8,
+    start_len: usize,
+    start_bound: lqft_bound,
+    end: *const u8,
+    end_len: usize,
+    end_bound: lqft_bound,
+    out: *mut *mut lqft_iter,
+) -> lqft_status {
+    // SAFETY: the caller promised a live snapshot, readable bounds and a writable `out`.
+    call("lqft_snapshot_range_bounds", || unsafe {
+        open_range(
+            snapshot,
+            start,
+            start_len,
+            start_bound,
+            end,
+            end_len,
+            end_bound,
+            out,
+        )
     })
 }
 
@@ -245,12 +409,7 @@ pub unsafe extern "C" fn lqft_snapshot_prefix(
 unsafe fn step(iter: *mut lqft_iter, out: *mut lqft_entry, back: bool) -> Outcome {
     // SAFETY: forwarded contract.
     let (iter, out) = unsafe { (handle_mut(iter, "iter")?, Out::new(out, "out")?) };
-    let next = if back {
-        iter.entries.next_back()
-    } else {
-        iter.entries.next()
-    };
-    let Some(entry) = next else {
+    let Some(entry) = iter.take(back) else {
         return Ok(LQFT_DONE);
     };
     // The views point into the leaf `current` now owns; it is replaced only by the next step or
@@ -298,6 +457,132 @@ pub unsafe extern "C" fn lqft_iter_next_back(
 ) -> lqft_status {
     // SAFETY: the caller promised a live, unshared iterator and a writable `out`.
     call("lqft_iter_next_back", || unsafe { step(iter, out, true) })
+}
+
+/// Copies entries from the front or the back of the iterator into the caller's packed output.
+///
+/// # Safety
+/// `iter` is `NULL` or a live iterator no other thread is using; `buf` is `NULL` or valid for
+/// writes of `cap` bytes; `ends` is `NULL` or valid for writes of `2 * max_entries` `size_t`s;
+/// `out_count` and `out_len` are `NULL` or writable.
+#[allow(clippy::too_many_arguments)]
+unsafe fn step_packed(
+    iter: *mut lqft_iter,
+    buf: *mut u8,
+    cap: usize,
+    ends: *mut usize,
+    max_entries: usize,
+    out_count: *mut usize,
+    out_len: *mut usize,
+    back: bool,
+) -> Outcome {
+    if max_entries == 0 {
+        return Err(Fail::invalid("`max_entries` is 0"));
+    }
+    let ends_cap = max_entries
+        .checked_mul(2)
+        .ok_or_else(|| Fail::invalid(format!("`max_entries` {max_entries} is impossible")))?;
+    // SAFETY: forwarded contract.
+    let (iter, mut packed, out_count, out_len) = unsafe {
+        (
+            handle_mut(iter, "iter")?,
+            Packed::new(buf, cap, ends, ends_cap)?,
+            Out::new(out_count, "out_count")?,
+            Out::new(out_len, "out_len")?,
+        )
+    };
+    let mut count = 0;
+    while count < max_entries {
+        let Some(entry) = iter.take(back) else { break };
+        let pieces = [entry.key(), entry.value()];
+        match packed.fits(&pieces) {
+            Ok(true) => {
+                packed.push(&pieces);
+                count += 1;
+            }
+            Ok(false) => {
+                iter.hold(entry, back);
+                break;
+            }
+            Err(needed) => {
+                iter.hold(entry, back);
+                if count > 0 {
+                    break;
+                }
+                out_len.write(needed);
+                return Err(Fail::new(
+                    LQFT_ERR_BUFFER_TOO_SMALL,
+                    format!("the next entry needs {needed} bytes, the buffer holds {cap}"),
+                ));
+            }
+        }
+    }
+    if count == 0 {
+        return Ok(LQFT_DONE);
+    }
+    out_count.write(count);
+    out_len.write(packed.used());
+    Ok(LQFT_OK)
+}
+
+/// Copies up to `max_entries` next entries, in key order, into the caller's buffer: many
+/// entries per call, for bindings where each call costs more than copying.
+///
+/// Layout: keys and values back to back in `buf` (key 0, value 0, key 1, value 1, ...);
+/// `ends[2*i]` is the offset just past key `i` and `ends[2*i + 1]` the offset just past value
+/// `i`, so entry `i` starts where entry `i - 1` ended (entry 0 at offset 0). `ends` has room
+/// for `2 * max_entries` offsets.
+///
+/// Returns `LQFT_OK` with the number of entries copied (at least 1) in `*out_count` and the
+/// bytes used in `*out_len`; `LQFT_DONE` when no entry is left (nothing written); or
+/// `LQFT_ERR_BUFFER_TOO_SMALL` when the next entry alone needs more than `cap` bytes, with
+/// the bytes it needs in `*out_len`. An entry that does not fit is not lost: the next step
+/// returns it. Steps mix freely with `lqft_iter_next` and the backward functions.
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (`max_entries` 0),
+/// `LQFT_ERR_BUFFER_TOO_SMALL`.
+/// Thread safety: one thread at a time per iterator.
+///
+/// # Safety
+/// `iter` is `NULL` or a live iterator no other thread is using; `buf` is `NULL` (with `cap`
+/// 0) or valid for writes of `cap` bytes; `ends` is `NULL` or valid for writes of
+/// `2 * max_entries` `size_t`s; `out_count` and `out_len` are `NULL` or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_iter_next_packed(
+    iter: *mut lqft_iter,
+    buf: *mut u8,
+    cap: usize,
+    ends: *mut usize,
+    max_entries: usize,
+    out_count: *mut usize,
+    out_len: *mut usize,
+) -> lqft_status {
+    // SAFETY: the caller promised a live, unshared iterator and writable outputs.
+    call("lqft_iter_next_packed", || unsafe {
+        step_packed(iter, buf, cap, ends, max_entries, out_count, out_len, false)
+    })
+}
+
+/// `lqft_iter_next_packed` walking backwards: the entries not yet returned, from the largest
+/// key down, packed in that (descending) order.
+///
+/// Errors and thread safety: as `lqft_iter_next_packed`.
+///
+/// # Safety
+/// As for `lqft_iter_next_packed`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_iter_next_back_packed(
+    iter: *mut lqft_iter,
+    buf: *mut u8,
+    cap: usize,
+    ends: *mut usize,
+    max_entries: usize,
+    out_count: *mut usize,
+    out_len: *mut usize,
+) -> lqft_status {
+    // SAFETY: the caller promised a live, unshared iterator and writable outputs.
+    call("lqft_iter_next_back_packed", || unsafe {
+        step_packed(iter, buf, cap, ends, max_entries, out_count, out_len, true)
+    })
 }
 
 /// Releases an iterator and the views it lent. `NULL` is a no-op.
