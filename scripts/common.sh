@@ -13,15 +13,20 @@ ensure_tools() {
     command -v "${pair%%=*}" >/dev/null 2>&1 || missing+=("${pair#*=}")
   done
   [ ${#missing[@]} -eq 0 ] && return 0
-  echo "installing missing system packages: ${missing[*]}"
+  install_packages "${missing[@]}"
+}
+
+# install_packages PACKAGE...: installs Debian packages with apt-get (as root or with sudo).
+install_packages() {
+  echo "installing missing system packages: $*"
   local sudo=""
   if [ "$(id -u)" -ne 0 ]; then
     command -v sudo >/dev/null 2>&1 || {
-      echo "error: need root or sudo to install ${missing[*]}" >&2
+      echo "error: need root or sudo to install $*" >&2
       return 1
     }
     sudo="sudo"
   fi
   $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" </dev/null
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" </dev/null
 }

@@ -4,7 +4,8 @@
 #   fmt, clippy, rust-tests (cargo test --release: unit, model, format and header tests),
 #   header (include/lqft.h is up to date), c-plain, c-asan (AddressSanitizer + UBSan),
 #   c-valgrind (memcheck: no errors, no definite leaks), bench-smoke (every bench in benches/),
-#   fuzz (each store decoder under cargo-fuzz on nightly for LQFT_FUZZ_SECONDS, default 60).
+#   fuzz (each store decoder under cargo-fuzz on nightly for LQFT_FUZZ_SECONDS, default 60),
+#   python (the `lqft` package in python/: pip install into a venv, pytest, mypy --strict).
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$root"
@@ -71,6 +72,21 @@ fuzz() {
   return $ok
 }
 
+# The Python package: built by maturin (cffi over the C ABI) and installed with pip into a venv
+# of its own, then its tests (including the Hypothesis model test, >= 20,000 steps) and
+# `mypy --strict` (configured in python/pyproject.toml).
+python_suite() {
+  ensure_tools python3=python3 || return 1
+  # Debian splits venv and ensurepip out of python3.
+  python3 -c 'import venv, ensurepip' >/dev/null 2>&1 || install_packages python3-venv || return 1
+  local venv="$target_dir/python-venv"
+  [ -x "$venv/bin/python" ] || python3 -m venv "$venv" || return 1
+  "$venv/bin/python" -m pip uninstall -q -y lqft >/dev/null 2>&1
+  "$venv/bin/python" -m pip install -q "$root/python[test]" &&
+    (cd "$target_dir" && "$venv/bin/python" -m pytest -q -p no:cacheprovider "$root/python/tests") &&
+    (cd "$root/python" && "$venv/bin/python" -m mypy lqft)
+}
+
 stage fmt cargo fmt --check
 stage clippy cargo clippy --all-targets -- -D warnings
 stage rust-tests cargo test --release
@@ -85,6 +101,8 @@ else
 fi
 stage bench-smoke bench_smoke
 stage fuzz fuzz
+
+stage python python_suite
 
 echo
 [ $failed -gt 0 ] && echo "failed stages: ${failures[*]}"

@@ -1,0 +1,84 @@
+"""liblqft for Python: a versioned, ordered, verifiable map of bytes with O(1) snapshots.
+
+>>> import lqft
+>>> m = lqft.Map()
+>>> m[b"user:1"] = b"alice"
+>>> s = m.snapshot()
+>>> m[b"user:1"] = b"bob"
+>>> s[b"user:1"], m[b"user:1"]
+(b'alice', b'bob')
+>>> [c.kind for c in m.diff(s)]
+['changed']
+>>> m.rollback(s, discard=True)
+1
+>>> m[b"user:1"]
+b'alice'
+
+The package is a typed layer over liblqft's C ABI (``include/lqft.h``), loaded with cffi.
+"""
+
+from ._errors import (
+    ClosedError,
+    ConcurrentUseError,
+    CorruptError,
+    DuplicateSnapshotError,
+    Error,
+    FileError,
+    InvalidArgumentError,
+    KeyNotFoundError,
+    KeyTooLongError,
+    PanicError,
+    PendingChangesError,
+    PolicyError,
+    UnknownSnapshotError,
+    ValueTooLongError,
+)
+from ._files import generate_keypair, inspect_file
+from ._iter import Change, ChangeKind, Changes, Entries
+from ._map import Batch, CompactReport, Map, ReadSession
+from ._native import ffi as _ffi
+from ._native import lib as _lib
+from ._snapshot import Snapshot, SnapshotMeta
+
+#: Longest key accepted, in bytes.
+MAX_KEY_LEN: int = _lib.LQFT_MAX_KEY_LEN
+#: Longest value accepted, in bytes.
+MAX_VALUE_LEN: int = _lib.LQFT_MAX_VALUE_LEN
+#: Length of a Merkle root hash, in bytes.
+HASH_LEN: int = _lib.LQFT_HASH_LEN
+#: The version of the liblqft library loaded (``"MAJOR.MINOR.PATCH"``).
+LIBRARY_VERSION: str = _ffi.string(_lib.lqft_version()).decode("ascii")
+__version__ = LIBRARY_VERSION
+
+__all__ = [
+    "Map",
+    "Snapshot",
+    "SnapshotMeta",
+    "Batch",
+    "ReadSession",
+    "CompactReport",
+    "Entries",
+    "Change",
+    "ChangeKind",
+    "Changes",
+    "inspect_file",
+    "generate_keypair",
+    "Error",
+    "InvalidArgumentError",
+    "KeyTooLongError",
+    "ValueTooLongError",
+    "PendingChangesError",
+    "UnknownSnapshotError",
+    "DuplicateSnapshotError",
+    "CorruptError",
+    "FileError",
+    "PolicyError",
+    "PanicError",
+    "KeyNotFoundError",
+    "ClosedError",
+    "ConcurrentUseError",
+    "MAX_KEY_LEN",
+    "MAX_VALUE_LEN",
+    "HASH_LEN",
+    "LIBRARY_VERSION",
+]

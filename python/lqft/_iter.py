@@ -1,0 +1,191 @@
+"""Ordered walks over a version (live state or snapshot) and diffs between versions.
+
+Both copy many entries per C call (``lqft_iter_next_packed``, ``lqft_diff_next_packed``) into
+one buffer per thread, then slice it: a C call costs far more from Python than copying does.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any, Literal, NamedTuple, Optional
+
+from ._errors import raise_status
+from ._native import ffi, lib
+from ._util import Exclusive
+
+__all__ = ["Entries", "Change", "ChangeKind", "Changes"]
+
+_OK = lib.LQFT_OK
+_DONE = lib.LQFT_DONE
+_TOO_SMALL = lib.LQFT_ERR_BUFFER_TOO_SMALL
+# Most entries taken per C call: bounds what a walk copies ahead of its reader.
+_CHUNK = 512
+# Bytes of a thread's packing buffer; an entry larger than this gets a larger buffer once.
+_BUFFER = 1 << 16
+
+
+class _Packing(threading.local):
+    """Each thread's buffers for packed steps (a thread runs one step at a time)."""
+
+    def __init__(self) -> None:
+        self.cap = _BUFFER
+        self.buf: Any = ffi.new("uint8_t[]", self.cap)
+        self.ends: Any = ffi.new("size_t[]", 3 * _CHUNK)
+        self.kinds: Any = ffi.new("lqft_diff_kind[]", _CHUNK)
+        self.count: Any = ffi.new("size_t *")
+        self.used: Any = ffi.new("size_t *")
+
+    def grow(self, needed: int) -> None:
+        self.cap = max(needed, self.cap)
+        self.buf = ffi.new("uint8_t[]", self.cap)
+
+
+_packing = _Packing()
+
+
+class Entries(Iterator[tuple[bytes, bytes]]):
+    """An iterator of ``(key, value)`` pairs in key order (or reverse order), over a version
+    fixed when it was made: later writes to the map do not show.
+
+    It owns its version, so it outlives the map or snapshot it came from. One thread at a time
+    may use it; a second thread gets :class:`lqft.ConcurrentUseError` instead of waiting.
+    """
+
+    __slots__ = ("_handle", "_reverse", "_buffered", "_guard", "__weakref__")
+
+    def __init__(self, handle: Any, reverse: bool) -> None:
+        self._handle: Any = ffi.gc(handle, lib.lqft_iter_free)
+        self._reverse = reverse
+        self._buffered: Iterator[tuple[bytes, bytes]] = iter(())
+        self._guard = Exclusive("iterator")
+
+    def __iter__(self) -> Entries:
+        return self
+
+    def __next__(self) -> tuple[bytes, bytes]:
+        with self._guard:
+            for entry in self._buffered:
+                return entry
+            if self._handle is None:
+                raise StopIteration
+            chunk = self._fill()
+            if not chunk:
+                self._release()
+                raise StopIteration
+            self._buffered = iter(chunk)
+            return next(self._buffered)
+
+    def _fill(self) -> list[tuple[bytes, bytes]]:
+        step = lib.lqft_iter_next_back_packed if self._reverse else lib.lqft_iter_next_packed
+        p = _packing
+        while True:
+            status = step(self._handle, p.buf, p.cap, p.ends, _CHUNK, p.count, p.used)
+            if status == _OK:
+                break
+            if status == _DONE:
+                return []
+            if status != _TOO_SMALL:
+                raise_status(status)
+            p.grow(p.used[0])
+        count = p.count[0]
+        data = ffi.buffer(p.buf, p.used[0])[:]
+        ends = ffi.unpack(p.ends, 2 * count)
+        chunk: list[tuple[bytes, bytes]] = []
+        append = chunk.append
+        start = 0
+        for i in range(0, 2 * count, 2):
+            key_end = ends[i]
+            value_end = ends[i + 1]
+            append((data[start:key_end], data[key_end:value_end]))
+            start = value_end
+        return chunk
+
+    def _release(self) -> None:
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            ffi.release(handle)
+
+    def close(self) -> None:
+        """Releases the walk's version now instead of when the iterator is collected."""
+        with self._guard:
+            self._buffered = iter(())
+            self._release()
+
+
+ChangeKind = Literal["added", "removed", "changed"]
+
+_KINDS: dict[int, ChangeKind] = {
+    lib.LQFT_DIFF_ADDED: "added",
+    lib.LQFT_DIFF_REMOVED: "removed",
+    lib.LQFT_DIFF_CHANGED: "changed",
+}
+
+
+class Change(NamedTuple):
+    """One difference between two versions."""
+
+    kind: ChangeKind
+    """``"added"``, ``"removed"`` or ``"changed"``."""
+    key: bytes
+    old: Optional[bytes]
+    """The value in the older version (``None`` when added)."""
+    new: Optional[bytes]
+    """The value in the newer version (``None`` when removed)."""
+
+
+class Changes(Iterator[Change]):
+    """An iterator of :class:`Change` in key order, costing O(changes): subtrees both versions
+    share are skipped. Owns what it needs; one thread at a time."""
+
+    __slots__ = ("_handle", "_buffered", "_guard", "__weakref__")
+
+    def __init__(self, handle: Any) -> None:
+        self._handle: Any = ffi.gc(handle, lib.lqft_diff_free)
+        self._buffered: Iterator[Change] = iter(())
+        self._guard = Exclusive("diff")
+
+    def __iter__(self) -> Changes:
+        return self
+
+    def __next__(self) -> Change:
+        with self._guard:
+            for change in self._buffered:
+                return change
+            if self._handle is None:
+                raise StopIteration
+            chunk = self._fill()
+            if not chunk:
+                handle, self._handle = self._handle, None
+                ffi.release(handle)
+                raise StopIteration
+            self._buffered = iter(chunk)
+            return next(self._buffered)
+
+    def _fill(self) -> list[Change]:
+        p = _packing
+        while True:
+            status = lib.lqft_diff_next_packed(
+                self._handle, p.buf, p.cap, p.ends, p.kinds, _CHUNK, p.count, p.used
+            )
+            if status == _OK:
+                break
+            if status == _DONE:
+                return []
+            if status != _TOO_SMALL:
+                raise_status(status)
+            p.grow(p.used[0])
+        count = p.count[0]
+        data = ffi.buffer(p.buf, p.used[0])[:]
+        ends = ffi.unpack(p.ends, 3 * count)
+        kinds = ffi.unpack(p.kinds, count)
+        chunk = []
+        start = 0
+        for i in range(count):
+            key_end, old_end, new_end = ends[3 * i], ends[3 * i + 1], ends[3 * i + 2]
+            kind = _KINDS[kinds[i]]
+            old = None if kind == "added" else data[key_end:old_end]
+            new = None if kind == "removed" else data[old_end:new_end]
+            chunk.append(Change(kind, data[start:key_end], old, new))
+            start = new_end
+        return chunk

@@ -1,0 +1,548 @@
+"""The map: a live state plus a registry of snapshots."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import ItemsView, Iterable, Iterator, KeysView, Mapping, MutableMapping
+from collections.abc import ValuesView
+from dataclasses import dataclass
+from typing import Any, Optional, Union, overload
+
+from . import _read
+from ._errors import ClosedError, raise_status
+from ._iter import Changes, Entries
+from ._native import ffi, lib
+from ._snapshot import Snapshot, range_args
+from ._util import Exclusive, StrPath, as_bytes, as_count
+
+__all__ = ["Map", "Batch", "ReadSession", "CompactReport"]
+
+_OK = lib.LQFT_OK
+_NOT_FOUND = lib.LQFT_NOT_FOUND
+
+
+@dataclass(frozen=True)
+class CompactReport:
+    """What :meth:`Map.compact` did."""
+
+    pruned: list[int]
+    """Ids removed from the registry, ascending."""
+    retained: list[int]
+    """Ids still registered, ascending."""
+
+
+class Map(MutableMapping[bytes, bytes]):
+    """A versioned, ordered map from bytes to bytes: a ``MutableMapping`` whose live state can
+    be snapshotted in O(1), rolled back, diffed and saved to signed files.
+
+    Keys and values are bytes-like (``bytes``, ``bytearray``, ``memoryview``...; ``str`` is a
+    ``TypeError``), compared as bytes: iteration is in key byte order. Keys are at most
+    ``lqft.MAX_KEY_LEN`` bytes.
+
+    Threads: every method may be called from any number of threads at once (the C map is
+    internally synchronised; writers are serialised), and the GIL is released during each C
+    call. Iterators and diffs are used by one thread at a time.
+    """
+
+    __slots__ = ("_h", "__weakref__")
+
+    def __init__(self, items: Union[Mapping[Any, Any], Iterable[tuple[Any, Any]], None] = None) -> None:
+        out = ffi.new("lqft_map **")
+        status = lib.lqft_map_new(out)
+        if status != _OK:
+            raise_status(status)
+        self._h: Any = ffi.gc(out[0], lib.lqft_map_free)
+        if items is not None:
+            with self.batch() as batch:
+                pairs = items.items() if isinstance(items, Mapping) else items
+                for key, value in pairs:
+                    batch.put(key, value)
+
+    def _handle(self) -> Any:
+        h = self._h
+        if h is None:
+            raise ClosedError("the map is closed")
+        return h
+
+    # -- MutableMapping ------------------------------------------------------------------
+
+    def __getitem__(self, key: bytes) -> bytes:
+        value = _read.get_into(lib.lqft_map_get_into, lib.lqft_map_get, self._handle(), key)
+        if value is None:
+            raise _read.missing(key)
+        return value
+
+    @overload
+    def get(self, key: bytes) -> Optional[bytes]: ...
+    @overload
+    def get(self, key: bytes, default: Union[bytes, Any]) -> Union[bytes, Any]: ...
+
+    def get(self, key: bytes, default: Any = None) -> Any:
+        """The value under ``key``, or ``default``."""
+        value = _read.get_into(lib.lqft_map_get_into, lib.lqft_map_get, self._handle(), key)
+        return default if value is None else value
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        h = self._handle()
+        if type(key) is not bytes:
+            key = as_bytes(key, "key")
+        if type(value) is not bytes:
+            value = as_bytes(value, "value")
+        status = lib.lqft_map_put(h, key, len(key), value, len(value))
+        if status != _OK:
+            raise_status(status)
+
+    def put(self, key: bytes, value: bytes) -> None:
+        """``m[key] = value``."""
+        self[key] = value
+
+    def __delitem__(self, key: bytes) -> None:
+        if not self.delete(key):
+            raise _read.missing(key)
+
+    def delete(self, key: bytes) -> bool:
+        """Removes ``key``; whether it was present (absent is not an error)."""
+        h = self._handle()
+        if type(key) is not bytes:
+            key = as_bytes(key, "key")
+        status = lib.lqft_map_delete(h, key, len(key))
+        if status == _OK:
+            return True
+        if status == _NOT_FOUND:
+            return False
+        raise_status(status)
+
+    def __contains__(self, key: object) -> bool:
+        return _read.contains(lib.lqft_map_contains, self._handle(), key)
+
+    def __len__(self) -> int:
+        """Entries in the live state, O(1)."""
+        return _read.length(lib.lqft_map_len, self._handle())
+
+    def __iter__(self) -> Iterator[bytes]:
+        """Keys in byte order, of the live state as it is when iteration starts (later writes
+        do not show, and writing while iterating is allowed)."""
+        return iter(self.keys())
+
+    def __reversed__(self) -> Iterator[bytes]:
+        return (key for key, _ in self._entries(reverse=True))
+
+    def keys(self) -> KeysView[bytes]:
+        return _read.Keys(self)
+
+    def values(self) -> ValuesView[bytes]:
+        return _read.Values(self)
+
+    def items(self) -> ItemsView[bytes, bytes]:
+        return _read.Items(self)
+
+    def clear(self) -> None:
+        """Removes every entry of the live state (snapshots keep theirs)."""
+        status = lib.lqft_map_clear(self._handle(), ffi.NULL)
+        if status != _OK:
+            raise_status(status)
+
+    def _entries(self, reverse: bool = False) -> Entries:
+        return _read.open_iter(lib.lqft_map_iter, self._handle(), reverse=reverse)
+
+    def range(
+        self, start: Optional[bytes] = None, stop: Optional[bytes] = None, *, reverse: bool = False
+    ) -> Entries:
+        """``(key, value)`` pairs with ``start <= key < stop`` in key order (descending with
+        ``reverse``), of the live state as of this call; ``None`` leaves that end open."""
+        s, sk, e, ek = range_args(start, stop)
+        return _read.open_iter(
+            lib.lqft_map_range_bounds, self._handle(), s, len(s), sk, e, len(e), ek,
+            reverse=reverse,
+        )
+
+    def prefix(self, prefix: bytes, *, reverse: bool = False) -> Entries:
+        """``(key, value)`` pairs whose key starts with ``prefix``, in key order."""
+        p = as_bytes(prefix, "prefix")
+        return _read.open_iter(lib.lqft_map_prefix, self._handle(), p, len(p), reverse=reverse)
+
+    # -- versions ------------------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        """Takes an immutable snapshot of the live state (O(1)), registers it and makes it
+        current."""
+        out = ffi.new("lqft_snapshot **")
+        status = lib.lqft_map_snapshot(self._handle(), out)
+        if status != _OK:
+            raise_status(status)
+        return Snapshot._adopt(out[0])
+
+    @property
+    def pending_mutations(self) -> int:
+        """Writes no snapshot holds: what ``rollback(..., discard=True)`` would drop."""
+        out = ffi.new("uint64_t *")
+        status = lib.lqft_map_pending_mutations(self._handle(), out)
+        if status != _OK:
+            raise_status(status)
+        return int(out[0])
+
+    def rollback(self, snapshot_or_id: Union[Snapshot, int], *, discard: bool = False) -> int:
+        """Makes the live state equal to a snapshot (O(1)) and makes it current; no other
+        snapshot is touched. Returns how many uncommitted writes were dropped.
+
+        Uncommitted writes are never dropped silently: without ``discard=True`` they raise
+        :class:`lqft.PendingChangesError` and nothing changes. An ``int`` names a registered
+        snapshot (:class:`lqft.UnknownSnapshotError`, a ``KeyError``, when there is none); a
+        :class:`Snapshot` need not be registered.
+        """
+        h = self._handle()
+        policy = lib.LQFT_ROLLBACK_DISCARD if discard else lib.LQFT_ROLLBACK_FAIL
+        out = ffi.new("uint64_t *")
+        if isinstance(snapshot_or_id, Snapshot):
+            status = lib.lqft_map_rollback(h, snapshot_or_id._handle(), policy, out)
+        else:
+            sid = as_count(snapshot_or_id, "snapshot id")
+            status = lib.lqft_map_rollback_to(h, sid, policy, out)
+        if status != _OK:
+            raise_status(status)
+        return int(out[0])
+
+    def diff(
+        self, old: Union[Snapshot, int], new: Union[Snapshot, int, None] = None
+    ) -> Changes:
+        """The changes that turn ``old`` into ``new`` (default: the live state as of this
+        call), in key order, costing O(changes). Ids name registered snapshots."""
+        h = self._handle()
+        old_snapshot = self._resolve(old)
+        out = ffi.new("lqft_diff **")
+        if new is None:
+            status = lib.lqft_map_diff_live(h, old_snapshot._handle(), out)
+        else:
+            status = lib.lqft_diff_new(old_snapshot._handle(), self._resolve(new)._handle(), out)
+        if status != _OK:
+            raise_status(status)
+        return Changes(out[0])
+
+    def _resolve(self, snapshot_or_id: Union[Snapshot, int]) -> Snapshot:
+        if isinstance(snapshot_or_id, Snapshot):
+            return snapshot_or_id
+        return self.snapshot_by_id(snapshot_or_id)
+
+    def batch(self) -> Batch:
+        """A batch of writes, applied atomically when its ``with`` block ends without an
+        exception (other threads and snapshots see all of it or none) and discarded when it
+        ends with one::
+
+            with m.batch() as b:
+                b[b"x"] = b"1"
+                del b[b"y"]
+        """
+        return Batch(self)
+
+    # -- the snapshot registry -----------------------------------------------------------
+
+    def snapshot_ids(self) -> list[int]:
+        """Ids of the registered snapshots, ascending."""
+        ids = ffi.new("lqft_ids *")
+        status = lib.lqft_map_snapshot_ids(self._handle(), ids)
+        if status != _OK:
+            raise_status(status)
+        return _read.take_ids(ids)
+
+    def snapshots(self) -> list[Snapshot]:
+        """The registered snapshots, oldest first."""
+        h = self._handle()
+        count = ffi.new("size_t *")
+        status = lib.lqft_map_snapshot_count(h, count)
+        if status != _OK:
+            raise_status(status)
+        found = []
+        out = ffi.new("lqft_snapshot **")
+        for index in range(count[0]):
+            status = lib.lqft_map_snapshot_at(h, index, out)
+            if status == _NOT_FOUND:  # another thread compacted meanwhile
+                break
+            if status != _OK:
+                raise_status(status)
+            found.append(Snapshot._adopt(out[0]))
+        return found
+
+    def snapshot_by_id(self, snapshot_id: int) -> Snapshot:
+        """The registered snapshot with this id; :class:`lqft.UnknownSnapshotError` (a
+        ``KeyError``) when there is none."""
+        sid = as_count(snapshot_id, "snapshot id")
+        out = ffi.new("lqft_snapshot **")
+        status = lib.lqft_map_snapshot_by_id(self._handle(), sid, out)
+        if status == _NOT_FOUND:
+            from ._errors import UnknownSnapshotError
+
+            raise UnknownSnapshotError(
+                f"no registered snapshot has id {sid}", lib.LQFT_ERR_UNKNOWN_SNAPSHOT
+            )
+        if status != _OK:
+            raise_status(status)
+        return Snapshot._adopt(out[0])
+
+    @property
+    def current_snapshot(self) -> Optional[Snapshot]:
+        """The snapshot the live state derives from (the last taken or rolled back to)."""
+        out = ffi.new("lqft_snapshot **")
+        status = lib.lqft_map_current_snapshot(self._handle(), out)
+        if status == _NOT_FOUND:
+            return None
+        if status != _OK:
+            raise_status(status)
+        return Snapshot._adopt(out[0])
+
+    def compact(self, retain_last: int) -> CompactReport:
+        """Prunes the registry to the newest ``retain_last`` snapshots plus the current one
+        and every pinned one. Pruned snapshots stay readable through handles you hold."""
+        keep = as_count(retain_last, "retain_last")
+        pruned = ffi.new("lqft_ids *")
+        retained = ffi.new("lqft_ids *")
+        status = lib.lqft_map_compact(self._handle(), keep, pruned, retained)
+        if status != _OK:
+            raise_status(status)
+        return CompactReport(pruned=_read.take_ids(pruned), retained=_read.take_ids(retained))
+
+    def set_retention(self, retain_last: Optional[int]) -> list[int]:
+        """Keeps the registry pruned to the newest ``retain_last`` snapshots (plus the current
+        and pinned ones), now and after every snapshot; ``None`` stops pruning. Returns the
+        ids pruned now."""
+        enabled = retain_last is not None
+        keep = as_count(retain_last, "retain_last") if retain_last is not None else 0
+        pruned = ffi.new("lqft_ids *")
+        status = lib.lqft_map_set_retention(self._handle(), enabled, keep, pruned)
+        if status != _OK:
+            raise_status(status)
+        return _read.take_ids(pruned)
+
+    def pin(self, snapshot: Optional[Snapshot] = None) -> ReadSession:
+        """A read session on ``snapshot`` (default: the current one): compaction keeps it
+        registered until the session is closed. Use it as a context manager."""
+        if snapshot is None:
+            snapshot = self.current_snapshot
+            if snapshot is None:
+                raise ValueError("the map has no snapshot to pin; take one first")
+        out = ffi.new("lqft_read_session **")
+        status = lib.lqft_map_pin(self._handle(), snapshot._handle(), out)
+        if status != _OK:
+            raise_status(status)
+        return ReadSession(out[0])
+
+    def stats(self) -> dict[str, Any]:
+        """Counted statistics (docs/STATS.md): items, bytes, nodes, snapshots, counters.
+        Costs O(nodes) across the live state and retained snapshots."""
+        out = ffi.new("lqft_bytes *")
+        status = lib.lqft_map_stats_json(self._handle(), out)
+        if status != _OK:
+            raise_status(status)
+        try:
+            text = ffi.buffer(out.ptr, out.len)[:]
+        finally:
+            lib.lqft_bytes_free(out)
+        result: dict[str, Any] = json.loads(text)
+        return result
+
+    # -- files ---------------------------------------------------------------------------
+
+    def save_bundle(
+        self,
+        path: StrPath,
+        *,
+        sign_key_file: Optional[StrPath] = None,
+        valid_for_seconds: int = 0,
+    ) -> None:
+        """Writes every registered snapshot (and which is current) to ``path`` as one
+        ``lqft-snapshot-bundle-v1`` file, replaced atomically; signing and validity as for
+        :meth:`Snapshot.save`."""
+        from ._files import save_bundle
+
+        save_bundle(self._handle(), path, sign_key_file, valid_for_seconds)
+
+    def load_snapshot(
+        self,
+        path: StrPath,
+        *,
+        verify_key_file: Optional[StrPath] = None,
+        trusted_signers: Optional[StrPath] = None,
+        min_remaining_validity_seconds: Optional[int] = None,
+        activate: bool = False,
+        discard: bool = False,
+    ) -> Snapshot:
+        """Reads, verifies and registers the snapshot in an ``lqft-snapshot-v1`` file, with
+        its metadata; with ``activate``, also rolls back to it (``discard`` as for
+        :meth:`rollback`).
+
+        Verification: ``verify_key_file`` (Ed25519 public key PEM or HMAC secret) must verify
+        the signature; ``trusted_signers`` (a directory of public keys or a trust-store
+        manifest) must name its non-revoked signer; ``min_remaining_validity_seconds`` of
+        signed validity must remain. A file that fails raises :class:`lqft.PolicyError` (a
+        ``ValueError``); the map is unchanged on any error.
+        """
+        from ._files import load_snapshot
+
+        handle = load_snapshot(
+            self._handle(), path, verify_key_file, trusted_signers,
+            min_remaining_validity_seconds, activate, discard,
+        )
+        return Snapshot._adopt(handle)
+
+    def load_bundle(
+        self,
+        path: StrPath,
+        *,
+        verify_key_file: Optional[StrPath] = None,
+        trusted_signers: Optional[StrPath] = None,
+        min_remaining_validity_seconds: Optional[int] = None,
+        activate: bool = False,
+        discard: bool = False,
+    ) -> list[int]:
+        """Reads, verifies and registers every snapshot of an ``lqft-snapshot-bundle-v1``
+        file, all or none; with ``activate``, rolls back to the bundle's current snapshot.
+        Returns the registered ids. Verification as for :meth:`load_snapshot`."""
+        from ._files import load_bundle
+
+        return load_bundle(
+            self._handle(), path, verify_key_file, trusted_signers,
+            min_remaining_validity_seconds, activate, discard,
+        )
+
+    # -- lifetime ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Releases the map; later use raises :class:`lqft.ClosedError`. Snapshots,
+        iterators and diffs made from it keep working; calls running on other threads
+        finish first."""
+        self._h = None
+
+    def __enter__(self) -> Map:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        if self._h is None:
+            return "<lqft.Map closed>"
+        return f"<lqft.Map len={len(self)}>"
+
+    # Maps compare by contents, as dicts do; they are mutable, so unhashable.
+    __hash__ = None  # type: ignore[assignment]
+
+
+class Batch:
+    """Puts and deletes collected in order and applied to a map atomically by
+    :meth:`apply` (or at the end of ``with map.batch() as b:``). One thread builds a batch at a
+    time; a second gets :class:`lqft.ConcurrentUseError`."""
+
+    __slots__ = ("_map", "_h", "_guard", "applied")
+
+    def __init__(self, map: Map) -> None:
+        out = ffi.new("lqft_batch **")
+        status = lib.lqft_batch_new(out)
+        if status != _OK:
+            raise_status(status)
+        self._map = map
+        self._h: Any = ffi.gc(out[0], lib.lqft_batch_free)
+        self._guard = Exclusive("batch")
+        #: Operations that changed the map, once applied (``None`` before).
+        self.applied: Optional[int] = None
+
+    def _handle(self) -> Any:
+        h = self._h
+        if h is None:
+            raise ClosedError("the batch was applied or discarded")
+        return h
+
+    def put(self, key: bytes, value: bytes) -> None:
+        """Adds "set ``key`` to ``value``"."""
+        k = as_bytes(key, "key")
+        v = as_bytes(value, "value")
+        with self._guard:
+            status = lib.lqft_batch_put(self._handle(), k, len(k), v, len(v))
+        if status != _OK:
+            raise_status(status)
+
+    __setitem__ = put
+
+    def delete(self, key: bytes) -> None:
+        """Adds "remove ``key``" (absent keys are no error)."""
+        k = as_bytes(key, "key")
+        with self._guard:
+            status = lib.lqft_batch_delete(self._handle(), k, len(k))
+        if status != _OK:
+            raise_status(status)
+
+    __delitem__ = delete
+
+    def __len__(self) -> int:
+        out = ffi.new("size_t *")
+        with self._guard:
+            status = lib.lqft_batch_len(self._handle(), out)
+        if status != _OK:
+            raise_status(status)
+        return int(out[0])
+
+    def clear(self) -> None:
+        """Removes every operation collected so far."""
+        with self._guard:
+            status = lib.lqft_batch_clear(self._handle())
+        if status != _OK:
+            raise_status(status)
+
+    def apply(self) -> int:
+        """Applies every operation, in order and atomically; returns how many changed the
+        map. The batch is then finished."""
+        out = ffi.new("uint64_t *")
+        with self._guard:
+            status = lib.lqft_map_write_batch(self._map._handle(), self._handle(), out)
+            if status != _OK:
+                raise_status(status)
+            self.applied = int(out[0])
+            self._h = None
+        return self.applied
+
+    def discard(self) -> None:
+        """Drops every operation; the batch is then finished."""
+        with self._guard:
+            self._h = None
+
+    def __enter__(self) -> Batch:
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None:
+            self.apply()
+        else:
+            self.discard()
+
+
+class ReadSession:
+    """A pinned snapshot: :meth:`Map.compact` keeps it registered until :meth:`close`."""
+
+    __slots__ = ("_h", "_snapshot")
+
+    def __init__(self, handle: Any) -> None:
+        self._h: Any = ffi.gc(handle, lib.lqft_read_session_free)
+        out = ffi.new("lqft_snapshot **")
+        status = lib.lqft_read_session_snapshot(handle, out)
+        if status != _OK:
+            raise_status(status)
+        self._snapshot = Snapshot._adopt(out[0])
+
+    @property
+    def snapshot(self) -> Snapshot:
+        """The pinned snapshot (readable after the session closes, but no longer pinned)."""
+        return self._snapshot
+
+    @property
+    def closed(self) -> bool:
+        return self._h is None
+
+    def close(self) -> None:
+        """Unpins the snapshot. Idempotent."""
+        handle, self._h = self._h, None
+        if handle is not None:
+            ffi.release(handle)
+
+    def __enter__(self) -> ReadSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,253 @@
+"""Snapshots: immutable versions of a map, readable as a ``Mapping``."""
+
+from __future__ import annotations
+
+from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
+from dataclasses import dataclass
+from typing import Any, Optional, Union, overload
+
+from . import _read
+from ._errors import ClosedError, raise_status
+from ._iter import Entries
+from ._native import ffi, lib
+from ._util import StrPath, as_bytes
+
+__all__ = ["Snapshot", "SnapshotMeta"]
+
+_OK = lib.LQFT_OK
+_NOT_FOUND = lib.LQFT_NOT_FOUND
+_INCLUDED = lib.LQFT_BOUND_INCLUDED
+_EXCLUDED = lib.LQFT_BOUND_EXCLUDED
+_UNBOUNDED = lib.LQFT_BOUND_UNBOUNDED
+
+
+@dataclass(frozen=True)
+class SnapshotMeta:
+    """What was recorded about a snapshot when it was taken."""
+
+    id: int
+    """Unique within its map and increasing."""
+    generation: int
+    """Snapshots on the path from the first one to this one (the first is 1)."""
+    parent_id: Optional[int]
+    """The snapshot the live state derived from when this one was taken, if any."""
+    created_at_ns: int
+    """Wall-clock time of the snapshot, nanoseconds since the Unix epoch."""
+    mutation_count: int
+    """Mutations applied between the parent and this snapshot."""
+    delta_size: int
+    """Keys added, removed or changed between the parent and this snapshot."""
+    size: int
+    """Entries in the snapshot."""
+
+
+def range_args(
+    start: object, stop: object, what: str = "start"
+) -> tuple[bytes, int, bytes, int]:
+    """The C arguments of a ``start <= key < stop`` range where ``None`` is an open end."""
+    if start is None:
+        s, sk = b"", _UNBOUNDED
+    else:
+        s, sk = as_bytes(start, what), _INCLUDED
+    if stop is None:
+        e, ek = b"", _UNBOUNDED
+    else:
+        e, ek = as_bytes(stop, "stop"), _EXCLUDED
+    return s, sk, e, ek
+
+
+class Snapshot(Mapping[bytes, bytes]):
+    """An immutable version of a :class:`lqft.Map`: a ``Mapping`` of bytes to bytes in key
+    order, with its metadata.
+
+    Taking one is O(1). It stays readable for as long as you hold it, even after the map's
+    registry pruned it or the map was closed. Equality is by Merkle root: two snapshots with
+    equal contents are equal (and hash alike), whatever map or history produced them.
+    Snapshots may be read from any number of threads at once.
+    """
+
+    __slots__ = ("_h", "_meta")
+    _h: Any
+    _meta: Optional[SnapshotMeta]
+
+    def __init__(self) -> None:
+        raise TypeError("snapshots come from Map.snapshot() and the map's registry")
+
+    @classmethod
+    def _adopt(cls, handle: Any) -> Snapshot:
+        """Wraps a snapshot handle the caller owns."""
+        self = object.__new__(cls)
+        self._h = ffi.gc(handle, lib.lqft_snapshot_free)
+        self._meta = None
+        return self
+
+    def _handle(self) -> Any:
+        h = self._h
+        if h is None:
+            raise ClosedError("the snapshot is closed")
+        return h
+
+    # -- Mapping -------------------------------------------------------------------------
+
+    def __getitem__(self, key: bytes) -> bytes:
+        value = _read.get_into(
+            lib.lqft_snapshot_get_into, lib.lqft_snapshot_get, self._handle(), key
+        )
+        if value is None:
+            raise _read.missing(key)
+        return value
+
+    @overload
+    def get(self, key: bytes) -> Optional[bytes]: ...
+    @overload
+    def get(self, key: bytes, default: Union[bytes, Any]) -> Union[bytes, Any]: ...
+
+    def get(self, key: bytes, default: Any = None) -> Any:
+        """The value under ``key``, or ``default``."""
+        value = _read.get_into(
+            lib.lqft_snapshot_get_into, lib.lqft_snapshot_get, self._handle(), key
+        )
+        return default if value is None else value
+
+    def get_view(self, key: bytes) -> Optional[memoryview]:
+        """The value under ``key`` as a read-only ``memoryview`` of the snapshot's own bytes,
+        without copying, or ``None``. The view keeps the snapshot's data alive on its own."""
+        h = self._handle()
+        k = as_bytes(key, "key")
+        out_value = ffi.new("const uint8_t **")
+        out_len = ffi.new("size_t *")
+        status = lib.lqft_snapshot_get_view(h, k, len(k), out_value, out_len)
+        if status == _NOT_FOUND:
+            return None
+        if status != _OK:
+            raise_status(status)
+        # The view is valid while the handle lives: the pointer object below keeps `h` alive
+        # through its (no-op) destructor, and the buffer keeps the pointer object alive.
+        pointer = ffi.gc(out_value[0], lambda _p, _keep=h: None)
+        return memoryview(ffi.buffer(pointer, out_len[0])).toreadonly()
+
+    def __contains__(self, key: object) -> bool:
+        return _read.contains(lib.lqft_snapshot_contains, self._handle(), key)
+
+    def __len__(self) -> int:
+        return _read.length(lib.lqft_snapshot_len, self._handle())
+
+    def __iter__(self) -> Iterator[bytes]:
+        for key, _ in self.items():
+            yield key
+
+    def keys(self) -> KeysView[bytes]:
+        return _read.Keys(self)
+
+    def values(self) -> ValuesView[bytes]:
+        return _read.Values(self)
+
+    def items(self) -> ItemsView[bytes, bytes]:
+        return _read.Items(self)
+
+    def _entries(self, reverse: bool = False) -> Entries:
+        return _read.open_iter(lib.lqft_snapshot_iter, self._handle(), reverse=reverse)
+
+    def range(
+        self, start: Optional[bytes] = None, stop: Optional[bytes] = None, *, reverse: bool = False
+    ) -> Entries:
+        """``(key, value)`` pairs with ``start <= key < stop`` in key order (descending with
+        ``reverse``); ``None`` leaves that end open."""
+        s, sk, e, ek = range_args(start, stop)
+        return _read.open_iter(
+            lib.lqft_snapshot_range_bounds, self._handle(), s, len(s), sk, e, len(e), ek,
+            reverse=reverse,
+        )
+
+    def prefix(self, prefix: bytes, *, reverse: bool = False) -> Entries:
+        """``(key, value)`` pairs whose key starts with ``prefix``, in key order."""
+        p = as_bytes(prefix, "prefix")
+        return _read.open_iter(lib.lqft_snapshot_prefix, self._handle(), p, len(p), reverse=reverse)
+
+    # -- identity and metadata -----------------------------------------------------------
+
+    @property
+    def root_hash(self) -> bytes:
+        """The blake3 Merkle root (32 bytes): equal contents give equal roots."""
+        out = ffi.new("uint8_t[]", lib.LQFT_HASH_LEN)
+        status = lib.lqft_snapshot_root_hash(self._handle(), out, lib.LQFT_HASH_LEN)
+        if status != _OK:
+            raise_status(status)
+        root: bytes = ffi.buffer(out)[:]
+        return root
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, Snapshot):
+            return self.root_hash == other.root_hash
+        return super().__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash(self.root_hash)
+
+    @property
+    def meta(self) -> SnapshotMeta:
+        """The snapshot's metadata."""
+        if self._meta is None:
+            out = ffi.new("lqft_snapshot_meta *")
+            status = lib.lqft_snapshot_metadata(self._handle(), out)
+            if status != _OK:
+                raise_status(status)
+            self._meta = SnapshotMeta(
+                id=out.id,
+                generation=out.generation,
+                parent_id=out.parent_id if out.has_parent else None,
+                created_at_ns=out.created_at_ns,
+                mutation_count=out.mutation_count,
+                delta_size=out.delta_size,
+                size=out.size,
+            )
+        return self._meta
+
+    @property
+    def id(self) -> int:
+        """The snapshot's id (``meta.id``)."""
+        return self.meta.id
+
+    def __repr__(self) -> str:
+        if self._h is None:
+            return "<lqft.Snapshot closed>"
+        meta = self.meta
+        return f"<lqft.Snapshot id={meta.id} size={meta.size} root={self.root_hash.hex()[:16]}>"
+
+    def clone(self) -> Snapshot:
+        """A second handle on the same snapshot, closed on its own."""
+        out = ffi.new("lqft_snapshot **")
+        status = lib.lqft_snapshot_clone(self._handle(), out)
+        if status != _OK:
+            raise_status(status)
+        return Snapshot._adopt(out[0])
+
+    # -- files ---------------------------------------------------------------------------
+
+    def save(
+        self,
+        path: StrPath,
+        *,
+        sign_key_file: Optional[StrPath] = None,
+        valid_for_seconds: int = 0,
+    ) -> None:
+        """Writes the snapshot to ``path`` as an ``lqft-snapshot-v1`` file (gzip when the name
+        ends in ``.gz``), replaced atomically. ``sign_key_file`` signs it (an Ed25519 private
+        key PEM, or an HMAC secret); ``valid_for_seconds`` > 0 gives it a signed validity
+        window starting now."""
+        from ._files import save_snapshot
+
+        save_snapshot(self._handle(), path, sign_key_file, valid_for_seconds)
+
+    # -- lifetime ------------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Releases this handle; later use raises :class:`lqft.ClosedError`. Views, iterators
+        and diffs made from it keep working. Calls running on other threads finish first."""
+        self._h = None
+
+    def __enter__(self) -> Snapshot:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

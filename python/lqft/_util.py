@@ -1,0 +1,72 @@
+"""Argument conversion shared by every wrapper."""
+
+from __future__ import annotations
+
+import os
+import threading
+from typing import Any, Union
+
+from ._errors import ConcurrentUseError
+
+#: A file path.
+StrPath = Union[str, "os.PathLike[str]", bytes, "os.PathLike[bytes]"]
+
+
+def as_bytes(obj: object, what: str) -> bytes:
+    """``obj`` as ``bytes``: bytes pass through, other buffers are copied, ``str`` is refused.
+
+    The copy also means a buffer mutated by another thread cannot change under a call that
+    runs without the GIL.
+    """
+    if type(obj) is bytes:
+        return obj
+    if isinstance(obj, str):
+        raise TypeError(f"{what} must be bytes-like, not str (encode it first)")
+    try:
+        view = memoryview(obj)  # type: ignore[arg-type]
+    except TypeError:
+        raise TypeError(f"{what} must be bytes-like, not {type(obj).__name__}") from None
+    with view:
+        return view.tobytes()
+
+
+def as_path(path: object, what: str = "path") -> bytes:
+    """A file system path as the NUL-terminated bytes C wants (``os.fsencode``)."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        raise TypeError(f"{what} must be a str, bytes or os.PathLike, not {type(path).__name__}")
+    raw = os.fsencode(path)
+    if b"\0" in raw:
+        raise ValueError(f"{what} contains a NUL byte")
+    return raw
+
+
+def as_count(value: object, what: str) -> int:
+    """A non-negative ``int`` (``bool`` refused)."""
+    if type(value) is bool or not isinstance(value, int):
+        raise TypeError(f"{what} must be an int, not {type(value).__name__}")
+    if value < 0:
+        raise ValueError(f"{what} must be >= 0, got {value}")
+    if value >= 1 << 64:
+        raise ValueError(f"{what} must be < 2**64, got {value}")
+    return value
+
+
+class Exclusive:
+    """Guards an object that one thread at a time may use: a second thread raises instead of
+    waiting (or crashing the C side, which forbids concurrent use)."""
+
+    __slots__ = ("_lock", "_what")
+
+    def __init__(self, what: str) -> None:
+        self._lock = threading.Lock()
+        self._what = what
+
+    def __enter__(self) -> None:
+        if not self._lock.acquire(blocking=False):
+            raise ConcurrentUseError(
+                f"this {self._what} is in use by another thread; use one {self._what} "
+                "per thread"
+            )
+
+    def __exit__(self, *exc: Any) -> None:
+        self._lock.release()
