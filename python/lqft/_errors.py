@@ -18,6 +18,8 @@ __all__ = [
     "FileError",
     "PolicyError",
     "PanicError",
+    "LockedError",
+    "PoisonedError",
     "KeyNotFoundError",
     "ClosedError",
     "ConcurrentUseError",
@@ -106,6 +108,19 @@ class PanicError(Error, SystemError):
     status = lib.LQFT_ERR_PANIC
 
 
+class LockedError(Error, OSError):
+    """A store's writer lock is held by another writer (``LQFT_ERR_LOCKED``)."""
+
+    status = lib.LQFT_ERR_LOCKED
+
+
+class PoisonedError(Error, OSError):
+    """A store refuses writes after an earlier write or sync failed; reopen it
+    (``LQFT_ERR_POISONED``)."""
+
+    status = lib.LQFT_ERR_POISONED
+
+
 class KeyNotFoundError(Error, KeyError):
     """The key is absent (``m[key]`` or ``del m[key]``)."""
 
@@ -133,6 +148,8 @@ _BY_STATUS: dict[int, type[Error]] = {
         FileError,
         PolicyError,
         PanicError,
+        LockedError,
+        PoisonedError,
     )
 }
 # A NULL argument cannot come from this package's own calls; should one happen, it is a bad
