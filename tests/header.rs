@@ -98,13 +98,19 @@ fn python_binding_header_declares_what_the_c_header_declares() {
     if generated != committed {
         let extra: Vec<_> = generated
             .iter()
-            .filter(|line| !committed.contains(line) && line.starts_with("#define"))
+            .filter(|line| !committed.contains(line) && !line.trim_start().starts_with('*'))
+            .take(5)
+            .collect();
+        let missing: Vec<_> = committed
+            .iter()
+            .filter(|line| !generated.contains(line) && !line.trim_start().starts_with('*'))
+            .take(5)
             .collect();
         panic!(
             "the whole-crate header maturin generates for python/ differs from include/lqft.h; \
              public items outside src/ffi that cbindgen exports must be listed in \
-             cbindgen.toml's [export] exclude (first extra lines: {:?})",
-            &extra[..extra.len().min(5)]
+             cbindgen.toml's [export] exclude (or marked `cbindgen:ignore`). Only in the \
+             whole-crate header: {extra:?}; only in include/lqft.h: {missing:?}"
         );
     }
 }
