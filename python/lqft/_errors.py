@@ -20,6 +20,7 @@ __all__ = [
     "PanicError",
     "LockedError",
     "PoisonedError",
+    "LimitError",
     "KeyNotFoundError",
     "ClosedError",
     "ConcurrentUseError",
@@ -121,6 +122,13 @@ class PoisonedError(Error, OSError):
     status = lib.LQFT_ERR_POISONED
 
 
+class LimitError(Error, ValueError):
+    """A size cap was exceeded (a file larger than readers accept, or one being written that
+    would be); nothing changed (``LQFT_ERR_LIMIT``)."""
+
+    status = lib.LQFT_ERR_LIMIT
+
+
 class KeyNotFoundError(Error, KeyError):
     """The key is absent (``m[key]`` or ``del m[key]``)."""
 
@@ -150,6 +158,7 @@ _BY_STATUS: dict[int, type[Error]] = {
         PanicError,
         LockedError,
         PoisonedError,
+        LimitError,
     )
 }
 # A NULL argument cannot come from this package's own calls; should one happen, it is a bad

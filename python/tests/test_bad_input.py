@@ -99,6 +99,7 @@ def test_an_exception_class_exists_per_error_status() -> None:
         (lqft.PanicError, SystemError),
         (lqft.LockedError, OSError),
         (lqft.PoisonedError, OSError),
+        (lqft.LimitError, ValueError),
         (lqft.KeyNotFoundError, KeyError),
         (lqft.ClosedError, ValueError),
         (lqft.ConcurrentUseError, RuntimeError),
