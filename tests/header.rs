@@ -108,9 +108,8 @@ fn python_binding_header_declares_what_the_c_header_declares() {
             .collect();
         panic!(
             "the whole-crate header maturin generates for python/ differs from include/lqft.h; \
-             public items outside src/ffi that cbindgen exports must be listed in \
-             cbindgen.toml's [export] exclude (or marked `cbindgen:ignore`). Only in the \
-             whole-crate header: {extra:?}; only in include/lqft.h: {missing:?}"
+             every module but `ffi` must be marked `/// cbindgen:ignore` in src/lib.rs. Only \
+             in the whole-crate header: {extra:?}; only in include/lqft.h: {missing:?}"
         );
     }
 }

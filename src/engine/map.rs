@@ -65,8 +65,6 @@ enum Held {
 
 impl Value {
     /// The largest value copied into a `Value` rather than shared with the map.
-    ///
-    /// cbindgen:ignore
     pub const INLINE: usize = 128;
 
     /// The value of the entry `found`.
