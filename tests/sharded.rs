@@ -279,3 +279,91 @@ fn cross_shard_batches_are_atomic_for_readers_and_snapshots() {
         total
     );
 }
+
+/// Transactions across shards: concurrent transfers between counters on different shards
+/// keep the sum for every consistent reader, and increments through compare-and-swap and
+/// transactions lose no update.
+#[test]
+fn sharded_transactions_keep_the_sum_and_lose_no_update() {
+    const ACCOUNTS: u64 = 24;
+    let map = ShardedMap::new(8);
+    for a in 0..ACCOUNTS {
+        map.put(format!("acct{a}").as_bytes(), &counter(50))
+            .unwrap();
+    }
+    map.put(b"txn counter", &counter(0)).unwrap();
+    let total = ACCOUNTS * 50;
+    let done = AtomicBool::new(false);
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (1..=2u64)
+            .map(|seed| {
+                let map = &map;
+                scope.spawn(move || {
+                    let mut s = seed * 0x5151;
+                    for _ in 0..2_000 {
+                        let from = format!("acct{}", xorshift(&mut s) % ACCOUNTS).into_bytes();
+                        let to = format!("acct{}", xorshift(&mut s) % ACCOUNTS).into_bytes();
+                        loop {
+                            let mut txn = map.begin();
+                            let a = read_counter(txn.get(&from).unwrap());
+                            let b = read_counter(txn.get(&to).unwrap());
+                            if from == to {
+                                break;
+                            }
+                            let amount = a.min(xorshift(&mut s) % 9);
+                            txn.put(&from, &counter(a - amount)).unwrap();
+                            txn.put(&to, &counter(b + amount)).unwrap();
+                            let n = read_counter(txn.get(b"txn counter").unwrap());
+                            txn.put(b"txn counter", &counter(n + 1)).unwrap();
+                            if txn.commit().is_ok() {
+                                break;
+                            }
+                        }
+                        loop {
+                            let old = map.get(b"cas counter");
+                            let new = counter(old.as_deref().map_or(0, read_counter) + 1);
+                            if map
+                                .compare_and_swap(b"cas counter", old.as_deref(), Some(&new))
+                                .unwrap()
+                            {
+                                break;
+                            }
+                        }
+                    }
+                })
+            })
+            .collect();
+        scope.spawn(|| {
+            while !done.load(Ordering::Relaxed) {
+                let sum: u64 = map
+                    .iter()
+                    .filter(|e| e.key().starts_with(b"acct"))
+                    .map(|e| read_counter(e.value()))
+                    .sum();
+                assert_eq!(sum, total);
+            }
+        });
+        for w in workers {
+            w.join().unwrap();
+        }
+        done.store(true, Ordering::Relaxed);
+    });
+    assert_eq!(read_counter(&map.get(b"cas counter").unwrap()), 4_000);
+    let transfers = read_counter(&map.get(b"txn counter").unwrap());
+    assert!(transfers <= 4_000 && transfers > 3_000, "{transfers}");
+}
+
+#[test]
+fn a_conflicting_sharded_commit_changes_nothing() {
+    let map = ShardedMap::new(8);
+    map.put(b"a", b"1").unwrap();
+    let mut txn = map.begin();
+    assert_eq!(txn.get(b"a"), Some(&b"1"[..]));
+    for i in 0..32u8 {
+        txn.put(&[b'w', i], b"x").unwrap();
+    }
+    map.put(b"a", b"2").unwrap();
+    assert_eq!(txn.commit(), Err(lqft::Error::Conflict));
+    assert_eq!(map.len(), 1);
+    assert_eq!(map.pending_mutations(), 2);
+}

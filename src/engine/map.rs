@@ -661,6 +661,11 @@ impl Locked<'_> {
         applied
     }
 
+    /// The live state.
+    pub(super) fn live(&self) -> &Tree {
+        &self.live
+    }
+
     /// Makes the live state `target`'s and `target` current, counting `discarded` mutations
     /// as dropped.
     pub(super) fn make_current(&mut self, target: &Snapshot, discarded: u64) {

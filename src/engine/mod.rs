@@ -15,4 +15,4 @@ pub use map::{
 };
 pub use sharded::{Merged, ShardedMap, ShardedSnapshot, route_hash, shard_of};
 pub use snapshot::{Snapshot, SnapshotMeta};
-pub use txn::Txn;
+pub use txn::{Reads, Txn, TxnTarget, Writes};

@@ -41,6 +41,7 @@ use parking_lot::Mutex;
 use crate::engine::batch::{Batch, Op};
 use crate::engine::map::{Entries, Entry, Map, Value};
 use crate::engine::snapshot::{Snapshot, SnapshotMeta};
+use crate::engine::txn::{Reads, Txn, TxnTarget, Writes};
 use crate::engine::{RollbackOutcome, RollbackPolicy};
 use crate::error::{Error, Result};
 use crate::tree::{DiffEntry, Hash, Tree, prefix_end};
@@ -188,6 +189,51 @@ impl Iterator for Merged {
     }
 }
 
+impl TxnTarget for ShardedMap {
+    fn read(&self, key: &[u8]) -> Option<Value> {
+        self.get(key)
+    }
+
+    fn commit_if(&self, reads: &Reads, writes: &Writes) -> Option<u64> {
+        let n = self.shards.len();
+        let mut involved: Vec<usize> = reads
+            .keys()
+            .chain(writes.keys())
+            .map(|key| shard_of(key, n))
+            .collect();
+        involved.sort_unstable();
+        involved.dedup();
+        let mut locked: Vec<_> = involved
+            .iter()
+            .map(|&i| self.shards[i].lock_all())
+            .collect();
+        let lock_of = |key: &[u8]| involved.binary_search(&shard_of(key, n)).ok();
+        let holds = reads.iter().all(|(key, seen)| {
+            lock_of(key).is_some_and(|i| locked[i].live().get(key) == seen.as_deref())
+        });
+        if !holds {
+            return None;
+        }
+        let mut applied = 0;
+        for (i, lock) in locked.iter_mut().enumerate() {
+            let mine = writes.iter().filter(|(key, _)| lock_of(key) == Some(i));
+            let mut mine = mine.peekable();
+            if mine.peek().is_none() {
+                continue;
+            }
+            applied += lock.write(|writer| {
+                for (key, value) in mine {
+                    match value {
+                        Some(value) => writer.put(key, value),
+                        None => writer.delete(key),
+                    }
+                }
+            });
+        }
+        Some(applied)
+    }
+}
+
 /// The sharded map's own history: its snapshots and the one the live state derives from.
 #[derive(Default)]
 struct History {
@@ -271,6 +317,23 @@ impl ShardedMap {
     /// Mutations since the live state last equalled a sharded snapshot, summed over shards.
     pub fn pending_mutations(&self) -> u64 {
         self.shards.iter().map(Map::pending_mutations).sum()
+    }
+
+    /// Starts a write transaction on this map: the semantics of [`Txn`], with reads, writes
+    /// and the commit's check spanning any shards (the commit locks every shard it involves,
+    /// in shard order).
+    pub fn begin(&self) -> Txn<&ShardedMap> {
+        Txn::new(self)
+    }
+
+    /// [`Map::compare_and_swap`] on the key's shard.
+    pub fn compare_and_swap(
+        &self,
+        key: &[u8],
+        expected: Option<&[u8]>,
+        new: Option<&[u8]>,
+    ) -> Result<bool> {
+        self.shard(key).compare_and_swap(key, expected, new)
     }
 
     /// Applies every operation of `batch` in order, atomically across shards: every reader and

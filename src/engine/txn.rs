@@ -16,32 +16,68 @@
 //! consistent read that need not commit.
 
 use std::collections::BTreeMap;
+use std::ops::Deref;
 
 use crate::engine::map::{Map, Value};
 use crate::error::{Error, Result, check_entry, check_key};
 
+/// Every key a transaction read from its map, with what it saw.
+pub type Reads = BTreeMap<Vec<u8>, Option<Value>>;
+/// The last write of a transaction to each key: `Some(value)` for a put, `None` for a delete.
+pub type Writes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
+
+/// What a transaction reads from and commits to: a [`Map`] or a
+/// [`ShardedMap`](crate::ShardedMap).
+pub trait TxnTarget {
+    /// The live value under `key`.
+    fn read(&self, key: &[u8]) -> Option<Value>;
+    /// Atomically, under the writer locks of every key involved: if every key of `reads` still
+    /// holds what was seen, applies `writes` and returns how many changed the live state;
+    /// otherwise changes nothing and returns `None`.
+    fn commit_if(&self, reads: &Reads, writes: &Writes) -> Option<u64>;
+}
+
+impl TxnTarget for Map {
+    fn read(&self, key: &[u8]) -> Option<Value> {
+        self.get(key)
+    }
+
+    fn commit_if(&self, reads: &Reads, writes: &Writes) -> Option<u64> {
+        self.write_if(
+            |live| {
+                reads
+                    .iter()
+                    .all(|(key, seen)| live.get(key) == seen.as_deref())
+            },
+            |writer| {
+                for (key, value) in writes {
+                    match value {
+                        Some(value) => writer.put(key, value),
+                        None => writer.delete(key),
+                    }
+                }
+            },
+            |counters| counters.batches += 1,
+        )
+    }
+}
+
 /// A write transaction on a map; see the [module docs](self) for its semantics.
 ///
-/// `M` is how the transaction reaches its map: `&Map` from [`Map::begin`], or an owning handle
-/// such as `Arc<Map>` through [`Txn::new`].
+/// `M` is how the transaction reaches its map: `&Map` from [`Map::begin`], `&ShardedMap` from
+/// [`ShardedMap::begin`](crate::ShardedMap::begin), or an owning handle such as `Arc<Map>`
+/// through [`Txn::new`].
 ///
 /// | operation | cost |
 /// |---|---|
 /// | `get`, `contains_key` | O(d) the first time a key is read, O(log r) after |
 /// | `put`, `delete` | O(log w) (w: keys written) |
 /// | `commit` | O(r · d + w · d) under the writer lock (r: keys read) |
-pub struct Txn<M: AsRef<Map>> {
+pub struct Txn<M: Deref<Target: TxnTarget>> {
     map: M,
     /// Every key read from the map (not from the transaction's own writes), with what was seen.
-    reads: BTreeMap<Vec<u8>, Option<Value>>,
-    /// The last write to each key: `Some(value)` for a put, `None` for a delete.
-    writes: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
-}
-
-impl AsRef<Map> for Map {
-    fn as_ref(&self) -> &Map {
-        self
-    }
+    reads: Reads,
+    writes: Writes,
 }
 
 impl Map {
@@ -79,7 +115,7 @@ impl Map {
     }
 }
 
-impl<M: AsRef<Map>> Txn<M> {
+impl<M: Deref<Target: TxnTarget>> Txn<M> {
     /// A transaction on `map` with nothing read or written yet.
     pub fn new(map: M) -> Txn<M> {
         Txn {
@@ -90,8 +126,8 @@ impl<M: AsRef<Map>> Txn<M> {
     }
 
     /// The map this transaction reads and commits to.
-    pub fn map(&self) -> &Map {
-        self.map.as_ref()
+    pub fn map(&self) -> &M::Target {
+        &self.map
     }
 
     /// The value under `key` as this transaction sees it: its own last write to the key, else
@@ -101,7 +137,7 @@ impl<M: AsRef<Map>> Txn<M> {
             return written.as_deref();
         }
         if !self.reads.contains_key(key) {
-            let seen = self.map.as_ref().get(key);
+            let seen = self.map.read(key);
             self.reads.insert(key.to_vec(), seen);
         }
         self.reads[key].as_deref()
@@ -144,28 +180,13 @@ impl<M: AsRef<Map>> Txn<M> {
     /// transaction read: read again in a new transaction and retry. A transaction with no
     /// reads never conflicts.
     pub fn commit(self) -> Result<u64> {
-        let Txn { map, reads, writes } = self;
-        let applied = map.as_ref().write_if(
-            |live| {
-                reads
-                    .iter()
-                    .all(|(key, seen)| live.get(key) == seen.as_deref())
-            },
-            |writer| {
-                for (key, value) in &writes {
-                    match value {
-                        Some(value) => writer.put(key, value),
-                        None => writer.delete(key),
-                    }
-                }
-            },
-            |counters| counters.batches += 1,
-        );
-        applied.ok_or(Error::Conflict)
+        self.map
+            .commit_if(&self.reads, &self.writes)
+            .ok_or(Error::Conflict)
     }
 }
 
-impl<M: AsRef<Map>> std::fmt::Debug for Txn<M> {
+impl<M: Deref<Target: TxnTarget>> std::fmt::Debug for Txn<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Txn")
             .field("reads", &self.reads.len())
