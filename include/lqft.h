@@ -25,6 +25,13 @@
  *
  * Paths (file functions) are NUL-terminated C strings, taken as raw bytes.
  *
+ * Snapshot ids: an id names one snapshot of one map, ever. Each snapshot a map takes or
+ *   registers gets an id above every id that map has used (pruned ones included), so an id
+ *   never comes back. A snapshot of another map enters a map only by lqft_map_rollback (it is
+ *   registered under a fresh id, which becomes current) or by loading a file (under the id the
+ *   file records when this map has not used it, else LQFT_ERR_DUPLICATE_SNAPSHOT; or under a
+ *   fresh id with LQFT_IDS_FRESH). lqft_map_pin refuses another map's snapshot.
+ *
  * Lifetimes: snapshots, iterators, diffs and read sessions keep their own reference to the
  *   data they need, so they outlive the map they came from and may be freed in any order.
  *
@@ -288,6 +295,34 @@ typedef struct lqft_verify_options {
 typedef uint32_t lqft_rollback_policy;
 
 /**
+ * Which ids a load registers snapshots under: `LQFT_IDS_RECORDED` or `LQFT_IDS_FRESH`.
+ */
+typedef uint32_t lqft_snapshot_ids;
+
+/**
+ * How `lqft_map_load_snapshot_with` / `lqft_map_load_bundle_with` register what they load.
+ * Pass `NULL` for the defaults (recorded ids, no activation).
+ */
+typedef struct lqft_load_options {
+  /**
+   * Must be `sizeof(lqft_load_options)` (lets later versions add fields).
+   */
+  size_t size;
+  /**
+   * Make the loaded snapshot (a bundle's current snapshot, else its last) current.
+   */
+  bool activate;
+  /**
+   * What activation does with uncommitted writes.
+   */
+  lqft_rollback_policy pending;
+  /**
+   * Which ids the snapshots get.
+   */
+  lqft_snapshot_ids ids;
+} lqft_load_options;
+
+/**
  * How a range bound applies to the bytes given with it: `LQFT_BOUND_INCLUDED`,
  * `LQFT_BOUND_EXCLUDED` or `LQFT_BOUND_UNBOUNDED`.
  */
@@ -322,7 +357,8 @@ typedef struct lqft_entry {
  */
 typedef struct lqft_snapshot_meta {
   /**
-   * Unique within its map and increasing: a newer snapshot has a larger id.
+   * Names this snapshot and no other of its map, ever (ids are never reused); a snapshot
+   * registered later has a larger id.
    */
   uint64_t id;
   /**
@@ -376,6 +412,19 @@ typedef uint32_t lqft_cas_flags;
  * Present in both with different values.
  */
 #define LQFT_DIFF_CHANGED 3
+
+/**
+ * The ids the file records. Each must be unused in the map: above every id the map has
+ * used (`LQFT_ERR_DUPLICATE_SNAPSHOT` otherwise) and at most 2^63 − 1
+ * (`LQFT_ERR_INVALID_ARGUMENT` otherwise). A snapshot that records no id gets a fresh one.
+ */
+#define LQFT_IDS_RECORDED 0
+
+/**
+ * Fresh ids from the map, in file order, whatever the file records. Parent ids are
+ * translated when the parent is in the same file and dropped otherwise.
+ */
+#define LQFT_IDS_FRESH 1
 
 /**
  * The bound's key belongs to the range.
@@ -765,8 +814,10 @@ lqft_status lqft_map_save_bundle(const struct lqft_map *map,
 
 /**
  * Reads, verifies and registers the snapshot in the `lqft-snapshot-v1` file at `path` with
- * its metadata; with `activate`, also makes it current (rolling back the live state under
- * `pending`). Stores a handle on it in `*out` unless `out` is `NULL`.
+ * its metadata, under the id the file records (a fresh one if it records none); with
+ * `activate`, also makes it current (rolling back the live state under `pending`). Stores a
+ * handle on it in `*out` unless `out` is `NULL`. `lqft_map_load_snapshot_with` can load under
+ * a fresh id instead.
  *
  * A file that fails verification (bad signature, untrusted or revoked signer, not an
  * envelope while verification was requested, expired, below the freshness floor...) gives
@@ -780,8 +831,9 @@ lqft_status lqft_map_save_bundle(const struct lqft_map *map,
  * read.
  *
  * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT`, `LQFT_ERR_IO`,
- * `LQFT_ERR_LIMIT`, `LQFT_ERR_CORRUPT`, `LQFT_ERR_POLICY`, `LQFT_ERR_DUPLICATE_SNAPSHOT` (its id is already
- * registered), `LQFT_ERR_PENDING_CHANGES`. The map is unchanged on error.
+ * `LQFT_ERR_LIMIT`, `LQFT_ERR_CORRUPT`, `LQFT_ERR_POLICY`, `LQFT_ERR_DUPLICATE_SNAPSHOT` (its
+ * id is already used in this map: load it with `LQFT_IDS_FRESH`), `LQFT_ERR_PENDING_CHANGES`.
+ * The map is unchanged on error.
  * Ownership: the caller owns `*out` and releases it with `lqft_snapshot_free`.
  *
  * # Safety
@@ -796,10 +848,28 @@ lqft_status lqft_map_load_snapshot(const struct lqft_map *map,
                                    struct lqft_snapshot **out);
 
 /**
+ * `lqft_map_load_snapshot` with its choices in `options` (`NULL`: recorded id, no
+ * activation), among them `ids`: `LQFT_IDS_FRESH` registers the snapshot under a fresh id of
+ * this map, for example to load a file whose id this map already uses.
+ *
+ * Errors: as `lqft_map_load_snapshot`; `LQFT_ERR_INVALID_ARGUMENT` when `options->size` is
+ * not `sizeof(lqft_load_options)` or a choice is unknown.
+ *
+ * # Safety
+ * As for `lqft_map_load_snapshot`; `options` is `NULL` or readable.
+ */
+lqft_status lqft_map_load_snapshot_with(const struct lqft_map *map,
+                                        const char *path,
+                                        const struct lqft_verify_options *verify,
+                                        const struct lqft_load_options *options,
+                                        struct lqft_snapshot **out);
+
+/**
  * Reads, verifies and registers every snapshot of the `lqft-snapshot-bundle-v1` file at
- * `path`, all or none; with `activate`, makes the bundle's current snapshot (else its last)
- * current. Stores the registered ids in `*out_ids` unless it is `NULL` (release with
- * `lqft_ids_free`).
+ * `path`, all or none, under the ids the file records (fresh ones for snapshots that record
+ * none); with `activate`, makes the bundle's current snapshot (else its last) current.
+ * Stores the registered ids in `*out_ids` unless it is `NULL` (release with
+ * `lqft_ids_free`). `lqft_map_load_bundle_with` can load under fresh ids instead.
  *
  * Errors: as `lqft_map_load_snapshot`.
  *
@@ -813,6 +883,22 @@ lqft_status lqft_map_load_bundle(const struct lqft_map *map,
                                  bool activate,
                                  lqft_rollback_policy pending,
                                  struct lqft_ids *out_ids);
+
+/**
+ * `lqft_map_load_bundle` with its choices in `options` (`NULL`: recorded ids, no
+ * activation). With `LQFT_IDS_FRESH` the snapshots get fresh ids of this map in file order,
+ * and `*out_ids` lists them in that order.
+ *
+ * Errors: as `lqft_map_load_snapshot_with`.
+ *
+ * # Safety
+ * As for `lqft_map_load_bundle`; `options` is `NULL` or readable.
+ */
+lqft_status lqft_map_load_bundle_with(const struct lqft_map *map,
+                                      const char *path,
+                                      const struct lqft_verify_options *verify,
+                                      const struct lqft_load_options *options,
+                                      struct lqft_ids *out_ids);
 
 /**
  * Inspects the persisted file at `path` and stores LQFT's JSON report (`signature`,
@@ -1229,7 +1315,8 @@ lqft_status lqft_map_pending_mutations(const struct lqft_map *map, uint64_t *out
  * stays pinned while any session on it lives.
  *
  * Ownership: the caller owns the session; `lqft_read_session_free` unpins and releases it.
- * Errors: `LQFT_ERR_NULL_ARGUMENT`.
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (`snapshot` belongs to another
+ * map: its id means nothing in this one).
  *
  * # Safety
  * `map` and `snapshot` are `NULL` or live handles; `out` is `NULL` or writable.
@@ -1398,11 +1485,14 @@ lqft_status lqft_snapshot_metadata(const struct lqft_snapshot *snapshot,
 
 /**
  * Makes the live state equal to `snapshot` (O(1)) and makes it current. No other snapshot is
- * touched; `snapshot` need not be registered (it may have been pruned, or come from another
- * map).
+ * touched. A snapshot of this map need not be registered (it may have been pruned); a
+ * snapshot of another map is registered in this one under a fresh id (without its parent id)
+ * and that new snapshot becomes current (`lqft_map_current_snapshot` returns it).
  *
- * With uncommitted writes, `LQFT_ROLLBACK_FAIL` refuses with `LQFT_ERR_PENDING_CHANGES` and
- * changes nothing; `LQFT_ROLLBACK_DISCARD` drops them. On success the number of writes dropped
+ * With uncommitted writes that changed the live state, `LQFT_ROLLBACK_FAIL` refuses with
+ * `LQFT_ERR_PENDING_CHANGES` and changes nothing; `LQFT_ROLLBACK_DISCARD` drops them. Writes
+ * that changed nothing (a key set to the value it held, writes that cancel out) are dropped
+ * under either policy. On success the number of writes dropped
  * is stored in `*out_discarded` unless it is `NULL`.
  * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (unknown policy),
  * `LQFT_ERR_PENDING_CHANGES`.

@@ -34,7 +34,8 @@ pub enum Error {
         /// The id asked for.
         id: u64,
     },
-    /// A snapshot with this id is already registered.
+    /// The id of a snapshot to import is already used in the map (registered now or before,
+    /// or repeated in the import).
     DuplicateSnapshot {
         /// The clashing id.
         id: u64,
@@ -129,7 +130,11 @@ impl fmt::Display for Error {
                 "{count} uncommitted mutation(s) would be lost; snapshot first or discard them"
             ),
             Error::UnknownSnapshot { id } => write!(f, "unknown snapshot id {id}"),
-            Error::DuplicateSnapshot { id } => write!(f, "snapshot id {id} already exists"),
+            Error::DuplicateSnapshot { id } => write!(
+                f,
+                "snapshot id {id} is already used in this map (ids are never reused); load it \
+                 under a fresh id (SnapshotIds::Fresh, LQFT_IDS_FRESH)"
+            ),
             Error::InvalidArgument(why) => write!(f, "invalid argument: {why}"),
             Error::Corrupt(why) => write!(f, "corrupt data: {why}"),
             Error::Io(error) => write!(f, "i/o error: {error}"),

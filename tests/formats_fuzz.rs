@@ -91,8 +91,8 @@ fn parse_everything(bytes: &[u8], keys: &[Option<VerifyKey>]) {
     }
     if let Ok(opened) = open_document(doc.clone(), &VerifyOptions::default()) {
         let payload = opened.payload;
-        let _ = SnapshotPayload::from_json(&payload, 1, 0);
-        let _ = BundlePayload::from_json(&payload, 1, 0);
+        let _ = SnapshotPayload::from_json(&payload, 0);
+        let _ = BundlePayload::from_json(&payload, 0);
         let _ = CurrentStatePayload::from_json(&payload);
         let _ = StorageEngineManifest::from_json(&payload);
         let _ = ShardedStorageEngineManifest::from_json(&payload);

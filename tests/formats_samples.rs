@@ -75,7 +75,7 @@ fn file_text_layout_is_byte_identical_to_lqft() {
 }
 
 fn snapshot_2(payload: serde_json::Value) {
-    let snap = SnapshotPayload::from_json(&payload, 1, 0).unwrap();
+    let snap = SnapshotPayload::from_json(&payload, 0).unwrap();
     assert_eq!(snap.metadata.snapshot_id, 2);
     assert_eq!(snap.metadata.parent_snapshot_id, Some(1));
     assert_eq!(snap.metadata.created_at_ns, 1_795_420_394_902_089_498);
@@ -153,7 +153,7 @@ fn bundle_and_manifests_load() {
         let opened =
             read_persisted_file(&dir.join("bundle.json"), &VerifyOptions::default(), &limits)
                 .unwrap();
-        let bundle = BundlePayload::from_json(&opened.payload, 1, 0).unwrap();
+        let bundle = BundlePayload::from_json(&opened.payload, 0).unwrap();
         assert_eq!(bundle.current_snapshot_id, Some(2));
         assert_eq!(bundle.snapshots.len(), 2);
         assert_eq!(bundle.snapshots[0].items.len(), 2);

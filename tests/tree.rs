@@ -351,7 +351,7 @@ fn snapshots_survive_pruning_and_the_map() {
     let first = map.snapshot();
     map.put(b"a", b"2").unwrap();
     let second = map.snapshot();
-    let session = map.pin(&first);
+    let session = map.pin(&first).unwrap();
     let report = map.compact(0);
     assert!(
         report.pruned.is_empty(),
@@ -376,7 +376,7 @@ fn a_retention_policy_prunes_on_every_snapshot_but_keeps_current_and_pinned() {
         })
         .collect();
     let oldest = map.snapshot_by_id(ids[0]).unwrap();
-    let session = map.pin(&oldest);
+    let session = map.pin(&oldest).unwrap();
     assert_eq!(map.set_retention(Some(2)), ids[1..3].to_vec());
     assert_eq!(map.retention(), Some(2));
     let registered = |map: &Map| map.snapshots().iter().map(|s| s.id()).collect::<Vec<_>>();

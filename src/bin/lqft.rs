@@ -29,7 +29,7 @@ use lqft::formats::{
     BundlePayload, Limits, SignKey, SnapshotPayload, TrustStore, TrustStoreOptions, Validity,
     Verification, VerifyKey, VerifyOptions, WriteOptions, read_persisted_file,
 };
-use lqft::{Map, RollbackPolicy, Snapshot};
+use lqft::{ImportOptions, Map, Snapshot};
 use serde_json::{Value, json};
 
 const USAGE: &str = "\
@@ -467,12 +467,12 @@ fn cmd_verify(args: &Args) -> Result<u8, Failure> {
     });
     match format.as_deref() {
         Some(SNAPSHOT_FORMAT) => {
-            let snap = SnapshotPayload::from_json(&opened.payload, 1, 0)?;
+            let snap = SnapshotPayload::from_json(&opened.payload, 0)?;
             summary["snapshot_id"] = snap.metadata.snapshot_id.into();
             summary["item_count"] = snap.items.len().into();
         }
         Some(BUNDLE_FORMAT) => {
-            let bundle = BundlePayload::from_json(&opened.payload, 1, 0)?;
+            let bundle = BundlePayload::from_json(&opened.payload, 0)?;
             summary["snapshot_count"] = bundle.snapshots.len().into();
             summary["current_snapshot_id"] = bundle.current_snapshot_id.into();
         }
@@ -519,17 +519,19 @@ fn cmd_export(args: &Args) -> Result<u8, Failure> {
     let is_bundle = opened.payload.get("format").and_then(Value::as_str) == Some(BUNDLE_FORMAT);
     let map = Map::new();
     let snapshot = if is_bundle {
-        let bundle = BundlePayload::from_json(&opened.payload, 1, 0)?;
-        let current = bundle.current_snapshot_id;
-        let loaded = import_payloads(&map, &bundle.snapshots, current, RollbackPolicy::Fail)?;
+        let bundle = BundlePayload::from_json(&opened.payload, 0)?;
+        let options = ImportOptions {
+            activate: Some(bundle.current_index()),
+            ..ImportOptions::default()
+        };
+        let loaded = import_payloads(&map, &bundle.snapshots, &options)?;
         pick_snapshot(&map, loaded, args.int("--snapshot-id")?)?
     } else {
-        let snapshot = SnapshotPayload::from_json(&opened.payload, 1, 0)?;
+        let snapshot = SnapshotPayload::from_json(&opened.payload, 0)?;
         import_payloads(
             &map,
             std::slice::from_ref(&snapshot),
-            None,
-            RollbackPolicy::Fail,
+            &ImportOptions::default(),
         )?
         .remove(0)
     };

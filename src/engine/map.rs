@@ -9,7 +9,7 @@ use crossbeam_utils::sync::{ShardedLock, ShardedLockReadGuard, ShardedLockWriteG
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::engine::batch::{Batch, Op};
-use crate::engine::snapshot::{Snapshot, SnapshotMeta};
+use crate::engine::snapshot::{MAX_SNAPSHOT_ID, MapId, Snapshot, SnapshotMeta};
 use crate::engine::touched::Touched;
 use crate::error::{Error, Result, check_entry, check_key};
 use crate::tree::{Diff, Found, LeafRef, OwnedDiff, OwnedRange, Tree, prefix_end};
@@ -37,6 +37,42 @@ pub struct CompactReport {
     pub pruned: Vec<u64>,
     /// Ids still registered, ascending.
     pub retained: Vec<u64>,
+}
+
+/// Which ids [`Map::import_snapshots`] registers snapshots under.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SnapshotIds {
+    /// The ids they carry. Each must be above every id the map has used (ids are never
+    /// reused, so an id from elsewhere cannot name a second snapshot here) and at most
+    /// [`MAX_SNAPSHOT_ID`](crate::MAX_SNAPSHOT_ID); a snapshot whose `meta.id` is 0 (none
+    /// recorded) gets a fresh id.
+    #[default]
+    Recorded,
+    /// Fresh ids from this map, in the order given, whatever they carry. A parent id is kept
+    /// (translated) when the parent is imported in the same call, and dropped otherwise: it
+    /// named a snapshot of another id space.
+    Fresh,
+}
+
+/// How [`Map::import_snapshots`] registers snapshots.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportOptions {
+    /// Which ids they get.
+    pub ids: SnapshotIds,
+    /// The position (in the order given) of the snapshot to make current, if any.
+    pub activate: Option<usize>,
+    /// What activation does with pending mutations.
+    pub pending: RollbackPolicy,
+}
+
+impl Default for ImportOptions {
+    fn default() -> ImportOptions {
+        ImportOptions {
+            ids: SnapshotIds::Recorded,
+            activate: None,
+            pending: RollbackPolicy::Fail,
+        }
+    }
 }
 
 /// The result of [`Map::import_snapshots`].
@@ -175,7 +211,7 @@ pub(crate) struct Counters {
 
 /// What writers keep beside the live state; guarded by [`Map`]'s writer lock.
 pub(crate) struct State {
-    /// Mutations since the live state last equalled a snapshot.
+    /// Writes that changed an entry since the live state last equalled a snapshot.
     pub(crate) pending: u64,
     /// The snapshot the live state derives from (the current snapshot).
     pub(crate) current: Option<Snapshot>,
@@ -184,6 +220,7 @@ pub(crate) struct State {
     pub(crate) registry: BTreeMap<u64, Snapshot>,
     /// How many of the newest snapshots every new snapshot keeps registered, if set.
     pub(crate) retention: Option<usize>,
+    /// Above every snapshot id this map has used; at most `MAX_SNAPSHOT_ID + 1`.
     pub(crate) next_id: u64,
     pub(crate) counters: Counters,
 }
@@ -219,12 +256,23 @@ pub(crate) type Pins = Mutex<HashMap<u64, u64>>;
 /// | `write_batch` | O(b · d) for b operations |
 /// | `compact` | O(s) for s registered snapshots |
 /// | `stats` | O(nodes) across the live state and retained snapshots |
+///
+/// # Snapshot identity
+///
+/// A snapshot id names one snapshot of one map, ever: every snapshot the map takes or
+/// registers gets an id above every id the map has used before (pruned ones included), so an
+/// id never comes back. A snapshot of another map (or from a file) enters the registry only
+/// through [`import_snapshots`](Map::import_snapshots) (under its own id when that id is still
+/// unused here, or under a fresh one) or through [`rollback`](Map::rollback), which registers
+/// it under a fresh id.
 pub struct Map {
     /// The live state. Replaced or edited only by a writer that holds `state`'s lock (lock
     /// order: `state`, then `live`).
     live: ShardedLock<Tree>,
     pub(super) state: Mutex<State>,
     pub(super) pins: Arc<Pins>,
+    /// The id space of this map's snapshot ids.
+    id: MapId,
 }
 
 impl Default for Map {
@@ -254,6 +302,7 @@ impl Map {
                 counters: Counters::default(),
             }),
             pins: Arc::new(Mutex::new(HashMap::new())),
+            id: MapId::unique(),
         }
     }
 
@@ -269,14 +318,14 @@ impl Map {
         self.live.write().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Sets `key` to `value`.
+    /// Sets `key` to `value`. Setting a key to the value it holds is not a mutation.
     ///
     /// Fails with [`Error::KeyTooLong`] or [`Error::ValueTooLong`], changing nothing.
     pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
         check_entry(key, value)?;
         let state = &mut *self.state.lock();
-        state.touched.put(&mut self.live_mut(), key, value);
-        state.pending += 1;
+        let changed = state.touched.put(&mut self.live_mut(), key, value);
+        state.pending += u64::from(changed);
         state.counters.puts += 1;
         Ok(())
     }
@@ -369,7 +418,8 @@ impl Map {
     }
 
     /// Applies every operation of `batch` in order, atomically: readers see all of it or none.
-    /// Returns the number of operations that changed the state.
+    /// Returns the number of operations that changed an entry (a put of the value a key holds
+    /// and a delete of a missing key change none).
     pub fn write_batch(&self, batch: &Batch) -> u64 {
         let state = &mut *self.state.lock();
         let live = &mut *self.live_mut();
@@ -377,8 +427,7 @@ impl Map {
         for op in &batch.ops {
             match op {
                 Op::Put(key, value) => {
-                    state.touched.put(live, key, value);
-                    applied += 1;
+                    applied += u64::from(state.touched.put(live, key, value));
                 }
                 Op::Delete(key) => {
                     applied += u64::from(state.touched.delete(live, key));
@@ -418,7 +467,8 @@ impl Map {
         self.state.lock().next_id
     }
 
-    /// Mutations applied since the live state last equalled a snapshot.
+    /// Writes that changed an entry since the live state last equalled a snapshot (a put of
+    /// the value a key holds and a delete of a missing key are not counted).
     pub fn pending_mutations(&self) -> u64 {
         self.state.lock().pending
     }
@@ -472,7 +522,9 @@ impl Map {
             delta_size,
             size: live.len(),
         };
-        let snapshot = Snapshot::new(meta, live);
+        let snapshot = Snapshot::new(meta, live, self.id);
+        // No overflow: imports never take an id above MAX_SNAPSHOT_ID, so reaching u64::MAX
+        // would take 2^63 snapshots.
         state.next_id += 1;
         state.pending = 0;
         state.touched.reset();
@@ -480,15 +532,28 @@ impl Map {
         snapshot
     }
 
-    /// Makes the live state equal to `target` and makes `target` current. No other snapshot is
-    /// touched; `target` need not be registered.
+    /// Makes the live state equal to `target` and makes it current. No other snapshot is
+    /// touched. A snapshot of this map need not be registered (it may have been pruned); a
+    /// snapshot of another map is registered here under a fresh id (its parent id, which
+    /// named a snapshot of the other map, is dropped), and that new snapshot becomes current.
     ///
-    /// With pending mutations, [`RollbackPolicy::Fail`] refuses with
-    /// [`Error::PendingChanges`] and [`RollbackPolicy::Discard`] drops and counts them.
+    /// With pending mutations that left the live state different from the current snapshot,
+    /// [`RollbackPolicy::Fail`] refuses with [`Error::PendingChanges`]; otherwise the pending
+    /// mutations are dropped and counted.
     pub fn rollback(&self, target: &Snapshot, policy: RollbackPolicy) -> Result<RollbackOutcome> {
         let mut state = self.state.lock();
-        let discarded = check_pending(&state, policy)?;
-        make_current(&mut state, &mut self.live_mut(), target, discarded);
+        let discarded = check_pending(&state, &self.live(), policy)?;
+        let target = if target.map_id() == self.id {
+            target.clone()
+        } else {
+            let meta = SnapshotMeta {
+                parent_id: None,
+                ..target.meta().clone()
+            };
+            let mut adopted = self.register_fresh(&mut state, vec![(meta, target.tree().clone())]);
+            adopted.remove(0)
+        };
+        make_current(&mut state, &mut self.live_mut(), &target, discarded);
         Ok(RollbackOutcome { discarded })
     }
 
@@ -544,12 +609,22 @@ impl Map {
 
     /// Pins `snapshot` for a read session: [`compact`](Map::compact) keeps it registered until
     /// every session on it is dropped.
-    pub fn pin(&self, snapshot: &Snapshot) -> ReadSession {
+    ///
+    /// Fails with [`Error::InvalidArgument`] when `snapshot` belongs to another map (its id
+    /// means nothing here; roll back to it or import it first).
+    pub fn pin(&self, snapshot: &Snapshot) -> Result<ReadSession> {
+        if snapshot.map_id() != self.id {
+            return Err(Error::InvalidArgument(format!(
+                "snapshot {} belongs to another map; pin it on that map, or register it here \
+                 first (rollback or import)",
+                snapshot.id()
+            )));
+        }
         *self.pins.lock().entry(snapshot.id()).or_insert(0) += 1;
-        ReadSession {
+        Ok(ReadSession {
             snapshot: snapshot.clone(),
             pins: self.pins.clone(),
-        }
+        })
     }
 
     /// Prunes the registry to the newest `retain_last` snapshots plus the current one and every
@@ -582,24 +657,22 @@ impl Map {
         self.state.lock().retention
     }
 
-    /// Registers snapshots made elsewhere (for example loaded from files), all or none.
+    /// Registers snapshots made elsewhere (for example loaded from files), all or none, under
+    /// the ids `options.ids` says, and makes `options.activate` current if given. Returns the
+    /// registered snapshots (with the ids they got) in the order given.
     ///
-    /// Fails, changing nothing, when an id is already registered or repeated, when a
-    /// `meta.size` disagrees with its tree, when `activate` names none of them, or when
-    /// activation meets pending mutations under [`RollbackPolicy::Fail`]. Later snapshots get ids
-    /// above every imported one.
+    /// Fails, changing nothing: with [`Error::DuplicateSnapshot`] when a recorded id is
+    /// repeated or not above every id this map has used; with [`Error::InvalidArgument`] when
+    /// a recorded id is above [`MAX_SNAPSHOT_ID`](crate::MAX_SNAPSHOT_ID), when a `meta.size`
+    /// disagrees with its tree or when `activate` is out of range; with
+    /// [`Error::PendingChanges`] when activation meets pending mutations under
+    /// [`RollbackPolicy::Fail`].
     pub fn import_snapshots(
         &self,
         snapshots: Vec<(SnapshotMeta, Tree)>,
-        activate: Option<u64>,
-        policy: RollbackPolicy,
+        options: &ImportOptions,
     ) -> Result<Imported> {
-        let mut state = self.state.lock();
-        let mut ids = std::collections::BTreeSet::new();
         for (meta, tree) in &snapshots {
-            if state.registry.contains_key(&meta.id) || !ids.insert(meta.id) {
-                return Err(Error::DuplicateSnapshot { id: meta.id });
-            }
             if meta.size != tree.len() {
                 return Err(Error::InvalidArgument(format!(
                     "snapshot {} declares {} entries but holds {}",
@@ -609,33 +682,118 @@ impl Map {
                 )));
             }
         }
-        if let Some(id) = activate
-            && !ids.contains(&id)
+        if let Some(index) = options.activate
+            && index >= snapshots.len()
         {
-            return Err(Error::UnknownSnapshot { id });
+            return Err(Error::InvalidArgument(format!(
+                "cannot activate snapshot {index} of {}",
+                snapshots.len()
+            )));
         }
-        let discarded = match activate {
-            Some(_) => check_pending(&state, policy)?,
+        let mut state = self.state.lock();
+        if options.ids == SnapshotIds::Recorded {
+            let mut ids = std::collections::BTreeSet::new();
+            for (meta, _) in &snapshots {
+                if meta.id == 0 {
+                    continue;
+                }
+                if meta.id > MAX_SNAPSHOT_ID {
+                    return Err(Error::InvalidArgument(format!(
+                        "snapshot id {} is above the largest id a map accepts ({MAX_SNAPSHOT_ID}); \
+                         load it under a fresh id",
+                        meta.id
+                    )));
+                }
+                if meta.id < state.next_id || !ids.insert(meta.id) {
+                    return Err(Error::DuplicateSnapshot { id: meta.id });
+                }
+            }
+        }
+        let discarded = match options.activate {
+            Some(_) => check_pending(&state, &self.live(), options.pending)?,
             None => 0,
         };
-        let snapshots: Vec<Snapshot> = snapshots
-            .into_iter()
-            .map(|(meta, tree)| Snapshot::new(meta, tree))
-            .collect();
-        for snapshot in &snapshots {
-            state.registry.insert(snapshot.id(), snapshot.clone());
-            state.next_id = state.next_id.max(snapshot.id().saturating_add(1));
-        }
-        state.counters.snapshots_imported += snapshots.len() as u64;
-        if let Some(id) = activate {
-            let target = state.registry[&id].clone();
-            make_current(&mut state, &mut self.live_mut(), &target, discarded);
+        let snapshots = match options.ids {
+            SnapshotIds::Recorded => self.register_recorded(&mut state, snapshots),
+            SnapshotIds::Fresh => self.register_fresh(&mut state, snapshots),
+        };
+        if let Some(index) = options.activate {
+            make_current(&mut state, &mut self.live_mut(), &snapshots[index], discarded);
         }
         Ok(Imported {
             snapshots,
             discarded,
         })
     }
+
+    /// Registers checked snapshots under their recorded ids (fresh ones for id 0, which also
+    /// stands for generation 0), in order.
+    fn register_recorded(
+        &self,
+        state: &mut State,
+        snapshots: Vec<(SnapshotMeta, Tree)>,
+    ) -> Vec<Snapshot> {
+        // Recorded ids go first, so that a fresh id given to a snapshot without one cannot
+        // take an id recorded later in the same call.
+        let top = snapshots.iter().map(|(meta, _)| meta.id).max().unwrap_or(0);
+        state.next_id = state.next_id.max(top.saturating_add(1));
+        let registered: Vec<Snapshot> = snapshots
+            .into_iter()
+            .map(|(mut meta, tree)| {
+                if meta.id == 0 {
+                    meta.id = state.next_id;
+                    state.next_id += 1;
+                }
+                if meta.generation == 0 {
+                    meta.generation = meta.id;
+                }
+                Snapshot::new(meta, tree, self.id)
+            })
+            .collect();
+        register(state, &registered);
+        registered
+    }
+
+    /// Registers snapshots under fresh ids in order, translating parent ids that name one of
+    /// them and dropping the others.
+    fn register_fresh(
+        &self,
+        state: &mut State,
+        snapshots: Vec<(SnapshotMeta, Tree)>,
+    ) -> Vec<Snapshot> {
+        let mut given: HashMap<u64, u64> = HashMap::new();
+        let registered: Vec<Snapshot> = snapshots
+            .into_iter()
+            .map(|(mut meta, tree)| {
+                let id = state.next_id;
+                state.next_id += 1;
+                if meta.id != 0 {
+                    given.insert(meta.id, id);
+                }
+                if meta.generation == 0 {
+                    meta.generation = id;
+                }
+                meta.id = id;
+                (meta, tree)
+            })
+            .collect::<Vec<_>>()
+            .into_iter()
+            .map(|(mut meta, tree)| {
+                meta.parent_id = meta.parent_id.and_then(|p| given.get(&p).copied());
+                Snapshot::new(meta, tree, self.id)
+            })
+            .collect();
+        register(state, &registered);
+        registered
+    }
+}
+
+/// Adds snapshots with checked ids to the registry and counts them as imported.
+fn register(state: &mut State, snapshots: &[Snapshot]) {
+    for snapshot in snapshots {
+        state.registry.insert(snapshot.id(), snapshot.clone());
+    }
+    state.counters.snapshots_imported += snapshots.len() as u64;
 }
 
 /// A map's writer lock and live state, held together.
@@ -681,10 +839,10 @@ pub(super) struct Writer<'a> {
 }
 
 impl Writer<'_> {
-    /// Sets `key` to `value` (both checked against the limits).
+    /// Sets `key` to `value` (both checked against the limits); setting a key to the value it
+    /// holds is not a mutation.
     pub(super) fn put(&mut self, key: &[u8], value: &[u8]) {
-        self.touched.put(self.live, key, value);
-        self.applied += 1;
+        self.applied += u64::from(self.touched.put(self.live, key, value));
     }
 
     /// Removes `key`; removing an absent key is not a mutation.
@@ -718,11 +876,25 @@ fn prune(state: &mut State, pins: &Pins, retain_last: usize) -> Vec<u64> {
     pruned
 }
 
-fn check_pending(state: &State, policy: RollbackPolicy) -> Result<u64> {
+/// The pending mutations a rollback under `policy` drops, or the refusal.
+fn check_pending(state: &State, live: &Tree, policy: RollbackPolicy) -> Result<u64> {
     match (state.pending, policy) {
         (0, _) => Ok(0),
-        (count, RollbackPolicy::Fail) => Err(Error::PendingChanges { count }),
-        (count, RollbackPolicy::Discard) => Ok(count),
+        (count, RollbackPolicy::Fail) if !undone(state, live) => {
+            Err(Error::PendingChanges { count })
+        }
+        (count, _) => Ok(count),
+    }
+}
+
+/// Whether the pending mutations cancel out (the live state equals the current snapshot, or
+/// is empty with none), so that dropping them loses nothing. O(w log w) for w logged writes,
+/// else O(c · d) for the c keys changed.
+fn undone(state: &State, live: &Tree) -> bool {
+    match (state.touched.delta(), &state.current) {
+        (Some(changed), _) => changed == 0,
+        (None, Some(current)) => current.tree().diff(live).next().is_none(),
+        (None, None) => live.is_empty(),
     }
 }
 

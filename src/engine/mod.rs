@@ -10,9 +10,9 @@ mod txn;
 
 pub use batch::Batch;
 pub use map::{
-    CompactReport, Entries, Entry, Imported, Map, ReadSession, RollbackOutcome, RollbackPolicy,
-    Value,
+    CompactReport, Entries, Entry, ImportOptions, Imported, Map, ReadSession, RollbackOutcome,
+    RollbackPolicy, SnapshotIds, Value,
 };
 pub use sharded::{Merged, ShardedMap, ShardedSnapshot, route_hash, shard_of};
-pub use snapshot::{Snapshot, SnapshotMeta};
+pub use snapshot::{MAX_SNAPSHOT_ID, Snapshot, SnapshotMeta};
 pub use txn::{Reads, Txn, TxnTarget, Writes};

@@ -2,13 +2,16 @@
 
 use std::ops::Bound;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::tree::{Diff, Hash, Iter, OwnedDiff, Range, Tree};
 
 /// What is recorded about a snapshot when it is taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SnapshotMeta {
-    /// Unique within a map and increasing: a newer snapshot has a larger id.
+    /// Names this snapshot and no other within its map, ever: ids are never reused, not even
+    /// after pruning, and a snapshot registered later has a larger id. At most
+    /// [`MAX_SNAPSHOT_ID`]; 0 is no snapshot's id.
     pub id: u64,
     /// Number of snapshots on the path from the first one to this one (the first is 1).
     pub generation: u64,
@@ -25,6 +28,10 @@ pub struct SnapshotMeta {
     pub size: u64,
 }
 
+/// The largest snapshot id a map takes or accepts: 2^63 − 1, so that a map's ids can never
+/// run out (it would take 2^63 snapshots) and fit a signed 64-bit integer in every binding.
+pub const MAX_SNAPSHOT_ID: u64 = i64::MAX as u64;
+
 /// An immutable version of a map: O(1) to take, cheap to clone, readable from any thread for as
 /// long as a handle exists, even after the map's registry has pruned it or the map is gone.
 #[derive(Clone)]
@@ -35,13 +42,33 @@ pub struct Snapshot {
 struct Inner {
     meta: SnapshotMeta,
     tree: Tree,
+    /// The map whose id space `meta.id` belongs to (see [`MapId`]).
+    map: MapId,
+}
+
+/// Identifies a map for as long as the process runs: a snapshot's id is meaningful only in
+/// the map that registered it, so each snapshot records which map that is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MapId(u64);
+
+impl MapId {
+    /// An id no other map of this process has (a u64 counter cannot wrap in practice).
+    pub(crate) fn unique() -> MapId {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        MapId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
 }
 
 impl Snapshot {
-    pub(crate) fn new(meta: SnapshotMeta, tree: Tree) -> Snapshot {
+    pub(crate) fn new(meta: SnapshotMeta, tree: Tree, map: MapId) -> Snapshot {
         Snapshot {
-            inner: Arc::new(Inner { meta, tree }),
+            inner: Arc::new(Inner { meta, tree, map }),
         }
+    }
+
+    /// The map whose registry gave this snapshot its id.
+    pub(crate) fn map_id(&self) -> MapId {
+        self.inner.map
     }
 
     /// The metadata recorded when the snapshot was taken.

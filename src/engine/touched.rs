@@ -35,12 +35,16 @@ pub(crate) struct Touched {
 
 impl Touched {
     /// Sets `key` to `value` in `live` (both checked against the limits), recording the write.
-    pub(crate) fn put(&mut self, live: &mut Tree, key: &[u8], value: &[u8]) {
+    /// Returns whether the entry changed: false when `key` already held `value`.
+    pub(crate) fn put(&mut self, live: &mut Tree, key: &[u8], value: &[u8]) -> bool {
+        let changed = |old: &Option<LeafRef>| old.as_ref().is_none_or(|o| o.value() != value);
         if self.overflowed {
-            live.insert_checked(key, value);
+            changed(&live.insert_replacing(key, value))
         } else {
             let (new, old) = live.insert_tracked(key, value);
+            let changed = changed(&old);
             self.record(key, old, Some(new));
+            changed
         }
     }
 

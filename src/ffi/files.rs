@@ -25,8 +25,11 @@ use super::bytes::{lqft_bytes, lqft_ids};
 use super::error::Fail;
 use super::guard::{Outcome, call};
 use super::map::lqft_map;
-use super::snapshot::{give, lqft_rollback_policy, lqft_snapshot, rollback_policy};
+use super::snapshot::{
+    LQFT_ROLLBACK_FAIL, give, lqft_rollback_policy, lqft_snapshot, rollback_policy,
+};
 use super::status::*;
+use crate::SnapshotIds;
 use crate::formats::inspect::{InspectOptions, inspect_persisted_file};
 use crate::formats::keypair::write_ed25519_keypair;
 use crate::formats::keys::read_key_material;
@@ -299,22 +302,140 @@ pub unsafe extern "C" fn lqft_map_save_bundle(
     })
 }
 
+/// Which ids a load registers snapshots under: `LQFT_IDS_RECORDED` or `LQFT_IDS_FRESH`.
+pub type lqft_snapshot_ids = u32;
+/// The ids the file records. Each must be unused in the map: above every id the map has
+/// used (`LQFT_ERR_DUPLICATE_SNAPSHOT` otherwise) and at most 2^63 − 1
+/// (`LQFT_ERR_INVALID_ARGUMENT` otherwise). A snapshot that records no id gets a fresh one.
+pub const LQFT_IDS_RECORDED: lqft_snapshot_ids = 0;
+/// Fresh ids from the map, in file order, whatever the file records. Parent ids are
+/// translated when the parent is in the same file and dropped otherwise.
+pub const LQFT_IDS_FRESH: lqft_snapshot_ids = 1;
+
+/// How `lqft_map_load_snapshot_with` / `lqft_map_load_bundle_with` register what they load.
+/// Pass `NULL` for the defaults (recorded ids, no activation).
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct lqft_load_options {
+    /// Must be `sizeof(lqft_load_options)` (lets later versions add fields).
+    pub size: usize,
+    /// Make the loaded snapshot (a bundle's current snapshot, else its last) current.
+    pub activate: bool,
+    /// What activation does with uncommitted writes.
+    pub pending: lqft_rollback_policy,
+    /// Which ids the snapshots get.
+    pub ids: lqft_snapshot_ids,
+}
+
+/// The loading choices in `options` (`NULL`: defaults).
+///
+/// # Safety
+/// `options` is `NULL` or points to a readable `lqft_load_options` whose `size` field is
+/// readable (the rest is read only when `size` is right).
+unsafe fn load_choices(
+    options: *const lqft_load_options,
+) -> Result<(bool, lqft_rollback_policy, SnapshotIds), Fail> {
+    if options.is_null() {
+        return Ok((false, LQFT_ROLLBACK_FAIL, SnapshotIds::Recorded));
+    }
+    // SAFETY: non-NULL and readable per the contract; `size` is the first field.
+    let size = unsafe { options.cast::<usize>().read_unaligned() };
+    if size != std::mem::size_of::<lqft_load_options>() {
+        return Err(Fail::invalid(format!(
+            "lqft_load_options.size is {size}, expected {} (set it to sizeof(lqft_load_options))",
+            std::mem::size_of::<lqft_load_options>()
+        )));
+    }
+    // SAFETY: the caller's struct has this version's size, so it is readable whole.
+    let options = unsafe { options.read_unaligned() };
+    let ids = match options.ids {
+        LQFT_IDS_RECORDED => SnapshotIds::Recorded,
+        LQFT_IDS_FRESH => SnapshotIds::Fresh,
+        other => {
+            return Err(Fail::invalid(format!(
+                "unknown lqft_snapshot_ids value {other}"
+            )));
+        }
+    };
+    Ok((options.activate, options.pending, ids))
+}
+
 fn load_options(
     verifier: &Verifier,
     activate: bool,
     pending: lqft_rollback_policy,
+    ids: SnapshotIds,
 ) -> Result<LoadOptions<'_>, Fail> {
     Ok(LoadOptions {
         verify: verifier.options(),
         activate,
         pending: rollback_policy(pending)?,
+        ids,
         ..LoadOptions::default()
     })
 }
 
+/// The body of the snapshot loads.
+///
+/// # Safety
+/// As for `lqft_map_load_snapshot`.
+unsafe fn load_snapshot(
+    map: *const lqft_map,
+    path: *const c_char,
+    verify: *const lqft_verify_options,
+    (activate, pending, ids): (bool, lqft_rollback_policy, SnapshotIds),
+    out: *mut *mut lqft_snapshot,
+) -> Outcome {
+    // SAFETY: forwarded contract.
+    let (map, path, verifier, out) = unsafe {
+        (
+            handle(map, "map")?,
+            self::path(path, "path")?,
+            Verifier::load(verify)?,
+            Out::optional(out, "out")?,
+        )
+    };
+    let options = load_options(&verifier, activate, pending, ids)?;
+    let snapshot = load_snapshot_file(&map.map, path, &options)?;
+    match out {
+        Some(out) => give(out, snapshot),
+        None => Ok(LQFT_OK),
+    }
+}
+
+/// The body of the bundle loads.
+///
+/// # Safety
+/// As for `lqft_map_load_bundle`.
+unsafe fn load_bundle(
+    map: *const lqft_map,
+    path: *const c_char,
+    verify: *const lqft_verify_options,
+    (activate, pending, ids): (bool, lqft_rollback_policy, SnapshotIds),
+    out_ids: *mut lqft_ids,
+) -> Outcome {
+    // SAFETY: forwarded contract.
+    let (map, path, verifier, out) = unsafe {
+        (
+            handle(map, "map")?,
+            self::path(path, "path")?,
+            Verifier::load(verify)?,
+            Out::optional(out_ids, "out_ids")?,
+        )
+    };
+    let options = load_options(&verifier, activate, pending, ids)?;
+    let loaded = load_bundle_file(&map.map, path, &options)?;
+    if let Some(out) = out {
+        out.write(lqft_ids::from_vec(loaded.iter().map(|s| s.id()).collect()));
+    }
+    Ok(LQFT_OK)
+}
+
 /// Reads, verifies and registers the snapshot in the `lqft-snapshot-v1` file at `path` with
-/// its metadata; with `activate`, also makes it current (rolling back the live state under
-/// `pending`). Stores a handle on it in `*out` unless `out` is `NULL`.
+/// its metadata, under the id the file records (a fresh one if it records none); with
+/// `activate`, also makes it current (rolling back the live state under `pending`). Stores a
+/// handle on it in `*out` unless `out` is `NULL`. `lqft_map_load_snapshot_with` can load under
+/// a fresh id instead.
 ///
 /// A file that fails verification (bad signature, untrusted or revoked signer, not an
 /// envelope while verification was requested, expired, below the freshness floor...) gives
@@ -328,8 +449,9 @@ fn load_options(
 /// read.
 ///
 /// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT`, `LQFT_ERR_IO`,
-/// `LQFT_ERR_LIMIT`, `LQFT_ERR_CORRUPT`, `LQFT_ERR_POLICY`, `LQFT_ERR_DUPLICATE_SNAPSHOT` (its id is already
-/// registered), `LQFT_ERR_PENDING_CHANGES`. The map is unchanged on error.
+/// `LQFT_ERR_LIMIT`, `LQFT_ERR_CORRUPT`, `LQFT_ERR_POLICY`, `LQFT_ERR_DUPLICATE_SNAPSHOT` (its
+/// id is already used in this map: load it with `LQFT_IDS_FRESH`), `LQFT_ERR_PENDING_CHANGES`.
+/// The map is unchanged on error.
 /// Ownership: the caller owns `*out` and releases it with `lqft_snapshot_free`.
 ///
 /// # Safety
@@ -345,29 +467,41 @@ pub unsafe extern "C" fn lqft_map_load_snapshot(
     out: *mut *mut lqft_snapshot,
 ) -> lqft_status {
     call("lqft_map_load_snapshot", || {
+        let choices = (activate, pending, SnapshotIds::Recorded);
         // SAFETY: the caller promised a live map, a C-string path, readable options and a
         // writable or NULL `out`.
-        let (map, path, verifier, out) = unsafe {
-            (
-                handle(map, "map")?,
-                self::path(path, "path")?,
-                Verifier::load(verify)?,
-                Out::optional(out, "out")?,
-            )
-        };
-        let options = load_options(&verifier, activate, pending)?;
-        let snapshot = load_snapshot_file(&map.map, path, &options)?;
-        match out {
-            Some(out) => give(out, snapshot),
-            None => Ok(LQFT_OK),
-        }
+        unsafe { load_snapshot(map, path, verify, choices, out) }
+    })
+}
+
+/// `lqft_map_load_snapshot` with its choices in `options` (`NULL`: recorded id, no
+/// activation), among them `ids`: `LQFT_IDS_FRESH` registers the snapshot under a fresh id of
+/// this map, for example to load a file whose id this map already uses.
+///
+/// Errors: as `lqft_map_load_snapshot`; `LQFT_ERR_INVALID_ARGUMENT` when `options->size` is
+/// not `sizeof(lqft_load_options)` or a choice is unknown.
+///
+/// # Safety
+/// As for `lqft_map_load_snapshot`; `options` is `NULL` or readable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_map_load_snapshot_with(
+    map: *const lqft_map,
+    path: *const c_char,
+    verify: *const lqft_verify_options,
+    options: *const lqft_load_options,
+    out: *mut *mut lqft_snapshot,
+) -> lqft_status {
+    call("lqft_map_load_snapshot_with", || {
+        // SAFETY: the caller promised live or NULL arguments as documented.
+        unsafe { load_snapshot(map, path, verify, load_choices(options)?, out) }
     })
 }
 
 /// Reads, verifies and registers every snapshot of the `lqft-snapshot-bundle-v1` file at
-/// `path`, all or none; with `activate`, makes the bundle's current snapshot (else its last)
-/// current. Stores the registered ids in `*out_ids` unless it is `NULL` (release with
-/// `lqft_ids_free`).
+/// `path`, all or none, under the ids the file records (fresh ones for snapshots that record
+/// none); with `activate`, makes the bundle's current snapshot (else its last) current.
+/// Stores the registered ids in `*out_ids` unless it is `NULL` (release with
+/// `lqft_ids_free`). `lqft_map_load_bundle_with` can load under fresh ids instead.
 ///
 /// Errors: as `lqft_map_load_snapshot`.
 ///
@@ -384,22 +518,32 @@ pub unsafe extern "C" fn lqft_map_load_bundle(
     out_ids: *mut lqft_ids,
 ) -> lqft_status {
     call("lqft_map_load_bundle", || {
+        let choices = (activate, pending, SnapshotIds::Recorded);
         // SAFETY: the caller promised a live map, a C-string path, readable options and a
         // writable or NULL `out_ids`.
-        let (map, path, verifier, out) = unsafe {
-            (
-                handle(map, "map")?,
-                self::path(path, "path")?,
-                Verifier::load(verify)?,
-                Out::optional(out_ids, "out_ids")?,
-            )
-        };
-        let options = load_options(&verifier, activate, pending)?;
-        let loaded = load_bundle_file(&map.map, path, &options)?;
-        if let Some(out) = out {
-            out.write(lqft_ids::from_vec(loaded.iter().map(|s| s.id()).collect()));
-        }
-        Ok(LQFT_OK)
+        unsafe { load_bundle(map, path, verify, choices, out_ids) }
+    })
+}
+
+/// `lqft_map_load_bundle` with its choices in `options` (`NULL`: recorded ids, no
+/// activation). With `LQFT_IDS_FRESH` the snapshots get fresh ids of this map in file order,
+/// and `*out_ids` lists them in that order.
+///
+/// Errors: as `lqft_map_load_snapshot_with`.
+///
+/// # Safety
+/// As for `lqft_map_load_bundle`; `options` is `NULL` or readable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_map_load_bundle_with(
+    map: *const lqft_map,
+    path: *const c_char,
+    verify: *const lqft_verify_options,
+    options: *const lqft_load_options,
+    out_ids: *mut lqft_ids,
+) -> lqft_status {
+    call("lqft_map_load_bundle_with", || {
+        // SAFETY: the caller promised live or NULL arguments as documented.
+        unsafe { load_bundle(map, path, verify, load_choices(options)?, out_ids) }
     })
 }
 

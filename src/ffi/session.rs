@@ -19,7 +19,8 @@ pub struct lqft_read_session {
 /// stays pinned while any session on it lives.
 ///
 /// Ownership: the caller owns the session; `lqft_read_session_free` unpins and releases it.
-/// Errors: `LQFT_ERR_NULL_ARGUMENT`.
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (`snapshot` belongs to another
+/// map: its id means nothing in this one).
 ///
 /// # Safety
 /// `map` and `snapshot` are `NULL` or live handles; `out` is `NULL` or writable.
@@ -38,7 +39,7 @@ pub unsafe extern "C" fn lqft_map_pin(
                 Out::new(out, "out")?,
             )
         };
-        let session = map.map.pin(&snapshot.snapshot);
+        let session = map.map.pin(&snapshot.snapshot)?;
         out.write(new_handle(lqft_read_session { session }));
         Ok(LQFT_OK)
     })

@@ -47,7 +47,8 @@ pub(crate) fn rollback_policy(policy: lqft_rollback_policy) -> Result<RollbackPo
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct lqft_snapshot_meta {
-    /// Unique within its map and increasing: a newer snapshot has a larger id.
+    /// Names this snapshot and no other of its map, ever (ids are never reused); a snapshot
+    /// registered later has a larger id.
     pub id: u64,
     /// Snapshots on the path from the first one to this one (the first is 1).
     pub generation: u64,
@@ -317,11 +318,14 @@ pub unsafe extern "C" fn lqft_snapshot_metadata(
 }
 
 /// Makes the live state equal to `snapshot` (O(1)) and makes it current. No other snapshot is
-/// touched; `snapshot` need not be registered (it may have been pruned, or come from another
-/// map).
+/// touched. A snapshot of this map need not be registered (it may have been pruned); a
+/// snapshot of another map is registered in this one under a fresh id (without its parent id)
+/// and that new snapshot becomes current (`lqft_map_current_snapshot` returns it).
 ///
-/// With uncommitted writes, `LQFT_ROLLBACK_FAIL` refuses with `LQFT_ERR_PENDING_CHANGES` and
-/// changes nothing; `LQFT_ROLLBACK_DISCARD` drops them. On success the number of writes dropped
+/// With uncommitted writes that changed the live state, `LQFT_ROLLBACK_FAIL` refuses with
+/// `LQFT_ERR_PENDING_CHANGES` and changes nothing; `LQFT_ROLLBACK_DISCARD` drops them. Writes
+/// that changed nothing (a key set to the value it held, writes that cancel out) are dropped
+/// under either policy. On success the number of writes dropped
 /// is stored in `*out_discarded` unless it is `NULL`.
 /// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (unknown policy),
 /// `LQFT_ERR_PENDING_CHANGES`.

@@ -21,7 +21,7 @@ use super::snapshot::{
     BundlePayload, CurrentStatePayload, ITEMS, SnapshotMetadata, SnapshotPayload, StreamedItems,
     bundle_json, snapshot_json, snapshot_members,
 };
-use crate::{Map, RollbackPolicy, Snapshot, SnapshotMeta, Tree};
+use crate::{ImportOptions, Map, RollbackPolicy, Snapshot, SnapshotIds, SnapshotMeta, Tree};
 
 fn now_ns() -> u64 {
     SystemTime::now()
@@ -137,6 +137,9 @@ pub struct LoadOptions<'a> {
     pub activate: bool,
     /// What activation does with uncommitted writes.
     pub pending: RollbackPolicy,
+    /// Which ids the loaded snapshots get: the ones the file records (which must be unused in
+    /// the map) or fresh ones.
+    pub ids: SnapshotIds,
 }
 
 impl Default for LoadOptions<'_> {
@@ -146,6 +149,7 @@ impl Default for LoadOptions<'_> {
             limits: Limits::default(),
             activate: false,
             pending: RollbackPolicy::Fail,
+            ids: SnapshotIds::Recorded,
         }
     }
 }
@@ -154,11 +158,13 @@ fn engine_error(e: crate::Error) -> Error {
     Error::new(ErrorKind::Engine, e.to_string()).with_source(e)
 }
 
-/// Builds the engine form of a decoded snapshot.
+/// Builds the engine form of a decoded snapshot. An item the map cannot hold (a key or value
+/// over the limits) makes the file corrupt.
 pub fn snapshot_to_tree(snapshot: &SnapshotPayload) -> Result<(SnapshotMeta, Tree)> {
     let mut tree = Tree::new();
     for (key, value) in &snapshot.items {
-        tree.insert(key, value).map_err(engine_error)?;
+        tree.insert(key, value)
+            .map_err(|e| Error::payload(format!("snapshot item cannot be loaded: {e}")))?;
     }
     let m = &snapshot.metadata;
     Ok((
@@ -175,20 +181,30 @@ pub fn snapshot_to_tree(snapshot: &SnapshotPayload) -> Result<(SnapshotMeta, Tre
     ))
 }
 
-/// Registers decoded snapshots atomically, activating `activate` if given.
+/// Registers decoded snapshots atomically, as `options` says.
 pub fn import_payloads(
     map: &Map,
     snapshots: &[SnapshotPayload],
-    activate: Option<u64>,
-    pending: RollbackPolicy,
+    options: &ImportOptions,
 ) -> Result<Vec<Snapshot>> {
     let trees = snapshots
         .iter()
         .map(snapshot_to_tree)
         .collect::<Result<Vec<_>>>()?;
-    map.import_snapshots(trees, activate, pending)
+    map.import_snapshots(trees, options)
         .map(|imported| imported.snapshots)
         .map_err(engine_error)
+}
+
+impl LoadOptions<'_> {
+    /// How the engine registers the loaded snapshots, activating the one at `current`.
+    fn import(&self, current: usize) -> ImportOptions {
+        ImportOptions {
+            ids: self.ids,
+            activate: self.activate.then_some(current),
+            pending: self.pending,
+        }
+    }
 }
 
 /// Reads `path` and, in parallel, verifies the document and decodes its payload with
@@ -236,41 +252,38 @@ fn is_envelope(document: &Value) -> bool {
     document.get("format").and_then(Value::as_str) == Some(PERSISTED_FILE_FORMAT)
 }
 
-/// Verifies and loads an `lqft-snapshot-v1` file into `map`.
+/// Verifies and loads an `lqft-snapshot-v1` file into `map`, under the id it records (or a
+/// fresh one when it records none, or when `options.ids` asks for one).
 pub fn load_snapshot_file(map: &Map, path: &Path, options: &LoadOptions<'_>) -> Result<Snapshot> {
-    let (next, now) = (map.next_snapshot_id(), now_ns());
-    let (meta, tree) = verified_decode(path, options, |payload| {
-        snapshot_to_tree(&SnapshotPayload::from_json(payload, next, now)?)
+    let now = now_ns();
+    let snapshot = verified_decode(path, options, |payload| {
+        snapshot_to_tree(&SnapshotPayload::from_json(payload, now)?)
     })?;
-    let activate = options.activate.then_some(meta.id);
     let mut imported = map
-        .import_snapshots(vec![(meta, tree)], activate, options.pending)
+        .import_snapshots(vec![snapshot], &options.import(0))
         .map_err(engine_error)?;
     Ok(imported.snapshots.remove(0))
 }
 
 /// Verifies and loads an `lqft-snapshot-bundle-v1` file into `map`: every snapshot is
-/// registered, or none is.
+/// registered, or none is. Activation makes the bundle's current snapshot (else its last)
+/// current.
 pub fn load_bundle_file(
     map: &Map,
     path: &Path,
     options: &LoadOptions<'_>,
 ) -> Result<Vec<Snapshot>> {
-    let (next, now) = (map.next_snapshot_id(), now_ns());
+    let now = now_ns();
     let (current, trees) = verified_decode(path, options, |payload| {
-        let bundle = BundlePayload::from_json(payload, next, now)?;
-        let current = bundle
-            .current_snapshot_id
-            .or_else(|| bundle.snapshots.last().map(|s| s.metadata.snapshot_id));
+        let bundle = BundlePayload::from_json(payload, now)?;
         let trees = bundle
             .snapshots
             .iter()
             .map(snapshot_to_tree)
             .collect::<Result<Vec<_>>>()?;
-        Ok((current, trees))
+        Ok((bundle.current_index(), trees))
     })?;
-    let activate = if options.activate { current } else { None };
-    map.import_snapshots(trees, activate, options.pending)
+    map.import_snapshots(trees, &options.import(current))
         .map(|imported| imported.snapshots)
         .map_err(engine_error)
 }

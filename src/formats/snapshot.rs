@@ -248,9 +248,11 @@ fn correctly_rounded_div_1e9(n: u64) -> f64 {
 /// A snapshot's metadata.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SnapshotMetadata {
-    /// Positive id, unique within a map.
+    /// Positive id, unique within a map; in a decoded payload, 0 when the file records none
+    /// (the map gives the snapshot an id when it registers it).
     pub snapshot_id: u64,
-    /// Positive generation.
+    /// Positive generation; in a decoded payload, 0 when the file records neither a generation
+    /// nor an id (it becomes the id the snapshot is registered under, LQFT's default).
     pub generation: u64,
     /// The snapshot this one was taken after.
     pub parent_snapshot_id: Option<u64>,
@@ -337,8 +339,9 @@ impl SnapshotPayload {
     }
 
     /// Decodes a payload as LQFT's `load_snapshot` validates it. A missing `snapshot_id`
-    /// becomes `next_id`, a missing `created_at_ns` becomes `now_ns`; `created_at` is ignored.
-    pub fn from_json(value: &Value, next_id: u64, now_ns: u64) -> Result<SnapshotPayload> {
+    /// becomes 0 (the map importing it gives it a fresh id), a missing `generation` the
+    /// snapshot id, a missing `created_at_ns` `now_ns`; `created_at` is ignored.
+    pub fn from_json(value: &Value, now_ns: u64) -> Result<SnapshotPayload> {
         let map = as_object(value, "snapshot payload")?;
         check_format(map, SNAPSHOT_FORMAT, "snapshot")?;
         let meta = match map.get("metadata") {
@@ -349,7 +352,7 @@ impl SnapshotPayload {
                 ));
             }
         };
-        let snapshot_id = meta_u64(meta, "snapshot_id", next_id, true)?;
+        let snapshot_id = meta_u64(meta, "snapshot_id", 0, true)?;
         let generation = meta_u64(meta, "generation", snapshot_id, true)?;
         let parent_snapshot_id = match meta.get("parent_snapshot_id") {
             None | Some(Value::Null) => None,
@@ -414,6 +417,17 @@ pub struct BundlePayload {
 }
 
 impl BundlePayload {
+    /// The position of the snapshot a load activates: the current one, else the last.
+    pub fn current_index(&self) -> usize {
+        self.current_snapshot_id
+            .and_then(|id| {
+                self.snapshots
+                    .iter()
+                    .position(|s| s.metadata.snapshot_id == id)
+            })
+            .unwrap_or(self.snapshots.len().saturating_sub(1))
+    }
+
     /// The payload document.
     pub fn to_json(&self) -> Map<String, Value> {
         bundle_json(
@@ -428,7 +442,7 @@ impl BundlePayload {
 
     /// Decodes a bundle. Snapshots without an id get consecutive ids from `next_id`, as
     /// LQFT's sequential load assigns them. Duplicate ids are refused.
-    pub fn from_json(value: &Value, next_id: u64, now_ns: u64) -> Result<BundlePayload> {
+    pub fn from_json(value: &Value, now_ns: u64) -> Result<BundlePayload> {
         let map = as_object(value, "snapshot bundle payload")?;
         check_format(map, BUNDLE_FORMAT, "snapshot bundle")?;
         let Some(Value::Object(meta)) = map.get("metadata") else {
@@ -456,16 +470,22 @@ impl BundlePayload {
             .get("exported_at_ns")
             .and_then(Value::as_u64)
             .unwrap_or(now_ns);
-        let mut next = next_id;
         let mut snapshots: Vec<SnapshotPayload> = Vec::with_capacity(list.len());
+        let mut ids = std::collections::HashSet::with_capacity(list.len());
         for item in list {
-            let snapshot = SnapshotPayload::from_json(item, next, now_ns)?;
+            let snapshot = SnapshotPayload::from_json(item, now_ns)?;
             let id = snapshot.metadata.snapshot_id;
-            if snapshots.iter().any(|s| s.metadata.snapshot_id == id) {
+            if id != 0 && !ids.insert(id) {
                 return Err(Error::payload(format!("snapshot id already exists: {id}")));
             }
-            next = next.max(id.saturating_add(1));
             snapshots.push(snapshot);
+        }
+        if let Some(id) = current_snapshot_id
+            && !ids.contains(&id)
+        {
+            return Err(Error::payload(format!(
+                "snapshot bundle metadata current_snapshot_id {id} names none of its snapshots"
+            )));
         }
         Ok(BundlePayload {
             current_snapshot_id,

@@ -135,6 +135,11 @@ impl Tree {
         self.insert_leaf(key, new_leaf(key, value)).is_none()
     }
 
+    /// [`insert_checked`](Tree::insert_checked) that returns the leaf it replaced, if any.
+    pub(crate) fn insert_replacing(&mut self, key: &[u8], value: &[u8]) -> Option<LeafRef> {
+        self.insert_leaf(key, new_leaf(key, value))
+    }
+
     /// [`insert_checked`](Tree::insert_checked) that also returns the new leaf and the leaf it
     /// replaced, if any.
     pub(crate) fn insert_tracked(

@@ -87,3 +87,10 @@ pub fn counter(value: u64) -> [u8; 8] {
 pub fn read_counter(bytes: &[u8]) -> u64 {
     u64::from_le_bytes(bytes.try_into().expect("a counter is 8 bytes"))
 }
+
+impl TempDir {
+    /// The directory itself.
+    pub fn dir(&self) -> &Path {
+        &self.0
+    }
+}
