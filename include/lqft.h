@@ -6,7 +6,8 @@
  * Status: every fallible function returns an lqft_status. LQFT_OK (0) is success; positive
  *   codes are non-error outcomes (LQFT_NOT_FOUND, LQFT_DONE); negative codes (LQFT_ERR_*) are
  *   errors. lqft_status_str(code) gives static text, lqft_last_error_message() the detail of the
- *   last failure on the calling thread. A failing call changes nothing.
+ *   last failure on the calling thread, and lqft_last_policy_code() LQFT's policy code when that
+ *   failure was LQFT_ERR_POLICY (NULL otherwise). A failing call changes nothing.
  *
  * Inputs: bytes are passed as (const uint8_t *ptr, size_t len) pairs, borrowed for the call
  *   only. Keys and values are arbitrary bytes (embedded NUL allowed; the empty key is a key).
@@ -259,6 +260,8 @@ typedef struct lqft_save_options {
   const char *sign_key_path;
   /**
    * When non-zero, the file is valid from now for this many seconds (the window is signed).
+   * A window that would end after 9999-12-31T23:59:59Z is refused with
+   * `LQFT_ERR_INVALID_ARGUMENT`.
    */
   uint64_t valid_for_seconds;
 } lqft_save_options;
@@ -527,8 +530,10 @@ typedef uint32_t lqft_cas_flags;
 #define LQFT_ERR_IO -10
 
 /**
- * A file failed verification, trust, freshness or schema policy; the last-error message starts
- * with the policy code (for example `signature_invalid: ...`).
+ * A file failed verification, trust, freshness or schema policy. `lqft_last_policy_code()`
+ * gives LQFT's policy code (for example `"verification_signature_mismatch"`), and the
+ * last-error message names it after the function name
+ * (`lqft_map_load_snapshot: verification_signature_mismatch: ...`).
  */
 #define LQFT_ERR_POLICY -11
 
@@ -773,6 +778,17 @@ void lqft_diff_free(struct lqft_diff *diff);
 const char *lqft_last_error_message(void);
 
 /**
+ * LQFT's policy code of the last failed call on the calling thread, as a static
+ * NUL-terminated string (for example `"verification_signature_mismatch"`, the codes of
+ * LQFT 1.2.2's table, see docs/FORMAT.md); `NULL` when that failure was not a policy failure
+ * (its status was not `LQFT_ERR_POLICY`) or no call on this thread has failed.
+ *
+ * Like `lqft_last_error_message()`, it changes only when a call fails. Ownership: static,
+ * never freed. Thread safety: each thread has its own.
+ */
+const char *lqft_last_policy_code(void);
+
+/**
  * Writes `snapshot` to `path` as an `lqft-snapshot-v1` file (gzip-compressed when the path
  * ends in `.gz`), signed and with a validity window as `options` says (`NULL`: unsigned, no
  * window).
@@ -787,8 +803,8 @@ const char *lqft_last_error_message(void);
  * link, pass its target). A file larger than readers accept (1 GiB, or 1 GiB decompressed
  * for `.gz`) is refused with `LQFT_ERR_LIMIT` rather than written unreadable.
  *
- * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (unusable key),
- * `LQFT_ERR_IO`, `LQFT_ERR_LIMIT`.
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (unusable key, or a
+ * `valid_for_seconds` window ending after year 9999), `LQFT_ERR_IO`, `LQFT_ERR_LIMIT`.
  *
  * # Safety
  * `snapshot` is `NULL` or a live snapshot; `path` is `NULL` or NUL-terminated; `options` is
@@ -821,8 +837,8 @@ lqft_status lqft_map_save_bundle(const struct lqft_map *map,
  *
  * A file that fails verification (bad signature, untrusted or revoked signer, not an
  * envelope while verification was requested, expired, below the freshness floor...) gives
- * `LQFT_ERR_POLICY`, and the last-error message starts with LQFT's policy code, for example
- * `signature_invalid: ...`.
+ * `LQFT_ERR_POLICY`; `lqft_last_policy_code()` then gives LQFT's policy code, for example
+ * `"verification_signature_mismatch"`, which the last-error message also names.
  *
  * Files: `path`, the key file and the trust store's key files must be regular files (symbolic
  * links to them are followed); a FIFO, device or directory is refused at once with

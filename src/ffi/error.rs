@@ -1,17 +1,20 @@
 //! The thread-local last error and the failure type every export's body returns.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::ffi::{CString, c_char};
 
 use super::guard::call_value;
 use super::status::*;
 use crate::Error;
+use crate::formats::PolicyCode;
 
 /// A failed call: the status to return and the detail for `lqft_last_error_message()`.
 #[derive(Debug)]
 pub(crate) struct Fail {
     pub(crate) status: lqft_status,
     pub(crate) message: String,
+    /// LQFT's policy code, for `LQFT_ERR_POLICY` failures.
+    pub(crate) policy: Option<PolicyCode>,
 }
 
 impl Fail {
@@ -19,6 +22,16 @@ impl Fail {
         Fail {
             status,
             message: message.into(),
+            policy: None,
+        }
+    }
+
+    /// A policy failure with LQFT's code.
+    pub(crate) fn policy(code: PolicyCode, message: impl Into<String>) -> Fail {
+        Fail {
+            status: LQFT_ERR_POLICY,
+            message: message.into(),
+            policy: Some(code),
         }
     }
 
@@ -54,13 +67,17 @@ thread_local! {
     /// The message of the last failed call on this thread. Replaced (never appended to) by the
     /// next failure, so the pointer handed out stays valid until then.
     static LAST_ERROR: RefCell<CString> = RefCell::new(CString::default());
+    /// The policy code of the last failed call on this thread, if it was a policy failure.
+    static LAST_POLICY: Cell<Option<PolicyCode>> = const { Cell::new(None) };
 }
 
-/// Records `message` as this thread's last error. Interior NUL bytes (possible when a message
-/// quotes user data) are replaced so the C string is never cut short.
-pub(crate) fn set_last_error(message: &str) {
+/// Records `message` (and `policy`, the failure's policy code if any) as this thread's last
+/// error. Interior NUL bytes (possible when a message quotes user data) are replaced so the C
+/// string is never cut short.
+pub(crate) fn set_last_error(message: &str, policy: Option<PolicyCode>) {
     let text = CString::new(message.replace('\0', "\\0")).unwrap_or_default();
     LAST_ERROR.with(|last| *last.borrow_mut() = text);
+    LAST_POLICY.with(|last| last.set(policy));
 }
 
 /// The detail of the last call that returned a negative status on the calling thread, as a
@@ -78,6 +95,23 @@ pub extern "C" fn lqft_last_error_message() -> *const c_char {
             // The CString lives in this thread's slot until `set_last_error` replaces it, which
             // only a later failing call on this same thread does.
             last.borrow().as_ptr()
+        })
+    })
+}
+
+/// LQFT's policy code of the last failed call on the calling thread, as a static
+/// NUL-terminated string (for example `"verification_signature_mismatch"`, the codes of
+/// LQFT 1.2.2's table, see docs/FORMAT.md); `NULL` when that failure was not a policy failure
+/// (its status was not `LQFT_ERR_POLICY`) or no call on this thread has failed.
+///
+/// Like `lqft_last_error_message()`, it changes only when a call fails. Ownership: static,
+/// never freed. Thread safety: each thread has its own.
+#[unsafe(no_mangle)]
+pub extern "C" fn lqft_last_policy_code() -> *const c_char {
+    call_value(std::ptr::null(), || {
+        LAST_POLICY.with(|last| {
+            last.get()
+                .map_or(std::ptr::null(), |code| code.as_c_str().as_ptr())
         })
     })
 }

@@ -49,6 +49,8 @@ pub struct lqft_save_options {
     /// `NULL` writes an unsigned file (sha256 integrity only).
     pub sign_key_path: *const c_char,
     /// When non-zero, the file is valid from now for this many seconds (the window is signed).
+    /// A window that would end after 9999-12-31T23:59:59Z is refused with
+    /// `LQFT_ERR_INVALID_ARGUMENT`.
     pub valid_for_seconds: u64,
 }
 
@@ -116,12 +118,12 @@ impl From<FileError> for Fail {
                 LQFT_ERR_INVALID_ARGUMENT
             }
         };
-        // Policy failures lead with LQFT's policy code so callers can match on it.
-        let message = match error.policy_code() {
-            Some(code) => format!("{}: {}", code.as_str(), error.message()),
-            None => error.to_string(),
-        };
-        Fail::new(status, message)
+        // Policy failures name LQFT's policy code after the function name;
+        // `lqft_last_policy_code()` gives it alone.
+        match error.policy_code() {
+            Some(code) => Fail::policy(code, format!("{}: {}", code.as_str(), error.message())),
+            None => Fail::new(status, error.to_string()),
+        }
     }
 }
 
@@ -142,8 +144,17 @@ unsafe fn save_inputs(
         Some(p) => Some(SignKey::from_file(p)?),
         None => None,
     };
-    let validity = (options.valid_for_seconds > 0)
-        .then(|| Validity::for_seconds_from(SystemTime::now(), options.valid_for_seconds));
+    let validity = match options.valid_for_seconds {
+        0 => None,
+        seconds => Some(
+            Validity::for_seconds_from(SystemTime::now(), seconds).ok_or_else(|| {
+                Fail::invalid(format!(
+                    "valid_for_seconds {seconds} ends the window after \
+                     9999-12-31T23:59:59Z, the latest time a validity window can name"
+                ))
+            })?,
+        ),
+    };
     Ok((key, validity))
 }
 
@@ -256,8 +267,8 @@ impl Verifier {
 /// link, pass its target). A file larger than readers accept (1 GiB, or 1 GiB decompressed
 /// for `.gz`) is refused with `LQFT_ERR_LIMIT` rather than written unreadable.
 ///
-/// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (unusable key),
-/// `LQFT_ERR_IO`, `LQFT_ERR_LIMIT`.
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (unusable key, or a
+/// `valid_for_seconds` window ending after year 9999), `LQFT_ERR_IO`, `LQFT_ERR_LIMIT`.
 ///
 /// # Safety
 /// `snapshot` is `NULL` or a live snapshot; `path` is `NULL` or NUL-terminated; `options` is
@@ -439,8 +450,8 @@ unsafe fn load_bundle(
 ///
 /// A file that fails verification (bad signature, untrusted or revoked signer, not an
 /// envelope while verification was requested, expired, below the freshness floor...) gives
-/// `LQFT_ERR_POLICY`, and the last-error message starts with LQFT's policy code, for example
-/// `signature_invalid: ...`.
+/// `LQFT_ERR_POLICY`; `lqft_last_policy_code()` then gives LQFT's policy code, for example
+/// `"verification_signature_mismatch"`, which the last-error message also names.
 ///
 /// Files: `path`, the key file and the trust store's key files must be regular files (symbolic
 /// links to them are followed); a FIFO, device or directory is refused at once with

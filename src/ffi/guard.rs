@@ -18,11 +18,11 @@ pub(crate) fn call(name: &str, body: impl FnOnce() -> Outcome) -> lqft_status {
     match catch_unwind(AssertUnwindSafe(body)) {
         Ok(Ok(status)) => status,
         Ok(Err(fail)) => {
-            set_last_error(&format!("{name}: {}", fail.message));
+            set_last_error(&format!("{name}: {}", fail.message), fail.policy);
             fail.status
         }
         Err(payload) => {
-            set_last_error(&format!("{name}: panic: {}", panic_text(&*payload)));
+            set_last_error(&format!("{name}: panic: {}", panic_text(&*payload)), None);
             LQFT_ERR_PANIC
         }
     }
@@ -31,7 +31,7 @@ pub(crate) fn call(name: &str, body: impl FnOnce() -> Outcome) -> lqft_status {
 /// Runs the body of an export that returns a plain value; a panic gives `fallback`.
 pub(crate) fn call_value<T>(fallback: T, body: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|payload| {
-        set_last_error(&format!("panic: {}", panic_text(&*payload)));
+        set_last_error(&format!("panic: {}", panic_text(&*payload)), None);
         fallback
     })
 }

@@ -42,8 +42,10 @@ pub const LQFT_ERR_CORRUPT: lqft_status = -9;
 /// Reading, writing, syncing or renaming a file failed; the last-error message names the file
 /// and the operating system's reason.
 pub const LQFT_ERR_IO: lqft_status = -10;
-/// A file failed verification, trust, freshness or schema policy; the last-error message starts
-/// with the policy code (for example `signature_invalid: ...`).
+/// A file failed verification, trust, freshness or schema policy. `lqft_last_policy_code()`
+/// gives LQFT's policy code (for example `"verification_signature_mismatch"`), and the
+/// last-error message names it after the function name
+/// (`lqft_map_load_snapshot: verification_signature_mismatch: ...`).
 pub const LQFT_ERR_POLICY: lqft_status = -11;
 /// A Rust panic was caught at the boundary. The handle involved stays usable and unchanged
 /// (every operation is all or nothing), but this is a bug in liblqft: please report it.

@@ -18,7 +18,7 @@ use super::error::{Error, Result};
 use super::file_io::path_uses_gzip;
 use super::keys::{SignKey, VerifyKey, read_key_file};
 use super::limits::Limits;
-use super::policy::classify_policy_error;
+use super::policy::PolicyCode;
 use super::trust_store::{TrustStore, TrustStoreOptions, manifest_dir, resolve_inside};
 use super::validity::{Validity, now_micros, summarize};
 use crate::file::confine::is_plain_relative;
@@ -29,9 +29,15 @@ pub const STORAGE_ENGINE_MANIFEST_FORMAT: &str = "lqft-storage-engine-manifest-v
 /// `format` of a sharded storage-engine manifest.
 pub const SHARDED_STORAGE_ENGINE_MANIFEST_FORMAT: &str = "lqft-sharded-storage-engine-manifest-v1";
 
+/// An invalid manifest, with LQFT's code for it.
 fn err(message: impl Into<String>) -> Error {
-    let message = message.into();
-    Error::policy(classify_policy_error(&message), message)
+    Error::policy(PolicyCode::SchemaInvalidStorageEngineManifest, message)
+}
+
+/// An invalid manifest whose LQFT message matches none of LQFT's classification rules, so
+/// LQFT reports it with its fallback code; kept for scripts that match on it.
+fn unclassified(message: impl Into<String>) -> Error {
+    Error::policy(PolicyCode::PolicyError, message)
 }
 
 /// How checkpoints are signed and verified.
@@ -219,10 +225,9 @@ fn bool_field(map: &Map<String, Value>, field: &str, default: bool, what: &str) 
 fn retain_last(storage: &Map<String, Value>) -> Result<Option<u64>> {
     match storage.get("checkpoint_retain_last") {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => v
-            .as_u64()
-            .map(Some)
-            .ok_or_else(|| err("checkpoint_retain_last must be a non-negative integer or null")),
+        Some(v) => v.as_u64().map(Some).ok_or_else(|| {
+            unclassified("checkpoint_retain_last must be a non-negative integer or null")
+        }),
     }
 }
 
@@ -276,7 +281,7 @@ impl StorageEngineManifest {
         let checkpoint_path = path_field(storage, "checkpoint_path", WHAT)?;
         let wal_path = path_field(storage, "wal_path", WHAT)?;
         if checkpoint_path.is_none() && wal_path.is_none() {
-            return Err(err(
+            return Err(unclassified(
                 "storage engine requires at least one of checkpoint_path or wal_path",
             ));
         }
@@ -284,7 +289,7 @@ impl StorageEngineManifest {
             .as_deref()
             .is_some_and(|p| path_uses_gzip(Path::new(p)))
         {
-            return Err(err("storage engine WAL paths must not use gzip"));
+            return Err(unclassified("storage engine WAL paths must not use gzip"));
         }
         Ok(StorageEngineManifest {
             checkpoint_path,
@@ -410,7 +415,7 @@ impl ShardedStorageEngineManifest {
         let checkpoint_dir = path_field(storage, "checkpoint_dir", WHAT)?;
         let wal_dir = path_field(storage, "wal_dir", WHAT)?;
         if checkpoint_dir.is_none() && wal_dir.is_none() {
-            return Err(err(
+            return Err(unclassified(
                 "sharded storage engine requires at least one of checkpoint_dir or wal_dir",
             ));
         }
@@ -496,5 +501,77 @@ impl ShardedStorageEngineManifest {
             ],
         )?;
         confine_all(manifest_dir, &self.checkpoint_policy.key_paths())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_manifests_carry_the_code_lqfts_classifier_gives_their_message() {
+        use crate::formats::policy::classify_policy_error;
+        use serde_json::json;
+        let storage = json!({"checkpoint_path": "c.json", "wal_path": "w.jsonl"});
+        let policy = json!({});
+        let serialization = json!({"indent": 2, "sort_keys": false});
+        let single = |edit: &dyn Fn(&mut Map<String, Value>)| {
+            let mut m = Map::new();
+            m.insert("format".into(), STORAGE_ENGINE_MANIFEST_FORMAT.into());
+            m.insert("storage".into(), storage.clone());
+            m.insert("checkpoint_policy".into(), policy.clone());
+            m.insert("serialization".into(), serialization.clone());
+            edit(&mut m);
+            Value::Object(m)
+        };
+        let cases = [
+            json!([]),
+            single(&|m| drop(m.insert("format".into(), "x".into()))),
+            single(&|m| drop(m.remove("storage"))),
+            single(&|m| drop(m.insert("storage".into(), json!({})))),
+            single(&|m| drop(m.insert("storage".into(), json!({"wal_path": "w.jsonl.gz"})))),
+            single(&|m| drop(m.insert("storage".into(), json!({"wal_path": "../w"})))),
+            single(&|m| drop(m.insert("storage".into(), json!({"wal_path": 5})))),
+            single(&|m| {
+                drop(m.insert(
+                    "storage".into(),
+                    json!({"wal_path": "w", "checkpoint_retain_last": -1}),
+                ))
+            }),
+            single(&|m| drop(m.insert("storage".into(), json!({"wal_path": "w", "wal_fsync": 1})))),
+            single(&|m| drop(m.insert("serialization".into(), json!({"indent": -1})))),
+            single(&|m| {
+                drop(m.insert(
+                    "checkpoint_policy".into(),
+                    json!({"min_remaining_validity_seconds": -1}),
+                ))
+            }),
+            single(&|m| drop(m.insert("checkpoint_policy".into(), json!({"validity": []})))),
+        ];
+        for case in &cases {
+            let error = StorageEngineManifest::from_json(case).unwrap_err();
+            assert_eq!(
+                error.policy_code(),
+                Some(classify_policy_error(error.message())),
+                "{error}"
+            );
+        }
+        let sharded = [
+            json!([]),
+            json!({"format": "x"}),
+            json!({"format": SHARDED_STORAGE_ENGINE_MANIFEST_FORMAT}),
+            json!({"format": SHARDED_STORAGE_ENGINE_MANIFEST_FORMAT, "shard_count": 1,
+                   "storage": {}, "checkpoint_policy": {}, "serialization": {}, "shards": []}),
+            json!({"format": SHARDED_STORAGE_ENGINE_MANIFEST_FORMAT, "shard_count": 1,
+                   "storage": {}, "checkpoint_policy": {}, "serialization": {}, "shards": [{}]}),
+        ];
+        for case in &sharded {
+            let error = ShardedStorageEngineManifest::from_json(case).unwrap_err();
+            assert_eq!(
+                error.policy_code(),
+                Some(classify_policy_error(error.message())),
+                "{error}"
+            );
+        }
     }
 }

@@ -205,42 +205,48 @@ pub const ALL_POLICY_CODES: [PolicyCode; 30] = [
 impl PolicyCode {
     /// LQFT's code string, e.g. `"integrity_checksum_mismatch"`.
     pub fn as_str(self) -> &'static str {
+        // Every code is ASCII, so the conversion never fails.
+        self.as_c_str().to_str().unwrap_or_default()
+    }
+
+    /// [`as_str`](PolicyCode::as_str) as a NUL-terminated string (for the C API).
+    pub fn as_c_str(self) -> &'static std::ffi::CStr {
         use PolicyCode::*;
         match self {
-            IntegrityChecksumMismatch => "integrity_checksum_mismatch",
-            SourceMissingTrustedSignersPath => "source_missing_trusted_signers_path",
-            SourceEmptyTrustStoreDirectory => "source_empty_trust_store_directory",
-            SchemaInvalidTrustStoreValidity => "schema_invalid_trust_store_validity",
-            SchemaInvalidTrustStoreManifest => "schema_invalid_trust_store_manifest",
-            SchemaEmptyTrustStoreManifest => "schema_empty_trust_store_manifest",
-            SchemaInvalidTrustedSigners => "schema_invalid_trusted_signers",
-            SchemaInvalidTrustedSignerKeyId => "schema_invalid_trusted_signer_key_id",
-            SchemaDuplicateTrustedSignerKeyId => "schema_duplicate_trusted_signer_key_id",
-            VerificationTrustedSignersNonEd25519 => "verification_trusted_signers_non_ed25519",
+            IntegrityChecksumMismatch => c"integrity_checksum_mismatch",
+            SourceMissingTrustedSignersPath => c"source_missing_trusted_signers_path",
+            SourceEmptyTrustStoreDirectory => c"source_empty_trust_store_directory",
+            SchemaInvalidTrustStoreValidity => c"schema_invalid_trust_store_validity",
+            SchemaInvalidTrustStoreManifest => c"schema_invalid_trust_store_manifest",
+            SchemaEmptyTrustStoreManifest => c"schema_empty_trust_store_manifest",
+            SchemaInvalidTrustedSigners => c"schema_invalid_trusted_signers",
+            SchemaInvalidTrustedSignerKeyId => c"schema_invalid_trusted_signer_key_id",
+            SchemaDuplicateTrustedSignerKeyId => c"schema_duplicate_trusted_signer_key_id",
+            VerificationTrustedSignersNonEd25519 => c"verification_trusted_signers_non_ed25519",
             VerificationTrustedSignerIdentityMismatch => {
-                "verification_trusted_signer_identity_mismatch"
+                c"verification_trusted_signer_identity_mismatch"
             }
-            FreshnessInvalidMinRemainingValidity => "freshness_invalid_min_remaining_validity",
-            SchemaInvalidStorageEngineManifest => "schema_invalid_storage_engine_manifest",
-            SchemaInvalidDocument => "schema_invalid_document",
-            SchemaInvalidValidityBlock => "schema_invalid_validity_block",
-            SchemaInvalidPayload => "schema_invalid_payload",
-            SchemaInvalidIntegrityBlock => "schema_invalid_integrity_block",
-            SchemaInvalidSignatureBlock => "schema_invalid_signature_block",
+            FreshnessInvalidMinRemainingValidity => c"freshness_invalid_min_remaining_validity",
+            SchemaInvalidStorageEngineManifest => c"schema_invalid_storage_engine_manifest",
+            SchemaInvalidDocument => c"schema_invalid_document",
+            SchemaInvalidValidityBlock => c"schema_invalid_validity_block",
+            SchemaInvalidPayload => c"schema_invalid_payload",
+            SchemaInvalidIntegrityBlock => c"schema_invalid_integrity_block",
+            SchemaInvalidSignatureBlock => c"schema_invalid_signature_block",
             VerificationUnsupportedForDirectoryTrustStore => {
-                "verification_unsupported_for_directory_trust_store"
+                c"verification_unsupported_for_directory_trust_store"
             }
-            VerificationTrustedSignersUnsupported => "verification_trusted_signers_unsupported",
-            SignerUntrusted => "signer_untrusted",
-            VerificationSignerIdentityMismatch => "verification_signer_identity_mismatch",
-            VerificationSignatureMismatch => "verification_signature_mismatch",
-            VerificationAlgorithmMismatch => "verification_algorithm_mismatch",
-            VerificationUnsigned => "verification_unsigned",
-            FreshnessMissingExpiresAt => "freshness_missing_expires_at",
-            FreshnessBelowMinRemainingValidity => "freshness_below_min_remaining_validity",
-            FreshnessNotCurrentlyValid => "freshness_not_currently_valid",
-            VerificationConfigurationError => "verification_configuration_error",
-            PolicyError => "policy_error",
+            VerificationTrustedSignersUnsupported => c"verification_trusted_signers_unsupported",
+            SignerUntrusted => c"signer_untrusted",
+            VerificationSignerIdentityMismatch => c"verification_signer_identity_mismatch",
+            VerificationSignatureMismatch => c"verification_signature_mismatch",
+            VerificationAlgorithmMismatch => c"verification_algorithm_mismatch",
+            VerificationUnsigned => c"verification_unsigned",
+            FreshnessMissingExpiresAt => c"freshness_missing_expires_at",
+            FreshnessBelowMinRemainingValidity => c"freshness_below_min_remaining_validity",
+            FreshnessNotCurrentlyValid => c"freshness_not_currently_valid",
+            VerificationConfigurationError => c"verification_configuration_error",
+            PolicyError => c"policy_error",
         }
     }
 

@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{Map, Value};
 
 use super::error::{Error, Result};
-use super::policy::{PolicyCode, classify_policy_error};
+use super::policy::PolicyCode;
 
 const MICROS_PER_SECOND: i64 = 1_000_000;
 const MICROS_PER_DAY: i64 = 86_400 * MICROS_PER_SECOND;
@@ -26,18 +26,21 @@ pub struct Validity {
 
 impl Validity {
     /// A window that expires `seconds` after `now`, starting at `now`.
-    pub fn for_seconds_from(now: SystemTime, seconds: u64) -> Validity {
+    ///
+    /// `None` when the window would end after 9999-12-31T23:59:59.999999Z, the latest instant
+    /// the ISO-8601 form of the format can hold.
+    pub fn for_seconds_from(now: SystemTime, seconds: u64) -> Option<Validity> {
         let start = system_time_micros(now);
-        let end = start.saturating_add(
-            i64::try_from(seconds)
-                .unwrap_or(i64::MAX / 2)
-                .saturating_mul(MICROS_PER_SECOND),
-        );
-        Validity {
+        let end = i64::try_from(seconds)
+            .ok()
+            .and_then(|s| s.checked_mul(MICROS_PER_SECOND))
+            .and_then(|length| start.checked_add(length))
+            .filter(|&end| end <= latest_micros())?;
+        Some(Validity {
             not_before: Some(format_utc_micros(start)),
             expires_at: Some(format_utc_micros(end)),
             warn_before_expiry_seconds: None,
-        }
+        })
     }
 
     /// The JSON block, members in LQFT's order, absent ones omitted.
@@ -145,9 +148,24 @@ impl ValiditySummary {
     }
 }
 
-fn classified(message: String) -> Error {
-    Error::policy(classify_policy_error(&message), message)
+/// A malformed validity block of the document `subject` names, with LQFT's code for it (the
+/// one LQFT's classifier gives these messages): trust-store manifests and storage-engine
+/// manifests have codes of their own, every other document has the persisted file's.
+fn malformed(subject: &str, message: String) -> Error {
+    let code = if subject.starts_with(TRUST_STORE_MANIFEST) {
+        PolicyCode::SchemaInvalidTrustStoreValidity
+    } else if subject.contains(STORAGE_ENGINE_MANIFEST) {
+        PolicyCode::SchemaInvalidStorageEngineManifest
+    } else {
+        PolicyCode::SchemaInvalidValidityBlock
+    };
+    Error::policy(code, message)
 }
+
+/// The subject of a trust-store manifest's validity.
+pub(crate) const TRUST_STORE_MANIFEST: &str = "trust store manifest";
+/// Part of the subject of a storage-engine manifest's checkpoint validity.
+pub(crate) const STORAGE_ENGINE_MANIFEST: &str = "storage engine manifest";
 
 /// Evaluates a validity block (`None` = absent) at `now_us` (microseconds since the Unix
 /// epoch). `subject` names the document in messages (`"persisted file"`, `"trust store
@@ -157,9 +175,10 @@ pub fn summarize(validity: Option<&Value>, subject: &str, now_us: i64) -> Result
         None | Some(Value::Null) => return Ok(ValiditySummary::unbounded()),
         Some(Value::Object(map)) => map,
         Some(_) => {
-            return Err(classified(format!(
-                "{subject} validity must be a dictionary"
-            )));
+            return Err(malformed(
+                subject,
+                format!("{subject} validity must be a dictionary"),
+            ));
         }
     };
     let timestamp = |field: &str| -> Result<Option<i64>> {
@@ -167,10 +186,11 @@ pub fn summarize(validity: Option<&Value>, subject: &str, now_us: i64) -> Result
             None | Some(Value::Null) => Ok(None),
             Some(Value::String(s)) if !s.is_empty() => parse_iso8601_micros(s)
                 .map(Some)
-                .map_err(|why| classified(format!("{subject} validity.{field} {why}"))),
-            Some(_) => Err(classified(format!(
-                "{subject} validity.{field} must be a non-empty ISO-8601 string"
-            ))),
+                .map_err(|why| malformed(subject, format!("{subject} validity.{field} {why}"))),
+            Some(_) => Err(malformed(
+                subject,
+                format!("{subject} validity.{field} must be a non-empty ISO-8601 string"),
+            )),
         }
     };
     let not_before = timestamp("not_before")?;
@@ -179,22 +199,27 @@ pub fn summarize(validity: Option<&Value>, subject: &str, now_us: i64) -> Result
         None | Some(Value::Null) => None,
         Some(Value::Number(n)) if n.as_u64().is_some() => n.as_u64(),
         Some(_) => {
-            return Err(classified(format!(
-                "{subject} validity.warn_before_expiry_seconds must be a non-negative integer or null"
-            )));
+            return Err(malformed(
+                subject,
+                format!(
+                    "{subject} validity.warn_before_expiry_seconds must be a non-negative integer or null"
+                ),
+            ));
         }
     };
     if let (Some(nb), Some(exp)) = (not_before, expires_at)
         && exp <= nb
     {
-        return Err(classified(format!(
-            "{subject} validity.expires_at must be later than validity.not_before"
-        )));
+        return Err(malformed(
+            subject,
+            format!("{subject} validity.expires_at must be later than validity.not_before"),
+        ));
     }
     if warn.is_some_and(|w| w > 0) && expires_at.is_none() {
-        return Err(classified(format!(
-            "{subject} validity.warn_before_expiry_seconds requires validity.expires_at"
-        )));
+        return Err(malformed(
+            subject,
+            format!("{subject} validity.warn_before_expiry_seconds requires validity.expires_at"),
+        ));
     }
     let seconds_until_expiry = expires_at.map(|exp| (exp - now_us) / MICROS_PER_SECOND);
     let (status, currently_valid) = if not_before.is_some_and(|nb| now_us < nb) {
@@ -298,6 +323,12 @@ fn days_in_month(year: i64, month: i64) -> i64 {
         2 => 28,
         _ => 31,
     }
+}
+
+/// 9999-12-31T23:59:59.999999Z in microseconds since the Unix epoch: the latest instant a
+/// validity timestamp can name.
+pub fn latest_micros() -> i64 {
+    days_from_civil(10000, 1, 1) * MICROS_PER_DAY - 1
 }
 
 /// Python's `datetime.isoformat()` of a UTC instant: `YYYY-MM-DDTHH:MM:SS[.ffffff]+00:00`.
@@ -466,5 +497,48 @@ mod tests {
             err.policy_code(),
             Some(PolicyCode::SchemaInvalidValidityBlock)
         );
+    }
+
+    #[test]
+    fn malformed_blocks_carry_the_code_lqfts_classifier_gives_their_message() {
+        use crate::formats::policy::classify_policy_error;
+        let bad = [
+            serde_json::json!([]),
+            serde_json::json!({"not_before": "yesterday"}),
+            serde_json::json!({"expires_at": 5}),
+            serde_json::json!({"warn_before_expiry_seconds": -1}),
+            serde_json::json!({"not_before": "2020-01-02T00:00:00Z", "expires_at": "2020-01-01T00:00:00Z"}),
+            serde_json::json!({"warn_before_expiry_seconds": 5}),
+        ];
+        let subjects = [
+            "persisted file",
+            "trust store manifest",
+            "storage engine manifest checkpoint",
+            "sharded storage engine manifest checkpoint",
+        ];
+        for subject in subjects {
+            for block in &bad {
+                let error = summarize(Some(block), subject, 0).unwrap_err();
+                assert_eq!(
+                    error.policy_code(),
+                    Some(classify_policy_error(error.message())),
+                    "{error}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn a_window_past_year_9999_is_refused() {
+        let now = UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        let left = (latest_micros() / MICROS_PER_SECOND - 1_700_000_000) as u64;
+        let last = Validity::for_seconds_from(now, left).unwrap();
+        assert!(last.check("persisted file").is_ok());
+        assert_eq!(
+            last.expires_at.as_deref(),
+            Some("9999-12-31T23:59:59+00:00")
+        );
+        assert_eq!(Validity::for_seconds_from(now, left + 1), None);
+        assert_eq!(Validity::for_seconds_from(now, u64::MAX), None);
     }
 }
