@@ -56,7 +56,7 @@ fn snapshot_files_round_trip_with_metadata_and_root_hash() {
         .public_key()
         .clone()
         .into();
-    let validity = Validity::for_seconds_from(std::time::SystemTime::now(), 3600);
+    let validity = Validity::for_seconds_from(std::time::SystemTime::now(), 3600).unwrap();
     for name in ["s.json", "s.json.gz"] {
         let path = dir.path(name);
         let original = map.snapshots()[0].clone();
