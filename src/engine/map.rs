@@ -718,7 +718,12 @@ impl Map {
             SnapshotIds::Fresh => self.register_fresh(&mut state, snapshots),
         };
         if let Some(index) = options.activate {
-            make_current(&mut state, &mut self.live_mut(), &snapshots[index], discarded);
+            make_current(
+                &mut state,
+                &mut self.live_mut(),
+                &snapshots[index],
+                discarded,
+            );
         }
         Ok(Imported {
             snapshots,
