@@ -5,6 +5,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$root"
 
+ensure_rust
 ensure_tools cc=gcc
 cargo build --release
 

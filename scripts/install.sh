@@ -1,25 +1,27 @@
 #!/usr/bin/env bash
-# Installs liblqft into PREFIX: lib/liblqft.a, lib/liblqft.so, include/lqft.h, the CMake package
-# (lib/cmake/lqft/lqftConfig.cmake: targets lqft::lqft and lqft::lqft_static) and the pkg-config
-# file (lib/pkgconfig/lqft.pc).
+# Installs liblqft into PREFIX, stripped of debug information: lib/liblqft.a,
+# lib/liblqft.so.VERSION with the symbolic links lib/SONAME and lib/liblqft.so, bin/lqft (the
+# command-line tool), include/lqft.h, the CMake package (lib/cmake/lqft/lqftConfig.cmake:
+# targets lqft::lqft and lqft::lqft_static) and the pkg-config file (lib/pkgconfig/lqft.pc).
 #
 # usage: scripts/install.sh PREFIX [LIB_DIR]
-#   LIB_DIR  directory holding the cargo-built libraries; when omitted, `cargo build --release`
-#            builds them first.
+#   LIB_DIR  directory holding the cargo-built libraries and lqft tool; when omitted,
+#            `cargo build --release` builds them first.
 set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 if [ $# -lt 1 ] || [ $# -gt 2 ]; then
   echo "usage: $0 PREFIX [LIB_DIR]" >&2
   exit 2
 fi
+ensure_tools strip=binutils readelf=binutils
 mkdir -p "$1"
 prefix=$(cd "$1" && pwd)
 if [ $# -eq 2 ]; then
   lib_dir=$2
 else
-  (cd "$root" && cargo build --release --lib)
-  lib_dir=${CARGO_TARGET_DIR:-$root/target}/release
+  ensure_rust
+  (cd "$root" && cargo build --release)
 fi
 
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$root/Cargo.toml" | head -n 1)
@@ -27,9 +29,29 @@ major=${version%%.*}
 minor=${version#*.}
 minor=${minor%%.*}
 
-install -d "$prefix/lib/cmake/lqft" "$prefix/lib/pkgconfig" "$prefix/include"
+# The SONAME the build gave the shared library (build.rs).
+soname=$(readelf -d "$lib_dir/liblqft.so" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+if [ -z "$soname" ]; then
+  echo "error: $lib_dir/liblqft.so has no SONAME; rebuild it with cargo build --release" >&2
+  exit 1
+fi
+
+install -d "$prefix/bin" "$prefix/lib/cmake/lqft" "$prefix/lib/pkgconfig" "$prefix/include"
+# Debug information stays in the build tree: the static library keeps its symbols (a linker
+# needs them), the shared library and the tool keep only what linking and loading need.
 install -m 644 "$lib_dir/liblqft.a" "$prefix/lib/"
-install -m 755 "$lib_dir/liblqft.so" "$prefix/lib/"
+strip --strip-debug "$prefix/lib/liblqft.a"
+install -m 755 "$lib_dir/liblqft.so" "$prefix/lib/liblqft.so.$version"
+strip --strip-unneeded "$prefix/lib/liblqft.so.$version"
+ln -sfn "liblqft.so.$version" "$prefix/lib/$soname"
+ln -sfn "$soname" "$prefix/lib/liblqft.so"
+if [ -f "$lib_dir/lqft" ]; then
+  install -m 755 "$lib_dir/lqft" "$prefix/bin/"
+  strip --strip-unneeded "$prefix/bin/lqft"
+else
+  echo "error: $lib_dir has no lqft tool; build it with cargo build --release" >&2
+  exit 1
+fi
 install -m 644 "$root/include/lqft.h" "$prefix/include/"
 
 cat > "$prefix/lib/cmake/lqft/lqftConfig.cmake" <<CMAKE
@@ -42,8 +64,8 @@ get_filename_component(_lqft_prefix "\${CMAKE_CURRENT_LIST_DIR}/../../.." ABSOLU
 if(NOT TARGET lqft::lqft)
   add_library(lqft::lqft SHARED IMPORTED)
   set_target_properties(lqft::lqft PROPERTIES
-    IMPORTED_LOCATION "\${_lqft_prefix}/lib/liblqft.so"
-    IMPORTED_NO_SONAME TRUE
+    IMPORTED_LOCATION "\${_lqft_prefix}/lib/liblqft.so.$version"
+    IMPORTED_SONAME "$soname"
     INTERFACE_INCLUDE_DIRECTORIES "\${_lqft_prefix}/include")
   add_library(lqft::lqft_static STATIC IMPORTED)
   set_target_properties(lqft::lqft_static PROPERTIES
@@ -84,4 +106,4 @@ Libs: -L\${libdir} -llqft
 Libs.private: -lpthread -ldl -lm
 PC
 
-echo "installed liblqft $version into $prefix"
+echo "installed liblqft $version (SONAME $soname) and the lqft tool into $prefix"

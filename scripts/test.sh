@@ -2,7 +2,8 @@
 # Runs the complete test suite, stage by stage, and ends with an "N passed, N failed" line.
 # Exits non-zero when any stage failed. Stages:
 #   fmt, clippy, rust-tests (cargo test --release: unit, model, format and header tests),
-#   header (include/lqft.h is up to date), c-plain, c-asan (AddressSanitizer + UBSan),
+#   rust-checked (the same tests with debug assertions and overflow checks on: cargo test
+#   --profile checked), header (include/lqft.h is up to date), c-plain, c-asan (AddressSanitizer + UBSan),
 #   c-valgrind (memcheck: no errors, no definite leaks), bench-smoke (every bench in benches/),
 #   fuzz (each store decoder under cargo-fuzz on nightly for LQFT_FUZZ_SECONDS, default 60),
 #   python (the `lqft` package in python/: pip install into a venv, pytest, mypy --strict).
@@ -10,8 +11,9 @@ set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$root"
 
-ensure_tools cc=gcc c++=g++ cmake=cmake ctest=cmake valgrind=valgrind pkg-config=pkg-config ||
-  exit 1
+ensure_rust || exit 1
+ensure_tools cc=gcc c++=g++ cmake=cmake ctest=cmake valgrind=valgrind pkg-config=pkg-config \
+  readelf=binutils strip=binutils || exit 1
 
 passed=0
 failed=0
@@ -90,6 +92,7 @@ python_suite() {
 stage fmt cargo fmt --check
 stage clippy cargo clippy --all-targets -- -D warnings
 stage rust-tests cargo test --release
+stage rust-checked cargo test --profile checked
 stage header cargo test --release --test header
 if cargo build --release --lib; then
   stage c-plain c_suite plain

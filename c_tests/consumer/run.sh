@@ -14,12 +14,34 @@ mkdir -p "$work"
 prefix="$work/prefix"
 
 "$root/scripts/install.sh" "$prefix" "$lib_dir"
+version=$(sed -n 's/^version = "\(.*\)"$/\1/p' "$root/Cargo.toml" | head -n 1)
+
+echo "== installed files =="
+# The shared library: a SONAME, the link chain liblqft.so -> SONAME -> liblqft.so.VERSION.
+soname=$(readelf -d "$prefix/lib/liblqft.so.$version" | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
+case "$soname" in
+  liblqft.so.0.*|liblqft.so.[1-9]*) ;;
+  *) echo "unexpected SONAME '$soname'" >&2; exit 1 ;;
+esac
+test "$(readlink "$prefix/lib/liblqft.so")" = "$soname"
+test "$(readlink "$prefix/lib/$soname")" = "liblqft.so.$version"
+# No debug information in anything installed.
+for file in "$prefix/lib/liblqft.so.$version" "$prefix/lib/liblqft.a" "$prefix/bin/lqft"; do
+  if readelf -S -W "$file" | grep -q '\.debug_'; then
+    echo "$file keeps debug information" >&2
+    exit 1
+  fi
+done
+# The tool runs and knows its version.
+test "$("$prefix/bin/lqft" --version)" = "lqft $version"
 
 echo "== find_package(lqft) =="
 cmake -S "$here" -B "$work/build" -DCMAKE_PREFIX_PATH="$prefix" >/dev/null
 cmake --build "$work/build"
 "$work/build/consumer_shared"
 "$work/build/consumer_static"
+# The consumer records the SONAME, not the unversioned development link.
+readelf -d "$work/build/consumer_shared" | grep -q "(NEEDED).*\[$soname\]"
 
 echo "== pkg-config lqft =="
 export PKG_CONFIG_PATH="$prefix/lib/pkgconfig"

@@ -18,7 +18,7 @@ use lqft::formats::inspect::{
 };
 use lqft::formats::keypair::write_ed25519_keypair;
 use lqft::formats::keys::read_key_material;
-use lqft::formats::map_files::{import_payloads, save_snapshot};
+use lqft::formats::map_files::{import_payloads, save_snapshot, snapshot_to_tree};
 use lqft::formats::policy::PolicyCode;
 use lqft::formats::python_json::{TextLayout, to_python_json};
 use lqft::formats::snapshot::{
@@ -29,7 +29,7 @@ use lqft::formats::{
     BundlePayload, Limits, SignKey, SnapshotPayload, TrustStore, TrustStoreOptions, Validity,
     Verification, VerifyKey, VerifyOptions, WriteOptions, read_persisted_file,
 };
-use lqft::{ImportOptions, Map, Snapshot};
+use lqft::{ImportOptions, Map, Snapshot, Tree};
 use serde_json::{Value, json};
 
 const USAGE: &str = "\
@@ -44,15 +44,19 @@ LQFT 1.2.2 commands (same flags, JSON output and exit codes):
                                            report on a sharded storage-engine manifest
 liblqft commands:
   verify PATH                              verify a file and its payload; exit 10-17 on policy failure
+                                           (13 for a signed file given no key)
   export PATH                              write a snapshot (or bundle member) as JSON lines
   import [JSONL]                           build a snapshot file from JSON lines
 
-Run `lqft <command> --help` for a command's options.
-Exit status: 0 ok; 1 error; 2 usage error; 10-17 policy failure (see docs/FORMAT.md).
+Run `lqft help <command>` or `lqft <command> --help` for a command's options, and
+`lqft --version` for the version.
+Exit status: 0 ok; 1 error, or no command given (as in LQFT 1.2.2); 2 usage error;
+10-17 policy failure (LQFT's table, see docs/FORMAT.md).
 ";
 
-const VERIFY_FLAGS_HELP: &str = "\
-  --verify-key-file FILE          Ed25519 public key PEM or HMAC secret file
+// Not a `"\` continuation: that would drop the first line's indentation.
+const VERIFY_FLAGS_HELP: &str =
+    "  --verify-key-file FILE          Ed25519 public key PEM or HMAC secret file
   --verify-key-text TEXT          literal HMAC secret (exclusive with --verify-key-file)
   --min-remaining-validity-seconds N
                                   require N seconds of signed, verified validity left";
@@ -237,7 +241,8 @@ public_path}.
         help: "usage: lqft inspect-persisted-file PATH [options]
 
 Report on a persisted file (LQFT's inspect_persisted_file keys, plus validity_in_payload and
-verified_signer) without loading it.
+verified_signer, and in `payload` the Merkle root of each snapshot inside: root_hash, or
+snapshot_roots for a bundle) without loading it.
 
   --trusted-signers PATH          trust store (directory or manifest) of allowed signers
   --fail-on-policy-fail           exit 10-17 when effective_policy rejects the file",
@@ -286,12 +291,16 @@ Report on a sharded storage-engine manifest and validate it.
         help: "usage: lqft verify PATH [options]
 
 Verify a persisted file (integrity, signature, trust, validity) and decode its payload.
-Prints a JSON summary; exits 10-17 with LQFT's policy code on a policy failure, 1 on other
-errors. A file that is not an envelope fails whenever a key or trust store is given.
+Prints a JSON summary with the Merkle root of each snapshot inside; exits 10-17 with LQFT's
+policy code on a policy failure, 1 on other errors. A file that is not an envelope fails
+whenever a key or trust store is given. A signed file needs a key or trust store to verify
+its signature: without one it fails with exit 13 (verification_configuration_error), unless
+the flag --no-verify-signature asks for the integrity check alone.
 
-  --trusted-signers PATH          trust store (directory or manifest) of allowed signers",
+  --trusted-signers PATH          trust store (directory or manifest) of allowed signers
+  --no-verify-signature           accept a signed file without checking its signature",
         values: INSPECT_VALUES,
-        switches: &[],
+        switches: &["--no-verify-signature"],
         run: cmd_verify,
     },
     Command {
@@ -378,7 +387,13 @@ fn cmd_keypair(args: &Args) -> Result<u8, Failure> {
 fn cmd_inspect_file(args: &Args) -> Result<u8, Failure> {
     let path = args.one_path("PATH")?;
     let key = args.verify_key_material()?;
-    let report = inspect_persisted_file(&path, &inspect_options(args, &key, "--trusted-signers")?)?;
+    let mut report =
+        inspect_persisted_file(&path, &inspect_options(args, &key, "--trusted-signers")?)?;
+    // The roots of what the file holds, verified or not (the report says whether it is).
+    let unverified = read_persisted_file(&path, &VerifyOptions::default(), &Limits::default());
+    if let (Ok(opened), Value::Object(payload)) = (unverified, &mut report["payload"]) {
+        payload.extend(merkle_roots(&opened.payload)?);
+    }
     print_json(&report)?;
     Ok(exit_for_report(&report, args.has("--fail-on-policy-fail")))
 }
@@ -442,10 +457,59 @@ impl Verifier {
     }
 }
 
+/// The Merkle root of each snapshot `payload` holds: `root_hash` for a snapshot or a current
+/// state, `snapshot_roots` (`snapshot_id`, `root_hash`) for a bundle; nothing for other
+/// payloads.
+fn merkle_roots(payload: &Value) -> Result<serde_json::Map<String, Value>, Failure> {
+    let hex = |tree: &Tree| Value::String(lqft::formats::hex::encode(&tree.root_hash()));
+    let mut roots = serde_json::Map::new();
+    match payload.get("format").and_then(Value::as_str) {
+        Some(SNAPSHOT_FORMAT) => {
+            let (_, tree) = snapshot_to_tree(&SnapshotPayload::from_json(payload, 0)?)?;
+            roots.insert("root_hash".into(), hex(&tree));
+        }
+        Some(BUNDLE_FORMAT) => {
+            let bundle = BundlePayload::from_json(payload, 0)?;
+            let mut list = Vec::with_capacity(bundle.snapshots.len());
+            for snapshot in &bundle.snapshots {
+                let (meta, tree) = snapshot_to_tree(snapshot)?;
+                list.push(json!({"snapshot_id": meta.id, "root_hash": hex(&tree)}));
+            }
+            roots.insert("snapshot_roots".into(), Value::Array(list));
+        }
+        Some(CURRENT_STATE_FORMAT) => {
+            let state = CurrentStatePayload::from_json(payload)?;
+            let mut tree = Tree::new();
+            for (key, value) in &state.items {
+                tree.insert(key, value)
+                    .map_err(|e| Failure::Error(format!("current state item: {e}"), 1))?;
+            }
+            roots.insert("root_hash".into(), hex(&tree));
+        }
+        _ => {}
+    }
+    Ok(roots)
+}
+
 fn cmd_verify(args: &Args) -> Result<u8, Failure> {
     let path = args.one_path("PATH")?;
     let verifier = Verifier::from_args(args)?;
     let opened = read_persisted_file(&path, &verifier.options(), &Limits::default())?;
+    let unchecked_signature = opened.check.signature_algorithm.is_some()
+        && matches!(opened.check.verification, Verification::NotRequested);
+    if unchecked_signature && !args.has("--no-verify-signature") {
+        let code = PolicyCode::VerificationConfigurationError;
+        return Err(Failure::Error(
+            format!(
+                "{} is signed, but no key was given to verify its signature: give \
+                 --verify-key-file, --verify-key-text or --trusted-signers, or \
+                 --no-verify-signature to check its integrity only [{}]",
+                path.display(),
+                code.as_str()
+            ),
+            u8::try_from(code.exit_code()).unwrap_or(13),
+        ));
+    }
     let manifest_dir = path.parent().unwrap_or(Path::new(""));
     let format = opened
         .payload
@@ -458,6 +522,7 @@ fn cmd_verify(args: &Args) -> Result<u8, Failure> {
         "payload_format": format,
         "signature_algorithm": opened.check.signature_algorithm,
         "verified": !matches!(opened.check.verification, Verification::NotRequested),
+        "signature_checked": !unchecked_signature,
         "verified_signer": match &opened.check.verification {
             Verification::Ed25519 { key_id } => Value::String(key_id.clone()),
             _ => Value::Null,
@@ -465,6 +530,9 @@ fn cmd_verify(args: &Args) -> Result<u8, Failure> {
         "validity": opened.check.validity.to_json(),
         "validity_in_payload": opened.check.validity_in_payload,
     });
+    if let Value::Object(summary) = &mut summary {
+        summary.extend(merkle_roots(&opened.payload)?);
+    }
     match format.as_deref() {
         Some(SNAPSHOT_FORMAT) => {
             let snap = SnapshotPayload::from_json(&opened.payload, 0)?;
@@ -650,15 +718,48 @@ fn cmd_import(args: &Args) -> Result<u8, Failure> {
     Ok(0)
 }
 
+/// A command's help, with the verification flags it takes.
+fn print_help(command: &Command) {
+    if command.values.contains(&"--verify-key-file") {
+        println!("{}\n{VERIFY_FLAGS_HELP}", command.help);
+    } else {
+        println!("{}", command.help);
+    }
+}
+
 fn main() -> ExitCode {
     let raw: Vec<String> = std::env::args().skip(1).collect();
+    // No command: usage on standard error and exit 1, as LQFT 1.2.2 does.
     let Some(name) = raw.first() else {
         eprint!("{USAGE}");
         return ExitCode::from(1);
     };
-    if name == "--help" || name == "-h" || name == "help" {
-        print!("{USAGE}");
-        return ExitCode::SUCCESS;
+    match (name.as_str(), raw.get(1), raw.len()) {
+        ("--version" | "-V", None, _) => {
+            println!("lqft {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        ("--help" | "-h" | "help", None, _) => {
+            print!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        ("help", Some(topic), 2) => {
+            return match COMMANDS.iter().find(|c| c.name == topic) {
+                Some(command) => {
+                    print_help(command);
+                    ExitCode::SUCCESS
+                }
+                None => {
+                    eprintln!("lqft help: unknown command {topic:?}\n\n{USAGE}");
+                    ExitCode::from(2)
+                }
+            };
+        }
+        ("help", _, _) => {
+            eprintln!("lqft help: expected at most one command\n\n{USAGE}");
+            return ExitCode::from(2);
+        }
+        _ => {}
     }
     let Some(command) = COMMANDS.iter().find(|c| c.name == name) else {
         eprintln!("lqft: unknown command {name:?}\n\n{USAGE}");
@@ -666,11 +767,7 @@ fn main() -> ExitCode {
     };
     let rest = &raw[1..];
     if rest.iter().any(|a| a == "--help" || a == "-h") {
-        if command.values.contains(&"--verify-key-file") {
-            println!("{}\n{VERIFY_FLAGS_HELP}", command.help);
-        } else {
-            println!("{}", command.help);
-        }
+        print_help(command);
         return ExitCode::SUCCESS;
     }
     let result = Args::parse(rest, command.values, command.switches)

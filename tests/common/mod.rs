@@ -94,3 +94,13 @@ impl TempDir {
         &self.0
     }
 }
+
+/// Runs the `lqft` command built with the tests in `dir`, with `args`.
+pub fn run_lqft(args: &[&str], dir: &Path) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_lqft"))
+        .args(args)
+        .current_dir(dir)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}
