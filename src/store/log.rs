@@ -515,14 +515,17 @@ impl Log {
 
     /// Records that a published manifest covers every record before `start`: removes the
     /// segments wholly before it (the segment holding `start` stays) and restarts the byte
-    /// count. A failed removal poisons nothing (it costs only space) and is retried at the
-    /// next checkpoint; a failed directory sync poisons.
+    /// count. A failed listing or removal poisons nothing (it costs only space) and is retried
+    /// at the next checkpoint; a failed directory sync poisons.
     pub fn retire(&self, start: u64) -> Result<()> {
         let mut inner = self.inner.lock();
         if let Some(cause) = &inner.poisoned {
             return Err(poisoned(cause));
         }
-        let firsts = list_segments(&*self.fs)?;
+        // Listing or removing failing costs only space: the next checkpoint retries.
+        let Ok(firsts) = list_segments(&*self.fs) else {
+            return Ok(());
+        };
         let mut removed = false;
         for pair in firsts.windows(2) {
             if pair[1] <= start {
