@@ -131,12 +131,13 @@ fn group_commits_from_concurrent_writers_lose_nothing_acknowledged() {
     let stats = log.stats();
     assert_eq!(stats.records, 240);
     let appended = appended.lock().unwrap().clone();
-    let images = check_points(&fs.take_sync_points(), 40, &appended);
+    let images = check_points(&fs.take_sync_points(), 150, &appended);
     eprintln!(
         "group commits: {} syncs for 240 commits, {images} crash images",
         stats.syncs
     );
-    assert!(images >= 5_000);
+    // How many syncs the commits share depends on scheduling; at most 6 share one.
+    assert!(images >= 40 * 150);
 }
 
 #[test]
