@@ -60,9 +60,11 @@ bench_smoke() {
 
 # Every target in fuzz/ runs for LQFT_FUZZ_SECONDS from the committed seed corpus; new inputs
 # go to a scratch directory, so the committed corpus stays as blessed. Installs cargo-fuzz
-# from crates.io when missing.
+# from crates.io and the nightly toolchain (cargo-fuzz needs it) when missing.
 fuzz() {
   local target ok=0 scratch seconds=${LQFT_FUZZ_SECONDS:-60}
+  rustup run nightly rustc --version >/dev/null 2>&1 ||
+    rustup toolchain install nightly --profile minimal || return 1
   command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked || return 1
   for target in wal pack manifest; do
     scratch=$(mktemp -d)
