@@ -40,6 +40,13 @@ NOT_YET_WRAPPED = {
         "lqft_view_len",
         "lqft_view_root_hash",
     )
+} | {
+    name: "policy codes and loading under fresh ids (issue 14) landed after the binding"
+    for name in (
+        "lqft_last_policy_code",
+        "lqft_map_load_bundle_with",
+        "lqft_map_load_snapshot_with",
+    )
 }
 
 
