@@ -26,6 +26,14 @@ pub struct lqft_map {
     pub(crate) map: Arc<Map>,
 }
 
+impl lqft_map {
+    /// A handle on the plain (unsharded) map `map`, which it shares with whoever else holds it
+    /// (a store, say).
+    pub(crate) fn plain(map: Arc<Map>) -> lqft_map {
+        lqft_map { map }
+    }
+}
+
 /// Creates an empty map with no snapshots and stores it in `*out`.
 ///
 /// Ownership: the caller owns the map and releases it with `lqft_map_free`.
@@ -38,9 +46,7 @@ pub unsafe extern "C" fn lqft_map_new(out: *mut *mut lqft_map) -> lqft_status {
     call("lqft_map_new", || {
         // SAFETY: the caller promised `out` is NULL or writable.
         let out = unsafe { Out::new(out, "out") }?;
-        out.write(new_handle(lqft_map {
-            map: Arc::new(Map::new()),
-        }));
+        out.write(new_handle(lqft_map::plain(Arc::new(Map::new()))));
         Ok(LQFT_OK)
     })
 }
