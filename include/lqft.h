@@ -137,6 +137,15 @@ typedef struct lqft_read_session lqft_read_session;
 typedef struct lqft_snapshot lqft_snapshot;
 
 /**
+ * A durable store: a versioned map kept in a directory (a write-ahead log, node packs and
+ * manifests; see the README, "Durable stores").
+ *
+ * Thread safety: internally synchronised; every function taking a `const lqft_store *` may be
+ * called from any number of threads at once. Only `lqft_store_close` needs exclusive access.
+ */
+typedef struct lqft_store lqft_store;
+
+/**
  * An optimistic write transaction on a map.
  *
  * Reads see the transaction's own writes and remember what they saw; writes stay in the
@@ -396,6 +405,68 @@ typedef struct lqft_snapshot_meta {
 } lqft_snapshot_meta;
 
 /**
+ * When a store acknowledges a write (`lqft_store_options.durability`). What each mode promises
+ * after a crash or power loss is in the README ("Durable stores").
+ */
+typedef uint32_t lqft_durability;
+
+/**
+ * How `lqft_store_open` opens a store. Fill it with `lqft_store_options_init`, then change the
+ * fields you need:
+ *
+ * ```c
+ * lqft_store_options options;
+ * lqft_store_options_init(&options, sizeof options);
+ * options.durability = LQFT_DURABILITY_GROUP;
+ * ```
+ *
+ * Growth: later versions of the library add fields at the end. `struct_size` says how many
+ * bytes the caller's struct has: a library given a larger struct (from a newer header)
+ * accepts it when the bytes it does not know are all zero — the value every new field gives
+ * the old behaviour — and refuses it with `LQFT_ERR_INVALID_ARGUMENT` otherwise.
+ */
+typedef struct lqft_store_options {
+  /**
+   * `sizeof(lqft_store_options)` as the caller compiled it (`lqft_store_options_init` sets
+   * it).
+   */
+  size_t struct_size;
+  /**
+   * When writes are acknowledged: an `LQFT_DURABILITY_*` value (default
+   * `LQFT_DURABILITY_SYNC`).
+   */
+  lqft_durability durability;
+  /**
+   * For `LQFT_DURABILITY_ASYNC`: milliseconds between background syncs, at least 1
+   * (default 100). Ignored by the other modes.
+   */
+  uint32_t async_interval_ms;
+  /**
+   * WAL bytes after which a checkpoint starts in a background thread (default 64 MiB);
+   * the WAL replayed at open is bounded by about this much.
+   */
+  uint64_t checkpoint_bytes;
+  /**
+   * Size at which the WAL starts a new segment file, at least 1 (default 16 MiB).
+   */
+  uint64_t segment_bytes;
+  /**
+   * Memory for loaded nodes, in bytes (0: the library's choice). Accepted and reported by
+   * `lqft_store_stats_json` as `cache_bytes`, but not enforced yet: today a loaded node stays
+   * in memory for as long as a version that reached it is held (the live state, a snapshot,
+   * an iterator), and a checkpoint does not unload what the live state has loaded.
+   */
+  uint64_t cache_bytes;
+  /**
+   * Open without the writer lock (the directory must exist): reads only, every write and
+   * `lqft_store_checkpoint` fail with `LQFT_ERR_INVALID_ARGUMENT`, and `lqft_store_refresh`
+   * moves to the newest committed state. Any number of read-only openers may run beside the
+   * writer, in any process.
+   */
+  bool read_only;
+} lqft_store_options;
+
+/**
  * Flags of `lqft_map_compare_and_swap`: 0, or `LQFT_CAS_EXPECT_ABSENT` and/or
  * `LQFT_CAS_DELETE`.
  */
@@ -562,6 +633,32 @@ typedef uint32_t lqft_cas_flags;
  * would be, so it is refused rather than written unreadable. Nothing was changed.
  */
 #define LQFT_ERR_LIMIT -15
+
+/**
+ * A write returns after its own `fdatasync` of the WAL: every acknowledged write survives power
+ * loss. The default.
+ */
+#define LQFT_DURABILITY_SYNC 0
+
+/**
+ * A write returns after an `fdatasync` it shares with the writes of other threads that arrived
+ * meanwhile (group commit): every acknowledged write survives power loss, at a fraction of the
+ * syncs when many threads write.
+ */
+#define LQFT_DURABILITY_GROUP 1
+
+/**
+ * A write returns once the OS has it; a background thread `fdatasync`s every
+ * `async_interval_ms`. Power loss loses at most the writes of the last interval; a crash of the
+ * process alone loses nothing.
+ */
+#define LQFT_DURABILITY_ASYNC 2
+
+/**
+ * A write returns once the OS has it; it is durable after the next sync of any kind
+ * (`lqft_store_sync`, a checkpoint). A crash of the process alone loses nothing.
+ */
+#define LQFT_DURABILITY_NONE 3
 
 /**
  * Swap only if the key is absent (`expected` is ignored).
@@ -1655,6 +1752,111 @@ lqft_status lqft_map_stats_json(const struct lqft_map *map, struct lqft_bytes *o
  * Ownership: the string is static; never free it. Thread safety: callable from any thread.
  */
 const char *lqft_status_str(lqft_status status);
+
+/**
+ * Fills `*options` with the defaults: `LQFT_DURABILITY_SYNC`, checkpoints every 64 MiB of
+ * WAL, 16 MiB WAL segments, the library's cache size, read-write. `struct_size` is the size of
+ * the caller's struct: pass `sizeof *options`. Bytes past the fields this version knows (in a
+ * struct from a newer header) are set to 0, which every later field takes as its default.
+ *
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` when `struct_size` is smaller
+ * than this version's struct or over 4096. Thread safety: any thread.
+ *
+ * # Safety
+ * `options` is `NULL` or valid for writing `struct_size` bytes.
+ */
+lqft_status lqft_store_options_init(struct lqft_store_options *options, size_t struct_size);
+
+/**
+ * Opens the store in the directory `path` and stores it in `*out`. A writer creates the
+ * directory (and missing parents) when it does not exist, takes the writer lock (`LOCK`,
+ * an exclusive `flock` released when the store is closed or the process dies), recovers
+ * (replays the WAL written since the last checkpoint; the cost does not grow with the store's
+ * size) and removes debris of interrupted checkpoints. A read-only opener takes no lock and
+ * sees the last committed state. `options` may be `NULL` for the defaults.
+ *
+ * Ownership: the caller owns the store and releases it with `lqft_store_close`.
+ * Errors: `LQFT_ERR_NULL_ARGUMENT` (`path` or `out`), `LQFT_ERR_INVALID_ARGUMENT` (empty path,
+ * bad options, see `lqft_store_options`), `LQFT_ERR_LOCKED` at once when another writer (in
+ * this process or another) holds the store, `LQFT_ERR_IO` (the message names the file and the
+ * system's reason; a read-only open of a missing directory is one), `LQFT_ERR_CORRUPT` when
+ * the newest manifest, a pack header or a WAL record before the tail is damaged, or the
+ * store was written by a newer liblqft. Thread safety: any thread.
+ *
+ * # Safety
+ * `path` is `NULL` or a NUL-terminated string; `options` is `NULL` or points to
+ * `options->struct_size` readable bytes; `out` is `NULL` or writable.
+ */
+lqft_status lqft_store_open(const char *path,
+                            const struct lqft_store_options *options,
+                            struct lqft_store **out);
+
+/**
+ * Closes a store: waits for a running background checkpoint, stops the background sync of
+ * `LQFT_DURABILITY_ASYNC` and releases the writer lock. Writes acknowledged with
+ * `LQFT_DURABILITY_ASYNC` or `LQFT_DURABILITY_NONE` and not synced yet stay with the OS: call
+ * `lqft_store_sync` first to make them durable. `NULL` is a no-op.
+ *
+ * Thread safety: no other thread may use `store` during or after this call.
+ *
+ * # Safety
+ * `store` is `NULL` or a store from `lqft_store_open` that is not closed yet.
+ */
+void lqft_store_close(struct lqft_store *store);
+
+/**
+ * Makes every write acknowledged so far durable (one `fdatasync` of the WAL when something is
+ * unsynced). A no-op for a read-only store.
+ *
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_IO` (the failed sync poisons the writer),
+ * `LQFT_ERR_POISONED` after an earlier failure. Thread safety: any thread.
+ *
+ * # Safety
+ * `store` is `NULL` or a live store.
+ */
+lqft_status lqft_store_sync(const struct lqft_store *store);
+
+/**
+ * Writes a checkpoint now, in the calling thread: the nodes no pack holds yet into a new pack
+ * (fdatasynced), then a new manifest naming it, then the WAL before it is retired. Writes go
+ * on meanwhile. Nothing is written when nothing changed since the last checkpoint.
+ *
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` for a read-only store,
+ * `LQFT_ERR_IO` (poisons the writer), `LQFT_ERR_POISONED`, `LQFT_ERR_CORRUPT` when a node it
+ * must read is damaged. Thread safety: any thread; checkpoints run one at a time.
+ *
+ * # Safety
+ * `store` is `NULL` or a live store.
+ */
+lqft_status lqft_store_checkpoint(const struct lqft_store *store);
+
+/**
+ * For a read-only store: moves to the newest committed state (the newest manifest plus the WAL
+ * after it). Versions already handed out (snapshots, iterators) keep what they had. A no-op
+ * for the writer, which always sees its own writes.
+ *
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_IO`, `LQFT_ERR_CORRUPT`; on error the store
+ * keeps the state it had. Thread safety: any thread.
+ *
+ * # Safety
+ * `store` is `NULL` or a live store.
+ */
+lqft_status lqft_store_refresh(const struct lqft_store *store);
+
+/**
+ * Stores the store's counters as compact JSON text (UTF-8, NUL-terminated) in `*out`:
+ * `format` (`"lqft-store-stats-v1"`), `wal_records`, `wal_bytes`, `wal_syncs`, `checkpoints`,
+ * `node_loads` (counted since open), `manifest` (the number of the manifest in use), `packs`,
+ * `read_only` and `cache_bytes` (as given at open); every key is documented in
+ * `docs/STATS.md`. O(1).
+ *
+ * Ownership: the caller owns `*out` and releases it with `lqft_bytes_free`.
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`. Thread safety: any thread.
+ *
+ * # Safety
+ * `store` is `NULL` or a live store; `out` is `NULL` or writable.
+ */
+lqft_status lqft_store_stats_json(const struct lqft_store *store, struct lqft_bytes *out);
 
 /**
  * Begins a transaction on `map` and stores it in `*out`.

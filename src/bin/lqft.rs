@@ -1,5 +1,6 @@
 //! `lqft`: LQFT 1.2.2's file commands (key generation and inspection, with its exit codes)
-//! plus `verify`, `export` and `import` of snapshot files, built on liblqft's safe API.
+//! plus `verify`, `export` and `import` of snapshot files and `store` for durable stores, built
+//! on liblqft's safe API.
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufWriter, Write};
@@ -29,6 +30,7 @@ use lqft::formats::{
     BundlePayload, Limits, SignKey, SnapshotPayload, TrustStore, TrustStoreOptions, Validity,
     Verification, VerifyKey, VerifyOptions, WriteOptions, read_persisted_file,
 };
+use lqft::store::{Durability, Store, StoreOptions};
 use lqft::{ImportOptions, Map, Snapshot, Tree};
 use serde_json::{Value, json};
 
@@ -47,6 +49,8 @@ liblqft commands:
                                            (13 for a signed file given no key)
   export PATH                              write a snapshot (or bundle member) as JSON lines
   import [JSONL]                           build a snapshot file from JSON lines
+  store info|verify|checkpoint|dump|load DIR
+                                           inspect, verify, checkpoint, dump or load a durable store
 
 Run `lqft help <command>` or `lqft <command> --help` for a command's options, and
 `lqft --version` for the version.
@@ -356,6 +360,38 @@ snapshot it and write an lqft-snapshot-v1 file (gzip when PATH ends in .gz).
         switches: &[],
         run: cmd_import,
     },
+    Command {
+        name: "store",
+        help: "usage: lqft store info|verify|checkpoint|dump|load DIR [options]
+
+Work with the durable store in the directory DIR (see the README, \"Durable stores\").
+info, verify and dump open it read-only: they take no lock and run beside a writer, seeing
+its last committed state. checkpoint and load open it for writing: they fail (exit 1) while
+another process holds the writer lock.
+
+  info DIR                  print the store as JSON: items, key and value bytes, Merkle root
+                            (root_hash), manifest number, packs
+  verify DIR                check every pack file whole against the blake3 its manifest
+                            records, then load every node of the current version, check its
+                            structure and recompute every Merkle hash; print a JSON summary,
+                            or exit 1 with the damage found (a damaged or missing file)
+  checkpoint DIR            write a checkpoint now: the nodes no pack holds yet into a new
+                            pack, a new manifest, the WAL before it retired
+  dump DIR [--out PATH]     write the current entries in key order as JSON lines, the format of
+                            `lqft export` ({\"key\",\"value\"}, \"key_b64\"/\"value_b64\" for
+                            bytes that are not UTF-8); --out PATH is replaced atomically
+  load DIR [JSONL]          put the JSON lines of JSONL (standard input when absent or -), in
+                            the formats `lqft import` reads, into the store (created when DIR
+                            does not exist); a later line wins. Every line is checked before
+                            the first is written: bad input changes nothing. The writes are
+                            synced once at the end; a crash during the load keeps a prefix.
+                            --max-input-bytes N refuses input longer than N (default 1 GiB)
+
+Exit status: 0 ok, 1 error (damage, I/O, locked by another writer, bad input), 2 usage error.",
+        values: &["--out", "--max-input-bytes"],
+        switches: &[],
+        run: cmd_store,
+    },
 ];
 
 fn inspect_options<'a>(
@@ -603,10 +639,22 @@ fn cmd_export(args: &Args) -> Result<u8, Failure> {
         )?
         .remove(0)
     };
+    write_jsonl(args.get("--out"), snapshot.iter().map(Ok))?;
+    Ok(0)
+}
+
+/// Writes `items` as JSON lines (one canonical `{"key","value"}` object per line, `_b64` fields
+/// for bytes that are not UTF-8) to the file `out` — replaced atomically, so a failed write
+/// leaves it as it was — or to standard output.
+fn write_jsonl<'a>(
+    out: Option<&str>,
+    items: impl Iterator<Item = std::io::Result<(&'a [u8], &'a [u8])>>,
+) -> Result<(), Failure> {
     let write = |sink: &mut dyn Write| -> std::io::Result<()> {
         let mut out = BufWriter::new(sink);
         let mut line = Vec::with_capacity(256);
-        for (key, value) in snapshot.iter() {
+        for item in items {
+            let (key, value) = item?;
             line.clear();
             line.extend_from_slice(&canonical_bytes(&encode_item(key, value)));
             line.push(b'\n');
@@ -614,13 +662,62 @@ fn cmd_export(args: &Args) -> Result<u8, Failure> {
         }
         out.flush()
     };
-    match args.get("--out") {
-        // A file is replaced atomically: a failed export leaves the previous output as it was.
+    match out {
         Some(out) => replace_file(Path::new(out), write)?,
         None => write(&mut std::io::stdout().lock())
             .map_err(|e| Failure::Error(format!("cannot write output: {e}"), 1))?,
     }
-    Ok(0)
+    Ok(())
+}
+
+/// Reads JSON lines (`{"key"|"key_b64", "value"|"value_b64"}` objects or `[key, value]`
+/// pairs; blank lines skipped) from the file `input` (standard input when `None` or `-`), at
+/// most `--max-input-bytes` (default 1 GiB), and hands each item to `take` in order. A line
+/// that does not decode, or that `take` refuses, stops the reading with its line number.
+fn read_jsonl(
+    args: &Args,
+    input: Option<&str>,
+    mut take: impl FnMut(&[u8], &[u8]) -> lqft::Result<()>,
+) -> Result<(), Failure> {
+    let input: Box<dyn BufRead> = match input {
+        None | Some("-") => Box::new(std::io::stdin().lock()),
+        Some(p) => Box::new(std::io::BufReader::new(
+            std::fs::File::open(p)
+                .map_err(|e| Failure::Error(format!("cannot open {p}: {e}"), 1))?,
+        )),
+    };
+    let limits = Limits::default();
+    let cap = match args.int("--max-input-bytes")? {
+        Some(n) => u64::try_from(n).map_err(|_| Usage("--max-input-bytes must be >= 0".into()))?,
+        None => limits.max_file_bytes,
+    };
+    // Stops endless input at the cap (one byte past it tells that the cap was passed).
+    let mut input = std::io::Read::take(input, cap.saturating_add(1));
+    let mut line = Vec::new();
+    let mut number = 0u64;
+    loop {
+        line.clear();
+        let read = input
+            .read_until(b'\n', &mut line)
+            .map_err(|e| Failure::Error(format!("cannot read input: {e}"), 1))?;
+        if read == 0 {
+            return Ok(());
+        }
+        if input.limit() == 0 {
+            return Err(Failure::Error(
+                format!("input is over the cap of {cap} bytes (--max-input-bytes)"),
+                1,
+            ));
+        }
+        number += 1;
+        if line.trim_ascii().is_empty() {
+            continue;
+        }
+        let item = lqft::formats::file_io::parse_json(&line, &limits)
+            .and_then(|v| decode_item(&v))
+            .map_err(|e| Failure::Error(format!("line {number}: {e}"), 1))?;
+        take(&item.0, &item.1).map_err(|e| Failure::Error(format!("line {number}: {e}"), 1))?;
+    }
 }
 
 fn cmd_import(args: &Args) -> Result<u8, Failure> {
@@ -654,49 +751,13 @@ fn cmd_import(args: &Args) -> Result<u8, Failure> {
         .map(|n| usize::try_from(n).map_err(|_| Usage("--indent must be >= 0".into())))
         .transpose()?
         .unwrap_or(2);
-    let input: Box<dyn BufRead> = match args.positional.as_slice() {
-        [] => Box::new(std::io::stdin().lock()),
-        [p] if p == "-" => Box::new(std::io::stdin().lock()),
-        [p] => Box::new(std::io::BufReader::new(
-            std::fs::File::open(p)
-                .map_err(|e| Failure::Error(format!("cannot open {p}: {e}"), 1))?,
-        )),
+    let map = Map::new();
+    let input = match args.positional.as_slice() {
+        [] => None,
+        [p] => Some(p.as_str()),
         _ => return Err(Usage("expected at most one input file".into()).into()),
     };
-    let limits = Limits::default();
-    let cap = match args.int("--max-input-bytes")? {
-        Some(n) => u64::try_from(n).map_err(|_| Usage("--max-input-bytes must be >= 0".into()))?,
-        None => limits.max_file_bytes,
-    };
-    // Stops endless input at the cap (one byte past it tells that the cap was passed).
-    let mut input = std::io::Read::take(input, cap.saturating_add(1));
-    let map = Map::new();
-    let mut line = Vec::new();
-    let mut number = 0u64;
-    loop {
-        line.clear();
-        let read = input
-            .read_until(b'\n', &mut line)
-            .map_err(|e| Failure::Error(format!("cannot read input: {e}"), 1))?;
-        if read == 0 {
-            break;
-        }
-        if input.limit() == 0 {
-            return Err(Failure::Error(
-                format!("input is over the cap of {cap} bytes (--max-input-bytes)"),
-                1,
-            ));
-        }
-        number += 1;
-        if line.trim_ascii().is_empty() {
-            continue;
-        }
-        let item = lqft::formats::file_io::parse_json(&line, &limits)
-            .and_then(|v| decode_item(&v))
-            .map_err(|e| Failure::Error(format!("line {number}: {e}"), 1))?;
-        map.put(&item.0, &item.1)
-            .map_err(|e| Failure::Error(format!("line {number}: {e}"), 1))?;
-    }
+    read_jsonl(args, input, |key, value| map.put(key, value).map(|_| ()))?;
     let snapshot = map.snapshot();
     let options = WriteOptions {
         sign_key: sign_key.as_ref(),
@@ -715,6 +776,163 @@ fn cmd_import(args: &Args) -> Result<u8, Failure> {
         "root_hash": lqft::formats::hex::encode(&snapshot.root_hash()),
         "signature_algorithm": sign_key.as_ref().map(SignKey::algorithm),
     }))?;
+    Ok(0)
+}
+
+/// The subcommands of `lqft store`, each with the flags it takes.
+const STORE_COMMANDS: &[(&str, &[&str])] = &[
+    ("info", &[]),
+    ("verify", &[]),
+    ("checkpoint", &[]),
+    ("dump", &["--out"]),
+    ("load", &["--max-input-bytes"]),
+];
+
+fn cmd_store(args: &Args) -> Result<u8, Failure> {
+    let names = "info, verify, checkpoint, dump or load";
+    let (sub, dir, rest) = match args.positional.as_slice() {
+        [] => return Err(Usage(format!("missing the store command: {names}")).into()),
+        [sub, dir, rest @ ..] => (sub.as_str(), Path::new(dir), rest),
+        [_] => return Err(Usage("missing DIR".into()).into()),
+    };
+    let Some((_, flags)) = STORE_COMMANDS.iter().find(|(name, _)| *name == sub) else {
+        return Err(Usage(format!("unknown store command {sub:?}: expected {names}")).into());
+    };
+    if let Some(flag) = args.values.keys().find(|f| !flags.contains(f)) {
+        return Err(Usage(format!("store {sub} does not take {flag}")).into());
+    }
+    let input = match (sub, rest) {
+        (_, []) => None,
+        ("load", [input]) => Some(input.as_str()),
+        _ => return Err(Usage(format!("unexpected argument {:?}", rest[0])).into()),
+    };
+    match sub {
+        "info" => store_info(dir),
+        "verify" => store_verify(dir),
+        "checkpoint" => store_checkpoint(dir),
+        "dump" => store_dump(dir, args.get("--out")),
+        _ => store_load(dir, args, input),
+    }
+}
+
+/// A store error, exit 1, with what to do when the writer lock is taken.
+fn store_failure(dir: &Path, error: lqft::Error) -> Failure {
+    let hint = match error {
+        lqft::Error::Locked { .. } => {
+            ": another process has the store open for writing; stop it first (info, verify \
+             and dump read without the lock)"
+        }
+        _ => "",
+    };
+    Failure::Error(format!("{}: {error}{hint}", dir.display()), 1)
+}
+
+/// Opens the existing store in `dir` (`load` alone may create one).
+fn open_store(dir: &Path, read_only: bool) -> Result<Store, Failure> {
+    if !dir.join("manifest").is_dir() {
+        return Err(Failure::Error(
+            format!("{} is not a store (no manifest/ directory in it)", dir.display()),
+            1,
+        ));
+    }
+    open_store_in(dir, read_only)
+}
+
+fn open_store_in(dir: &Path, read_only: bool) -> Result<Store, Failure> {
+    let options = StoreOptions {
+        read_only,
+        ..StoreOptions::default()
+    };
+    Store::open(dir, options).map_err(|e| store_failure(dir, e))
+}
+
+fn hex(hash: &lqft::Hash) -> Value {
+    Value::String(lqft::formats::hex::encode(hash))
+}
+
+/// The JSON description of a version of a store.
+fn describe_version(tree: &Tree) -> Value {
+    json!({
+        "items": tree.len(),
+        "key_bytes": tree.key_bytes(),
+        "value_bytes": tree.value_bytes(),
+        "root_hash": hex(&tree.root_hash()),
+    })
+}
+
+fn store_info(dir: &Path) -> Result<u8, Failure> {
+    let store = open_store(dir, true)?;
+    let counters = store.counters();
+    let mut report = json!({"dir": dir.to_string_lossy()});
+    report["current"] = describe_version(&store.view());
+    report["manifest"] = counters.manifest.into();
+    report["packs"] = counters.packs.into();
+    print_json(&report)?;
+    Ok(0)
+}
+
+fn store_verify(dir: &Path) -> Result<u8, Failure> {
+    let store = open_store(dir, true)?;
+    let packs = store.verify_packs().map_err(|e| store_failure(dir, e))?;
+    let tree = store.view();
+    let root = tree.verify().map_err(|e| {
+        Failure::Error(
+            format!("{}: the current version is damaged: {e}", dir.display()),
+            1,
+        )
+    })?;
+    let mut current = describe_version(&tree);
+    current["root_hash"] = hex(&root);
+    print_json(&json!({
+        "dir": dir.to_string_lossy(),
+        "verified": true,
+        "packs_verified": packs,
+        "current": current,
+        "node_loads": store.counters().node_loads,
+    }))?;
+    Ok(0)
+}
+
+fn store_checkpoint(dir: &Path) -> Result<u8, Failure> {
+    let store = open_store(dir, false)?;
+    store.checkpoint().map_err(|e| store_failure(dir, e))?;
+    let counters = store.counters();
+    print_json(&json!({
+        "dir": dir.to_string_lossy(),
+        "manifest": counters.manifest,
+        "packs": counters.packs,
+    }))?;
+    Ok(0)
+}
+
+fn store_dump(dir: &Path, out: Option<&str>) -> Result<u8, Failure> {
+    let store = open_store(dir, true)?;
+    let tree = store.view();
+    let items = tree.try_iter().map(|item| item.map_err(std::io::Error::other));
+    write_jsonl(out, items).map_err(|failure| match failure {
+        Failure::Error(message, code) => {
+            Failure::Error(format!("{}: {message}", dir.display()), code)
+        }
+        usage => usage,
+    })?;
+    Ok(0)
+}
+
+fn store_load(dir: &Path, args: &Args, input: Option<&str>) -> Result<u8, Failure> {
+    // Every line is read and checked (into a tree, a later line replacing an earlier one)
+    // before the store is opened, so bad input changes nothing.
+    let mut items = Tree::new();
+    read_jsonl(args, input, |key, value| items.insert(key, value).map(|_| ()))?;
+    let store = open_store_in(dir, false)?;
+    for (key, value) in items.iter() {
+        store
+            .put_with(key, value, Durability::None)
+            .map_err(|e| store_failure(dir, e))?;
+    }
+    store.sync().map_err(|e| store_failure(dir, e))?;
+    let mut report = json!({"dir": dir.to_string_lossy(), "loaded": items.len()});
+    report["current"] = describe_version(&store.view());
+    print_json(&report)?;
     Ok(0)
 }
 

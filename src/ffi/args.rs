@@ -4,6 +4,9 @@
 //! `NULL`, is valid for the access); what can be checked (`NULL`, alignment, sizes) is checked
 //! and reported as a status instead of being trusted.
 
+use std::ffi::{CStr, OsStr, c_char};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
 use std::ptr::NonNull;
 
 use super::error::Fail;
@@ -55,6 +58,22 @@ pub(crate) unsafe fn value_input<'a>(ptr: *const u8, len: usize) -> Result<&'a [
     }
     // SAFETY: forwarded contract.
     unsafe { input(ptr, len, "value") }
+}
+
+/// The path `ptr` names, as bytes (no encoding is assumed).
+///
+/// # Safety
+/// `ptr` is `NULL` or a NUL-terminated string readable for the call.
+pub(crate) unsafe fn path<'a>(ptr: *const c_char, what: &str) -> Result<&'a Path, Fail> {
+    if ptr.is_null() {
+        return Err(Fail::null(what));
+    }
+    // SAFETY: non-NULL and NUL-terminated per the contract.
+    let bytes = unsafe { CStr::from_ptr(ptr) }.to_bytes();
+    if bytes.is_empty() {
+        return Err(Fail::invalid(format!("`{what}` is empty")));
+    }
+    Ok(Path::new(OsStr::from_bytes(bytes)))
 }
 
 /// The handle behind `ptr`.

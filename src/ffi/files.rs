@@ -15,12 +15,11 @@
 //!   links to them are followed); a FIFO or device is refused at once with `LQFT_ERR_IO`,
 //!   never waited on. Sizes are capped before reading (`LQFT_ERR_LIMIT`).
 
-use std::ffi::{CStr, OsStr, c_char};
-use std::os::unix::ffi::OsStrExt;
+use std::ffi::c_char;
 use std::path::Path;
 use std::time::SystemTime;
 
-use super::args::{Out, handle};
+use super::args::{Out, handle, path};
 use super::bytes::{lqft_bytes, lqft_ids};
 use super::error::Fail;
 use super::guard::{Outcome, call};
@@ -69,22 +68,6 @@ pub struct lqft_verify_options {
     /// With `require_freshness`: at least this many seconds of signed, verified validity must
     /// remain.
     pub min_remaining_validity_seconds: i64,
-}
-
-/// The path `ptr` names, as bytes (no encoding is assumed).
-///
-/// # Safety
-/// `ptr` is `NULL` or a NUL-terminated string readable for the call.
-unsafe fn path<'a>(ptr: *const c_char, what: &str) -> Result<&'a Path, Fail> {
-    if ptr.is_null() {
-        return Err(Fail::null(what));
-    }
-    // SAFETY: non-NULL and NUL-terminated per the contract.
-    let bytes = unsafe { CStr::from_ptr(ptr) }.to_bytes();
-    if bytes.is_empty() {
-        return Err(Fail::invalid(format!("`{what}` is empty")));
-    }
-    Ok(Path::new(OsStr::from_bytes(bytes)))
 }
 
 /// An optional path: `NULL` means none.

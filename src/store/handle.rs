@@ -317,6 +317,11 @@ impl Store {
         self.len() == 0
     }
 
+    /// Whether the store was opened read-only.
+    pub fn read_only(&self) -> bool {
+        self.shared.log.is_none()
+    }
+
     /// The current version, O(1): read it with the tree's `try_` methods (they load stored
     /// nodes and report a failed load as an error).
     pub fn view(&self) -> Tree {
@@ -358,6 +363,21 @@ impl Store {
         state.live = live;
         state.manifest = manifest;
         Ok(())
+    }
+
+    /// Reads every pack the manifest in use names, whole, and checks it against the blake3 the
+    /// manifest records; returns the number of packs checked. Node reads check each record
+    /// they load against its parent's hash; this also finds damage in bytes no read reaches.
+    pub fn verify_packs(&self) -> Result<u64> {
+        let packs = self.shared.state.read().manifest.packs.clone();
+        for info in &packs {
+            let reader = self.shared.packs.readers.read().get(&info.id).cloned();
+            let reader = reader.ok_or_else(|| {
+                Error::Corrupt(format!("pack {} is named but not open", info.id))
+            })?;
+            reader.verify()?;
+        }
+        Ok(packs.len() as u64)
     }
 
     /// What the store has done since it was opened, counted.

@@ -11,6 +11,7 @@ pub mod manifest;
 pub mod pack;
 pub mod record;
 pub mod sim;
+mod stats;
 pub mod wal;
 
 pub use fs::{FileSystem, FsFile, FsLock, OpenMode, RealFs};

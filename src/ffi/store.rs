@@ -1,0 +1,410 @@
+//! The durable store: options, open, close, sync, checkpoint, refresh, stats.
+
+use std::ffi::c_char;
+use std::time::Duration;
+
+use super::args::{Out, free_handle, handle, new_handle, path};
+use super::bytes::lqft_bytes;
+use super::error::Fail;
+use super::guard::{call, call_value};
+use super::status::*;
+use crate::store::{Durability, Store, StoreOptions};
+
+/// When a store acknowledges a write (`lqft_store_options.durability`). What each mode promises
+/// after a crash or power loss is in the README ("Durable stores").
+pub type lqft_durability = u32;
+/// A write returns after its own `fdatasync` of the WAL: every acknowledged write survives power
+/// loss. The default.
+pub const LQFT_DURABILITY_SYNC: lqft_durability = 0;
+/// A write returns after an `fdatasync` it shares with the writes of other threads that arrived
+/// meanwhile (group commit): every acknowledged write survives power loss, at a fraction of the
+/// syncs when many threads write.
+pub const LQFT_DURABILITY_GROUP: lqft_durability = 1;
+/// A write returns once the OS has it; a background thread `fdatasync`s every
+/// `async_interval_ms`. Power loss loses at most the writes of the last interval; a crash of the
+/// process alone loses nothing.
+pub const LQFT_DURABILITY_ASYNC: lqft_durability = 2;
+/// A write returns once the OS has it; it is durable after the next sync of any kind
+/// (`lqft_store_sync`, a checkpoint). A crash of the process alone loses nothing.
+pub const LQFT_DURABILITY_NONE: lqft_durability = 3;
+
+/// How `lqft_store_open` opens a store. Fill it with `lqft_store_options_init`, then change the
+/// fields you need:
+///
+/// ```c
+/// lqft_store_options options;
+/// lqft_store_options_init(&options, sizeof options);
+/// options.durability = LQFT_DURABILITY_GROUP;
+/// ```
+///
+/// Growth: later versions of the library add fields at the end. `struct_size` says how many
+/// bytes the caller's struct has: a library given a larger struct (from a newer header)
+/// accepts it when the bytes it does not know are all zero — the value every new field gives
+/// the old behaviour — and refuses it with `LQFT_ERR_INVALID_ARGUMENT` otherwise.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct lqft_store_options {
+    /// `sizeof(lqft_store_options)` as the caller compiled it (`lqft_store_options_init` sets
+    /// it).
+    pub struct_size: usize,
+    /// When writes are acknowledged: an `LQFT_DURABILITY_*` value (default
+    /// `LQFT_DURABILITY_SYNC`).
+    pub durability: lqft_durability,
+    /// For `LQFT_DURABILITY_ASYNC`: milliseconds between background syncs, at least 1
+    /// (default 100). Ignored by the other modes.
+    pub async_interval_ms: u32,
+    /// WAL bytes after which a checkpoint starts in a background thread (default 64 MiB);
+    /// the WAL replayed at open is bounded by about this much.
+    pub checkpoint_bytes: u64,
+    /// Size at which the WAL starts a new segment file, at least 1 (default 16 MiB).
+    pub segment_bytes: u64,
+    /// Memory for loaded nodes, in bytes (0: the library's choice). Accepted and reported by
+    /// `lqft_store_stats_json` as `cache_bytes`, but not enforced yet: today a loaded node stays
+    /// in memory for as long as a version that reached it is held (the live state, a snapshot,
+    /// an iterator), and a checkpoint does not unload what the live state has loaded.
+    pub cache_bytes: u64,
+    /// Open without the writer lock (the directory must exist): reads only, every write and
+    /// `lqft_store_checkpoint` fail with `LQFT_ERR_INVALID_ARGUMENT`, and `lqft_store_refresh`
+    /// moves to the newest committed state. Any number of read-only openers may run beside the
+    /// writer, in any process.
+    pub read_only: bool,
+}
+
+/// The largest `struct_size` accepted: a bigger one is taken for an uninitialised struct.
+const MAX_OPTIONS_SIZE: usize = 4096;
+
+const INTERVAL_MS: u32 = 100;
+
+impl lqft_store_options {
+    fn defaults() -> lqft_store_options {
+        let rust = StoreOptions::default();
+        lqft_store_options {
+            struct_size: size_of::<lqft_store_options>(),
+            durability: LQFT_DURABILITY_SYNC,
+            async_interval_ms: INTERVAL_MS,
+            checkpoint_bytes: rust.checkpoint_bytes,
+            segment_bytes: rust.segment_bytes,
+            cache_bytes: 0,
+            read_only: rust.read_only,
+        }
+    }
+
+    /// The Rust options these ask for.
+    fn to_rust(self) -> Result<StoreOptions, Fail> {
+        let durability = match self.durability {
+            LQFT_DURABILITY_SYNC => Durability::Sync,
+            LQFT_DURABILITY_GROUP => Durability::Group,
+            LQFT_DURABILITY_ASYNC if self.async_interval_ms == 0 => {
+                return Err(Fail::invalid(
+                    "lqft_store_options.async_interval_ms is 0: LQFT_DURABILITY_ASYNC needs \
+                     at least 1 ms between background syncs",
+                ));
+            }
+            LQFT_DURABILITY_ASYNC => Durability::Async {
+                interval: Duration::from_millis(u64::from(self.async_interval_ms)),
+            },
+            LQFT_DURABILITY_NONE => Durability::None,
+            other => {
+                return Err(Fail::invalid(format!(
+                    "lqft_store_options.durability is {other}, not an LQFT_DURABILITY_* value"
+                )));
+            }
+        };
+        if self.segment_bytes == 0 {
+            return Err(Fail::invalid(
+                "lqft_store_options.segment_bytes is 0: a WAL segment needs at least 1 byte",
+            ));
+        }
+        Ok(StoreOptions {
+            durability,
+            checkpoint_bytes: self.checkpoint_bytes,
+            read_only: self.read_only,
+            segment_bytes: self.segment_bytes,
+        })
+    }
+}
+
+/// Checks a caller's `struct_size`: at least this version's size and at most
+/// `MAX_OPTIONS_SIZE`.
+fn check_size(size: usize) -> Result<(), Fail> {
+    let ours = size_of::<lqft_store_options>();
+    if size < ours {
+        return Err(Fail::invalid(format!(
+            "lqft_store_options.struct_size is {size}, smaller than any version of the struct \
+             ({ours}): fill it with lqft_store_options_init(&options, sizeof options)"
+        )));
+    }
+    if size > MAX_OPTIONS_SIZE {
+        return Err(Fail::invalid(format!(
+            "lqft_store_options.struct_size is {size}: not initialised? fill it with \
+             lqft_store_options_init(&options, sizeof options)"
+        )));
+    }
+    Ok(())
+}
+
+/// The options `ptr` points to (`NULL`: defaults).
+///
+/// # Safety
+/// `ptr` is `NULL` or points to `struct_size` readable bytes, `struct_size` being its first
+/// field.
+unsafe fn read_options(ptr: *const lqft_store_options) -> Result<lqft_store_options, Fail> {
+    if ptr.is_null() {
+        return Ok(lqft_store_options::defaults());
+    }
+    // SAFETY: non-NULL and readable per the contract; `struct_size` is the first field.
+    let size = unsafe { ptr.cast::<usize>().read_unaligned() };
+    check_size(size)?;
+    let ours = size_of::<lqft_store_options>();
+    // SAFETY: the caller promised `size` readable bytes, and `ours <= size <= 4096`.
+    let unknown = unsafe { std::slice::from_raw_parts(ptr.cast::<u8>().add(ours), size - ours) };
+    if let Some(at) = unknown.iter().position(|&b| b != 0) {
+        return Err(Fail::invalid(format!(
+            "lqft_store_options has a field at byte {} that this version of liblqft does not \
+             know, set to a value other than 0: the feature needs a newer liblqft",
+            ours + at
+        )));
+    }
+    // SAFETY: at least `ours` bytes are readable; `bool` is read as a byte and checked below.
+    let read_only = unsafe {
+        ptr.cast::<u8>()
+            .add(std::mem::offset_of!(lqft_store_options, read_only))
+            .read()
+    };
+    if read_only > 1 {
+        return Err(Fail::invalid(format!(
+            "lqft_store_options.read_only is {read_only}, not true or false"
+        )));
+    }
+    // SAFETY: `ours` bytes are readable and every field's bit pattern is valid (the `bool` was
+    // checked just above).
+    Ok(unsafe { ptr.read_unaligned() })
+}
+
+/// Fills `*options` with the defaults: `LQFT_DURABILITY_SYNC`, checkpoints every 64 MiB of
+/// WAL, 16 MiB WAL segments, the library's cache size, read-write. `struct_size` is the size of
+/// the caller's struct: pass `sizeof *options`. Bytes past the fields this version knows (in a
+/// struct from a newer header) are set to 0, which every later field takes as its default.
+///
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` when `struct_size` is smaller
+/// than this version's struct or over 4096. Thread safety: any thread.
+///
+/// # Safety
+/// `options` is `NULL` or valid for writing `struct_size` bytes.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_store_options_init(
+    options: *mut lqft_store_options,
+    struct_size: usize,
+) -> lqft_status {
+    call("lqft_store_options_init", || {
+        check_size(struct_size)?;
+        // SAFETY: the caller promised `options` is NULL or writable.
+        let out = unsafe { Out::new(options, "options") }?;
+        let ours = size_of::<lqft_store_options>();
+        let defaults = lqft_store_options {
+            struct_size,
+            ..lqft_store_options::defaults()
+        };
+        out.write(defaults);
+        // SAFETY: the caller promised `struct_size` writable bytes; `ours <= struct_size`.
+        unsafe {
+            options
+                .cast::<u8>()
+                .add(ours)
+                .write_bytes(0, struct_size - ours)
+        };
+        Ok(LQFT_OK)
+    })
+}
+
+/// A durable store: a versioned map kept in a directory (a write-ahead log, node packs and
+/// manifests; see the README, "Durable stores").
+///
+/// Thread safety: internally synchronised; every function taking a `const lqft_store *` may be
+/// called from any number of threads at once. Only `lqft_store_close` needs exclusive access.
+pub struct lqft_store {
+    store: Store,
+    cache_bytes: u64,
+}
+
+/// Opens the store in the directory `path` and stores it in `*out`. A writer creates the
+/// directory (and missing parents) when it does not exist, takes the writer lock (`LOCK`,
+/// an exclusive `flock` released when the store is closed or the process dies), recovers
+/// (replays the WAL written since the last checkpoint; the cost does not grow with the store's
+/// size) and removes debris of interrupted checkpoints. A read-only opener takes no lock and
+/// sees the last committed state. `options` may be `NULL` for the defaults.
+///
+/// Ownership: the caller owns the store and releases it with `lqft_store_close`.
+/// Errors: `LQFT_ERR_NULL_ARGUMENT` (`path` or `out`), `LQFT_ERR_INVALID_ARGUMENT` (empty path,
+/// bad options, see `lqft_store_options`), `LQFT_ERR_LOCKED` at once when another writer (in
+/// this process or another) holds the store, `LQFT_ERR_IO` (the message names the file and the
+/// system's reason; a read-only open of a missing directory is one), `LQFT_ERR_CORRUPT` when
+/// the newest manifest, a pack header or a WAL record before the tail is damaged, or the
+/// store was written by a newer liblqft. Thread safety: any thread.
+///
+/// # Safety
+/// `path` is `NULL` or a NUL-terminated string; `options` is `NULL` or points to
+/// `options->struct_size` readable bytes; `out` is `NULL` or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_store_open(
+    path: *const c_char,
+    options: *const lqft_store_options,
+    out: *mut *mut lqft_store,
+) -> lqft_status {
+    call("lqft_store_open", || {
+        // SAFETY: the caller promised a C-string path, readable options and a writable `out`.
+        let (dir, options, out) = unsafe {
+            (
+                self::path(path, "path")?,
+                read_options(options)?,
+                Out::new(out, "out")?,
+            )
+        };
+        let store = Store::open(dir, options.to_rust()?)?;
+        out.write(new_handle(lqft_store {
+            store,
+            cache_bytes: options.cache_bytes,
+        }));
+        Ok(LQFT_OK)
+    })
+}
+
+/// Closes a store: waits for a running background checkpoint, stops the background sync of
+/// `LQFT_DURABILITY_ASYNC` and releases the writer lock. Writes acknowledged with
+/// `LQFT_DURABILITY_ASYNC` or `LQFT_DURABILITY_NONE` and not synced yet stay with the OS: call
+/// `lqft_store_sync` first to make them durable. `NULL` is a no-op.
+///
+/// Thread safety: no other thread may use `store` during or after this call.
+///
+/// # Safety
+/// `store` is `NULL` or a store from `lqft_store_open` that is not closed yet.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_store_close(store: *mut lqft_store) {
+    // SAFETY: the caller passes NULL or a live store no one else is using.
+    call_value((), || unsafe { free_handle(store) })
+}
+
+/// The store behind a `const lqft_store *`.
+///
+/// # Safety
+/// `store` is `NULL` or a live store.
+unsafe fn open_store<'a>(store: *const lqft_store) -> Result<&'a lqft_store, Fail> {
+    // SAFETY: forwarded contract.
+    unsafe { handle(store, "store") }
+}
+
+/// Makes every write acknowledged so far durable (one `fdatasync` of the WAL when something is
+/// unsynced). A no-op for a read-only store.
+///
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_IO` (the failed sync poisons the writer),
+/// `LQFT_ERR_POISONED` after an earlier failure. Thread safety: any thread.
+///
+/// # Safety
+/// `store` is `NULL` or a live store.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_store_sync(store: *const lqft_store) -> lqft_status {
+    call("lqft_store_sync", || {
+        // SAFETY: the caller promised a live store.
+        unsafe { open_store(store) }?.store.sync()?;
+        Ok(LQFT_OK)
+    })
+}
+
+/// Writes a checkpoint now, in the calling thread: the nodes no pack holds yet into a new pack
+/// (fdatasynced), then a new manifest naming it, then the WAL before it is retired. Writes go
+/// on meanwhile. Nothing is written when nothing changed since the last checkpoint.
+///
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` for a read-only store,
+/// `LQFT_ERR_IO` (poisons the writer), `LQFT_ERR_POISONED`, `LQFT_ERR_CORRUPT` when a node it
+/// must read is damaged. Thread safety: any thread; checkpoints run one at a time.
+///
+/// # Safety
+/// `store` is `NULL` or a live store.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_store_checkpoint(store: *const lqft_store) -> lqft_status {
+    call("lqft_store_checkpoint", || {
+        // SAFETY: the caller promised a live store.
+        unsafe { open_store(store) }?.store.checkpoint()?;
+        Ok(LQFT_OK)
+    })
+}
+
+/// For a read-only store: moves to the newest committed state (the newest manifest plus the WAL
+/// after it). Versions already handed out (snapshots, iterators) keep what they had. A no-op
+/// for the writer, which always sees its own writes.
+///
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_IO`, `LQFT_ERR_CORRUPT`; on error the store
+/// keeps the state it had. Thread safety: any thread.
+///
+/// # Safety
+/// `store` is `NULL` or a live store.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_store_refresh(store: *const lqft_store) -> lqft_status {
+    call("lqft_store_refresh", || {
+        // SAFETY: the caller promised a live store.
+        unsafe { open_store(store) }?.store.refresh()?;
+        Ok(LQFT_OK)
+    })
+}
+
+/// Stores the store's counters as compact JSON text (UTF-8, NUL-terminated) in `*out`:
+/// `format` (`"lqft-store-stats-v1"`), `wal_records`, `wal_bytes`, `wal_syncs`, `checkpoints`,
+/// `node_loads` (counted since open), `manifest` (the number of the manifest in use), `packs`,
+/// `read_only` and `cache_bytes` (as given at open); every key is documented in
+/// `docs/STATS.md`. O(1).
+///
+/// Ownership: the caller owns `*out` and releases it with `lqft_bytes_free`.
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`. Thread safety: any thread.
+///
+/// # Safety
+/// `store` is `NULL` or a live store; `out` is `NULL` or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_store_stats_json(
+    store: *const lqft_store,
+    out: *mut lqft_bytes,
+) -> lqft_status {
+    call("lqft_store_stats_json", || {
+        // SAFETY: the caller promised a live store and a writable `out`.
+        let (store, out) = unsafe { (open_store(store)?, Out::new(out, "out")?) };
+        let mut stats = store.store.stats();
+        stats["read_only"] = store.store.read_only().into();
+        stats["cache_bytes"] = store.cache_bytes.into();
+        out.write(lqft_bytes::copy_of(stats.to_string().as_bytes()));
+        Ok(LQFT_OK)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_match_the_rust_defaults() {
+        let rust = lqft_store_options::defaults().to_rust().unwrap();
+        let expected = StoreOptions::default();
+        assert_eq!(rust.durability, expected.durability);
+        assert_eq!(rust.checkpoint_bytes, expected.checkpoint_bytes);
+        assert_eq!(rust.segment_bytes, expected.segment_bytes);
+        assert_eq!(rust.read_only, expected.read_only);
+    }
+
+    #[test]
+    fn every_durability_maps_to_its_mode() {
+        let with = |durability| lqft_store_options {
+            durability,
+            async_interval_ms: 7,
+            ..lqft_store_options::defaults()
+        };
+        let mode = |d| with(d).to_rust().map(|o| o.durability).ok();
+        assert_eq!(mode(LQFT_DURABILITY_SYNC), Some(Durability::Sync));
+        assert_eq!(mode(LQFT_DURABILITY_GROUP), Some(Durability::Group));
+        assert_eq!(
+            mode(LQFT_DURABILITY_ASYNC),
+            Some(Durability::Async {
+                interval: Duration::from_millis(7)
+            })
+        );
+        assert_eq!(mode(LQFT_DURABILITY_NONE), Some(Durability::None));
+        assert_eq!(mode(4), None);
+    }
+}
