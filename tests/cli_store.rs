@@ -49,7 +49,11 @@ const LINES: &str = "{\"key\":\"b\",\"value\":\"2\"}\n\
 /// What `LINES` leaves: `b` replaced by the later line, binary key `00 ff` and value `ff 01`.
 fn expected_tree() -> Tree {
     let mut tree = Tree::new();
-    for (key, value) in [(&b"a"[..], &b"1"[..]), (b"b", b"two"), (b"\x00\xff", b"\xff\x01")] {
+    for (key, value) in [
+        (&b"a"[..], &b"1"[..]),
+        (b"b", b"two"),
+        (b"\x00\xff", b"\xff\x01"),
+    ] {
         tree.insert(key, value).unwrap();
     }
     tree
@@ -112,7 +116,11 @@ fn load_refuses_bad_input_and_changes_nothing() {
         &dir,
     );
     assert_eq!(code(&out), 1);
-    assert!(stderr(&out).contains("--max-input-bytes"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("--max-input-bytes"),
+        "{}",
+        stderr(&out)
+    );
     assert_eq!(stdout(&lqft(&["store", "dump", "db"], &dir)), before);
 }
 
@@ -160,7 +168,9 @@ fn verify_exits_1_on_every_flipped_byte_of_a_pack_it_cannot_trust() {
     let dir = TempDir::new("cli-store-verify-damage");
     let mut lines = String::new();
     for i in 0..200 {
-        lines.push_str(&format!("{{\"key\":\"key{i:04}\",\"value\":\"value {i}\"}}\n"));
+        lines.push_str(&format!(
+            "{{\"key\":\"key{i:04}\",\"value\":\"value {i}\"}}\n"
+        ));
     }
     assert_eq!(code(&load(&dir, &lines)), 0);
     assert_eq!(code(&lqft(&["store", "checkpoint", "db"], &dir)), 0);
@@ -255,6 +265,9 @@ fn store_help_is_reachable_every_way() {
         assert!(help.contains(&format!("\n  {sub} DIR")), "{sub}");
     }
     assert_eq!(stdout(&lqft(&["store", "--help"], &dir)), help);
-    assert_eq!(stdout(&lqft(&["store", "dump", "db", "--help"], &dir)), help);
+    assert_eq!(
+        stdout(&lqft(&["store", "dump", "db", "--help"], &dir)),
+        help
+    );
     assert!(stdout(&lqft(&["--help"], &dir)).contains("store info|verify|checkpoint|dump|load"));
 }

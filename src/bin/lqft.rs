@@ -831,7 +831,10 @@ fn store_failure(dir: &Path, error: lqft::Error) -> Failure {
 fn open_store(dir: &Path, read_only: bool) -> Result<Store, Failure> {
     if !dir.join("manifest").is_dir() {
         return Err(Failure::Error(
-            format!("{} is not a store (no manifest/ directory in it)", dir.display()),
+            format!(
+                "{} is not a store (no manifest/ directory in it)",
+                dir.display()
+            ),
             1,
         ));
     }
@@ -908,7 +911,9 @@ fn store_checkpoint(dir: &Path) -> Result<u8, Failure> {
 fn store_dump(dir: &Path, out: Option<&str>) -> Result<u8, Failure> {
     let store = open_store(dir, true)?;
     let tree = store.view();
-    let items = tree.try_iter().map(|item| item.map_err(std::io::Error::other));
+    let items = tree
+        .try_iter()
+        .map(|item| item.map_err(std::io::Error::other));
     write_jsonl(out, items).map_err(|failure| match failure {
         Failure::Error(message, code) => {
             Failure::Error(format!("{}: {message}", dir.display()), code)
@@ -922,7 +927,9 @@ fn store_load(dir: &Path, args: &Args, input: Option<&str>) -> Result<u8, Failur
     // Every line is read and checked (into a tree, a later line replacing an earlier one)
     // before the store is opened, so bad input changes nothing.
     let mut items = Tree::new();
-    read_jsonl(args, input, |key, value| items.insert(key, value).map(|_| ()))?;
+    read_jsonl(args, input, |key, value| {
+        items.insert(key, value).map(|_| ())
+    })?;
     let store = open_store_in(dir, false)?;
     for (key, value) in items.iter() {
         store

@@ -372,9 +372,8 @@ impl Store {
         let packs = self.shared.state.read().manifest.packs.clone();
         for info in &packs {
             let reader = self.shared.packs.readers.read().get(&info.id).cloned();
-            let reader = reader.ok_or_else(|| {
-                Error::Corrupt(format!("pack {} is named but not open", info.id))
-            })?;
+            let reader = reader
+                .ok_or_else(|| Error::Corrupt(format!("pack {} is named but not open", info.id)))?;
             reader.verify()?;
         }
         Ok(packs.len() as u64)

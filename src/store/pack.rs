@@ -371,9 +371,7 @@ impl PackReader {
         let mut at = 0;
         while at < hashed {
             let n = (hashed - at).min(buffer.len() as u64) as usize;
-            self.file
-                .read_exact_at(&mut buffer[..n], at)
-                .map_err(io)?;
+            self.file.read_exact_at(&mut buffer[..n], at).map_err(io)?;
             hasher.update(&buffer[..n]);
             at += n as u64;
         }
