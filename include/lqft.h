@@ -20,7 +20,8 @@
  *
  * Ownership: handles (lqft_map, lqft_snapshot, lqft_iter, lqft_diff, lqft_batch,
  *   lqft_read_session) are created by the library and released by their own *_free function;
- *   *_free(NULL) is a no-op. Library-owned buffers (lqft_bytes, lqft_ids) are released only by
+ *   *_free(NULL) is a no-op; a store (lqft_store) is released by lqft_store_close, which
+ *   accepts NULL too. Library-owned buffers (lqft_bytes, lqft_ids) are released only by
  *   lqft_bytes_free / lqft_ids_free, never by free(). Borrowed views (lqft_snapshot_get_view,
  *   lqft_entry, lqft_diff_entry) must not be freed; each function says how long they live.
  *
