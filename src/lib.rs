@@ -34,9 +34,9 @@ pub mod store;
 pub mod tree;
 
 pub use engine::{
-    Batch, CompactReport, ImportOptions, Imported, MAX_SNAPSHOT_ID, Map, ReadSession,
+    Batch, BatchOp, CompactReport, ImportOptions, Imported, MAX_SNAPSHOT_ID, Map, ReadSession,
     RollbackOutcome, RollbackPolicy, ShardedMap, ShardedSnapshot, Snapshot, SnapshotIds,
-    SnapshotMeta, Txn, Value,
+    SnapshotMeta, TryEntries, Txn, Value,
 };
 pub use error::{Error, IoError, MAX_KEY_LEN, MAX_VALUE_LEN, Result};
 pub use tree::{Diff, DiffEntry, DiffKind, Hash, Iter, OwnedDiff, Range, Tree};

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use lqft::store::manifest::{Manifest, StoredRoot, StoredSnapshot};
 use lqft::store::pack::{PackHeader, PackInfo, PackWriter, decode_pack};
-use lqft::store::record::{LogOp, LogRecord, SnapshotMarker};
+use lqft::store::record::{ImportedSnapshot, LogOp, LogRecord, SnapshotMarker};
 use lqft::store::sim::SimFs;
 use lqft::store::wal::{RecordHeader, SegmentHeader, decode_segment, encode_record};
 use lqft::store::{FileSystem, OpenMode};
@@ -31,13 +31,35 @@ fn records() -> Vec<LogRecord> {
             delta_size: 1,
             size: 1,
             root: [0x5a; 32],
+            pruned: Vec::new(),
         }),
         LogRecord::Rollback {
             id: 1,
             discard: false,
         },
-        LogRecord::Retention(Some(3)),
-        LogRecord::Compact { retain_last: 1 },
+        LogRecord::Retention {
+            keep: Some(3),
+            pruned: vec![1],
+        },
+        LogRecord::Compact {
+            retain_last: 1,
+            pruned: Vec::new(),
+        },
+        LogRecord::Import {
+            snapshots: vec![ImportedSnapshot {
+                meta: lqft::SnapshotMeta {
+                    id: 2,
+                    generation: 2,
+                    parent_id: Some(1),
+                    created_at_ns: 1_764_000_000_000_000_001,
+                    mutation_count: 0,
+                    delta_size: 1,
+                    size: 1,
+                },
+                entries: vec![(b"gamma".to_vec(), b"three".to_vec())],
+            }],
+            activate: Some(0),
+        },
     ]
 }
 

@@ -15,6 +15,24 @@ pub(crate) enum Op {
     Delete(Vec<u8>),
 }
 
+impl Op {
+    /// The key the operation writes.
+    pub(crate) fn key(&self) -> &[u8] {
+        match self {
+            Op::Put(key, _) | Op::Delete(key) => key,
+        }
+    }
+}
+
+/// One operation of a [`Batch`], as [`Batch::ops`] lists it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BatchOp<'a> {
+    /// Set the key to the value.
+    Put(&'a [u8], &'a [u8]),
+    /// Remove the key.
+    Delete(&'a [u8]),
+}
+
 impl Batch {
     /// An empty batch.
     pub fn new() -> Batch {
@@ -33,6 +51,14 @@ impl Batch {
         check_key(key)?;
         self.ops.push(Op::Delete(key.to_vec()));
         Ok(self)
+    }
+
+    /// The operations, in the order they apply.
+    pub fn ops(&self) -> impl ExactSizeIterator<Item = BatchOp<'_>> {
+        self.ops.iter().map(|op| match op {
+            Op::Put(key, value) => BatchOp::Put(key, value),
+            Op::Delete(key) => BatchOp::Delete(key),
+        })
     }
 
     /// Number of operations.

@@ -9,10 +9,13 @@ use crossbeam_utils::sync::{ShardedLock, ShardedLockReadGuard, ShardedLockWriteG
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::engine::batch::{Batch, Op};
+use crate::engine::journal::{Change, Journal, MapImage, Ticket};
 use crate::engine::snapshot::{MAX_SNAPSHOT_ID, MapId, Snapshot, SnapshotMeta};
 use crate::engine::touched::Touched;
 use crate::error::{Error, Result, check_entry, check_key};
-use crate::tree::{Diff, Found, LeafRef, OwnedDiff, OwnedRange, Tree, prefix_end};
+use crate::tree::{
+    Diff, Found, LeafRef, OwnedDiff, OwnedRange, Tree, TryDiff, TryOwnedDiff, prefix_end,
+};
 
 /// What [`Map::rollback`] does with mutations no snapshot holds.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -179,6 +182,71 @@ impl Entries {
     }
 }
 
+/// An iteration of a version with stored nodes that owns the version it walks: entries in key
+/// order, each a `Result`; a failed load is yielded once and ends the walk. Entries are copied
+/// out a chunk at a time (each chunk starts with an O(d) seek).
+pub struct TryEntries {
+    tree: Tree,
+    /// Where the next chunk starts.
+    start: Bound<Vec<u8>>,
+    end: Bound<Vec<u8>>,
+    chunk: std::collections::VecDeque<(Vec<u8>, Vec<u8>)>,
+    done: bool,
+}
+
+/// Entries a [`TryEntries`] copies out per walk.
+const TRY_CHUNK: usize = 64;
+
+impl TryEntries {
+    pub(crate) fn new(tree: Tree, start: Bound<&[u8]>, end: Bound<&[u8]>) -> TryEntries {
+        TryEntries {
+            tree,
+            start: start.map(<[u8]>::to_vec),
+            end: end.map(<[u8]>::to_vec),
+            chunk: std::collections::VecDeque::new(),
+            done: false,
+        }
+    }
+
+    pub(crate) fn prefix(tree: Tree, prefix: &[u8]) -> TryEntries {
+        let end = prefix_end(prefix);
+        let end = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+        TryEntries::new(tree, Bound::Included(prefix), end)
+    }
+
+    fn refill(&mut self) -> Result<()> {
+        let start = self.start.as_ref().map(Vec::as_slice);
+        let end = self.end.as_ref().map(Vec::as_slice);
+        for entry in self.tree.try_range(start, end).take(TRY_CHUNK) {
+            let (key, value) = entry?;
+            self.chunk.push_back((key.to_vec(), value.to_vec()));
+        }
+        match self.chunk.back() {
+            Some((key, _)) if self.chunk.len() == TRY_CHUNK => {
+                self.start = Bound::Excluded(key.clone());
+            }
+            _ => self.done = true,
+        }
+        Ok(())
+    }
+}
+
+impl Iterator for TryEntries {
+    type Item = Result<(Vec<u8>, Vec<u8>)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.chunk.is_empty()
+            && !self.done
+            && let Err(error) = self.refill()
+        {
+            self.done = true;
+            self.chunk.clear();
+            return Some(Err(error));
+        }
+        self.chunk.pop_front().map(Ok)
+    }
+}
+
 impl Iterator for Entries {
     type Item = Entry;
     #[inline]
@@ -273,6 +341,9 @@ pub struct Map {
     pub(super) pins: Arc<Pins>,
     /// The id space of this map's snapshot ids.
     id: MapId,
+    /// Where every change goes before it is applied, for a store-backed map (see
+    /// [`journal`](crate::engine::journal)).
+    journal: Option<Arc<dyn Journal>>,
 }
 
 impl Default for Map {
@@ -303,7 +374,136 @@ impl Map {
             }),
             pins: Arc::new(Mutex::new(HashMap::new())),
             id: MapId::unique(),
+            journal: None,
         }
+    }
+
+    /// A map holding `image` (as [`image`](Map::image) took it, or as a store read it), with
+    /// no journal. Stored trees stay unloaded: O(s) for s snapshots, nothing read.
+    ///
+    /// Fails with [`Error::InvalidArgument`] when the snapshots are not ascending by id, an id
+    /// is 0, at or above `next_id` or above [`MAX_SNAPSHOT_ID`](crate::MAX_SNAPSHOT_ID), or
+    /// `current` is not one of them.
+    pub fn from_image(image: MapImage) -> Result<Map> {
+        let map = Map::new();
+        map.restore(image)?;
+        Ok(map)
+    }
+
+    /// Replaces this map's whole state (live state, registry, current snapshot, retention,
+    /// pending count, next id) with `image`'s, as one change readers see all of or none; the
+    /// journal, the counters and the pins stay. Snapshots taken before remain readable through
+    /// their handles. For a read-only store moving to a newer committed state; fails as
+    /// [`from_image`](Map::from_image), changing nothing.
+    pub fn restore(&self, image: MapImage) -> Result<()> {
+        let bad = |why: String| Err(Error::InvalidArgument(format!("map image: {why}")));
+        let mut last = 0;
+        for (meta, _) in &image.snapshots {
+            if meta.id <= last || meta.id >= image.next_id || meta.id > MAX_SNAPSHOT_ID {
+                return bad(format!("snapshot id {} out of order or range", meta.id));
+            }
+            last = meta.id;
+        }
+        if image.next_id == 0 || image.next_id > MAX_SNAPSHOT_ID + 1 {
+            return bad(format!("next snapshot id {}", image.next_id));
+        }
+        let registry: BTreeMap<u64, Snapshot> = image
+            .snapshots
+            .into_iter()
+            .map(|(meta, tree)| (meta.id, Snapshot::new(meta, tree, self.id)))
+            .collect();
+        let current = match image.current {
+            None => None,
+            Some(id) => match registry.get(&id) {
+                Some(snapshot) => Some(snapshot.clone()),
+                None => return bad(format!("current snapshot {id} is not registered")),
+            },
+        };
+        let retention = match image.retention.map(usize::try_from) {
+            Some(Err(_)) => return bad("retention past usize".into()),
+            Some(Ok(n)) => Some(n),
+            None => None,
+        };
+        let mut state = self.state.lock();
+        let mut live = self.live_mut();
+        *live = image.live;
+        state.registry = registry;
+        state.current = current;
+        state.retention = retention;
+        state.pending = image.pending;
+        state.next_id = image.next_id;
+        state.touched.reset();
+        if image.pending > 0 {
+            // Which keys the pending mutations changed is not known: the next snapshot
+            // counts its delta by diffing.
+            state.touched.overflow();
+        }
+        Ok(())
+    }
+
+    /// This map's whole state as of this call (O(s) for s registered snapshots), and what
+    /// `also` returns, run under the writer lock: a journal reads its position there, so the
+    /// image is exactly the journal's changes up to that position.
+    pub fn image_with<R>(&self, also: impl FnOnce() -> R) -> (MapImage, R) {
+        let state = self.state.lock();
+        let image = MapImage {
+            live: self.view(),
+            snapshots: state
+                .registry
+                .values()
+                .map(|s| (s.meta().clone(), s.tree().clone()))
+                .collect(),
+            current: state.current.as_ref().map(Snapshot::id),
+            retention: state.retention.map(|n| n as u64),
+            pending: state.pending,
+            next_id: state.next_id,
+        };
+        (image, also())
+    }
+
+    /// [`image_with`](Map::image_with) with nothing else.
+    pub fn image(&self) -> MapImage {
+        self.image_with(|| ()).0
+    }
+
+    /// Makes `journal` receive every later change of this map (see
+    /// [`journal`](crate::engine::journal)). Set once, before the map is shared.
+    pub fn set_journal(&mut self, journal: Arc<dyn Journal>) {
+        self.journal = Some(journal);
+    }
+
+    /// The journal's counters, when the map has one.
+    pub(super) fn journal_stats(&self) -> Option<serde_json::Value> {
+        self.journal.as_ref().map(|j| j.stats())
+    }
+
+    /// Hands `change` to the journal, if any, after `load` loaded the stored nodes the change
+    /// reads (so that applying it cannot fail). Called under the writer lock; an error
+    /// changes nothing.
+    #[inline]
+    fn journal<'c>(
+        &self,
+        change: impl FnOnce() -> Change<'c>,
+        load: impl FnOnce(&Tree) -> Result<()>,
+    ) -> Result<Option<Ticket>> {
+        match &self.journal {
+            None => Ok(None),
+            Some(journal) => append(&**journal, &self.live(), change(), load).map(Some),
+        }
+    }
+
+    /// Waits for the journal to make the change of `ticket` durable.
+    #[inline]
+    fn commit(&self, ticket: Option<Ticket>) -> Result<()> {
+        match (ticket, &self.journal) {
+            (Some(ticket), Some(journal)) => journal.commit(ticket),
+            _ => Ok(()),
+        }
+    }
+
+    /// Whether changes go to a journal (the map is store-backed).
+    pub fn is_journaled(&self) -> bool {
+        self.journal.is_some()
     }
 
     /// The live state under this thread's reader shard.
@@ -321,18 +521,44 @@ impl Map {
     /// Sets `key` to `value`. Setting a key to the value it holds is not a mutation.
     ///
     /// Fails with [`Error::KeyTooLong`] or [`Error::ValueTooLong`], changing nothing.
+    ///
+    /// On a store-backed map the put is logged first and acknowledged as the store's
+    /// durability says; a failed load or log write fails the put, changing nothing, and a
+    /// failed sync fails it after the change (the store is then poisoned).
     pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
         check_entry(key, value)?;
-        let state = &mut *self.state.lock();
-        let changed = state.touched.put(&mut self.live_mut(), key, value);
-        state.pending += u64::from(changed);
-        state.counters.puts += 1;
-        Ok(())
+        let ticket = {
+            let state = &mut *self.state.lock();
+            let ticket = self.journal(|| Change::Put { key, value }, |t| t.load_path(key))?;
+            let changed = state.touched.put(&mut self.live_mut(), key, value);
+            state.pending += u64::from(changed);
+            state.counters.puts += 1;
+            ticket
+        };
+        self.commit(ticket)
     }
 
     /// The value under `key` in the live state.
+    ///
+    /// On a store-backed map this loads the nodes on the key's path and panics if a load
+    /// fails: use [`try_get`](Map::try_get) there.
     pub fn get(&self, key: &[u8]) -> Option<Value> {
         Some(Value::of(&self.live().find(key)?))
+    }
+
+    /// [`get`](Map::get) that reports a failed load of a stored node as an error.
+    pub fn try_get(&self, key: &[u8]) -> Result<Option<Value>> {
+        let live = self.live();
+        // Loads the path; the lookup below then reads only loaded nodes.
+        if live.try_get(key)?.is_none() {
+            return Ok(None);
+        }
+        Ok(live.find(key).map(|found| Value::of(&found)))
+    }
+
+    /// [`contains_key`](Map::contains_key) that reports a failed load as an error.
+    pub fn try_contains_key(&self, key: &[u8]) -> Result<bool> {
+        self.live().try_contains_key(key)
     }
 
     /// `read` applied to the live state as of this call: a consistent read of several keys, a
@@ -355,14 +581,21 @@ impl Map {
     }
 
     /// Removes `key`. Returns whether it existed; deleting a missing key is not a mutation.
+    ///
+    /// On a store-backed map, logged and acknowledged as [`put`](Map::put) is.
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
         check_key(key)?;
-        let state = &mut *self.state.lock();
-        let existed = state.touched.delete(&mut self.live_mut(), key);
-        if existed {
-            state.pending += 1;
-            state.counters.deletes += 1;
-        }
+        let (existed, ticket) = {
+            let state = &mut *self.state.lock();
+            let ticket = self.journal(|| Change::Delete { key }, |t| t.load_path(key))?;
+            let existed = state.touched.delete(&mut self.live_mut(), key);
+            if existed {
+                state.pending += 1;
+                state.counters.deletes += 1;
+            }
+            (existed, ticket)
+        };
+        self.commit(ticket)?;
         Ok(existed)
     }
 
@@ -378,65 +611,111 @@ impl Map {
 
     /// Removes every entry from the live state; snapshots keep theirs. Returns how many entries
     /// were removed. Clearing an empty map is not a mutation.
+    ///
+    /// Panics if the journal of a store-backed map fails: use [`try_clear`](Map::try_clear)
+    /// there.
     pub fn clear(&self) -> u64 {
-        let mut state = self.state.lock();
-        let mut live = self.live_mut();
-        let removed = live.len();
-        if removed > 0 {
-            live.clear();
-            state.touched.overflow();
-            state.pending += 1;
-            state.counters.clears += 1;
-        }
-        removed
+        self.try_clear()
+            .expect("clear of a store-backed map failed; use try_clear")
+    }
+
+    /// [`clear`](Map::clear) that reports a failed journal write or sync (a store-backed map).
+    pub fn try_clear(&self) -> Result<u64> {
+        let (removed, ticket) = {
+            let mut state = self.state.lock();
+            let ticket = self.journal(|| Change::Clear, |_| Ok(()))?;
+            let mut live = self.live_mut();
+            let removed = live.len();
+            if removed > 0 {
+                live.clear();
+                state.touched.overflow();
+                state.pending += 1;
+                state.counters.clears += 1;
+            }
+            (removed, ticket)
+        };
+        self.commit(ticket)?;
+        Ok(removed)
     }
 
     /// Runs `write` as one atomic change if `check` accepts the live state, both under the
     /// writer lock, then lets `tally` count it; readers see all of the change or none. Returns
     /// the number of writes that changed the live state, or `None` (nothing changed) when
     /// `check` refused. A refused check never blocks readers.
-    pub(super) fn write_if(
+    ///
+    /// On a store-backed map, `load` first loads every stored node `check` and `write` read,
+    /// and `change` (what `write` does) is journaled once `check` accepted; a failed load or
+    /// journal write is an error that changes nothing.
+    pub(super) fn write_if<'c>(
         &self,
+        load: impl FnOnce(&Tree) -> Result<()>,
         check: impl FnOnce(&Tree) -> bool,
+        change: impl FnOnce() -> Change<'c>,
         write: impl FnOnce(&mut Writer<'_>),
         tally: impl FnOnce(&mut Counters),
-    ) -> Option<u64> {
-        let state = &mut *self.state.lock();
-        if !check(&self.live()) {
-            return None;
-        }
-        let mut writer = Writer {
-            touched: &mut state.touched,
-            live: &mut self.live_mut(),
-            applied: 0,
+    ) -> Result<Option<u64>> {
+        let (applied, ticket) = {
+            let state = &mut *self.state.lock();
+            if self.journal.is_some() {
+                load(&self.live())?;
+            }
+            if !check(&self.live()) {
+                return Ok(None);
+            }
+            let ticket = self.journal(change, |_| Ok(()))?;
+            let mut writer = Writer {
+                touched: &mut state.touched,
+                live: &mut self.live_mut(),
+                applied: 0,
+            };
+            write(&mut writer);
+            let applied = writer.applied;
+            state.pending += applied;
+            tally(&mut state.counters);
+            (applied, ticket)
         };
-        write(&mut writer);
-        let applied = writer.applied;
-        state.pending += applied;
-        tally(&mut state.counters);
-        Some(applied)
+        self.commit(ticket)?;
+        Ok(Some(applied))
     }
 
     /// Applies every operation of `batch` in order, atomically: readers see all of it or none.
     /// Returns the number of operations that changed an entry (a put of the value a key holds
     /// and a delete of a missing key change none).
+    ///
+    /// Panics if the journal of a store-backed map fails: use
+    /// [`try_write_batch`](Map::try_write_batch) there.
     pub fn write_batch(&self, batch: &Batch) -> u64 {
-        let state = &mut *self.state.lock();
-        let live = &mut *self.live_mut();
-        let mut applied = 0;
-        for op in &batch.ops {
-            match op {
-                Op::Put(key, value) => {
-                    applied += u64::from(state.touched.put(live, key, value));
-                }
-                Op::Delete(key) => {
-                    applied += u64::from(state.touched.delete(live, key));
+        self.try_write_batch(batch)
+            .expect("batch on a store-backed map failed; use try_write_batch")
+    }
+
+    /// [`write_batch`](Map::write_batch) that reports a failed load or journal write (changing
+    /// nothing) or a failed sync (a store-backed map).
+    pub fn try_write_batch(&self, batch: &Batch) -> Result<u64> {
+        let (applied, ticket) = {
+            let state = &mut *self.state.lock();
+            let ticket = self.journal(
+                || Change::Batch(batch),
+                |t| batch.ops.iter().try_for_each(|op| t.load_path(op.key())),
+            )?;
+            let live = &mut *self.live_mut();
+            let mut applied = 0;
+            for op in &batch.ops {
+                match op {
+                    Op::Put(key, value) => {
+                        applied += u64::from(state.touched.put(live, key, value));
+                    }
+                    Op::Delete(key) => {
+                        applied += u64::from(state.touched.delete(live, key));
+                    }
                 }
             }
-        }
-        state.pending += applied;
-        state.counters.batches += 1;
-        applied
+            state.pending += applied;
+            state.counters.batches += 1;
+            (applied, ticket)
+        };
+        self.commit(ticket)?;
+        Ok(applied)
     }
 
     /// A point-in-time view of the live state: O(1), immutable, unaffected by later writes,
@@ -461,6 +740,131 @@ impl Map {
         Entries::prefix(&self.view(), prefix)
     }
 
+    /// [`iter`](Map::iter) for a store-backed map: each entry a `Result`, a failed load of a
+    /// stored node yielded once and ending the walk.
+    pub fn try_iter(&self) -> TryEntries {
+        TryEntries::new(self.view(), Bound::Unbounded, Bound::Unbounded)
+    }
+
+    /// [`range`](Map::range) for a store-backed map, as [`try_iter`](Map::try_iter).
+    pub fn try_range(&self, start: &[u8], end: &[u8]) -> TryEntries {
+        TryEntries::new(self.view(), Bound::Included(start), Bound::Excluded(end))
+    }
+
+    /// [`prefix`](Map::prefix) for a store-backed map, as [`try_iter`](Map::try_iter).
+    pub fn try_prefix(&self, prefix: &[u8]) -> TryEntries {
+        TryEntries::prefix(self.view(), prefix)
+    }
+
+    /// Applies a change a journal recorded (see [`journal`](crate::engine::journal)), as the
+    /// map applied it then, without handing it to this map's journal: the way a store
+    /// rebuilds a map from its log. Snapshots are registered with their recorded metadata
+    /// and the replayed live state must have the recorded root hash.
+    ///
+    /// Fails with [`Error::Corrupt`] when the change does not fit the state (a root hash
+    /// differs, a rollback names an unregistered snapshot, an activation is out of range),
+    /// or with the error of a failed load.
+    pub fn replay(&self, change: &Change<'_>) -> Result<()> {
+        let corrupt = |why: String| Error::Corrupt(format!("replayed change: {why}"));
+        let state = &mut *self.state.lock();
+        let live = &mut *self.live_mut();
+        match *change {
+            Change::Put { key, value } => {
+                check_entry(key, value)?;
+                live.load_path(key)?;
+                state.pending += u64::from(state.touched.put(live, key, value));
+                state.counters.puts += 1;
+            }
+            Change::Delete { key } => {
+                check_key(key)?;
+                live.load_path(key)?;
+                if state.touched.delete(live, key) {
+                    state.pending += 1;
+                    state.counters.deletes += 1;
+                }
+            }
+            Change::Clear => {
+                if !live.is_empty() {
+                    live.clear();
+                    state.touched.overflow();
+                    state.pending += 1;
+                    state.counters.clears += 1;
+                }
+            }
+            Change::Batch(batch) => {
+                for op in &batch.ops {
+                    live.load_path(op.key())?;
+                    state.pending += u64::from(match op {
+                        Op::Put(key, value) => state.touched.put(live, key, value),
+                        Op::Delete(key) => state.touched.delete(live, key),
+                    });
+                }
+                state.counters.batches += 1;
+            }
+            Change::Writes(writes) => {
+                for (key, value) in writes {
+                    live.load_path(key)?;
+                    state.pending += u64::from(match value {
+                        Some(value) => state.touched.put(live, key, value),
+                        None => state.touched.delete(live, key),
+                    });
+                }
+                state.counters.batches += 1;
+            }
+            Change::Snapshot { meta, root, pruned } => {
+                if meta.id < state.next_id || meta.id > MAX_SNAPSHOT_ID {
+                    return Err(corrupt(format!("snapshot id {} is not fresh", meta.id)));
+                }
+                if live.root_hash() != root || live.len() != meta.size {
+                    return Err(corrupt(format!(
+                        "the live state replayed to snapshot {} differs from the one taken",
+                        meta.id
+                    )));
+                }
+                let snapshot = Snapshot::new(meta.clone(), live.clone(), self.id);
+                make_snapshot_current(state, &snapshot);
+                state.counters.snapshots_taken += 1;
+                state.registry.insert(snapshot.id(), snapshot);
+                remove_pruned(state, pruned);
+            }
+            Change::Rollback { id, discard: _ } => {
+                let target =
+                    state.registry.get(&id).cloned().ok_or_else(|| {
+                        corrupt(format!("rollback to unregistered snapshot {id}"))
+                    })?;
+                let discarded = state.pending;
+                make_current(state, live, &target, discarded);
+            }
+            Change::Retention { keep, pruned } => {
+                state.retention = keep.map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+                remove_pruned(state, pruned);
+            }
+            Change::Compact { pruned, .. } => {
+                remove_pruned(state, pruned);
+                state.counters.compactions += 1;
+            }
+            Change::Import {
+                snapshots,
+                activate,
+            } => {
+                if activate.is_some_and(|i| i >= snapshots.len()) {
+                    return Err(corrupt("activation out of range".into()));
+                }
+                for (meta, _) in snapshots {
+                    if meta.id == 0 || meta.id > MAX_SNAPSHOT_ID {
+                        return Err(corrupt(format!("imported snapshot id {}", meta.id)));
+                    }
+                }
+                let registered = self.register(state, snapshots.to_vec());
+                if let Some(index) = activate {
+                    let discarded = state.pending;
+                    make_current(state, live, &registered[index], discarded);
+                }
+            }
+        }
+        Ok(())
+    }
+
     /// The id the next snapshot will get: above every id this map has ever used, pruned ones
     /// included.
     pub fn next_snapshot_id(&self) -> u64 {
@@ -474,15 +878,42 @@ impl Map {
     }
 
     /// Takes an immutable snapshot of the live state, registers it and makes it current.
+    ///
+    /// Panics if the journal of a store-backed map fails: use
+    /// [`try_snapshot`](Map::try_snapshot) there.
     pub fn snapshot(&self) -> Snapshot {
-        let mut state = self.state.lock();
-        let snapshot = self.snapshot_locked(&mut state);
-        state.counters.snapshots_taken += 1;
-        state.registry.insert(snapshot.id(), snapshot.clone());
-        if let Some(retain_last) = state.retention {
-            prune(&mut state, &self.pins, retain_last);
-        }
-        snapshot
+        self.try_snapshot()
+            .expect("snapshot of a store-backed map failed; use try_snapshot")
+    }
+
+    /// [`snapshot`](Map::snapshot) that reports a failed load or journal write (changing
+    /// nothing) or a failed sync. On a store-backed map the snapshot is durable with its
+    /// metadata once this returns (as the store's durability says), and so are the
+    /// snapshots the retention policy pruned with it.
+    pub fn try_snapshot(&self) -> Result<Snapshot> {
+        let (snapshot, ticket) = {
+            let mut state = self.state.lock();
+            let snapshot = self.next_snapshot(&state)?;
+            let pruned = match state.retention {
+                Some(n) => prune_plan(&state, &self.pins, n, Some(snapshot.id())),
+                None => Vec::new(),
+            };
+            let ticket = self.journal(
+                || Change::Snapshot {
+                    meta: snapshot.meta(),
+                    root: snapshot.root_hash(),
+                    pruned: &pruned,
+                },
+                |_| Ok(()),
+            )?;
+            make_snapshot_current(&mut state, &snapshot);
+            state.counters.snapshots_taken += 1;
+            state.registry.insert(snapshot.id(), snapshot.clone());
+            remove_pruned(&mut state, &pruned);
+            (snapshot, ticket)
+        };
+        self.commit(ticket)?;
+        Ok(snapshot)
     }
 
     /// The writer lock, for operations that span several maps (a sharded map's cuts).
@@ -503,15 +934,26 @@ impl Map {
     /// A snapshot of the live state that becomes current, taken by a writer holding `state`;
     /// not registered.
     pub(super) fn snapshot_locked(&self, state: &mut State) -> Snapshot {
+        let snapshot = self
+            .next_snapshot(state)
+            .expect("a sharded map's shards hold no stored nodes");
+        make_snapshot_current(state, &snapshot);
+        snapshot
+    }
+
+    /// The snapshot of the live state the writer holding `state` would take; nothing changes.
+    /// Fails only when a stored node it diffs fails to load.
+    fn next_snapshot(&self, state: &State) -> Result<Snapshot> {
         // Writers hold `state`, so the live state cannot change before this snapshot is taken.
         let live = self.view();
         let parent = state.current.clone();
-        let delta_size = match &parent {
-            Some(parent) => state
-                .touched
-                .delta()
-                .unwrap_or_else(|| parent.tree().diff(&live).count() as u64),
-            None => live.len(),
+        let delta_size = match (&parent, state.touched.delta()) {
+            (None, _) => live.len(),
+            (Some(_), Some(delta)) => delta,
+            (Some(parent), None) if self.journal.is_none() => {
+                parent.tree().diff(&live).count() as u64
+            }
+            (Some(parent), None) => count_diff(parent.tree(), &live)?,
         };
         let meta = SnapshotMeta {
             id: state.next_id,
@@ -522,14 +964,7 @@ impl Map {
             delta_size,
             size: live.len(),
         };
-        let snapshot = Snapshot::new(meta, live, self.id);
-        // No overflow: imports never take an id above MAX_SNAPSHOT_ID, so reaching u64::MAX
-        // would take 2^63 snapshots.
-        state.next_id += 1;
-        state.pending = 0;
-        state.touched.reset();
-        state.current = Some(snapshot.clone());
-        snapshot
+        Ok(Snapshot::new(meta, live, self.id))
     }
 
     /// Makes the live state equal to `target` and makes it current. No other snapshot is
@@ -540,20 +975,48 @@ impl Map {
     /// With pending mutations that left the live state different from the current snapshot,
     /// [`RollbackPolicy::Fail`] refuses with [`Error::PendingChanges`]; otherwise the pending
     /// mutations are dropped and counted.
+    ///
+    /// On a store-backed map the rollback is journaled (a snapshot of another map as an
+    /// import of its entries), and a snapshot of this map must still be registered: the
+    /// store keeps only registered snapshots, so one that was pruned fails with
+    /// [`Error::UnknownSnapshot`].
     pub fn rollback(&self, target: &Snapshot, policy: RollbackPolicy) -> Result<RollbackOutcome> {
-        let mut state = self.state.lock();
-        let discarded = check_pending(&state, &self.live(), policy)?;
-        let target = if target.map_id() == self.id {
-            target.clone()
-        } else {
-            let meta = SnapshotMeta {
-                parent_id: None,
-                ..target.meta().clone()
+        let (discarded, ticket) = {
+            let mut state = self.state.lock();
+            let discarded = check_pending(&state, &self.live(), policy)?;
+            let ticket = if target.map_id() == self.id {
+                if self.journal.is_some() && !state.registry.contains_key(&target.id()) {
+                    return Err(Error::UnknownSnapshot { id: target.id() });
+                }
+                let ticket = self.journal(
+                    || Change::Rollback {
+                        id: target.id(),
+                        discard: discarded > 0,
+                    },
+                    |_| Ok(()),
+                )?;
+                make_current(&mut state, &mut self.live_mut(), target, discarded);
+                ticket
+            } else {
+                let meta = SnapshotMeta {
+                    parent_id: None,
+                    ..target.meta().clone()
+                };
+                let adopted = fresh_ids(&state, vec![(meta, target.tree().clone())]);
+                let ticket = self.journal(
+                    || Change::Import {
+                        snapshots: &adopted,
+                        activate: Some(0),
+                    },
+                    |_| Ok(()),
+                )?;
+                let adopted = self.register(&mut state, adopted);
+                make_current(&mut state, &mut self.live_mut(), &adopted[0], discarded);
+                ticket
             };
-            let mut adopted = self.register_fresh(&mut state, vec![(meta, target.tree().clone())]);
-            adopted.remove(0)
+            (discarded, ticket)
         };
-        make_current(&mut state, &mut self.live_mut(), &target, discarded);
+        self.commit(ticket)?;
         Ok(RollbackOutcome { discarded })
     }
 
@@ -573,6 +1036,18 @@ impl Map {
     /// The changes from `old` to the live state as of this call, in key order.
     pub fn diff_live(&self, old: &Snapshot) -> OwnedDiff {
         old.tree().diff_owned(&self.view())
+    }
+
+    /// [`diff`](Map::diff) for versions with stored nodes: loads only the paths where they
+    /// differ; a failed load is yielded once and ends the walk.
+    pub fn try_diff<'a>(&self, old: &'a Snapshot, new: &'a Snapshot) -> TryDiff<'a> {
+        old.tree().try_diff(new.tree())
+    }
+
+    /// [`diff_live`](Map::diff_live) for versions with stored nodes, as
+    /// [`try_diff`](Map::try_diff).
+    pub fn try_diff_live(&self, old: &Snapshot) -> TryOwnedDiff {
+        old.tree().try_diff_owned(&self.view())
     }
 
     /// The registered snapshots, by ascending id.
@@ -629,27 +1104,73 @@ impl Map {
 
     /// Prunes the registry to the newest `retain_last` snapshots plus the current one and every
     /// pinned one. Pruned snapshots stay readable through the handles that exist.
+    ///
+    /// Panics if the journal of a store-backed map fails: use [`try_compact`](Map::try_compact)
+    /// there.
     pub fn compact(&self, retain_last: usize) -> CompactReport {
-        let mut state = self.state.lock();
-        let pruned = prune(&mut state, &self.pins, retain_last);
-        state.counters.compactions += 1;
-        CompactReport {
-            pruned,
-            retained: state.registry.keys().copied().collect(),
-        }
+        self.try_compact(retain_last)
+            .expect("compact of a store-backed map failed; use try_compact")
+    }
+
+    /// [`compact`](Map::compact) that reports a failed journal write (changing nothing) or
+    /// sync.
+    pub fn try_compact(&self, retain_last: usize) -> Result<CompactReport> {
+        let (report, ticket) = {
+            let mut state = self.state.lock();
+            let pruned = prune_plan(&state, &self.pins, retain_last, None);
+            let ticket = self.journal(
+                || Change::Compact {
+                    retain_last: retain_last as u64,
+                    pruned: &pruned,
+                },
+                |_| Ok(()),
+            )?;
+            remove_pruned(&mut state, &pruned);
+            state.counters.compactions += 1;
+            let report = CompactReport {
+                pruned,
+                retained: state.registry.keys().copied().collect(),
+            };
+            (report, ticket)
+        };
+        self.commit(ticket)?;
+        Ok(report)
     }
 
     /// Sets the retention policy: with `Some(n)`, the registry is pruned to the newest `n`
     /// snapshots plus the current and every pinned one, as [`compact`](Map::compact) would,
     /// now and by every later [`snapshot`](Map::snapshot); `None` stops the automatic pruning.
     /// Returns the ids pruned now, ascending.
+    ///
+    /// Panics if the journal of a store-backed map fails: use
+    /// [`try_set_retention`](Map::try_set_retention) there.
     pub fn set_retention(&self, retain_last: Option<usize>) -> Vec<u64> {
-        let mut state = self.state.lock();
-        state.retention = retain_last;
-        match retain_last {
-            Some(n) => prune(&mut state, &self.pins, n),
-            None => Vec::new(),
-        }
+        self.try_set_retention(retain_last)
+            .expect("set_retention of a store-backed map failed; use try_set_retention")
+    }
+
+    /// [`set_retention`](Map::set_retention) that reports a failed journal write (changing
+    /// nothing) or sync. On a store-backed map the policy survives reopening.
+    pub fn try_set_retention(&self, retain_last: Option<usize>) -> Result<Vec<u64>> {
+        let (pruned, ticket) = {
+            let mut state = self.state.lock();
+            let pruned = match retain_last {
+                Some(n) => prune_plan(&state, &self.pins, n, None),
+                None => Vec::new(),
+            };
+            let ticket = self.journal(
+                || Change::Retention {
+                    keep: retain_last.map(|n| n as u64),
+                    pruned: &pruned,
+                },
+                |_| Ok(()),
+            )?;
+            state.retention = retain_last;
+            remove_pruned(&mut state, &pruned);
+            (pruned, ticket)
+        };
+        self.commit(ticket)?;
+        Ok(pruned)
     }
 
     /// The retention policy set by [`set_retention`](Map::set_retention).
@@ -690,115 +1211,126 @@ impl Map {
                 snapshots.len()
             )));
         }
-        let mut state = self.state.lock();
-        if options.ids == SnapshotIds::Recorded {
-            let mut ids = std::collections::BTreeSet::new();
-            for (meta, _) in &snapshots {
-                if meta.id == 0 {
-                    continue;
-                }
-                if meta.id > MAX_SNAPSHOT_ID {
-                    return Err(Error::InvalidArgument(format!(
-                        "snapshot id {} is above the largest id a map accepts ({MAX_SNAPSHOT_ID}); \
+        let (imported, ticket) = {
+            let mut state = self.state.lock();
+            if options.ids == SnapshotIds::Recorded {
+                let mut ids = std::collections::BTreeSet::new();
+                for (meta, _) in &snapshots {
+                    if meta.id == 0 {
+                        continue;
+                    }
+                    if meta.id > MAX_SNAPSHOT_ID {
+                        return Err(Error::InvalidArgument(format!(
+                            "snapshot id {} is above the largest id a map accepts ({MAX_SNAPSHOT_ID}); \
                          load it under a fresh id",
-                        meta.id
-                    )));
-                }
-                if meta.id < state.next_id || !ids.insert(meta.id) {
-                    return Err(Error::DuplicateSnapshot { id: meta.id });
+                            meta.id
+                        )));
+                    }
+                    if meta.id < state.next_id || !ids.insert(meta.id) {
+                        return Err(Error::DuplicateSnapshot { id: meta.id });
+                    }
                 }
             }
-        }
-        let discarded = match options.activate {
-            Some(_) => check_pending(&state, &self.live(), options.pending)?,
-            None => 0,
+            let discarded = match options.activate {
+                Some(_) => check_pending(&state, &self.live(), options.pending)?,
+                None => 0,
+            };
+            let snapshots = match options.ids {
+                SnapshotIds::Recorded => recorded_ids(&state, snapshots),
+                SnapshotIds::Fresh => fresh_ids(&state, snapshots),
+            };
+            let ticket = self.journal(
+                || Change::Import {
+                    snapshots: &snapshots,
+                    activate: options.activate,
+                },
+                |_| Ok(()),
+            )?;
+            let snapshots = self.register(&mut state, snapshots);
+            if let Some(index) = options.activate {
+                make_current(
+                    &mut state,
+                    &mut self.live_mut(),
+                    &snapshots[index],
+                    discarded,
+                );
+            }
+            (
+                Imported {
+                    snapshots,
+                    discarded,
+                },
+                ticket,
+            )
         };
-        let snapshots = match options.ids {
-            SnapshotIds::Recorded => self.register_recorded(&mut state, snapshots),
-            SnapshotIds::Fresh => self.register_fresh(&mut state, snapshots),
-        };
-        if let Some(index) = options.activate {
-            make_current(
-                &mut state,
-                &mut self.live_mut(),
-                &snapshots[index],
-                discarded,
-            );
-        }
-        Ok(Imported {
-            snapshots,
-            discarded,
-        })
+        self.commit(ticket)?;
+        Ok(imported)
     }
 
-    /// Registers checked snapshots under their recorded ids (fresh ones for id 0, which also
-    /// stands for generation 0), in order.
-    fn register_recorded(
-        &self,
-        state: &mut State,
-        snapshots: Vec<(SnapshotMeta, Tree)>,
-    ) -> Vec<Snapshot> {
-        // Recorded ids go first, so that a fresh id given to a snapshot without one cannot
-        // take an id recorded later in the same call.
-        let top = snapshots.iter().map(|(meta, _)| meta.id).max().unwrap_or(0);
-        state.next_id = state.next_id.max(top.saturating_add(1));
+    /// Registers snapshots whose ids are final (checked, or assigned here), counting them as
+    /// imported; the next id moves past the largest.
+    fn register(&self, state: &mut State, snapshots: Vec<(SnapshotMeta, Tree)>) -> Vec<Snapshot> {
         let registered: Vec<Snapshot> = snapshots
             .into_iter()
-            .map(|(mut meta, tree)| {
-                if meta.id == 0 {
-                    meta.id = state.next_id;
-                    state.next_id += 1;
-                }
-                if meta.generation == 0 {
-                    meta.generation = meta.id;
-                }
-                Snapshot::new(meta, tree, self.id)
-            })
+            .map(|(meta, tree)| Snapshot::new(meta, tree, self.id))
             .collect();
-        register(state, &registered);
-        registered
-    }
-
-    /// Registers snapshots under fresh ids in order, translating parent ids that name one of
-    /// them and dropping the others.
-    fn register_fresh(
-        &self,
-        state: &mut State,
-        snapshots: Vec<(SnapshotMeta, Tree)>,
-    ) -> Vec<Snapshot> {
-        let mut given: HashMap<u64, u64> = HashMap::new();
-        let registered: Vec<Snapshot> = snapshots
-            .into_iter()
-            .map(|(mut meta, tree)| {
-                let id = state.next_id;
-                state.next_id += 1;
-                if meta.id != 0 {
-                    given.insert(meta.id, id);
-                }
-                if meta.generation == 0 {
-                    meta.generation = id;
-                }
-                meta.id = id;
-                (meta, tree)
-            })
-            .collect::<Vec<_>>()
-            .into_iter()
-            .map(|(mut meta, tree)| {
-                meta.parent_id = meta.parent_id.and_then(|p| given.get(&p).copied());
-                Snapshot::new(meta, tree, self.id)
-            })
-            .collect();
-        register(state, &registered);
+        for snapshot in &registered {
+            state.next_id = state.next_id.max(snapshot.id() + 1);
+            state.registry.insert(snapshot.id(), snapshot.clone());
+        }
+        state.counters.snapshots_imported += registered.len() as u64;
         registered
     }
 }
 
-/// Adds snapshots with checked ids to the registry and counts them as imported.
-fn register(state: &mut State, snapshots: &[Snapshot]) {
-    for snapshot in snapshots {
-        state.registry.insert(snapshot.id(), snapshot.clone());
-    }
-    state.counters.snapshots_imported += snapshots.len() as u64;
+/// Checked snapshots with their final ids: the recorded ones, and fresh ones for id 0 (which
+/// also stands for generation 0), in order.
+fn recorded_ids(state: &State, snapshots: Vec<(SnapshotMeta, Tree)>) -> Vec<(SnapshotMeta, Tree)> {
+    // Recorded ids go first, so that a fresh id given to a snapshot without one cannot
+    // take an id recorded later in the same call.
+    let top = snapshots.iter().map(|(meta, _)| meta.id).max().unwrap_or(0);
+    let mut next_id = state.next_id.max(top.saturating_add(1));
+    snapshots
+        .into_iter()
+        .map(|(mut meta, tree)| {
+            if meta.id == 0 {
+                meta.id = next_id;
+                next_id += 1;
+            }
+            if meta.generation == 0 {
+                meta.generation = meta.id;
+            }
+            (meta, tree)
+        })
+        .collect()
+}
+
+/// Snapshots with fresh ids in order, their parent ids translated where they name one of
+/// them and dropped otherwise.
+fn fresh_ids(state: &State, snapshots: Vec<(SnapshotMeta, Tree)>) -> Vec<(SnapshotMeta, Tree)> {
+    let mut next_id = state.next_id;
+    let mut given: HashMap<u64, u64> = HashMap::new();
+    snapshots
+        .into_iter()
+        .map(|(mut meta, tree)| {
+            let id = next_id;
+            next_id += 1;
+            if meta.id != 0 {
+                given.insert(meta.id, id);
+            }
+            if meta.generation == 0 {
+                meta.generation = id;
+            }
+            meta.id = id;
+            (meta, tree)
+        })
+        .collect::<Vec<_>>()
+        .into_iter()
+        .map(|(mut meta, tree)| {
+            meta.parent_id = meta.parent_id.and_then(|p| given.get(&p).copied());
+            (meta, tree)
+        })
+        .collect()
 }
 
 /// A map's writer lock and live state, held together.
@@ -856,36 +1388,71 @@ impl Writer<'_> {
     }
 }
 
-/// Removes from the registry the snapshots older than the newest `retain_last`, except the
-/// current one and pinned ones; returns their ids, ascending. The registry is ordered by id, so
-/// the candidates are its first entries and the cost is O(candidates · log s).
-fn prune(state: &mut State, pins: &Pins, retain_last: usize) -> Vec<u64> {
-    let current = state.current.as_ref().map(Snapshot::id);
-    let excess = state.registry.len().saturating_sub(retain_last);
+/// The ids to prune to the newest `retain_last` snapshots plus the current one and every
+/// pinned one, ascending, once a new snapshot `added` (above every
+/// registered id) is registered and made current. The registry is ordered by id, so the
+/// candidates are its first entries and the cost is O(candidates · log s).
+fn prune_plan(state: &State, pins: &Pins, retain_last: usize, added: Option<u64>) -> Vec<u64> {
+    let current = added.or(state.current.as_ref().map(Snapshot::id));
+    let total = state.registry.len() + usize::from(added.is_some());
+    let excess = total.saturating_sub(retain_last);
     if excess == 0 {
         return Vec::new();
     }
     let pins = pins.lock();
-    let pruned: Vec<u64> = state
+    state
         .registry
         .keys()
-        .take(excess)
         .copied()
+        .chain(added)
+        .take(excess)
         .filter(|id| Some(*id) != current && pins.get(id).is_none_or(|&n| n == 0))
-        .collect();
-    drop(pins);
-    for id in &pruned {
+        .collect()
+}
+
+fn remove_pruned(state: &mut State, pruned: &[u64]) {
+    for id in pruned {
         state.registry.remove(id);
     }
     state.counters.snapshots_pruned += pruned.len() as u64;
-    pruned
 }
 
-/// The pending mutations a rollback under `policy` drops, or the refusal.
+/// Makes `snapshot` (taken of the live state by the writer holding `state`) current.
+fn make_snapshot_current(state: &mut State, snapshot: &Snapshot) {
+    // No overflow: imports never take an id above MAX_SNAPSHOT_ID, so reaching u64::MAX
+    // would take 2^63 snapshots.
+    state.next_id = state.next_id.max(snapshot.id() + 1);
+    state.pending = 0;
+    state.touched.reset();
+    state.current = Some(snapshot.clone());
+}
+
+/// The number of keys that differ between two versions, loading stored nodes on differing
+/// paths only.
+fn count_diff(old: &Tree, new: &Tree) -> Result<u64> {
+    old.try_diff(new)
+        .try_fold(0, |n, entry| entry.map(|_| n + 1))
+}
+
+/// Loads what `change` reads and hands it to `journal`; kept out of line so that a map
+/// without a journal pays one branch.
+#[inline(never)]
+fn append(
+    journal: &dyn Journal,
+    live: &Tree,
+    change: Change<'_>,
+    load: impl FnOnce(&Tree) -> Result<()>,
+) -> Result<Ticket> {
+    load(live)?;
+    journal.append(&change)
+}
+
+/// The pending mutations a rollback under `policy` drops, or the refusal (or a failed load
+/// of a stored node the check diffs).
 fn check_pending(state: &State, live: &Tree, policy: RollbackPolicy) -> Result<u64> {
     match (state.pending, policy) {
         (0, _) => Ok(0),
-        (count, RollbackPolicy::Fail) if !undone(state, live) => {
+        (count, RollbackPolicy::Fail) if !undone(state, live)? => {
             Err(Error::PendingChanges { count })
         }
         (count, _) => Ok(count),
@@ -895,11 +1462,11 @@ fn check_pending(state: &State, live: &Tree, policy: RollbackPolicy) -> Result<u
 /// Whether the pending mutations cancel out (the live state equals the current snapshot, or
 /// is empty with none), so that dropping them loses nothing. O(w log w) for w logged writes,
 /// else O(c · d) for the c keys changed.
-fn undone(state: &State, live: &Tree) -> bool {
+fn undone(state: &State, live: &Tree) -> Result<bool> {
     match (state.touched.delta(), &state.current) {
-        (Some(changed), _) => changed == 0,
-        (None, Some(current)) => current.tree().diff(live).next().is_none(),
-        (None, None) => live.is_empty(),
+        (Some(changed), _) => Ok(changed == 0),
+        (None, Some(current)) => Ok(current.tree().try_diff(live).next().transpose()?.is_none()),
+        (None, None) => Ok(live.is_empty()),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The versioned map engine: [`Map`], [`Snapshot`], batches, transactions, retention and stats.
 
 mod batch;
+pub mod journal;
 mod map;
 mod sharded;
 mod snapshot;
@@ -8,10 +9,10 @@ mod stats;
 mod touched;
 mod txn;
 
-pub use batch::Batch;
+pub use batch::{Batch, BatchOp};
 pub use map::{
     CompactReport, Entries, Entry, ImportOptions, Imported, Map, ReadSession, RollbackOutcome,
-    RollbackPolicy, SnapshotIds, Value,
+    RollbackPolicy, SnapshotIds, TryEntries, Value,
 };
 pub use sharded::{Merged, ShardedMap, ShardedSnapshot, route_hash, shard_of};
 pub use snapshot::{MAX_SNAPSHOT_ID, Snapshot, SnapshotMeta};

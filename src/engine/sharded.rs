@@ -194,7 +194,7 @@ impl TxnTarget for ShardedMap {
         self.get(key)
     }
 
-    fn commit_if(&self, reads: &Reads, writes: &Writes) -> Option<u64> {
+    fn commit_if(&self, reads: &Reads, writes: &Writes) -> Result<Option<u64>> {
         let n = self.shards.len();
         let mut involved: Vec<usize> = reads
             .keys()
@@ -212,7 +212,7 @@ impl TxnTarget for ShardedMap {
             lock_of(key).is_some_and(|i| locked[i].live().get(key) == seen.as_deref())
         });
         if !holds {
-            return None;
+            return Ok(None);
         }
         let mut applied = 0;
         for (i, lock) in locked.iter_mut().enumerate() {
@@ -230,7 +230,7 @@ impl TxnTarget for ShardedMap {
                 }
             });
         }
-        Some(applied)
+        Ok(Some(applied))
     }
 }
 

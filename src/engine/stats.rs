@@ -23,7 +23,7 @@ impl Map {
         versions.extend(state.registry.values().map(|s| s.tree()));
         let all = census(&versions);
         let c = &state.counters;
-        json!({
+        let mut stats = json!({
             "format": STATS_FORMAT,
             "items": tree.len(),
             "key_bytes": tree.key_bytes(),
@@ -56,7 +56,11 @@ impl Map {
                 "rollbacks": c.rollbacks,
                 "discarded_mutations": c.discarded_mutations,
             },
-        })
+        });
+        if let Some(store) = self.journal_stats() {
+            stats["store"] = store;
+        }
+        stats
     }
 
     /// [`stats`](Map::stats) as compact JSON text.

@@ -18,6 +18,7 @@
 use std::collections::BTreeMap;
 use std::ops::Deref;
 
+use crate::engine::journal::Change;
 use crate::engine::map::{Map, Value};
 use crate::error::{Error, Result, check_entry, check_key};
 
@@ -31,10 +32,16 @@ pub type Writes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 pub trait TxnTarget {
     /// The live value under `key`.
     fn read(&self, key: &[u8]) -> Option<Value>;
+    /// [`read`](TxnTarget::read) that reports a failed load of a stored node.
+    fn try_read(&self, key: &[u8]) -> Result<Option<Value>> {
+        Ok(self.read(key))
+    }
     /// Atomically, under the writer locks of every key involved: if every key of `reads` still
     /// holds what was seen, applies `writes` and returns how many changed the live state;
-    /// otherwise changes nothing and returns `None`.
-    fn commit_if(&self, reads: &Reads, writes: &Writes) -> Option<u64>;
+    /// otherwise changes nothing and returns `None`. Fails (changing nothing) when a stored
+    /// node fails to load or a journal refuses the writes, or (after the change) when the
+    /// journal fails to make them durable.
+    fn commit_if(&self, reads: &Reads, writes: &Writes) -> Result<Option<u64>>;
 }
 
 impl TxnTarget for Map {
@@ -42,13 +49,24 @@ impl TxnTarget for Map {
         self.get(key)
     }
 
-    fn commit_if(&self, reads: &Reads, writes: &Writes) -> Option<u64> {
+    fn try_read(&self, key: &[u8]) -> Result<Option<Value>> {
+        self.try_get(key)
+    }
+
+    fn commit_if(&self, reads: &Reads, writes: &Writes) -> Result<Option<u64>> {
         self.write_if(
+            |live| {
+                reads
+                    .keys()
+                    .chain(writes.keys())
+                    .try_for_each(|key| live.load_path(key))
+            },
             |live| {
                 reads
                     .iter()
                     .all(|(key, seen)| live.get(key) == seen.as_deref())
             },
+            || Change::Writes(writes),
             |writer| {
                 for (key, value) in writes {
                     match value {
@@ -101,7 +119,12 @@ impl Map {
             None => check_key(key)?,
         }
         let swapped = self.write_if(
+            |live| live.load_path(key),
             |live| live.get(key) == expected,
+            || match new {
+                Some(value) => Change::Put { key, value },
+                None => Change::Delete { key },
+            },
             |writer| match new {
                 Some(value) => writer.put(key, value),
                 None => writer.delete(key),
@@ -110,7 +133,7 @@ impl Map {
                 Some(_) => counters.puts += 1,
                 None => counters.deletes += 1,
             },
-        );
+        )?;
         Ok(swapped.is_some())
     }
 }
@@ -141,6 +164,18 @@ impl<M: Deref<Target: TxnTarget>> Txn<M> {
             self.reads.insert(key.to_vec(), seen);
         }
         self.reads[key].as_deref()
+    }
+
+    /// [`get`](Txn::get) that reports a failed load of a stored node (a store-backed map).
+    pub fn try_get(&mut self, key: &[u8]) -> Result<Option<&[u8]>> {
+        if let Some(written) = self.writes.get(key) {
+            return Ok(written.as_deref());
+        }
+        if !self.reads.contains_key(key) {
+            let seen = self.map.try_read(key)?;
+            self.reads.insert(key.to_vec(), seen);
+        }
+        Ok(self.reads[key].as_deref())
     }
 
     /// Whether `key` is present as this transaction sees it (a read, as [`get`](Txn::get)).
@@ -181,7 +216,7 @@ impl<M: Deref<Target: TxnTarget>> Txn<M> {
     /// reads never conflicts.
     pub fn commit(self) -> Result<u64> {
         self.map
-            .commit_if(&self.reads, &self.writes)
+            .commit_if(&self.reads, &self.writes)?
             .ok_or(Error::Conflict)
     }
 }

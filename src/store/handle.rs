@@ -7,22 +7,25 @@
 //! newest valid manifest, attaches its root unloaded ([`Tree::from_stored`], O(1)) and replays
 //! the WAL after it, so the cost of opening does not grow with the store's size.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::path::Path;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, Weak};
 use std::thread::JoinHandle;
 
 use parking_lot::{Mutex, RwLock};
 
-use crate::error::{Error, Result, check_entry, check_key};
+use crate::engine::journal::{Change, Journal, MapImage, Ticket};
+use crate::error::{Error, Result};
 use crate::tree::{Hash, Location, NODE_FORMAT_VERSION, NodeSource, Tree};
+use crate::{Map, SnapshotMeta};
 
+use super::changes::{record_of, replay};
 use super::fs::{FileSystem, FsLock, OpenMode, RealFs};
 use super::log::{Durability, Log, LogOptions, read_tail};
-use super::manifest::{Manifest, StoredRoot, manifest_name, manifest_number};
+use super::manifest::{Manifest, StoredRoot, StoredSnapshot, manifest_name, manifest_number};
 use super::pack::{PACK_VERSION, PackHeader, PackInfo, PackReader, PackWriter};
-use super::record::{LogOp, LogRecord};
 use super::wal::WAL_VERSION;
 
 const MANIFEST_DIR: &str = "manifest";
@@ -94,34 +97,105 @@ impl NodeSource for Packs {
     }
 }
 
-struct State {
-    live: Tree,
-    manifest: Manifest,
-    /// The version the manifest's root is, to skip checkpoints with nothing new.
-    checkpointed: Tree,
-}
-
-struct Shared {
+/// The parts of an open store that its map's journal and its checkpoints share.
+struct Core {
     fs: Arc<dyn FileSystem>,
     options: StoreOptions,
     packs: Arc<Packs>,
-    state: RwLock<State>,
+    /// The newest manifest (published by this writer, or read by this reader).
+    manifest: Mutex<Manifest>,
     /// `None` for a read-only opener.
     log: Option<Log>,
     /// The first failure of a checkpoint (the log keeps its own).
     poisoned: Mutex<Option<Error>>,
     checkpoint_lock: Mutex<()>,
     checkpointing: AtomicBool,
+    background: Mutex<Option<JoinHandle<()>>>,
     epoch: u64,
     checkpoints: AtomicU64,
     _lock: Option<Box<dyn FsLock>>,
 }
 
+thread_local! {
+    /// The durability [`Store::put_with`] and [`Store::delete_with`] ask for, read by the
+    /// journal's commit in the same thread.
+    static DURABILITY: Cell<Option<Durability>> = const { Cell::new(None) };
+}
+
+/// The store-backed map's journal: its changes go to the WAL.
+struct StoreJournal {
+    core: Arc<Core>,
+    /// The map, for checkpoints the journal starts (weak: the map owns the journal).
+    map: OnceLock<Weak<Map>>,
+}
+
+impl Journal for StoreJournal {
+    fn append(&self, change: &Change<'_>) -> Result<Ticket> {
+        let core = &self.core;
+        let Some(log) = &core.log else {
+            return Err(Error::InvalidArgument(
+                "the store is open read-only; open it without read_only to write".into(),
+            ));
+        };
+        if let Some(cause) = core.poisoned.lock().clone() {
+            return Err(Error::Poisoned {
+                cause: Box::new(cause),
+            });
+        }
+        log.push(&record_of(change)?).map(Ticket)
+    }
+
+    fn commit(&self, ticket: Ticket) -> Result<()> {
+        let core = &self.core;
+        let log = core.log.as_ref().expect("only writers append");
+        let durability = DURABILITY
+            .with(Cell::get)
+            .unwrap_or(core.options.durability);
+        log.commit(ticket.0, durability)?;
+        if log.wal_bytes() >= core.options.checkpoint_bytes
+            && !core.checkpointing.swap(true, Ordering::AcqRel)
+            && let Some(map) = self.map.get().and_then(Weak::upgrade)
+        {
+            let background = Arc::clone(core);
+            let handle = std::thread::spawn(move || {
+                // A failure poisons the writer; the next write reports it.
+                let _ = background.checkpoint(&map);
+                background.checkpointing.store(false, Ordering::Release);
+            });
+            if let Some(previous) = core.background.lock().replace(handle) {
+                let _ = previous.join();
+            }
+        }
+        Ok(())
+    }
+
+    fn stats(&self) -> serde_json::Value {
+        let c = self.core.counters();
+        serde_json::json!({
+            "read_only": self.core.log.is_none(),
+            "wal_records": c.wal_records,
+            "wal_bytes": c.wal_bytes,
+            "wal_syncs": c.wal_syncs,
+            "checkpoints": c.checkpoints,
+            "node_loads": c.node_loads,
+            "manifest": c.manifest,
+            "packs": c.packs,
+        })
+    }
+}
+
 /// A durable store; see the module docs. All methods take `&self` and the store can be shared
 /// between threads.
+///
+/// The store's data is a [`Map`] ([`Store::map`]) whose every change is logged before it is
+/// applied: every `Map` feature works on it and survives reopening — puts, deletes, batches,
+/// transactions, compare-and-swap, snapshots with their metadata, the registry, retention,
+/// rollbacks, compaction and imports. Pins ([`Map::pin`]) are read sessions of this process
+/// and are not persisted. Reads of stored versions load nodes: use the map's `try_` methods,
+/// which report a failed load as an error.
 pub struct Store {
-    shared: Arc<Shared>,
-    background: Mutex<Option<JoinHandle<()>>>,
+    core: Arc<Core>,
+    map: Arc<Map>,
 }
 
 impl Store {
@@ -165,9 +239,9 @@ impl Store {
             readers: RwLock::new(HashMap::new()),
             loads: AtomicU64::new(0),
         });
-        let (manifest, live, log) = if options.read_only {
-            let (manifest, live) = read_state(&*fs, &packs)?;
-            (manifest, live, None)
+        let (manifest, map, log) = if options.read_only {
+            let (manifest, map) = read_state(&*fs, &packs)?;
+            (manifest, map, None)
         } else {
             let manifest = newest_manifest(&*fs)?.unwrap_or_else(empty_manifest);
             remove_debris(&*fs, &manifest)?;
@@ -178,138 +252,83 @@ impl Store {
                 segment_bytes: options.segment_bytes,
             };
             let (log, records) = Log::open(Arc::clone(&fs), manifest.wal_start, log_options)?;
-            let mut live = attach(&manifest, &packs);
-            let at_checkpoint = live.clone();
+            let map = attach(&manifest, &packs)?;
             for (seq, record) in &records {
-                replay(&mut live, *seq, record)?;
+                replay(&map, *seq, record)?;
             }
-            (manifest, live, Some((log, at_checkpoint)))
-        };
-        let (log, checkpointed) = match log {
-            Some((log, at_checkpoint)) => (Some(log), at_checkpoint),
-            None => (None, attach(&manifest, &packs)),
+            (manifest, map, Some(log))
         };
         let epoch = manifest.writer_epoch + 1;
-        let shared = Arc::new(Shared {
+        let core = Arc::new(Core {
             fs,
             options,
             packs,
-            state: RwLock::new(State {
-                live,
-                manifest,
-                checkpointed,
-            }),
+            manifest: Mutex::new(manifest),
             log,
             poisoned: Mutex::new(None),
             checkpoint_lock: Mutex::new(()),
             checkpointing: AtomicBool::new(false),
+            background: Mutex::new(None),
             epoch,
             checkpoints: AtomicU64::new(0),
             _lock: lock,
         });
-        if let (Durability::Async { interval }, Some(_)) = (options.durability, &shared.log) {
-            start_sync_timer(Arc::downgrade(&shared), interval);
+        if let (Durability::Async { interval }, Some(_)) = (options.durability, &core.log) {
+            start_sync_timer(Arc::downgrade(&core), interval);
         }
-        Ok(Store {
-            shared,
-            background: Mutex::new(None),
-        })
+        let journal = Arc::new(StoreJournal {
+            core: Arc::clone(&core),
+            map: OnceLock::new(),
+        });
+        let mut map = map;
+        map.set_journal(Arc::clone(&journal) as Arc<dyn Journal>);
+        let map = Arc::new(map);
+        let _ = journal.map.set(Arc::downgrade(&map));
+        Ok(Store { core, map })
+    }
+
+    /// The store's data as a [`Map`]: every change through it is logged and acknowledged as
+    /// the store's durability says, and survives reopening. Use its `try_` methods (reads
+    /// that may load report a failed load; writes that return no `Result` have `try_` forms
+    /// that report a failed log write or sync). The handle keeps the store open (its lock
+    /// held) for as long as it lives, even after the `Store` is dropped.
+    pub fn map(&self) -> &Arc<Map> {
+        &self.map
     }
 
     /// Sets `key` to `value`, acknowledged as the store's durability says.
     pub fn put(&self, key: &[u8], value: &[u8]) -> Result<()> {
-        self.put_with(key, value, self.shared.options.durability)
+        self.map.put(key, value)
     }
 
     /// [`put`](Store::put) acknowledged as `durability` says.
     pub fn put_with(&self, key: &[u8], value: &[u8], durability: Durability) -> Result<()> {
-        check_entry(key, value)?;
-        let op = LogOp::Put(key.to_vec(), value.to_vec());
-        self.write(vec![op], durability).map(|_| ())
+        with_durability(durability, || self.map.put(key, value))
     }
 
     /// Removes `key`; returns whether it was present.
     pub fn delete(&self, key: &[u8]) -> Result<bool> {
-        self.delete_with(key, self.shared.options.durability)
+        self.map.delete(key)
     }
 
     /// [`delete`](Store::delete) acknowledged as `durability` says.
     pub fn delete_with(&self, key: &[u8], durability: Durability) -> Result<bool> {
-        check_key(key)?;
-        self.write(vec![LogOp::Delete(key.to_vec())], durability)
+        with_durability(durability, || self.map.delete(key))
     }
 
     /// Removes every entry.
     pub fn clear(&self) -> Result<()> {
-        self.write(vec![LogOp::Clear], self.shared.options.durability)
-            .map(|_| ())
-    }
-
-    /// Applies `ops` atomically and logs them as one record; returns whether the first op
-    /// changed something (what `delete` reports).
-    fn write(&self, ops: Vec<LogOp>, durability: Durability) -> Result<bool> {
-        let shared = &self.shared;
-        let Some(log) = &shared.log else {
-            return Err(Error::InvalidArgument(
-                "the store is open read-only; open it without read_only to write".into(),
-            ));
-        };
-        if let Some(cause) = shared.poisoned.lock().clone() {
-            return Err(Error::Poisoned {
-                cause: Box::new(cause),
-            });
-        }
-        let record = LogRecord::Batch(ops);
-        let (seq, changed) = {
-            let mut state = shared.state.write();
-            // Load the paths first, so a failed load changes nothing.
-            let LogRecord::Batch(ops) = &record else {
-                unreachable!()
-            };
-            for op in ops {
-                if let LogOp::Put(key, _) | LogOp::Delete(key) = op {
-                    state.live.load_path(key)?;
-                }
-            }
-            let seq = log.push(&record)?;
-            // The paths are loaded, so this cannot fail short of a bug; if it does, the log
-            // and the tree disagree and the writer must stop.
-            let changed = apply(&mut state.live, ops).inspect_err(|error| {
-                *shared.poisoned.lock() = Some(error.clone());
-            })?;
-            (seq, changed)
-        };
-        log.commit(seq, durability)?;
-        self.maybe_checkpoint(log);
-        Ok(changed)
-    }
-
-    fn maybe_checkpoint(&self, log: &Log) {
-        if log.wal_bytes() < self.shared.options.checkpoint_bytes
-            || self.shared.checkpointing.swap(true, Ordering::AcqRel)
-        {
-            return;
-        }
-        let shared = Arc::clone(&self.shared);
-        let handle = std::thread::spawn(move || {
-            // A failure poisons the writer; the next write reports it.
-            let _ = shared.checkpoint();
-            shared.checkpointing.store(false, Ordering::Release);
-        });
-        if let Some(previous) = self.background.lock().replace(handle) {
-            let _ = previous.join();
-        }
+        self.map.try_clear().map(drop)
     }
 
     /// The value under `key`.
     pub fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>> {
-        let state = self.shared.state.read();
-        Ok(state.live.try_get(key)?.map(<[u8]>::to_vec))
+        Ok(self.map.try_get(key)?.map(|v| v.to_vec()))
     }
 
     /// Number of entries.
     pub fn len(&self) -> u64 {
-        self.shared.state.read().live.len()
+        self.map.len()
     }
 
     /// Whether the store has no entries.
@@ -325,43 +344,43 @@ impl Store {
     /// The current version, O(1): read it with the tree's `try_` methods (they load stored
     /// nodes and report a failed load as an error).
     pub fn view(&self) -> Tree {
-        self.shared.state.read().live.clone()
+        self.map.view()
     }
 
     /// The current version's Merkle root.
     pub fn root_hash(&self) -> Hash {
-        self.shared.state.read().live.root_hash()
+        self.map.read_with(Tree::root_hash)
     }
 
     /// Makes every write so far durable.
     pub fn sync(&self) -> Result<()> {
-        match &self.shared.log {
+        match &self.core.log {
             Some(log) => log.sync(),
             None => Ok(()),
         }
     }
 
-    /// Writes a checkpoint now (in the calling thread): new nodes into a new pack, a new
-    /// manifest, and the WAL before it retired.
+    /// Writes a checkpoint now (in the calling thread): the nodes of the live state and of
+    /// every registered snapshot that no pack holds yet into a new pack, a new manifest
+    /// listing them, and the WAL before it retired.
     pub fn checkpoint(&self) -> Result<()> {
-        if self.shared.log.is_none() {
+        if self.core.log.is_none() {
             return Err(Error::InvalidArgument(
                 "a read-only store cannot checkpoint".into(),
             ));
         }
-        self.shared.checkpoint()
+        self.core.checkpoint(&self.map)
     }
 
     /// For a read-only opener: moves to the newest committed state (newest manifest and WAL).
+    /// Snapshot handles taken before stay readable.
     pub fn refresh(&self) -> Result<()> {
-        if self.shared.log.is_some() {
+        if self.core.log.is_some() {
             return Ok(());
         }
-        let (manifest, live) = read_state(&*self.shared.fs, &self.shared.packs)?;
-        let mut state = self.shared.state.write();
-        state.checkpointed = attach(&manifest, &self.shared.packs);
-        state.live = live;
-        state.manifest = manifest;
+        let (manifest, fresh) = read_state(&*self.core.fs, &self.core.packs)?;
+        self.map.restore(fresh.image())?;
+        *self.core.manifest.lock() = manifest;
         Ok(())
     }
 
@@ -381,17 +400,15 @@ impl Store {
 
     /// What the store has done since it was opened, counted.
     pub fn counters(&self) -> StoreCounters {
-        let log = self.shared.log.as_ref().map(Log::stats).unwrap_or_default();
-        StoreCounters {
-            wal_records: log.records,
-            wal_bytes: log.bytes,
-            wal_syncs: log.syncs,
-            checkpoints: self.shared.checkpoints.load(Ordering::Relaxed),
-            node_loads: self.shared.packs.loads.load(Ordering::Relaxed),
-            manifest: self.shared.state.read().manifest.number,
-            packs: self.shared.state.read().manifest.packs.len() as u64,
-        }
+        self.core.counters()
     }
+}
+
+fn with_durability<R>(durability: Durability, write: impl FnOnce() -> R) -> R {
+    let previous = DURABILITY.with(|d| d.replace(Some(durability)));
+    let result = write();
+    DURABILITY.with(|d| d.set(previous));
+    result
 }
 
 /// What a store has done, counted.
@@ -415,14 +432,28 @@ pub struct StoreCounters {
 
 impl Drop for Store {
     fn drop(&mut self) {
-        if let Some(handle) = self.background.lock().take() {
+        if let Some(handle) = self.core.background.lock().take() {
             let _ = handle.join();
         }
     }
 }
 
-impl Shared {
-    fn checkpoint(&self) -> Result<()> {
+impl Core {
+    fn counters(&self) -> StoreCounters {
+        let log = self.log.as_ref().map(Log::stats).unwrap_or_default();
+        let manifest = self.manifest.lock();
+        StoreCounters {
+            wal_records: log.records,
+            wal_bytes: log.bytes,
+            wal_syncs: log.syncs,
+            checkpoints: self.checkpoints.load(Ordering::Relaxed),
+            node_loads: self.packs.loads.load(Ordering::Relaxed),
+            manifest: manifest.number,
+            packs: manifest.packs.len() as u64,
+        }
+    }
+
+    fn checkpoint(&self, map: &Map) -> Result<()> {
         let _one = self.checkpoint_lock.lock();
         let log = self.log.as_ref().expect("writers have a log");
         if let Some(cause) = self.poisoned.lock().clone() {
@@ -430,26 +461,19 @@ impl Shared {
                 cause: Box::new(cause),
             });
         }
-        // Pushes happen under the state's write lock: under the read lock, the tree and the
+        // The journal pushes under the map's writer lock, so under it the image and the
         // log's next sequence number agree.
-        let (tree, wal_start, base, unchanged) = {
-            let state = self.state.read();
-            let next = log.next_seq();
-            let unchanged =
-                state.live.ptr_eq(&state.checkpointed) && next == state.manifest.wal_start;
-            (state.live.clone(), next, state.manifest.clone(), unchanged)
-        };
-        if unchanged {
+        let (image, wal_start) = map.image_with(|| log.next_seq());
+        let base = self.manifest.lock().clone();
+        if wal_start == base.wal_start {
+            // Nothing was logged since the manifest: it holds this state.
             return Ok(());
         }
         // The checkpoint's records must be durable before a manifest can point past them.
         log.sync()?;
-        match self.write_checkpoint(&tree, wal_start, base) {
+        match self.write_checkpoint(&image, wal_start, base) {
             Ok(manifest) => {
-                let mut state = self.state.write();
-                state.manifest = manifest;
-                state.checkpointed = tree;
-                drop(state);
+                *self.manifest.lock() = manifest;
                 self.checkpoints.fetch_add(1, Ordering::Relaxed);
                 log.retire(wal_start)
             }
@@ -460,7 +484,12 @@ impl Shared {
         }
     }
 
-    fn write_checkpoint(&self, tree: &Tree, wal_start: u64, base: Manifest) -> Result<Manifest> {
+    fn write_checkpoint(
+        &self,
+        image: &MapImage,
+        wal_start: u64,
+        base: Manifest,
+    ) -> Result<Manifest> {
         let fs = &*self.fs;
         let id = base.next_pack_id;
         let path = pack_path(id, 0);
@@ -473,12 +502,35 @@ impl Shared {
             epoch: self.epoch,
         };
         let mut writer = PackWriter::new(file, path.clone(), header);
-        let root = tree.store_new_nodes(&mut |record| {
-            Ok(Location {
-                pack: id,
-                ordinal: writer.add(record)?,
-            })
-        })?;
+        let mut store = |tree: &Tree| -> Result<Option<StoredRoot>> {
+            let root = tree.store_new_nodes(&mut |record| {
+                Ok(Location {
+                    pack: id,
+                    ordinal: writer.add(record)?,
+                })
+            })?;
+            Ok(root.map(|at| StoredRoot {
+                pack: at.pack,
+                ordinal: at.ordinal,
+                hash: tree.root_hash(),
+                len: tree.len(),
+                key_bytes: tree.key_bytes(),
+                value_bytes: tree.value_bytes(),
+            }))
+        };
+        let root = store(&image.live)?;
+        let mut snapshots = Vec::with_capacity(image.snapshots.len());
+        for (meta, tree) in &image.snapshots {
+            snapshots.push(StoredSnapshot {
+                id: meta.id,
+                generation: meta.generation,
+                parent_id: meta.parent_id,
+                created_at_ns: meta.created_at_ns,
+                mutation_count: meta.mutation_count,
+                delta_size: meta.delta_size,
+                root: store(tree)?,
+            });
+        }
         let mut manifest = base;
         if writer.records() > 0 {
             let info = writer.finish()?;
@@ -495,14 +547,12 @@ impl Shared {
         manifest.number += 1;
         manifest.writer_epoch = self.epoch;
         manifest.wal_start = wal_start;
-        manifest.root = root.map(|at| StoredRoot {
-            pack: at.pack,
-            ordinal: at.ordinal,
-            hash: tree.root_hash(),
-            len: tree.len(),
-            key_bytes: tree.key_bytes(),
-            value_bytes: tree.value_bytes(),
-        });
+        manifest.root = root;
+        manifest.next_snapshot_id = image.next_id;
+        manifest.current_snapshot = image.current;
+        manifest.retention = image.retention;
+        manifest.pending = image.pending;
+        manifest.snapshots = snapshots;
         publish(fs, &manifest)?;
         Ok(manifest)
     }
@@ -510,14 +560,14 @@ impl Shared {
 
 /// The `async` mode's background sync: every `interval`, until the store is gone. A failed
 /// sync poisons the log, which the next write reports.
-fn start_sync_timer(shared: std::sync::Weak<Shared>, interval: std::time::Duration) {
+fn start_sync_timer(core: Weak<Core>, interval: std::time::Duration) {
     std::thread::spawn(move || {
         loop {
             std::thread::sleep(interval);
-            let Some(shared) = shared.upgrade() else {
+            let Some(core) = core.upgrade() else {
                 return;
             };
-            if let Some(log) = &shared.log
+            if let Some(log) = &core.log
                 && log.sync().is_err()
             {
                 return;
@@ -631,9 +681,9 @@ fn remove_debris(fs: &dyn FileSystem, manifest: &Manifest) -> Result<()> {
     Ok(())
 }
 
-/// The manifest's live version, unloaded.
-fn attach(manifest: &Manifest, packs: &Arc<Packs>) -> Tree {
-    match &manifest.root {
+/// A stored version, unloaded: O(1), reads nothing.
+fn attach_root(root: Option<&StoredRoot>, packs: &Arc<Packs>) -> Tree {
+    match root {
         None => Tree::new(),
         Some(root) => Tree::from_stored(
             Location {
@@ -649,9 +699,38 @@ fn attach(manifest: &Manifest, packs: &Arc<Packs>) -> Tree {
     }
 }
 
+/// The map the manifest describes, every version unloaded: O(s) for s snapshots, no reads.
+fn attach(manifest: &Manifest, packs: &Arc<Packs>) -> Result<Map> {
+    let snapshots = manifest
+        .snapshots
+        .iter()
+        .map(|s| {
+            let meta = SnapshotMeta {
+                id: s.id,
+                generation: s.generation,
+                parent_id: s.parent_id,
+                created_at_ns: s.created_at_ns,
+                mutation_count: s.mutation_count,
+                delta_size: s.delta_size,
+                size: s.root.map_or(0, |r| r.len),
+            };
+            (meta, attach_root(s.root.as_ref(), packs))
+        })
+        .collect();
+    Map::from_image(MapImage {
+        live: attach_root(manifest.root.as_ref(), packs),
+        snapshots,
+        current: manifest.current_snapshot,
+        retention: manifest.retention,
+        pending: manifest.pending,
+        next_id: manifest.next_snapshot_id,
+    })
+    .map_err(|e| Error::Corrupt(format!("manifest {}: {e}", manifest.number)))
+}
+
 /// The committed state for a read-only opener: newest manifest plus the WAL after it. Retries
 /// when a checkpoint retired the WAL it was about to read.
-fn read_state(fs: &dyn FileSystem, packs: &Arc<Packs>) -> Result<(Manifest, Tree)> {
+fn read_state(fs: &dyn FileSystem, packs: &Arc<Packs>) -> Result<(Manifest, Map)> {
     let mut attempt = 0;
     loop {
         let manifest = newest_manifest(fs)?.unwrap_or_else(empty_manifest);
@@ -660,47 +739,16 @@ fn read_state(fs: &dyn FileSystem, packs: &Arc<Packs>) -> Result<(Manifest, Tree
                 packs.add(*info)?;
             }
             let tail = read_tail(fs, manifest.wal_start)?;
-            let mut live = attach(&manifest, packs);
+            let map = attach(&manifest, packs)?;
             for (seq, record) in &tail.records {
-                replay(&mut live, *seq, record)?;
+                replay(&map, *seq, record)?;
             }
-            Ok(live)
+            Ok(map)
         })();
         match result {
-            Ok(live) => return Ok((manifest, live)),
+            Ok(map) => return Ok((manifest, map)),
             Err(_) if attempt < 3 => attempt += 1,
             Err(error) => return Err(error),
         }
     }
-}
-
-fn replay(live: &mut Tree, seq: u64, record: &LogRecord) -> Result<()> {
-    match record {
-        LogRecord::Batch(ops) => apply(live, ops).map(|_| ()),
-        other => Err(Error::Corrupt(format!(
-            "WAL record {seq} is a {:?} record, which this store does not write",
-            other.kind()
-        ))),
-    }
-}
-
-/// Applies `ops` to `live`; returns whether the first op changed something.
-fn apply(live: &mut Tree, ops: &[LogOp]) -> Result<bool> {
-    let mut first = None;
-    for op in ops {
-        let changed = match op {
-            LogOp::Put(key, value) => {
-                live.try_insert(key, value)?;
-                true
-            }
-            LogOp::Delete(key) => live.try_remove(key)?,
-            LogOp::Clear => {
-                let had = !live.is_empty();
-                live.clear();
-                had
-            }
-        };
-        first.get_or_insert(changed);
-    }
-    Ok(first.unwrap_or(false))
 }

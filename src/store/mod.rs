@@ -4,6 +4,7 @@
 //! Every file access goes through the [`FileSystem`] trait: [`RealFs`] for the operating
 //! system, [`sim::SimFs`] for crash and fault tests.
 
+mod changes;
 mod fs;
 mod handle;
 pub mod log;

@@ -17,6 +17,8 @@ pub const TYPE_ROLLBACK: u8 = 3;
 pub const TYPE_RETENTION: u8 = 4;
 /// WAL record type of [`LogRecord::Compact`].
 pub const TYPE_COMPACT: u8 = 5;
+/// WAL record type of [`LogRecord::Import`].
+pub const TYPE_IMPORT: u8 = 6;
 
 /// One operation of a batch.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -49,6 +51,17 @@ pub struct SnapshotMarker {
     pub size: u64,
     /// Its Merkle root: replay fails with [`Error::Corrupt`] if the replayed state differs.
     pub root: Hash,
+    /// Ids the retention policy pruned when it was taken, ascending.
+    pub pruned: Vec<u64>,
+}
+
+/// A snapshot carried whole by an import record: its metadata (final id) and its entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImportedSnapshot {
+    /// Its id, generation, parent, creation time, mutation count and delta size.
+    pub meta: crate::SnapshotMeta,
+    /// Its entries, ascending by key.
+    pub entries: Vec<(Vec<u8>, Vec<u8>)>,
 }
 
 /// A logical WAL record.
@@ -65,12 +78,26 @@ pub enum LogRecord {
         /// Whether pending mutations were discarded (otherwise there were none).
         discard: bool,
     },
-    /// The retention policy changed (and pruned what it prunes).
-    Retention(Option<u64>),
-    /// Snapshots were compacted down to the newest `retain_last`.
+    /// The retention policy changed, and `pruned` left the registry.
+    Retention {
+        /// The policy (`None`: none).
+        keep: Option<u64>,
+        /// Ids pruned, ascending.
+        pruned: Vec<u64>,
+    },
+    /// A compaction to the newest `retain_last` (plus current and pinned) removed `pruned`.
     Compact {
         /// How many of the newest snapshots were kept.
         retain_last: u64,
+        /// Ids pruned, ascending.
+        pruned: Vec<u64>,
+    },
+    /// Snapshots registered whole, and optionally one made current.
+    Import {
+        /// The snapshots, in the order given.
+        snapshots: Vec<ImportedSnapshot>,
+        /// The position of the one made current.
+        activate: Option<u64>,
     },
 }
 
@@ -81,8 +108,9 @@ impl LogRecord {
             LogRecord::Batch(_) => TYPE_BATCH,
             LogRecord::Snapshot(_) => TYPE_SNAPSHOT,
             LogRecord::Rollback { .. } => TYPE_ROLLBACK,
-            LogRecord::Retention(_) => TYPE_RETENTION,
+            LogRecord::Retention { .. } => TYPE_RETENTION,
             LogRecord::Compact { .. } => TYPE_COMPACT,
+            LogRecord::Import { .. } => TYPE_IMPORT,
         }
     }
 
@@ -122,13 +150,49 @@ impl LogRecord {
                     out.extend_from_slice(&v.to_le_bytes());
                 }
                 out.extend_from_slice(&m.root);
+                put_ids(&mut out, &m.pruned);
             }
             LogRecord::Rollback { id, discard } => {
                 out.extend_from_slice(&id.to_le_bytes());
                 out.push(u8::from(*discard));
             }
-            LogRecord::Retention(keep) => put_opt(&mut out, *keep),
-            LogRecord::Compact { retain_last } => out.extend_from_slice(&retain_last.to_le_bytes()),
+            LogRecord::Retention { keep, pruned } => {
+                put_opt(&mut out, *keep);
+                put_ids(&mut out, pruned);
+            }
+            LogRecord::Compact {
+                retain_last,
+                pruned,
+            } => {
+                out.extend_from_slice(&retain_last.to_le_bytes());
+                put_ids(&mut out, pruned);
+            }
+            LogRecord::Import {
+                snapshots,
+                activate,
+            } => {
+                put_u32(
+                    &mut out,
+                    u32::try_from(snapshots.len()).expect("import within u32 snapshots"),
+                );
+                for s in snapshots {
+                    let m = &s.meta;
+                    for v in [m.id, m.generation] {
+                        out.extend_from_slice(&v.to_le_bytes());
+                    }
+                    put_opt(&mut out, m.parent_id);
+                    for v in [m.created_at_ns, m.mutation_count, m.delta_size, m.size] {
+                        out.extend_from_slice(&v.to_le_bytes());
+                    }
+                    for (key, value) in &s.entries {
+                        put_u32(&mut out, len32(key));
+                        put_u32(&mut out, len32(value));
+                        out.extend_from_slice(key);
+                        out.extend_from_slice(value);
+                    }
+                }
+                put_opt(&mut out, *activate);
+            }
         }
         out
     }
@@ -181,6 +245,7 @@ impl LogRecord {
                 delta_size: r.u64()?,
                 size: r.u64()?,
                 root: r.take(32)?.try_into().expect("32"),
+                pruned: r.ids()?,
             }),
             TYPE_ROLLBACK => LogRecord::Rollback {
                 id: r.u64()?,
@@ -190,10 +255,55 @@ impl LogRecord {
                     _ => return Err(bad("rollback policy byte")),
                 },
             },
-            TYPE_RETENTION => LogRecord::Retention(r.opt()?),
+            TYPE_RETENTION => LogRecord::Retention {
+                keep: r.opt()?,
+                pruned: r.ids()?,
+            },
             TYPE_COMPACT => LogRecord::Compact {
                 retain_last: r.u64()?,
+                pruned: r.ids()?,
             },
+            TYPE_IMPORT => {
+                // Every snapshot takes at least 73 bytes.
+                let count = r.u32()? as usize;
+                if count.saturating_mul(73) > payload.len() {
+                    return Err(bad("import count past the payload"));
+                }
+                let mut snapshots = Vec::with_capacity(count);
+                for _ in 0..count {
+                    let meta = crate::SnapshotMeta {
+                        id: r.u64()?,
+                        generation: r.u64()?,
+                        parent_id: r.opt()?,
+                        created_at_ns: r.u64()?,
+                        mutation_count: r.u64()?,
+                        delta_size: r.u64()?,
+                        size: r.u64()?,
+                    };
+                    // Each entry takes at least 8 bytes.
+                    if meta.size > (payload.len() / 8) as u64 {
+                        return Err(bad("import size past the payload"));
+                    }
+                    let mut entries = Vec::with_capacity(meta.size as usize);
+                    for _ in 0..meta.size {
+                        let key_len = r.u32()? as usize;
+                        let value_len = r.u32()? as usize;
+                        if key_len > MAX_KEY_LEN || value_len > MAX_VALUE_LEN {
+                            return Err(bad("key or value over the limit"));
+                        }
+                        let key = r.take(key_len)?.to_vec();
+                        entries.push((key, r.take(value_len)?.to_vec()));
+                    }
+                    if entries.windows(2).any(|w| w[0].0 >= w[1].0) {
+                        return Err(bad("imported entries out of order"));
+                    }
+                    snapshots.push(ImportedSnapshot { meta, entries });
+                }
+                LogRecord::Import {
+                    snapshots,
+                    activate: r.opt()?,
+                }
+            }
             other => return Err(bad(&format!("unknown record type {other}"))),
         };
         if r.at != payload.len() {
@@ -214,6 +324,14 @@ fn put_u32(out: &mut Vec<u8>, v: u32) {
 fn put_opt(out: &mut Vec<u8>, v: Option<u64>) {
     out.push(u8::from(v.is_some()));
     out.extend_from_slice(&v.unwrap_or(0).to_le_bytes());
+}
+
+/// A count u32 and that many u64 ids.
+fn put_ids(out: &mut Vec<u8>, ids: &[u64]) {
+    put_u32(out, u32::try_from(ids.len()).expect("ids within u32"));
+    for id in ids {
+        out.extend_from_slice(&id.to_le_bytes());
+    }
 }
 
 fn bad(why: &str) -> Error {
@@ -246,6 +364,17 @@ impl Reader<'_> {
     }
     fn u64(&mut self) -> Result<u64> {
         Ok(u64::from_le_bytes(self.take(8)?.try_into().expect("8")))
+    }
+    fn ids(&mut self) -> Result<Vec<u64>> {
+        let count = self.u32()? as usize;
+        if count.saturating_mul(8) > self.bytes.len() - self.at {
+            return Err(bad("id count past the payload"));
+        }
+        let ids: Vec<u64> = (0..count).map(|_| self.u64()).collect::<Result<_>>()?;
+        if ids.windows(2).any(|w| w[0] >= w[1]) {
+            return Err(bad("ids not ascending"));
+        }
+        Ok(ids)
     }
     fn opt(&mut self) -> Result<Option<u64>> {
         let flag = self.u8()?;
@@ -280,14 +409,39 @@ mod tests {
                 delta_size: 6,
                 size: 100,
                 root: [9; 32],
+                pruned: vec![1, 2],
             }),
             LogRecord::Rollback {
                 id: 3,
                 discard: true,
             },
-            LogRecord::Retention(Some(10)),
-            LogRecord::Retention(None),
-            LogRecord::Compact { retain_last: 2 },
+            LogRecord::Retention {
+                keep: Some(10),
+                pruned: vec![5],
+            },
+            LogRecord::Retention {
+                keep: None,
+                pruned: Vec::new(),
+            },
+            LogRecord::Compact {
+                retain_last: 2,
+                pruned: vec![3, 7],
+            },
+            LogRecord::Import {
+                snapshots: vec![ImportedSnapshot {
+                    meta: crate::SnapshotMeta {
+                        id: 9,
+                        generation: 9,
+                        parent_id: None,
+                        created_at_ns: 5,
+                        mutation_count: 0,
+                        delta_size: 2,
+                        size: 2,
+                    },
+                    entries: vec![(b"a".to_vec(), b"1".to_vec()), (b"b".to_vec(), Vec::new())],
+                }],
+                activate: Some(0),
+            },
         ]
     }
 
@@ -311,6 +465,6 @@ mod tests {
             longer.push(0);
             assert!(LogRecord::decode(record.kind(), &longer).is_err());
         }
-        assert!(LogRecord::decode(6, &[0]).is_err());
+        assert!(LogRecord::decode(7, &[0]).is_err());
     }
 }

@@ -28,7 +28,7 @@ use super::fs::FsFile;
 /// The first 8 bytes of every WAL segment.
 pub const WAL_MAGIC: [u8; 8] = *b"LQFTWAL\0";
 /// The segment format this build writes and the newest it reads.
-pub const WAL_VERSION: u32 = 1;
+pub const WAL_VERSION: u32 = 2;
 /// Bytes of a segment header.
 pub const SEGMENT_HEADER_LEN: usize = 32;
 /// Bytes of a record header (`len`, `crc`, `type`, `seq`, `synced`).
@@ -37,7 +37,7 @@ pub const RECORD_HEADER_LEN: usize = 25;
 pub const MAX_PAYLOAD: usize = 1 << 30;
 
 /// The highest record type this build knows; types are defined by the logical record layer.
-pub const MAX_RECORD_TYPE: u8 = 5;
+pub const MAX_RECORD_TYPE: u8 = 6;
 
 /// A segment header's fields.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,10 +71,17 @@ impl SegmentHeader {
             return Ok(None);
         }
         let version = u32_at(bytes, 8);
-        if version != WAL_VERSION {
+        if version > WAL_VERSION {
             return Err(Error::Corrupt(format!(
                 "WAL segment format version {version}; this build reads version {WAL_VERSION} \
                  (upgrade liblqft to open this store)"
+            )));
+        }
+        if version != WAL_VERSION {
+            return Err(Error::Corrupt(format!(
+                "WAL segment format version {version} is from an older liblqft, whose records \
+                 this build does not read (version {WAL_VERSION}); dump the store with that \
+                 version and load it into a new one"
             )));
         }
         Ok(Some(SegmentHeader {
@@ -575,11 +582,12 @@ mod tests {
     #[test]
     fn a_newer_segment_version_is_refused_with_a_clear_error() {
         let mut bytes = segment(1, &[b"x"]);
-        bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
+        bytes[8..12].copy_from_slice(&(WAL_VERSION + 1).to_le_bytes());
         let crc = header_crc(&bytes);
         bytes[12..16].copy_from_slice(&crc.to_le_bytes());
         let error = decode_segment(&bytes).unwrap_err();
-        assert!(error.to_string().contains("version 2"), "{error}");
+        let newer = format!("version {}", WAL_VERSION + 1);
+        assert!(error.to_string().contains(&newer), "{error}");
     }
 
     #[test]
