@@ -172,7 +172,10 @@ fn batches_transactions_and_compare_and_swap_survive_reopen() {
         batch.delete(&7u32.to_be_bytes()).unwrap();
         assert_eq!(map.try_write_batch(&batch).unwrap(), 101);
         let mut txn = map.begin();
-        assert_eq!(txn.try_get(&3u32.to_be_bytes()).unwrap(), Some(&b"batched"[..]));
+        assert_eq!(
+            txn.try_get(&3u32.to_be_bytes()).unwrap(),
+            Some(&b"batched"[..])
+        );
         txn.put(&3u32.to_be_bytes(), b"txn").unwrap();
         txn.delete(&4u32.to_be_bytes()).unwrap();
         assert_eq!(txn.commit().unwrap(), 2);
@@ -218,7 +221,10 @@ fn writes_before_a_clear_and_ranges_and_prefixes_read_back_after_reopen() {
     }
     let store = open(&dir);
     let map = store.map();
-    let got: Entries = map.try_prefix(b"berry/").collect::<lqft::Result<_>>().unwrap();
+    let got: Entries = map
+        .try_prefix(b"berry/")
+        .collect::<lqft::Result<_>>()
+        .unwrap();
     let want: Entries = model
         .iter()
         .filter(|(k, _)| k.starts_with(b"berry/"))
@@ -254,7 +260,9 @@ fn open_attaches_every_snapshot_unloaded_and_a_diff_loads_only_differing_paths()
         let map = store.map();
         let mut batch = Batch::new();
         for i in 0..20_000u32 {
-            batch.put(&(i.wrapping_mul(2_654_435_761)).to_be_bytes(), &[7; 20]).unwrap();
+            batch
+                .put(&(i.wrapping_mul(2_654_435_761)).to_be_bytes(), &[7; 20])
+                .unwrap();
         }
         map.try_write_batch(&batch).unwrap();
         for round in 0..20u32 {
@@ -267,7 +275,11 @@ fn open_attaches_every_snapshot_unloaded_and_a_diff_loads_only_differing_paths()
     assert_eq!(store.counters().node_loads, 0, "open loads no node");
     let map = store.map();
     assert_eq!(map.snapshot_count(), 20);
-    assert_eq!(store.counters().node_loads, 0, "listing snapshots loads nothing");
+    assert_eq!(
+        store.counters().node_loads,
+        0,
+        "listing snapshots loads nothing"
+    );
     let first = map.snapshot_by_id(1).unwrap();
     let last = map.snapshot_by_id(20).unwrap();
     let changes: Vec<_> = map
@@ -279,7 +291,10 @@ fn open_attaches_every_snapshot_unloaded_and_a_diff_loads_only_differing_paths()
     // 19 changed paths of a few levels in each version, against about 22,000 nodes in a
     // version.
     eprintln!("a diff of 19 keys loaded {loads} nodes");
-    assert!(loads > 0 && loads < 600, "a diff of 19 keys loaded {loads} nodes");
+    assert!(
+        loads > 0 && loads < 600,
+        "a diff of 19 keys loaded {loads} nodes"
+    );
 }
 
 #[test]
@@ -356,7 +371,11 @@ fn read_only_openers_see_the_registry_and_refresh_to_new_snapshots() {
     writer.map().put(b"c", b"3").unwrap();
     reader.refresh().unwrap();
     assert_eq!(state(reader.map()), state(writer.map()));
-    assert_eq!(entries(held.tree()).len(), 1, "a held snapshot stays readable");
+    assert_eq!(
+        entries(held.tree()).len(),
+        1,
+        "a held snapshot stays readable"
+    );
 }
 
 #[test]

@@ -264,9 +264,9 @@ impl LogRecord {
                 pruned: r.ids()?,
             },
             TYPE_IMPORT => {
-                // Every snapshot takes at least 73 bytes.
+                // Every snapshot takes at least 57 bytes (its metadata).
                 let count = r.u32()? as usize;
-                if count.saturating_mul(73) > payload.len() {
+                if count.saturating_mul(57) > payload.len() {
                     return Err(bad("import count past the payload"));
                 }
                 let mut snapshots = Vec::with_capacity(count);
@@ -441,6 +441,21 @@ mod tests {
                     entries: vec![(b"a".to_vec(), b"1".to_vec()), (b"b".to_vec(), Vec::new())],
                 }],
                 activate: Some(0),
+            },
+            LogRecord::Import {
+                snapshots: vec![ImportedSnapshot {
+                    meta: crate::SnapshotMeta {
+                        id: 10,
+                        generation: 10,
+                        parent_id: None,
+                        created_at_ns: 0,
+                        mutation_count: 0,
+                        delta_size: 0,
+                        size: 0,
+                    },
+                    entries: Vec::new(),
+                }],
+                activate: None,
             },
         ]
     }
