@@ -170,17 +170,9 @@ impl Journal for StoreJournal {
     }
 
     fn stats(&self) -> serde_json::Value {
-        let c = self.core.counters();
-        serde_json::json!({
-            "read_only": self.core.log.is_none(),
-            "wal_records": c.wal_records,
-            "wal_bytes": c.wal_bytes,
-            "wal_syncs": c.wal_syncs,
-            "checkpoints": c.checkpoints,
-            "node_loads": c.node_loads,
-            "manifest": c.manifest,
-            "packs": c.packs,
-        })
+        let mut stats = super::stats::counters_json(&self.core.counters());
+        stats["read_only"] = self.core.log.is_none().into();
+        stats
     }
 }
 
@@ -338,7 +330,7 @@ impl Store {
 
     /// Whether the store was opened read-only.
     pub fn read_only(&self) -> bool {
-        self.shared.log.is_none()
+        self.core.log.is_none()
     }
 
     /// The current version, O(1): read it with the tree's `try_` methods (they load stored
@@ -388,9 +380,9 @@ impl Store {
     /// manifest records; returns the number of packs checked. Node reads check each record
     /// they load against its parent's hash; this also finds damage in bytes no read reaches.
     pub fn verify_packs(&self) -> Result<u64> {
-        let packs = self.shared.state.read().manifest.packs.clone();
+        let packs = self.core.manifest.lock().packs.clone();
         for info in &packs {
-            let reader = self.shared.packs.readers.read().get(&info.id).cloned();
+            let reader = self.core.packs.readers.read().get(&info.id).cloned();
             let reader = reader
                 .ok_or_else(|| Error::Corrupt(format!("pack {} is named but not open", info.id)))?;
             reader.verify()?;

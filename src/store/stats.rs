@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::handle::Store;
+use super::handle::{Store, StoreCounters};
 
 /// Version tag of the store stats document.
 const STORE_STATS_FORMAT: &str = "lqft-store-stats-v1";
@@ -12,21 +12,25 @@ impl Store {
     /// The store's [`counters`](Store::counters) as a JSON object, each under its field's name,
     /// with `"format": "lqft-store-stats-v1"`. O(1): nothing is walked or read.
     pub fn stats(&self) -> Value {
-        let c = self.counters();
-        json!({
-            "format": STORE_STATS_FORMAT,
-            "wal_records": c.wal_records,
-            "wal_bytes": c.wal_bytes,
-            "wal_syncs": c.wal_syncs,
-            "checkpoints": c.checkpoints,
-            "node_loads": c.node_loads,
-            "manifest": c.manifest,
-            "packs": c.packs,
-        })
+        counters_json(&self.counters())
     }
 
     /// [`stats`](Store::stats) as compact JSON text.
     pub fn stats_json(&self) -> String {
         self.stats().to_string()
     }
+}
+
+/// `c` as the store stats document (also the `store` object of a store-backed map's stats).
+pub(super) fn counters_json(c: &StoreCounters) -> Value {
+    json!({
+        "format": STORE_STATS_FORMAT,
+        "wal_records": c.wal_records,
+        "wal_bytes": c.wal_bytes,
+        "wal_syncs": c.wal_syncs,
+        "checkpoints": c.checkpoints,
+        "node_loads": c.node_loads,
+        "manifest": c.manifest,
+        "packs": c.packs,
+    })
 }
