@@ -6,6 +6,13 @@
 //! databases somewhere else (default `target/durable-bench`, on the repository's disk).
 //! Data: 16-byte random keys, 100-byte values. Every figure is the median over repetitions,
 //! with the spread (max ÷ min) beside it.
+//!
+//! After the side-by-side table come the ratios of lqft to the anchors that the store's targets
+//! name, and figures only lqft has: `fdatasync`s per single commit (counted by the store),
+//! WAL replay after the writer process exits without closing (a child process fills a WAL tail
+//! of `--wal-mib` MiB, default 64, syncs it and exits at once, as after kill -9), the open of a
+//! store of `--big-n` keys (default 10M; 0 skips it) after a clean close, and the bytes on disk
+//! each retained version with one changed value adds.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -13,7 +20,9 @@ use std::sync::Barrier;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use lqft_anchors::{Engine, Lmdb, Redb, Sqlite, disk_bytes};
+use lqft::store::{Durability, Store, StoreOptions};
+use lqft::{Batch, Map};
+use lqft_anchors::{Engine, Lmdb, Lqft, Redb, Sqlite, disk_bytes};
 
 struct Options {
     n: usize,
@@ -23,6 +32,9 @@ struct Options {
     group_for: Duration,
     threads: Vec<usize>,
     dir: PathBuf,
+    wal_mib: u64,
+    big_n: usize,
+    versions: usize,
 }
 
 impl Options {
@@ -35,6 +47,9 @@ impl Options {
             group_for: Duration::from_secs(2),
             threads: vec![16, 64],
             dir: PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/durable-bench"),
+            wal_mib: 64,
+            big_n: 10_000_000,
+            versions: 1_000,
         };
         let mut args = std::env::args().skip(1);
         while let Some(arg) = args.next() {
@@ -46,10 +61,20 @@ impl Options {
                     options.commits = 20;
                     options.batches = 2;
                     options.group_for = Duration::from_millis(200);
+                    options.wal_mib = 1;
+                    options.big_n = 0;
+                    options.versions = 50;
                 }
                 "--n" => options.n = value().parse().expect("--n takes a count"),
                 "--reps" => options.reps = value().parse().expect("--reps takes a count"),
                 "--dir" => options.dir = PathBuf::from(value()),
+                "--wal-mib" => options.wal_mib = value().parse().expect("--wal-mib takes MiB"),
+                "--big-n" => options.big_n = value().parse().expect("--big-n takes a count"),
+                "--fill-wal" => {
+                    let dir = PathBuf::from(value());
+                    let mib = value().parse().expect("--fill-wal DIR MIB");
+                    fill_wal_and_exit(&dir, mib);
+                }
                 "--bench" => {}
                 other => panic!("unknown argument {other}"),
             }
@@ -125,11 +150,14 @@ fn run<E: Engine>(options: &Options, data: &[(Vec<u8>, Vec<u8>)], dir: &Path) ->
         ns_per(start.elapsed(), batches.len()),
     );
     drop(engine);
-    figures.insert("bytes on disk per key", disk_bytes(dir) as f64 / data.len() as f64);
+    figures.insert(
+        "bytes on disk per key",
+        disk_bytes(dir) as f64 / data.len() as f64,
+    );
 
     let start = Instant::now();
     let engine = E::open(dir);
-    let first = engine.with_reader(|get| get(&entries[0].0));
+    let first = engine.with_reader(|get| get(entries[0].0));
     figures.insert("open + first get, ms", start.elapsed().as_secs_f64() * 1e3);
     assert_eq!(first, Some(100));
 
@@ -175,7 +203,10 @@ fn group_commit<E: Engine>(engine: &E, threads: usize, length: Duration) -> f64 
                 let value = [t as u8; 100];
                 ready.wait();
                 while !done.load(Ordering::Relaxed) {
-                    let key = [xorshift(&mut s).to_le_bytes(), xorshift(&mut s).to_le_bytes()];
+                    let key = [
+                        xorshift(&mut s).to_le_bytes(),
+                        xorshift(&mut s).to_le_bytes(),
+                    ];
                     engine.put_durable(key.as_flattened(), &value);
                     acknowledged.fetch_add(1, Ordering::Relaxed);
                 }
@@ -200,7 +231,8 @@ type Runner = fn(&Options, &[(Vec<u8>, Vec<u8>)], &Path) -> Figures;
 
 fn main() {
     let options = Options::parse();
-    let engines: [(&str, Runner); 3] = [
+    let engines: [(&str, Runner); 4] = [
+        (Lqft::NAME, run::<Lqft>),
         (Lmdb::NAME, run::<Lmdb>),
         (Redb::NAME, run::<Redb>),
         (Sqlite::NAME, run::<Sqlite>),
@@ -226,7 +258,291 @@ fn main() {
             results[e].push(runner(&options, &data, &dir));
         }
     }
-    print_table(&engines.map(|(name, _)| name), &results);
+    let names = engines.map(|(name, _)| name);
+    print_table(&names, &results);
+    let medians: BTreeMap<&str, Figures> = names
+        .iter()
+        .zip(&results)
+        .map(|(name, runs)| (*name, median_figures(runs)))
+        .collect();
+    let only = lqft_only(&options, &data);
+    print_targets(&medians, &only);
+}
+
+fn median_figures(runs: &[Figures]) -> Figures {
+    runs[0]
+        .keys()
+        .map(|workload| {
+            let mut values: Vec<f64> = runs.iter().map(|figures| figures[workload]).collect();
+            (*workload, median(&mut values))
+        })
+        .collect()
+}
+
+/// Figures only lqft has, on a store of its own in `options.dir`.
+fn lqft_only(options: &Options, data: &[(Vec<u8>, Vec<u8>)]) -> Figures {
+    let mut figures = Figures::new();
+    let dir = options.dir.join("lqft-only");
+    let _ = std::fs::remove_dir_all(&dir);
+    let entries = borrowed(data);
+
+    // Cached gets through the store's map against the same gets on an in-memory map,
+    // interleaved.
+    let store = Store::open(&dir, group_options()).expect("open lqft store");
+    Lqft::load_into(&store, &entries);
+    let memory = Map::new();
+    for chunk in entries.chunks(65_536) {
+        let mut batch = Batch::new();
+        for (key, value) in chunk {
+            batch.put(key, value).expect("batch put");
+        }
+        memory.write_batch(&batch);
+    }
+    let (mut stored, mut in_memory) = (Vec::new(), Vec::new());
+    for _ in 0..options.reps.max(3) {
+        let start = Instant::now();
+        let found = entries
+            .iter()
+            .filter(|(key, _)| store.map().try_get(key).expect("lqft get").is_some())
+            .count();
+        stored.push(ns_per(start.elapsed(), entries.len()));
+        assert_eq!(found, entries.len());
+        let start = Instant::now();
+        let found = entries
+            .iter()
+            .filter(|(key, _)| memory.get(key).is_some())
+            .count();
+        in_memory.push(ns_per(start.elapsed(), entries.len()));
+        assert_eq!(found, entries.len());
+    }
+    figures.insert("get (cached) through the store, ns", median(&mut stored));
+    figures.insert("get on an in-memory Map, ns", median(&mut in_memory));
+    drop(memory);
+
+    // fdatasyncs of single durable commits, counted by the store.
+    let before = store.counters().wal_syncs;
+    let commits = random_entries(options.commits, 0xfeed);
+    for (key, value) in &commits {
+        store.put(key, value).expect("lqft put");
+    }
+    let syncs = store.counters().wal_syncs - before;
+    figures.insert(
+        "fdatasyncs per single commit",
+        syncs as f64 / commits.len() as f64,
+    );
+
+    // Retained versions with one changed value each (a durable snapshot after each change),
+    // stored by one checkpoint after the last: what the versions add to the store.
+    store.map().try_snapshot().expect("lqft snapshot");
+    store.checkpoint().expect("lqft checkpoint");
+    let start_bytes = disk_bytes(&dir);
+    let start_packs = disk_bytes(&dir.join("packs"));
+    for v in 0..options.versions {
+        let (key, _) = &data[(v * 7919) % data.len()];
+        store.put(key, &[v as u8; 100]).expect("lqft put");
+        store.map().try_snapshot().expect("lqft snapshot");
+    }
+    store.checkpoint().expect("lqft checkpoint");
+    assert!(store.map().snapshot_count() > options.versions);
+    let versions = options.versions as f64;
+    figures.insert(
+        "bytes on disk per retained version",
+        (disk_bytes(&dir) as f64 - start_bytes as f64) / versions,
+    );
+    figures.insert(
+        "pack bytes per retained version",
+        (disk_bytes(&dir.join("packs")) as f64 - start_packs as f64) / versions,
+    );
+    drop(store);
+    std::fs::remove_dir_all(&dir).expect("remove bench directory");
+
+    // Replay of a WAL tail left by a writer that exited without closing.
+    let status = std::process::Command::new(std::env::current_exe().expect("bench binary"))
+        .arg("--fill-wal")
+        .arg(&dir)
+        .arg(options.wal_mib.to_string())
+        .status()
+        .expect("run the WAL-filling child");
+    assert!(status.success(), "the WAL-filling child failed: {status}");
+    let start = Instant::now();
+    let store = Store::open(&dir, group_options()).expect("open lqft store");
+    let elapsed = start.elapsed();
+    let records = store.len() as f64;
+    figures.insert("replayed WAL, MiB", options.wal_mib as f64);
+    figures.insert("WAL replay, records/s", records / elapsed.as_secs_f64());
+    drop(store);
+    std::fs::remove_dir_all(&dir).expect("remove bench directory");
+
+    // Open of a big store after a clean close.
+    if options.big_n > 0 {
+        let big = random_entries(options.big_n, 0xb16);
+        let store = Store::open(&dir, group_options()).expect("open lqft store");
+        Lqft::load_into(&store, &borrowed(&big));
+        drop(store);
+        let start = Instant::now();
+        let store = Store::open(&dir, group_options()).expect("open lqft store");
+        let first = store
+            .map()
+            .try_get(&big[0].0)
+            .expect("lqft get")
+            .map(|v| v.len());
+        figures.insert(
+            "open + first get of the big store, ms",
+            start.elapsed().as_secs_f64() * 1e3,
+        );
+        figures.insert("keys in the big store", options.big_n as f64);
+        assert_eq!(first, Some(100));
+        drop(store);
+        std::fs::remove_dir_all(&dir).expect("remove bench directory");
+    }
+    figures
+}
+
+/// The child of the replay measurement: fills a WAL tail of `mib` MiB with single puts
+/// (acknowledged without waiting), syncs it and exits without closing the store.
+fn fill_wal_and_exit(dir: &Path, mib: u64) -> ! {
+    let options = StoreOptions {
+        durability: Durability::None,
+        checkpoint_bytes: u64::MAX,
+        ..StoreOptions::default()
+    };
+    let store = Store::open(dir, options).expect("open lqft store");
+    let mut s = 0x5eed_5eed;
+    let value = [7u8; 100];
+    while store.counters().wal_bytes < mib << 20 {
+        let key = [
+            xorshift(&mut s).to_le_bytes(),
+            xorshift(&mut s).to_le_bytes(),
+        ];
+        store.put(key.as_flattened(), &value).expect("lqft put");
+    }
+    store.sync().expect("lqft sync");
+    std::process::exit(0)
+}
+
+fn group_options() -> StoreOptions {
+    StoreOptions {
+        durability: Durability::Group,
+        ..StoreOptions::default()
+    }
+}
+
+/// The store's targets (issue 15) as ratios of this run's medians.
+fn print_targets(medians: &BTreeMap<&str, Figures>, only: &Figures) {
+    let lqft = &medians[Lqft::NAME];
+    let lmdb = &medians[Lmdb::NAME];
+    let redb = &medians[Redb::NAME];
+    let fig = |figures: &Figures, name: &str| figures[name];
+    println!();
+    println!("| target | measured | met |");
+    println!("|---|---|---|");
+    let row = |target: &str, measured: String, met: bool| {
+        println!(
+            "| {target} | {measured} | {} |",
+            if met { "yes" } else { "NO" }
+        );
+    };
+    let p50 = "durable commit p50, us";
+    let faster = fig(lmdb, p50).min(fig(redb, p50));
+    let ratio = fig(lqft, p50) / faster;
+    row(
+        "durable single-key commit p50 ≤ 1.0 × the faster of LMDB and redb",
+        format!("{ratio:.2} ×"),
+        ratio <= 1.0,
+    );
+    let syncs = fig(only, "fdatasyncs per single commit");
+    row(
+        "exactly one fdatasync per commit (counted)",
+        format!("{syncs:.3}"),
+        syncs == 1.0,
+    );
+    for threads in [16, 64] {
+        let name = if threads == 16 {
+            "durable puts/s, 16 threads"
+        } else {
+            "durable puts/s, 64 threads"
+        };
+        let rate = fig(lqft, name);
+        let times = rate / fig(lmdb, "durable commits/s, 1 thread");
+        let target = if threads == 64 {
+            "≥ 50,000 puts/s and ≥ 10 × LMDB's single writer"
+        } else {
+            "(reported)"
+        };
+        row(
+            &format!("group commit, {threads} writer threads {target}"),
+            format!("{rate:.0} puts/s, {times:.1} × LMDB"),
+            threads == 16 || (rate >= 50_000.0 && times >= 10.0),
+        );
+    }
+    let batch = "durable batch of 1,000, ns/key";
+    let ratio = fig(lqft, batch) / fig(lmdb, batch);
+    row(
+        "durable batch of 1,000 ≤ 0.25 × LMDB per key",
+        format!("{ratio:.2} ×"),
+        ratio <= 0.25,
+    );
+    let bulk = "bulk load, ns/key";
+    let ratio = fig(lqft, bulk) / fig(lmdb, bulk);
+    row(
+        "bulk load ≤ 1.0 × LMDB",
+        format!("{ratio:.2} ×"),
+        ratio <= 1.0,
+    );
+    let get = "get (cached), ns";
+    let ratio = fig(lqft, get) / fig(lmdb, get);
+    row(
+        "get, everything cached, ≤ 0.5 × LMDB",
+        format!("{ratio:.2} ×"),
+        ratio <= 0.5,
+    );
+    let ratio =
+        fig(only, "get (cached) through the store, ns") / fig(only, "get on an in-memory Map, ns");
+    row(
+        "get, everything cached, ≤ 1.3 × in-memory Map::get",
+        format!("{ratio:.2} ×"),
+        ratio <= 1.3,
+    );
+    let open = fig(lqft, "open + first get, ms");
+    row(
+        "open of the N-key store after a clean close ≤ 50 ms",
+        format!("{open:.1} ms"),
+        open <= 50.0,
+    );
+    if let Some(open) = only.get("open + first get of the big store, ms") {
+        let n = only["keys in the big store"];
+        row(
+            &format!("open of a {n:.0}-key store after a clean close ≤ 50 ms"),
+            format!("{open:.1} ms"),
+            *open <= 50.0,
+        );
+    }
+    let replay = fig(only, "WAL replay, records/s");
+    let mib = fig(only, "replayed WAL, MiB");
+    row(
+        &format!("recovery with a {mib:.0} MiB WAL tail ≥ 1M records/s"),
+        format!("{replay:.0} records/s"),
+        replay >= 1e6,
+    );
+    let bytes = "bytes on disk per key";
+    let ratio = fig(lqft, bytes) / fig(lmdb, bytes);
+    row(
+        "bytes on disk ≤ 1.0 × LMDB's",
+        format!("{ratio:.2} ×"),
+        ratio <= 1.0,
+    );
+    let version = fig(only, "bytes on disk per retained version");
+    let packs = fig(only, "pack bytes per retained version");
+    row(
+        "each retained version with one changed value ≤ 3.1 KB on disk",
+        format!("{version:.0} B ({packs:.0} B of packs)"),
+        version <= 3100.0,
+    );
+    println!();
+    println!("lqft only:");
+    for (name, value) in only {
+        println!("  {name}: {value:.1}");
+    }
 }
 
 fn print_table(names: &[&str], results: &[Vec<Figures>]) {

@@ -200,7 +200,9 @@ impl Engine for Sqlite {
 
     fn with_reader<R>(&self, read: impl FnOnce(&dyn Fn(&[u8]) -> Option<usize>) -> R) -> R {
         self.conn.with(|conn| {
-            let txn = conn.unchecked_transaction().expect("SQLite read transaction");
+            let txn = conn
+                .unchecked_transaction()
+                .expect("SQLite read transaction");
             let mut get = txn
                 .prepare_cached("SELECT length(v) FROM kv WHERE k = ?1")
                 .expect("SQLite prepare");
@@ -211,7 +213,6 @@ impl Engine for Sqlite {
                     .ok()
                     .map(|len| len as usize)
             });
-            drop(get);
             found
         })
     }

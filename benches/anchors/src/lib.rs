@@ -1,5 +1,5 @@
-//! The durable engines liblqft's store is measured against, behind one small trait, and the
-//! workloads that measure them. `benches/durable.rs` runs the workloads side by side.
+//! liblqft's store and the durable engines it is measured against, behind one small trait, and
+//! the workloads that measure them. `benches/durable.rs` runs the workloads side by side.
 //!
 //! Every engine runs with its durable default: LMDB (`heed`) syncs the data file on each commit,
 //! redb commits with `Durability::Immediate`, SQLite runs in WAL mode with `synchronous=FULL`.
@@ -8,8 +8,10 @@ use std::path::Path;
 use std::sync::Mutex;
 
 mod engines;
+mod lqft_store;
 
 pub use engines::{Lmdb, Redb, Sqlite};
+pub use lqft_store::Lqft;
 
 /// A key-value engine that keeps its data in a directory.
 pub trait Engine: Sync + Sized {

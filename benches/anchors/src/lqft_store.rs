@@ -1,0 +1,84 @@
+//! liblqft's store behind [`Engine`].
+
+use std::path::Path;
+
+use lqft::Batch;
+use lqft::store::{Durability, Store, StoreOptions};
+
+use crate::Engine;
+
+/// Entries per batch when bulk loading: one WAL record each.
+const BULK_BATCH: usize = 65_536;
+
+/// liblqft's store with group commit: a commit is acknowledged after an `fdatasync` that the
+/// commits arriving while the previous one ran share (a lone writer's commit has one of its
+/// own). Reads go through the store's map; the bulk load ends with a checkpoint, so the data is
+/// in packs as LMDB's is in its file.
+pub struct Lqft {
+    store: Store,
+}
+
+impl Lqft {
+    fn at(dir: &Path) -> Lqft {
+        let options = StoreOptions {
+            durability: Durability::Group,
+            ..StoreOptions::default()
+        };
+        Lqft {
+            store: Store::open(dir, options).expect("open lqft store"),
+        }
+    }
+
+    fn commit(&self, entries: &[(&[u8], &[u8])]) {
+        commit(&self.store, entries);
+    }
+
+    /// The bulk load: batches of [`BULK_BATCH`] entries, then a checkpoint.
+    pub fn load_into(store: &Store, entries: &[(&[u8], &[u8])]) {
+        for chunk in entries.chunks(BULK_BATCH) {
+            commit(store, chunk);
+        }
+        store.checkpoint().expect("lqft checkpoint");
+    }
+}
+
+/// One durable batch of `entries`.
+fn commit(store: &Store, entries: &[(&[u8], &[u8])]) {
+    let mut batch = Batch::new();
+    for (key, value) in entries {
+        batch.put(key, value).expect("lqft batch put");
+    }
+    store
+        .map()
+        .try_write_batch(&batch)
+        .expect("lqft batch commit");
+}
+
+impl Engine for Lqft {
+    const NAME: &'static str = "lqft";
+
+    fn create(dir: &Path) -> Lqft {
+        Lqft::at(dir)
+    }
+
+    fn open(dir: &Path) -> Lqft {
+        Lqft::at(dir)
+    }
+
+    fn put_durable(&self, key: &[u8], value: &[u8]) {
+        self.store.put(key, value).expect("lqft put");
+    }
+
+    fn batch_durable(&self, entries: &[(&[u8], &[u8])]) {
+        self.commit(entries);
+    }
+
+    fn bulk_load(&self, entries: &[(&[u8], &[u8])]) {
+        Lqft::load_into(&self.store, entries);
+    }
+
+    fn with_reader<R>(&self, read: impl FnOnce(&dyn Fn(&[u8]) -> Option<usize>) -> R) -> R {
+        let map = self.store.map();
+        read(&|key| map.try_get(key).expect("lqft get").map(|value| value.len()))
+    }
+}
