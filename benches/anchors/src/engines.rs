@@ -207,13 +207,12 @@ impl Engine for Sqlite {
                 .prepare_cached("SELECT length(v) FROM kv WHERE k = ?1")
                 .expect("SQLite prepare");
             let get = std::cell::RefCell::new(&mut get);
-            let found = read(&|key| {
+            read(&|key| {
                 get.borrow_mut()
                     .query_row([key], |row| row.get::<_, i64>(0))
                     .ok()
                     .map(|len| len as usize)
-            });
-            found
+            })
         })
     }
 }
