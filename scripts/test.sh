@@ -47,7 +47,8 @@ c_suite() {
 }
 
 # Every bench in benches/ takes `--smoke` (tiny N, one repetition); benches sized by the
-# LQFT_BENCH_N environment variable get a small N too.
+# LQFT_BENCH_N environment variable get a small N too. The durable bench against LMDB, redb and
+# SQLite (its own crate in benches/anchors) runs its smoke size too.
 bench_smoke() {
   local bench ok=0
   for bench in "$root"/benches/*.rs; do
@@ -55,6 +56,10 @@ bench_smoke() {
     echo "--- cargo bench --bench $bench -- --smoke"
     LQFT_BENCH_N=${LQFT_BENCH_N:-2000} cargo bench --bench "$bench" -- --smoke || ok=1
   done
+  echo "--- cargo bench --manifest-path benches/anchors/Cargo.toml --bench durable -- --smoke"
+  cargo bench --manifest-path "$root/benches/anchors/Cargo.toml" --bench durable -- \
+    --smoke --dir "$root/target/durable-smoke" || ok=1
+  rm -rf "$root/target/durable-smoke"
   return $ok
 }
 
