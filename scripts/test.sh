@@ -4,7 +4,8 @@
 #   fmt, clippy, rust-tests (cargo test --release: unit, model, format and header tests),
 #   rust-checked (the same tests with debug assertions and overflow checks on: cargo test
 #   --profile checked), header (include/lqft.h is up to date), c-plain, c-asan (AddressSanitizer + UBSan),
-#   c-valgrind (memcheck: no errors, no definite leaks), bench-smoke (every bench in benches/),
+#   c-valgrind (memcheck: no errors, no definite leaks), bench-smoke (every bench in benches/ and
+#   the durable bench in benches/anchors),
 #   fuzz (each store decoder under cargo-fuzz on nightly for LQFT_FUZZ_SECONDS, default 60),
 #   python (the `lqft` package in python/: pip install into a venv, pytest, mypy --strict).
 set -uo pipefail
