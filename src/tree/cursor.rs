@@ -221,7 +221,7 @@ impl<'a, L: Link<'a>> Frame<L> {
     fn entered(branch: L, forward: bool) -> Frame<L> {
         let children = branch.children();
         let loaded = children.iter().fold(0usize, |sum, child| {
-            match child.peek().and_then(Child::as_branch) {
+            match child.loaded_branch() {
                 Some((child, _)) => sum.wrapping_add(touch_branch(child)),
                 None => sum,
             }

@@ -278,10 +278,8 @@ fn preload_pairs<'a>(old: &'a Child, new: &'a Child) -> bool {
         }
         let (a, b) = queue[next];
         next += 1;
-        let (Some(a), Some(b)) = (a.peek(), b.peek()) else {
-            continue;
-        };
-        let (Some((x, x_route)), Some((y, y_route))) = (a.as_branch(), b.as_branch()) else {
+        let (Some((x, x_route)), Some((y, y_route))) = (a.loaded_branch(), b.loaded_branch())
+        else {
             continue;
         };
         let ((pos, x_bits, x_pairs), (y_pos, y_bits, y_pairs)) = (x_route.read(x), y_route.read(y));
@@ -584,6 +582,7 @@ fn preload_pair_side(child: &Child) -> usize {
 
 /// Whether two subtrees are known equal without looking inside: the same allocation, or equal
 /// cached hashes. Checked before a pair is queued, so shared siblings are never even visited.
+#[inline(always)]
 fn same(old: &Child, new: &Child) -> bool {
     old.ptr_eq(new) || matches!((cached_hash(old), cached_hash(new)), (Some(a), Some(b)) if a == b)
 }

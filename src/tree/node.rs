@@ -109,17 +109,46 @@ macro_rules! child {
             /// a large tree) is one predictable test, the others one jump on the class.
             #[inline(always)]
             pub(crate) fn as_branch(&self) -> Option<(&Branch, Route)> {
-                // The first arm repeats the widest class so that it is tested first.
-                #[allow(unreachable_patterns)]
-                match self {
-                    Child::B17(branch, pairs, _, route) => {
-                        Some((&*branch.0, Route::stored(*route, *pairs)))
-                    }
-                    $(Child::$branch(branch, pairs, _, route) => {
-                        Some((&*branch.0, Route::stored(*route, *pairs)))
-                    })*
-                    Child::Stored(stored, index, ..) => stored_as_branch(stored, *index),
-                    _ => None,
+                let mut node = self;
+                loop {
+                    // The first arm repeats the widest class so that it is tested first.
+                    #[allow(unreachable_patterns)]
+                    return match node {
+                        Child::B17(branch, pairs, _, route) => {
+                            Some((&*branch.0, Route::stored(*route, *pairs)))
+                        }
+                        $(Child::$branch(branch, pairs, _, route) => {
+                            Some((&*branch.0, Route::stored(*route, *pairs)))
+                        })*
+                        Child::Stored(stored, index, ..) => {
+                            node = stored_node(stored, *index);
+                            continue;
+                        }
+                        _ => None,
+                    };
+                }
+            }
+
+            /// [`as_branch`](Child::as_branch) without loading: `None` for a stored slot whose
+            /// node is not loaded yet (or is a leaf).
+            #[inline(always)]
+            pub(crate) fn loaded_branch(&self) -> Option<(&Branch, Route)> {
+                let mut node = self;
+                loop {
+                    #[allow(unreachable_patterns)]
+                    return match node {
+                        Child::B17(branch, pairs, _, route) => {
+                            Some((&*branch.0, Route::stored(*route, *pairs)))
+                        }
+                        $(Child::$branch(branch, pairs, _, route) => {
+                            Some((&*branch.0, Route::stored(*route, *pairs)))
+                        })*
+                        Child::Stored(stored, index, ..) => {
+                            node = stored.loaded(*index)?;
+                            continue;
+                        }
+                        _ => None,
+                    };
                 }
             }
 
@@ -127,11 +156,17 @@ macro_rules! child {
             /// Read from the slot; every leaf arm is the same load.
             #[inline(always)]
             pub(crate) fn leaf_tag(&self) -> u32 {
-                match self {
-                    $(Child::$leaf(_, _, _, tag) => *tag,)*
-                    Child::Large(_, _, _, tag) => *tag,
-                    Child::Stored(stored, index, ..) => stored_leaf_tag(stored, *index),
-                    _ => 0,
+                let mut node = self;
+                loop {
+                    return match node {
+                        $(Child::$leaf(_, _, _, tag) => *tag,)*
+                        Child::Large(_, _, _, tag) => *tag,
+                        Child::Stored(stored, index, ..) => {
+                            node = stored_node(stored, *index);
+                            continue;
+                        }
+                        _ => 0,
+                    };
                 }
             }
 
@@ -161,17 +196,23 @@ macro_rules! child {
             /// cost one predictable jump on the class.
             #[inline(always)]
             pub(crate) fn leaf(&self) -> (&[u8], u32) {
-                if let Child::Large(leaf, _, _, tag) = self {
-                    return (&leaf.bytes[..], *tag);
+                let mut node = self;
+                loop {
+                    if let Child::Large(leaf, _, _, tag) = node {
+                        return (&leaf.bytes[..], *tag);
+                    }
+                    let (leaf, len, tag) = match node {
+                        $(Child::$leaf(leaf, len, _, tag) => {
+                            (&leaf.bytes[..], usize::from(*len), *tag)
+                        })*
+                        Child::Stored(stored, index, ..) => {
+                            node = stored_node(stored, *index);
+                            continue;
+                        }
+                        _ => not_a_leaf(node),
+                    };
+                    return (&leaf[..len], tag);
                 }
-                let (leaf, len, tag) = match self {
-                    $(Child::$leaf(leaf, len, _, tag) => {
-                        (&leaf.bytes[..], usize::from(*len), *tag)
-                    })*
-                    Child::Stored(stored, index, ..) => return stored_leaf(stored, *index),
-                    _ => not_a_leaf(self),
-                };
-                (&leaf[..len], tag)
             }
 
             /// The branch this slot refers to and the slot's route, for editing in place:
@@ -191,10 +232,16 @@ macro_rules! child {
             /// for is one, which loads it).
             #[inline(always)]
             pub(crate) fn is_branch(&self) -> bool {
-                match self {
-                    $(Child::$branch(..))|* => true,
-                    Child::Stored(stored, index, ..) => stored_is_branch(stored, *index),
-                    _ => false,
+                let mut node = self;
+                loop {
+                    return match node {
+                        $(Child::$branch(..))|* => true,
+                        Child::Stored(stored, index, ..) => {
+                            node = stored_node(stored, *index);
+                            continue;
+                        }
+                        _ => false,
+                    };
                 }
             }
 
@@ -255,7 +302,7 @@ macro_rules! child {
             }
 
             /// The address of the node's allocation: its identity while it lives.
-            #[inline]
+            #[inline(always)]
             pub(crate) fn address(&self) -> usize {
                 match self {
                     $(Child::$leaf(leaf, ..) => Arc::as_ptr(leaf) as usize,)*
@@ -406,33 +453,6 @@ fn stored_node(stored: &Stored, index: u16) -> &Child {
         Ok(node) => node,
         Err(error) => panic!("a stored node failed to load outside a try_ method: {error}"),
     }
-}
-
-// The accessors' arms for stored slots, out of line so that the accessors (inlined into every
-// walk) do not inline themselves again for the loaded node.
-
-#[cold]
-#[inline(never)]
-fn stored_as_branch(stored: &Stored, index: u16) -> Option<(&Branch, Route)> {
-    stored_node(stored, index).as_branch()
-}
-
-#[cold]
-#[inline(never)]
-fn stored_leaf_tag(stored: &Stored, index: u16) -> u32 {
-    stored_node(stored, index).leaf_tag()
-}
-
-#[cold]
-#[inline(never)]
-fn stored_leaf(stored: &Stored, index: u16) -> (&[u8], u32) {
-    stored_node(stored, index).leaf()
-}
-
-#[cold]
-#[inline(never)]
-fn stored_is_branch(stored: &Stored, index: u16) -> bool {
-    stored_node(stored, index).is_branch()
 }
 
 /// The size class of a leaf of `len` bytes: multiples of 16 bytes up to 256, of 64 up to 1 KiB,
@@ -1145,7 +1165,7 @@ impl Child {
     }
 
     /// Whether two children are the same allocation.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn ptr_eq(&self, other: &Child) -> bool {
         self.address() == other.address()
     }
