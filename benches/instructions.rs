@@ -60,7 +60,10 @@ fn phase_tree_iter(tree: &Tree) -> usize {
 
 #[inline(never)]
 fn phase_tree_iter_back(tree: &Tree) -> usize {
-    tree.iter().rev().map(|(k, v)| k[0] as usize + v.len()).sum()
+    tree.iter()
+        .rev()
+        .map(|(k, v)| k[0] as usize + v.len())
+        .sum()
 }
 
 #[inline(never)]

@@ -599,3 +599,46 @@ fn an_owned_diff_of_stored_versions_outlives_them() {
     assert_eq!(got, want);
     assert!(!got.is_empty());
 }
+
+/// A version built in memory reads and edits with walks that skip the stored case, so every
+/// way a version comes to hold stored references must mark it: attached (`from_stored`) or
+/// partly let go (`unload`), and every version made from those.
+#[test]
+fn plain_reads_and_edits_of_stored_and_unloaded_versions_see_every_entry() {
+    let (tree, model) = random_tree(2000, 47);
+    let source = MemSource::new();
+    let dyn_source: Arc<dyn NodeSource> = source.clone();
+    let attached = reattach(&tree, &source);
+    let mut unloaded = tree.clone();
+    unloaded.unload(1, &dyn_source);
+    for version in [attached, unloaded] {
+        for (key, value) in &model {
+            assert_eq!(version.get(key), Some(&value[..]));
+        }
+        assert_eq!(version.get(b"\x01absent"), None);
+        let mut edited = version.clone();
+        let mut expected = model.clone();
+        for (i, key) in model.keys().enumerate().step_by(7) {
+            if i % 2 == 0 {
+                assert!(edited.remove(key).unwrap());
+                expected.remove(key);
+            } else {
+                assert!(!edited.insert(key, b"changed").unwrap());
+                expected.insert(key.clone(), b"changed".to_vec());
+            }
+        }
+        assert!(edited.insert(b"\x01new", b"added").unwrap());
+        expected.insert(b"\x01new".to_vec(), b"added".to_vec());
+        let walked: Vec<_> = edited
+            .iter()
+            .map(|(k, v)| (k.to_vec(), v.to_vec()))
+            .collect();
+        assert_eq!(walked, expected.clone().into_iter().collect::<Vec<_>>());
+        let mut fresh = Tree::new();
+        for (key, value) in &expected {
+            fresh.insert(key, value).unwrap();
+        }
+        assert_eq!(edited.root_hash(), fresh.root_hash());
+        assert_eq!(version.diff(&edited).count(), tree.diff(&fresh).count());
+    }
+}

@@ -220,12 +220,12 @@ impl<'a, L: Link<'a>> Frame<L> {
     /// walk through their siblings.
     fn entered(branch: L, forward: bool) -> Frame<L> {
         let children = branch.children();
-        let loaded = children.iter().fold(0usize, |sum, child| {
-            match child.loaded_branch() {
+        let loaded = children
+            .iter()
+            .fold(0usize, |sum, child| match child.loaded_branch() {
                 Some((child, _)) => sum.wrapping_add(touch_branch(child)),
                 None => sum,
-            }
-        });
+            });
         std::hint::black_box(loaded);
         let count = children.len();
         let index = if forward { usize::MAX } else { count };
@@ -410,7 +410,7 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
     fn seek(&mut self, root: &Root<'a, '_, L>, key: &[u8], exclusive: bool) {
         self.stack.clear();
         self.forget_ahead();
-        let split = closest_difference(root.node, key, false);
+        let split = closest_difference::<true>(root.node, key, false);
         let mut step = root.step.clone();
         // Follow the key while the subtree still agrees with it.
         loop {

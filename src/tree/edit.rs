@@ -16,10 +16,14 @@ use crate::tree::node::{
 /// The branch in `slot`, made this tree's own: edited in place when this tree is its only owner
 /// (no `Weak` references to nodes exist, so a count of one means sole ownership), copied
 /// otherwise; its cached hash cleared. With the route the slot keeps for it.
-fn unique(slot: &mut Child) -> (&mut Branch, RouteMut<'_>) {
-    slot.materialize();
+fn unique<const S: bool>(slot: &mut Child) -> (&mut Branch, RouteMut<'_>) {
+    if S {
+        slot.materialize();
+    }
     if slot.strong_count() != 1 {
-        let (branch, _) = slot.as_branch().expect("only branches are made unique");
+        let (branch, _) = slot
+            .as_branch_of::<S>()
+            .expect("only branches are made unique");
         warm(branch.children());
         let copy = branch.copy();
         *slot = copy;
@@ -32,14 +36,14 @@ fn unique(slot: &mut Child) -> (&mut Branch, RouteMut<'_>) {
 }
 
 /// Slot `index` of the branch in `slot`, which is made this tree's own.
-fn child_slot(slot: &mut Child, index: usize) -> &mut Child {
-    &mut unique(slot).0.slots[index]
+fn child_slot<const S: bool>(slot: &mut Child, index: usize) -> &mut Child {
+    &mut unique::<S>(slot).0.slots[index]
 }
 
 /// Replaces the `removed` slots of the branch in `slot` that start at `at` with `inserted`, and
 /// gives the branch `bitmap` and `pairs` (its position stays): in place when this tree owns it
 /// alone and it has room, else in a new branch of the class for the result.
-fn splice<const K: usize>(
+fn splice<const S: bool, const K: usize>(
     slot: &mut Child,
     at: usize,
     removed: usize,
@@ -47,8 +51,12 @@ fn splice<const K: usize>(
     bitmap: u32,
     pairs: u32,
 ) {
-    slot.materialize();
-    let (branch, _) = slot.as_branch().expect("slots are spliced into branches");
+    if S {
+        slot.materialize();
+    }
+    let (branch, _) = slot
+        .as_branch_of::<S>()
+        .expect("slots are spliced into branches");
     let (pos, old_count) = (branch.pos, branch.count());
     let count = old_count - removed + K;
     let mut inserted = inserted.map(Some);
@@ -84,7 +92,7 @@ fn splice<const K: usize>(
         }),
         // Cloned otherwise.
         None => {
-            let (branch, _) = slot.as_branch().expect("checked above");
+            let (branch, _) = slot.as_branch_of::<S>().expect("checked above");
             warm(branch.children());
             let old = |i: usize| match i {
                 i if i < at => Some(i),
@@ -110,30 +118,34 @@ fn splice<const K: usize>(
 /// branch below on the key's path until the key leaves the subtree, so a second leaf is read at
 /// most once more, where the insert then ends: O(depth) in all. Where the walk reaches a leaf
 /// whose [`Next`] digit is known and differs from the key's, it reads no leaf at all.
-pub(crate) fn insert(root: &mut Child, key: &[u8], mut leaf: Child) -> Option<LeafRef> {
+pub(crate) fn insert<const S: bool>(
+    root: &mut Child,
+    key: &[u8],
+    mut leaf: Child,
+) -> Option<LeafRef> {
     let mut slot = root;
     // The key is known to agree with every key below `slot` on its first `known` nibbles.
     let mut known = 0;
     loop {
-        let Some((branch, route)) = slot.as_branch() else {
+        let Some((branch, route)) = slot.as_branch_of::<S>() else {
             // Only a root can be a leaf here: the walk handles every other leaf from its parent.
-            let (old, _) = slot.leaf();
+            let (old, _) = slot.leaf_of::<S>();
             return match first_difference(leaf_key(old), key) {
                 None => {
                     leaf.set_next(slot.next());
                     Some(LeafRef::new(std::mem::replace(slot, leaf)))
                 }
                 Some(at) => {
-                    split(slot, at, key, leaf);
+                    split::<S>(slot, at, key, leaf);
                     None
                 }
             };
         };
         let (pos, bitmap, pairs) = route.read(branch);
         if pos > known {
-            match closest_difference(slot, key, true) {
+            match closest_difference::<S>(slot, key, true) {
                 Some(at) if at < pos => {
-                    split(slot, at, key, leaf);
+                    split::<S>(slot, at, key, leaf);
                     return None;
                 }
                 agreed => known = agreed.unwrap_or(u32::MAX),
@@ -142,7 +154,7 @@ pub(crate) fn insert(root: &mut Child, key: &[u8], mut leaf: Child) -> Option<Le
         let d = digit(key, pos).expect("the key shares this branch's prefix");
         let Some((index, pair)) = locate(bitmap, pairs, d) else {
             leaf.set_next(Next::of(key, pos));
-            splice(
+            splice::<S, _>(
                 slot,
                 rank(bitmap, pairs, d),
                 0,
@@ -153,30 +165,30 @@ pub(crate) fn insert(root: &mut Child, key: &[u8], mut leaf: Child) -> Option<Le
             return None;
         };
         if pair {
-            return insert_into_pair(slot, index, d, key, leaf);
+            return insert_into_pair::<S>(slot, index, d, key, leaf);
         }
         let child = &branch.slots[index];
-        if !child.is_branch() {
-            return insert_beside_leaf(slot, index, d, key, leaf);
+        if !child.is_branch_of::<S>() {
+            return insert_beside_leaf::<S>(slot, index, d, key, leaf);
         }
         // Start the misses of the child and of this branch's reference count together, before
         // the ownership check waits for the latter.
         std::hint::black_box(child.preload());
-        slot = child_slot(slot, index);
+        slot = child_slot::<S>(slot, index);
         known = known.max(pos + 1);
     }
 }
 
 /// Inserts `leaf` (whose key is `key`) at the leaf child with digit `d` in slot `index` of the
 /// branch in `slot`: replaces it when the keys are equal, else the two leaves become a pair.
-fn insert_beside_leaf(
+fn insert_beside_leaf<const S: bool>(
     slot: &mut Child,
     index: usize,
     d: u32,
     key: &[u8],
     mut leaf: Child,
 ) -> Option<LeafRef> {
-    let (branch, route) = slot.as_branch().expect("the leaf's parent");
+    let (branch, route) = slot.as_branch_of::<S>().expect("the leaf's parent");
     let (pos, bitmap, pairs) = route.read(branch);
     let old = &branch.slots[index];
     // The key agrees with the leaf up to `pos`: a leaf whose next digit differs from the key's
@@ -188,9 +200,9 @@ fn insert_beside_leaf(
     let (at, old_digit, old_next) = match known {
         Some(old_digit) => (pos + 1, old_digit, None),
         None => {
-            let old_key = leaf_key(old.leaf().0);
+            let old_key = leaf_key(old.leaf_of::<S>().0);
             match first_difference(old_key, key) {
-                None => return Some(replace_leaf(slot, index, leaf)),
+                None => return Some(replace_leaf::<S>(slot, index, leaf)),
                 Some(at) => {
                     let old_digit = digit(old_key, at).expect("both keys reach the split");
                     (at, old_digit, Some(Next::of(old_key, pos)))
@@ -202,7 +214,7 @@ fn insert_beside_leaf(
     // The pair's leaves stay in this branch: their next digits are at `pos + 1`.
     leaf.set_next(Next::of(key, pos));
     let after = key_digit > old_digit;
-    splice(
+    splice::<S, _>(
         slot,
         index + usize::from(after),
         0,
@@ -211,7 +223,7 @@ fn insert_beside_leaf(
         pairs | 1 << d,
     );
     if let Some(next) = old_next {
-        unique(slot).0.slots[index + usize::from(!after)].set_next(next);
+        unique::<S>(slot).0.slots[index + usize::from(!after)].set_next(next);
     }
     None
 }
@@ -219,28 +231,28 @@ fn insert_beside_leaf(
 /// Inserts `leaf` (whose key is `key`) at the pair with digit `d` in slots `index` and
 /// `index + 1` of the branch in `slot`: replaces one of its leaves when a key is equal, else the
 /// pair and the new leaf become a branch of three keys.
-fn insert_into_pair(
+fn insert_into_pair<const S: bool>(
     slot: &mut Child,
     index: usize,
     d: u32,
     key: &[u8],
     leaf: Child,
 ) -> Option<LeafRef> {
-    let (branch, route) = slot.as_branch().expect("the pair's parent");
+    let (branch, route) = slot.as_branch_of::<S>().expect("the pair's parent");
     let (pos, bitmap, pairs) = route.read(branch);
     let pair = &branch.slots[index..index + 2];
-    if let Some(i) = (0..2).find(|&i| holds_key(&pair[i], key)) {
-        return Some(replace_leaf(slot, index + i, leaf));
+    if let Some(i) = (0..2).find(|&i| holds_key::<S>(&pair[i], key)) {
+        return Some(replace_leaf::<S>(slot, index + i, leaf));
     }
     // The pair's leaves move into the new branch; taken rather than cloned, their reference
     // counts (the first line of each leaf) are not touched.
-    let (owned, route) = unique(slot);
+    let (owned, route) = unique::<S>(slot);
     let count = owned.count();
     let pair = [
         take(&mut owned.slots[index]),
         take(&mut owned.slots[index + 1]),
     ];
-    owned.slots[index] = grow_pair(pair, pos, key, leaf);
+    owned.slots[index] = grow_pair::<S>(pair, pos, key, leaf);
     shift_left(&mut owned.slots[index + 1..count], 1);
     owned.pairs = pairs & !(1 << d);
     route.set(pos, bitmap, owned.pairs);
@@ -249,8 +261,8 @@ fn insert_into_pair(
 
 /// Puts `leaf` in place of the leaf with the same key in slot `index` of the branch in `slot`
 /// (its next digit too) and returns the old one.
-fn replace_leaf(slot: &mut Child, index: usize, mut leaf: Child) -> LeafRef {
-    let old = &mut unique(slot).0.slots[index];
+fn replace_leaf<const S: bool>(slot: &mut Child, index: usize, mut leaf: Child) -> LeafRef {
+    let old = &mut unique::<S>(slot).0.slots[index];
     leaf.set_next(old.next());
     LeafRef::new(std::mem::replace(old, leaf))
 }
@@ -261,7 +273,7 @@ fn replace_leaf(slot: &mut Child, index: usize, mut leaf: Child) -> LeafRef {
 /// When the pair's next digits are known and differ, the pair splits right below `pos` and its
 /// digits there are those: a key with a third digit there needs no leaf read, and one sharing a
 /// leaf's digit reads that leaf only. Otherwise both leaves are read.
-fn grow_pair(pair: [Child; 2], pos: u32, key: &[u8], mut leaf: Child) -> Child {
+fn grow_pair<const S: bool>(pair: [Child; 2], pos: u32, key: &[u8], mut leaf: Child) -> Child {
     let key_next = digit(key, pos + 1).expect("a key routed to a pair goes on past it");
     let [mut a, mut b] = pair;
     if let (Some(da), Some(db)) = (a.next().get(), b.next().get())
@@ -277,12 +289,12 @@ fn grow_pair(pair: [Child; 2], pos: u32, key: &[u8], mut leaf: Child) -> Child {
         b.set_next(Next::UNKNOWN);
         a.set_next(Next::UNKNOWN);
         return if key_next == da {
-            join(at, (da, a), (db, b), key, leaf)
+            join::<S>(at, (da, a), (db, b), key, leaf)
         } else {
-            join(at, (db, b), (da, a), key, leaf)
+            join::<S>(at, (db, b), (da, a), key, leaf)
         };
     }
-    let keys = [&a, &b].map(|leaf| leaf_key(leaf.leaf().0).to_vec());
+    let keys = [&a, &b].map(|leaf| leaf_key(leaf.leaf_of::<S>().0).to_vec());
     let at = first_difference(&keys[0], &keys[1]).expect("the keys of a pair differ");
     let digits = keys
         .each_ref()
@@ -314,9 +326,9 @@ fn grow_pair(pair: [Child; 2], pos: u32, key: &[u8], mut leaf: Child) -> Child {
         return three(at, [(digits[0], a), (digits[1], b), (key_digit, leaf)]);
     }
     if reach[0] > reach[1] {
-        join(at, (digits[0], a), (digits[1], b), key, leaf)
+        join::<S>(at, (digits[0], a), (digits[1], b), key, leaf)
     } else {
-        join(at, (digits[1], b), (digits[0], a), key, leaf)
+        join::<S>(at, (digits[1], b), (digits[0], a), key, leaf)
     }
 }
 
@@ -329,9 +341,15 @@ fn three(at: u32, mut leaves: [(u32, Child); 3]) -> Child {
 
 /// A branch at `at` over the leaf `near` and `far` (given with their digits there), where
 /// `leaf` (whose key is `key`) shares `near`'s digit and forms a pair with it. Reads `near`.
-fn join(at: u32, near: (u32, Child), far: (u32, Child), key: &[u8], mut leaf: Child) -> Child {
+fn join<const S: bool>(
+    at: u32,
+    near: (u32, Child),
+    far: (u32, Child),
+    key: &[u8],
+    mut leaf: Child,
+) -> Child {
     let ((near_digit, mut near), (far_digit, far)) = (near, far);
-    let near_key = leaf_key(near.leaf().0);
+    let near_key = leaf_key(near.leaf_of::<S>().0);
     let split = first_difference(near_key, key).expect("the key is new");
     let key_first = digit(key, split) < digit(near_key, split);
     near.set_next(Next::of(near_key, at));
@@ -353,18 +371,18 @@ fn join(at: u32, near: (u32, Child), far: (u32, Child), key: &[u8], mut leaf: Ch
 /// Puts a new branch at nibble `at` in `slot`, above what it held: that subtree and `leaf`
 /// (whose key is `key`) differ first at `at`. A root branch of two leaves moving below the new
 /// branch becomes its pair.
-fn split(slot: &mut Child, at: u32, key: &[u8], mut leaf: Child) {
+fn split<const S: bool>(slot: &mut Child, at: u32, key: &[u8], mut leaf: Child) {
     let key_digit = digit(key, at).expect("the split lies within the key");
     let old = take(slot);
-    let old_key = leaf_key(old.any_leaf());
+    let old_key = leaf_key(old.any_leaf_of::<S>());
     let old_digit = digit(old_key, at).expect("keys below share the split");
     let old_next = Next::of(old_key, at);
     leaf.set_next(Next::of(key, at));
     let bitmap = 1 << key_digit | 1 << old_digit;
-    *slot = match into_pair(old) {
+    *slot = match into_pair::<S>(old) {
         Ok(mut pair) => {
             for leaf in &mut pair {
-                let next = Next::of(leaf_key(leaf.leaf().0), at);
+                let next = Next::of(leaf_key(leaf.leaf_of::<S>().0), at);
                 leaf.set_next(next);
             }
             let [a, b] = pair;
@@ -386,11 +404,14 @@ fn split(slot: &mut Child, at: u32, key: &[u8], mut leaf: Child) {
 }
 
 /// The two leaves of a branch of exactly two leaves, or the node itself for any other.
-fn into_pair(mut node: Child) -> Result<[Child; 2], Child> {
-    let two_leaves = node.as_branch().is_some_and(|(branch, _)| {
+fn into_pair<const S: bool>(mut node: Child) -> Result<[Child; 2], Child> {
+    let two_leaves = node.as_branch_of::<S>().is_some_and(|(branch, _)| {
         branch.pairs == 0
             && branch.count() == 2
-            && branch.children().iter().all(|child| !child.is_branch())
+            && branch
+                .children()
+                .iter()
+                .all(|child| !child.is_branch_of::<S>())
     });
     if !two_leaves {
         return Err(node);
@@ -398,7 +419,7 @@ fn into_pair(mut node: Child) -> Result<[Child; 2], Child> {
     Ok(match node.branch_mut() {
         Some((owned, _)) => [take(&mut owned.slots[0]), take(&mut owned.slots[1])],
         None => {
-            let (branch, _) = node.as_branch().expect("checked above");
+            let (branch, _) = node.as_branch_of::<S>().expect("checked above");
             [branch.slots[0].clone(), branch.slots[1].clone()]
         }
     })
@@ -426,12 +447,12 @@ enum Found {
 /// Where `key`'s leaf sits below `root`, if anywhere.
 ///
 /// Like `closest_difference` for writes, it reads each branch's reference count on the way.
-fn find(root: &Child, key: &[u8]) -> Found {
+fn find<const S: bool>(root: &Child, key: &[u8]) -> Found {
     let mut node = root;
     let mut depth = 0usize;
     let mut touched = 0usize;
     loop {
-        match node.node() {
+        match node.node_of::<S>() {
             Node::Leaf(leaf) => {
                 std::hint::black_box(touched);
                 return match (leaf_key(leaf) == key, depth) {
@@ -450,7 +471,7 @@ fn find(root: &Child, key: &[u8]) -> Found {
                 if pair {
                     std::hint::black_box(touched);
                     let pair = &branch.slots[index..index + 2];
-                    return if pair.iter().any(|leaf| holds_key(leaf, key)) {
+                    return if pair.iter().any(|leaf| holds_key::<S>(leaf, key)) {
                         Found::Below
                     } else {
                         Found::Absent
@@ -465,12 +486,12 @@ fn find(root: &Child, key: &[u8]) -> Found {
 
 /// Whether the branch in `node` holds `key` (which is in its subtree) as a leaf child or in a
 /// pair, rather than further down.
-fn holds(node: &Child, key: &[u8]) -> bool {
-    let (branch, route) = node.as_branch().expect("the key is below");
+fn holds<const S: bool>(node: &Child, key: &[u8]) -> bool {
+    let (branch, route) = node.as_branch_of::<S>().expect("the key is below");
     let (pos, bitmap, pairs) = route.read(branch);
     let d = digit(key, pos).expect("the key is below this branch");
     let (index, pair) = locate(bitmap, pairs, d).expect("the key is below this branch");
-    pair || !branch.slots[index].is_branch()
+    pair || !branch.slots[index].is_branch_of::<S>()
 }
 
 /// What is left of a branch after one of its leaves is removed.
@@ -485,12 +506,12 @@ enum Rest {
 
 /// Removes `key` from the tree rooted at `root`. Returns the removed leaf, and whether the root
 /// itself was that leaf (the caller then empties the tree).
-pub(crate) fn remove(root: &mut Child, key: &[u8]) -> Option<(LeafRef, bool)> {
-    match find(root, key) {
+pub(crate) fn remove<const S: bool>(root: &mut Child, key: &[u8]) -> Option<(LeafRef, bool)> {
+    match find::<S>(root, key) {
         Found::Absent => None,
         Found::AtRoot => Some((LeafRef::new(root.clone()), true)),
-        Found::Below if holds(root, key) => {
-            let (removed, rest) = remove_held(root, key, None);
+        Found::Below if holds::<S>(root, key) => {
+            let (removed, rest) = remove_held::<S>(root, key, None);
             match rest {
                 Rest::Branch => {}
                 Rest::One(child) => *root = child,
@@ -503,20 +524,23 @@ pub(crate) fn remove(root: &mut Child, key: &[u8]) -> Option<(LeafRef, bool)> {
             // is left of that branch.
             let mut slot = root;
             loop {
-                let (branch, route) = slot.as_branch().expect("the leaf is below");
+                let (branch, route) = slot.as_branch_of::<S>().expect("the leaf is below");
                 let (pos, bitmap, pairs) = route.read(branch);
                 let d = digit(key, pos).expect("located below this branch");
                 let (index, _) = locate(bitmap, pairs, d).expect("located below this branch");
-                if holds(&branch.slots[index], key) {
-                    let (removed, rest) = remove_held(child_slot(slot, index), key, Some(pos));
+                if holds::<S>(&branch.slots[index], key) {
+                    let (removed, rest) =
+                        remove_held::<S>(child_slot::<S>(slot, index), key, Some(pos));
                     match rest {
                         Rest::Branch => {}
-                        Rest::One(child) => *child_slot(slot, index) = child,
-                        Rest::Pair(pair) => splice(slot, index, 1, pair, bitmap, pairs | 1 << d),
+                        Rest::One(child) => *child_slot::<S>(slot, index) = child,
+                        Rest::Pair(pair) => {
+                            splice::<S, _>(slot, index, 1, pair, bitmap, pairs | 1 << d)
+                        }
                     }
                     return Some((removed, false));
                 }
-                slot = child_slot(slot, index);
+                slot = child_slot::<S>(slot, index);
             }
         }
     }
@@ -524,15 +548,15 @@ pub(crate) fn remove(root: &mut Child, key: &[u8]) -> Option<(LeafRef, bool)> {
 
 /// Removes `key` from the branch in `slot`, which holds it as a leaf child or in a pair, and
 /// says what is left of the branch. `above` is the position of the branch's parent, if any.
-fn remove_held(slot: &mut Child, key: &[u8], above: Option<u32>) -> (LeafRef, Rest) {
-    let (owned, route) = unique(slot);
+fn remove_held<const S: bool>(slot: &mut Child, key: &[u8], above: Option<u32>) -> (LeafRef, Rest) {
+    let (owned, route) = unique::<S>(slot);
     let (pos, bitmap, pairs) = (owned.pos, owned.bitmap, owned.pairs);
     let count = owned.count();
     let d = digit(key, pos).expect("the key is below this branch");
     let (index, pair) = locate(bitmap, pairs, d).expect("the key is below this branch");
     let (removed, bitmap, pairs) = if pair {
         // The other leaf of the pair stays, as the child with digit `d`.
-        let first_is_key = holds_key(&owned.slots[index], key);
+        let first_is_key = holds_key::<S>(&owned.slots[index], key);
         let removed = take(&mut owned.slots[index + usize::from(!first_is_key)]);
         if first_is_key {
             owned.slots.swap(index, index + 1);
@@ -564,7 +588,9 @@ fn remove_held(slot: &mut Child, key: &[u8], above: Option<u32>) -> (LeafRef, Re
     };
     let two_leaves = count_bits(bitmap) == 2
         && pairs == 0
-        && owned.slots[..2].iter().all(|child| !child.is_branch());
+        && owned.slots[..2]
+            .iter()
+            .all(|child| !child.is_branch_of::<S>());
     let rest = if two_leaves && above.is_some() {
         let mut pair = [take(&mut owned.slots[0]), take(&mut owned.slots[1])];
         let mut digits = bitmap;
@@ -594,6 +620,6 @@ fn lifted(key: &[u8], above: Option<u32>, pos: u32, digit: u32) -> Next {
 
 /// Whether the leaf in `leaf` holds `key`: the fingerprint rules out most other leaves without
 /// reading them.
-fn holds_key(leaf: &Child, key: &[u8]) -> bool {
-    leaf.leaf_tag() == fingerprint(key) && leaf_key(leaf.leaf().0) == key
+fn holds_key<const S: bool>(leaf: &Child, key: &[u8]) -> bool {
+    leaf.leaf_tag_of::<S>() == fingerprint(key) && leaf_key(leaf.leaf_of::<S>().0) == key
 }

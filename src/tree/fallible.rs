@@ -71,7 +71,7 @@ pub(crate) fn load_path(root: &Child, key: &[u8]) -> Result<()> {
         }
     }
     // Every node `closest_difference` reads is loaded now.
-    let Some(at) = closest_difference(root, key, false) else {
+    let Some(at) = closest_difference::<true>(root, key, false) else {
         return Ok(());
     };
     // An insert splits the first subtree on the key's path that the key leaves (its branch

@@ -57,6 +57,11 @@ pub struct Tree {
     len: u64,
     key_bytes: u64,
     value_bytes: u64,
+    /// Whether this version may hold stored node references: set by the constructors that
+    /// attach stored nodes ([`Tree::from_stored`], [`Tree::unload`]) and kept by every
+    /// version made from it. A tree built in memory never does, and its reads and edits run
+    /// walks in which the stored arms of the node accessors compile away.
+    stored: bool,
 }
 
 impl Tree {
@@ -98,26 +103,12 @@ impl Tree {
     /// The entry under `key`, borrowed from this version.
     #[inline]
     pub(crate) fn find(&self, key: &[u8]) -> Option<Found<'_>> {
-        let mut slot = self.root.as_ref()?;
-        let tag = fingerprint(key);
-        while let Some((branch, route)) = slot.as_branch() {
-            let (pos, bitmap, pairs) = route.read(branch);
-            let (index, pair) = locate(bitmap, pairs, digit(key, pos)?)?;
-            if pair {
-                // The two leaves of a pair sit side by side: the fingerprints pick one.
-                return branch.slots[index..index + 2].iter().find_map(|slot| {
-                    let leaf = (slot.leaf_tag() == tag).then(|| slot.leaf().0)?;
-                    (leaf_key(leaf) == key).then_some(Found { slot, leaf })
-                });
-            }
-            slot = &branch.slots[index];
+        let root = self.root.as_ref()?;
+        if self.stored {
+            find::<true>(root, key)
+        } else {
+            find::<false>(root, key)
         }
-        // Most absent keys end here, on the fingerprint kept in the slot.
-        if slot.leaf_tag() != tag {
-            return None;
-        }
-        let (leaf, _) = slot.leaf();
-        (leaf_key(leaf) == key).then_some(Found { slot, leaf })
     }
 
     /// Sets `key` to `value`. Returns whether the key is new.
@@ -154,13 +145,14 @@ impl Tree {
 
     /// Inserts the leaf slot `leaf` (whose key is `key`) and returns the leaf it replaced.
     fn insert_leaf(&mut self, key: &[u8], leaf: Child) -> Option<LeafRef> {
-        self.value_bytes += leaf_value(leaf.any_leaf()).len() as u64;
+        self.value_bytes += leaf_value(leaf.leaf_of::<false>().0).len() as u64;
         let replaced = match &mut self.root {
             None => {
                 self.root = Some(leaf);
                 None
             }
-            Some(root) => edit::insert(root, key, leaf),
+            Some(root) if self.stored => edit::insert::<true>(root, key, leaf),
+            Some(root) => edit::insert::<false>(root, key, leaf),
         };
         match &replaced {
             Some(old) => self.value_bytes -= leaf_value(old).len() as u64,
@@ -186,7 +178,11 @@ impl Tree {
     /// Removes `key` and returns its leaf, if it was present.
     pub(crate) fn remove_leaf(&mut self, key: &[u8]) -> Option<LeafRef> {
         let root = self.root.as_mut()?;
-        let (leaf, was_root) = edit::remove(root, key)?;
+        let (leaf, was_root) = if self.stored {
+            edit::remove::<true>(root, key)?
+        } else {
+            edit::remove::<false>(root, key)?
+        };
         if was_root {
             self.root = None;
         }
@@ -275,12 +271,15 @@ impl Tree {
         value_bytes: u64,
         source: Arc<dyn NodeSource>,
     ) -> Tree {
-        Tree::from_parts(
-            Some(Stored::one(hash, root, source)),
-            len,
-            key_bytes,
-            value_bytes,
-        )
+        Tree {
+            stored: true,
+            ..Tree::from_parts(
+                Some(Stored::one(hash, root, source)),
+                len,
+                key_bytes,
+                value_bytes,
+            )
+        }
     }
 
     /// Writes every node that has no location yet, children before parents, through `sink`,
@@ -337,6 +336,7 @@ impl Tree {
             && let Some(new) = stored::rebuild(root, &stored::Rebuild::Unload { depth, source })
         {
             self.root = Some(new);
+            self.stored = true;
         }
     }
 
@@ -429,6 +429,7 @@ impl Tree {
             len,
             key_bytes,
             value_bytes,
+            stored: false,
         }
     }
 
@@ -445,6 +446,32 @@ impl Tree {
     pub(crate) fn owned_range(&self, start: Bound<&[u8]>, end: Bound<&[u8]>) -> OwnedRange {
         OwnedRange::new(self, start, end)
     }
+}
+
+/// The entry under `key` below `root`, in a walk that meets stored slots (`S`) or knows it
+/// meets none.
+#[inline(always)]
+fn find<'a, const S: bool>(root: &'a Child, key: &[u8]) -> Option<Found<'a>> {
+    let mut slot = root;
+    let tag = fingerprint(key);
+    while let Some((branch, route)) = slot.as_branch_of::<S>() {
+        let (pos, bitmap, pairs) = route.read(branch);
+        let (index, pair) = locate(bitmap, pairs, digit(key, pos)?)?;
+        if pair {
+            // The two leaves of a pair sit side by side: the fingerprints pick one.
+            return branch.slots[index..index + 2].iter().find_map(|slot| {
+                let leaf = (slot.leaf_tag_of::<S>() == tag).then(|| slot.leaf_of::<S>().0)?;
+                (leaf_key(leaf) == key).then_some(Found { slot, leaf })
+            });
+        }
+        slot = &branch.slots[index];
+    }
+    // Most absent keys end here, on the fingerprint kept in the slot.
+    if slot.leaf_tag_of::<S>() != tag {
+        return None;
+    }
+    let (leaf, _) = slot.leaf_of::<S>();
+    (leaf_key(leaf) == key).then_some(Found { slot, leaf })
 }
 
 /// An entry found by [`Tree::find`]: its bytes borrowed from the version, and a way to share it.

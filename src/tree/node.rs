@@ -98,9 +98,16 @@ macro_rules! child {
             /// What this slot refers to, for reading.
             #[inline(always)]
             pub(crate) fn node(&self) -> Node<'_> {
-                match self.as_branch() {
+                self.node_of::<true>()
+            }
+
+            /// [`node`](Child::node) for a walk that meets stored slots (`S`) or knows it
+            /// meets none: with `S` false, the stored arms of every accessor compile away.
+            #[inline(always)]
+            pub(crate) fn node_of<const S: bool>(&self) -> Node<'_> {
+                match self.as_branch_of::<S>() {
                     Some((branch, route)) => Node::Branch(branch, route),
-                    None => Node::Leaf(self.leaf().0),
+                    None => Node::Leaf(self.leaf_of::<S>().0),
                 }
             }
 
@@ -109,6 +116,15 @@ macro_rules! child {
             /// a large tree) is one predictable test, the others one jump on the class.
             #[inline(always)]
             pub(crate) fn as_branch(&self) -> Option<(&Branch, Route)> {
+                self.as_branch_of::<true>()
+            }
+
+            /// [`as_branch`](Child::as_branch), for a walk that meets stored slots (`S`) or
+            /// knows it meets none. A stored slot resolves to its node, and the match runs
+            /// again on it (a loaded node is never a stored slot), so every result stays in
+            /// registers.
+            #[inline(always)]
+            pub(crate) fn as_branch_of<const S: bool>(&self) -> Option<(&Branch, Route)> {
                 let mut node = self;
                 loop {
                     // The first arm repeats the widest class so that it is tested first.
@@ -120,7 +136,7 @@ macro_rules! child {
                         $(Child::$branch(branch, pairs, _, route) => {
                             Some((&*branch.0, Route::stored(*route, *pairs)))
                         })*
-                        Child::Stored(stored, index, ..) => {
+                        Child::Stored(stored, index, ..) if S => {
                             node = stored_node(stored, *index);
                             continue;
                         }
@@ -156,12 +172,18 @@ macro_rules! child {
             /// Read from the slot; every leaf arm is the same load.
             #[inline(always)]
             pub(crate) fn leaf_tag(&self) -> u32 {
+                self.leaf_tag_of::<true>()
+            }
+
+            /// [`leaf_tag`](Child::leaf_tag), as [`as_branch_of`](Child::as_branch_of).
+            #[inline(always)]
+            pub(crate) fn leaf_tag_of<const S: bool>(&self) -> u32 {
                 let mut node = self;
                 loop {
                     return match node {
                         $(Child::$leaf(_, _, _, tag) => *tag,)*
                         Child::Large(_, _, _, tag) => *tag,
-                        Child::Stored(stored, index, ..) => {
+                        Child::Stored(stored, index, ..) if S => {
                             node = stored_node(stored, *index);
                             continue;
                         }
@@ -196,6 +218,12 @@ macro_rules! child {
             /// cost one predictable jump on the class.
             #[inline(always)]
             pub(crate) fn leaf(&self) -> (&[u8], u32) {
+                self.leaf_of::<true>()
+            }
+
+            /// [`leaf`](Child::leaf), as [`as_branch_of`](Child::as_branch_of).
+            #[inline(always)]
+            pub(crate) fn leaf_of<const S: bool>(&self) -> (&[u8], u32) {
                 let mut node = self;
                 loop {
                     if let Child::Large(leaf, _, _, tag) = node {
@@ -205,7 +233,7 @@ macro_rules! child {
                         $(Child::$leaf(leaf, len, _, tag) => {
                             (&leaf.bytes[..], usize::from(*len), *tag)
                         })*
-                        Child::Stored(stored, index, ..) => {
+                        Child::Stored(stored, index, ..) if S => {
                             node = stored_node(stored, *index);
                             continue;
                         }
@@ -232,11 +260,17 @@ macro_rules! child {
             /// for is one, which loads it).
             #[inline(always)]
             pub(crate) fn is_branch(&self) -> bool {
+                self.is_branch_of::<true>()
+            }
+
+            /// [`is_branch`](Child::is_branch), as [`as_branch_of`](Child::as_branch_of).
+            #[inline(always)]
+            pub(crate) fn is_branch_of<const S: bool>(&self) -> bool {
                 let mut node = self;
                 loop {
                     return match node {
                         $(Child::$branch(..))|* => true,
-                        Child::Stored(stored, index, ..) => {
+                        Child::Stored(stored, index, ..) if S => {
                             node = stored_node(stored, *index);
                             continue;
                         }
@@ -1001,14 +1035,18 @@ pub(crate) fn split_route(a: &[u8], b: &[u8]) -> (u32, u32) {
 /// With `for_write`, it also reads each branch's reference count on the way, so that the edit
 /// walk that follows, which must check ownership, finds those lines in cache (the loads overlap
 /// with the walk's own misses).
-pub(crate) fn closest_difference(root: &Child, key: &[u8], for_write: bool) -> Option<u32> {
+pub(crate) fn closest_difference<const S: bool>(
+    root: &Child,
+    key: &[u8],
+    for_write: bool,
+) -> Option<u32> {
     let mut node = root;
     let mut touched = 0usize;
     // Every nibble before `verified` is one the walk routed on, so the key agrees there with
     // every key below `node`.
     let mut verified = 0;
     loop {
-        match node.node() {
+        match node.node_of::<S>() {
             Node::Leaf(leaf) => {
                 std::hint::black_box(touched);
                 return first_difference(leaf_key(leaf), key);
@@ -1025,8 +1063,8 @@ pub(crate) fn closest_difference(root: &Child, key: &[u8], for_write: bool) -> O
                         // The key is as close to the pair as to the nearer of its two leaves.
                         std::hint::black_box(touched);
                         let pair = &branch.slots[index..index + 2];
-                        let [a, b] =
-                            [0, 1].map(|i| first_difference(leaf_key(pair[i].leaf().0), key));
+                        let [a, b] = [0, 1]
+                            .map(|i| first_difference(leaf_key(pair[i].leaf_of::<S>().0), key));
                         return a.zip(b).map(|(a, b)| a.max(b));
                     }
                     // The key agrees with this branch's prefix and has a digit of its own
@@ -1148,11 +1186,17 @@ impl Child {
     /// Any leaf below this child (the leftmost one): all keys in a subtree share the prefix up
     /// to the subtree's branch position, so one leaf stands for all of them there.
     pub(crate) fn any_leaf(&self) -> &[u8] {
+        self.any_leaf_of::<true>()
+    }
+
+    /// [`any_leaf`](Child::any_leaf), as [`Child::as_branch_of`].
+    #[inline]
+    pub(crate) fn any_leaf_of<const S: bool>(&self) -> &[u8] {
         let mut node = self;
-        while let Some((branch, _)) = node.as_branch() {
+        while let Some((branch, _)) = node.as_branch_of::<S>() {
             node = &branch.slots[0];
         }
-        node.leaf().0
+        node.leaf_of::<S>().0
     }
 
     /// The nibble position this node splits at; a leaf splits nowhere (`u32::MAX`).
