@@ -394,6 +394,20 @@ fn stats_of_a_store_backed_map_count_the_store() {
     assert_eq!(s["read_only"], false);
     assert!(s["wal_syncs"].as_u64().unwrap() >= 2);
     assert!(Map::new().stats().get("store").is_none());
+    drop(store);
+    let store = open(&dir);
+    let stats = store.map().try_stats().unwrap();
+    assert_eq!(stats["items"], 1);
+    assert_eq!(stats["snapshots"]["retained"], 1);
+    assert_eq!(
+        store
+            .map()
+            .snapshot_by_id(1)
+            .unwrap()
+            .try_get(b"a")
+            .unwrap(),
+        Some(&b"1"[..])
+    );
 }
 
 #[test]
@@ -454,4 +468,54 @@ fn pins_are_not_persisted_but_what_they_kept_is() {
     assert_eq!(map.try_compact(1).unwrap().pruned, vec![1]);
     drop(store);
     assert_eq!(open(&dir).map().snapshot_ids(), vec![3]);
+}
+
+#[test]
+fn a_damaged_node_reaches_readers_and_writers_of_a_store_backed_map_as_an_error() {
+    let dir = TempDir::new("store-map-damage");
+    {
+        let store = open(&dir);
+        let map = store.map();
+        for i in 0..3_000u32 {
+            map.put(&i.to_be_bytes(), &[9; 30]).unwrap();
+        }
+        map.try_snapshot().unwrap();
+        store.checkpoint().unwrap();
+    }
+    let packs = dir.path("packs");
+    let pack = std::fs::read_dir(&packs)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut bytes = std::fs::read(&pack).unwrap();
+    // A byte inside the frames (the header is 32 bytes; the footer and table are at the end).
+    let at = bytes.len() / 3;
+    bytes[at] ^= 0x40;
+    std::fs::write(&pack, &bytes).unwrap();
+    let store = open(&dir);
+    let map = store.map();
+    assert!(map.try_iter().any(|entry| entry.is_err()));
+    assert!(map.try_stats().is_err());
+    let snapshot = map.snapshot_by_id(1).unwrap();
+    assert!(snapshot.try_iter().any(|entry| entry.is_err()));
+    let mut failed_reads = 0;
+    let mut failed_writes = 0;
+    for i in 0..3_000u32 {
+        let key = i.to_be_bytes();
+        match map.try_get(&key) {
+            Ok(value) => assert_eq!(value.as_deref(), Some(&[9; 30][..])),
+            Err(_) => failed_reads += 1,
+        }
+        let before = map.len();
+        match map.put(&key, b"new") {
+            Ok(()) => {}
+            Err(_) => {
+                failed_writes += 1;
+                assert_eq!(map.len(), before, "a failed write changes nothing");
+            }
+        }
+    }
+    assert!(failed_reads > 0 && failed_writes > 0);
 }

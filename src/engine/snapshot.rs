@@ -4,7 +4,8 @@ use std::ops::Bound;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::tree::{Diff, Hash, Iter, OwnedDiff, Range, Tree};
+use crate::error::Result;
+use crate::tree::{Diff, Hash, Iter, OwnedDiff, Range, Tree, TryDiff, TryRange};
 
 /// What is recorded about a snapshot when it is taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,6 +135,42 @@ impl Snapshot {
     /// The changes that turn this snapshot into `newer`, in key order.
     pub fn diff<'a>(&'a self, newer: &'a Snapshot) -> Diff<'a> {
         self.inner.tree.diff(&newer.inner.tree)
+    }
+
+    /// [`get`](Snapshot::get) for a snapshot of a store: loads the nodes on the key's path and
+    /// reports a failed load as an error (the infallible reads load too, but panic on one).
+    pub fn try_get(&self, key: &[u8]) -> Result<Option<&[u8]>> {
+        self.inner.tree.try_get(key)
+    }
+
+    /// [`contains_key`](Snapshot::contains_key) for a snapshot of a store, as
+    /// [`try_get`](Snapshot::try_get).
+    pub fn try_contains_key(&self, key: &[u8]) -> Result<bool> {
+        self.inner.tree.try_contains_key(key)
+    }
+
+    /// [`iter`](Snapshot::iter) for a snapshot of a store: each entry a `Result`, a failed
+    /// load yielded once and ending the walk.
+    pub fn try_iter(&self) -> TryRange<'_> {
+        self.inner.tree.try_iter()
+    }
+
+    /// [`range_bounds`](Snapshot::range_bounds) for a snapshot of a store, as
+    /// [`try_iter`](Snapshot::try_iter).
+    pub fn try_range(&self, start: Bound<&[u8]>, end: Bound<&[u8]>) -> TryRange<'_> {
+        self.inner.tree.try_range(start, end)
+    }
+
+    /// [`prefix`](Snapshot::prefix) for a snapshot of a store, as
+    /// [`try_iter`](Snapshot::try_iter).
+    pub fn try_prefix(&self, prefix: &[u8]) -> TryRange<'_> {
+        self.inner.tree.try_prefix(prefix)
+    }
+
+    /// [`diff`](Snapshot::diff) for snapshots of a store: loads only the paths where the two
+    /// differ; a failed load is yielded once and ends the walk.
+    pub fn try_diff<'a>(&'a self, newer: &'a Snapshot) -> TryDiff<'a> {
+        self.inner.tree.try_diff(&newer.inner.tree)
     }
 
     /// [`diff`](Snapshot::diff) that holds its own references to both versions.

@@ -4,6 +4,7 @@
 use serde_json::{Value, json};
 
 use crate::engine::map::Map;
+use crate::error::Result;
 use crate::tree::{Census, Tree, census};
 
 /// Version tag of the stats document.
@@ -66,6 +67,18 @@ impl Map {
     /// [`stats`](Map::stats) as compact JSON text.
     pub fn stats_json(&self) -> String {
         self.stats().to_string()
+    }
+
+    /// [`stats`](Map::stats) for a store-backed map: loads every stored node of the live state
+    /// and the registered snapshots first, reporting a failed load as an error (`stats` loads
+    /// them too, but panics on a failed load).
+    pub fn try_stats(&self) -> Result<Value> {
+        let (image, ()) = self.image_with(|| ());
+        let versions = std::iter::once(&image.live).chain(image.snapshots.iter().map(|(_, t)| t));
+        for tree in versions {
+            tree.try_iter().try_for_each(|entry| entry.map(drop))?;
+        }
+        Ok(self.stats())
     }
 }
 
