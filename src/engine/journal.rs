@@ -14,6 +14,8 @@
 //! none.
 
 use crate::engine::batch::Batch;
+#[cfg(doc)]
+use crate::engine::map::Map;
 use crate::engine::snapshot::SnapshotMeta;
 use crate::error::Result;
 use crate::tree::{Hash, Tree};

@@ -325,6 +325,23 @@ pub(crate) type Pins = Mutex<HashMap<u64, u64>>;
 /// | `compact` | O(s) for s registered snapshots |
 /// | `stats` | O(nodes) across the live state and retained snapshots |
 ///
+/// # Store-backed maps
+///
+/// A map a [`Store`](crate::store::Store) gives out ([`Store::map`](crate::store::Store::map))
+/// has a [journal](crate::engine::journal): every change is logged before it is applied and
+/// acknowledged as the store's durability says, and survives reopening with the registry,
+/// snapshot metadata, current snapshot, retention, pending count and next id. Its versions'
+/// nodes load from disk on first use, so on such a map use the `try_` forms: reads
+/// ([`try_get`](Map::try_get), [`try_iter`](Map::try_iter), [`try_range`](Map::try_range),
+/// [`try_prefix`](Map::try_prefix), [`try_diff`](Map::try_diff),
+/// [`try_stats`](Map::try_stats)) report a failed load, and writes that return no `Result`
+/// ([`try_snapshot`](Map::try_snapshot), [`try_write_batch`](Map::try_write_batch),
+/// [`try_clear`](Map::try_clear), [`try_compact`](Map::try_compact),
+/// [`try_set_retention`](Map::try_set_retention)) report a failed log write or sync. The other
+/// forms load too, and panic where they cannot report. Pins are read sessions of the process:
+/// not persisted. A rollback must name a registered snapshot (a pruned one is no longer on
+/// disk: [`Error::UnknownSnapshot`]).
+///
 /// # Snapshot identity
 ///
 /// A snapshot id names one snapshot of one map, ever: every snapshot the map takes or
