@@ -345,7 +345,9 @@ impl Tree {
     pub fn try_get(&self, key: &[u8]) -> Result<Option<&[u8]>> {
         match &self.root {
             None => Ok(None),
-            Some(root) => Ok(fallible::leaf(root, key)?.map(leaf_value)),
+            Some(root) if self.stored => Ok(fallible::leaf(root, key)?.map(leaf_value)),
+            // Nothing to load: the in-memory walk.
+            Some(_) => Ok(self.get(key)),
         }
     }
 
@@ -358,8 +360,8 @@ impl Tree {
     /// insert, remove or get of `key` on this tree loads nothing more (and so cannot fail to).
     pub fn load_path(&self, key: &[u8]) -> Result<()> {
         match &self.root {
-            None => Ok(()),
-            Some(root) => fallible::load_path(root, key),
+            Some(root) if self.stored => fallible::load_path(root, key),
+            _ => Ok(()),
         }
     }
 
