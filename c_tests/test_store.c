@@ -1,5 +1,6 @@
 /* The durable store through the C ABI: options and their size field, open and close, the
- * writer lock, read-only openers, sync, checkpoint, refresh, stats, and bad arguments. */
+ * writer lock, read-only openers, sync, checkpoint, refresh, stats, the store's map handle
+ * (data and snapshots surviving reopen, use after close), and bad arguments. */
 #define _XOPEN_SOURCE 700
 #include <ftw.h>
 #include <stdint.h>
@@ -172,6 +173,155 @@ static void test_bad_arguments(const char *dir) {
     lqft_store_close(NULL);
 }
 
+/* Whether `map` holds `value` under `key`. */
+static int holds(const lqft_map *map, const char *key, const char *value) {
+    lqft_bytes got = {0};
+    lqft_status status = lqft_map_get(map, STR(key), &got);
+    int ok = status == LQFT_OK && bytes_eq(got.ptr, got.len, value);
+    if (status == LQFT_OK) lqft_bytes_free(&got);
+    return ok;
+}
+
+static void test_data_survives_reopen(const char *dir) {
+    lqft_store *store = NULL;
+    lqft_map *map = NULL;
+    CHECK_OK(lqft_store_open(dir, NULL, &store));
+    CHECK_OK(lqft_store_map(store, &map));
+    CHECK_OK(lqft_map_put(map, STR("alpha"), STR("1")));
+    CHECK_OK(lqft_map_put(map, (const uint8_t *)"b\0k", 3, STR("binary key")));
+    lqft_snapshot *first = NULL;
+    CHECK_OK(lqft_map_snapshot(map, &first));
+    lqft_snapshot_meta meta;
+    CHECK_OK(lqft_snapshot_metadata(first, &meta));
+    uint64_t first_id = meta.id;
+    uint8_t first_root[32];
+    CHECK_OK(lqft_snapshot_root_hash(first, first_root, sizeof first_root));
+    CHECK_OK(lqft_map_put(map, STR("alpha"), STR("2")));
+    CHECK_OK(lqft_map_delete(map, (const uint8_t *)"b\0k", 3));
+    CHECK_OK(lqft_store_checkpoint(store));
+    CHECK_OK(lqft_map_put(map, STR("gamma"), STR("3"))); /* in the WAL only */
+    lqft_snapshot_free(first);
+    lqft_map_free(map);
+    lqft_store_close(store);
+
+    store = NULL;
+    map = NULL;
+    CHECK_OK(lqft_store_open(dir, NULL, &store));
+    CHECK_OK(lqft_store_map(store, &map));
+    CHECK(holds(map, "alpha", "2"));
+    CHECK(holds(map, "gamma", "3"));
+    bool present = true;
+    CHECK_OK(lqft_map_contains(map, (const uint8_t *)"b\0k", 3, &present));
+    CHECK(!present);
+    uint64_t len = 0;
+    CHECK_OK(lqft_map_len(map, &len));
+    CHECK(len == 2);
+
+    /* The snapshot came back with its id, contents and root. */
+    lqft_snapshot *again = NULL;
+    CHECK_OK(lqft_map_snapshot_by_id(map, first_id, &again));
+    lqft_bytes value = {0};
+    CHECK_OK(lqft_snapshot_get(again, STR("alpha"), &value));
+    CHECK(bytes_eq(value.ptr, value.len, "1"));
+    lqft_bytes_free(&value);
+    CHECK_OK(lqft_snapshot_get(again, (const uint8_t *)"b\0k", 3, &value));
+    CHECK(bytes_eq(value.ptr, value.len, "binary key"));
+    lqft_bytes_free(&value);
+    uint8_t root[32];
+    CHECK_OK(lqft_snapshot_root_hash(again, root, sizeof root));
+    CHECK(memcmp(root, first_root, sizeof root) == 0);
+
+    /* Rollback is durable too. */
+    uint64_t discarded = 0;
+    CHECK_OK(lqft_map_rollback(map, again, LQFT_ROLLBACK_DISCARD, &discarded));
+    lqft_snapshot_free(again);
+    lqft_map_free(map);
+    lqft_store_close(store);
+
+    CHECK_OK(lqft_store_open(dir, NULL, &store));
+    CHECK_OK(lqft_store_map(store, &map));
+    CHECK(holds(map, "alpha", "1"));
+    CHECK_STATUS(lqft_map_get(map, STR("gamma"), &value), LQFT_NOT_FOUND);
+    lqft_map_free(map);
+    lqft_store_close(store);
+}
+
+static void test_reader_refresh_sees_new_commits(const char *dir) {
+    lqft_store *writer = NULL, *reader = NULL;
+    lqft_map *wmap = NULL, *rmap = NULL;
+    CHECK_OK(lqft_store_open(dir, NULL, &writer));
+    CHECK_OK(lqft_store_map(writer, &wmap));
+    CHECK_OK(lqft_map_put(wmap, STR("seen"), STR("before")));
+
+    lqft_store_options options;
+    CHECK_OK(lqft_store_options_init(&options, sizeof options));
+    options.read_only = true;
+    CHECK_OK(lqft_store_open(dir, &options, &reader));
+    CHECK_OK(lqft_store_map(reader, &rmap));
+    CHECK(holds(rmap, "seen", "before"));
+    CHECK_STATUS(lqft_map_put(rmap, STR("x"), STR("y")), LQFT_ERR_INVALID_ARGUMENT);
+    CHECK(last_error_has("read-only"));
+
+    CHECK_OK(lqft_map_put(wmap, STR("seen"), STR("after")));
+    CHECK_OK(lqft_map_put(wmap, STR("new"), STR("key")));
+    CHECK(holds(rmap, "seen", "before")); /* the state of its open, until refresh */
+    CHECK_OK(lqft_store_refresh(reader));
+    CHECK(holds(rmap, "seen", "after"));
+    CHECK(holds(rmap, "new", "key"));
+
+    /* And across a checkpoint, which retires the WAL the reader had read. */
+    CHECK_OK(lqft_store_checkpoint(writer));
+    CHECK_OK(lqft_map_put(wmap, STR("later"), STR("too")));
+    CHECK_OK(lqft_store_refresh(reader));
+    CHECK(holds(rmap, "later", "too"));
+    CHECK(holds(rmap, "new", "key"));
+
+    lqft_map_free(rmap);
+    lqft_store_close(reader);
+    lqft_map_free(wmap);
+    lqft_store_close(writer);
+}
+
+static void test_map_handle_after_close(const char *dir) {
+    lqft_store *store = NULL;
+    lqft_map *map = NULL;
+    CHECK_OK(lqft_store_open(dir, NULL, &store));
+    CHECK_OK(lqft_store_map(store, &map));
+    CHECK_OK(lqft_map_put(map, STR("kept"), STR("yes")));
+    lqft_snapshot *snap = NULL;
+    CHECK_OK(lqft_map_snapshot(map, &snap));
+    lqft_store_close(store);
+
+    /* Reads go on; writes fail clearly and change nothing. */
+    CHECK(holds(map, "kept", "yes"));
+    lqft_bytes value = {0};
+    CHECK_OK(lqft_snapshot_get(snap, STR("kept"), &value));
+    lqft_bytes_free(&value);
+    CHECK_STATUS(lqft_map_put(map, STR("after"), STR("close")), LQFT_ERR_INVALID_ARGUMENT);
+    CHECK(last_error_has("closed"));
+    CHECK_STATUS(lqft_map_delete(map, STR("kept")), LQFT_ERR_INVALID_ARGUMENT);
+    lqft_snapshot *refused = NULL;
+    CHECK_STATUS(lqft_map_snapshot(map, &refused), LQFT_ERR_INVALID_ARGUMENT);
+    CHECK(refused == NULL);
+    CHECK_STATUS(lqft_map_clear(map, NULL), LQFT_ERR_INVALID_ARGUMENT);
+    CHECK(holds(map, "kept", "yes"));
+
+    /* The lock stays with the map handle until it is freed. */
+    lqft_store *second = NULL;
+    CHECK_STATUS(lqft_store_open(dir, NULL, &second), LQFT_ERR_LOCKED);
+    lqft_map_free(map);
+    CHECK_OK(lqft_store_open(dir, NULL, &second));
+    lqft_map *again = NULL;
+    CHECK_OK(lqft_store_map(second, &again));
+    CHECK(holds(again, "kept", "yes"));
+    CHECK_STATUS(lqft_map_get(again, STR("after"), &value), LQFT_NOT_FOUND);
+    lqft_store_close(second); /* closing first, freeing the map after, is fine too */
+    lqft_map_free(again);
+    lqft_snapshot_free(snap);
+
+    CHECK_STATUS(lqft_store_map(NULL, &again), LQFT_ERR_NULL_ARGUMENT);
+}
+
 int main(void) {
     char dir[] = "/tmp/lqft-c-store-XXXXXX";
     if (!mkdtemp(dir)) {
@@ -185,6 +335,9 @@ int main(void) {
     test_options_sizes(store_dir);
     test_option_values(store_dir);
     test_lock_and_readers(store_dir);
+    test_data_survives_reopen(store_dir);
+    test_reader_refresh_sees_new_commits(store_dir);
+    test_map_handle_after_close(store_dir);
     test_bad_arguments(dir);
 
     remove_tree(dir);

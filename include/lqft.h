@@ -1793,17 +1793,49 @@ lqft_status lqft_store_open(const char *path,
                             struct lqft_store **out);
 
 /**
- * Closes a store: waits for a running background checkpoint, stops the background sync of
- * `LQFT_DURABILITY_ASYNC` and releases the writer lock. Writes acknowledged with
+ * Closes a store and releases the handle: waits for a running background checkpoint, and from
+ * then on every write through a map handle from `lqft_store_map` fails with
+ * `LQFT_ERR_INVALID_ARGUMENT` ("the store is closed"). Those map handles stay valid for reads
+ * (gets, snapshots, iterators, diffs) until they are freed. The writer lock, the open files
+ * and the background sync of `LQFT_DURABILITY_ASYNC` are released when the store and every
+ * map handle from it are released: free the map handles too before opening the directory for
+ * writing again (until then that open gets `LQFT_ERR_LOCKED`). Writes acknowledged with
  * `LQFT_DURABILITY_ASYNC` or `LQFT_DURABILITY_NONE` and not synced yet stay with the OS: call
  * `lqft_store_sync` first to make them durable. `NULL` is a no-op.
  *
- * Thread safety: no other thread may use `store` during or after this call.
+ * Thread safety: no other thread may use `store` during or after this call; other threads may
+ * go on using map handles from it (their writes fail from this call on).
  *
  * # Safety
  * `store` is `NULL` or a store from `lqft_store_open` that is not closed yet.
  */
 void lqft_store_close(struct lqft_store *store);
+
+/**
+ * Stores in `*out` a handle on the store's data: a versioned map on which every `lqft_map_*`
+ * function works as on a map from `lqft_map_new`, and durably — puts, deletes, batches,
+ * transactions, compare-and-swap, snapshots with their metadata, rollback, retention and
+ * compaction are logged to the WAL and acknowledged as the store's durability says, and
+ * survive closing and reopening (read sessions are of this process only). Snapshots,
+ * iterators, diffs and views made from it work as on any map. Every call gives a new handle
+ * on the same map.
+ *
+ * Reads may load nodes from the store's files: a get, contains, snapshot read or
+ * transaction read whose load fails returns `LQFT_ERR_IO` or `LQFT_ERR_CORRUPT`. Writes to a
+ * read-only store fail with `LQFT_ERR_INVALID_ARGUMENT`, writes after a failed write, sync or
+ * rename with `LQFT_ERR_POISONED`, writes after `lqft_store_close` with
+ * `LQFT_ERR_INVALID_ARGUMENT`; a read-only store's map moves forward on
+ * `lqft_store_refresh`.
+ *
+ * Ownership: the caller owns the handle and releases it with `lqft_map_free`, before or after
+ * `lqft_store_close` (see there: the store's files and lock are released when the store and
+ * all its map handles are). Errors: `LQFT_ERR_NULL_ARGUMENT`. Thread safety: any thread; the
+ * map is internally synchronised like any `lqft_map`.
+ *
+ * # Safety
+ * `store` is `NULL` or a live store; `out` is `NULL` or writable.
+ */
+lqft_status lqft_store_map(const struct lqft_store *store, struct lqft_map **out);
 
 /**
  * Makes every write acknowledged so far durable (one `fdatasync` of the WAL when something is

@@ -90,6 +90,35 @@ fn a_second_writer_is_refused_at_once_and_read_only_openers_see_commits() {
 }
 
 #[test]
+fn close_refuses_later_writes_through_the_map_and_keeps_the_lock_until_the_map_goes() {
+    let dir = TempDir::new("store-close");
+    let store = Store::open(&dir.0, small()).unwrap();
+    let map = Arc::clone(store.map());
+    map.put(b"kept", b"1").unwrap();
+    let snapshot = map.try_snapshot().unwrap();
+    store.close();
+    let closed = |e: &Error| matches!(e, Error::InvalidArgument(m) if m.contains("closed"));
+    assert!(closed(&map.put(b"after", b"2").unwrap_err()));
+    assert!(closed(&map.try_snapshot().unwrap_err()));
+    assert!(closed(&store.put(b"after", b"2").unwrap_err()));
+    assert!(closed(&store.checkpoint().unwrap_err()));
+    // Reads go on.
+    assert_eq!(map.try_get(b"kept").unwrap().as_deref(), Some(&b"1"[..]));
+    assert_eq!(snapshot.tree().try_get(b"kept").unwrap(), Some(&b"1"[..]));
+    assert!(map.try_get(b"after").unwrap().is_none());
+    // The lock is held while a handle on the map lives.
+    drop(store);
+    assert!(matches!(
+        Store::open(&dir.0, small()),
+        Err(Error::Locked { .. })
+    ));
+    drop(map);
+    let again = Store::open(&dir.0, small()).unwrap();
+    assert_eq!(again.get(b"kept").unwrap().as_deref(), Some(&b"1"[..]));
+    assert_eq!(again.get(b"after").unwrap(), None);
+}
+
+#[test]
 fn a_size_trigger_checkpoints_in_the_background_and_retires_the_wal() {
     let dir = TempDir::new("store-trigger");
     let options = StoreOptions {

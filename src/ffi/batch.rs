@@ -150,7 +150,7 @@ pub unsafe extern "C" fn lqft_map_write_batch(
                 Out::optional(out_applied, "out_applied")?,
             )
         };
-        let applied = map.map.write_batch(&batch.batch);
+        let applied = map.map.try_write_batch(&batch.batch)?;
         if let Some(out) = out {
             out.write(applied);
         }

@@ -226,7 +226,7 @@ pub unsafe extern "C" fn lqft_map_clear(
                 Out::optional(out_removed, "out_removed")?,
             )
         };
-        let removed = map.map.clear();
+        let removed = map.map.try_clear()?;
         if let Some(out) = out {
             out.write(removed);
         }

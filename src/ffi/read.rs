@@ -9,16 +9,17 @@ use super::guard::Outcome;
 use super::map::lqft_map;
 use super::snapshot::lqft_snapshot;
 use super::status::*;
-use crate::Tree;
+use crate::{Result, Tree};
 
 /// A handle on one readable version: the live state of an `lqft_map` or an `lqft_snapshot`.
 pub(crate) trait Version {
     /// The handle's argument name in error messages (`` `map` is NULL ``).
     const NAME: &'static str;
-    /// `read` applied to the value under `key`, while the version cannot change.
-    fn read_value<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Option<R>;
-    /// Whether `key` is present.
-    fn contains_key(&self, key: &[u8]) -> bool;
+    /// `read` applied to the value under `key`, while the version cannot change. Fails when a
+    /// stored node on the key's path (a store-backed version) cannot be loaded.
+    fn read_value<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Result<Option<R>>;
+    /// Whether `key` is present; fails as [`read_value`](Version::read_value).
+    fn contains_key(&self, key: &[u8]) -> Result<bool>;
     /// Number of entries. O(1).
     fn len(&self) -> u64;
     /// The version's tree: a map's live state as of this call, a snapshot's own tree.
@@ -27,11 +28,21 @@ pub(crate) trait Version {
 
 impl Version for lqft_map {
     const NAME: &'static str = "map";
-    fn read_value<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Option<R> {
-        self.map.read_value(key, read)
+    fn read_value<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        // A store's map may have to load nodes, which can fail: its reads take the fallible
+        // walk. An in-memory map keeps the faster infallible one.
+        if self.map.is_journaled() {
+            self.map.read_with(|tree| Ok(tree.try_get(key)?.map(read)))
+        } else {
+            Ok(self.map.read_value(key, read))
+        }
     }
-    fn contains_key(&self, key: &[u8]) -> bool {
-        self.map.contains_key(key)
+    fn contains_key(&self, key: &[u8]) -> Result<bool> {
+        if self.map.is_journaled() {
+            self.map.try_contains_key(key)
+        } else {
+            Ok(self.map.contains_key(key))
+        }
     }
     fn len(&self) -> u64 {
         self.map.len()
@@ -43,11 +54,11 @@ impl Version for lqft_map {
 
 impl Version for lqft_snapshot {
     const NAME: &'static str = "snapshot";
-    fn read_value<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Option<R> {
-        self.snapshot.get(key).map(read)
+    fn read_value<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        Ok(self.snapshot.tree().try_get(key)?.map(read))
     }
-    fn contains_key(&self, key: &[u8]) -> bool {
-        self.snapshot.contains_key(key)
+    fn contains_key(&self, key: &[u8]) -> Result<bool> {
+        self.snapshot.tree().try_contains_key(key)
     }
     fn len(&self) -> u64 {
         self.snapshot.len()
@@ -77,7 +88,7 @@ pub(crate) unsafe fn get<V: Version>(
             Out::new(out, "out")?,
         )
     };
-    Ok(match version.read_value(key, lqft_bytes::copy_of) {
+    Ok(match version.read_value(key, lqft_bytes::copy_of)? {
         Some(bytes) => {
             out.write(bytes);
             LQFT_OK
@@ -111,7 +122,7 @@ pub(crate) unsafe fn get_into<V: Version>(
         )
     };
     version
-        .read_value(key, |value| buf.fill(value, out_len))
+        .read_value(key, |value| buf.fill(value, out_len))?
         .unwrap_or(Ok(LQFT_NOT_FOUND))
 }
 
@@ -134,7 +145,7 @@ pub(crate) unsafe fn contains<V: Version>(
             Out::new(out, "out")?,
         )
     };
-    out.write(version.contains_key(key));
+    out.write(version.contains_key(key)?);
     Ok(LQFT_OK)
 }
 

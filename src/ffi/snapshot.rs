@@ -84,7 +84,7 @@ pub unsafe extern "C" fn lqft_map_snapshot(
     call("lqft_map_snapshot", || {
         // SAFETY: the caller promised a live map and a writable `out`.
         let (map, out) = unsafe { (handle(map, "map")?, Out::new(out, "out")?) };
-        give(out, map.map.snapshot())
+        give(out, map.map.try_snapshot()?)
     })
 }
 
@@ -172,7 +172,7 @@ pub unsafe extern "C" fn lqft_snapshot_get_view(
         };
         // The value lives in a leaf the snapshot's tree holds; the handle owns that tree, so the
         // bytes stay put until the handle is freed.
-        Ok(match snapshot.snapshot.get(key) {
+        Ok(match snapshot.snapshot.tree().try_get(key)? {
             Some(value) => {
                 out_value.write(value.as_ptr());
                 out_len.write(value.len());
@@ -523,7 +523,7 @@ pub unsafe extern "C" fn lqft_map_compact(
                 Out::optional(out_retained, "out_retained")?,
             )
         };
-        let report = map.map.compact(retain_last);
+        let report = map.map.try_compact(retain_last)?;
         if let Some(out) = pruned {
             out.write(lqft_ids::from_vec(report.pruned));
         }
@@ -561,7 +561,7 @@ pub unsafe extern "C" fn lqft_map_set_retention(
                 Out::optional(out_pruned, "out_pruned")?,
             )
         };
-        let ids = map.map.set_retention(enabled.then_some(retain_last));
+        let ids = map.map.try_set_retention(enabled.then_some(retain_last))?;
         if let Some(out) = pruned {
             out.write(lqft_ids::from_vec(ids));
         }

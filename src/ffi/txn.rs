@@ -90,7 +90,7 @@ pub unsafe extern "C" fn lqft_txn_get(
                 Out::new(out, "out")?,
             )
         };
-        Ok(match txn.open()?.get(key) {
+        Ok(match txn.open()?.try_get(key)? {
             Some(value) => {
                 out.write(lqft_bytes::copy_of(value));
                 LQFT_OK

@@ -9,7 +9,7 @@ use super::map::lqft_map;
 use super::read::{self, Version};
 use super::snapshot::write_hash;
 use super::status::*;
-use crate::Tree;
+use crate::{Result, Tree};
 
 /// The live state of a map as of `lqft_map_view`: a consistent read of several keys and a root
 /// hash, without registering a snapshot (no id, no metadata, never in the registry, nothing for
@@ -24,11 +24,11 @@ pub struct lqft_view {
 
 impl Version for lqft_view {
     const NAME: &'static str = "view";
-    fn read_value<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Option<R> {
-        self.tree.get(key).map(read)
+    fn read_value<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
+        Ok(self.tree.try_get(key)?.map(read))
     }
-    fn contains_key(&self, key: &[u8]) -> bool {
-        self.tree.contains_key(key)
+    fn contains_key(&self, key: &[u8]) -> Result<bool> {
+        self.tree.try_contains_key(key)
     }
     fn len(&self) -> u64 {
         self.tree.len()

@@ -113,6 +113,8 @@ struct Core {
     background: Mutex<Option<JoinHandle<()>>>,
     epoch: u64,
     checkpoints: AtomicU64,
+    /// Set by [`Store::close`]: writes are refused from then on.
+    closed: AtomicBool,
     _lock: Option<Box<dyn FsLock>>,
 }
 
@@ -137,6 +139,7 @@ impl Journal for StoreJournal {
                 "the store is open read-only; open it without read_only to write".into(),
             ));
         };
+        core.check_open()?;
         if let Some(cause) = core.poisoned.lock().clone() {
             return Err(Error::Poisoned {
                 cause: Box::new(cause),
@@ -263,6 +266,7 @@ impl Store {
             background: Mutex::new(None),
             epoch,
             checkpoints: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
             _lock: lock,
         });
         if let (Durability::Async { interval }, Some(_)) = (options.durability, &core.log) {
@@ -361,7 +365,22 @@ impl Store {
                 "a read-only store cannot checkpoint".into(),
             ));
         }
+        self.core.check_open()?;
         self.core.checkpoint(&self.map)
+    }
+
+    /// Closes the store for writing: every later write through it or its [`map`](Store::map)
+    /// and every later [`checkpoint`](Store::checkpoint) fails with [`Error::InvalidArgument`],
+    /// and a running background checkpoint is waited for. Reads go on: the map and its
+    /// snapshots stay readable. Writes acknowledged before keep the durability they were
+    /// acknowledged with ([`sync`](Store::sync) first makes them all durable). The writer lock
+    /// is held until the last handle on the map is dropped too, so a write that raced with
+    /// `close` still lands in a WAL no other writer touches.
+    pub fn close(&self) {
+        self.core.closed.store(true, Ordering::Release);
+        if let Some(handle) = self.core.background.lock().take() {
+            let _ = handle.join();
+        }
     }
 
     /// For a read-only opener: moves to the newest committed state (newest manifest and WAL).
@@ -431,6 +450,17 @@ impl Drop for Store {
 }
 
 impl Core {
+    /// Fails once [`Store::close`] has been called.
+    fn check_open(&self) -> Result<()> {
+        if self.closed.load(Ordering::Acquire) {
+            return Err(Error::InvalidArgument(
+                "the store is closed (Store::close, lqft_store_close): open it again to write"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
+
     fn counters(&self) -> StoreCounters {
         let log = self.log.as_ref().map(Log::stats).unwrap_or_default();
         let manifest = self.manifest.lock();
