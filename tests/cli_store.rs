@@ -271,3 +271,44 @@ fn store_help_is_reachable_every_way() {
     );
     assert!(stdout(&lqft(&["--help"], &dir)).contains("store info|verify|checkpoint|dump|load"));
 }
+
+#[test]
+fn info_lists_snapshots_verify_checks_each_and_dump_reads_one() {
+    let dir = TempDir::new("cli-store-snapshots");
+    assert_eq!(code(&load(&dir, LINES)), 0);
+    let (first, second) = {
+        let store = Store::open(dir.path("db"), StoreOptions::default()).unwrap();
+        let map = store.map();
+        let first = map.try_snapshot().unwrap();
+        map.put(b"a", b"changed").unwrap();
+        store.checkpoint().unwrap();
+        let second = map.try_snapshot().unwrap();
+        (
+            (first.id(), hex(&first.root_hash())),
+            (second.id(), hex(&second.root_hash())),
+        )
+    };
+    let info = json(&lqft(&["store", "info", "db"], &dir));
+    let snapshots = info["snapshots"].as_array().unwrap();
+    assert_eq!(snapshots.len(), 2, "{info}");
+    assert_eq!(snapshots[0]["snapshot_id"], first.0);
+    assert_eq!(snapshots[0]["root_hash"], first.1);
+    assert_eq!(snapshots[1]["snapshot_id"], second.0);
+    assert_eq!(snapshots[1]["root_hash"], second.1);
+    assert_eq!(snapshots[1]["parent_id"], first.0);
+    assert_eq!(info["current_snapshot_id"], second.0);
+
+    let out = lqft(&["store", "verify", "db"], &dir);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert_eq!(json(&out)["versions_verified"], 3);
+
+    let id = first.0.to_string();
+    let out = lqft(&["store", "dump", "db", "--snapshot-id", &id], &dir);
+    assert_eq!(code(&out), 0, "{}", stderr(&out));
+    assert!(stdout(&out).contains("{\"key\":\"a\",\"value\":\"1\"}"));
+    let out = lqft(&["store", "dump", "db"], &dir);
+    assert!(stdout(&out).contains("{\"key\":\"a\",\"value\":\"changed\"}"));
+    let out = lqft(&["store", "dump", "db", "--snapshot-id", "999"], &dir);
+    assert_eq!(code(&out), 1);
+    assert!(stderr(&out).contains("no snapshot 999"), "{}", stderr(&out));
+}

@@ -369,17 +369,21 @@ info, verify and dump open it read-only: they take no lock and run beside a writ
 its last committed state. checkpoint and load open it for writing: they fail (exit 1) while
 another process holds the writer lock.
 
-  info DIR                  print the store as JSON: items, key and value bytes, Merkle root
-                            (root_hash), manifest number, packs
+  info DIR                  print the store as JSON: the current version (items, key and value
+                            bytes, Merkle root), manifest number, packs, the current snapshot
+                            and every registered snapshot with its metadata and root
   verify DIR                check every pack file whole against the blake3 its manifest
-                            records, then load every node of the current version, check its
-                            structure and recompute every Merkle hash; print a JSON summary,
-                            or exit 1 with the damage found (a damaged or missing file)
+                            records, then load every node of every retained version (the
+                            current one and every registered snapshot), check its structure
+                            and recompute every Merkle hash; print a JSON summary, or exit 1
+                            with the damage found (a damaged or missing file)
   checkpoint DIR            write a checkpoint now: the nodes no pack holds yet into a new
                             pack, a new manifest, the WAL before it retired
-  dump DIR [--out PATH]     write the current entries in key order as JSON lines, the format of
-                            `lqft export` ({\"key\",\"value\"}, \"key_b64\"/\"value_b64\" for
-                            bytes that are not UTF-8); --out PATH is replaced atomically
+  dump DIR [--out PATH] [--snapshot-id N]
+                            write the current entries (or snapshot N's) in key order as JSON
+                            lines, the format of `lqft export` ({\"key\",\"value\"},
+                            \"key_b64\"/\"value_b64\" for bytes that are not UTF-8); --out PATH
+                            is replaced atomically
   load DIR [JSONL]          put the JSON lines of JSONL (standard input when absent or -), in
                             the formats `lqft import` reads, into the store (created when DIR
                             does not exist); a later line wins. Every line is checked before
@@ -388,7 +392,7 @@ another process holds the writer lock.
                             --max-input-bytes N refuses input longer than N (default 1 GiB)
 
 Exit status: 0 ok, 1 error (damage, I/O, locked by another writer, bad input), 2 usage error.",
-        values: &["--out", "--max-input-bytes"],
+        values: &["--out", "--max-input-bytes", "--snapshot-id"],
         switches: &[],
         run: cmd_store,
     },
@@ -784,7 +788,7 @@ const STORE_COMMANDS: &[(&str, &[&str])] = &[
     ("info", &[]),
     ("verify", &[]),
     ("checkpoint", &[]),
-    ("dump", &["--out"]),
+    ("dump", &["--out", "--snapshot-id"]),
     ("load", &["--max-input-bytes"]),
 ];
 
@@ -810,7 +814,7 @@ fn cmd_store(args: &Args) -> Result<u8, Failure> {
         "info" => store_info(dir),
         "verify" => store_verify(dir),
         "checkpoint" => store_checkpoint(dir),
-        "dump" => store_dump(dir, args.get("--out")),
+        "dump" => store_dump(dir, args),
         _ => store_load(dir, args, input),
     }
 }
@@ -870,6 +874,28 @@ fn store_info(dir: &Path) -> Result<u8, Failure> {
     report["current"] = describe_version(&store.view());
     report["manifest"] = counters.manifest.into();
     report["packs"] = counters.packs.into();
+    let map = store.map();
+    report["current_snapshot_id"] = map.current_snapshot().map(|s| s.id()).into();
+    report["snapshots"] = map
+        .snapshots()
+        .iter()
+        .map(|snapshot| {
+            let meta = snapshot.meta();
+            let mut entry = json!({
+                "snapshot_id": meta.id,
+                "parent_id": meta.parent_id,
+                "generation": meta.generation,
+                "created_at_ns": meta.created_at_ns,
+                "mutation_count": meta.mutation_count,
+            });
+            if let (Value::Object(entry), Value::Object(version)) =
+                (&mut entry, describe_version(snapshot.tree()))
+            {
+                entry.extend(version);
+            }
+            entry
+        })
+        .collect();
     print_json(&report)?;
     Ok(0)
 }
@@ -877,19 +903,24 @@ fn store_info(dir: &Path) -> Result<u8, Failure> {
 fn store_verify(dir: &Path) -> Result<u8, Failure> {
     let store = open_store(dir, true)?;
     let packs = store.verify_packs().map_err(|e| store_failure(dir, e))?;
-    let tree = store.view();
-    let root = tree.verify().map_err(|e| {
-        Failure::Error(
-            format!("{}: the current version is damaged: {e}", dir.display()),
-            1,
-        )
-    })?;
-    let mut current = describe_version(&tree);
-    current["root_hash"] = hex(&root);
+    let verify = |tree: &Tree, what: &str| -> Result<Value, Failure> {
+        let root = tree
+            .verify()
+            .map_err(|e| Failure::Error(format!("{}: {what} is damaged: {e}", dir.display()), 1))?;
+        let mut version = describe_version(tree);
+        version["root_hash"] = hex(&root);
+        Ok(version)
+    };
+    let current = verify(&store.view(), "the current version")?;
+    let snapshots = store.map().snapshots();
+    for snapshot in &snapshots {
+        verify(snapshot.tree(), &format!("snapshot {}", snapshot.id()))?;
+    }
     print_json(&json!({
         "dir": dir.to_string_lossy(),
         "verified": true,
         "packs_verified": packs,
+        "versions_verified": 1 + snapshots.len(),
         "current": current,
         "node_loads": store.counters().node_loads,
     }))?;
@@ -908,13 +939,26 @@ fn store_checkpoint(dir: &Path) -> Result<u8, Failure> {
     Ok(0)
 }
 
-fn store_dump(dir: &Path, out: Option<&str>) -> Result<u8, Failure> {
+fn store_dump(dir: &Path, args: &Args) -> Result<u8, Failure> {
     let store = open_store(dir, true)?;
-    let tree = store.view();
+    let tree = match args.int("--snapshot-id")? {
+        None => store.view(),
+        Some(id) => u64::try_from(id)
+            .ok()
+            .and_then(|id| store.map().snapshot_by_id(id))
+            .ok_or_else(|| {
+                Failure::Error(
+                    format!("{}: the store has no snapshot {id}", dir.display()),
+                    1,
+                )
+            })?
+            .tree()
+            .clone(),
+    };
     let items = tree
         .try_iter()
         .map(|item| item.map_err(std::io::Error::other));
-    write_jsonl(out, items).map_err(|failure| match failure {
+    write_jsonl(args.get("--out"), items).map_err(|failure| match failure {
         Failure::Error(message, code) => {
             Failure::Error(format!("{}: {message}", dir.display()), code)
         }
