@@ -322,6 +322,65 @@ static void test_map_handle_after_close(const char *dir) {
     CHECK_STATUS(lqft_store_map(NULL, &again), LQFT_ERR_NULL_ARGUMENT);
 }
 
+/* A damaged node record is reported by the read that reaches it, never read as data. */
+static void test_damaged_node_is_an_error_status(const char *dir) {
+    lqft_store *store = NULL;
+    lqft_map *map = NULL;
+    char key[32], value[32];
+    CHECK_OK(lqft_store_open(dir, NULL, &store));
+    CHECK_OK(lqft_store_map(store, &map));
+    CHECK_OK(lqft_map_clear(map, NULL));
+    for (int i = 0; i < 200; i++) {
+        snprintf(key, sizeof key, "key%03d", i);
+        snprintf(value, sizeof value, "value%03d", i);
+        CHECK_OK(lqft_map_put(map, STR(key), STR(value)));
+    }
+    CHECK_OK(lqft_store_checkpoint(store));
+    lqft_map_free(map);
+    lqft_store_close(store);
+
+    /* The first record of the newest pack (its header is 32 bytes, a frame's length 4). */
+    char pack[700];
+    unsigned newest = 0;
+    for (unsigned id = 1; id < 100; id++) {
+        snprintf(pack, sizeof pack, "%s/packs/%010u.0.pack", dir, id);
+        if (access(pack, F_OK) == 0) newest = id;
+    }
+    CHECK(newest > 0);
+    snprintf(pack, sizeof pack, "%s/packs/%010u.0.pack", dir, newest);
+    FILE *file = fopen(pack, "r+b");
+    CHECK(file != NULL);
+    if (!file) return;
+    unsigned char byte = 0;
+    CHECK(fseek(file, 40, SEEK_SET) == 0 && fread(&byte, 1, 1, file) == 1);
+    byte ^= 0x20;
+    CHECK(fseek(file, 40, SEEK_SET) == 0 && fwrite(&byte, 1, 1, file) == 1);
+    fclose(file);
+
+    CHECK_OK(lqft_store_open(dir, NULL, &store));
+    CHECK_OK(lqft_store_map(store, &map));
+    int damaged = 0;
+    for (int i = 0; i < 200; i++) {
+        snprintf(key, sizeof key, "key%03d", i);
+        snprintf(value, sizeof value, "value%03d", i);
+        lqft_bytes got = {0};
+        lqft_status status = lqft_map_get(map, STR(key), &got);
+        if (status == LQFT_OK) {
+            CHECK(bytes_eq(got.ptr, got.len, value));
+            lqft_bytes_free(&got);
+        } else {
+            CHECK_STATUS(status, LQFT_ERR_CORRUPT);
+            CHECK(got.ptr == NULL);
+            bool present = false;
+            CHECK_STATUS(lqft_map_contains(map, STR(key), &present), LQFT_ERR_CORRUPT);
+            damaged++;
+        }
+    }
+    CHECK(damaged > 0);
+    lqft_map_free(map);
+    lqft_store_close(store);
+}
+
 int main(void) {
     char dir[] = "/tmp/lqft-c-store-XXXXXX";
     if (!mkdtemp(dir)) {
@@ -338,6 +397,7 @@ int main(void) {
     test_data_survives_reopen(store_dir);
     test_reader_refresh_sees_new_commits(store_dir);
     test_map_handle_after_close(store_dir);
+    test_damaged_node_is_an_error_status(store_dir);
     test_bad_arguments(dir);
 
     remove_tree(dir);

@@ -52,6 +52,7 @@ NOT_YET_WRAPPED = {
     for name in (
         "lqft_store_checkpoint",
         "lqft_store_close",
+        "lqft_store_map",
         "lqft_store_open",
         "lqft_store_options_init",
         "lqft_store_refresh",
