@@ -275,6 +275,16 @@ fn open_attaches_every_snapshot_unloaded_and_a_diff_loads_only_differing_paths()
     assert_eq!(store.counters().node_loads, 0, "open loads no node");
     let map = store.map();
     assert_eq!(map.snapshot_count(), 20);
+    // The live state equals the last snapshot: one attached version, loaded once for both.
+    let last = map.snapshot_by_id(20).unwrap();
+    assert!(map.read_with(|live| live.ptr_eq(last.tree())));
+    assert!(map.try_get(&7u32.to_be_bytes()).unwrap().is_some());
+    let loads = store.counters().node_loads;
+    assert!(last.try_get(&7u32.to_be_bytes()).unwrap().is_some());
+    assert_eq!(store.counters().node_loads, loads);
+    drop(store);
+    let store = open(&dir);
+    let map = store.map();
     assert_eq!(
         store.counters().node_loads,
         0,

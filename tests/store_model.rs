@@ -9,7 +9,7 @@
 
 mod common;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -17,7 +17,9 @@ use common::xorshift;
 use lqft::store::log::Durability;
 use lqft::store::sim::{Crash, SimFs};
 use lqft::store::{Store, StoreOptions};
-use lqft::{Batch, Error, ImportOptions, Map, RollbackPolicy, SnapshotIds, SnapshotMeta, Tree};
+use lqft::{
+    Batch, Error, ImportOptions, Map, ReadSession, RollbackPolicy, SnapshotIds, SnapshotMeta, Tree,
+};
 
 type Entries = BTreeMap<Vec<u8>, Vec<u8>>;
 
@@ -42,15 +44,15 @@ impl Model {
         }
     }
 
-    /// Prunes to the newest `keep` snapshots plus the current one (no pins in this test).
-    fn prune(&mut self, keep: usize) -> Vec<u64> {
+    /// Prunes to the newest `keep` snapshots plus the current one and the pinned ones.
+    fn prune(&mut self, keep: usize, pinned: &BTreeSet<u64>) -> Vec<u64> {
         let excess = self.registry.len().saturating_sub(keep);
         let pruned: Vec<u64> = self
             .registry
             .keys()
             .take(excess)
             .copied()
-            .filter(|id| Some(*id) != self.current)
+            .filter(|id| Some(*id) != self.current && !pinned.contains(id))
             .collect();
         for id in &pruned {
             self.registry.remove(id);
@@ -90,6 +92,8 @@ struct Run {
     window: Vec<Model>,
     /// Every snapshot's metadata as taken or imported.
     metas: HashMap<u64, SnapshotMeta>,
+    /// Read sessions held now (in-memory: a reopen or crash ends them).
+    sessions: Vec<ReadSession>,
     rng: u64,
     durability: Durability,
     ops: u64,
@@ -119,6 +123,10 @@ impl Run {
         let len = self.rand(24) as usize;
         let byte = self.rand(256) as u8;
         vec![byte; len]
+    }
+
+    fn pinned(&self) -> BTreeSet<u64> {
+        self.sessions.iter().map(|s| s.id()).collect()
     }
 
     fn map(&self) -> &Arc<Map> {
@@ -194,7 +202,8 @@ impl Run {
                 self.model.current = Some(id);
                 self.model.next_id += 1;
                 if let Some(keep) = self.model.retention {
-                    self.model.prune(keep);
+                    let pinned = self.pinned();
+                    self.model.prune(keep, &pinned);
                 }
             }
             76..82 => {
@@ -226,13 +235,15 @@ impl Run {
                 };
                 let pruned = map.try_set_retention(keep).unwrap();
                 self.model.retention = keep;
-                let model_pruned = keep.map_or(Vec::new(), |n| self.model.prune(n));
+                let pinned = self.pinned();
+                let model_pruned = keep.map_or(Vec::new(), |n| self.model.prune(n, &pinned));
                 assert_eq!(pruned, model_pruned);
             }
             84..86 => {
                 let keep = self.rand(5) as usize;
                 let report = map.try_compact(keep).unwrap();
-                assert_eq!(report.pruned, self.model.prune(keep));
+                let pinned = self.pinned();
+                assert_eq!(report.pruned, self.model.prune(keep, &pinned));
             }
             86 => {
                 let mut tree = Tree::new();
@@ -278,6 +289,16 @@ impl Run {
                 self.durable();
                 return;
             }
+            89 | 90 => {
+                // Pin a registered snapshot, or end a session (pins are not changes).
+                if self.rand(2) == 0 && !self.sessions.is_empty() {
+                    let at = self.rand(self.sessions.len() as u64) as usize;
+                    self.sessions.swap_remove(at);
+                } else if let Some(snapshot) = map.snapshot_at(self.rand(8) as usize) {
+                    self.sessions.push(map.pin(&snapshot).unwrap());
+                }
+                return;
+            }
             _ => {
                 let (key, value) = (self.key(), self.value());
                 map.put(&key, &value).unwrap();
@@ -293,6 +314,7 @@ impl Run {
         let map = self.map();
         let pending = map.pending_mutations();
         let metas: Vec<SnapshotMeta> = map.snapshots().iter().map(|s| s.meta().clone()).collect();
+        self.sessions.clear();
         self.store = None;
         self.durability = self.pick_durability();
         let store = Store::open_with(Arc::new(self.fs.clone()), options(self.durability))
@@ -315,6 +337,7 @@ impl Run {
     /// Simulated power loss now: the recovered state is one of the window's.
     fn crash(&mut self) {
         let image = self.fs.crash(Crash::Random(self.rng));
+        self.sessions.clear();
         self.store = None;
         self.fs = image;
         self.durability = self.pick_durability();
@@ -357,6 +380,7 @@ fn run(seed: u64, ops: u64) -> (u64, u64, u64) {
         model: Model::new(),
         window: vec![Model::new()],
         metas: HashMap::new(),
+        sessions: Vec::new(),
         rng: seed,
         durability: Durability::None,
         ops: 0,

@@ -722,7 +722,18 @@ fn attach_root(root: Option<&StoredRoot>, packs: &Arc<Packs>) -> Tree {
 }
 
 /// The map the manifest describes, every version unloaded: O(s) for s snapshots, no reads.
+/// Versions with the same root (the live state and the snapshot it equals, say) share one
+/// attached tree, so what one loads the other reads, and a write copies it as in memory.
 fn attach(manifest: &Manifest, packs: &Arc<Packs>) -> Result<Map> {
+    let mut attached: HashMap<(u32, u32), Tree> = HashMap::new();
+    let mut attach_shared = |root: Option<&StoredRoot>| match root {
+        None => Tree::new(),
+        Some(r) => attached
+            .entry((r.pack, r.ordinal))
+            .or_insert_with(|| attach_root(Some(r), packs))
+            .clone(),
+    };
+    let live = attach_shared(manifest.root.as_ref());
     let snapshots = manifest
         .snapshots
         .iter()
@@ -736,11 +747,11 @@ fn attach(manifest: &Manifest, packs: &Arc<Packs>) -> Result<Map> {
                 delta_size: s.delta_size,
                 size: s.root.map_or(0, |r| r.len),
             };
-            (meta, attach_root(s.root.as_ref(), packs))
+            (meta, attach_shared(s.root.as_ref()))
         })
         .collect();
     Map::from_image(MapImage {
-        live: attach_root(manifest.root.as_ref(), packs),
+        live,
         snapshots,
         current: manifest.current_snapshot,
         retention: manifest.retention,
