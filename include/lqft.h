@@ -277,6 +277,62 @@ typedef struct lqft_save_options {
 } lqft_save_options;
 
 /**
+ * How a file (or its bytes in memory) is written: the signing key and the validity window.
+ * Pass `NULL` for an unsigned document without a window.
+ *
+ * The key is given either as bytes (`sign_key`, `sign_key_len`: the content of a key file,
+ * so a secret never has to be written to a file) or as a path (`sign_key_path`), not both.
+ * Timestamps are seconds since the Unix epoch (UTC) within years 1 to 9999; the window is
+ * written into the signed payload as well as into the envelope.
+ */
+typedef struct lqft_write_options {
+  /**
+   * Must be `sizeof(lqft_write_options)` (lets later versions add fields).
+   */
+  size_t size;
+  /**
+   * Key material: an Ed25519 private key in PKCS#8 PEM (text starting with
+   * `-----BEGIN `), or any other non-empty bytes as an HMAC-SHA256 secret. Borrowed for
+   * the call; `NULL` (with length 0) for none.
+   */
+  const uint8_t *sign_key;
+  /**
+   * Length of `sign_key` in bytes.
+   */
+  size_t sign_key_len;
+  /**
+   * Path of a file holding the key material; `NULL` for none.
+   */
+  const char *sign_key_path;
+  /**
+   * Whether `not_before` is written.
+   */
+  bool has_not_before;
+  /**
+   * The file is not valid before this time (seconds since the Unix epoch).
+   */
+  int64_t not_before;
+  /**
+   * Whether `expires_at` is written.
+   */
+  bool has_expires_at;
+  /**
+   * The file is expired from this time on (seconds since the Unix epoch); after
+   * `not_before` when both are given.
+   */
+  int64_t expires_at;
+  /**
+   * Whether `warn_before_expiry_seconds` is written.
+   */
+  bool has_warn_before_expiry;
+  /**
+   * Readers report `expiring-soon` when no more than this many seconds remain; a non-zero
+   * value requires `expires_at`.
+   */
+  uint64_t warn_before_expiry_seconds;
+} lqft_write_options;
+
+/**
  * What loading or inspecting a file requires of it. Pass `NULL` for no verification.
  */
 typedef struct lqft_verify_options {
@@ -334,6 +390,47 @@ typedef struct lqft_load_options {
    */
   lqft_snapshot_ids ids;
 } lqft_load_options;
+
+/**
+ * What reading a file (or its bytes) requires of it. Pass `NULL` for no verification.
+ *
+ * The verification key is given either as bytes (`verify_key`, `verify_key_len`) or as a
+ * path (`verify_key_path`), not both.
+ */
+typedef struct lqft_verification {
+  /**
+   * Must be `sizeof(lqft_verification)` (lets later versions add fields).
+   */
+  size_t size;
+  /**
+   * Key material: an Ed25519 public key PEM, or the HMAC-SHA256 secret. Borrowed for the
+   * call; `NULL` (with length 0) for none.
+   */
+  const uint8_t *verify_key;
+  /**
+   * Length of `verify_key` in bytes.
+   */
+  size_t verify_key_len;
+  /**
+   * Path of a file holding the key material; `NULL` for none.
+   */
+  const char *verify_key_path;
+  /**
+   * Path of a trust store (a directory of public keys or a trust-store manifest): the
+   * document must carry an Ed25519 signature by one of its non-revoked signers. `NULL`
+   * for none.
+   */
+  const char *trusted_signers_path;
+  /**
+   * Whether `min_remaining_validity_seconds` applies.
+   */
+  bool require_freshness;
+  /**
+   * With `require_freshness`: at least this many seconds of signed, verified validity must
+   * remain.
+   */
+  int64_t min_remaining_validity_seconds;
+} lqft_verification;
 
 /**
  * How a range bound applies to the bytes given with it: `LQFT_BOUND_INCLUDED`,
@@ -927,6 +1024,40 @@ lqft_status lqft_map_save_bundle(const struct lqft_map *map,
                                  const struct lqft_save_options *options);
 
 /**
+ * `lqft_snapshot_save` with its key and validity in `options` (`NULL`: unsigned, no
+ * window): the signing key as bytes (so no secret has to go through a file) or a path, and
+ * the window as explicit `not_before` / `expires_at` / `warn_before_expiry_seconds`.
+ *
+ * Files: as `lqft_snapshot_save`.
+ *
+ * Errors: as `lqft_snapshot_save`; `LQFT_ERR_INVALID_ARGUMENT` when `options->size` is not
+ * `sizeof(lqft_write_options)`, the key is given both ways or is unusable, or the window
+ * is impossible (`expires_at` not after `not_before`, a warning without `expires_at`, a
+ * time outside years 1 to 9999).
+ *
+ * # Safety
+ * `snapshot` is `NULL` or a live snapshot; `path` is `NULL` or NUL-terminated; `options` is
+ * `NULL` or readable, its key bytes readable for `sign_key_len` bytes and its path `NULL` or
+ * NUL-terminated.
+ */
+lqft_status lqft_snapshot_save_with(const struct lqft_snapshot *snapshot,
+                                    const char *path,
+                                    const struct lqft_write_options *options);
+
+/**
+ * `lqft_map_save_bundle` with its key and validity in `options`, as
+ * `lqft_snapshot_save_with`.
+ *
+ * Files and errors: as `lqft_snapshot_save_with`.
+ *
+ * # Safety
+ * `map` is `NULL` or a live map; `path` and `options` as for `lqft_snapshot_save_with`.
+ */
+lqft_status lqft_map_save_bundle_with(const struct lqft_map *map,
+                                      const char *path,
+                                      const struct lqft_write_options *options);
+
+/**
  * Reads, verifies and registers the snapshot in the `lqft-snapshot-v1` file at `path` with
  * its metadata, under the id the file records (a fresh one if it records none); with
  * `activate`, also makes it current (rolling back the live state under `pending`). Stores a
@@ -1015,6 +1146,42 @@ lqft_status lqft_map_load_bundle_with(const struct lqft_map *map,
                                       struct lqft_ids *out_ids);
 
 /**
+ * `lqft_map_load_snapshot_with` whose requirements are an `lqft_verification`: the
+ * verification key as bytes (or a path), a trust store path, a freshness floor. `NULL`
+ * verifies nothing (a signed file then loads unchecked, as in LQFT).
+ *
+ * Errors: as `lqft_map_load_snapshot_with`; `LQFT_ERR_INVALID_ARGUMENT` when
+ * `verify->size` is not `sizeof(lqft_verification)` or the key is given both ways.
+ * Ownership: the caller owns `*out` and releases it with `lqft_snapshot_free`.
+ *
+ * # Safety
+ * `map` is `NULL` or a live map; `path` is `NULL` or NUL-terminated; `verify` is `NULL` or
+ * readable, its key bytes readable for `verify_key_len` bytes and its paths `NULL` or
+ * NUL-terminated; `options` is `NULL` or readable; `out` is `NULL` or writable.
+ */
+lqft_status lqft_map_load_snapshot_verified(const struct lqft_map *map,
+                                            const char *path,
+                                            const struct lqft_verification *verify,
+                                            const struct lqft_load_options *options,
+                                            struct lqft_snapshot **out);
+
+/**
+ * `lqft_map_load_bundle_with` whose requirements are an `lqft_verification`, as
+ * `lqft_map_load_snapshot_verified`.
+ *
+ * Errors: as `lqft_map_load_snapshot_verified`.
+ * Ownership: the caller releases `*out_ids` with `lqft_ids_free`.
+ *
+ * # Safety
+ * As for `lqft_map_load_snapshot_verified`; `out_ids` is `NULL` or writable.
+ */
+lqft_status lqft_map_load_bundle_verified(const struct lqft_map *map,
+                                          const char *path,
+                                          const struct lqft_verification *verify,
+                                          const struct lqft_load_options *options,
+                                          struct lqft_ids *out_ids);
+
+/**
  * Inspects the persisted file at `path` and stores LQFT's JSON report (`signature`,
  * `integrity`, `validity`, `payload`, `policy_check`, `effective_policy`) in `*out`. A file
  * that fails the policy in `verify` still gives `LQFT_OK`: the report's `policy_check` says
@@ -1034,6 +1201,23 @@ lqft_status lqft_map_load_bundle_with(const struct lqft_map *map,
 lqft_status lqft_file_inspect(const char *path,
                               const struct lqft_verify_options *verify,
                               struct lqft_bytes *out);
+
+/**
+ * `lqft_file_inspect` whose requirements are an `lqft_verification` (the verification key
+ * as bytes or a path). A key that cannot be used is reported in the report's
+ * `policy_check`, like any other policy failure.
+ *
+ * Files and errors: as `lqft_file_inspect`; `LQFT_ERR_INVALID_ARGUMENT` when
+ * `verify->size` is not `sizeof(lqft_verification)` or the key is given both ways.
+ * Ownership: the caller releases `*out` with `lqft_bytes_free`.
+ *
+ * # Safety
+ * `path` is `NULL` or NUL-terminated; `verify` as for `lqft_map_load_snapshot_verified`;
+ * `out` is `NULL` or writable.
+ */
+lqft_status lqft_file_inspect_verified(const char *path,
+                                       const struct lqft_verification *verify,
+                                       struct lqft_bytes *out);
 
 /**
  * Generates an Ed25519 key pair and writes the private key (PKCS#8 PEM, file mode 0600) to
@@ -1423,6 +1607,84 @@ lqft_status lqft_map_clear(const struct lqft_map *map, uint64_t *out_removed);
  * `map` is `NULL` or a live map; `out` is `NULL` or writable.
  */
 lqft_status lqft_map_pending_mutations(const struct lqft_map *map, uint64_t *out);
+
+/**
+ * Stores in `*out` the `lqft-snapshot-v1` document of `snapshot` (an
+ * `lqft-persisted-file-v1` envelope, signed and with a validity window as `options` says):
+ * the bytes `lqft_snapshot_save_with` writes to a path not ending in `.gz`.
+ *
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (as
+ * `lqft_snapshot_save_with`), `LQFT_ERR_LIMIT` (a document over the 1 GiB readers accept).
+ * Ownership: the caller owns `*out` (JSON text, NUL-terminated) and releases it with
+ * `lqft_bytes_free`.
+ *
+ * # Safety
+ * `snapshot` is `NULL` or a live snapshot; `options` as for `lqft_snapshot_save_with`;
+ * `out` is `NULL` or writable.
+ */
+lqft_status lqft_snapshot_export(const struct lqft_snapshot *snapshot,
+                                 const struct lqft_write_options *options,
+                                 struct lqft_bytes *out);
+
+/**
+ * Stores in `*out` the `lqft-snapshot-bundle-v1` document of every registered snapshot of
+ * `map` (with the current snapshot id): the bytes `lqft_map_save_bundle_with` writes to a
+ * path not ending in `.gz`.
+ *
+ * Errors: as `lqft_snapshot_export`; `LQFT_ERR_CORRUPT` when the map has no snapshot to
+ * export.
+ * Ownership: as `lqft_snapshot_export`.
+ *
+ * # Safety
+ * `map` is `NULL` or a live map; `options` and `out` as for `lqft_snapshot_export`.
+ */
+lqft_status lqft_map_export_bundle(const struct lqft_map *map,
+                                   const struct lqft_write_options *options,
+                                   struct lqft_bytes *out);
+
+/**
+ * Reads, verifies and registers the snapshot in the document `(data, len)`: the content of
+ * an `lqft-snapshot-v1` file, as JSON text or gzip-compressed (recognised by its magic
+ * bytes). Checks, ids, activation and errors are those of `lqft_map_load_snapshot_verified`
+ * on a file of these bytes; `options` `NULL` means recorded id, no activation. Stores a
+ * handle on the snapshot in `*out` unless `out` is `NULL`.
+ *
+ * Errors: as `lqft_map_load_snapshot_verified` (`LQFT_ERR_LIMIT` for a document over 1 GiB,
+ * or 1 GiB decompressed), except `LQFT_ERR_IO`, which only a key file or trust store given
+ * by path can cause. The map is unchanged on error.
+ * Ownership: `data` is borrowed for the call; the caller owns `*out` and releases it with
+ * `lqft_snapshot_free`.
+ *
+ * # Safety
+ * `map` is `NULL` or a live map; `data` is `NULL` (with `len` 0) or readable for `len`
+ * bytes; `verify` as for `lqft_map_load_snapshot_verified`; `options` is `NULL` or readable;
+ * `out` is `NULL` or writable.
+ */
+lqft_status lqft_map_import_snapshot(const struct lqft_map *map,
+                                     const uint8_t *data,
+                                     size_t len,
+                                     const struct lqft_verification *verify,
+                                     const struct lqft_load_options *options,
+                                     struct lqft_snapshot **out);
+
+/**
+ * Reads, verifies and registers every snapshot of the `lqft-snapshot-bundle-v1` document
+ * `(data, len)`, all or none, as `lqft_map_load_bundle_verified` does for a file of these
+ * bytes. Stores the registered ids in `*out_ids` unless it is `NULL`.
+ *
+ * Errors: as `lqft_map_import_snapshot`.
+ * Ownership: `data` is borrowed for the call; the caller releases `*out_ids` with
+ * `lqft_ids_free`.
+ *
+ * # Safety
+ * As for `lqft_map_import_snapshot`; `out_ids` is `NULL` or writable.
+ */
+lqft_status lqft_map_import_bundle(const struct lqft_map *map,
+                                   const uint8_t *data,
+                                   size_t len,
+                                   const struct lqft_verification *verify,
+                                   const struct lqft_load_options *options,
+                                   struct lqft_ids *out_ids);
 
 /**
  * Pins `snapshot` for a read session and stores the session in `*out`. Pins nest: a snapshot

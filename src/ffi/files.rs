@@ -22,6 +22,9 @@ use std::time::SystemTime;
 use super::args::{Out, handle, path};
 use super::bytes::{lqft_bytes, lqft_ids};
 use super::error::Fail;
+use super::file_options::{
+    Verifier, lqft_verification, lqft_write_options, read_sized, write_inputs,
+};
 use super::guard::{Outcome, call};
 use super::map::lqft_map;
 use super::snapshot::{
@@ -33,11 +36,11 @@ use crate::formats::inspect::{InspectOptions, inspect_persisted_file};
 use crate::formats::keypair::write_ed25519_keypair;
 use crate::formats::keys::read_key_material;
 use crate::formats::map_files::{
-    LoadOptions, load_bundle_file, load_snapshot_file, save_bundle, save_snapshot,
+    LoadOptions, Source, load_bundle, load_snapshot, save_bundle, save_snapshot,
 };
 use crate::formats::{
     Error as FileError, ErrorKind, SignKey, TrustStore, TrustStoreOptions, Validity, VerifyKey,
-    VerifyOptions, WriteOptions,
+    WriteOptions,
 };
 
 /// How a file is written. Pass `NULL` for an unsigned file without a validity window.
@@ -74,7 +77,10 @@ pub struct lqft_verify_options {
 ///
 /// # Safety
 /// As for [`path`].
-unsafe fn optional_path<'a>(ptr: *const c_char, what: &str) -> Result<Option<&'a Path>, Fail> {
+pub(super) unsafe fn optional_path<'a>(
+    ptr: *const c_char,
+    what: &str,
+) -> Result<Option<&'a Path>, Fail> {
     if ptr.is_null() {
         Ok(None)
     } else {
@@ -141,27 +147,21 @@ unsafe fn save_inputs(
     Ok((key, validity))
 }
 
-/// The body of `lqft_snapshot_save` / `lqft_map_save_bundle`: checks the handle named `what`,
-/// the path and the options, then writes the file with `write_file`.
+/// The body of the saves: checks the handle named `what` and the path, reads the signing key
+/// and window with `inputs`, then writes the file with `write_file`.
 ///
 /// # Safety
-/// `handle` is `NULL` or a live handle; `path` is `NULL` or NUL-terminated; `options` is `NULL`
-/// or readable, with `NULL` or NUL-terminated paths.
+/// `handle` is `NULL` or a live handle; `path` is `NULL` or NUL-terminated.
 unsafe fn save<H>(
     handle: *const H,
     what: &str,
     path: *const c_char,
-    options: *const lqft_save_options,
+    inputs: impl FnOnce() -> Result<(Option<SignKey>, Option<Validity>), Fail>,
     write_file: impl FnOnce(&H, &Path, &WriteOptions<'_>) -> Result<(), FileError>,
 ) -> Outcome {
     // SAFETY: forwarded contract.
-    let (handle, path, (key, validity)) = unsafe {
-        (
-            self::handle(handle, what)?,
-            self::path(path, "path")?,
-            save_inputs(options)?,
-        )
-    };
+    let (handle, path) = unsafe { (self::handle(handle, what)?, self::path(path, "path")?) };
+    let (key, validity) = inputs()?;
     let write = WriteOptions {
         sign_key: key.as_ref(),
         validity: validity.as_ref(),
@@ -193,25 +193,16 @@ impl lqft_verify_options {
     }
 }
 
-/// The verification keys named by `options`, loaded; `NULL` options verify nothing.
-struct Verifier {
-    key: Option<VerifyKey>,
-    signers: Option<TrustStore>,
-    freshness: Option<i64>,
-}
-
-impl Verifier {
+impl Verifier<'_> {
+    /// The keys named by the path-based `options`, loaded; `NULL` options verify nothing.
+    ///
     /// # Safety
     /// `options` is `NULL` or points to a readable `lqft_verify_options` whose paths are
     /// `NULL` or NUL-terminated.
-    unsafe fn load(options: *const lqft_verify_options) -> Result<Verifier, Fail> {
+    unsafe fn load(options: *const lqft_verify_options) -> Result<Verifier<'static>, Fail> {
         // SAFETY: forwarded contract.
         let Some(options) = (unsafe { options.as_ref() }) else {
-            return Ok(Verifier {
-                key: None,
-                signers: None,
-                freshness: None,
-            });
+            return Ok(Verifier::none());
         };
         // SAFETY: forwarded contract.
         let (key_path, signers_path) = unsafe { options.paths() }?;
@@ -219,20 +210,7 @@ impl Verifier {
         let signers = signers_path
             .map(|p| TrustStore::load(p, &TrustStoreOptions::default()))
             .transpose()?;
-        let freshness = options.freshness();
-        Ok(Verifier {
-            key,
-            signers,
-            freshness,
-        })
-    }
-
-    fn options(&self) -> VerifyOptions<'_> {
-        VerifyOptions {
-            verify_key: self.key.as_ref(),
-            trusted_signers: self.signers.as_ref(),
-            min_remaining_validity_seconds: self.freshness,
-        }
+        Ok(Verifier::loaded(key, signers, options.freshness()))
     }
 }
 
@@ -268,7 +246,7 @@ pub unsafe extern "C" fn lqft_snapshot_save(
             snapshot,
             "snapshot",
             path,
-            options,
+            || save_inputs(options),
             |snapshot, path, write| save_snapshot(path, &snapshot.snapshot, write),
         )
     })
@@ -290,9 +268,71 @@ pub unsafe extern "C" fn lqft_map_save_bundle(
 ) -> lqft_status {
     // SAFETY: the caller promised a live map, a C-string path and readable options.
     call("lqft_map_save_bundle", || unsafe {
-        save(map, "map", path, options, |map, path, write| {
-            save_bundle(path, &map.map, None, write)
-        })
+        save(
+            map,
+            "map",
+            path,
+            || save_inputs(options),
+            |map, path, write| save_bundle(path, &map.map, None, write),
+        )
+    })
+}
+
+/// `lqft_snapshot_save` with its key and validity in `options` (`NULL`: unsigned, no
+/// window): the signing key as bytes (so no secret has to go through a file) or a path, and
+/// the window as explicit `not_before` / `expires_at` / `warn_before_expiry_seconds`.
+///
+/// Files: as `lqft_snapshot_save`.
+///
+/// Errors: as `lqft_snapshot_save`; `LQFT_ERR_INVALID_ARGUMENT` when `options->size` is not
+/// `sizeof(lqft_write_options)`, the key is given both ways or is unusable, or the window
+/// is impossible (`expires_at` not after `not_before`, a warning without `expires_at`, a
+/// time outside years 1 to 9999).
+///
+/// # Safety
+/// `snapshot` is `NULL` or a live snapshot; `path` is `NULL` or NUL-terminated; `options` is
+/// `NULL` or readable, its key bytes readable for `sign_key_len` bytes and its path `NULL` or
+/// NUL-terminated.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_snapshot_save_with(
+    snapshot: *const lqft_snapshot,
+    path: *const c_char,
+    options: *const lqft_write_options,
+) -> lqft_status {
+    // SAFETY: the caller promised a live snapshot, a C-string path and readable options.
+    call("lqft_snapshot_save_with", || unsafe {
+        save(
+            snapshot,
+            "snapshot",
+            path,
+            || write_inputs(options),
+            |snapshot, path, write| save_snapshot(path, &snapshot.snapshot, write),
+        )
+    })
+}
+
+/// `lqft_map_save_bundle` with its key and validity in `options`, as
+/// `lqft_snapshot_save_with`.
+///
+/// Files and errors: as `lqft_snapshot_save_with`.
+///
+/// # Safety
+/// `map` is `NULL` or a live map; `path` and `options` as for `lqft_snapshot_save_with`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_map_save_bundle_with(
+    map: *const lqft_map,
+    path: *const c_char,
+    options: *const lqft_write_options,
+) -> lqft_status {
+    // SAFETY: the caller promised a live map, a C-string path and readable options.
+    call("lqft_map_save_bundle_with", || unsafe {
+        save(
+            map,
+            "map",
+            path,
+            || write_inputs(options),
+            |map, path, write| save_bundle(path, &map.map, None, write),
+        )
     })
 }
 
@@ -326,22 +366,11 @@ pub struct lqft_load_options {
 /// # Safety
 /// `options` is `NULL` or points to a readable `lqft_load_options` whose `size` field is
 /// readable (the rest is read only when `size` is right).
-unsafe fn load_choices(
-    options: *const lqft_load_options,
-) -> Result<(bool, lqft_rollback_policy, SnapshotIds), Fail> {
-    if options.is_null() {
+pub(super) unsafe fn load_choices(options: *const lqft_load_options) -> Result<LoadChoices, Fail> {
+    // SAFETY: forwarded contract.
+    let Some(options) = (unsafe { read_sized(options, "lqft_load_options") })? else {
         return Ok((false, LQFT_ROLLBACK_FAIL, SnapshotIds::Recorded));
-    }
-    // SAFETY: non-NULL and readable per the contract; `size` is the first field.
-    let size = unsafe { options.cast::<usize>().read_unaligned() };
-    if size != std::mem::size_of::<lqft_load_options>() {
-        return Err(Fail::invalid(format!(
-            "lqft_load_options.size is {size}, expected {} (set it to sizeof(lqft_load_options))",
-            std::mem::size_of::<lqft_load_options>()
-        )));
-    }
-    // SAFETY: the caller's struct has this version's size, so it is readable whole.
-    let options = unsafe { options.read_unaligned() };
+    };
     let ids = match options.ids {
         LQFT_IDS_RECORDED => SnapshotIds::Recorded,
         LQFT_IDS_FRESH => SnapshotIds::Fresh,
@@ -354,12 +383,15 @@ unsafe fn load_choices(
     Ok((options.activate, options.pending, ids))
 }
 
-fn load_options(
-    verifier: &Verifier,
+/// What a load does: activate, with which rollback policy, under which ids.
+pub(super) type LoadChoices = (bool, lqft_rollback_policy, SnapshotIds);
+
+pub(super) fn load_options<'v>(
+    verifier: &'v Verifier<'_>,
     activate: bool,
     pending: lqft_rollback_policy,
     ids: SnapshotIds,
-) -> Result<LoadOptions<'_>, Fail> {
+) -> Result<LoadOptions<'v>, Fail> {
     Ok(LoadOptions {
         verify: verifier.options(),
         activate,
@@ -369,15 +401,48 @@ fn load_options(
     })
 }
 
-/// The body of the snapshot loads.
+/// Registers the snapshot `source` holds, verified by `verifier`, and hands it to `out`.
+pub(super) fn load_snapshot_from(
+    map: &lqft_map,
+    source: Source<'_>,
+    verifier: &Verifier<'_>,
+    (activate, pending, ids): LoadChoices,
+    out: Option<Out<*mut lqft_snapshot>>,
+) -> Outcome {
+    let options = load_options(verifier, activate, pending, ids)?;
+    let snapshot = load_snapshot(&map.map, source, &options)?;
+    match out {
+        Some(out) => give(out, snapshot),
+        None => Ok(LQFT_OK),
+    }
+}
+
+/// Registers every snapshot of the bundle `source` holds, verified by `verifier`, and lists
+/// their ids in `out`.
+pub(super) fn load_bundle_from(
+    map: &lqft_map,
+    source: Source<'_>,
+    verifier: &Verifier<'_>,
+    (activate, pending, ids): LoadChoices,
+    out: Option<Out<lqft_ids>>,
+) -> Outcome {
+    let options = load_options(verifier, activate, pending, ids)?;
+    let loaded = load_bundle(&map.map, source, &options)?;
+    if let Some(out) = out {
+        out.write(lqft_ids::from_vec(loaded.iter().map(|s| s.id()).collect()));
+    }
+    Ok(LQFT_OK)
+}
+
+/// The body of the path-based snapshot loads.
 ///
 /// # Safety
 /// As for `lqft_map_load_snapshot`.
-unsafe fn load_snapshot(
+unsafe fn load_snapshot_file(
     map: *const lqft_map,
     path: *const c_char,
     verify: *const lqft_verify_options,
-    (activate, pending, ids): (bool, lqft_rollback_policy, SnapshotIds),
+    choices: LoadChoices,
     out: *mut *mut lqft_snapshot,
 ) -> Outcome {
     // SAFETY: forwarded contract.
@@ -389,23 +454,18 @@ unsafe fn load_snapshot(
             Out::optional(out, "out")?,
         )
     };
-    let options = load_options(&verifier, activate, pending, ids)?;
-    let snapshot = load_snapshot_file(&map.map, path, &options)?;
-    match out {
-        Some(out) => give(out, snapshot),
-        None => Ok(LQFT_OK),
-    }
+    load_snapshot_from(map, Source::File(path), &verifier, choices, out)
 }
 
-/// The body of the bundle loads.
+/// The body of the path-based bundle loads.
 ///
 /// # Safety
 /// As for `lqft_map_load_bundle`.
-unsafe fn load_bundle(
+unsafe fn load_bundle_file(
     map: *const lqft_map,
     path: *const c_char,
     verify: *const lqft_verify_options,
-    (activate, pending, ids): (bool, lqft_rollback_policy, SnapshotIds),
+    choices: LoadChoices,
     out_ids: *mut lqft_ids,
 ) -> Outcome {
     // SAFETY: forwarded contract.
@@ -417,12 +477,7 @@ unsafe fn load_bundle(
             Out::optional(out_ids, "out_ids")?,
         )
     };
-    let options = load_options(&verifier, activate, pending, ids)?;
-    let loaded = load_bundle_file(&map.map, path, &options)?;
-    if let Some(out) = out {
-        out.write(lqft_ids::from_vec(loaded.iter().map(|s| s.id()).collect()));
-    }
-    Ok(LQFT_OK)
+    load_bundle_from(map, Source::File(path), &verifier, choices, out)
 }
 
 /// Reads, verifies and registers the snapshot in the `lqft-snapshot-v1` file at `path` with
@@ -464,7 +519,7 @@ pub unsafe extern "C" fn lqft_map_load_snapshot(
         let choices = (activate, pending, SnapshotIds::Recorded);
         // SAFETY: the caller promised a live map, a C-string path, readable options and a
         // writable or NULL `out`.
-        unsafe { load_snapshot(map, path, verify, choices, out) }
+        unsafe { load_snapshot_file(map, path, verify, choices, out) }
     })
 }
 
@@ -487,7 +542,7 @@ pub unsafe extern "C" fn lqft_map_load_snapshot_with(
 ) -> lqft_status {
     call("lqft_map_load_snapshot_with", || {
         // SAFETY: the caller promised live or NULL arguments as documented.
-        unsafe { load_snapshot(map, path, verify, load_choices(options)?, out) }
+        unsafe { load_snapshot_file(map, path, verify, load_choices(options)?, out) }
     })
 }
 
@@ -515,7 +570,7 @@ pub unsafe extern "C" fn lqft_map_load_bundle(
         let choices = (activate, pending, SnapshotIds::Recorded);
         // SAFETY: the caller promised a live map, a C-string path, readable options and a
         // writable or NULL `out_ids`.
-        unsafe { load_bundle(map, path, verify, choices, out_ids) }
+        unsafe { load_bundle_file(map, path, verify, choices, out_ids) }
     })
 }
 
@@ -537,7 +592,73 @@ pub unsafe extern "C" fn lqft_map_load_bundle_with(
 ) -> lqft_status {
     call("lqft_map_load_bundle_with", || {
         // SAFETY: the caller promised live or NULL arguments as documented.
-        unsafe { load_bundle(map, path, verify, load_choices(options)?, out_ids) }
+        unsafe { load_bundle_file(map, path, verify, load_choices(options)?, out_ids) }
+    })
+}
+
+/// `lqft_map_load_snapshot_with` whose requirements are an `lqft_verification`: the
+/// verification key as bytes (or a path), a trust store path, a freshness floor. `NULL`
+/// verifies nothing (a signed file then loads unchecked, as in LQFT).
+///
+/// Errors: as `lqft_map_load_snapshot_with`; `LQFT_ERR_INVALID_ARGUMENT` when
+/// `verify->size` is not `sizeof(lqft_verification)` or the key is given both ways.
+/// Ownership: the caller owns `*out` and releases it with `lqft_snapshot_free`.
+///
+/// # Safety
+/// `map` is `NULL` or a live map; `path` is `NULL` or NUL-terminated; `verify` is `NULL` or
+/// readable, its key bytes readable for `verify_key_len` bytes and its paths `NULL` or
+/// NUL-terminated; `options` is `NULL` or readable; `out` is `NULL` or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_map_load_snapshot_verified(
+    map: *const lqft_map,
+    path: *const c_char,
+    verify: *const lqft_verification,
+    options: *const lqft_load_options,
+    out: *mut *mut lqft_snapshot,
+) -> lqft_status {
+    call("lqft_map_load_snapshot_verified", || {
+        // SAFETY: the caller promised live or NULL arguments as documented.
+        let (map, path, verifier, choices, out) = unsafe {
+            (
+                handle(map, "map")?,
+                self::path(path, "path")?,
+                Verifier::from_verification(verify, true)?,
+                load_choices(options)?,
+                Out::optional(out, "out")?,
+            )
+        };
+        load_snapshot_from(map, Source::File(path), &verifier, choices, out)
+    })
+}
+
+/// `lqft_map_load_bundle_with` whose requirements are an `lqft_verification`, as
+/// `lqft_map_load_snapshot_verified`.
+///
+/// Errors: as `lqft_map_load_snapshot_verified`.
+/// Ownership: the caller releases `*out_ids` with `lqft_ids_free`.
+///
+/// # Safety
+/// As for `lqft_map_load_snapshot_verified`; `out_ids` is `NULL` or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_map_load_bundle_verified(
+    map: *const lqft_map,
+    path: *const c_char,
+    verify: *const lqft_verification,
+    options: *const lqft_load_options,
+    out_ids: *mut lqft_ids,
+) -> lqft_status {
+    call("lqft_map_load_bundle_verified", || {
+        // SAFETY: the caller promised live or NULL arguments as documented.
+        let (map, path, verifier, choices, out) = unsafe {
+            (
+                handle(map, "map")?,
+                self::path(path, "path")?,
+                Verifier::from_verification(verify, true)?,
+                load_choices(options)?,
+                Out::optional(out_ids, "out_ids")?,
+            )
+        };
+        load_bundle_from(map, Source::File(path), &verifier, choices, out)
     })
 }
 
@@ -577,6 +698,44 @@ pub unsafe extern "C" fn lqft_file_inspect(
             inspect.trusted_signers = signers;
             inspect.min_remaining_validity_seconds = options.freshness();
         }
+        let report = inspect_persisted_file(path, &inspect)?;
+        out.write(lqft_bytes::copy_of(report.to_string().as_bytes()));
+        Ok(LQFT_OK)
+    })
+}
+
+/// `lqft_file_inspect` whose requirements are an `lqft_verification` (the verification key
+/// as bytes or a path). A key that cannot be used is reported in the report's
+/// `policy_check`, like any other policy failure.
+///
+/// Files and errors: as `lqft_file_inspect`; `LQFT_ERR_INVALID_ARGUMENT` when
+/// `verify->size` is not `sizeof(lqft_verification)` or the key is given both ways.
+/// Ownership: the caller releases `*out` with `lqft_bytes_free`.
+///
+/// # Safety
+/// `path` is `NULL` or NUL-terminated; `verify` as for `lqft_map_load_snapshot_verified`;
+/// `out` is `NULL` or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_file_inspect_verified(
+    path: *const c_char,
+    verify: *const lqft_verification,
+    out: *mut lqft_bytes,
+) -> lqft_status {
+    call("lqft_file_inspect_verified", || {
+        // SAFETY: the caller promised live or NULL arguments as documented.
+        let (path, verifier, out) = unsafe {
+            (
+                self::path(path, "path")?,
+                Verifier::from_verification(verify, false)?,
+                Out::new(out, "out")?,
+            )
+        };
+        let inspect = InspectOptions {
+            verify_key: verifier.material.as_deref(),
+            trusted_signers: verifier.signers_path,
+            min_remaining_validity_seconds: verifier.freshness,
+            ..InspectOptions::default()
+        };
         let report = inspect_persisted_file(path, &inspect)?;
         out.write(lqft_bytes::copy_of(report.to_string().as_bytes()));
         Ok(LQFT_OK)

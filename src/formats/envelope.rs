@@ -28,7 +28,7 @@ use super::hex;
 use super::keys::{ED25519, HMAC_SHA256, SignKey, VerifyKey};
 use super::limits::Limits;
 use super::policy::PolicyCode;
-use super::python_json::{TextLayout, to_python_json_split, write_value_at};
+use super::python_json::{TextLayout, to_python_json, to_python_json_split, write_value_at};
 use super::trust_store::TrustStore;
 use super::validity::{
     Validity, ValiditySummary, enforce_floor, now_micros, summarize, validate_floor,
@@ -408,6 +408,29 @@ pub(crate) fn write_streamed(
             Ok(())
         })
     })
+}
+
+/// The text of the file [`write_persisted_file`] writes for `payload` to a path without
+/// `.gz`, in memory: the same bytes, under the same cap (`options.limits.max_file_bytes`,
+/// an [`ErrorKind::Limit`](super::ErrorKind::Limit) error past it).
+pub fn persisted_file_bytes(
+    payload: Map<String, Value>,
+    options: &WriteOptions<'_>,
+) -> Result<Vec<u8>> {
+    let document = seal(payload, "none", options.sign_key, options.validity)?;
+    let text = to_python_json(&Value::Object(document), options.layout);
+    let cap = options.limits.max_file_bytes;
+    if text.len() as u64 > cap {
+        return Err(Error::new(
+            super::ErrorKind::Limit,
+            format!(
+                "the document would be {} bytes, over the cap of {cap} bytes that readers \
+                 apply, so it could not be read back",
+                text.len()
+            ),
+        ));
+    }
+    Ok(text)
 }
 
 /// Reads `path` within `limits` and opens it with [`open_document`].

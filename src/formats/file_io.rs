@@ -101,6 +101,27 @@ pub fn parse_json(bytes: &[u8], limits: &Limits) -> Result<Value> {
         .map_err(|e| Error::new(ErrorKind::Parse, format!("invalid JSON: {e}")).with_source(e))
 }
 
+/// Parses a document held in memory, within `limits`: JSON text, or gzip-compressed JSON
+/// text (recognised by the gzip magic bytes `1f 8b`, which JSON text never starts with).
+/// `bytes` is capped as a file would be.
+pub fn parse_document_bytes(bytes: &[u8], limits: &Limits) -> Result<Value> {
+    if bytes.len() as u64 > limits.max_file_bytes {
+        return Err(Error::new(
+            ErrorKind::Limit,
+            format!(
+                "document of {} bytes is over the cap of {} bytes",
+                bytes.len(),
+                limits.max_file_bytes
+            ),
+        ));
+    }
+    if bytes.starts_with(&[0x1f, 0x8b]) {
+        let text = gunzip_capped(bytes, limits.max_decompressed_bytes)?;
+        return parse_json(&text, limits);
+    }
+    parse_json(bytes, limits)
+}
+
 /// Reads and parses a JSON document (gzip by suffix), within `limits`.
 pub fn read_json_file(path: &Path, limits: &Limits) -> Result<Value> {
     let bytes = read_document_bytes(path, limits)?;

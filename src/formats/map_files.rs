@@ -11,11 +11,11 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::{Map as JsonMap, Value};
 
 use super::envelope::{
-    PERSISTED_FILE_FORMAT, VerifyOptions, WriteOptions, check_document, write_persisted_file,
-    write_streamed,
+    PERSISTED_FILE_FORMAT, VerifyOptions, WriteOptions, check_document, persisted_file_bytes,
+    write_persisted_file, write_streamed,
 };
 use super::error::{Error, ErrorKind, Result};
-use super::file_io::read_json_file;
+use super::file_io::{parse_document_bytes, read_json_file};
 use super::limits::Limits;
 use super::snapshot::{
     BundlePayload, CurrentStatePayload, ITEMS, SnapshotMetadata, SnapshotPayload, StreamedItems,
@@ -101,6 +101,20 @@ pub fn save_snapshot(path: &Path, snapshot: &Snapshot, options: &WriteOptions<'_
         Some((ITEMS, &items)),
         options,
     )
+}
+
+/// The text of the file [`save_snapshot`] writes to a path without `.gz`, in memory.
+pub fn snapshot_file_bytes(snapshot: &Snapshot, options: &WriteOptions<'_>) -> Result<Vec<u8>> {
+    persisted_file_bytes(export_snapshot(snapshot), options)
+}
+
+/// The text of the file [`save_bundle`] writes to a path without `.gz`, in memory.
+pub fn bundle_file_bytes(
+    map: &Map,
+    snapshots: Option<&[Snapshot]>,
+    options: &WriteOptions<'_>,
+) -> Result<Vec<u8>> {
+    persisted_file_bytes(export_bundle(map, snapshots)?, options)
 }
 
 /// Writes a bundle file of `snapshots` (all registered ones when `None`).
@@ -207,15 +221,33 @@ impl LoadOptions<'_> {
     }
 }
 
-/// Reads `path` and, in parallel, verifies the document and decodes its payload with
+/// Where a document is read from: a file (gzip by suffix) or bytes in memory (gzip by magic).
+#[derive(Clone, Copy, Debug)]
+pub enum Source<'a> {
+    /// The file at this path.
+    File(&'a Path),
+    /// The text of such a file, held in memory.
+    Bytes(&'a [u8]),
+}
+
+impl Source<'_> {
+    fn read(self, limits: &Limits) -> Result<Value> {
+        match self {
+            Source::File(path) => read_json_file(path, limits),
+            Source::Bytes(bytes) => parse_document_bytes(bytes, limits),
+        }
+    }
+}
+
+/// Reads `source` and, in parallel, verifies the document and decodes its payload with
 /// `decode`. The decoded value is returned only if verification passed; verification errors
 /// take precedence over decoding errors.
 fn verified_decode<T: Send>(
-    path: &Path,
+    source: Source<'_>,
     options: &LoadOptions<'_>,
     decode: impl FnOnce(&Value) -> Result<T> + Send,
 ) -> Result<T> {
-    let document = read_json_file(path, &options.limits)?;
+    let document = source.read(&options.limits)?;
     let payload = if is_envelope(&document) {
         document.get("payload").unwrap_or(&Value::Null)
     } else {
@@ -255,8 +287,13 @@ fn is_envelope(document: &Value) -> bool {
 /// Verifies and loads an `lqft-snapshot-v1` file into `map`, under the id it records (or a
 /// fresh one when it records none, or when `options.ids` asks for one).
 pub fn load_snapshot_file(map: &Map, path: &Path, options: &LoadOptions<'_>) -> Result<Snapshot> {
+    load_snapshot(map, Source::File(path), options)
+}
+
+/// [`load_snapshot_file`] from a file or from its bytes in memory.
+pub fn load_snapshot(map: &Map, source: Source<'_>, options: &LoadOptions<'_>) -> Result<Snapshot> {
     let now = now_ns();
-    let snapshot = verified_decode(path, options, |payload| {
+    let snapshot = verified_decode(source, options, |payload| {
         snapshot_to_tree(&SnapshotPayload::from_json(payload, now)?)
     })?;
     let mut imported = map
@@ -273,8 +310,17 @@ pub fn load_bundle_file(
     path: &Path,
     options: &LoadOptions<'_>,
 ) -> Result<Vec<Snapshot>> {
+    load_bundle(map, Source::File(path), options)
+}
+
+/// [`load_bundle_file`] from a file or from its bytes in memory.
+pub fn load_bundle(
+    map: &Map,
+    source: Source<'_>,
+    options: &LoadOptions<'_>,
+) -> Result<Vec<Snapshot>> {
     let now = now_ns();
-    let (current, trees) = verified_decode(path, options, |payload| {
+    let (current, trees) = verified_decode(source, options, |payload| {
         let bundle = BundlePayload::from_json(payload, now)?;
         let trees = bundle
             .snapshots
