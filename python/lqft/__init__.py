@@ -20,6 +20,7 @@ The package is a typed layer over liblqft's C ABI (``include/lqft.h``), loaded w
 from ._errors import (
     ClosedError,
     ConcurrentUseError,
+    ConflictError,
     CorruptError,
     DuplicateSnapshotError,
     Error,
@@ -36,12 +37,13 @@ from ._errors import (
     UnknownSnapshotError,
     ValueTooLongError,
 )
-from ._files import generate_keypair, inspect_file
+from ._files import Validity, generate_keypair, inspect_file
 from ._iter import Change, ChangeKind, Changes, Entries
 from ._map import Batch, CompactReport, Map, ReadSession
 from ._native import ffi as _ffi
 from ._native import lib as _lib
 from ._snapshot import Snapshot, SnapshotMeta
+from ._txn import Transaction, View
 
 #: Longest key accepted, in bytes.
 MAX_KEY_LEN: int = _lib.LQFT_MAX_KEY_LEN
@@ -58,6 +60,9 @@ __all__ = [
     "Snapshot",
     "SnapshotMeta",
     "Batch",
+    "Transaction",
+    "View",
+    "Validity",
     "ReadSession",
     "CompactReport",
     "Entries",
@@ -83,6 +88,7 @@ __all__ = [
     "KeyNotFoundError",
     "ClosedError",
     "ConcurrentUseError",
+    "ConflictError",
     "MAX_KEY_LEN",
     "MAX_VALUE_LEN",
     "HASH_LEN",

@@ -24,6 +24,7 @@ __all__ = [
     "KeyNotFoundError",
     "ClosedError",
     "ConcurrentUseError",
+    "ConflictError",
 ]
 
 
@@ -97,10 +98,12 @@ class FileError(Error, OSError):
 class PolicyError(Error, ValueError):
     """A file failed verification, trust, freshness or schema policy (``LQFT_ERR_POLICY``).
 
-    A ``ValueError``, as LQFT 1.2.2's ``LQFTPolicyError`` was.
+    A ``ValueError``, as LQFT 1.2.2's ``LQFTPolicyError`` was. ``code`` is LQFT's policy code
+    (for example ``"verification_signature_mismatch"``, see docs/FORMAT.md), or ``None``.
     """
 
     status = lib.LQFT_ERR_POLICY
+    code: str | None = None
 
 
 class PanicError(Error, SystemError):
@@ -143,6 +146,13 @@ class ConcurrentUseError(Error, RuntimeError):
     """An iterator, diff or batch was used from two threads at once; nothing was done."""
 
 
+class ConflictError(Error, RuntimeError):
+    """A transaction's commit found that another writer changed a key it read
+    (``LQFT_CONFLICT``); nothing was changed: run the transaction again."""
+
+    status = lib.LQFT_CONFLICT
+
+
 _BY_STATUS: dict[int, type[Error]] = {
     cls.status: cls
     for cls in (
@@ -172,4 +182,8 @@ def raise_status(status: int) -> NoReturn:
     if not message:
         message = ffi.string(lib.lqft_status_str(status)).decode("ascii", "replace")
     cls = _BY_STATUS.get(status, Error)
-    raise cls(message, status)
+    error = cls(message, status)
+    if isinstance(error, PolicyError):
+        code = lib.lqft_last_policy_code()
+        error.code = None if code == ffi.NULL else ffi.string(code).decode("ascii")
+    raise error

@@ -8,11 +8,13 @@ from collections.abc import ValuesView
 from dataclasses import dataclass
 from typing import Any, Optional, Union, overload
 
-from . import _read
+from . import _files, _read
 from ._errors import ClosedError, raise_status
+from ._files import Validity
 from ._iter import Changes, Entries
 from ._native import ffi, lib
 from ._snapshot import Snapshot, range_args
+from ._txn import Transaction, View
 from ._util import Exclusive, StrPath, as_bytes, as_count
 
 __all__ = ["Map", "Batch", "ReadSession", "CompactReport"]
@@ -223,6 +225,47 @@ class Map(MutableMapping[bytes, bytes]):
             return snapshot_or_id
         return self.snapshot_by_id(snapshot_or_id)
 
+    def transaction(self) -> Transaction:
+        """An optimistic transaction: reads remember what they saw, writes apply at once on
+        commit unless a key read has changed meanwhile (:class:`lqft.ConflictError`). As a
+        context manager it commits when the block ends without an exception::
+
+            with m.transaction() as t:
+                t[b"n"] = str(int(t.get(b"n", b"0")) + 1).encode()
+        """
+        return Transaction(self._handle())
+
+    def compare_and_swap(
+        self, key: bytes, expected: Optional[bytes], new: Optional[bytes]
+    ) -> bool:
+        """Atomically: if the value under ``key`` is ``expected`` (``None``: the key is
+        absent), sets it to ``new`` (``None``: deletes it). Returns whether it swapped;
+        ``False`` changed nothing (read again and retry)."""
+        h = self._handle()
+        k = as_bytes(key, "key")
+        flags = 0
+        if expected is None:
+            flags |= lib.LQFT_CAS_EXPECT_ABSENT
+            e = b""
+        else:
+            e = as_bytes(expected, "expected")
+        if new is None:
+            flags |= lib.LQFT_CAS_DELETE
+            v = b""
+        else:
+            v = as_bytes(new, "new")
+        status = lib.lqft_map_compare_and_swap(h, k, len(k), e, len(e), v, len(v), flags)
+        if status == _OK:
+            return True
+        if status == lib.LQFT_CONFLICT:
+            return False
+        raise_status(status)
+
+    def view(self) -> View:
+        """A read view of the live state as of now: consistent reads of several keys and a
+        root hash, O(1), without registering a snapshot."""
+        return View(self._handle())
+
     def batch(self) -> Batch:
         """A batch of writes, applied atomically when its ``with`` block ends without an
         exception (other threads and snapshots see all of it or none) and discarded when it
@@ -345,63 +388,157 @@ class Map(MutableMapping[bytes, bytes]):
         self,
         path: StrPath,
         *,
+        sign_key: Union[bytes, str, None] = None,
         sign_key_file: Optional[StrPath] = None,
+        validity: Optional[Validity] = None,
         valid_for_seconds: int = 0,
     ) -> None:
         """Writes every registered snapshot (and which is current) to ``path`` as one
         ``lqft-snapshot-bundle-v1`` file, replaced atomically; signing and validity as for
         :meth:`Snapshot.save`."""
-        from ._files import save_bundle
+        keep = _files._Keep()
+        options = _files.write_options(keep, sign_key, sign_key_file, validity, valid_for_seconds)
+        _files.check(lib.lqft_map_save_bundle_with(self._handle(), keep.path(path, "path"), options))
 
-        save_bundle(self._handle(), path, sign_key_file, valid_for_seconds)
+    def export_bundle(
+        self,
+        *,
+        sign_key: Union[bytes, str, None] = None,
+        sign_key_file: Optional[StrPath] = None,
+        validity: Optional[Validity] = None,
+        valid_for_seconds: int = 0,
+    ) -> bytes:
+        """The bytes :meth:`save_bundle` writes to a path not ending in ``.gz``, without
+        touching the file system; :meth:`import_bundle` reads them back. A map without
+        snapshots has nothing to export (:class:`lqft.CorruptError`)."""
+        keep = _files._Keep()
+        options = _files.write_options(keep, sign_key, sign_key_file, validity, valid_for_seconds)
+        out = ffi.new("lqft_bytes *")
+        _files.check(lib.lqft_map_export_bundle(self._handle(), options, out))
+        return _files.take_bytes(out)
 
     def load_snapshot(
         self,
         path: StrPath,
         *,
+        verify_key: Union[bytes, str, None] = None,
         verify_key_file: Optional[StrPath] = None,
         trusted_signers: Optional[StrPath] = None,
         min_remaining_validity_seconds: Optional[int] = None,
         activate: bool = False,
         discard: bool = False,
+        fresh_ids: bool = False,
     ) -> Snapshot:
         """Reads, verifies and registers the snapshot in an ``lqft-snapshot-v1`` file, with
-        its metadata; with ``activate``, also rolls back to it (``discard`` as for
-        :meth:`rollback`).
+        its metadata, under the id the file records (``fresh_ids=True``: a fresh id of this
+        map, e.g. to load a file whose id this map already uses); with ``activate``, also
+        rolls back to it (``discard`` as for :meth:`rollback`).
 
-        Verification: ``verify_key_file`` (Ed25519 public key PEM or HMAC secret) must verify
-        the signature; ``trusted_signers`` (a directory of public keys or a trust-store
-        manifest) must name its non-revoked signer; ``min_remaining_validity_seconds`` of
-        signed validity must remain. A file that fails raises :class:`lqft.PolicyError` (a
-        ``ValueError``); the map is unchanged on any error.
+        Verification: ``verify_key`` (bytes of an Ed25519 public key PEM, or the HMAC secret)
+        or ``verify_key_file`` must verify the signature; ``trusted_signers`` (a directory of
+        public keys or a trust-store manifest) must name its non-revoked signer;
+        ``min_remaining_validity_seconds`` of signed validity must remain. A file that fails
+        raises :class:`lqft.PolicyError` (a ``ValueError``) whose ``code`` is LQFT's policy
+        code; the map is unchanged on any error.
         """
-        from ._files import load_snapshot
-
-        handle = load_snapshot(
-            self._handle(), path, verify_key_file, trusted_signers,
-            min_remaining_validity_seconds, activate, discard,
+        keep = _files._Keep()
+        verify = _files.verification(
+            keep, verify_key, verify_key_file, trusted_signers, min_remaining_validity_seconds
         )
-        return Snapshot._adopt(handle)
+        out = ffi.new("lqft_snapshot **")
+        _files.check(
+            lib.lqft_map_load_snapshot_verified(
+                self._handle(), keep.path(path, "path"), verify,
+                _files.load_options(activate, discard, fresh_ids), out,
+            )
+        )
+        return Snapshot._adopt(out[0])
 
     def load_bundle(
         self,
         path: StrPath,
         *,
+        verify_key: Union[bytes, str, None] = None,
         verify_key_file: Optional[StrPath] = None,
         trusted_signers: Optional[StrPath] = None,
         min_remaining_validity_seconds: Optional[int] = None,
         activate: bool = False,
         discard: bool = False,
+        fresh_ids: bool = False,
     ) -> list[int]:
         """Reads, verifies and registers every snapshot of an ``lqft-snapshot-bundle-v1``
         file, all or none; with ``activate``, rolls back to the bundle's current snapshot.
-        Returns the registered ids. Verification as for :meth:`load_snapshot`."""
-        from ._files import load_bundle
-
-        return load_bundle(
-            self._handle(), path, verify_key_file, trusted_signers,
-            min_remaining_validity_seconds, activate, discard,
+        Returns the registered ids (in file order). Verification and ids as for
+        :meth:`load_snapshot`."""
+        keep = _files._Keep()
+        verify = _files.verification(
+            keep, verify_key, verify_key_file, trusted_signers, min_remaining_validity_seconds
         )
+        ids = ffi.new("lqft_ids *")
+        _files.check(
+            lib.lqft_map_load_bundle_verified(
+                self._handle(), keep.path(path, "path"), verify,
+                _files.load_options(activate, discard, fresh_ids), ids,
+            )
+        )
+        return _read.take_ids(ids)
+
+    def import_snapshot(
+        self,
+        data: bytes,
+        *,
+        verify_key: Union[bytes, str, None] = None,
+        verify_key_file: Optional[StrPath] = None,
+        trusted_signers: Optional[StrPath] = None,
+        min_remaining_validity_seconds: Optional[int] = None,
+        activate: bool = False,
+        discard: bool = False,
+        fresh_ids: bool = False,
+    ) -> Snapshot:
+        """:meth:`load_snapshot` from the bytes of such a file (JSON text, or gzip), as
+        :meth:`Snapshot.export` makes them: the same checks, without touching the file
+        system."""
+        raw = as_bytes(data, "data")
+        keep = _files._Keep()
+        verify = _files.verification(
+            keep, verify_key, verify_key_file, trusted_signers, min_remaining_validity_seconds
+        )
+        out = ffi.new("lqft_snapshot **")
+        _files.check(
+            lib.lqft_map_import_snapshot(
+                self._handle(), raw, len(raw), verify,
+                _files.load_options(activate, discard, fresh_ids), out,
+            )
+        )
+        return Snapshot._adopt(out[0])
+
+    def import_bundle(
+        self,
+        data: bytes,
+        *,
+        verify_key: Union[bytes, str, None] = None,
+        verify_key_file: Optional[StrPath] = None,
+        trusted_signers: Optional[StrPath] = None,
+        min_remaining_validity_seconds: Optional[int] = None,
+        activate: bool = False,
+        discard: bool = False,
+        fresh_ids: bool = False,
+    ) -> list[int]:
+        """:meth:`load_bundle` from the bytes of such a file, as :meth:`export_bundle` makes
+        them."""
+        raw = as_bytes(data, "data")
+        keep = _files._Keep()
+        verify = _files.verification(
+            keep, verify_key, verify_key_file, trusted_signers, min_remaining_validity_seconds
+        )
+        ids = ffi.new("lqft_ids *")
+        _files.check(
+            lib.lqft_map_import_bundle(
+                self._handle(), raw, len(raw), verify,
+                _files.load_options(activate, discard, fresh_ids), ids,
+            )
+        )
+        return _read.take_ids(ids)
 
     # -- lifetime ------------------------------------------------------------------------
 

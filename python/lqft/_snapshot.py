@@ -10,6 +10,7 @@ from . import _read
 from ._errors import ClosedError, raise_status
 from ._iter import Entries
 from ._native import ffi, lib
+from ._files import Validity, _Keep, check, take_bytes, write_options
 from ._util import StrPath, as_bytes
 
 __all__ = ["Snapshot", "SnapshotMeta"]
@@ -228,16 +229,38 @@ class Snapshot(Mapping[bytes, bytes]):
         self,
         path: StrPath,
         *,
+        sign_key: Union[bytes, str, None] = None,
         sign_key_file: Optional[StrPath] = None,
+        validity: Optional[Validity] = None,
         valid_for_seconds: int = 0,
     ) -> None:
         """Writes the snapshot to ``path`` as an ``lqft-snapshot-v1`` file (gzip when the name
-        ends in ``.gz``), replaced atomically. ``sign_key_file`` signs it (an Ed25519 private
-        key PEM, or an HMAC secret); ``valid_for_seconds`` > 0 gives it a signed validity
-        window starting now."""
-        from ._files import save_snapshot
+        ends in ``.gz``), replaced atomically and durably.
 
-        save_snapshot(self._handle(), path, sign_key_file, valid_for_seconds)
+        Signing: ``sign_key`` (bytes of an Ed25519 private key PEM, or an HMAC secret) or
+        ``sign_key_file`` (a file holding one). Validity: ``validity`` (an
+        :class:`lqft.Validity`), or ``valid_for_seconds`` > 0 for a window starting now; the
+        window is signed."""
+        keep = _Keep()
+        options = write_options(keep, sign_key, sign_key_file, validity, valid_for_seconds)
+        check(lib.lqft_snapshot_save_with(self._handle(), keep.path(path, "path"), options))
+
+    def export(
+        self,
+        *,
+        sign_key: Union[bytes, str, None] = None,
+        sign_key_file: Optional[StrPath] = None,
+        validity: Optional[Validity] = None,
+        valid_for_seconds: int = 0,
+    ) -> bytes:
+        """The bytes :meth:`save` writes to a path not ending in ``.gz`` (an
+        ``lqft-snapshot-v1`` document in its signed envelope), without touching the file
+        system; :meth:`lqft.Map.import_snapshot` reads them back."""
+        keep = _Keep()
+        options = write_options(keep, sign_key, sign_key_file, validity, valid_for_seconds)
+        out = ffi.new("lqft_bytes *")
+        check(lib.lqft_snapshot_export(self._handle(), options, out))
+        return take_bytes(out)
 
     # -- lifetime ------------------------------------------------------------------------
 

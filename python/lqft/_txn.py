@@ -1,0 +1,215 @@
+"""Optimistic transactions and read views of a map's live state."""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Union, overload
+
+from . import _read
+from ._errors import ClosedError, ConflictError, raise_status
+from ._native import ffi, lib
+from ._util import Exclusive, as_bytes
+
+__all__ = ["Transaction", "View"]
+
+_OK = lib.LQFT_OK
+_NOT_FOUND = lib.LQFT_NOT_FOUND
+_CONFLICT = lib.LQFT_CONFLICT
+
+
+class Transaction:
+    """An optimistic transaction on a :class:`lqft.Map` (from :meth:`lqft.Map.transaction`).
+
+    Reads see the transaction's own writes and remember what they saw; writes stay in the
+    transaction until :meth:`commit`, which applies all of them at once if no key the
+    transaction read has changed since, and otherwise raises :class:`lqft.ConflictError` and
+    changes nothing (run the transaction again). It holds no lock, so it never blocks other
+    threads. As a context manager it commits when the block ends without an exception and
+    abandons itself when it ends with one::
+
+        with m.transaction() as t:
+            t[b"balance"] = str(int(t[b"balance"]) - 10).encode()
+
+    One thread uses a transaction at a time (a second gets :class:`lqft.ConcurrentUseError`).
+    """
+
+    __slots__ = ("_h", "_guard", "applied")
+
+    def __init__(self, map_handle: Any) -> None:
+        out = ffi.new("lqft_txn **")
+        status = lib.lqft_txn_begin(map_handle, out)
+        if status != _OK:
+            raise_status(status)
+        self._h: Any = ffi.gc(out[0], lib.lqft_txn_free)
+        self._guard = Exclusive("transaction")
+        #: Writes that changed the map, once committed (``None`` before).
+        self.applied: Optional[int] = None
+
+    def _handle(self) -> Any:
+        h = self._h
+        if h is None:
+            raise ClosedError("the transaction is finished (committed or abandoned)")
+        return h
+
+    def _get(self, key: object) -> Optional[bytes]:
+        k = as_bytes(key, "key")
+        out = ffi.new("lqft_bytes *")
+        with self._guard:
+            status = lib.lqft_txn_get(self._handle(), k, len(k), out)
+        if status == _NOT_FOUND:
+            return None
+        if status != _OK:
+            raise_status(status)
+        try:
+            return ffi.buffer(out.ptr, out.len)[:]  # type: ignore[no-any-return]
+        finally:
+            lib.lqft_bytes_free(out)
+
+    def __getitem__(self, key: bytes) -> bytes:
+        value = self._get(key)
+        if value is None:
+            raise _read.missing(key)
+        return value
+
+    @overload
+    def get(self, key: bytes) -> Optional[bytes]: ...
+    @overload
+    def get(self, key: bytes, default: Union[bytes, Any]) -> Union[bytes, Any]: ...
+
+    def get(self, key: bytes, default: Any = None) -> Any:
+        """The value under ``key`` as the transaction sees it, or ``default``."""
+        value = self._get(key)
+        return default if value is None else value
+
+    def __contains__(self, key: object) -> bool:
+        return self._get(key) is not None
+
+    def put(self, key: bytes, value: bytes) -> None:
+        """Sets ``key`` to ``value`` within the transaction."""
+        k = as_bytes(key, "key")
+        v = as_bytes(value, "value")
+        with self._guard:
+            status = lib.lqft_txn_put(self._handle(), k, len(k), v, len(v))
+        if status != _OK:
+            raise_status(status)
+
+    __setitem__ = put
+
+    def delete(self, key: bytes) -> None:
+        """Deletes ``key`` within the transaction (absent keys are no error)."""
+        k = as_bytes(key, "key")
+        with self._guard:
+            status = lib.lqft_txn_delete(self._handle(), k, len(k))
+        if status != _OK:
+            raise_status(status)
+
+    def __delitem__(self, key: bytes) -> None:
+        if self._get(key) is None:
+            raise _read.missing(key)
+        self.delete(key)
+
+    def commit(self) -> int:
+        """Applies every write at once if nothing the transaction read has changed; returns
+        how many changed the map. Raises :class:`lqft.ConflictError` (nothing changed) when
+        another writer changed a key it read. Either way the transaction is finished."""
+        out = ffi.new("uint64_t *")
+        with self._guard:
+            h = self._handle()
+            status = lib.lqft_txn_commit(h, out)
+            self._h = None
+            ffi.release(h)
+        if status == _CONFLICT:
+            raise ConflictError(
+                "another writer changed a key this transaction read; nothing was changed: "
+                "run the transaction again",
+                _CONFLICT,
+            )
+        if status != _OK:
+            raise_status(status)
+        self.applied = int(out[0])
+        return self.applied
+
+    def abandon(self) -> None:
+        """Drops every write; the transaction is then finished. Idempotent."""
+        with self._guard:
+            h, self._h = self._h, None
+            if h is not None:
+                ffi.release(h)
+
+    @property
+    def finished(self) -> bool:
+        return self._h is None
+
+    def __enter__(self) -> Transaction:
+        return self
+
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        if exc_type is None and self._h is not None:
+            self.commit()
+        else:
+            self.abandon()
+
+
+class View:
+    """The live state of a map as of :meth:`lqft.Map.view`: a consistent read of several keys
+    and a root hash, without registering a snapshot (no id, nothing for compaction to keep).
+    O(1) to take, unaffected by later writes; readable from any number of threads."""
+
+    __slots__ = ("_h",)
+
+    def __init__(self, map_handle: Any) -> None:
+        out = ffi.new("lqft_view **")
+        status = lib.lqft_map_view(map_handle, out)
+        if status != _OK:
+            raise_status(status)
+        self._h: Any = ffi.gc(out[0], lib.lqft_view_free)
+
+    def _handle(self) -> Any:
+        h = self._h
+        if h is None:
+            raise ClosedError("the view is closed")
+        return h
+
+    def __getitem__(self, key: bytes) -> bytes:
+        value = _read.get_into(lib.lqft_view_get_into, lib.lqft_view_get, self._handle(), key)
+        if value is None:
+            raise _read.missing(key)
+        return value
+
+    @overload
+    def get(self, key: bytes) -> Optional[bytes]: ...
+    @overload
+    def get(self, key: bytes, default: Union[bytes, Any]) -> Union[bytes, Any]: ...
+
+    def get(self, key: bytes, default: Any = None) -> Any:
+        """The value under ``key`` in the view, or ``default``."""
+        value = _read.get_into(lib.lqft_view_get_into, lib.lqft_view_get, self._handle(), key)
+        return default if value is None else value
+
+    def __contains__(self, key: object) -> bool:
+        return _read.contains(lib.lqft_view_contains, self._handle(), key)
+
+    def __len__(self) -> int:
+        return _read.length(lib.lqft_view_len, self._handle())
+
+    @property
+    def root_hash(self) -> bytes:
+        """The blake3 Merkle root: the one a snapshot of the same contents has."""
+        out = ffi.new("uint8_t[]", lib.LQFT_HASH_LEN)
+        status = lib.lqft_view_root_hash(self._handle(), out, lib.LQFT_HASH_LEN)
+        if status != _OK:
+            raise_status(status)
+        return ffi.buffer(out, lib.LQFT_HASH_LEN)[:]  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        """Releases the view; later reads raise :class:`lqft.ClosedError` (reads running on
+        other threads finish first)."""
+        self._h = None
+
+    def __enter__(self) -> View:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return "<lqft.View closed>" if self._h is None else f"<lqft.View len={len(self)}>"
