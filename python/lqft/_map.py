@@ -485,7 +485,7 @@ class Map(MutableMapping[bytes, bytes]):
 
     def import_snapshot(
         self,
-        data: bytes,
+        data: Union[bytes, bytearray, memoryview],
         *,
         verify_key: Union[bytes, str, None] = None,
         verify_key_file: Optional[StrPath] = None,
@@ -514,7 +514,7 @@ class Map(MutableMapping[bytes, bytes]):
 
     def import_bundle(
         self,
-        data: bytes,
+        data: Union[bytes, bytearray, memoryview],
         *,
         verify_key: Union[bytes, str, None] = None,
         verify_key_file: Optional[StrPath] = None,

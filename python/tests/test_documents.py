@@ -39,7 +39,7 @@ def test_exported_bytes_are_the_saved_file_and_import_back(
     again = other.import_snapshot(gzip.compress(data), verify_key=public, fresh_ids=True)
     assert again == s and again.id != s.id
     # A bytearray or memoryview is accepted as data.
-    assert lqft.Map().import_snapshot(bytearray(data))  # type: ignore[arg-type] == s
+    assert lqft.Map().import_snapshot(bytearray(data)) == s
 
 
 def test_bundles_export_and_import_all_or_none(keys: tuple[bytes, bytes]) -> None:
