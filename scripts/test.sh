@@ -7,7 +7,8 @@
 #   c-valgrind (memcheck: no errors, no definite leaks), bench-smoke (every bench in benches/ and
 #   the durable bench in benches/anchors),
 #   fuzz (each store decoder under cargo-fuzz on nightly for LQFT_FUZZ_SECONDS, default 60),
-#   python (the `lqft` package in python/: pip install into a venv, pytest, mypy --strict).
+#   python (the `lqft` package in python/: pip install into a venv, pytest, mypy --strict),
+#   lqft-1.2.2 (LQFT 1.2.2's own tests, from its sdist pinned by sha256, on lqft.lqft122).
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 cd "$root"
@@ -97,6 +98,30 @@ python_suite() {
     (cd "$root/python" && "$venv/bin/python" -m mypy lqft)
 }
 
+# LQFT 1.2.2's own three test files, unchanged, run by its own wrapper (lqft_engine.py from the
+# published sdist, pinned by sha256) on liblqft's backend (`lqft.lqft122.install()`); the
+# wrapper's dependencies (cryptography, psutil) go into the python stage's venv.
+lqft122_sha256=aaa1aa7fb986c54c68559464613d2ff81ce72fa8232390cc09b97d4de30c54b0
+lqft122_suite() {
+  local venv="$target_dir/python-venv" dir="$target_dir/lqft-1.2.2"
+  local sdist="$dir/lqft_python_engine-1.2.2.tar.gz"
+  [ -x "$venv/bin/python" ] || { echo "the python stage's venv is missing"; return 1; }
+  mkdir -p "$dir"
+  if ! echo "$lqft122_sha256  $sdist" | sha256sum -c --status 2>/dev/null; then
+    "$venv/bin/python" -m pip download -q --no-deps --no-binary :all: -d "$dir" \
+      lqft-python-engine==1.2.2 || return 1
+  fi
+  echo "$lqft122_sha256  $sdist" | sha256sum -c || return 1
+  rm -rf "$dir/src" && mkdir "$dir/src" && tar -xzf "$sdist" -C "$dir/src" --strip-components=1 ||
+    return 1
+  "$venv/bin/python" -m pip install -q cryptography psutil || return 1
+  (cd "$dir/src" && "$venv/bin/python" -c '
+import sys, unittest
+import lqft.lqft122
+lqft.lqft122.install()
+sys.exit(unittest.main(module=None, argv=["lqft-1.2.2", "discover", "-s", "tests", "-v"]))')
+}
+
 stage fmt cargo fmt --check
 stage clippy cargo clippy --all-targets -- -D warnings
 stage rust-tests cargo test --release
@@ -114,6 +139,7 @@ stage bench-smoke bench_smoke
 stage fuzz fuzz
 
 stage python python_suite
+stage lqft-1.2.2 lqft122_suite
 
 echo
 [ $failed -gt 0 ] && echo "failed stages: ${failures[*]}"
