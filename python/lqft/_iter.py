@@ -64,17 +64,46 @@ class Entries(Iterator[tuple[bytes, bytes]]):
         return self
 
     def __next__(self) -> tuple[bytes, bytes]:
+        # Entries already copied out need no guard: only the C step must not run on two
+        # threads at once.
+        entry = next(self._buffered, None)
+        if entry is None:
+            entry = self._refill()
+        return entry
+
+    def _refill(self) -> tuple[bytes, bytes]:
+        """The first entry of the next chunk; ``StopIteration`` at the end."""
         with self._guard:
-            for entry in self._buffered:
-                return entry
-            if self._handle is None:
-                raise StopIteration
-            chunk = self._fill()
+            chunk = self._chunk()
             if not chunk:
-                self._release()
                 raise StopIteration
-            self._buffered = iter(chunk)
-            return next(self._buffered)
+            buffered = iter(chunk)
+            self._buffered = buffered
+            return next(buffered)
+
+    def _chunk(self) -> list[tuple[bytes, bytes]]:
+        """The next chunk of entries (empty at the end, when the version is released). The
+        caller holds the guard."""
+        if self._handle is None:
+            return []
+        chunk = self._fill()
+        if not chunk:
+            self._release()
+        return chunk
+
+    def walk(self) -> Iterator[tuple[bytes, bytes]]:
+        """The remaining entries as a generator, which costs less per entry than
+        :meth:`__next__` (``for`` loops over ``items()``, ``keys()`` and ``values()`` use it).
+        Used from two threads at once, the generator raises ``ValueError`` ("generator
+        already executing") instead of crashing."""
+        yield from self._buffered
+        guard = self._guard
+        while True:
+            with guard:
+                chunk = self._chunk()
+            if not chunk:
+                return
+            yield from chunk
 
     def _fill(self) -> list[tuple[bytes, bytes]]:
         step = lib.lqft_iter_next_back_packed if self._reverse else lib.lqft_iter_next_packed
@@ -91,15 +120,13 @@ class Entries(Iterator[tuple[bytes, bytes]]):
         count = p.count[0]
         data = ffi.buffer(p.buf, p.used[0])[:]
         ends = ffi.unpack(p.ends, 2 * count)
-        chunk: list[tuple[bytes, bytes]] = []
-        append = chunk.append
-        start = 0
-        for i in range(0, 2 * count, 2):
-            key_end = ends[i]
-            value_end = ends[i + 1]
-            append((data[start:key_end], data[key_end:value_end]))
-            start = value_end
-        return chunk
+        key_ends = ends[0::2]
+        value_ends = ends[1::2]
+        starts = [0]
+        starts += value_ends[:-1]
+        return [
+            (data[a:b], data[b:c]) for a, b, c in zip(starts, key_ends, value_ends)
+        ]
 
     def _release(self) -> None:
         handle, self._handle = self._handle, None

@@ -21,6 +21,9 @@ __all__ = ["Map", "Batch", "ReadSession", "CompactReport"]
 
 _OK = lib.LQFT_OK
 _NOT_FOUND = lib.LQFT_NOT_FOUND
+# The hot paths, bound once.
+_get = _read.getter(lib.lqft_map_get_into, lib.lqft_map_get)
+_put = lib.lqft_map_put
 
 
 @dataclass(frozen=True)
@@ -69,7 +72,10 @@ class Map(MutableMapping[bytes, bytes]):
     # -- MutableMapping ------------------------------------------------------------------
 
     def __getitem__(self, key: bytes) -> bytes:
-        value = _read.get_into(lib.lqft_map_get_into, lib.lqft_map_get, self._handle(), key)
+        h = self._h
+        if h is None:
+            h = self._handle()
+        value = _get(h, key)
         if value is None:
             raise _read.missing(key)
         return value
@@ -81,17 +87,22 @@ class Map(MutableMapping[bytes, bytes]):
 
     def get(self, key: bytes, default: Any = None) -> Any:
         """The value under ``key``, or ``default``."""
-        value = _read.get_into(lib.lqft_map_get_into, lib.lqft_map_get, self._handle(), key)
+        h = self._h
+        if h is None:
+            h = self._handle()
+        value = _get(h, key)
         return default if value is None else value
 
     def __setitem__(self, key: bytes, value: bytes) -> None:
-        h = self._handle()
+        h = self._h
+        if h is None:
+            h = self._handle()
         if type(key) is not bytes:
             key = as_bytes(key, "key")
         if type(value) is not bytes:
             value = as_bytes(value, "value")
-        status = lib.lqft_map_put(h, key, len(key), value, len(value))
-        if status != _OK:
+        status = _put(h, key, len(key), value, len(value))
+        if status:
             raise_status(status)
 
     def put(self, key: bytes, value: bytes) -> None:
@@ -127,7 +138,7 @@ class Map(MutableMapping[bytes, bytes]):
         return iter(self.keys())
 
     def __reversed__(self) -> Iterator[bytes]:
-        return (key for key, _ in self._entries(reverse=True))
+        return map(_read.first, self._entries(reverse=True).walk())
 
     def keys(self) -> KeysView[bytes]:
         return _read.Keys(self)

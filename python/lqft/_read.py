@@ -3,6 +3,7 @@ the C functions of the version (``lqft_map_*`` or ``lqft_snapshot_*``)."""
 
 from __future__ import annotations
 
+import operator
 import threading
 from collections.abc import ItemsView, Iterator, KeysView, ValuesView
 from typing import Any, Callable, Optional, Protocol
@@ -19,8 +20,10 @@ _TOO_SMALL = lib.LQFT_ERR_BUFFER_TOO_SMALL
 _SCRATCH_MAX = 1 << 20
 
 
-class _Scratch(threading.local):
-    """Each thread's buffer for values copied out of C (grown on demand)."""
+class _Buffers:
+    """One thread's buffers for values copied out of C (grown on demand)."""
+
+    __slots__ = ("cap", "buf", "text", "size", "flag", "count", "iter")
 
     def __init__(self) -> None:
         self.cap = 4096
@@ -32,31 +35,63 @@ class _Scratch(threading.local):
         self.count: Any = ffi.new("uint64_t *")
         self.iter: Any = ffi.new("lqft_iter **")
 
+    def grow(self, need: int) -> None:
+        self.cap = max(need, 2 * self.cap)
+        self.buf = ffi.new("uint8_t[]", self.cap)
+        self.text = ffi.cast("char *", self.buf)
+
+
+class _Scratch(threading.local):
+    """Each thread's :class:`_Buffers` (one thread-local lookup per call, then slots)."""
+
+    def __init__(self) -> None:
+        self.b = _Buffers()
+
 
 scratch = _Scratch()
 
 
-def get_into(into: Callable[..., int], alloc: Callable[..., int], handle: Any, key: object) -> Optional[bytes]:
-    """The value under ``key``, or ``None``: copied through this thread's scratch buffer by
-    ``into`` (a ``*_get_into``), or into a buffer of its own by ``alloc`` (a ``*_get``) when the
-    value is larger than the scratch buffer may grow."""
-    if type(key) is not bytes:
-        key = as_bytes(key, "key")
-    s = scratch
-    while True:
-        status = into(handle, key, len(key), s.buf, s.cap, s.size)
+def getter(
+    into: Callable[..., int], alloc: Callable[..., int]
+) -> Callable[[Any, object], Optional[bytes]]:
+    """A function ``(handle, key) -> value or None`` over a C pair: ``into`` (a
+    ``*_get_into``) copies through this thread's scratch buffer; ``alloc`` (a ``*_get``) gives
+    a value larger than the scratch buffer may grow a buffer of its own. The hot path is one
+    C call and one copy into ``bytes``."""
+    local = scratch
+    unpack = ffi.unpack
+
+    def get(handle: Any, key: object) -> Optional[bytes]:
+        if type(key) is not bytes:
+            key = as_bytes(key, "key")
+        b = local.b
+        status = into(handle, key, len(key), b.buf, b.cap, b.size)
         if status == _OK:
-            return ffi.unpack(s.text, s.size[0])  # type: ignore[no-any-return]
+            return unpack(b.text, b.size[0])  # type: ignore[no-any-return]
         if status == _NOT_FOUND:
             return None
+        return _get_slow(status, into, alloc, handle, key)
+
+    return get
+
+
+def _get_slow(
+    status: int, into: Callable[..., int], alloc: Callable[..., int], handle: Any, key: bytes
+) -> Optional[bytes]:
+    """The rest of :func:`getter`'s ``get`` after a status other than found or not found."""
+    b = scratch.b
+    while True:
         if status != _TOO_SMALL:
             raise_status(status)
-        need = s.size[0]
+        need = b.size[0]
         if need > _SCRATCH_MAX:
             break
-        s.cap = max(need, 2 * s.cap)
-        s.buf = ffi.new("uint8_t[]", s.cap)
-        s.text = ffi.cast("char *", s.buf)
+        b.grow(need)
+        status = into(handle, key, len(key), b.buf, b.cap, b.size)
+        if status == _OK:
+            return ffi.unpack(b.text, b.size[0])  # type: ignore[no-any-return]
+        if status == _NOT_FOUND:
+            return None
     out = ffi.new("lqft_bytes *")
     status = alloc(handle, key, len(key), out)
     if status == _NOT_FOUND:
@@ -72,7 +107,7 @@ def get_into(into: Callable[..., int], alloc: Callable[..., int], handle: Any, k
 def contains(fn: Callable[..., int], handle: Any, key: object) -> bool:
     if type(key) is not bytes:
         key = as_bytes(key, "key")
-    flag = scratch.flag
+    flag = scratch.b.flag
     status = fn(handle, key, len(key), flag)
     if status != _OK:
         raise_status(status)
@@ -80,7 +115,7 @@ def contains(fn: Callable[..., int], handle: Any, key: object) -> bool:
 
 
 def length(fn: Callable[..., int], handle: Any) -> int:
-    count = scratch.count
+    count = scratch.b.count
     status = fn(handle, count)
     if status != _OK:
         raise_status(status)
@@ -89,7 +124,7 @@ def length(fn: Callable[..., int], handle: Any) -> int:
 
 def open_iter(fn: Callable[..., int], *args: Any, reverse: bool = False) -> Entries:
     """An :class:`Entries` walk from the iterator ``fn(*args, out)`` makes."""
-    out = scratch.iter
+    out = scratch.b.iter
     status = fn(*args, out)
     if status != _OK:
         raise_status(status)
@@ -99,6 +134,10 @@ def open_iter(fn: Callable[..., int], *args: Any, reverse: bool = False) -> Entr
 def missing(key: object) -> KeyNotFoundError:
     """The ``KeyError`` for an absent ``key``."""
     return KeyNotFoundError(f"key not found: {key!r}", lib.LQFT_NOT_FOUND)
+
+
+first = operator.itemgetter(0)
+_second = operator.itemgetter(1)
 
 
 class _Walkable(Protocol):
@@ -113,10 +152,10 @@ class Items(ItemsView[bytes, bytes]):
     _mapping: _Walkable
 
     def __iter__(self) -> Iterator[tuple[bytes, bytes]]:
-        return self._mapping._entries()
+        return self._mapping._entries().walk()
 
     def __reversed__(self) -> Iterator[tuple[bytes, bytes]]:
-        return self._mapping._entries(reverse=True)
+        return self._mapping._entries(reverse=True).walk()
 
     def __contains__(self, item: object) -> bool:
         if not isinstance(item, tuple) or len(item) != 2:
@@ -132,10 +171,10 @@ class Keys(KeysView[bytes]):
     _mapping: _Walkable
 
     def __iter__(self) -> Iterator[bytes]:
-        return (key for key, _ in self._mapping._entries())
+        return map(first, self._mapping._entries().walk())
 
     def __reversed__(self) -> Iterator[bytes]:
-        return (key for key, _ in self._mapping._entries(reverse=True))
+        return map(first, self._mapping._entries(reverse=True).walk())
 
 
 class Values(ValuesView[bytes]):
@@ -144,10 +183,10 @@ class Values(ValuesView[bytes]):
     _mapping: _Walkable
 
     def __iter__(self) -> Iterator[bytes]:
-        return (value for _, value in self._mapping._entries())
+        return map(_second, self._mapping._entries().walk())
 
     def __reversed__(self) -> Iterator[bytes]:
-        return (value for _, value in self._mapping._entries(reverse=True))
+        return map(_second, self._mapping._entries(reverse=True).walk())
 
 
 def take_ids(ids: Any) -> list[int]:

@@ -17,6 +17,7 @@ __all__ = ["Snapshot", "SnapshotMeta"]
 
 _OK = lib.LQFT_OK
 _NOT_FOUND = lib.LQFT_NOT_FOUND
+_get = _read.getter(lib.lqft_snapshot_get_into, lib.lqft_snapshot_get)
 _INCLUDED = lib.LQFT_BOUND_INCLUDED
 _EXCLUDED = lib.LQFT_BOUND_EXCLUDED
 _UNBOUNDED = lib.LQFT_BOUND_UNBOUNDED
@@ -91,9 +92,10 @@ class Snapshot(Mapping[bytes, bytes]):
     # -- Mapping -------------------------------------------------------------------------
 
     def __getitem__(self, key: bytes) -> bytes:
-        value = _read.get_into(
-            lib.lqft_snapshot_get_into, lib.lqft_snapshot_get, self._handle(), key
-        )
+        h = self._h
+        if h is None:
+            h = self._handle()
+        value = _get(h, key)
         if value is None:
             raise _read.missing(key)
         return value
@@ -105,9 +107,10 @@ class Snapshot(Mapping[bytes, bytes]):
 
     def get(self, key: bytes, default: Any = None) -> Any:
         """The value under ``key``, or ``default``."""
-        value = _read.get_into(
-            lib.lqft_snapshot_get_into, lib.lqft_snapshot_get, self._handle(), key
-        )
+        h = self._h
+        if h is None:
+            h = self._handle()
+        value = _get(h, key)
         return default if value is None else value
 
     def get_view(self, key: bytes) -> Optional[memoryview]:
@@ -134,8 +137,7 @@ class Snapshot(Mapping[bytes, bytes]):
         return _read.length(lib.lqft_snapshot_len, self._handle())
 
     def __iter__(self) -> Iterator[bytes]:
-        for key, _ in self.items():
-            yield key
+        return iter(self.keys())
 
     def keys(self) -> KeysView[bytes]:
         return _read.Keys(self)

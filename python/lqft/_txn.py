@@ -14,6 +14,7 @@ __all__ = ["Transaction", "View"]
 _OK = lib.LQFT_OK
 _NOT_FOUND = lib.LQFT_NOT_FOUND
 _CONFLICT = lib.LQFT_CONFLICT
+_view_get = _read.getter(lib.lqft_view_get_into, lib.lqft_view_get)
 
 
 class Transaction:
@@ -170,7 +171,7 @@ class View:
         return h
 
     def __getitem__(self, key: bytes) -> bytes:
-        value = _read.get_into(lib.lqft_view_get_into, lib.lqft_view_get, self._handle(), key)
+        value = _view_get(self._handle(), key)
         if value is None:
             raise _read.missing(key)
         return value
@@ -182,7 +183,7 @@ class View:
 
     def get(self, key: bytes, default: Any = None) -> Any:
         """The value under ``key`` in the view, or ``default``."""
-        value = _read.get_into(lib.lqft_view_get_into, lib.lqft_view_get, self._handle(), key)
+        value = _view_get(self._handle(), key)
         return default if value is None else value
 
     def __contains__(self, key: object) -> bool:
