@@ -14,7 +14,8 @@ use crate::engine::snapshot::{MAX_SNAPSHOT_ID, MapId, Snapshot, SnapshotMeta};
 use crate::engine::touched::Touched;
 use crate::error::{Error, Result, check_entry, check_key};
 use crate::tree::{
-    Diff, Found, LeafRef, OwnedDiff, OwnedRange, Tree, TryDiff, TryOwnedDiff, prefix_end,
+    Diff, Found, LeafRef, NodeSource, OwnedDiff, OwnedRange, Tree, TryDiff, TryOwnedDiff,
+    prefix_end,
 };
 
 /// What [`Map::rollback`] does with mutations no snapshot holds.
@@ -481,6 +482,48 @@ impl Map {
     /// [`image_with`](Map::image_with) with nothing else.
     pub fn image(&self) -> MapImage {
         self.image_with(|| ()).0
+    }
+
+    /// Makes every stored subtree `depth` or more levels below the root of the live state and
+    /// of every registered snapshot an unloaded reference into `source` again
+    /// ([`Tree::unload`]), so that the memory of what those versions loaded is freed once no
+    /// other holder (a [`Snapshot`] handle, a pin, an iterator, a view) shares it. Versions
+    /// with the same root are rebuilt once and stay shared. Runs under the writer lock, so no
+    /// write is lost or reordered; readers wait only for the swap of the live state, not for
+    /// the rebuild. Loads nothing; O(n) in the nodes the versions hold in memory. Must not be
+    /// called from inside a read of this map (the swap waits for every reader).
+    pub fn unload_stored(&self, depth: usize, source: &Arc<dyn NodeSource>) {
+        let mut state = self.state.lock();
+        let mut rebuilt: Vec<(Tree, Tree)> = Vec::new();
+        let mut unload = |tree: &Tree| -> Tree {
+            if let Some((_, new)) = rebuilt.iter().find(|(old, _)| old.ptr_eq(tree)) {
+                return new.clone();
+            }
+            let mut new = tree.clone();
+            new.unload(depth, source);
+            rebuilt.push((tree.clone(), new.clone()));
+            new
+        };
+        // Writers hold `state`, so the live state cannot change until the swap below.
+        let live = unload(&self.view());
+        let registry: BTreeMap<u64, Snapshot> = state
+            .registry
+            .values()
+            .map(|s| {
+                let tree = unload(s.tree());
+                (s.id(), Snapshot::new(s.meta().clone(), tree, self.id))
+            })
+            .collect();
+        let current = state.current.as_ref().map(|c| match registry.get(&c.id()) {
+            Some(registered) => registered.clone(),
+            None => Snapshot::new(c.meta().clone(), unload(c.tree()), self.id),
+        });
+        let old_registry = std::mem::replace(&mut state.registry, registry);
+        let old_current = std::mem::replace(&mut state.current, current);
+        let old_live = std::mem::replace(&mut *self.live_mut(), live);
+        drop(state);
+        // What only the old versions held is freed here, outside the locks.
+        drop((old_registry, old_current, old_live, rebuilt));
     }
 
     /// Makes `journal` receive every later change of this map (see

@@ -10,7 +10,7 @@ use super::error::Fail;
 use super::guard::{call, call_value};
 use super::map::lqft_map;
 use super::status::*;
-use crate::store::{Durability, Store, StoreOptions};
+use crate::store::{DEFAULT_CACHE_BYTES, Durability, Store, StoreOptions};
 
 /// When a store acknowledges a write (`lqft_store_options.durability`). What each mode promises
 /// after a crash or power loss is in the README ("Durable stores").
@@ -60,10 +60,12 @@ pub struct lqft_store_options {
     pub checkpoint_bytes: u64,
     /// Size at which the WAL starts a new segment file, at least 1 (default 16 MiB).
     pub segment_bytes: u64,
-    /// Memory for loaded nodes, in bytes (0: the library's choice). Accepted and reported by
-    /// `lqft_store_stats_json` as `cache_bytes`, but not enforced yet: today a loaded node stays
-    /// in memory for as long as a version that reached it is held (the live state, a snapshot,
-    /// an iterator), and a checkpoint does not unload what the live state has loaded.
+    /// The bound on the memory of stored nodes, in record bytes (0: the default, 256 MiB).
+    /// When the records loaded from packs and written by checkpoints since the last trim pass
+    /// it, a background thread trims: the live state and every registered snapshot are
+    /// attached again with all but their top two levels unloaded. Not bounded by it: nodes
+    /// written since the last checkpoint (bounded by `checkpoint_bytes`) and what snapshot
+    /// handles, pins and iterators the caller holds loaded (kept until they are released).
     pub cache_bytes: u64,
     /// Open without the writer lock (the directory must exist): reads only, every write and
     /// `lqft_store_checkpoint` fail with `LQFT_ERR_INVALID_ARGUMENT`, and `lqft_store_refresh`
@@ -86,7 +88,7 @@ impl lqft_store_options {
             async_interval_ms: INTERVAL_MS,
             checkpoint_bytes: rust.checkpoint_bytes,
             segment_bytes: rust.segment_bytes,
-            cache_bytes: 0,
+            cache_bytes: rust.cache_bytes,
             read_only: rust.read_only,
         }
     }
@@ -122,6 +124,11 @@ impl lqft_store_options {
             checkpoint_bytes: self.checkpoint_bytes,
             read_only: self.read_only,
             segment_bytes: self.segment_bytes,
+            cache_bytes: match self.cache_bytes {
+                0 => DEFAULT_CACHE_BYTES,
+                bytes => bytes,
+            },
+            ..StoreOptions::default()
         })
     }
 }
@@ -226,7 +233,6 @@ pub unsafe extern "C" fn lqft_store_options_init(
 /// called from any number of threads at once. Only `lqft_store_close` needs exclusive access.
 pub struct lqft_store {
     store: Store,
-    cache_bytes: u64,
 }
 
 /// Opens the store in the directory `path` and stores it in `*out`. A writer creates the
@@ -263,10 +269,7 @@ pub unsafe extern "C" fn lqft_store_open(
             )
         };
         let store = Store::open(dir, options.to_rust()?)?;
-        out.write(new_handle(lqft_store {
-            store,
-            cache_bytes: options.cache_bytes,
-        }));
+        out.write(new_handle(lqft_store { store }));
         Ok(LQFT_OK)
     })
 }
@@ -401,7 +404,7 @@ pub unsafe extern "C" fn lqft_store_refresh(store: *const lqft_store) -> lqft_st
 /// Stores the store's counters as compact JSON text (UTF-8, NUL-terminated) in `*out`:
 /// `format` (`"lqft-store-stats-v1"`), `wal_records`, `wal_bytes`, `wal_syncs`, `checkpoints`,
 /// `node_loads` (counted since open), `manifest` (the number of the manifest in use), `packs`,
-/// `read_only` and `cache_bytes` (as given at open); every key is documented in
+/// `cache_bytes` (the bound in force), `cache_bytes_in_use`, `cache_trims` and `read_only`; every key is documented in
 /// `docs/STATS.md`. O(1).
 ///
 /// Ownership: the caller owns `*out` and releases it with `lqft_bytes_free`.
@@ -419,7 +422,6 @@ pub unsafe extern "C" fn lqft_store_stats_json(
         let (store, out) = unsafe { (open_store(store)?, Out::new(out, "out")?) };
         let mut stats = store.store.stats();
         stats["read_only"] = store.store.read_only().into();
-        stats["cache_bytes"] = store.cache_bytes.into();
         out.write(lqft_bytes::copy_of(stats.to_string().as_bytes()));
         Ok(LQFT_OK)
     })
@@ -437,6 +439,7 @@ mod tests {
         assert_eq!(rust.checkpoint_bytes, expected.checkpoint_bytes);
         assert_eq!(rust.segment_bytes, expected.segment_bytes);
         assert_eq!(rust.read_only, expected.read_only);
+        assert_eq!(rust.cache_bytes, expected.cache_bytes);
     }
 
     #[test]

@@ -31,6 +31,8 @@ use super::wal::WAL_VERSION;
 const MANIFEST_DIR: &str = "manifest";
 const PACK_DIR: &str = "packs";
 const LOCK_FILE: &str = "LOCK";
+/// [`StoreOptions::cache_bytes`]' default.
+pub const DEFAULT_CACHE_BYTES: u64 = 256 << 20;
 
 /// How a store is opened.
 #[derive(Debug, Clone, Copy)]
@@ -43,6 +45,19 @@ pub struct StoreOptions {
     pub read_only: bool,
     /// Size of a WAL segment.
     pub segment_bytes: u64,
+    /// The bound on the memory of stored nodes, in record bytes (default 256 MiB; at least 1,
+    /// 0 is refused at open). When the records loaded from packs and written by checkpoints
+    /// since the last trim pass it, a background thread trims: it attaches the live state and
+    /// every registered snapshot again with everything below the top
+    /// [`cache_pinned_levels`](StoreOptions::cache_pinned_levels) levels unloaded, freeing what
+    /// no other holder shares. Not bounded by it: nodes written since the last checkpoint (they
+    /// have no location yet; bounded by `checkpoint_bytes`), the pinned top levels, and what
+    /// versions a caller holds (snapshot handles, pins, views, iterators) loaded — they keep it
+    /// until they are dropped.
+    pub cache_bytes: u64,
+    /// Levels under the root (the root included) that a trim keeps loaded (default 2): reads
+    /// pass through them all, so they would be loaded again at once.
+    pub cache_pinned_levels: usize,
 }
 
 impl Default for StoreOptions {
@@ -52,15 +67,48 @@ impl Default for StoreOptions {
             checkpoint_bytes: 64 << 20,
             read_only: false,
             segment_bytes: LogOptions::default().segment_bytes,
+            cache_bytes: DEFAULT_CACHE_BYTES,
+            cache_pinned_levels: 2,
         }
     }
 }
 
-/// The store's packs, as the tree's node source.
+/// The store's packs, as the tree's node source, and the bound on the memory of the nodes read
+/// from them.
 struct Packs {
     fs: Arc<dyn FileSystem>,
     readers: RwLock<HashMap<u32, Arc<PackReader>>>,
     loads: AtomicU64,
+    cache: Cache,
+    /// These packs, for the trims they start (weak: the store owns them).
+    me: Weak<Packs>,
+}
+
+/// The bound of [`StoreOptions::cache_bytes`]: record bytes counted as they are loaded or
+/// checkpointed, and a trim in a thread of its own when they pass the bound. A trim never runs
+/// inside a read (the read holds the reader lock the trim's swap waits for): the read that
+/// passes the bound only starts it.
+struct Cache {
+    limit: u64,
+    pinned_levels: usize,
+    /// Record bytes loaded from packs or written by checkpoints since the last trim began.
+    bytes: AtomicU64,
+    trims: AtomicU64,
+    /// A trim is running (at most one at a time).
+    trimming: AtomicBool,
+    /// The map whose versions a trim attaches again (weak: the map owns the journal that owns
+    /// these packs); set once the store is open.
+    map: OnceLock<Weak<Map>>,
+    /// Held by a trim, and by a checkpoint from its first node written until its pack is open
+    /// for reading: nodes get their locations as they are written, and a trim that unloaded
+    /// one before its pack is open would leave a reference no read can follow.
+    gate: Mutex<()>,
+    /// Set under `gate` while a checkpoint writes nodes, cleared once its pack is open: a
+    /// checkpoint that fails in between leaves nodes naming a pack that will never open, so
+    /// trims stop for good (the writer is poisoned; reads go on).
+    unsafe_locations: AtomicBool,
+    /// The newest trim's thread, joined when the store is dropped.
+    thread: Mutex<Option<JoinHandle<()>>>,
 }
 
 fn pack_path(id: u32, generation: u32) -> String {
@@ -68,6 +116,41 @@ fn pack_path(id: u32, generation: u32) -> String {
 }
 
 impl Packs {
+    /// Counts `bytes` of stored nodes now in memory, and starts a trim when they pass the
+    /// bound and no trim runs.
+    fn count(&self, bytes: u64) {
+        let cache = &self.cache;
+        let total = cache.bytes.fetch_add(bytes, Ordering::Relaxed) + bytes;
+        if total <= cache.limit || cache.trimming.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let map = cache.map.get().and_then(Weak::upgrade);
+        let (Some(map), Some(me)) = (map, self.me.upgrade()) else {
+            // The store is opening (replaying its WAL) or closing: the next read tries again.
+            cache.trimming.store(false, Ordering::Release);
+            return;
+        };
+        let thread = std::thread::spawn(move || {
+            let cache = &me.cache;
+            let trimmed = cache.bytes.load(Ordering::Relaxed);
+            let source = Arc::clone(&me) as Arc<dyn NodeSource>;
+            let gate = cache.gate.lock();
+            if !cache.unsafe_locations.load(Ordering::Acquire) {
+                map.unload_stored(cache.pinned_levels, &source);
+                // Bytes loaded during the trim stay counted: it may not have seen them.
+                cache.bytes.fetch_sub(trimmed, Ordering::Relaxed);
+                cache.trims.fetch_add(1, Ordering::Relaxed);
+            }
+            drop(gate);
+            // The map goes first, so a store whose last handle this was closes before the
+            // next trim can start.
+            drop((map, source));
+            cache.trimming.store(false, Ordering::Release);
+        });
+        // The thread replaced (if any) has finished its trim: it is detached.
+        *cache.thread.lock() = Some(thread);
+    }
+
     fn add(&self, info: PackInfo) -> Result<()> {
         if self.readers.read().contains_key(&info.id) {
             return Ok(());
@@ -93,7 +176,9 @@ impl NodeSource for Packs {
             ))
         })?;
         self.loads.fetch_add(1, Ordering::Relaxed);
-        reader.read(at.ordinal)
+        let record = reader.read(at.ordinal)?;
+        self.count(record.len() as u64);
+        Ok(record)
     }
 }
 
@@ -229,10 +314,29 @@ impl Store {
                 }
             }
         };
-        let packs = Arc::new(Packs {
+        if options.cache_bytes == 0 {
+            return Err(Error::InvalidArgument(
+                "StoreOptions::cache_bytes is 0: the node cache needs at least 1 byte \
+                 (the default is 256 MiB)"
+                    .into(),
+            ));
+        }
+        let packs = Arc::new_cyclic(|me| Packs {
             fs: Arc::clone(&fs),
             readers: RwLock::new(HashMap::new()),
             loads: AtomicU64::new(0),
+            cache: Cache {
+                limit: options.cache_bytes,
+                pinned_levels: options.cache_pinned_levels,
+                bytes: AtomicU64::new(0),
+                trims: AtomicU64::new(0),
+                trimming: AtomicBool::new(false),
+                map: OnceLock::new(),
+                gate: Mutex::new(()),
+                unsafe_locations: AtomicBool::new(false),
+                thread: Mutex::new(None),
+            },
+            me: me.clone(),
         });
         let (manifest, map, log) = if options.read_only {
             let (manifest, map) = read_state(&*fs, &packs)?;
@@ -280,6 +384,7 @@ impl Store {
         map.set_journal(Arc::clone(&journal) as Arc<dyn Journal>);
         let map = Arc::new(map);
         let _ = journal.map.set(Arc::downgrade(&map));
+        let _ = core.packs.cache.map.set(Arc::downgrade(&map));
         Ok(Store { core, map })
     }
 
@@ -439,11 +544,22 @@ pub struct StoreCounters {
     pub manifest: u64,
     /// Packs the manifest names.
     pub packs: u64,
+    /// The node cache's bound in force ([`StoreOptions::cache_bytes`]).
+    pub cache_bytes: u64,
+    /// Record bytes of stored nodes loaded from packs or written by checkpoints since the
+    /// last trim began: the node cache's fill, which a trim brings back under `cache_bytes`.
+    pub cache_bytes_in_use: u64,
+    /// Trims of the node cache since opening.
+    pub cache_trims: u64,
 }
 
 impl Drop for Store {
     fn drop(&mut self) {
         if let Some(handle) = self.core.background.lock().take() {
+            let _ = handle.join();
+        }
+        let trim = self.core.packs.cache.thread.lock().take();
+        if let Some(handle) = trim {
             let _ = handle.join();
         }
     }
@@ -472,6 +588,9 @@ impl Core {
             node_loads: self.packs.loads.load(Ordering::Relaxed),
             manifest: manifest.number,
             packs: manifest.packs.len() as u64,
+            cache_bytes: self.packs.cache.limit,
+            cache_bytes_in_use: self.packs.cache.bytes.load(Ordering::Relaxed),
+            cache_trims: self.packs.cache.trims.load(Ordering::Relaxed),
         }
     }
 
@@ -524,8 +643,15 @@ impl Core {
             epoch: self.epoch,
         };
         let mut writer = PackWriter::new(file, path.clone(), header);
+        let gate = self.packs.cache.gate.lock();
+        self.packs
+            .cache
+            .unsafe_locations
+            .store(true, Ordering::Release);
+        let mut written = 0u64;
         let mut store = |tree: &Tree| -> Result<Option<StoredRoot>> {
             let root = tree.store_new_nodes(&mut |record| {
+                written += record.len() as u64;
                 Ok(Location {
                     pack: id,
                     ordinal: writer.add(record)?,
@@ -559,9 +685,21 @@ impl Core {
             fs.sync_dir(PACK_DIR)
                 .map_err(|e| Error::io(format!("fsync {PACK_DIR}"), &e))?;
             self.packs.add(info)?;
+            self.packs
+                .cache
+                .unsafe_locations
+                .store(false, Ordering::Release);
+            drop(gate);
+            self.packs.count(written);
             manifest.packs.push(info);
             manifest.next_pack_id = id + 1;
         } else {
+            // No node was written: no location names the pack.
+            self.packs
+                .cache
+                .unsafe_locations
+                .store(false, Ordering::Release);
+            drop(gate);
             drop(writer);
             fs.remove(&path)
                 .map_err(|e| Error::io(format!("remove {path}"), &e))?;

@@ -16,5 +16,5 @@ mod stats;
 pub mod wal;
 
 pub use fs::{FileSystem, FsFile, FsLock, OpenMode, RealFs};
-pub use handle::{Store, StoreCounters, StoreOptions};
+pub use handle::{DEFAULT_CACHE_BYTES, Store, StoreCounters, StoreOptions};
 pub use log::Durability;

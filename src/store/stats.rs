@@ -32,5 +32,8 @@ pub(super) fn counters_json(c: &StoreCounters) -> Value {
         "node_loads": c.node_loads,
         "manifest": c.manifest,
         "packs": c.packs,
+        "cache_bytes": c.cache_bytes,
+        "cache_bytes_in_use": c.cache_bytes_in_use,
+        "cache_trims": c.cache_trims,
     })
 }
