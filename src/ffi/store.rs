@@ -63,7 +63,7 @@ pub struct lqft_store_options {
     /// The bound on the memory of stored nodes, in record bytes (0: the default, 256 MiB).
     /// When the records loaded from packs and written by checkpoints since the last trim pass
     /// it, a background thread trims: the live state and every registered snapshot are
-    /// attached again with all but their top two levels unloaded. Not bounded by it: nodes
+    /// attached again with all but their top three levels unloaded. Not bounded by it: nodes
     /// written since the last checkpoint (bounded by `checkpoint_bytes`) and what snapshot
     /// handles, pins and iterators the caller holds loaded (kept until they are released).
     pub cache_bytes: u64,
@@ -88,7 +88,7 @@ impl lqft_store_options {
             async_interval_ms: INTERVAL_MS,
             checkpoint_bytes: rust.checkpoint_bytes,
             segment_bytes: rust.segment_bytes,
-            cache_bytes: rust.cache_bytes,
+            cache_bytes: 0,
             read_only: rust.read_only,
         }
     }

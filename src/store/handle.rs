@@ -55,8 +55,10 @@ pub struct StoreOptions {
     /// versions a caller holds (snapshot handles, pins, views, iterators) loaded — they keep it
     /// until they are dropped.
     pub cache_bytes: u64,
-    /// Levels under the root (the root included) that a trim keeps loaded (default 2): reads
-    /// pass through them all, so they would be loaded again at once.
+    /// Levels from the root down (the root included) that a trim keeps loaded (default 3, a
+    /// few hundred branches): every read passes through them, so they would be loaded again
+    /// at once. Chosen by `cargo bench --bench cache` (`docs/BENCHMARKS.md`): 3 loads the
+    /// fewest nodes per get at every cache size measured.
     pub cache_pinned_levels: usize,
 }
 
@@ -68,7 +70,7 @@ impl Default for StoreOptions {
             read_only: false,
             segment_bytes: LogOptions::default().segment_bytes,
             cache_bytes: DEFAULT_CACHE_BYTES,
-            cache_pinned_levels: 2,
+            cache_pinned_levels: 3,
         }
     }
 }
