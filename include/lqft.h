@@ -549,10 +549,12 @@ typedef struct lqft_store_options {
    */
   uint64_t segment_bytes;
   /**
-   * Memory for loaded nodes, in bytes (0: the library's choice). Accepted and reported by
-   * `lqft_store_stats_json` as `cache_bytes`, but not enforced yet: today a loaded node stays
-   * in memory for as long as a version that reached it is held (the live state, a snapshot,
-   * an iterator), and a checkpoint does not unload what the live state has loaded.
+   * The bound on the memory of stored nodes, in record bytes (0: the default, 256 MiB).
+   * When the records loaded from packs and written by checkpoints since the last trim pass
+   * it, a background thread trims: the live state and every registered snapshot are
+   * attached again with all but their top three levels unloaded. Not bounded by it: nodes
+   * written since the last checkpoint (bounded by `checkpoint_bytes`) and what snapshot
+   * handles, pins and iterators the caller holds loaded (kept until they are released).
    */
   uint64_t cache_bytes;
   /**
@@ -2144,7 +2146,7 @@ lqft_status lqft_store_refresh(const struct lqft_store *store);
  * Stores the store's counters as compact JSON text (UTF-8, NUL-terminated) in `*out`:
  * `format` (`"lqft-store-stats-v1"`), `wal_records`, `wal_bytes`, `wal_syncs`, `checkpoints`,
  * `node_loads` (counted since open), `manifest` (the number of the manifest in use), `packs`,
- * `read_only` and `cache_bytes` (as given at open); every key is documented in
+ * `cache_bytes` (the bound in force), `cache_bytes_in_use`, `cache_trims` and `read_only`; every key is documented in
  * `docs/STATS.md`. O(1).
  *
  * Ownership: the caller owns `*out` and releases it with `lqft_bytes_free`.
@@ -2153,7 +2155,8 @@ lqft_status lqft_store_refresh(const struct lqft_store *store);
  * # Safety
  * `store` is `NULL` or a live store; `out` is `NULL` or writable.
  */
-lqft_status lqft_store_stats_json(const struct lqft_store *store, struct lqft_bytes *out);
+lqft_status lqft_store_stats_json(const struct lqft_store *store,
+                                  struct lqft_bytes *out);
 
 /**
  * Begins a transaction on `map` and stores it in `*out`.
