@@ -2146,8 +2146,8 @@ lqft_status lqft_store_refresh(const struct lqft_store *store);
  * Stores the store's counters as compact JSON text (UTF-8, NUL-terminated) in `*out`:
  * `format` (`"lqft-store-stats-v1"`), `wal_records`, `wal_bytes`, `wal_syncs`, `checkpoints`,
  * `node_loads` (counted since open), `manifest` (the number of the manifest in use), `packs`,
- * `cache_bytes` (the bound in force), `cache_bytes_in_use`, `cache_trims` and `read_only`; every key is documented in
- * `docs/STATS.md`. O(1).
+ * `cache_bytes` (the node cache's bound in force), `cache_bytes_in_use`, `cache_trims` and
+ * `read_only`; every key is documented in `docs/STATS.md`. O(1).
  *
  * Ownership: the caller owns `*out` and releases it with `lqft_bytes_free`.
  * Errors: `LQFT_ERR_NULL_ARGUMENT`. Thread safety: any thread.
@@ -2155,8 +2155,7 @@ lqft_status lqft_store_refresh(const struct lqft_store *store);
  * # Safety
  * `store` is `NULL` or a live store; `out` is `NULL` or writable.
  */
-lqft_status lqft_store_stats_json(const struct lqft_store *store,
-                                  struct lqft_bytes *out);
+lqft_status lqft_store_stats_json(const struct lqft_store *store, struct lqft_bytes *out);
 
 /**
  * Begins a transaction on `map` and stores it in `*out`.
