@@ -370,7 +370,7 @@ impl Default for Map {
     }
 }
 
-fn now_ns() -> u64 {
+pub(super) fn now_ns() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX))
@@ -684,14 +684,7 @@ impl Map {
         let (removed, ticket) = {
             let mut state = self.state.lock();
             let ticket = self.journal(|| Change::Clear, |_| Ok(()))?;
-            let mut live = self.live_mut();
-            let removed = live.len();
-            if removed > 0 {
-                live.clear();
-                state.touched.overflow();
-                state.pending += 1;
-                state.counters.clears += 1;
-            }
+            let removed = clear(&mut state, &mut self.live_mut());
             (removed, ticket)
         };
         self.commit(ticket)?;
@@ -1155,11 +1148,11 @@ impl Map {
                 snapshot.id()
             )));
         }
-        *self.pins.lock().entry(snapshot.id()).or_insert(0) += 1;
-        Ok(ReadSession {
-            snapshot: snapshot.clone(),
-            pins: self.pins.clone(),
-        })
+        Ok(ReadSession::new(
+            snapshot.clone(),
+            snapshot.id(),
+            &self.pins,
+        ))
     }
 
     /// Prunes the registry to the newest `retain_last` snapshots plus the current one and every
@@ -1426,6 +1419,17 @@ impl Locked<'_> {
     pub(super) fn make_current(&mut self, target: &Snapshot, discarded: u64) {
         make_current(&mut self.state, &mut self.live, target, discarded);
     }
+
+    /// The pending mutations a rollback under `policy` would drop, or its refusal: as
+    /// [`Map::rollback`] decides.
+    pub(super) fn pending(&self, policy: RollbackPolicy) -> Result<u64> {
+        check_pending(&self.state, &self.live, policy)
+    }
+
+    /// [`Map::clear`] under these locks.
+    pub(super) fn clear(&mut self) -> u64 {
+        clear(&mut self.state, &mut self.live)
+    }
 }
 
 /// Writes to the live state under the writer lock, counting those that changed it.
@@ -1450,18 +1454,28 @@ impl Writer<'_> {
 
 /// The ids to prune to the newest `retain_last` snapshots plus the current one and every
 /// pinned one, ascending, once a new snapshot `added` (above every
-/// registered id) is registered and made current. The registry is ordered by id, so the
-/// candidates are its first entries and the cost is O(candidates · log s).
+/// registered id) is registered and made current.
 fn prune_plan(state: &State, pins: &Pins, retain_last: usize, added: Option<u64>) -> Vec<u64> {
     let current = added.or(state.current.as_ref().map(Snapshot::id));
-    let total = state.registry.len() + usize::from(added.is_some());
+    prune_plan_of(&state.registry, current, pins, retain_last, added)
+}
+
+/// [`prune_plan`] for any registry ordered by id, given the current snapshot's id. The
+/// candidates are the registry's first entries, so the cost is O(candidates · log s).
+pub(super) fn prune_plan_of<S>(
+    registry: &BTreeMap<u64, S>,
+    current: Option<u64>,
+    pins: &Pins,
+    retain_last: usize,
+    added: Option<u64>,
+) -> Vec<u64> {
+    let total = registry.len() + usize::from(added.is_some());
     let excess = total.saturating_sub(retain_last);
     if excess == 0 {
         return Vec::new();
     }
     let pins = pins.lock();
-    state
-        .registry
+    registry
         .keys()
         .copied()
         .chain(added)
@@ -1530,6 +1544,18 @@ fn undone(state: &State, live: &Tree) -> Result<bool> {
     }
 }
 
+/// Empties `live`, counting one mutation when it held anything; returns the entries removed.
+fn clear(state: &mut State, live: &mut Tree) -> u64 {
+    let removed = live.len();
+    if removed > 0 {
+        live.clear();
+        state.touched.overflow();
+        state.pending += 1;
+        state.counters.clears += 1;
+    }
+    removed
+}
+
 fn make_current(state: &mut State, live: &mut Tree, target: &Snapshot, discarded: u64) {
     *live = target.tree().clone();
     state.current = Some(target.clone());
@@ -1539,27 +1565,41 @@ fn make_current(state: &mut State, live: &mut Tree, target: &Snapshot, discarded
     state.counters.discarded_mutations += discarded;
 }
 
-/// A pinned snapshot: [`Map::compact`] keeps it registered while the session lives.
-/// Derefs to the [`Snapshot`].
-pub struct ReadSession {
-    snapshot: Snapshot,
+/// A pinned snapshot: [`Map::compact`] (or [`ShardedMap::compact`](crate::ShardedMap::compact)
+/// for a [`ShardedSnapshot`](crate::ShardedSnapshot)) keeps it registered while the session
+/// lives. Derefs to the snapshot.
+pub struct ReadSession<S = Snapshot> {
+    snapshot: S,
+    id: u64,
     pins: Arc<Pins>,
 }
 
-impl Deref for ReadSession {
-    type Target = Snapshot;
-    fn deref(&self) -> &Snapshot {
+impl<S> ReadSession<S> {
+    /// Pins `snapshot`, whose id is `id`, in `pins` until the session is dropped.
+    pub(super) fn new(snapshot: S, id: u64, pins: &Arc<Pins>) -> ReadSession<S> {
+        *pins.lock().entry(id).or_insert(0) += 1;
+        ReadSession {
+            snapshot,
+            id,
+            pins: pins.clone(),
+        }
+    }
+}
+
+impl<S> Deref for ReadSession<S> {
+    type Target = S;
+    fn deref(&self) -> &S {
         &self.snapshot
     }
 }
 
-impl Drop for ReadSession {
+impl<S> Drop for ReadSession<S> {
     fn drop(&mut self) {
         let mut pins = self.pins.lock();
-        if let Some(count) = pins.get_mut(&self.snapshot.id()) {
+        if let Some(count) = pins.get_mut(&self.id) {
             *count -= 1;
             if *count == 0 {
-                pins.remove(&self.snapshot.id());
+                pins.remove(&self.id);
             }
         }
     }

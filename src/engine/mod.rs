@@ -3,7 +3,9 @@
 mod batch;
 pub mod journal;
 mod map;
+mod merge;
 mod sharded;
+mod sharded_version;
 mod snapshot;
 mod stats;
 mod touched;
@@ -14,6 +16,8 @@ pub use map::{
     CompactReport, Entries, Entry, ImportOptions, Imported, Map, ReadSession, RollbackOutcome,
     RollbackPolicy, SnapshotIds, TryEntries, Value,
 };
-pub use sharded::{Merged, ShardedMap, ShardedSnapshot, route_hash, shard_of};
+pub use merge::{Keyed, Merge, Merged, MergedDiff};
+pub use sharded::{ShardedMap, route_hash, shard_of};
+pub use sharded_version::{ShardedSnapshot, ShardedView};
 pub use snapshot::{MAX_SNAPSHOT_ID, Snapshot, SnapshotMeta};
 pub use txn::{Reads, Txn, TxnTarget, Writes};

@@ -32,161 +32,63 @@
 //! The root of a sharded version is `blake3("lqft-sharded-root-v1" || n as u32 LE ||
 //! root(shard 0) || ... || root(shard n-1))`: it depends on the contents and the shard count.
 
+//!
+//! # History
+//!
+//! A sharded map has its own registry of [`ShardedSnapshot`]s, with ids, retention, pins and
+//! compaction that behave as [`Map`]'s do: an id names one sharded snapshot of one map, ever.
+//! Each shard keeps the shard snapshot of the current cut as its own current snapshot, so a
+//! rollback under [`RollbackPolicy::Fail`] refuses exactly when some shard's live state differs
+//! from its part of the current cut.
+
 use std::collections::BTreeMap;
 use std::ops::Bound;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
-use parking_lot::Mutex;
+use parking_lot::{Mutex, MutexGuard};
 
 use crate::engine::batch::{Batch, Op};
-use crate::engine::map::{Entries, Entry, Map, Value};
-use crate::engine::snapshot::{Snapshot, SnapshotMeta};
+use crate::engine::map::{
+    CompactReport, Counters, Map, Pins, ReadSession, RollbackOutcome, RollbackPolicy, Value,
+    now_ns, prune_plan_of,
+};
+use crate::engine::merge::{Merged, MergedDiff};
+use crate::engine::sharded_version::{ShardedSnapshot, ShardedView, check_shards};
+use crate::engine::snapshot::{MapId, Snapshot, SnapshotMeta};
 use crate::engine::txn::{Reads, Txn, TxnTarget, Writes};
-use crate::engine::{RollbackOutcome, RollbackPolicy};
 use crate::error::{Error, Result};
-use crate::tree::{DiffEntry, Hash, Tree, prefix_end};
+use crate::tree::Hash;
 
 /// The shard of `key` among `shards` (at least 1); see the [module docs](self).
+#[inline]
 pub fn shard_of(key: &[u8], shards: usize) -> usize {
-    (route_hash(key) % shards.max(1) as u64) as usize
+    if shards <= 1 {
+        return 0;
+    }
+    (route_hash(key) % shards as u64) as usize
 }
 
 /// The routing hash of `key`; see the [module docs](self).
+#[inline]
 pub fn route_hash(key: &[u8]) -> u64 {
     let mut h = 0x9e37_79b9_7f4a_7c15 ^ key.len() as u64;
-    for chunk in key.chunks(8) {
+    let mut chunks = key.chunks_exact(8);
+    for chunk in &mut chunks {
+        let word = u64::from_le_bytes(chunk.try_into().unwrap_or_default());
+        h = (h ^ word).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        h ^= h >> 31;
+    }
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
         let mut word = [0u8; 8];
-        word[..chunk.len()].copy_from_slice(chunk);
+        word[..rest.len()].copy_from_slice(rest);
         h = (h ^ u64::from_le_bytes(word)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
         h ^= h >> 31;
     }
     h ^= h >> 30;
     h = h.wrapping_mul(0x94d0_49bb_1331_11eb);
     h ^ (h >> 31)
-}
-
-/// The Merkle root of a sharded version whose shards have `roots`, in shard order.
-fn sharded_root(roots: impl ExactSizeIterator<Item = Hash>) -> Hash {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(b"lqft-sharded-root-v1");
-    hasher.update(&(roots.len() as u32).to_le_bytes());
-    for root in roots {
-        hasher.update(&root);
-    }
-    *hasher.finalize().as_bytes()
-}
-
-/// An immutable version of every shard, taken as one consistent cut.
-#[derive(Clone, Debug)]
-pub struct ShardedSnapshot {
-    meta: SnapshotMeta,
-    shards: Vec<Snapshot>,
-}
-
-impl ShardedSnapshot {
-    /// The metadata: id, generation and parent among this map's sharded snapshots; counts
-    /// summed over the shards.
-    pub fn meta(&self) -> &SnapshotMeta {
-        &self.meta
-    }
-
-    /// The snapshot's id.
-    pub fn id(&self) -> u64 {
-        self.meta.id
-    }
-
-    /// The value under `key`.
-    pub fn get(&self, key: &[u8]) -> Option<&[u8]> {
-        self.shards[shard_of(key, self.shards.len())].get(key)
-    }
-
-    /// Number of entries in all shards.
-    pub fn len(&self) -> u64 {
-        self.meta.size
-    }
-
-    /// Whether the snapshot has no entries.
-    pub fn is_empty(&self) -> bool {
-        self.meta.size == 0
-    }
-
-    /// Every shard's version, in shard order.
-    pub fn shards(&self) -> &[Snapshot] {
-        &self.shards
-    }
-
-    /// All entries of all shards, in key order.
-    pub fn iter(&self) -> Merged {
-        Merged::new(
-            self.shards.iter().map(Snapshot::tree),
-            Bound::Unbounded,
-            Bound::Unbounded,
-        )
-    }
-
-    /// Entries with `start <= key < end`, in key order.
-    pub fn range(&self, start: &[u8], end: &[u8]) -> Merged {
-        let trees = self.shards.iter().map(Snapshot::tree);
-        Merged::new(trees, Bound::Included(start), Bound::Excluded(end))
-    }
-
-    /// The Merkle root of the whole; see the [module docs](self).
-    pub fn root_hash(&self) -> Hash {
-        sharded_root(self.shards.iter().map(Snapshot::root_hash))
-    }
-
-    /// The changes that turn this snapshot into `newer` (of the same shard count), in key
-    /// order.
-    pub fn diff(&self, newer: &ShardedSnapshot) -> Result<Vec<DiffEntry>> {
-        if self.shards.len() != newer.shards.len() {
-            return Err(Error::InvalidArgument(format!(
-                "cannot diff snapshots of {} and {} shards",
-                self.shards.len(),
-                newer.shards.len()
-            )));
-        }
-        let mut changes: Vec<DiffEntry> = self
-            .shards
-            .iter()
-            .zip(&newer.shards)
-            .flat_map(|(old, new)| old.diff_owned(new))
-            .collect();
-        changes.sort_by(|a, b| a.key().cmp(b.key()));
-        Ok(changes)
-    }
-}
-
-/// Entries of several shards' versions merged into key order (keys are disjoint across
-/// shards). O(s) per entry for s shards.
-pub struct Merged {
-    walks: Vec<Entries>,
-    heads: Vec<Option<Entry>>,
-}
-
-impl Merged {
-    fn new<'a>(
-        trees: impl Iterator<Item = &'a Tree>,
-        start: Bound<&[u8]>,
-        end: Bound<&[u8]>,
-    ) -> Merged {
-        let mut walks: Vec<Entries> = trees.map(|tree| Entries::new(tree, start, end)).collect();
-        let heads = walks.iter_mut().map(Iterator::next).collect();
-        Merged { walks, heads }
-    }
-}
-
-impl Iterator for Merged {
-    type Item = Entry;
-    fn next(&mut self) -> Option<Entry> {
-        let (first, _) = self
-            .heads
-            .iter()
-            .enumerate()
-            .filter_map(|(i, head)| head.as_ref().map(|entry| (i, entry.key())))
-            .min_by(|a, b| a.1.cmp(b.1))?;
-        let next = self.walks[first].next();
-        std::mem::replace(&mut self.heads[first], next)
-    }
 }
 
 impl TxnTarget for ShardedMap {
@@ -230,32 +132,46 @@ impl TxnTarget for ShardedMap {
                 }
             });
         }
+        self.batches.fetch_add(1, Ordering::Relaxed);
         Ok(Some(applied))
     }
 }
 
 /// The sharded map's own history: its snapshots and the one the live state derives from.
-#[derive(Default)]
-struct History {
-    registry: BTreeMap<u64, ShardedSnapshot>,
-    current: Option<ShardedSnapshot>,
-    next_id: u64,
+pub(super) struct History {
+    pub(super) registry: BTreeMap<u64, ShardedSnapshot>,
+    pub(super) current: Option<ShardedSnapshot>,
+    /// How many of the newest snapshots every new snapshot keeps registered, if set.
+    retention: Option<usize>,
+    /// Above every sharded snapshot id this map has used.
+    pub(super) next_id: u64,
+    /// The history's counters: snapshots, rollbacks, compaction (the shards count writes).
+    pub(super) counters: Counters,
 }
 
 /// A versioned, ordered map split into shards; the [module docs](self) give the routing,
-/// consistency and Merkle rules.
+/// consistency, history and Merkle rules.
 ///
 /// | operation | cost |
 /// |---|---|
-/// | `get`, `contains_key`, `put`, `delete` | routing (one multiply per 8 key bytes) + `Map`'s |
+/// | `get`, `contains_key`, `put`, `delete`, `compare_and_swap` | routing (one multiply per 8 key bytes) + `Map`'s |
 /// | `write_batch` | O(b · d), locking each shard the batch touches |
-/// | `len`, `pending_mutations` | O(s) for s shards |
+/// | `len`, `pending_mutations`, `view` | O(s) for s shards |
 /// | `snapshot`, `rollback` | O(s) plus each shard's |
 /// | `iter`, `range`, `prefix` | O(s · d) to start, O(s) per entry |
+/// | `compact` | O(r) for r registered snapshots |
+/// | `stats` | O(nodes) across the live state and retained snapshots |
 pub struct ShardedMap {
-    shards: Box<[Map]>,
-    /// Taken before any shard's lock by operations on the history (snapshot, rollback).
-    history: Mutex<History>,
+    pub(super) shards: Box<[Map]>,
+    /// Taken before any shard's lock by operations on the history (snapshot, rollback,
+    /// registry, stats).
+    pub(super) history: Mutex<History>,
+    pub(super) pins: Arc<Pins>,
+    /// Cross-shard write operations: batches and committed transactions, and clears.
+    pub(super) batches: AtomicU64,
+    pub(super) clears: AtomicU64,
+    /// The id space of this map's sharded snapshot ids.
+    id: MapId,
 }
 
 impl ShardedMap {
@@ -264,9 +180,16 @@ impl ShardedMap {
         ShardedMap {
             shards: (0..shards.max(1)).map(|_| Map::new()).collect(),
             history: Mutex::new(History {
+                registry: BTreeMap::new(),
+                current: None,
+                retention: None,
                 next_id: 1,
-                ..History::default()
+                counters: Counters::default(),
             }),
+            pins: Arc::new(Mutex::new(Default::default())),
+            batches: AtomicU64::new(0),
+            clears: AtomicU64::new(0),
+            id: MapId::unique(),
         }
     }
 
@@ -275,11 +198,7 @@ impl ShardedMap {
         self.shards.len()
     }
 
-    /// The shard maps, in shard order (for per-shard stats and reads).
-    pub fn shards(&self) -> &[Map] {
-        &self.shards
-    }
-
+    #[inline]
     fn shard(&self, key: &[u8]) -> &Map {
         &self.shards[shard_of(key, self.shards.len())]
     }
@@ -294,6 +213,11 @@ impl ShardedMap {
         self.shard(key).get(key)
     }
 
+    /// `read` applied to the value under `key`, under its shard's read lock (for the C ABI).
+    pub(crate) fn read_value<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Option<R> {
+        self.shard(key).read_value(key, read)
+    }
+
     /// Whether `key` is present.
     pub fn contains_key(&self, key: &[u8]) -> bool {
         self.shard(key).contains_key(key)
@@ -304,9 +228,20 @@ impl ShardedMap {
         self.shard(key).delete(key)
     }
 
+    /// Removes every entry of every shard, atomically; snapshots keep theirs. Returns how many
+    /// entries were removed. Each shard that held entries counts one pending mutation.
+    pub fn clear(&self) -> u64 {
+        let mut locked: Vec<_> = self.shards.iter().map(Map::lock_all).collect();
+        let removed = locked.iter_mut().map(|lock| lock.clear()).sum();
+        if removed > 0 {
+            self.clears.fetch_add(1, Ordering::Relaxed);
+        }
+        removed
+    }
+
     /// Number of entries, as of one consistent cut.
     pub fn len(&self) -> u64 {
-        self.views().iter().map(Tree::len).sum()
+        self.view().len()
     }
 
     /// Whether the map is empty.
@@ -363,42 +298,54 @@ impl ShardedMap {
                 }
             });
         }
+        self.batches.fetch_add(1, Ordering::Relaxed);
         applied
     }
 
-    /// Every shard's live state as of one cut: all shards held at once, in shard order.
-    pub fn views(&self) -> Vec<Tree> {
+    /// The live state of every shard as of one cut (all shards held at once, in shard order),
+    /// registered nowhere.
+    pub fn view(&self) -> ShardedView {
         let held: Vec<_> = self.shards.iter().map(Map::live).collect();
-        held.iter().map(|live| (**live).clone()).collect()
+        ShardedView {
+            trees: held.iter().map(|live| (**live).clone()).collect(),
+        }
     }
 
     /// All entries, in key order, as of one consistent cut.
     pub fn iter(&self) -> Merged {
-        let views = self.views();
-        Merged::new(views.iter(), Bound::Unbounded, Bound::Unbounded)
+        self.view().iter()
     }
 
     /// Entries with `start <= key < end`, in key order, as of one consistent cut.
     pub fn range(&self, start: &[u8], end: &[u8]) -> Merged {
-        let views = self.views();
-        Merged::new(views.iter(), Bound::Included(start), Bound::Excluded(end))
+        self.view().range(start, end)
+    }
+
+    /// Entries within arbitrary bounds, in key order, as of one consistent cut.
+    pub fn range_bounds(&self, start: Bound<&[u8]>, end: Bound<&[u8]>) -> Merged {
+        self.view().range_bounds(start, end)
     }
 
     /// Entries whose key starts with `prefix`, in key order, as of one consistent cut.
     pub fn prefix(&self, prefix: &[u8]) -> Merged {
-        let end = prefix_end(prefix);
-        let end = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
-        let views = self.views();
-        Merged::new(views.iter(), Bound::Included(prefix), end)
+        self.view().prefix(prefix)
     }
 
     /// The Merkle root of the live state as of one cut; see the [module docs](self).
     pub fn root_hash(&self) -> Hash {
-        sharded_root(self.views().iter().map(Tree::root_hash))
+        self.view().root_hash()
+    }
+
+    /// The changes from `old` to the live state as of one cut, in key order.
+    ///
+    /// Fails with [`Error::InvalidArgument`] when `old` has another shard count.
+    pub fn diff_live(&self, old: &ShardedSnapshot) -> Result<MergedDiff> {
+        self.view().diff_from(old)
     }
 
     /// Takes a snapshot of every shard as one consistent cut, registers it and makes it
-    /// current.
+    /// current; under a retention policy, prunes the registry as [`compact`](Self::compact)
+    /// would.
     pub fn snapshot(&self) -> ShardedSnapshot {
         let mut history = self.history.lock();
         // Every shard's writer lock, in shard order: no batch is half applied while they are
@@ -417,57 +364,188 @@ impl ShardedMap {
             id: history.next_id,
             generation: parent.map_or(1, |p| p.meta.generation + 1),
             parent_id: parent.map(ShardedSnapshot::id),
-            created_at_ns: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| u64::try_from(d.as_nanos()).unwrap_or(u64::MAX)),
+            created_at_ns: now_ns(),
             mutation_count: sum(|m| m.mutation_count),
             delta_size: sum(|m| m.delta_size),
             size: sum(|m| m.size),
         };
-        let snapshot = ShardedSnapshot { meta, shards };
+        let snapshot = ShardedSnapshot {
+            meta,
+            shards,
+            map: self.id,
+        };
+        let history = &mut *history;
         history.next_id += 1;
+        history.counters.snapshots_taken += 1;
         history.registry.insert(snapshot.id(), snapshot.clone());
         history.current = Some(snapshot.clone());
+        if let Some(retain_last) = history.retention {
+            self.prune(history, retain_last);
+        }
         snapshot
     }
 
     /// Makes every shard's live state equal to `target`'s, atomically, and makes `target`
-    /// current. With pending mutations in any shard, [`RollbackPolicy::Fail`] refuses with
-    /// [`Error::PendingChanges`] and changes nothing; [`RollbackPolicy::Discard`] drops them.
+    /// current. A snapshot of another sharded map (of the same shard count) is registered here
+    /// under a fresh id first, without its parent id, as [`Map::rollback`] does.
+    ///
+    /// With pending mutations that left some shard's live state different from the current
+    /// cut, [`RollbackPolicy::Fail`] refuses with [`Error::PendingChanges`] and changes
+    /// nothing (writes that cancel out do not count); otherwise the pending mutations are
+    /// dropped and counted. Fails with [`Error::InvalidArgument`] when `target` has another
+    /// shard count.
     pub fn rollback(
         &self,
         target: &ShardedSnapshot,
         policy: RollbackPolicy,
     ) -> Result<RollbackOutcome> {
-        if target.shards.len() != self.shards.len() {
-            return Err(Error::InvalidArgument(format!(
-                "a snapshot of {} shards cannot be rolled back to in a map of {}",
-                target.shards.len(),
-                self.shards.len()
-            )));
-        }
+        check_shards(self.shards.len(), target.shards.len())?;
         let mut history = self.history.lock();
         let mut locked: Vec<_> = self.shards.iter().map(Map::lock_all).collect();
-        let discarded: u64 = locked.iter().map(|lock| lock.state.pending).sum();
-        if discarded > 0 && policy == RollbackPolicy::Fail {
+        let mut discarded = 0;
+        let mut refused = false;
+        for lock in &locked {
+            match lock.pending(policy) {
+                Ok(count) => discarded += count,
+                Err(Error::PendingChanges { count }) => {
+                    discarded += count;
+                    refused = true;
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        if refused {
             return Err(Error::PendingChanges { count: discarded });
         }
+        let history = &mut *history;
+        let target = if target.map == self.id {
+            target.clone()
+        } else {
+            let adopted = ShardedSnapshot {
+                meta: SnapshotMeta {
+                    id: history.next_id,
+                    parent_id: None,
+                    ..target.meta.clone()
+                },
+                shards: target.shards.clone(),
+                map: self.id,
+            };
+            history.next_id += 1;
+            history.counters.snapshots_imported += 1;
+            history.registry.insert(adopted.id(), adopted.clone());
+            adopted
+        };
         for (lock, snapshot) in locked.iter_mut().zip(&target.shards) {
             let pending = lock.state.pending;
             lock.make_current(snapshot, pending);
         }
         drop(locked);
-        history.current = Some(target.clone());
+        history.current = Some(target);
+        history.counters.rollbacks += 1;
+        history.counters.discarded_mutations += discarded;
         Ok(RollbackOutcome { discarded })
+    }
+
+    /// [`rollback`](Self::rollback) to a registered snapshot by id.
+    pub fn rollback_to(&self, id: u64, policy: RollbackPolicy) -> Result<RollbackOutcome> {
+        let target = self
+            .snapshot_by_id(id)
+            .ok_or(Error::UnknownSnapshot { id })?;
+        self.rollback(&target, policy)
+    }
+
+    fn history(&self) -> MutexGuard<'_, History> {
+        self.history.lock()
     }
 
     /// The registered sharded snapshots, by ascending id.
     pub fn snapshots(&self) -> Vec<ShardedSnapshot> {
-        self.history.lock().registry.values().cloned().collect()
+        self.history().registry.values().cloned().collect()
+    }
+
+    /// Number of registered snapshots.
+    pub fn snapshot_count(&self) -> usize {
+        self.history().registry.len()
+    }
+
+    /// The registered snapshot at position `index` in ascending id order. O(index).
+    pub fn snapshot_at(&self, index: usize) -> Option<ShardedSnapshot> {
+        self.history().registry.values().nth(index).cloned()
+    }
+
+    /// The ids of the registered snapshots, ascending.
+    pub fn snapshot_ids(&self) -> Vec<u64> {
+        self.history().registry.keys().copied().collect()
     }
 
     /// The registered sharded snapshot with this id.
     pub fn snapshot_by_id(&self, id: u64) -> Option<ShardedSnapshot> {
-        self.history.lock().registry.get(&id).cloned()
+        self.history().registry.get(&id).cloned()
+    }
+
+    /// The snapshot the live state derives from: the last one taken or rolled back to.
+    pub fn current_snapshot(&self) -> Option<ShardedSnapshot> {
+        self.history().current.clone()
+    }
+
+    /// The id the next snapshot will get.
+    pub fn next_snapshot_id(&self) -> u64 {
+        self.history().next_id
+    }
+
+    /// Pins `snapshot` for a read session: [`compact`](Self::compact) and the retention policy
+    /// keep it registered until every session on it is dropped.
+    ///
+    /// Fails with [`Error::InvalidArgument`] when `snapshot` belongs to another map.
+    pub fn pin(&self, snapshot: &ShardedSnapshot) -> Result<ReadSession<ShardedSnapshot>> {
+        if snapshot.map != self.id {
+            return Err(Error::InvalidArgument(format!(
+                "sharded snapshot {} belongs to another map; pin it on that map, or roll back \
+                 to it here first",
+                snapshot.id()
+            )));
+        }
+        Ok(ReadSession::new(
+            snapshot.clone(),
+            snapshot.id(),
+            &self.pins,
+        ))
+    }
+
+    fn prune(&self, history: &mut History, retain_last: usize) -> Vec<u64> {
+        let current = history.current.as_ref().map(ShardedSnapshot::id);
+        let pruned = prune_plan_of(&history.registry, current, &self.pins, retain_last, None);
+        for id in &pruned {
+            history.registry.remove(id);
+        }
+        history.counters.snapshots_pruned += pruned.len() as u64;
+        pruned
+    }
+
+    /// Prunes the registry to the newest `retain_last` snapshots plus the current one and every
+    /// pinned one. Pruned snapshots stay readable through the handles that exist.
+    pub fn compact(&self, retain_last: usize) -> CompactReport {
+        let mut history = self.history();
+        let pruned = self.prune(&mut history, retain_last);
+        history.counters.compactions += 1;
+        CompactReport {
+            pruned,
+            retained: history.registry.keys().copied().collect(),
+        }
+    }
+
+    /// Sets the retention policy, as [`Map::set_retention`] does; returns the ids pruned now.
+    pub fn set_retention(&self, retain_last: Option<usize>) -> Vec<u64> {
+        let mut history = self.history();
+        history.retention = retain_last;
+        match retain_last {
+            Some(n) => self.prune(&mut history, n),
+            None => Vec::new(),
+        }
+    }
+
+    /// The retention policy set by [`set_retention`](Self::set_retention).
+    pub fn retention(&self) -> Option<usize> {
+        self.history().retention
     }
 }
