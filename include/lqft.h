@@ -66,6 +66,11 @@
 #define LQFT_MAX_VALUE_LEN 4294967295
 
 /**
+ * Most shards a map may have (`lqft_map_options.shards`).
+ */
+#define LQFT_MAX_SHARDS 4096
+
+/**
  * Length of a Merkle root hash in bytes.
  */
 #define LQFT_HASH_LEN 32
@@ -111,12 +116,21 @@ typedef struct lqft_iter lqft_iter;
 
 /**
  * A versioned, ordered map from byte strings to byte strings: a live state plus a registry of
- * snapshots.
+ * snapshots. Plain, or split into shards (`lqft_map_new_with`); the same functions serve both.
+ *
+ * A sharded map routes each key to one of its shards by a fixed hash of the key. Writers of
+ * different shards run in parallel; a batch, transaction or clear that spans shards is atomic
+ * (every reader and every snapshot sees all of it or none); snapshots, views, iterators, stats
+ * and root hashes of a sharded map are one consistent cut across all shards. Its snapshots
+ * are sharded snapshots: they roll back, pin, diff and compare only with versions of a map of
+ * the same shard count (`LQFT_ERR_INVALID_ARGUMENT` otherwise). Its Merkle root is the hash of
+ * the shard roots in order, not the root of a plain map of the same contents. Snapshot files
+ * (`lqft_snapshot_save`, `lqft_map_save_bundle`, `lqft_map_load_*`) hold plain maps only: on a
+ * sharded map or snapshot they return `LQFT_ERR_INVALID_ARGUMENT`.
  *
  * Thread safety: internally synchronised (readers run in parallel and scale with cores; writers
- * are serialised); every
- * function taking a `const lqft_map *` may be called from any number of threads at once.
- * Only `lqft_map_free` needs exclusive access.
+ * of one map, or of one shard, are serialised); every function taking a `const lqft_map *` may
+ * be called from any number of threads at once. Only `lqft_map_free` needs exclusive access.
  */
 typedef struct lqft_map lqft_map;
 
@@ -129,7 +143,8 @@ typedef struct lqft_map lqft_map;
 typedef struct lqft_read_session lqft_read_session;
 
 /**
- * An immutable version of a map, with its metadata.
+ * An immutable version of a map, with its metadata: of a plain map, or of every shard of a
+ * sharded map as one consistent cut.
  *
  * Lifetime: readable for as long as the handle lives, even after the registry pruned the
  * snapshot or the map was freed. Thread safety: immutable; may be used from any number of
@@ -166,7 +181,8 @@ typedef struct lqft_txn lqft_txn;
 /**
  * The live state of a map as of `lqft_map_view`: a consistent read of several keys and a root
  * hash, without registering a snapshot (no id, no metadata, never in the registry, nothing for
- * compaction to keep). O(1) to take; unaffected by later writes.
+ * compaction to keep). O(1) to take (O(shards) for a sharded map: one cut across all of
+ * them); unaffected by later writes.
  *
  * Lifetime: independent of the map (freeing the map first is allowed). Thread safety:
  * immutable; may be read from any number of threads; only `lqft_view_free` needs exclusive
@@ -461,6 +477,20 @@ typedef struct lqft_entry {
    */
   size_t value_len;
 } lqft_entry;
+
+/**
+ * How `lqft_map_new_with` makes a map. Zero-initialise it, then set `size`.
+ */
+typedef struct lqft_map_options {
+  /**
+   * Must be `sizeof(lqft_map_options)` (lets later versions add fields).
+   */
+  size_t size;
+  /**
+   * Number of shards: 0 or 1 make a plain map; 2 to `LQFT_MAX_SHARDS` a sharded one.
+   */
+  uint32_t shards;
+} lqft_map_options;
 
 /**
  * What was recorded about a snapshot when it was taken.
@@ -879,10 +909,12 @@ void lqft_ids_free(struct lqft_ids *ids);
 
 /**
  * Stores in `*out` the changes that turn snapshot `old` into snapshot `new`, in key order.
- * O(1) to create; walking it costs O(changes), skipping every subtree the versions share.
+ * O(1) to create (O(shards) for sharded snapshots); walking it costs O(changes), skipping
+ * every subtree the versions share.
  *
  * Ownership: the caller owns the diff and releases it with `lqft_diff_free`.
- * Errors: `LQFT_ERR_NULL_ARGUMENT`.
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (a plain and a sharded
+ * snapshot, or sharded snapshots of different shard counts).
  *
  * # Safety
  * `old` and `new` are `NULL` or live snapshots; `out` is `NULL` or writable.
@@ -896,7 +928,7 @@ lqft_status lqft_diff_new(const struct lqft_snapshot *old,
  * call (for example the uncommitted writes since the current snapshot).
  *
  * Ownership: the caller owns the diff and releases it with `lqft_diff_free`.
- * Errors: `LQFT_ERR_NULL_ARGUMENT`.
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (as for `lqft_diff_new`).
  *
  * # Safety
  * `map` and `old` are `NULL` or live handles; `out` is `NULL` or writable.
@@ -1000,8 +1032,9 @@ const char *lqft_last_policy_code(void);
  * link, pass its target). A file larger than readers accept (1 GiB, or 1 GiB decompressed
  * for `.gz`) is refused with `LQFT_ERR_LIMIT` rather than written unreadable.
  *
- * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (unusable key, or a
- * `valid_for_seconds` window ending after year 9999), `LQFT_ERR_IO`, `LQFT_ERR_LIMIT`.
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (unusable key, a
+ * `valid_for_seconds` window ending after year 9999, or a sharded snapshot or map: files hold
+ * plain maps only), `LQFT_ERR_IO`, `LQFT_ERR_LIMIT`.
  *
  * # Safety
  * `snapshot` is `NULL` or a live snapshot; `path` is `NULL` or NUL-terminated; `options` is
@@ -1077,9 +1110,10 @@ lqft_status lqft_map_save_bundle_with(const struct lqft_map *map,
  * than 64 levels) or a key file over 64 KiB is refused with `LQFT_ERR_LIMIT` before it is
  * read.
  *
- * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT`, `LQFT_ERR_IO`,
- * `LQFT_ERR_LIMIT`, `LQFT_ERR_CORRUPT`, `LQFT_ERR_POLICY`, `LQFT_ERR_DUPLICATE_SNAPSHOT` (its
- * id is already used in this map: load it with `LQFT_IDS_FRESH`), `LQFT_ERR_PENDING_CHANGES`.
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (also: a sharded map, which
+ * files cannot load into), `LQFT_ERR_IO`, `LQFT_ERR_LIMIT`, `LQFT_ERR_CORRUPT`,
+ * `LQFT_ERR_POLICY`, `LQFT_ERR_DUPLICATE_SNAPSHOT` (its id is already used in this map: load
+ * it with `LQFT_IDS_FRESH`), `LQFT_ERR_PENDING_CHANGES`.
  * The map is unchanged on error.
  * Ownership: the caller owns `*out` and releases it with `lqft_snapshot_free`.
  *
@@ -1484,6 +1518,30 @@ void lqft_iter_free(struct lqft_iter *iter);
 lqft_status lqft_map_new(struct lqft_map **out);
 
 /**
+ * Creates an empty map as `options` says (`NULL`: a plain map, as `lqft_map_new`) and stores it
+ * in `*out`.
+ *
+ * Ownership: the caller owns the map and releases it with `lqft_map_free`.
+ * Errors: `LQFT_ERR_NULL_ARGUMENT` when `out` is `NULL`; `LQFT_ERR_INVALID_ARGUMENT` when
+ * `options->size` is not `sizeof(lqft_map_options)` or `shards` is over `LQFT_MAX_SHARDS`.
+ *
+ * # Safety
+ * `options` is `NULL` or points to a readable `lqft_map_options` whose `size` field is
+ * readable (the rest is read only when `size` is right); `out` is `NULL` or writable.
+ */
+lqft_status lqft_map_new_with(const struct lqft_map_options *options, struct lqft_map **out);
+
+/**
+ * Stores the map's number of shards in `*out`: 1 for a plain map.
+ *
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`.
+ *
+ * # Safety
+ * `map` is `NULL` or a live map; `out` is `NULL` or writable.
+ */
+lqft_status lqft_map_shard_count(const struct lqft_map *map, uint32_t *out);
+
+/**
  * Destroys a map. `NULL` is a no-op.
  *
  * Snapshots, iterators, diffs and read sessions made from the map keep their own reference to
@@ -1579,7 +1637,8 @@ lqft_status lqft_map_contains(const struct lqft_map *map,
                               bool *out);
 
 /**
- * Stores the number of entries in the live state in `*out`. O(1).
+ * Stores the number of entries in the live state in `*out`. O(1) (O(shards) for a sharded
+ * map).
  *
  * Errors: `LQFT_ERR_NULL_ARGUMENT`.
  *
@@ -1694,7 +1753,8 @@ lqft_status lqft_map_import_bundle(const struct lqft_map *map,
  *
  * Ownership: the caller owns the session; `lqft_read_session_free` unpins and releases it.
  * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (`snapshot` belongs to another
- * map: its id means nothing in this one).
+ * map: its id means nothing in this one; or a plain map's snapshot with a sharded map or the
+ * reverse).
  *
  * # Safety
  * `map` and `snapshot` are `NULL` or live handles; `out` is `NULL` or writable.
@@ -1840,7 +1900,8 @@ lqft_status lqft_snapshot_len(const struct lqft_snapshot *snapshot, uint64_t *ou
 /**
  * Writes the snapshot's blake3 Merkle root (`LQFT_HASH_LEN` bytes) to `out`. Equal contents
  * give equal roots, whatever sequence of writes produced them. Computed lazily, hashing only
- * nodes changed since the last root was computed.
+ * nodes changed since the last root was computed. A sharded snapshot's root is
+ * `blake3("lqft-sharded-root-v1" || shard count as u32 LE || root of shard 0 || ...)`.
  *
  * Errors: `LQFT_ERR_NULL_ARGUMENT`; `LQFT_ERR_BUFFER_TOO_SMALL` when `cap < LQFT_HASH_LEN`
  * (nothing written).
@@ -1862,8 +1923,8 @@ lqft_status lqft_snapshot_metadata(const struct lqft_snapshot *snapshot,
                                    struct lqft_snapshot_meta *out);
 
 /**
- * Makes the live state equal to `snapshot` (O(1)) and makes it current. No other snapshot is
- * touched. A snapshot of this map need not be registered (it may have been pruned); a
+ * Makes the live state equal to `snapshot` (O(1), O(shards) for a sharded map, atomically
+ * across shards) and makes it current. No other snapshot is touched. A snapshot of this map need not be registered (it may have been pruned); a
  * snapshot of another map is registered in this one under a fresh id (without its parent id)
  * and that new snapshot becomes current (`lqft_map_current_snapshot` returns it).
  *
@@ -1872,8 +1933,9 @@ lqft_status lqft_snapshot_metadata(const struct lqft_snapshot *snapshot,
  * that changed nothing (a key set to the value it held, writes that cancel out) are dropped
  * under either policy. On success the number of writes dropped
  * is stored in `*out_discarded` unless it is `NULL`.
- * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (unknown policy),
- * `LQFT_ERR_PENDING_CHANGES`.
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (unknown policy; a plain
+ * map's snapshot with a sharded map or the reverse; a sharded snapshot of another shard
+ * count), `LQFT_ERR_PENDING_CHANGES`.
  *
  * # Safety
  * `map` and `snapshot` are `NULL` or live handles; `out_discarded` is `NULL` or writable.
@@ -2000,7 +2062,9 @@ lqft_status lqft_map_set_retention(const struct lqft_map *map,
  * Stores the map's counted statistics as compact JSON text (UTF-8, NUL-terminated) in `*out`:
  * items, key and value bytes, nodes by kind, structure bytes, snapshots registered / retained
  * / pinned, shared nodes, compaction and operation counters (every key is documented in
- * `docs/STATS.md`). Costs O(nodes) across the live state and retained snapshots.
+ * `docs/STATS.md`). A sharded map's JSON has the same keys for the whole map (one cut) plus
+ * `shard_count` and per-shard figures under `shards`. Costs O(nodes) across the live state
+ * and retained snapshots.
  *
  * Ownership: the caller owns `*out` and releases it with `lqft_bytes_free`.
  * Errors: `LQFT_ERR_NULL_ARGUMENT`.

@@ -2,7 +2,7 @@
 
 use super::args::{Out, free_handle, handle, handle_mut, key_input, new_handle, value_input};
 use super::guard::{call, call_value};
-use super::map::lqft_map;
+use super::map::{Kind, lqft_map};
 use super::status::*;
 use crate::Batch;
 
@@ -150,7 +150,10 @@ pub unsafe extern "C" fn lqft_map_write_batch(
                 Out::optional(out_applied, "out_applied")?,
             )
         };
-        let applied = map.map.try_write_batch(&batch.batch)?;
+        let applied = match &map.kind {
+            Kind::Plain(map) => map.try_write_batch(&batch.batch)?,
+            Kind::Sharded(map) => map.write_batch(&batch.batch),
+        };
         if let Some(out) = out {
             out.write(applied);
         }

@@ -3,17 +3,21 @@
 use super::args::{Out, Packed, free_handle, handle, handle_mut, new_handle};
 use super::error::Fail;
 use super::guard::{Outcome, call, call_value};
-use super::map::lqft_map;
-use super::snapshot::lqft_snapshot;
+use super::map::{Kind, lqft_map};
+use super::snapshot::{lqft_snapshot, mixed_kinds};
 use super::status::*;
+use crate::engine::MergedDiff;
 use crate::{DiffEntry, DiffKind, OwnedDiff};
+
+/// The changes between two versions of one kind: plain, or sharded (merged over the shards).
+type Changes = Kind<OwnedDiff, MergedDiff>;
 
 /// The changes that turn one version into another, in key order. Owns what it needs: it stays
 /// valid after the snapshots and map it came from are freed.
 ///
 /// Thread safety: use a diff from one thread at a time.
 pub struct lqft_diff {
-    diff: OwnedDiff,
+    diff: Changes,
     /// The entry last returned, which the views in `lqft_diff_entry` point into.
     current: Option<DiffEntry>,
     /// An entry taken that did not fit a packed step's buffer; the next step returns it first.
@@ -22,7 +26,10 @@ pub struct lqft_diff {
 
 impl lqft_diff {
     fn take(&mut self) -> Option<DiffEntry> {
-        self.held.take().or_else(|| self.diff.next())
+        self.held.take().or_else(|| match &mut self.diff {
+            Kind::Plain(diff) => diff.next(),
+            Kind::Sharded(diff) => diff.next(),
+        })
     }
 }
 
@@ -76,7 +83,7 @@ unsafe fn open<A, B>(
     second: *const B,
     second_what: &str,
     out: *mut *mut lqft_diff,
-    make: impl FnOnce(&A, &B) -> OwnedDiff,
+    make: impl FnOnce(&A, &B) -> Result<Changes, Fail>,
 ) -> Outcome {
     // SAFETY: forwarded contract.
     let (first, second, out) = unsafe {
@@ -87,7 +94,7 @@ unsafe fn open<A, B>(
         )
     };
     out.write(new_handle(lqft_diff {
-        diff: make(first, second),
+        diff: make(first, second)?,
         current: None,
         held: None,
     }));
@@ -95,10 +102,12 @@ unsafe fn open<A, B>(
 }
 
 /// Stores in `*out` the changes that turn snapshot `old` into snapshot `new`, in key order.
-/// O(1) to create; walking it costs O(changes), skipping every subtree the versions share.
+/// O(1) to create (O(shards) for sharded snapshots); walking it costs O(changes), skipping
+/// every subtree the versions share.
 ///
 /// Ownership: the caller owns the diff and releases it with `lqft_diff_free`.
-/// Errors: `LQFT_ERR_NULL_ARGUMENT`.
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (a plain and a sharded
+/// snapshot, or sharded snapshots of different shard counts).
 ///
 /// # Safety
 /// `old` and `new` are `NULL` or live snapshots; `out` is `NULL` or writable.
@@ -110,9 +119,18 @@ pub unsafe extern "C" fn lqft_diff_new(
 ) -> lqft_status {
     // SAFETY: the caller promised live snapshots and a writable `out`.
     call("lqft_diff_new", || unsafe {
-        open(old, "old", new, "new", out, |old: &lqft_snapshot, new| {
-            old.snapshot.diff_owned(&new.snapshot)
-        })
+        open(
+            old,
+            "old",
+            new,
+            "new",
+            out,
+            |old: &lqft_snapshot, new| match (&old.kind, &new.kind) {
+                (Kind::Plain(old), Kind::Plain(new)) => Ok(Kind::Plain(old.diff_owned(new))),
+                (Kind::Sharded(old), Kind::Sharded(new)) => Ok(Kind::Sharded(old.diff(new)?)),
+                _ => Err(mixed_kinds("diff")),
+            },
+        )
     })
 }
 
@@ -120,7 +138,7 @@ pub unsafe extern "C" fn lqft_diff_new(
 /// call (for example the uncommitted writes since the current snapshot).
 ///
 /// Ownership: the caller owns the diff and releases it with `lqft_diff_free`.
-/// Errors: `LQFT_ERR_NULL_ARGUMENT`.
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (as for `lqft_diff_new`).
 ///
 /// # Safety
 /// `map` and `old` are `NULL` or live handles; `out` is `NULL` or writable.
@@ -138,7 +156,11 @@ pub unsafe extern "C" fn lqft_map_diff_live(
             old,
             "old",
             out,
-            |map: &lqft_map, old: &lqft_snapshot| map.map.diff_live(&old.snapshot),
+            |map: &lqft_map, old: &lqft_snapshot| match (&map.kind, &old.kind) {
+                (Kind::Plain(map), Kind::Plain(old)) => Ok(Kind::Plain(map.diff_live(old))),
+                (Kind::Sharded(map), Kind::Sharded(old)) => Ok(Kind::Sharded(map.diff_live(old)?)),
+                _ => Err(mixed_kinds("diff")),
+            },
         )
     })
 }

@@ -157,7 +157,7 @@ unsafe fn save<H>(
     what: &str,
     path: *const c_char,
     inputs: impl FnOnce() -> Result<(Option<SignKey>, Option<Validity>), Fail>,
-    write_file: impl FnOnce(&H, &Path, &WriteOptions<'_>) -> Result<(), FileError>,
+    write_file: impl FnOnce(&H, &Path, &WriteOptions<'_>) -> Result<(), Fail>,
 ) -> Outcome {
     // SAFETY: forwarded contract.
     let (handle, path) = unsafe { (self::handle(handle, what)?, self::path(path, "path")?) };
@@ -247,7 +247,10 @@ pub unsafe extern "C" fn lqft_snapshot_save(
             "snapshot",
             path,
             || save_inputs(options),
-            |snapshot, path, write| save_snapshot(path, &snapshot.snapshot, write),
+            |snapshot, path, write| {
+                let snapshot = snapshot.plain_only("saving a snapshot")?;
+                Ok(save_snapshot(path, snapshot, write)?)
+            },
         )
     })
 }
@@ -273,7 +276,10 @@ pub unsafe extern "C" fn lqft_map_save_bundle(
             "map",
             path,
             || save_inputs(options),
-            |map, path, write| save_bundle(path, &map.map, None, write),
+            |map, path, write| {
+                let map = map.plain_only("saving a bundle")?;
+                Ok(save_bundle(path, map, None, write)?)
+            },
         )
     })
 }
@@ -306,7 +312,10 @@ pub unsafe extern "C" fn lqft_snapshot_save_with(
             "snapshot",
             path,
             || write_inputs(options),
-            |snapshot, path, write| save_snapshot(path, &snapshot.snapshot, write),
+            |snapshot, path, write| {
+                let snapshot = snapshot.plain_only("saving a snapshot")?;
+                Ok(save_snapshot(path, snapshot, write)?)
+            },
         )
     })
 }
@@ -331,7 +340,10 @@ pub unsafe extern "C" fn lqft_map_save_bundle_with(
             "map",
             path,
             || write_inputs(options),
-            |map, path, write| save_bundle(path, &map.map, None, write),
+            |map, path, write| {
+                let map = map.plain_only("saving a bundle")?;
+                Ok(save_bundle(path, map, None, write)?)
+            },
         )
     })
 }
@@ -410,7 +422,7 @@ pub(super) fn load_snapshot_from(
     out: Option<Out<*mut lqft_snapshot>>,
 ) -> Outcome {
     let options = load_options(verifier, activate, pending, ids)?;
-    let snapshot = load_snapshot(&map.map, source, &options)?;
+    let snapshot = load_snapshot(map.plain_only("loading a snapshot")?, source, &options)?;
     match out {
         Some(out) => give(out, snapshot),
         None => Ok(LQFT_OK),
@@ -427,7 +439,7 @@ pub(super) fn load_bundle_from(
     out: Option<Out<lqft_ids>>,
 ) -> Outcome {
     let options = load_options(verifier, activate, pending, ids)?;
-    let loaded = load_bundle(&map.map, source, &options)?;
+    let loaded = load_bundle(map.plain_only("loading a bundle")?, source, &options)?;
     if let Some(out) = out {
         out.write(lqft_ids::from_vec(loaded.iter().map(|s| s.id()).collect()));
     }

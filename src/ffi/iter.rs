@@ -9,14 +9,37 @@ use super::map::lqft_map;
 use super::read::Version;
 use super::snapshot::lqft_snapshot;
 use super::status::*;
-use crate::engine::{Entries, Entry};
+use crate::engine::{Entries, Entry, Merged};
+use crate::tree::prefix_end;
+
+/// The entries of one version in key order: one tree's, or a sharded version's merged.
+pub(crate) enum Walk {
+    One(Entries),
+    Merged(Merged),
+}
+
+impl Walk {
+    fn next(&mut self) -> Option<Entry> {
+        match self {
+            Walk::One(entries) => entries.next(),
+            Walk::Merged(merged) => merged.next(),
+        }
+    }
+
+    fn next_back(&mut self) -> Option<Entry> {
+        match self {
+            Walk::One(entries) => entries.next_back(),
+            Walk::Merged(merged) => merged.next_back(),
+        }
+    }
+}
 
 /// An ordered walk over one version, owning that version: it stays valid after the map or
 /// snapshot it came from is freed, and later writes to the map do not affect it.
 ///
 /// Thread safety: use an iterator from one thread at a time.
 pub struct lqft_iter {
-    entries: Entries,
+    entries: Walk,
     /// The entry last returned, which the borrowed views in `lqft_entry` point into.
     current: Option<Entry>,
     /// An entry taken from the front that did not fit a packed step's buffer: the smallest key
@@ -106,7 +129,7 @@ unsafe fn bound<'a>(
 }
 
 /// Hands a new iterator over `entries` to C.
-fn give(out: Out<*mut lqft_iter>, entries: Entries) -> Outcome {
+pub(crate) fn give(out: Out<*mut lqft_iter>, entries: Walk) -> Outcome {
     out.write(new_handle(lqft_iter {
         entries,
         current: None,
@@ -123,8 +146,7 @@ fn give(out: Out<*mut lqft_iter>, entries: Entries) -> Outcome {
 unsafe fn open_all<V: Version>(version: *const V, out: *mut *mut lqft_iter) -> Outcome {
     // SAFETY: forwarded contract.
     let (version, out) = unsafe { (handle(version, V::NAME)?, Out::new(out, "out")?) };
-    let entries = Entries::new(&version.tree(), Bound::Unbounded, Bound::Unbounded);
-    give(out, entries)
+    give(out, version.walk(Bound::Unbounded, Bound::Unbounded))
 }
 
 /// The body of the `*_range` and `*_range_bounds` exports: the entries between the bounds.
@@ -152,7 +174,7 @@ unsafe fn open_range<V: Version>(
             Out::new(out, "out")?,
         )
     };
-    give(out, Entries::new(&version.tree(), start, end))
+    give(out, version.walk(start, end))
 }
 
 /// The body of `lqft_map_prefix` / `lqft_snapshot_prefix`: the entries whose key starts with
@@ -175,7 +197,9 @@ unsafe fn open_prefix<V: Version>(
             Out::new(out, "out")?,
         )
     };
-    give(out, Entries::prefix(&version.tree(), prefix))
+    let end = prefix_end(prefix);
+    let end = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
+    give(out, version.walk(Bound::Included(prefix), end))
 }
 
 /// Stores in `*out` an iterator over every entry of the map's live state, in key byte order,

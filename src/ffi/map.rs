@@ -1,37 +1,94 @@
-//! The live map: create, free, put, get, delete, contains, len, clear.
+//! The live map, plain or sharded: create, free, put, get, delete, contains, len, clear.
 
 use super::args::{Out, free_handle, handle, key_input, new_handle, value_input};
 use super::bytes::lqft_bytes;
+use super::error::Fail;
 use super::guard::{call, call_value};
 use super::read;
 use super::status::*;
 use std::sync::Arc;
 
-use crate::Map;
+use crate::{Map, ShardedMap};
 
 /// Longest key accepted, in bytes.
 pub const LQFT_MAX_KEY_LEN: usize = 65535;
 /// Longest value accepted, in bytes.
 pub const LQFT_MAX_VALUE_LEN: u64 = 4294967295;
 
+/// Most shards a map may have (`lqft_map_options.shards`).
+pub const LQFT_MAX_SHARDS: u32 = 4096;
+
 /// A versioned, ordered map from byte strings to byte strings: a live state plus a registry of
-/// snapshots.
+/// snapshots. Plain, or split into shards (`lqft_map_new_with`); the same functions serve both.
+///
+/// A sharded map routes each key to one of its shards by a fixed hash of the key. Writers of
+/// different shards run in parallel; a batch, transaction or clear that spans shards is atomic
+/// (every reader and every snapshot sees all of it or none); snapshots, views, iterators, stats
+/// and root hashes of a sharded map are one consistent cut across all shards. Its snapshots
+/// are sharded snapshots: they roll back, pin, diff and compare only with versions of a map of
+/// the same shard count (`LQFT_ERR_INVALID_ARGUMENT` otherwise). Its Merkle root is the hash of
+/// the shard roots in order, not the root of a plain map of the same contents. Snapshot files
+/// (`lqft_snapshot_save`, `lqft_map_save_bundle`, `lqft_map_load_*`) hold plain maps only: on a
+/// sharded map or snapshot they return `LQFT_ERR_INVALID_ARGUMENT`.
 ///
 /// Thread safety: internally synchronised (readers run in parallel and scale with cores; writers
-/// are serialised); every
-/// function taking a `const lqft_map *` may be called from any number of threads at once.
-/// Only `lqft_map_free` needs exclusive access.
+/// of one map, or of one shard, are serialised); every function taking a `const lqft_map *` may
+/// be called from any number of threads at once. Only `lqft_map_free` needs exclusive access.
 pub struct lqft_map {
     /// Shared with the transactions begun on the map, which outlive the handle.
-    pub(crate) map: Arc<Map>,
+    pub(crate) kind: MapKind,
+}
+
+/// What an `lqft_map` handle holds.
+pub(crate) type MapKind = Kind<Arc<Map>, Arc<ShardedMap>>;
+
+/// `$body` with `$m` bound to the map (or another two-kind handle's value) whichever kind it
+/// is: for the operations plain and sharded maps both have under one name.
+macro_rules! either {
+    ($kind:expr, $m:ident => $body:expr) => {
+        match $kind {
+            $crate::ffi::map::Kind::Plain($m) => $body,
+            $crate::ffi::map::Kind::Sharded($m) => $body,
+        }
+    };
+}
+pub(crate) use either;
+
+/// The two kinds every handle that can come from either map has.
+pub(crate) enum Kind<P, S> {
+    Plain(P),
+    Sharded(S),
 }
 
 impl lqft_map {
     /// A handle on the plain (unsharded) map `map`, which it shares with whoever else holds it
     /// (a store, say).
     pub(crate) fn plain(map: Arc<Map>) -> lqft_map {
-        lqft_map { map }
+        lqft_map {
+            kind: Kind::Plain(map),
+        }
     }
+
+    /// The plain map, or the refusal of an operation (`what`) that only a plain map has.
+    pub(crate) fn plain_only(&self, what: &str) -> Result<&Arc<Map>, Fail> {
+        match &self.kind {
+            Kind::Plain(map) => Ok(map),
+            Kind::Sharded(map) => Err(Fail::invalid(format!(
+                "{what} works on plain maps only; this map has {} shards",
+                map.shard_count()
+            ))),
+        }
+    }
+}
+
+/// How `lqft_map_new_with` makes a map. Zero-initialise it, then set `size`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct lqft_map_options {
+    /// Must be `sizeof(lqft_map_options)` (lets later versions add fields).
+    pub size: usize,
+    /// Number of shards: 0 or 1 make a plain map; 2 to `LQFT_MAX_SHARDS` a sharded one.
+    pub shards: u32,
 }
 
 /// Creates an empty map with no snapshots and stores it in `*out`.
@@ -47,6 +104,74 @@ pub unsafe extern "C" fn lqft_map_new(out: *mut *mut lqft_map) -> lqft_status {
         // SAFETY: the caller promised `out` is NULL or writable.
         let out = unsafe { Out::new(out, "out") }?;
         out.write(new_handle(lqft_map::plain(Arc::new(Map::new()))));
+        Ok(LQFT_OK)
+    })
+}
+
+/// Creates an empty map as `options` says (`NULL`: a plain map, as `lqft_map_new`) and stores it
+/// in `*out`.
+///
+/// Ownership: the caller owns the map and releases it with `lqft_map_free`.
+/// Errors: `LQFT_ERR_NULL_ARGUMENT` when `out` is `NULL`; `LQFT_ERR_INVALID_ARGUMENT` when
+/// `options->size` is not `sizeof(lqft_map_options)` or `shards` is over `LQFT_MAX_SHARDS`.
+///
+/// # Safety
+/// `options` is `NULL` or points to a readable `lqft_map_options` whose `size` field is
+/// readable (the rest is read only when `size` is right); `out` is `NULL` or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_map_new_with(
+    options: *const lqft_map_options,
+    out: *mut *mut lqft_map,
+) -> lqft_status {
+    call("lqft_map_new_with", || {
+        // SAFETY: the caller promised `out` is NULL or writable.
+        let out = unsafe { Out::new(out, "out") }?;
+        let shards = if options.is_null() {
+            1
+        } else {
+            // SAFETY: non-NULL and readable per the contract; `size` is the first field.
+            let size = unsafe { options.cast::<usize>().read_unaligned() };
+            if size != size_of::<lqft_map_options>() {
+                return Err(Fail::invalid(format!(
+                    "lqft_map_options.size is {size}, expected {} (set it to \
+                     sizeof(lqft_map_options))",
+                    size_of::<lqft_map_options>()
+                )));
+            }
+            // SAFETY: the caller's struct has this version's size, so it is readable whole.
+            unsafe { options.read_unaligned() }.shards
+        };
+        if shards > LQFT_MAX_SHARDS {
+            return Err(Fail::invalid(format!(
+                "{shards} shards is over LQFT_MAX_SHARDS ({LQFT_MAX_SHARDS})"
+            )));
+        }
+        out.write(new_handle(lqft_map {
+            kind: if shards <= 1 {
+                Kind::Plain(Arc::new(Map::new()))
+            } else {
+                Kind::Sharded(Arc::new(ShardedMap::new(shards as usize)))
+            },
+        }));
+        Ok(LQFT_OK)
+    })
+}
+
+/// Stores the map's number of shards in `*out`: 1 for a plain map.
+///
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`.
+///
+/// # Safety
+/// `map` is `NULL` or a live map; `out` is `NULL` or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_map_shard_count(map: *const lqft_map, out: *mut u32) -> lqft_status {
+    call("lqft_map_shard_count", || {
+        // SAFETY: the caller promised a live map and a writable `out`.
+        let (map, out) = unsafe { (handle(map, "map")?, Out::new(out, "out")?) };
+        out.write(match &map.kind {
+            Kind::Plain(_) => 1,
+            Kind::Sharded(map) => map.shard_count() as u32,
+        });
         Ok(LQFT_OK)
     })
 }
@@ -92,7 +217,7 @@ pub unsafe extern "C" fn lqft_map_put(
                 value_input(value, value_len)?,
             )
         };
-        map.map.put(key, value)?;
+        either!(&map.kind, m => m.put(key, value))?;
         Ok(LQFT_OK)
     })
 }
@@ -166,7 +291,7 @@ pub unsafe extern "C" fn lqft_map_delete(
     call("lqft_map_delete", || {
         // SAFETY: the caller promised a live map and a readable key.
         let (map, key) = unsafe { (handle(map, "map")?, key_input(key, key_len)?) };
-        Ok(if map.map.delete(key)? {
+        Ok(if either!(&map.kind, m => m.delete(key))? {
             LQFT_OK
         } else {
             LQFT_NOT_FOUND
@@ -194,7 +319,8 @@ pub unsafe extern "C" fn lqft_map_contains(
     })
 }
 
-/// Stores the number of entries in the live state in `*out`. O(1).
+/// Stores the number of entries in the live state in `*out`. O(1) (O(shards) for a sharded
+/// map).
 ///
 /// Errors: `LQFT_ERR_NULL_ARGUMENT`.
 ///
@@ -226,7 +352,10 @@ pub unsafe extern "C" fn lqft_map_clear(
                 Out::optional(out_removed, "out_removed")?,
             )
         };
-        let removed = map.map.try_clear()?;
+        let removed = match &map.kind {
+            Kind::Plain(map) => map.try_clear()?,
+            Kind::Sharded(map) => map.clear(),
+        };
         if let Some(out) = out {
             out.write(removed);
         }
@@ -249,7 +378,7 @@ pub unsafe extern "C" fn lqft_map_pending_mutations(
     call("lqft_map_pending_mutations", || {
         // SAFETY: the caller promised a live map and a writable `out`.
         let (map, out) = unsafe { (handle(map, "map")?, Out::new(out, "out")?) };
-        out.write(map.map.pending_mutations());
+        out.write(either!(&map.kind, m => m.pending_mutations()));
         Ok(LQFT_OK)
     })
 }

@@ -57,10 +57,8 @@ pub unsafe extern "C" fn lqft_snapshot_export(
     call("lqft_snapshot_export", || {
         // SAFETY: the caller promised a live snapshot, readable options and a writable `out`.
         unsafe {
-            let snapshot = handle(snapshot, "snapshot")?;
-            export(options, out, |write| {
-                snapshot_file_bytes(&snapshot.snapshot, write)
-            })
+            let snapshot = handle(snapshot, "snapshot")?.plain_only("exporting a snapshot")?;
+            export(options, out, |write| snapshot_file_bytes(snapshot, write))
         }
     })
 }
@@ -84,10 +82,8 @@ pub unsafe extern "C" fn lqft_map_export_bundle(
     call("lqft_map_export_bundle", || {
         // SAFETY: the caller promised a live map, readable options and a writable `out`.
         unsafe {
-            let map = handle(map, "map")?;
-            export(options, out, |write| {
-                bundle_file_bytes(&map.map, None, write)
-            })
+            let map = handle(map, "map")?.plain_only("exporting a bundle")?;
+            export(options, out, |write| bundle_file_bytes(map, None, write))
         }
     })
 }

@@ -1,15 +1,17 @@
 //! Reads that a map's live state and a snapshot answer alike, and the one body each pair of
 //! exports (`lqft_map_get` / `lqft_snapshot_get`, ...) shares.
 
-use std::borrow::Cow;
+use std::ops::Bound;
 
 use super::args::{Buffer, Out, handle, key_input};
 use super::bytes::lqft_bytes;
 use super::guard::Outcome;
-use super::map::lqft_map;
+use super::iter::Walk;
+use super::map::{Kind, either, lqft_map};
 use super::snapshot::lqft_snapshot;
 use super::status::*;
-use crate::{Result, Tree};
+use crate::Result;
+use crate::engine::Entries;
 
 /// A handle on one readable version: the live state of an `lqft_map` or an `lqft_snapshot`.
 pub(crate) trait Version {
@@ -20,51 +22,66 @@ pub(crate) trait Version {
     fn read_value<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Result<Option<R>>;
     /// Whether `key` is present; fails as [`read_value`](Version::read_value).
     fn contains_key(&self, key: &[u8]) -> Result<bool>;
-    /// Number of entries. O(1).
+    /// Number of entries. O(1) (O(shards) for a sharded version).
     fn len(&self) -> u64;
-    /// The version's tree: a map's live state as of this call, a snapshot's own tree.
-    fn tree(&self) -> Cow<'_, Tree>;
+    /// The entries between the bounds, in key order: of a map's live state as of this call,
+    /// of a snapshot's own version.
+    fn walk(&self, start: Bound<&[u8]>, end: Bound<&[u8]>) -> Walk;
 }
 
 impl Version for lqft_map {
     const NAME: &'static str = "map";
     fn read_value<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
-        // A store's map may have to load nodes, which can fail: its reads take the fallible
-        // walk. An in-memory map keeps the faster infallible one.
-        if self.map.is_journaled() {
-            self.map.read_with(|tree| Ok(tree.try_get(key)?.map(read)))
-        } else {
-            Ok(self.map.read_value(key, read))
+        match &self.kind {
+            // A store's map may have to load nodes, which can fail: its reads take the
+            // fallible walk. An in-memory map keeps the faster infallible one.
+            Kind::Plain(map) if map.is_journaled() => {
+                map.read_with(|tree| Ok(tree.try_get(key)?.map(read)))
+            }
+            Kind::Plain(map) => Ok(map.read_value(key, read)),
+            Kind::Sharded(map) => Ok(map.read_value(key, read)),
         }
     }
     fn contains_key(&self, key: &[u8]) -> Result<bool> {
-        if self.map.is_journaled() {
-            self.map.try_contains_key(key)
-        } else {
-            Ok(self.map.contains_key(key))
+        match &self.kind {
+            Kind::Plain(map) if map.is_journaled() => map.try_contains_key(key),
+            Kind::Plain(map) => Ok(map.contains_key(key)),
+            Kind::Sharded(map) => Ok(map.contains_key(key)),
         }
     }
     fn len(&self) -> u64 {
-        self.map.len()
+        either!(&self.kind, m => m.len())
     }
-    fn tree(&self) -> Cow<'_, Tree> {
-        Cow::Owned(self.map.view())
+    fn walk(&self, start: Bound<&[u8]>, end: Bound<&[u8]>) -> Walk {
+        match &self.kind {
+            Kind::Plain(map) => Walk::One(Entries::new(&map.view(), start, end)),
+            Kind::Sharded(map) => Walk::Merged(map.range_bounds(start, end)),
+        }
     }
 }
 
 impl Version for lqft_snapshot {
     const NAME: &'static str = "snapshot";
     fn read_value<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
-        Ok(self.snapshot.tree().try_get(key)?.map(read))
+        match &self.kind {
+            Kind::Plain(snapshot) => Ok(snapshot.tree().try_get(key)?.map(read)),
+            Kind::Sharded(snapshot) => Ok(snapshot.get(key).map(read)),
+        }
     }
     fn contains_key(&self, key: &[u8]) -> Result<bool> {
-        self.snapshot.tree().try_contains_key(key)
+        match &self.kind {
+            Kind::Plain(snapshot) => snapshot.tree().try_contains_key(key),
+            Kind::Sharded(snapshot) => Ok(snapshot.contains_key(key)),
+        }
     }
     fn len(&self) -> u64 {
-        self.snapshot.len()
+        either!(&self.kind, s => s.len())
     }
-    fn tree(&self) -> Cow<'_, Tree> {
-        Cow::Borrowed(self.snapshot.tree())
+    fn walk(&self, start: Bound<&[u8]>, end: Bound<&[u8]>) -> Walk {
+        match &self.kind {
+            Kind::Plain(snapshot) => Walk::One(Entries::new(snapshot.tree(), start, end)),
+            Kind::Sharded(snapshot) => Walk::Merged(snapshot.range_bounds(start, end)),
+        }
     }
 }
 

@@ -2,17 +2,17 @@
 
 use super::args::{Out, free_handle, handle, new_handle};
 use super::guard::{call, call_value};
-use super::map::lqft_map;
-use super::snapshot::{give, lqft_snapshot};
+use super::map::{Kind, either, lqft_map};
+use super::snapshot::{give, lqft_snapshot, mixed_kinds};
 use super::status::*;
-use crate::ReadSession;
+use crate::{ReadSession, ShardedSnapshot};
 
 /// A pinned snapshot: `lqft_map_compact` keeps it registered until the session is freed.
 ///
 /// Lifetime: independent of the map (freeing the map first is allowed). Thread safety: may be
 /// read from any number of threads; only `lqft_read_session_free` needs exclusive access.
 pub struct lqft_read_session {
-    session: ReadSession,
+    session: Kind<ReadSession, ReadSession<ShardedSnapshot>>,
 }
 
 /// Pins `snapshot` for a read session and stores the session in `*out`. Pins nest: a snapshot
@@ -20,7 +20,8 @@ pub struct lqft_read_session {
 ///
 /// Ownership: the caller owns the session; `lqft_read_session_free` unpins and releases it.
 /// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (`snapshot` belongs to another
-/// map: its id means nothing in this one).
+/// map: its id means nothing in this one; or a plain map's snapshot with a sharded map or the
+/// reverse).
 ///
 /// # Safety
 /// `map` and `snapshot` are `NULL` or live handles; `out` is `NULL` or writable.
@@ -39,7 +40,11 @@ pub unsafe extern "C" fn lqft_map_pin(
                 Out::new(out, "out")?,
             )
         };
-        let session = map.map.pin(&snapshot.snapshot)?;
+        let session = match (&map.kind, &snapshot.kind) {
+            (Kind::Plain(map), Kind::Plain(snapshot)) => Kind::Plain(map.pin(snapshot)?),
+            (Kind::Sharded(map), Kind::Sharded(snapshot)) => Kind::Sharded(map.pin(snapshot)?),
+            _ => return Err(mixed_kinds("pin")),
+        };
         out.write(new_handle(lqft_read_session { session }));
         Ok(LQFT_OK)
     })
@@ -61,7 +66,7 @@ pub unsafe extern "C" fn lqft_read_session_snapshot(
     call("lqft_read_session_snapshot", || {
         // SAFETY: the caller promised a live session and a writable `out`.
         let (session, out) = unsafe { (handle(session, "session")?, Out::new(out, "out")?) };
-        give(out, (*session.session).clone())
+        either!(&session.session, s => give(out, (**s).clone()))
     })
 }
 

@@ -4,26 +4,63 @@ use super::args::{Out, free_handle, handle, key_input, new_handle};
 use super::bytes::{lqft_bytes, lqft_ids};
 use super::error::Fail;
 use super::guard::{Outcome, call, call_value};
-use super::map::lqft_map;
+use super::map::{Kind, either, lqft_map};
 use super::read;
 use super::status::*;
-use crate::{RollbackPolicy, Snapshot};
+use crate::{RollbackPolicy, ShardedSnapshot, Snapshot};
 
 /// Length of a Merkle root hash in bytes.
 pub const LQFT_HASH_LEN: usize = 32;
 
-/// An immutable version of a map, with its metadata.
+/// An immutable version of a map, with its metadata: of a plain map, or of every shard of a
+/// sharded map as one consistent cut.
 ///
 /// Lifetime: readable for as long as the handle lives, even after the registry pruned the
 /// snapshot or the map was freed. Thread safety: immutable; may be used from any number of
 /// threads at once (only `lqft_snapshot_free` needs exclusive access).
 pub struct lqft_snapshot {
-    pub(crate) snapshot: Snapshot,
+    pub(crate) kind: SnapshotKind,
+}
+
+/// What an `lqft_snapshot` handle holds.
+pub(crate) type SnapshotKind = Kind<Snapshot, ShardedSnapshot>;
+
+impl From<Snapshot> for SnapshotKind {
+    fn from(snapshot: Snapshot) -> SnapshotKind {
+        Kind::Plain(snapshot)
+    }
+}
+
+impl From<ShardedSnapshot> for SnapshotKind {
+    fn from(snapshot: ShardedSnapshot) -> SnapshotKind {
+        Kind::Sharded(snapshot)
+    }
+}
+
+impl lqft_snapshot {
+    /// The plain snapshot, or the refusal of an operation (`what`) that only a plain one has.
+    pub(crate) fn plain_only(&self, what: &str) -> Result<&Snapshot, Fail> {
+        match &self.kind {
+            Kind::Plain(snapshot) => Ok(snapshot),
+            Kind::Sharded(_) => Err(Fail::invalid(format!(
+                "{what} works on snapshots of plain maps only; this is a sharded snapshot"
+            ))),
+        }
+    }
+}
+
+/// The refusal to use a version of one kind of map with the other.
+pub(crate) fn mixed_kinds(what: &str) -> Fail {
+    Fail::invalid(format!(
+        "{what}: a plain map's versions and a sharded map's cannot be used together"
+    ))
 }
 
 /// Hands a new handle on `snapshot` to C through `out`.
-pub(crate) fn give(out: Out<*mut lqft_snapshot>, snapshot: Snapshot) -> Outcome {
-    out.write(new_handle(lqft_snapshot { snapshot }));
+pub(crate) fn give(out: Out<*mut lqft_snapshot>, snapshot: impl Into<SnapshotKind>) -> Outcome {
+    out.write(new_handle(lqft_snapshot {
+        kind: snapshot.into(),
+    }));
     Ok(LQFT_OK)
 }
 
@@ -84,7 +121,10 @@ pub unsafe extern "C" fn lqft_map_snapshot(
     call("lqft_map_snapshot", || {
         // SAFETY: the caller promised a live map and a writable `out`.
         let (map, out) = unsafe { (handle(map, "map")?, Out::new(out, "out")?) };
-        give(out, map.map.try_snapshot()?)
+        match &map.kind {
+            Kind::Plain(map) => give(out, map.try_snapshot()?),
+            Kind::Sharded(map) => give(out, map.snapshot()),
+        }
     })
 }
 
@@ -103,7 +143,7 @@ pub unsafe extern "C" fn lqft_snapshot_clone(
     call("lqft_snapshot_clone", || {
         // SAFETY: the caller promised a live snapshot and a writable `out`.
         let (snapshot, out) = unsafe { (handle(snapshot, "snapshot")?, Out::new(out, "out")?) };
-        give(out, snapshot.snapshot.clone())
+        either!(&snapshot.kind, s => give(out, s.clone()))
     })
 }
 
@@ -172,7 +212,11 @@ pub unsafe extern "C" fn lqft_snapshot_get_view(
         };
         // The value lives in a leaf the snapshot's tree holds; the handle owns that tree, so the
         // bytes stay put until the handle is freed.
-        Ok(match snapshot.snapshot.tree().try_get(key)? {
+        let found = match &snapshot.kind {
+            Kind::Plain(snapshot) => snapshot.tree().try_get(key)?,
+            Kind::Sharded(snapshot) => snapshot.get(key),
+        };
+        Ok(match found {
             Some(value) => {
                 out_value.write(value.as_ptr());
                 out_len.write(value.len());
@@ -247,7 +291,8 @@ pub unsafe extern "C" fn lqft_snapshot_len(
 
 /// Writes the snapshot's blake3 Merkle root (`LQFT_HASH_LEN` bytes) to `out`. Equal contents
 /// give equal roots, whatever sequence of writes produced them. Computed lazily, hashing only
-/// nodes changed since the last root was computed.
+/// nodes changed since the last root was computed. A sharded snapshot's root is
+/// `blake3("lqft-sharded-root-v1" || shard count as u32 LE || root of shard 0 || ...)`.
 ///
 /// Errors: `LQFT_ERR_NULL_ARGUMENT`; `LQFT_ERR_BUFFER_TOO_SMALL` when `cap < LQFT_HASH_LEN`
 /// (nothing written).
@@ -264,7 +309,7 @@ pub unsafe extern "C" fn lqft_snapshot_root_hash(
         // SAFETY: the caller promised a live snapshot.
         let snapshot = unsafe { handle(snapshot, "snapshot") }?;
         // SAFETY: forwarded contract.
-        unsafe { write_hash(&snapshot.snapshot.root_hash(), out, cap) }
+        unsafe { write_hash(&either!(&snapshot.kind, s => s.root_hash()), out, cap) }
     })
 }
 
@@ -302,7 +347,7 @@ pub unsafe extern "C" fn lqft_snapshot_metadata(
     call("lqft_snapshot_metadata", || {
         // SAFETY: the caller promised a live snapshot and a writable `out`.
         let (snapshot, out) = unsafe { (handle(snapshot, "snapshot")?, Out::new(out, "out")?) };
-        let meta = snapshot.snapshot.meta();
+        let meta = either!(&snapshot.kind, s => s.meta());
         out.write(lqft_snapshot_meta {
             id: meta.id,
             generation: meta.generation,
@@ -317,8 +362,8 @@ pub unsafe extern "C" fn lqft_snapshot_metadata(
     })
 }
 
-/// Makes the live state equal to `snapshot` (O(1)) and makes it current. No other snapshot is
-/// touched. A snapshot of this map need not be registered (it may have been pruned); a
+/// Makes the live state equal to `snapshot` (O(1), O(shards) for a sharded map, atomically
+/// across shards) and makes it current. No other snapshot is touched. A snapshot of this map need not be registered (it may have been pruned); a
 /// snapshot of another map is registered in this one under a fresh id (without its parent id)
 /// and that new snapshot becomes current (`lqft_map_current_snapshot` returns it).
 ///
@@ -327,8 +372,9 @@ pub unsafe extern "C" fn lqft_snapshot_metadata(
 /// that changed nothing (a key set to the value it held, writes that cancel out) are dropped
 /// under either policy. On success the number of writes dropped
 /// is stored in `*out_discarded` unless it is `NULL`.
-/// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (unknown policy),
-/// `LQFT_ERR_PENDING_CHANGES`.
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (unknown policy; a plain
+/// map's snapshot with a sharded map or the reverse; a sharded snapshot of another shard
+/// count), `LQFT_ERR_PENDING_CHANGES`.
 ///
 /// # Safety
 /// `map` and `snapshot` are `NULL` or live handles; `out_discarded` is `NULL` or writable.
@@ -348,9 +394,12 @@ pub unsafe extern "C" fn lqft_map_rollback(
                 Out::optional(out_discarded, "out_discarded")?,
             )
         };
-        let outcome = map
-            .map
-            .rollback(&snapshot.snapshot, rollback_policy(policy)?)?;
+        let policy = rollback_policy(policy)?;
+        let outcome = match (&map.kind, &snapshot.kind) {
+            (Kind::Plain(map), Kind::Plain(snapshot)) => map.rollback(snapshot, policy)?,
+            (Kind::Sharded(map), Kind::Sharded(snapshot)) => map.rollback(snapshot, policy)?,
+            _ => return Err(mixed_kinds("rollback")),
+        };
         if let Some(out) = out {
             out.write(outcome.discarded);
         }
@@ -380,7 +429,8 @@ pub unsafe extern "C" fn lqft_map_rollback_to(
                 Out::optional(out_discarded, "out_discarded")?,
             )
         };
-        let outcome = map.map.rollback_to(id, rollback_policy(policy)?)?;
+        let policy = rollback_policy(policy)?;
+        let outcome = either!(&map.kind, m => m.rollback_to(id, policy))?;
         if let Some(out) = out {
             out.write(outcome.discarded);
         }
@@ -402,7 +452,7 @@ pub unsafe extern "C" fn lqft_map_snapshot_count(
     call("lqft_map_snapshot_count", || {
         // SAFETY: the caller promised a live map and a writable `out`.
         let (map, out) = unsafe { (handle(map, "map")?, Out::new(out, "out")?) };
-        out.write(map.map.snapshot_count());
+        out.write(either!(&map.kind, m => m.snapshot_count()));
         Ok(LQFT_OK)
     })
 }
@@ -426,8 +476,9 @@ pub unsafe extern "C" fn lqft_map_snapshot_at(
     call("lqft_map_snapshot_at", || {
         // SAFETY: the caller promised a live map and a writable `out`.
         let (map, out) = unsafe { (handle(map, "map")?, Out::new(out, "out")?) };
-        let found = map.map.snapshot_at(index);
-        found.map_or(Ok(LQFT_NOT_FOUND), |snapshot| give(out, snapshot))
+        either!(&map.kind, m => m
+            .snapshot_at(index)
+            .map_or(Ok(LQFT_NOT_FOUND), |snapshot| give(out, snapshot)))
     })
 }
 
@@ -448,9 +499,9 @@ pub unsafe extern "C" fn lqft_map_snapshot_by_id(
     call("lqft_map_snapshot_by_id", || {
         // SAFETY: the caller promised a live map and a writable `out`.
         let (map, out) = unsafe { (handle(map, "map")?, Out::new(out, "out")?) };
-        map.map
+        either!(&map.kind, m => m
             .snapshot_by_id(id)
-            .map_or(Ok(LQFT_NOT_FOUND), |snapshot| give(out, snapshot))
+            .map_or(Ok(LQFT_NOT_FOUND), |snapshot| give(out, snapshot)))
     })
 }
 
@@ -471,9 +522,9 @@ pub unsafe extern "C" fn lqft_map_current_snapshot(
     call("lqft_map_current_snapshot", || {
         // SAFETY: the caller promised a live map and a writable `out`.
         let (map, out) = unsafe { (handle(map, "map")?, Out::new(out, "out")?) };
-        map.map
+        either!(&map.kind, m => m
             .current_snapshot()
-            .map_or(Ok(LQFT_NOT_FOUND), |snapshot| give(out, snapshot))
+            .map_or(Ok(LQFT_NOT_FOUND), |snapshot| give(out, snapshot)))
     })
 }
 
@@ -492,7 +543,7 @@ pub unsafe extern "C" fn lqft_map_snapshot_ids(
     call("lqft_map_snapshot_ids", || {
         // SAFETY: the caller promised a live map and a writable `out`.
         let (map, out) = unsafe { (handle(map, "map")?, Out::new(out, "out")?) };
-        let ids = map.map.snapshot_ids();
+        let ids = either!(&map.kind, m => m.snapshot_ids());
         out.write(lqft_ids::from_vec(ids));
         Ok(LQFT_OK)
     })
@@ -523,7 +574,10 @@ pub unsafe extern "C" fn lqft_map_compact(
                 Out::optional(out_retained, "out_retained")?,
             )
         };
-        let report = map.map.try_compact(retain_last)?;
+        let report = match &map.kind {
+            Kind::Plain(map) => map.try_compact(retain_last)?,
+            Kind::Sharded(map) => map.compact(retain_last),
+        };
         if let Some(out) = pruned {
             out.write(lqft_ids::from_vec(report.pruned));
         }
@@ -561,7 +615,11 @@ pub unsafe extern "C" fn lqft_map_set_retention(
                 Out::optional(out_pruned, "out_pruned")?,
             )
         };
-        let ids = map.map.try_set_retention(enabled.then_some(retain_last))?;
+        let retain_last = enabled.then_some(retain_last);
+        let ids = match &map.kind {
+            Kind::Plain(map) => map.try_set_retention(retain_last)?,
+            Kind::Sharded(map) => map.set_retention(retain_last),
+        };
         if let Some(out) = pruned {
             out.write(lqft_ids::from_vec(ids));
         }

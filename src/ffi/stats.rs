@@ -3,13 +3,15 @@
 use super::args::{Out, handle};
 use super::bytes::lqft_bytes;
 use super::guard::call;
-use super::map::lqft_map;
+use super::map::{either, lqft_map};
 use super::status::*;
 
 /// Stores the map's counted statistics as compact JSON text (UTF-8, NUL-terminated) in `*out`:
 /// items, key and value bytes, nodes by kind, structure bytes, snapshots registered / retained
 /// / pinned, shared nodes, compaction and operation counters (every key is documented in
-/// `docs/STATS.md`). Costs O(nodes) across the live state and retained snapshots.
+/// `docs/STATS.md`). A sharded map's JSON has the same keys for the whole map (one cut) plus
+/// `shard_count` and per-shard figures under `shards`. Costs O(nodes) across the live state
+/// and retained snapshots.
 ///
 /// Ownership: the caller owns `*out` and releases it with `lqft_bytes_free`.
 /// Errors: `LQFT_ERR_NULL_ARGUMENT`.
@@ -24,7 +26,8 @@ pub unsafe extern "C" fn lqft_map_stats_json(
     call("lqft_map_stats_json", || {
         // SAFETY: the caller promised a live map and a writable `out`.
         let (map, out) = unsafe { (handle(map, "map")?, Out::new(out, "out")?) };
-        out.write(lqft_bytes::copy_of(map.map.stats_json().as_bytes()));
+        let json = either!(&map.kind, m => m.stats_json());
+        out.write(lqft_bytes::copy_of(json.as_bytes()));
         Ok(LQFT_OK)
     })
 }

@@ -6,9 +6,9 @@ use super::args::{Out, free_handle, handle, handle_mut, key_input, new_handle, v
 use super::bytes::lqft_bytes;
 use super::error::Fail;
 use super::guard::{call, call_value};
-use super::map::lqft_map;
+use super::map::{Kind, either, lqft_map};
 use super::status::*;
-use crate::{Error, Map, Txn};
+use crate::{Error, Map, ShardedMap, Txn};
 
 /// An optimistic write transaction on a map.
 ///
@@ -25,11 +25,11 @@ use crate::{Error, Map, Txn};
 /// on one map at once.
 pub struct lqft_txn {
     /// `None` once committed.
-    txn: Option<Txn<Arc<Map>>>,
+    txn: Option<Kind<Txn<Arc<Map>>, Txn<Arc<ShardedMap>>>>,
 }
 
 impl lqft_txn {
-    fn open(&mut self) -> Result<&mut Txn<Arc<Map>>, Fail> {
+    fn open(&mut self) -> Result<&mut Kind<Txn<Arc<Map>>, Txn<Arc<ShardedMap>>>, Fail> {
         self.txn.as_mut().ok_or_else(committed)
     }
 }
@@ -55,7 +55,10 @@ pub unsafe extern "C" fn lqft_txn_begin(
         // SAFETY: the caller promised a live map and a writable `out`.
         let (map, out) = unsafe { (handle(map, "map")?, Out::new(out, "out")?) };
         out.write(new_handle(lqft_txn {
-            txn: Some(Txn::new(map.map.clone())),
+            txn: Some(match &map.kind {
+                Kind::Plain(map) => Kind::Plain(Txn::new(map.clone())),
+                Kind::Sharded(map) => Kind::Sharded(Txn::new(map.clone())),
+            }),
         }));
         Ok(LQFT_OK)
     })
@@ -90,7 +93,7 @@ pub unsafe extern "C" fn lqft_txn_get(
                 Out::new(out, "out")?,
             )
         };
-        Ok(match txn.open()?.try_get(key)? {
+        Ok(match either!(txn.open()?, t => t.try_get(key))? {
             Some(value) => {
                 out.write(lqft_bytes::copy_of(value));
                 LQFT_OK
@@ -125,7 +128,7 @@ pub unsafe extern "C" fn lqft_txn_put(
                 value_input(value, value_len)?,
             )
         };
-        txn.open()?.put(key, value)?;
+        either!(txn.open()?, t => t.put(key, value))?;
         Ok(LQFT_OK)
     })
 }
@@ -148,7 +151,7 @@ pub unsafe extern "C" fn lqft_txn_delete(
     call("lqft_txn_delete", || {
         // SAFETY: the caller promised a live transaction and a readable key.
         let (txn, key) = unsafe { (handle_mut(txn, "txn")?, key_input(key, key_len)?) };
-        txn.open()?.delete(key)?;
+        either!(txn.open()?, t => t.delete(key))?;
         Ok(LQFT_OK)
     })
 }
@@ -174,7 +177,7 @@ pub unsafe extern "C" fn lqft_txn_commit(txn: *mut lqft_txn, out_applied: *mut u
                 Out::optional(out_applied, "out_applied")?,
             )
         };
-        match txn.txn.take().ok_or_else(committed)?.commit() {
+        match either!(txn.txn.take().ok_or_else(committed)?, t => t.commit()) {
             Ok(applied) => {
                 if let Some(out) = out {
                     out.write(applied);
@@ -248,10 +251,12 @@ pub unsafe extern "C" fn lqft_map_compare_and_swap(
         };
         let expected = (flags & LQFT_CAS_EXPECT_ABSENT == 0).then_some(expected);
         let value = (flags & LQFT_CAS_DELETE == 0).then_some(value);
-        Ok(if map.map.compare_and_swap(key, expected, value)? {
-            LQFT_OK
-        } else {
-            LQFT_CONFLICT
-        })
+        Ok(
+            if either!(&map.kind, m => m.compare_and_swap(key, expected, value))? {
+                LQFT_OK
+            } else {
+                LQFT_CONFLICT
+            },
+        )
     })
 }

@@ -1,40 +1,52 @@
 //! Read views: the live state of a map at one moment, registered nowhere.
 
-use std::borrow::Cow;
+use std::ops::Bound;
 
 use super::args::{Out, free_handle, handle, new_handle};
 use super::bytes::lqft_bytes;
 use super::guard::{call, call_value};
-use super::map::lqft_map;
+use super::iter::Walk;
+use super::map::{Kind, either, lqft_map};
 use super::read::{self, Version};
 use super::snapshot::write_hash;
 use super::status::*;
+use crate::engine::{Entries, ShardedView};
 use crate::{Result, Tree};
 
 /// The live state of a map as of `lqft_map_view`: a consistent read of several keys and a root
 /// hash, without registering a snapshot (no id, no metadata, never in the registry, nothing for
-/// compaction to keep). O(1) to take; unaffected by later writes.
+/// compaction to keep). O(1) to take (O(shards) for a sharded map: one cut across all of
+/// them); unaffected by later writes.
 ///
 /// Lifetime: independent of the map (freeing the map first is allowed). Thread safety:
 /// immutable; may be read from any number of threads; only `lqft_view_free` needs exclusive
 /// access.
 pub struct lqft_view {
-    tree: Tree,
+    view: Kind<Tree, ShardedView>,
 }
 
 impl Version for lqft_view {
     const NAME: &'static str = "view";
     fn read_value<R>(&self, key: &[u8], read: impl FnOnce(&[u8]) -> R) -> Result<Option<R>> {
-        Ok(self.tree.try_get(key)?.map(read))
+        match &self.view {
+            Kind::Plain(tree) => Ok(tree.try_get(key)?.map(read)),
+            Kind::Sharded(view) => Ok(view.get(key).map(read)),
+        }
     }
     fn contains_key(&self, key: &[u8]) -> Result<bool> {
-        self.tree.try_contains_key(key)
+        match &self.view {
+            Kind::Plain(tree) => tree.try_contains_key(key),
+            Kind::Sharded(view) => Ok(view.contains_key(key)),
+        }
     }
     fn len(&self) -> u64 {
-        self.tree.len()
+        either!(&self.view, v => v.len())
     }
-    fn tree(&self) -> Cow<'_, Tree> {
-        Cow::Borrowed(&self.tree)
+    fn walk(&self, start: Bound<&[u8]>, end: Bound<&[u8]>) -> Walk {
+        match &self.view {
+            Kind::Plain(tree) => Walk::One(Entries::new(tree, start, end)),
+            Kind::Sharded(view) => Walk::Merged(view.range_bounds(start, end)),
+        }
     }
 }
 
@@ -55,9 +67,11 @@ pub unsafe extern "C" fn lqft_map_view(
     call("lqft_map_view", || {
         // SAFETY: the caller promised a live map and a writable `out`.
         let (map, out) = unsafe { (handle(map, "map")?, Out::new(out, "out")?) };
-        out.write(new_handle(lqft_view {
-            tree: map.map.view(),
-        }));
+        let view = match &map.kind {
+            Kind::Plain(map) => Kind::Plain(map.view()),
+            Kind::Sharded(map) => Kind::Sharded(map.view()),
+        };
+        out.write(new_handle(lqft_view { view }));
         Ok(LQFT_OK)
     })
 }
@@ -159,7 +173,7 @@ pub unsafe extern "C" fn lqft_view_root_hash(
         // SAFETY: the caller promised a live view and `cap` writable bytes at `out`.
         unsafe {
             let view = handle(view, "view")?;
-            write_hash(&view.tree.root_hash(), out, cap)
+            write_hash(&either!(&view.view, v => v.root_hash()), out, cap)
         }
     })
 }
