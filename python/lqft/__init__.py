@@ -49,6 +49,8 @@ from ._txn import Transaction, View
 MAX_KEY_LEN: int = _lib.LQFT_MAX_KEY_LEN
 #: Longest value accepted, in bytes.
 MAX_VALUE_LEN: int = _lib.LQFT_MAX_VALUE_LEN
+#: Most shards a map may have (``Map(shards=...)``).
+MAX_SHARDS: int = _lib.LQFT_MAX_SHARDS
 #: Length of a Merkle root hash, in bytes.
 HASH_LEN: int = _lib.LQFT_HASH_LEN
 #: The version of the liblqft library loaded (``"MAJOR.MINOR.PATCH"``).
@@ -91,6 +93,7 @@ __all__ = [
     "ConflictError",
     "MAX_KEY_LEN",
     "MAX_VALUE_LEN",
+    "MAX_SHARDS",
     "HASH_LEN",
     "LIBRARY_VERSION",
 ]

@@ -44,16 +44,29 @@ class Map(MutableMapping[bytes, bytes]):
     ``TypeError``), compared as bytes: iteration is in key byte order. Keys are at most
     ``lqft.MAX_KEY_LEN`` bytes.
 
+    ``shards=N`` (2 to ``lqft.MAX_SHARDS``) splits the map into N shards that accept writes in
+    parallel, with the same methods: batches, transactions and snapshots stay atomic across
+    shards, and scans merge the shards in key order. A sharded map's snapshots work only with
+    maps of the same shard count, and files hold plain maps only (``InvalidArgumentError``).
+
     Threads: every method may be called from any number of threads at once (the C map is
-    internally synchronised; writers are serialised), and the GIL is released during each C
-    call. Iterators and diffs are used by one thread at a time.
+    internally synchronised; writers of one map, or of one shard, are serialised), and the GIL
+    is released during each C call. Iterators and diffs are used by one thread at a time.
     """
 
     __slots__ = ("_h", "__weakref__")
 
-    def __init__(self, items: Union[Mapping[Any, Any], Iterable[tuple[Any, Any]], None] = None) -> None:
+    def __init__(
+        self,
+        items: Union[Mapping[Any, Any], Iterable[tuple[Any, Any]], None] = None,
+        *,
+        shards: int = 1,
+    ) -> None:
         out = ffi.new("lqft_map **")
-        status = lib.lqft_map_new(out)
+        options = ffi.new("lqft_map_options *")
+        options.size = ffi.sizeof("lqft_map_options")
+        options.shards = min(as_count(shards, "shards"), 0xFFFF_FFFF)
+        status = lib.lqft_map_new_with(options, out)
         if status != _OK:
             raise_status(status)
         self._h: Any = ffi.gc(out[0], lib.lqft_map_free)
@@ -68,6 +81,15 @@ class Map(MutableMapping[bytes, bytes]):
         if h is None:
             raise ClosedError("the map is closed")
         return h
+
+    @property
+    def shard_count(self) -> int:
+        """The number of shards: 1 for a plain map."""
+        out = ffi.new("uint32_t *")
+        status = lib.lqft_map_shard_count(self._handle(), out)
+        if status != _OK:
+            raise_status(status)
+        return int(out[0])
 
     # -- MutableMapping ------------------------------------------------------------------
 

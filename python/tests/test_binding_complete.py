@@ -27,6 +27,7 @@ SUPERSEDED = {
     "lqft_map_load_bundle": "lqft_map_load_bundle_verified",
     "lqft_map_load_bundle_with": "lqft_map_load_bundle_verified (same lqft_load_options)",
     "lqft_file_inspect": "lqft_file_inspect_verified",
+    "lqft_map_new": "lqft_map_new_with (shards 0 or 1 make the same plain map)",
 }
 
 # Functions the typed layer does not wrap yet, each with the reason. Keep this list short: the

@@ -264,3 +264,26 @@ def test_the_module_docstring_example_runs() -> None:
 
     result = doctest.testmod(lqft)
     assert result.attempted > 0 and result.failed == 0
+
+
+def test_a_sharded_map_has_the_same_methods_and_keeps_key_order() -> None:
+    m = lqft.Map({b"%03d" % i: b"v" for i in range(200)}, shards=8)
+    assert m.shard_count == 8 and lqft.Map().shard_count == 1
+    assert list(m) == [b"%03d" % i for i in range(200)]
+    assert [k for k, _ in m.range(b"010", b"013", reverse=True)] == [b"012", b"011", b"010"]
+    s1 = m.snapshot()
+    m[b"000"] = b"changed"
+    del m[b"001"]
+    with pytest.raises(lqft.PendingChangesError):
+        m.rollback(s1)
+    assert [c.key for c in m.diff(s1)] == [b"000", b"001"]
+    assert m.rollback(s1, discard=True) == 2
+    assert dict(m) == dict(s1) and len(m) == 200
+    assert m.stats()["shard_count"] == 8
+    plain = lqft.Map(dict(m))
+    with pytest.raises(lqft.InvalidArgumentError):
+        plain.rollback(s1)
+    with pytest.raises(ValueError):
+        lqft.Map(shards=-1)
+    with pytest.raises(lqft.InvalidArgumentError):
+        lqft.Map(shards=lqft.MAX_SHARDS + 1)

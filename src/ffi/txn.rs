@@ -25,11 +25,14 @@ use crate::{Error, Map, ShardedMap, Txn};
 /// on one map at once.
 pub struct lqft_txn {
     /// `None` once committed.
-    txn: Option<Kind<Txn<Arc<Map>>, Txn<Arc<ShardedMap>>>>,
+    txn: Option<AnyTxn>,
 }
 
+/// A transaction on a plain or a sharded map.
+type AnyTxn = Kind<Txn<Arc<Map>>, Txn<Arc<ShardedMap>>>;
+
 impl lqft_txn {
-    fn open(&mut self) -> Result<&mut Kind<Txn<Arc<Map>>, Txn<Arc<ShardedMap>>>, Fail> {
+    fn open(&mut self) -> Result<&mut AnyTxn, Fail> {
         self.txn.as_mut().ok_or_else(committed)
     }
 }
