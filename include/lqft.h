@@ -1032,9 +1032,8 @@ const char *lqft_last_policy_code(void);
  * link, pass its target). A file larger than readers accept (1 GiB, or 1 GiB decompressed
  * for `.gz`) is refused with `LQFT_ERR_LIMIT` rather than written unreadable.
  *
- * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (unusable key, a
- * `valid_for_seconds` window ending after year 9999, or a sharded snapshot or map: files hold
- * plain maps only), `LQFT_ERR_IO`, `LQFT_ERR_LIMIT`.
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (unusable key, or a
+ * `valid_for_seconds` window ending after year 9999), `LQFT_ERR_IO`, `LQFT_ERR_LIMIT`.
  *
  * # Safety
  * `snapshot` is `NULL` or a live snapshot; `path` is `NULL` or NUL-terminated; `options` is
@@ -1110,10 +1109,9 @@ lqft_status lqft_map_save_bundle_with(const struct lqft_map *map,
  * than 64 levels) or a key file over 64 KiB is refused with `LQFT_ERR_LIMIT` before it is
  * read.
  *
- * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (also: a sharded map, which
- * files cannot load into), `LQFT_ERR_IO`, `LQFT_ERR_LIMIT`, `LQFT_ERR_CORRUPT`,
- * `LQFT_ERR_POLICY`, `LQFT_ERR_DUPLICATE_SNAPSHOT` (its id is already used in this map: load
- * it with `LQFT_IDS_FRESH`), `LQFT_ERR_PENDING_CHANGES`.
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT`, `LQFT_ERR_IO`,
+ * `LQFT_ERR_LIMIT`, `LQFT_ERR_CORRUPT`, `LQFT_ERR_POLICY`, `LQFT_ERR_DUPLICATE_SNAPSHOT` (its
+ * id is already used in this map: load it with `LQFT_IDS_FRESH`), `LQFT_ERR_PENDING_CHANGES`.
  * The map is unchanged on error.
  * Ownership: the caller owns `*out` and releases it with `lqft_snapshot_free`.
  *
