@@ -27,14 +27,14 @@ use crate::tree::preload::touch_branch;
 pub(crate) trait Link<'a>: Clone + Deref<Target = Branch> {
     /// How a leaf is held.
     type Leaf: Clone + Deref<Target = [u8]>;
-    /// The child of this branch at `index`.
-    fn child(&self, index: usize) -> Step<'a, Self>;
+    /// The child of this branch at `index` (`S`: in a walk that may meet stored slots).
+    fn child<const S: bool>(&self, index: usize) -> Step<'a, Self>;
     /// Appends to `out` the leaves among this branch's first `count` children that follow the
     /// child at `index` in the walk's direction (a child branch of leaves only gives its
     /// leaves in turn, if all fit), until `out` holds `want` or the next child is a branch
     /// that does not give its leaves so; returns the index of the last child taken (`index`
     /// when none).
-    fn leaves(
+    fn leaves<const S: bool>(
         &self,
         index: usize,
         count: usize,
@@ -46,7 +46,7 @@ pub(crate) trait Link<'a>: Clone + Deref<Target = Branch> {
 
 /// [`Link::leaves`] over `children`, `leaf` turning a slot into a leaf.
 #[inline(always)]
-fn leaves_of<'s, T>(
+fn leaves_of<'s, T, const S: bool>(
     children: &'s [Child],
     index: usize,
     forward: bool,
@@ -64,7 +64,7 @@ fn leaves_of<'s, T>(
             let len = rest
                 .iter()
                 .take(room)
-                .take_while(|c| !c.is_branch())
+                .take_while(|c| !c.is_branch_of::<S>())
                 .count();
             out.extend(rest[..len].iter().map(leaf));
             (len, children.get(start + len))
@@ -74,7 +74,7 @@ fn leaves_of<'s, T>(
                 .iter()
                 .rev()
                 .take(room)
-                .take_while(|c| !c.is_branch())
+                .take_while(|c| !c.is_branch_of::<S>())
                 .count();
             out.extend(rest[rest.len() - len..].iter().rev().map(leaf));
             (len, rest.len().checked_sub(len + 1).map(|i| &rest[i]))
@@ -84,12 +84,12 @@ fn leaves_of<'s, T>(
         } else {
             at - run
         };
-        let Some((branch, _)) = end.and_then(Child::as_branch) else {
+        let Some((branch, _)) = end.and_then(Child::as_branch_of::<S>) else {
             return at;
         };
         // A child branch of leaves only gives its leaves here, if all fit.
         let below = branch.children();
-        if out.len() + below.len() > want || below.iter().any(Child::is_branch) {
+        if out.len() + below.len() > want || below.iter().any(Child::is_branch_of::<S>) {
             return at;
         }
         if forward {
@@ -116,15 +116,15 @@ impl<'a, L: Link<'a>> Clone for Step<'a, L> {
     }
 }
 
-fn borrowed(child: &Child) -> Step<'_, &Branch> {
-    match child.node() {
+fn borrowed<const S: bool>(child: &Child) -> Step<'_, &Branch> {
+    match child.node_of::<S>() {
         Node::Leaf(leaf) => Step::Leaf(leaf),
         Node::Branch(branch, _) => Step::Branch(branch),
     }
 }
 
-fn owned<'a>(child: &Child) -> Step<'a, BranchRef> {
-    match child.node() {
+fn owned<'a, const S: bool>(child: &Child) -> Step<'a, BranchRef> {
+    match child.node_of::<S>() {
         Node::Leaf(..) => Step::Leaf(LeafRef::new(child.clone())),
         Node::Branch(..) => Step::Branch(BranchRef::new(child)),
     }
@@ -132,11 +132,11 @@ fn owned<'a>(child: &Child) -> Step<'a, BranchRef> {
 
 impl<'a> Link<'a> for &'a Branch {
     type Leaf = &'a [u8];
-    fn child(&self, index: usize) -> Step<'a, Self> {
+    fn child<const S: bool>(&self, index: usize) -> Step<'a, Self> {
         let branch: &'a Branch = self;
-        borrowed(&branch.slots[index])
+        borrowed::<S>(&branch.slots[index])
     }
-    fn leaves(
+    fn leaves<const S: bool>(
         &self,
         index: usize,
         count: usize,
@@ -145,18 +145,18 @@ impl<'a> Link<'a> for &'a Branch {
         want: usize,
     ) -> usize {
         let branch: &'a Branch = self;
-        leaves_of(&branch.slots[..count], index, forward, out, want, |child| {
-            child.leaf().0
+        leaves_of::<_, S>(&branch.slots[..count], index, forward, out, want, |child| {
+            child.leaf_of::<S>().0
         })
     }
 }
 
 impl<'a> Link<'a> for BranchRef {
     type Leaf = LeafRef;
-    fn child(&self, index: usize) -> Step<'a, Self> {
-        owned(&self.slots[index])
+    fn child<const S: bool>(&self, index: usize) -> Step<'a, Self> {
+        owned::<S>(&self.slots[index])
     }
-    fn leaves(
+    fn leaves<const S: bool>(
         &self,
         index: usize,
         count: usize,
@@ -164,7 +164,7 @@ impl<'a> Link<'a> for BranchRef {
         out: &mut Vec<LeafRef>,
         want: usize,
     ) -> usize {
-        leaves_of(&self.slots[..count], index, forward, out, want, |child| {
+        leaves_of::<_, S>(&self.slots[..count], index, forward, out, want, |child| {
             LeafRef::new(child.clone())
         })
     }
@@ -177,6 +177,9 @@ struct Root<'a, 'r, L: Link<'a>> {
 }
 
 struct Cursor<'a, L: Link<'a>> {
+    /// Whether the tree may hold stored slots: the walks below run with the stored arms of
+    /// the node accessors compiled away when it does not.
+    stored: bool,
     stack: Vec<Frame<L>>,
     /// The leaf the cursor is at, `ahead[taken]` (none at either end), and the leaves gathered
     /// after it, in walk order; the stack is positioned at the last of them.
@@ -218,14 +221,19 @@ impl<'a, L: Link<'a>> Frame<L> {
     /// The frame of `branch`, just entered by a walk in the direction `forward`. Loads the
     /// lines of the branches among its children, so that their cache misses overlap with the
     /// walk through their siblings.
-    fn entered(branch: L, forward: bool) -> Frame<L> {
+    fn entered<const S: bool>(branch: L, forward: bool) -> Frame<L> {
         let children = branch.children();
-        let loaded = children
-            .iter()
-            .fold(0usize, |sum, child| match child.loaded_branch() {
+        let loaded = children.iter().fold(0usize, |sum, child| {
+            let below = if S {
+                child.loaded_branch()
+            } else {
+                child.as_branch_of::<false>()
+            };
+            match below {
                 Some((child, _)) => sum.wrapping_add(touch_branch(child)),
                 None => sum,
-            });
+            }
+        });
         std::hint::black_box(loaded);
         let count = children.len();
         let index = if forward { usize::MAX } else { count };
@@ -261,8 +269,9 @@ const GATHER_MIN: usize = 16;
 const GATHER_MAX: usize = 256;
 
 impl<'a, L: Link<'a>> Cursor<'a, L> {
-    fn new() -> Self {
+    fn new(stored: bool) -> Self {
         Cursor {
+            stored,
             stack: Vec::new(),
             ahead: Vec::new(),
             taken: 0,
@@ -298,7 +307,15 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
 
     /// Positions on the outermost leaf of `step` (the leftmost or the rightmost), entering the
     /// branches on the way.
-    fn descend(&mut self, mut step: Step<'a, L>, leftmost: bool) {
+    fn descend(&mut self, step: Step<'a, L>, leftmost: bool) {
+        if self.stored {
+            self.descend_in::<true>(step, leftmost);
+        } else {
+            self.descend_in::<false>(step, leftmost);
+        }
+    }
+
+    fn descend_in<const S: bool>(&mut self, mut step: Step<'a, L>, leftmost: bool) {
         loop {
             match step {
                 Step::Leaf(leaf) => {
@@ -308,7 +325,7 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
                 Step::Branch(branch) => {
                     let frame = Frame::at(branch, 0);
                     let index = if leftmost { 0 } else { frame.count - 1 };
-                    step = frame.branch.child(index);
+                    step = frame.branch.child::<S>(index);
                     self.stack.push(Frame { index, ..frame });
                 }
             }
@@ -379,13 +396,21 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
     /// byte of each (and the lines of the branches below each branch entered), so that their
     /// cache misses overlap while the caller moves through the leaves before them.
     fn gather(&mut self, forward: bool, want: usize) {
+        if self.stored {
+            self.gather_in::<true>(forward, want);
+        } else {
+            self.gather_in::<false>(forward, want);
+        }
+    }
+
+    fn gather_in<const S: bool>(&mut self, forward: bool, want: usize) {
         let start = self.ahead.len();
         let want = start + want;
         while let Some(frame) = self.stack.last_mut() {
             frame.index =
                 frame
                     .branch
-                    .leaves(frame.index, frame.count, forward, &mut self.ahead, want);
+                    .leaves::<S>(frame.index, frame.count, forward, &mut self.ahead, want);
             if self.ahead.len() == want {
                 break;
             }
@@ -395,10 +420,10 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
                 continue;
             };
             frame.index = next;
-            let Step::Branch(branch) = frame.branch.child(next) else {
+            let Step::Branch(branch) = frame.branch.child::<S>(next) else {
                 unreachable!("the leaves end at a branch")
             };
-            self.stack.push(Frame::entered(branch, forward));
+            self.stack.push(Frame::entered::<S>(branch, forward));
         }
         let loaded = self.ahead[start..]
             .iter()
@@ -408,9 +433,17 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
 
     /// Positions on the first leaf whose key is `>= key` (or `> key` when `exclusive`).
     fn seek(&mut self, root: &Root<'a, '_, L>, key: &[u8], exclusive: bool) {
+        if self.stored {
+            self.seek_in::<true>(root, key, exclusive);
+        } else {
+            self.seek_in::<false>(root, key, exclusive);
+        }
+    }
+
+    fn seek_in<const S: bool>(&mut self, root: &Root<'a, '_, L>, key: &[u8], exclusive: bool) {
         self.stack.clear();
         self.forget_ahead();
-        let split = closest_difference::<true>(root.node, key, false);
+        let split = closest_difference::<S>(root.node, key, false);
         let mut step = root.step.clone();
         // Follow the key while the subtree still agrees with it.
         loop {
@@ -432,7 +465,7 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
                     std::cmp::Ordering::Greater => true,
                 };
                 for index in [next, next + 1] {
-                    let Step::Leaf(leaf) = branch.child(index) else {
+                    let Step::Leaf(leaf) = branch.child::<S>(index) else {
                         unreachable!("a pair holds leaves")
                     };
                     if past(&leaf) {
@@ -445,7 +478,7 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
                 self.stack_after_current();
                 return;
             }
-            step = branch.child(next);
+            step = branch.child::<S>(next);
             self.stack.push(Frame::at(branch, next));
         }
         let Some(at) = split else {
@@ -465,9 +498,9 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
                 // The key's digit is absent here: go to the first child after it.
                 let index = branch.rank(key_digit);
                 if index < branch.children().len() {
-                    let child = branch.child(index);
+                    let child = branch.child::<S>(index);
                     self.stack.push(Frame::at(branch, index));
-                    self.descend(child, true);
+                    self.descend_in::<S>(child, true);
                 } else {
                     self.stack_after_current();
                 }
@@ -477,12 +510,12 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
                     Step::Leaf(leaf) => digit(leaf_key(leaf), at),
                     Step::Branch(branch) => {
                         let b: &Branch = branch;
-                        digit(leaf_key(any_leaf(b)), at)
+                        digit(leaf_key(b.slots[0].any_leaf_of::<S>()), at)
                     }
                 };
                 let subtree_digit = sample.expect("keys below share the split");
                 if key_digit < subtree_digit {
-                    self.descend(subtree, true);
+                    self.descend_in::<S>(subtree, true);
                 } else {
                     self.stack_after_current();
                 }
@@ -507,10 +540,6 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
     }
 }
 
-fn any_leaf(branch: &Branch) -> &[u8] {
-    branch.slots[0].any_leaf()
-}
-
 /// A double-ended walk between two cursors that stops when they meet.
 struct Walk<'a, L: Link<'a>> {
     front: Cursor<'a, L>,
@@ -519,9 +548,14 @@ struct Walk<'a, L: Link<'a>> {
 }
 
 impl<'a, L: Link<'a>> Walk<'a, L> {
-    fn new(root: Option<Root<'a, '_, L>>, start: Bound<&[u8]>, end: Bound<&[u8]>) -> Self {
-        let mut front = Cursor::new();
-        let mut back = Cursor::new();
+    fn new(
+        stored: bool,
+        root: Option<Root<'a, '_, L>>,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+    ) -> Self {
+        let mut front = Cursor::new(stored);
+        let mut back = Cursor::new(stored);
         if let Some(root) = root {
             match start {
                 Bound::Unbounded => front.descend(root.step.clone(), true),
@@ -609,11 +643,11 @@ pub struct Range<'a> {
 impl<'a> Range<'a> {
     pub(crate) fn new(tree: &'a Tree, start: Bound<&[u8]>, end: Bound<&[u8]>) -> Range<'a> {
         let root = tree.root().map(|node| Root {
-            step: borrowed(node),
+            step: borrowed::<true>(node),
             node,
         });
         Range {
-            walk: Walk::new(root, start, end),
+            walk: Walk::new(tree.stored, root, start, end),
         }
     }
 }
@@ -684,11 +718,11 @@ impl OwnedRange {
     pub(crate) fn new(tree: &Tree, start: Bound<&[u8]>, end: Bound<&[u8]>) -> OwnedRange {
         // The walk clones what it keeps, so it borrows the root only while positioning.
         let root = tree.root().map(|node| Root {
-            step: owned(node),
+            step: owned::<true>(node),
             node,
         });
         OwnedRange {
-            walk: Walk::new(root, start, end),
+            walk: Walk::new(tree.stored, root, start, end),
         }
     }
 

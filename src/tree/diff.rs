@@ -303,10 +303,13 @@ fn preload_pairs<'a>(old: &'a Child, new: &'a Child) -> bool {
                         None => &[],
                     };
                     let (xs, ys) = (slots(x, x_kid), slots(y, y_kid));
-                    for slot in xs.iter().chain(ys) {
-                        let shared = xs.iter().chain(ys).filter(|s| s.ptr_eq(slot)).count() > 1;
-                        if !shared {
-                            sum = sum.wrapping_add(load_lines(slot));
+                    // (The two slots of a pair are different leaves: a slot is shared when
+                    // the other side holds it.)
+                    for (these, others) in [(xs, ys), (ys, xs)] {
+                        for slot in these {
+                            if !others.iter().any(|s| s.ptr_eq(slot)) {
+                                sum = sum.wrapping_add(load_lines(slot));
+                            }
                         }
                     }
                 }
@@ -565,10 +568,7 @@ impl<H: Hold, L: Loader> Walk<H, L> {
 /// Reads ahead into one side of a queued pair: every cache line of a branch's slots (merging
 /// the pair compares them all), or a leaf's key.
 fn preload_pair_side(child: &Child) -> usize {
-    let Some(child) = child.peek() else {
-        return 0;
-    };
-    match child.as_branch() {
+    match child.loaded_branch() {
         Some((branch, _)) => branch
             .children()
             .iter()
@@ -576,6 +576,7 @@ fn preload_pair_side(child: &Child) -> usize {
             .fold(0, |sum, slot| {
                 sum.wrapping_add(usize::from(slot.is_branch_in_memory()))
             }),
+        // A leaf (a stored one, loaded or not, is not read ahead).
         None => child.preload(),
     }
 }

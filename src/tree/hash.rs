@@ -192,7 +192,10 @@ fn branch_hash(root: &Branch) -> Hash {
 pub(crate) fn cached_hash(child: &Child) -> Option<&Hash> {
     match child {
         Child::Stored(stored, ..) => stored.single_hash(),
-        _ => child.as_branch().and_then(|(branch, _)| branch.hash.get()),
+        // Not a stored slot: the in-memory arms alone.
+        _ => child
+            .as_branch_of::<false>()
+            .and_then(|(branch, _)| branch.hash.get()),
     }
 }
 

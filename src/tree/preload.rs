@@ -18,21 +18,35 @@ const LINE: usize = 64;
 
 /// Loads every line of `node` a walk reads: a leaf's key and value, a branch's header and the
 /// lines of its children's slots.
+#[inline]
 pub(crate) fn load_lines(node: &Child) -> usize {
-    // A stored node not loaded yet is not read ahead: reading it is a load from its source.
-    let Some(node) = node.peek() else {
-        return 0;
-    };
-    match node.as_branch() {
+    if let Child::Stored(..) = node {
+        return loaded_lines(node);
+    }
+    node_lines(node)
+}
+
+/// [`load_lines`] of a node in memory (not a stored slot).
+#[inline(always)]
+fn node_lines(node: &Child) -> usize {
+    match node.as_branch_of::<false>() {
         Some((branch, _)) => touch_branch(branch),
         None => {
-            let (leaf, _) = node.leaf();
+            let (leaf, _) = node.leaf_of::<false>();
             leaf.iter()
                 .step_by(LINE)
                 .chain(leaf.last())
                 .fold(0, |sum, &b| sum.wrapping_add(usize::from(b)))
         }
     }
+}
+
+/// [`load_lines`] of a stored slot: of its node if loaded (a loaded node is in memory). One
+/// not loaded yet is not read ahead: reading it is a load from its source.
+#[cold]
+#[inline(never)]
+fn loaded_lines(node: &Child) -> usize {
+    node.peek().map_or(0, node_lines)
 }
 
 /// Loads the header of `branch` and one slot of every line its slots span, vacant ones
