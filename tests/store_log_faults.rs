@@ -1,7 +1,11 @@
 //! I/O faults on the write-ahead log: every file-system call of a commit workload failed once
-//! and failed persistently, with EIO and ENOSPC. Each time: the failing commit returns an error,
-//! every later commit is refused as poisoned (never retried over a failed fsync), and reopening
-//! — with the disk as it is, and after power loss — recovers every acknowledged record.
+//! (EIO, and EIO after writing half its bytes) and failed persistently (ENOSPC). Each time: the
+//! failing commit returns an error, every later commit is refused as poisoned (never retried
+//! over a failed fsync), and reopening — with the disk as it is, and after power loss that
+//! keeps, drops or tears the unsynced and uncertain writes — recovers every acknowledged
+//! record. A writer reopened after the fault (same disk, no power loss) commits more, and power
+//! loss after that still recovers everything it acknowledged: the records a failed fsync left
+//! uncertain must not stay uncertain under records that say they were synced.
 
 use std::sync::Arc;
 
@@ -47,10 +51,52 @@ fn workload(fs: &SimFs, durability: Durability) -> Result<u64, (u64, Error)> {
     }
 }
 
-fn recovered(fs: SimFs) -> Vec<(u64, LogRecord)> {
+fn recovered(fs: SimFs, what: &str) -> Vec<(u64, LogRecord)> {
     Log::open(Arc::new(fs), 1, OPTIONS)
-        .unwrap_or_else(|e| panic!("reopen failed: {e}"))
+        .unwrap_or_else(|e| panic!("{what}: reopen failed: {e}"))
         .1
+}
+
+/// Crash images of `fs` now: the disk as it is, every unsynced or uncertain write dropped,
+/// kept, kept up to each of the first prefixes, and some random tears.
+fn images(fs: &SimFs, seed: u64) -> Vec<(String, SimFs)> {
+    let mut hows = vec![Crash::DropAll, Crash::KeepAll];
+    hows.extend((1..fs.unsynced().min(4)).map(Crash::KeepPrefix));
+    hows.extend((0..4).map(|r| Crash::Random(seed * 16 + r)));
+    let mut out = vec![("as is".to_owned(), fs.clone())];
+    out.extend(
+        hows.into_iter()
+            .map(|how| (format!("{how:?}"), fs.crash(how))),
+    );
+    out
+}
+
+/// Checks that `records` are the workload's first records and at least `acked` of them.
+fn check_prefix(records: &[(u64, LogRecord)], acked: u64, what: &str) {
+    assert!(
+        records.len() as u64 >= acked,
+        "{what}: {} recovered, {acked} acknowledged",
+        records.len()
+    );
+    for (i, (seq, record)) in records.iter().enumerate() {
+        assert_eq!(
+            (*seq, record),
+            (i as u64 + 1, &self::record(i as u64)),
+            "{what}"
+        );
+    }
+}
+
+/// Reopens the log on `fs` as it is (a new process, no power loss), commits `extra` more
+/// records synchronously and returns how many records are acknowledged in all.
+fn resume(fs: &SimFs, extra: u64, what: &str) -> u64 {
+    let (log, records) = Log::open(Arc::new(fs.clone()), 1, OPTIONS)
+        .unwrap_or_else(|e| panic!("{what}: reopen failed: {e}"));
+    let next = records.len() as u64;
+    for i in next..next + extra {
+        assert_eq!(log.append(&record(i), Durability::Sync).unwrap(), i + 1);
+    }
+    next + extra
 }
 
 #[test]
@@ -59,11 +105,15 @@ fn every_failed_call_poisons_and_loses_nothing_acknowledged() {
         let clean = SimFs::new();
         workload(&clean, durability).unwrap();
         let calls = clean.calls();
-        let mut cases = 0;
+        let (mut cases, mut images_checked) = (0, 0);
         for call in 0..calls {
-            for (errno, persistent) in [(libc::EIO, false), (libc::ENOSPC, true)] {
+            for (errno, persistent, written) in [
+                (libc::EIO, false, 0),
+                (libc::EIO, false, 30),
+                (libc::ENOSPC, true, 0),
+            ] {
                 let fs = SimFs::new();
-                fs.fail_call(call, errno, persistent);
+                fs.fail_write_partly(call, errno, persistent, written);
                 let acked = match workload(&fs, durability) {
                     Ok(acked) => acked,
                     Err((acked, error)) => {
@@ -72,25 +122,25 @@ fn every_failed_call_poisons_and_loses_nothing_acknowledged() {
                     }
                 };
                 fs.clear_faults();
-                for image in [
-                    fs.clone(),
-                    fs.crash(Crash::DropAll),
-                    fs.crash(Crash::Random(call)),
-                ] {
-                    let records = recovered(image);
-                    assert!(
-                        records.len() as u64 >= acked,
-                        "call {call}: lost acknowledged"
-                    );
-                    for (i, (seq, record)) in records.iter().enumerate() {
-                        assert_eq!((*seq, record), (i as u64 + 1, &self::record(i as u64)));
-                    }
+                let what = format!("call {call} errno {errno} written {written}");
+                for (how, image) in images(&fs, call) {
+                    let what = format!("{what}, {how}");
+                    check_prefix(&recovered(image, &what), acked, &what);
+                    images_checked += 1;
+                }
+                let total = resume(&fs, 3, &what);
+                for (how, image) in images(&fs, call + 1) {
+                    let what = format!("{what}, resumed, {how}");
+                    check_prefix(&recovered(image, &what), total, &what);
+                    images_checked += 1;
                 }
                 cases += 1;
             }
         }
-        eprintln!("{durability:?}: {calls} calls, {cases} fault cases");
-        assert!(cases >= 100);
+        eprintln!(
+            "{durability:?}: {calls} calls, {cases} fault cases, {images_checked} images recovered"
+        );
+        assert!(cases >= 150);
     }
 }
 

@@ -4,8 +4,16 @@
 //! Segments are named by their first sequence number (`wal/<20 digits>.wal`). Appending goes to
 //! the last one; past [`LogOptions::segment_bytes`] the writer syncs it and starts the next, so
 //! only the last segment can ever have a torn tail. Recovery reads every segment from the one
-//! holding `wal_start` on, checks they are contiguous, cuts a torn tail of the last one (and
-//! syncs it), and returns the records to replay.
+//! holding `wal_start` on, checks they are contiguous, cuts a torn tail of the last one, and
+//! returns the records to replay.
+//!
+//! Before the writer appends after what it recovered, that must be durable: the new records
+//! say so in their `synced` watermark, and acknowledged ones are applied on top of it. Syncing
+//! is not enough — the bytes read may be in the page cache only because an earlier writer's
+//! fsync failed, and a later fsync does not write pages a failed one dropped — so recovery
+//! writes the last segment's unproven part again (the records from the last record's watermark
+//! on, with the header if no record proves it), syncs it and syncs the directory (the
+//! segment's name may not be durable either).
 //!
 //! # Commits
 //!
@@ -31,7 +39,7 @@ use crate::error::{Error, Result};
 
 use super::fs::{FileSystem, FsFile, OpenMode};
 use super::record::LogRecord;
-use super::wal::{SEGMENT_HEADER_LEN, WalAppender, decode_segment};
+use super::wal::{RECORD_HEADER_LEN, SEGMENT_HEADER_LEN, WalAppender, decode_segment};
 
 /// When a commit is acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -151,6 +159,10 @@ struct LastSegment {
     valid: usize,
     /// Bytes of the file.
     len: usize,
+    /// Where the part no record's watermark proves durable starts.
+    unproven_at: usize,
+    /// That part's bytes, through the last valid record.
+    unproven: Vec<u8>,
 }
 
 fn scan(fs: &dyn FileSystem, wal_start: u64, mode: OpenMode) -> Result<Scan> {
@@ -220,12 +232,26 @@ fn scan(fs: &dyn FileSystem, wal_start: u64, mode: OpenMode) -> Result<Scan> {
             )));
         }
         out.wal_bytes += segment.valid_len as u64;
+        // Records below the last record's watermark had been synced; the header was synced
+        // before the first record was.
+        let proven = segment.records.last().map_or(first, |r| r.synced);
+        let unproven_at = if proven <= first {
+            0
+        } else {
+            segment
+                .records
+                .iter()
+                .find(|r| r.seq >= proven)
+                .map_or(segment.valid_len, |r| r.offset - RECORD_HEADER_LEN)
+        };
         out.last = Some(LastSegment {
             first,
             salt: header.salt,
             file,
             valid: segment.valid_len,
             len: bytes.len(),
+            unproven_at,
+            unproven: bytes[unproven_at..segment.valid_len].to_vec(),
         });
     }
     Ok(out)
@@ -269,9 +295,9 @@ pub struct Log {
 
 impl Log {
     /// Recovers the log for writing: reads every record from `wal_start` on, cuts a torn tail
-    /// of the last segment and syncs it (what was read is durable from then on), removes a
-    /// last segment whose header never landed, and resumes appending (or starts the first
-    /// segment at `wal_start`).
+    /// of the last segment, writes its unproven part again and syncs it and the directory
+    /// (what was read is durable from then on), removes a last segment whose header never
+    /// landed, and resumes appending (or starts the first segment at `wal_start`).
     pub fn open(
         fs: Arc<dyn FileSystem>,
         wal_start: u64,
@@ -295,15 +321,22 @@ impl Log {
                 file,
                 valid,
                 len,
+                unproven_at,
+                unproven,
             }) => {
                 let path = segment_path(first);
-                let io = |e: std::io::Error| Error::io(format!("truncate {path}"), &e);
+                let io = |e: std::io::Error| Error::io(format!("recover {path}"), &e);
                 if valid < len {
                     file.set_len(valid as u64).map_err(io)?;
                 }
-                // What this process read may still be only in the page cache (after kill -9).
+                // What this process read may be only in the page cache: after kill -9, or
+                // after a failed fsync that dropped the pages (see the module docs).
+                file.write_all_at(&unproven, unproven_at as u64)
+                    .map_err(io)?;
                 file.sync_data().map_err(io)?;
                 stats.syncs += 1;
+                fs.sync_dir(WAL_DIR)
+                    .map_err(|e| Error::io(format!("fsync {WAL_DIR}"), &e))?;
                 let appender =
                     WalAppender::resume(Arc::clone(&file), path, salt, scan.next_seq, valid as u64);
                 (appender, file, first)

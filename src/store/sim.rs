@@ -2,19 +2,24 @@
 //!
 //! # Model
 //!
-//! Every file (inode) has durable bytes and a list of unsynced operations (writes and length
-//! changes); reads see the durable bytes with every unsynced operation applied, as a page cache
-//! would. [`FsFile::sync_data`] makes a file's operations durable. Every directory has durable
+//! Every file (inode) has durable bytes and a list of operations (writes and length changes)
+//! not known to be on the disk; reads see the durable bytes with every operation applied, as a
+//! page cache would. [`FsFile::sync_data`] makes a file's operations durable. Every directory has durable
 //! entries and a list of unsynced entry changes (create, publish, remove), made durable by
 //! [`FileSystem::sync_dir`]; syncing a file does not make its name durable.
 //!
 //! A **crash image** ([`SimFs::crash`]) is what the disk could hold after power loss now: each
 //! directory keeps its durable entries plus a prefix of its unsynced changes (file systems journal
 //! a directory's metadata in order), and each file keeps its durable bytes plus any subset of its
-//! unsynced operations — dropped, torn (a prefix of a write, or zeros where the size grew but the
-//! data did not land) or applied out of order. A failed `fdatasync` loses the file's unsynced
-//! operations from the disk while reads still see them (the Linux behaviour that makes retrying
-//! an fsync unsafe).
+//! unsynced operations — dropped, torn or applied out of order. A torn write lands in part: a
+//! prefix of it, some of its chunks, only the size change (old bytes where it overwrote, zeros
+//! where it extended), or with a stretch of garbage.
+//!
+//! A failed `fdatasync` leaves the file's unsynced operations **uncertain**: each may or may not
+//! have reached the disk, and no later sync settles them (Linux marks the pages clean after a
+//! failed writeback, which is what makes retrying an fsync unsafe). Reads still see them, and
+//! crash images keep, drop or tear each of them like an unsynced operation, even after later
+//! operations became durable; only writing the bytes again makes them durable.
 //!
 //! **Sync points**: with [`SimFs::record_sync_points`] on, the state is captured just before every
 //! `sync_data` and `sync_dir` takes effect, tagged with the caller's current [`SimFs::set_mark`];
@@ -23,6 +28,8 @@
 //!
 //! **Faults**: [`SimFs::fail_call`] makes the n-th call (counted from [`SimFs::calls`]) fail with
 //! an errno, once or for every later call; a failed write applies nothing.
+//! [`SimFs::fail_write_partly`] makes a failed write leave a prefix of its bytes written
+//! (unsynced, as a short `pwrite` before the error does).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io;
@@ -62,12 +69,58 @@ fn write_into(data: &mut Vec<u8>, offset: u64, bytes: &[u8]) {
     data[start..end].copy_from_slice(bytes);
 }
 
+/// Whether an operation after a file's durable bytes is on the disk.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Fate {
+    /// Not synced yet: a crash keeps, drops or tears it.
+    Unsynced,
+    /// A sync covering it failed: a crash keeps, drops or tears it, whatever syncs follow.
+    Uncertain,
+    /// Synced after an uncertain operation (which keeps it from joining the durable bytes).
+    Synced,
+}
+
 #[derive(Clone, Debug, Default)]
 struct Inode {
+    /// Bytes on the disk for sure.
     durable: Vec<u8>,
-    unsynced: Vec<FileOp>,
-    /// `durable` with `unsynced` applied, plus operations a failed sync lost: what reads see.
+    /// Operations after `durable`, in order; the first is never `Synced`.
+    ops: Vec<(FileOp, Fate)>,
+    /// `durable` with every operation applied: what reads see.
     current: Vec<u8>,
+}
+
+impl Inode {
+    /// Operations a crash may keep, drop or tear.
+    fn unsettled(&self) -> usize {
+        self.ops.iter().filter(|(_, f)| *f != Fate::Synced).count()
+    }
+
+    /// A successful `fdatasync`: unsynced operations become durable; uncertain ones stay so.
+    fn sync(&mut self) {
+        for (_, fate) in &mut self.ops {
+            if *fate == Fate::Unsynced {
+                *fate = Fate::Synced;
+            }
+        }
+        let settled = self
+            .ops
+            .iter()
+            .position(|(_, f)| *f != Fate::Synced)
+            .unwrap_or(self.ops.len());
+        for (op, _) in self.ops.drain(..settled) {
+            op.apply(&mut self.durable);
+        }
+    }
+
+    /// A failed `fdatasync`: unsynced operations become uncertain.
+    fn fail_sync(&mut self) {
+        for (_, fate) in &mut self.ops {
+            if *fate == Fate::Unsynced {
+                *fate = Fate::Uncertain;
+            }
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -106,6 +159,20 @@ struct Fault {
     call: u64,
     errno: i32,
     persistent: bool,
+    /// Bytes a failed write leaves written.
+    written: usize,
+}
+
+/// A failed call: its error, and for a write, how many of its bytes landed first.
+struct Failure {
+    errno: i32,
+    written: usize,
+}
+
+impl From<Failure> for io::Error {
+    fn from(failure: Failure) -> io::Error {
+        io::Error::from_raw_os_error(failure.errno)
+    }
 }
 
 /// One captured sync point: the state just before a sync took effect.
@@ -145,14 +212,16 @@ struct State {
 /// Which crash image [`SimFs::crash`] builds from the unsynced operations.
 #[derive(Clone, Copy, Debug)]
 pub enum Crash {
-    /// Every unsynced operation lost.
+    /// Every unsynced (or uncertain) operation lost.
     DropAll,
-    /// Every unsynced operation kept (as if the power failed right after they all landed).
+    /// Every unsynced (or uncertain) operation kept (as if the power failed right after they
+    /// all landed).
     KeepAll,
-    /// The first n unsynced operations of each file and directory kept, in order.
+    /// The first n unsynced (or uncertain) operations of each file and directory kept, in
+    /// order.
     KeepPrefix(usize),
-    /// A pseudo-random choice from this seed: directory prefixes, and per file operation kept,
-    /// dropped, torn to a prefix or zero-filled, independently (so later writes may land
+    /// A pseudo-random choice from this seed: directory prefixes, and per unsynced (or
+    /// uncertain) file operation kept, dropped or torn, independently (so later writes may land
     /// without earlier ones).
     Random(u64),
 }
@@ -180,7 +249,7 @@ impl Rng {
 
 impl State {
     fn unsynced(&self) -> usize {
-        let files: usize = self.inodes.values().map(|i| i.unsynced.len()).sum();
+        let files: usize = self.inodes.values().map(Inode::unsettled).sum();
         let dirs: usize = self.dirs.values().map(|d| d.unsynced.len()).sum();
         files + dirs
     }
@@ -220,28 +289,27 @@ impl State {
         for id in ids {
             let inode = &self.inodes[&id];
             let mut data = inode.durable.clone();
-            match how {
-                Crash::Random(_) => {
-                    for op in &inode.unsynced {
-                        match rng.below(4) {
-                            0 => {}
-                            1 => op.apply(&mut data),
-                            _ => tear(op, &mut data, &mut rng),
-                        }
-                    }
-                }
-                _ => {
-                    let kept = keep_count(&mut rng, inode.unsynced.len());
-                    for op in &inode.unsynced[..kept] {
+            let mut kept = keep_count(&mut rng, inode.unsettled());
+            for (op, fate) in &inode.ops {
+                match (fate, how) {
+                    (Fate::Synced, _) => op.apply(&mut data),
+                    (_, Crash::Random(_)) => match rng.below(4) {
+                        0 => {}
+                        1 => op.apply(&mut data),
+                        _ => tear(op, &mut data, &mut rng),
+                    },
+                    _ if kept > 0 => {
+                        kept -= 1;
                         op.apply(&mut data);
                     }
+                    _ => {}
                 }
             }
             out.inodes.insert(
                 id,
                 Inode {
                     durable: data.clone(),
-                    unsynced: Vec::new(),
+                    ops: Vec::new(),
                     current: data,
                 },
             );
@@ -250,7 +318,7 @@ impl State {
     }
 
     /// Counts a call and fails it if a fault is set for it.
-    fn call(&mut self) -> io::Result<()> {
+    fn call(&mut self) -> Result<(), Failure> {
         let now = self.calls;
         self.calls += 1;
         let hit = self
@@ -258,7 +326,10 @@ impl State {
             .iter()
             .find(|f| f.call == now || (f.persistent && f.call <= now));
         match hit {
-            Some(fault) => Err(io::Error::from_raw_os_error(fault.errno)),
+            Some(fault) => Err(Failure {
+                errno: fault.errno,
+                written: fault.written,
+            }),
             None => Ok(()),
         }
     }
@@ -289,18 +360,41 @@ impl State {
     }
 }
 
-/// A torn version of `op`: a write lands only in part (a prefix), or only its size change lands
-/// (zeros where the data should be); a length change lands or not.
+/// A torn version of `op`. A write lands in part: a prefix of it; some of its chunks (as a disk
+/// writes sectors in any order); only its size change (the old bytes where it overwrote, zeros
+/// where it extended the file); or whole but with a stretch of garbage. A length change lands
+/// or not.
 fn tear(op: &FileOp, data: &mut Vec<u8>, rng: &mut Rng) {
     match op {
         FileOp::Write { offset, bytes } => {
-            if rng.below(2) == 0 {
+            if rng.below(4) == 0 {
                 let cut = rng.below(bytes.len() + 1);
                 write_into(data, *offset, &bytes[..cut]);
-            } else {
-                let end = to_usize(*offset) + bytes.len();
-                if data.len() < end {
-                    data.resize(end, 0);
+                return;
+            }
+            let start = to_usize(*offset);
+            let end = start + bytes.len();
+            if data.len() < end {
+                data.resize(end, 0);
+            }
+            let target = &mut data[start..end];
+            match rng.below(3) {
+                0 => {
+                    let chunk = 1 + rng.below(bytes.len().div_ceil(4).max(1));
+                    for (to, from) in target.chunks_mut(chunk).zip(bytes.chunks(chunk)) {
+                        if rng.below(2) == 0 {
+                            to.copy_from_slice(from);
+                        }
+                    }
+                }
+                1 => {}
+                _ => {
+                    target.copy_from_slice(bytes);
+                    let from = rng.below(bytes.len() + 1);
+                    let to = from + rng.below(bytes.len() - from + 1);
+                    for byte in &mut target[from..to] {
+                        *byte = rng.next() as u8;
+                    }
                 }
             }
         }
@@ -353,12 +447,20 @@ impl SimFs {
         self.state.lock().calls
     }
 
-    /// Makes call number `call` fail with `errno`; with `persistent`, every later call too.
+    /// Makes call number `call` fail with `errno`; with `persistent`, every later call too. A
+    /// failed write writes nothing.
     pub fn fail_call(&self, call: u64, errno: i32, persistent: bool) {
+        self.fail_write_partly(call, errno, persistent, 0);
+    }
+
+    /// [`fail_call`](SimFs::fail_call), except that a failed write first writes its first
+    /// `written` bytes (all of them if it is shorter), unsynced.
+    pub fn fail_write_partly(&self, call: u64, errno: i32, persistent: bool, written: usize) {
         self.state.lock().faults.push(Fault {
             call,
             errno,
             persistent,
+            written,
         });
     }
 
@@ -430,7 +532,7 @@ impl SimFs {
         let inode = state.inodes.get_mut(&id).expect("linked inodes exist");
         inode.durable = bytes.to_vec();
         inode.current = bytes.to_vec();
-        inode.unsynced.clear();
+        inode.ops.clear();
         true
     }
 }
@@ -444,17 +546,25 @@ struct SimFile {
 impl SimFile {
     fn modify(&self, op: FileOp) -> io::Result<()> {
         let mut state = self.state.lock();
-        state.call()?;
+        let result = state.call();
         if !self.writable {
             return Err(io::Error::from_raw_os_error(libc::EBADF));
         }
+        let (op, result) = match (op, result) {
+            (op, Ok(())) => (op, Ok(())),
+            (FileOp::Write { offset, mut bytes }, Err(failure)) if failure.written > 0 => {
+                bytes.truncate(failure.written);
+                (FileOp::Write { offset, bytes }, Err(failure.into()))
+            }
+            (_, Err(failure)) => return Err(failure.into()),
+        };
         let inode = state
             .inodes
             .get_mut(&self.inode)
             .expect("open inodes exist");
         op.apply(&mut inode.current);
-        inode.unsynced.push(op);
-        Ok(())
+        inode.ops.push((op, Fate::Unsynced));
+        result
     }
 }
 
@@ -492,14 +602,17 @@ impl FsFile for SimFile {
             .inodes
             .get_mut(&self.inode)
             .expect("open inodes exist");
-        let ops = std::mem::take(&mut inode.unsynced);
-        if result.is_ok() {
-            for op in &ops {
-                op.apply(&mut inode.durable);
+        match result {
+            Ok(()) => {
+                inode.sync();
+                Ok(())
+            }
+            // Reads still see the operations; the disk may or may not hold them.
+            Err(failure) => {
+                inode.fail_sync();
+                Err(failure.into())
             }
         }
-        // On failure the operations are gone from the disk's future but stay visible to reads.
-        result
     }
 
     fn set_len(&self, len: u64) -> io::Result<()> {
@@ -681,7 +794,7 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_sync_loses_the_writes_but_reads_still_see_them() {
+    fn a_failed_sync_leaves_its_writes_uncertain_whatever_syncs_follow() {
         let fs = SimFs::new();
         let file = write(&fs, "a", b"x");
         fs.sync_dir("").unwrap();
@@ -691,8 +804,67 @@ mod tests {
             Some(libc::EIO)
         );
         assert_eq!(fs.read_file("a").unwrap(), b"x");
+        file.write_all_at(b"y", 1).unwrap();
         file.sync_data().unwrap();
-        assert_eq!(fs.crash(Crash::KeepAll).read_file("a").unwrap(), b"");
+        // "y" is durable; "x" before it may or may not be on the disk.
+        assert_eq!(fs.unsynced(), 1);
+        assert_eq!(fs.crash(Crash::DropAll).read_file("a").unwrap(), b"\0y");
+        assert_eq!(fs.crash(Crash::KeepAll).read_file("a").unwrap(), b"xy");
+        let seen: HashSet<Vec<u8>> = (0..50)
+            .map(|seed| fs.crash(Crash::Random(seed)).read_file("a").unwrap())
+            .collect();
+        assert!(seen.contains(&b"xy"[..]) && seen.contains(&b"\0y"[..]));
+        // Writing the bytes again is what makes them durable.
+        file.write_all_at(b"x", 0).unwrap();
+        file.sync_data().unwrap();
+        for seed in 0..50 {
+            assert_eq!(fs.crash(Crash::Random(seed)).read_file("a").unwrap(), b"xy");
+        }
+        assert_eq!(fs.crash(Crash::DropAll).read_file("a").unwrap(), b"xy");
+    }
+
+    #[test]
+    fn a_failed_write_may_leave_a_prefix_written() {
+        let fs = SimFs::new();
+        let file = write(&fs, "a", b"");
+        fs.sync_dir("").unwrap();
+        fs.fail_write_partly(fs.calls(), libc::ENOSPC, false, 3);
+        assert_eq!(
+            file.write_all_at(b"abcdef", 0).unwrap_err().raw_os_error(),
+            Some(libc::ENOSPC)
+        );
+        assert_eq!(fs.read_file("a").unwrap(), b"abc");
+        assert_eq!(fs.crash(Crash::DropAll).read_file("a").unwrap(), b"");
+        assert_eq!(fs.crash(Crash::KeepAll).read_file("a").unwrap(), b"abc");
+        fs.fail_call(fs.calls(), libc::EIO, false);
+        assert!(file.write_all_at(b"zz", 0).is_err());
+        assert_eq!(fs.read_file("a").unwrap(), b"abc");
+    }
+
+    #[test]
+    fn torn_writes_leave_old_bytes_zeros_or_garbage() {
+        let fs = SimFs::new();
+        let file = write(&fs, "a", b"oooooooo");
+        file.sync_data().unwrap();
+        fs.sync_dir("").unwrap();
+        file.write_all_at(b"NNNNNNNNNNNN", 4).unwrap();
+        let (mut old, mut zeros, mut garbage, mut chunks) = (false, false, false, false);
+        for seed in 0..2000 {
+            let got = fs.crash(Crash::Random(seed)).read_file("a").unwrap();
+            assert_eq!(&got[..4], b"oooo");
+            if got.len() < 16 {
+                continue;
+            }
+            let tail = &got[4..];
+            old |= tail[..4] == *b"oooo" && tail[4..] == [0; 8];
+            zeros |= tail[4..].contains(&0) && tail[..4].contains(&b'N');
+            chunks |= tail.starts_with(b"o") && tail.ends_with(b"N");
+            garbage |= tail.iter().any(|b| ![b'o', b'N', 0].contains(b));
+        }
+        assert!(
+            old && zeros && chunks && garbage,
+            "{old} {zeros} {chunks} {garbage}"
+        );
     }
 
     #[test]
