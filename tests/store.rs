@@ -1,16 +1,14 @@
 //! The store: writes survive reopening (with and without checkpoints), one writer at a time,
-//! read-only openers see committed states, and power loss at every sync point of commits and
-//! checkpoints loses nothing acknowledged (model test against a `BTreeMap`).
+//! read-only openers see committed states, and a size trigger checkpoints in the background.
+//! Power loss is in `store_crash.rs`, I/O faults in `store_faults.rs`.
 
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
-use common::{TempDir, xorshift};
+use common::TempDir;
 use lqft::Error;
 use lqft::store::log::Durability;
-use lqft::store::sim::{Crash, SimFs};
 use lqft::store::{Store, StoreOptions};
 
 fn contents(store: &Store) -> BTreeMap<Vec<u8>, Vec<u8>> {
@@ -142,75 +140,4 @@ fn a_size_trigger_checkpoints_in_the_background_and_retires_the_wal() {
         .map(|e| e.unwrap().metadata().unwrap().len())
         .sum();
     assert!(wal < 2000 * 80, "WAL of {wal} bytes was not retired");
-}
-
-/// One random operation on the store and the model; returns whether it was a write.
-fn step(store: &Store, model: &mut BTreeMap<Vec<u8>, Vec<u8>>, rng: &mut u64) -> bool {
-    let key = format!("k{}", xorshift(rng) % 40).into_bytes();
-    match xorshift(rng) % 20 {
-        0 => {
-            store.checkpoint().unwrap();
-            false
-        }
-        1..=4 => {
-            let existed = store.delete(&key).unwrap();
-            assert_eq!(existed, model.remove(&key).is_some());
-            true
-        }
-        5 if xorshift(rng).is_multiple_of(4) => {
-            store.clear().unwrap();
-            model.clear();
-            true
-        }
-        _ => {
-            let value = vec![b'a' + (xorshift(rng) % 26) as u8; (xorshift(rng) % 60) as usize];
-            store.put(&key, &value).unwrap();
-            model.insert(key, value);
-            true
-        }
-    }
-}
-
-#[test]
-fn power_loss_at_every_sync_point_of_commits_and_checkpoints_loses_nothing_acknowledged() {
-    let fs = SimFs::new();
-    fs.record_sync_points(true);
-    let store = Store::open_with(Arc::new(fs.clone()), small()).unwrap();
-    let mut rng = 0x5eed_u64;
-    let mut model = BTreeMap::new();
-    // history[n]: the contents after n acknowledged writes.
-    let mut history = vec![model.clone()];
-    for _ in 0..400 {
-        if step(&store, &mut model, &mut rng) {
-            history.push(model.clone());
-            fs.set_mark(history.len() as u64 - 1);
-        }
-    }
-    drop(store);
-    let points = fs.take_sync_points();
-    let mut images = 0;
-    for (n, point) in points.iter().enumerate() {
-        let acked = point.mark as usize;
-        let mut hows = vec![Crash::DropAll, Crash::KeepAll];
-        hows.extend((1..point.unsynced()).map(Crash::KeepPrefix));
-        hows.extend((0..16).map(|r| Crash::Random(n as u64 * 7919 + r)));
-        for how in hows {
-            let image = point.crash(how);
-            let store = Store::open_with(Arc::new(image), small())
-                .unwrap_or_else(|e| panic!("sync point {n} {how:?}: {e}"));
-            let got = contents(&store);
-            // The acknowledged history, plus possibly the one write in flight.
-            let allowed = &history[acked..history.len().min(acked + 2)];
-            assert!(
-                allowed.contains(&got),
-                "sync point {n} {how:?}: state is not acknowledged history ({acked} acked)"
-            );
-            images += 1;
-        }
-    }
-    eprintln!(
-        "{} sync points, {images} crash images recovered",
-        points.len()
-    );
-    assert!(images >= 5_000);
 }

@@ -134,7 +134,9 @@ fn every_failed_call_leaves_a_store_that_recovers_every_acknowledged_write() {
             }
         }
     }
-    eprintln!("{calls} calls, each failed once, partly and persistently; {checked} images recovered");
+    eprintln!(
+        "{calls} calls, each failed once, partly and persistently; {checked} images recovered"
+    );
     assert!(checked >= 3 * 14 * calls);
 }
 

@@ -13,7 +13,8 @@
 //! a directory's metadata in order), and each file keeps its durable bytes plus any subset of its
 //! unsynced operations — dropped, torn or applied out of order. A torn write lands in part: a
 //! prefix of it, some of its chunks, only the size change (old bytes where it overwrote, zeros
-//! where it extended), or with a stretch of garbage.
+//! where it extended), or with a stretch of garbage where it extended the file (an overwritten
+//! sector holds its old or its new bytes, never garbage).
 //!
 //! A failed `fdatasync` leaves the file's unsynced operations **uncertain**: each may or may not
 //! have reached the disk, and no later sync settles them (Linux marks the pages clean after a
@@ -362,7 +363,9 @@ impl State {
 
 /// A torn version of `op`. A write lands in part: a prefix of it; some of its chunks (as a disk
 /// writes sectors in any order); only its size change (the old bytes where it overwrote, zeros
-/// where it extended the file); or whole but with a stretch of garbage. A length change lands
+/// where it extended the file); or whole but with a stretch of garbage where it extended the
+/// file (blocks allocated whose data never landed; an overwritten sector holds its old or its
+/// new bytes, as crash-consistency studies of real file systems assume). A length change lands
 /// or not.
 fn tear(op: &FileOp, data: &mut Vec<u8>, rng: &mut Rng) {
     match op {
@@ -374,7 +377,8 @@ fn tear(op: &FileOp, data: &mut Vec<u8>, rng: &mut Rng) {
             }
             let start = to_usize(*offset);
             let end = start + bytes.len();
-            if data.len() < end {
+            let old_len = data.len();
+            if old_len < end {
                 data.resize(end, 0);
             }
             let target = &mut data[start..end];
@@ -390,7 +394,10 @@ fn tear(op: &FileOp, data: &mut Vec<u8>, rng: &mut Rng) {
                 1 => {}
                 _ => {
                     target.copy_from_slice(bytes);
-                    let from = rng.below(bytes.len() + 1);
+                    // Garbage only where the file grew: blocks allocated whose data never
+                    // landed. Overwritten sectors hold their old or their new bytes.
+                    let grown = old_len.saturating_sub(start).min(bytes.len());
+                    let from = grown + rng.below(bytes.len() - grown + 1);
                     let to = from + rng.below(bytes.len() - from + 1);
                     for byte in &mut target[from..to] {
                         *byte = rng.next() as u8;
@@ -842,7 +849,7 @@ mod tests {
     }
 
     #[test]
-    fn torn_writes_leave_old_bytes_zeros_or_garbage() {
+    fn torn_writes_leave_old_bytes_zeros_or_garbage_where_the_file_grew() {
         let fs = SimFs::new();
         let file = write(&fs, "a", b"oooooooo");
         file.sync_data().unwrap();
@@ -856,6 +863,11 @@ mod tests {
                 continue;
             }
             let tail = &got[4..];
+            // Overwritten bytes are old or new, never garbage.
+            assert!(
+                tail[..4].iter().all(|b| *b == b'o' || *b == b'N'),
+                "{got:?}"
+            );
             old |= tail[..4] == *b"oooo" && tail[4..] == [0; 8];
             zeros |= tail[4..].contains(&0) && tail[..4].contains(&b'N');
             chunks |= tail.starts_with(b"o") && tail.ends_with(b"N");

@@ -104,3 +104,14 @@ pub fn run_lqft(args: &[&str], dir: &Path) -> std::process::Output {
         .output()
         .unwrap()
 }
+
+/// The crash images a power-loss test builds at a sync point holding `unsynced` unsynced (or
+/// uncertain) operations: all dropped, all kept, each prefix kept, and `randoms` random ones
+/// (dropped, kept, torn and reordered per operation) seeded from `seed`.
+pub fn crash_hows(unsynced: usize, randoms: u64, seed: u64) -> Vec<lqft::store::sim::Crash> {
+    use lqft::store::sim::Crash;
+    let mut hows = vec![Crash::DropAll, Crash::KeepAll];
+    hows.extend((1..unsynced).map(Crash::KeepPrefix));
+    hows.extend((0..randoms).map(|r| Crash::Random(seed.wrapping_mul(1_000_003) + r)));
+    hows
+}
