@@ -24,7 +24,7 @@ use crate::{Map, SnapshotMeta};
 use super::changes::{record_of, replay};
 use super::fs::{FileSystem, FsLock, OpenMode, RealFs};
 use super::log::{Durability, Log, LogOptions, read_tail};
-use super::manifest::{Manifest, StoredRoot, StoredSnapshot, manifest_name, manifest_number};
+use super::manifest::{self, Manifest, StoredRoot, StoredSnapshot, manifest_name, manifest_number};
 use super::pack::{PACK_VERSION, PackHeader, PackInfo, PackReader, PackWriter};
 use super::wal::WAL_VERSION;
 
@@ -805,12 +805,13 @@ fn newest_manifest(fs: &dyn FileSystem) -> Result<Option<Manifest>> {
     Ok(Some(manifest))
 }
 
+/// Reads the manifest file `path` whole, refusing one over the size limit before allocating.
 fn read_file(fs: &dyn FileSystem, path: &str) -> Result<Vec<u8>> {
     let io = |e: std::io::Error| Error::io(format!("read {path}"), &e);
     let file = fs.open(path, OpenMode::Read).map_err(io)?;
     let size = file.size().map_err(io)?;
-    let mut bytes =
-        vec![0; usize::try_from(size).map_err(|_| Error::Corrupt(format!("{path} is too large")))?];
+    let size = manifest::check_size(size)?;
+    let mut bytes = vec![0; size];
     file.read_exact_at(&mut bytes, 0).map_err(io)?;
     Ok(bytes)
 }

@@ -7,9 +7,10 @@
 //! a 16-byte header (magic, version, body length), the body, and the blake3 of both.
 
 use crate::error::{Error, Result};
-use crate::tree::Hash;
+use crate::tree::{Hash, NODE_FORMAT_VERSION};
 
-use super::pack::PackInfo;
+use super::pack::{MAX_PACK_BYTES, PACK_FOOTER_LEN, PACK_HEADER_LEN, PACK_VERSION, PackInfo};
+use super::wal::WAL_VERSION;
 
 /// The first 8 bytes of every manifest.
 pub const MANIFEST_MAGIC: [u8; 8] = *b"LQFTMANI";
@@ -98,6 +99,22 @@ pub fn manifest_number(name: &str) -> Option<u64> {
     (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit()))
         .then(|| digits.parse().ok())
         .flatten()
+}
+
+fn too_large(len: u64) -> Error {
+    Error::Corrupt(format!(
+        "manifest of {len} bytes is over the {MAX_MANIFEST}-byte limit (damaged)"
+    ))
+}
+
+/// Checks a manifest file's size before it is read whole: at most [`MAX_MANIFEST`] bytes, so a
+/// damaged or foreign file cannot make the reader allocate without bound. Returns it as a
+/// `usize`.
+pub fn check_size(size: u64) -> Result<usize> {
+    usize::try_from(size)
+        .ok()
+        .filter(|&n| n <= MAX_MANIFEST)
+        .ok_or_else(|| too_large(size))
 }
 
 struct Writer(Vec<u8>);
@@ -242,13 +259,17 @@ impl Manifest {
         w.0
     }
 
-    /// Reads a manifest, checking its magic, version, length and blake3, and that every field
-    /// is in its domain. A newer version is refused with a message saying so.
+    /// Reads a manifest, checking its magic, version, length (at most [`MAX_MANIFEST`]) and
+    /// blake3, that the node, WAL and pack formats it names are the ones this build reads, and
+    /// that every field is in its domain. A newer version is refused with a message saying so.
     pub fn decode(bytes: &[u8]) -> Result<Manifest> {
         if bytes.len() < 16 + 32 || bytes[0..8] != MANIFEST_MAGIC {
             return Err(Error::Corrupt(
                 "not a manifest (wrong magic or too short)".into(),
             ));
+        }
+        if bytes.len() > MAX_MANIFEST {
+            return Err(too_large(bytes.len() as u64));
         }
         let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4"));
         if version != MANIFEST_VERSION {
@@ -257,12 +278,14 @@ impl Manifest {
                  {MANIFEST_VERSION} (upgrade liblqft to open this store)"
             )));
         }
-        let body = u32::from_le_bytes(bytes[12..16].try_into().expect("4")) as usize;
-        if bytes.len() != 16 + body + 32 {
+        let body = u32::from_le_bytes(bytes[12..16].try_into().expect("4"));
+        // In u64: on a 32-bit target a damaged length must not wrap.
+        if u64::from(body) + 16 + 32 != bytes.len() as u64 {
             return Err(Error::Corrupt(
                 "manifest length disagrees with its header".into(),
             ));
         }
+        let body = bytes.len() - 16 - 32;
         if blake3::hash(&bytes[..16 + body]).as_bytes() != &bytes[16 + body..] {
             return Err(Error::Corrupt("manifest blake3 does not match".into()));
         }
@@ -276,16 +299,44 @@ impl Manifest {
         let wal_format = r.u32()?;
         let pack_format = r.u32()?;
         let wal_start = r.u64()?;
+        if node_format != u32::from(NODE_FORMAT_VERSION)
+            || wal_format != WAL_VERSION
+            || pack_format != PACK_VERSION
+        {
+            return Err(Error::Corrupt(format!(
+                "manifest names node format {node_format}, WAL format {wal_format} and pack \
+                 format {pack_format}; this build reads {NODE_FORMAT_VERSION}, {WAL_VERSION} \
+                 and {PACK_VERSION} (upgrade liblqft to open this store)"
+            )));
+        }
+        if wal_start == 0 {
+            return Err(Error::Corrupt(
+                "manifest WAL start is 0 (records are numbered from 1)".into(),
+            ));
+        }
         let next_pack_id = r.u32()?;
         let mut packs = Vec::new();
         for _ in 0..r.count(52)? {
-            packs.push(PackInfo {
+            let pack = PackInfo {
                 id: r.u32()?,
                 generation: r.u32()?,
                 size: r.u64()?,
                 records: r.u32()?,
                 hash: r.take(32)?.try_into().expect("32"),
-            });
+            };
+            // A pack holds a header, at least one 8-byte frame (frames end by MAX_PACK_BYTES),
+            // a table entry per record and a footer.
+            let table_end = pack.size.checked_sub(PACK_FOOTER_LEN as u64);
+            let frames = table_end.and_then(|end| end.checked_sub(4 * u64::from(pack.records)));
+            if pack.records == 0
+                || frames.is_none_or(|f| f < PACK_HEADER_LEN as u64 + 8 || f > MAX_PACK_BYTES)
+            {
+                return Err(Error::Corrupt(format!(
+                    "manifest lists pack {} as {} bytes holding {} records",
+                    pack.id, pack.size, pack.records
+                )));
+            }
+            packs.push(pack);
         }
         let root = r.root()?;
         let next_snapshot_id = r.u64()?;
@@ -466,6 +517,61 @@ mod tests {
         bytes[8] = 2;
         let error = Manifest::decode(&bytes).unwrap_err();
         assert!(error.to_string().contains("version 2"), "{error}");
+    }
+
+    #[test]
+    fn formats_this_build_does_not_read_are_refused() {
+        for (at, field) in [(32, "node"), (36, "WAL"), (40, "pack")] {
+            let mut manifest = sample();
+            match at {
+                32 => manifest.node_format = 2,
+                36 => manifest.wal_format = 2,
+                _ => manifest.pack_format = 2,
+            }
+            let error = Manifest::decode(&manifest.encode()).unwrap_err();
+            assert!(
+                matches!(&error, Error::Corrupt(m) if m.contains(&format!("{field} format 2"))),
+                "{error}"
+            );
+        }
+        let mut manifest = sample();
+        manifest.wal_start = 0;
+        assert!(Manifest::decode(&manifest.encode()).is_err());
+    }
+
+    #[test]
+    fn crafted_sizes_and_counts_are_refused_without_overflow() {
+        // A body length near u32::MAX (which wraps `16 + body + 32` on a 32-bit target).
+        for body in [u32::MAX, u32::MAX - 47, u32::MAX - 16] {
+            let mut bytes = sample().encode();
+            bytes[12..16].copy_from_slice(&body.to_le_bytes());
+            assert!(matches!(Manifest::decode(&bytes), Err(Error::Corrupt(_))));
+        }
+        assert!(check_size(MAX_MANIFEST as u64).is_ok());
+        for size in [MAX_MANIFEST as u64 + 1, u64::MAX] {
+            let error = check_size(size).unwrap_err();
+            assert!(error.to_string().contains("limit"), "{error}");
+        }
+        // Packs whose size cannot hold their records, and counts past what is left.
+        for (size, records) in [(0, 1), (u64::MAX, u32::MAX), (99, 1), (200, 0)] {
+            let mut manifest = sample();
+            manifest.packs[0].size = size;
+            manifest.packs[0].records = records;
+            manifest.root = None;
+            manifest.snapshots.clear();
+            let result = Manifest::decode(&manifest.encode());
+            assert!(
+                matches!(result, Err(Error::Corrupt(_))),
+                "{size} {records}"
+            );
+        }
+        let mut bytes = sample().encode();
+        let packs_at = 16 + 8 + 8 + 12 + 8 + 4;
+        bytes[packs_at..packs_at + 4].copy_from_slice(&u32::MAX.to_le_bytes());
+        let len = bytes.len();
+        let hash = blake3::hash(&bytes[..len - 32]);
+        bytes[len - 32..].copy_from_slice(hash.as_bytes());
+        assert!(matches!(Manifest::decode(&bytes), Err(Error::Corrupt(_))));
     }
 
     #[test]

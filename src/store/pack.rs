@@ -73,7 +73,7 @@ impl PackHeader {
         out
     }
 
-    /// Reads a header, refusing other magic and newer versions.
+    /// Reads a header, refusing other magic, newer versions and a non-zero reserved field.
     pub fn decode(bytes: &[u8]) -> Result<PackHeader> {
         let bytes = bytes
             .get(..PACK_HEADER_LEN)
@@ -87,6 +87,9 @@ impl PackHeader {
                 "pack format version {version}; this build reads version {PACK_VERSION} \
                  (upgrade liblqft to open this store)"
             )));
+        }
+        if u32_at(bytes, 12) != 0 {
+            return Err(corrupt("header's reserved field is not 0"));
         }
         Ok(PackHeader {
             id: u32_at(bytes, 16),
@@ -118,10 +121,14 @@ impl PackFooter {
     }
 
     /// Reads the footer of a pack of `size` bytes from its last [`PACK_FOOTER_LEN`] bytes and
-    /// checks that the table it describes fits between the header and the footer.
+    /// checks that its reserved field is 0 and the table it describes fits between the header
+    /// and the footer.
     pub fn decode(bytes: &[u8], size: u64) -> Result<PackFooter> {
         if bytes.len() != PACK_FOOTER_LEN || bytes[48..56] != PACK_END {
             return Err(corrupt("no footer (incomplete or damaged pack)"));
+        }
+        if u32_at(bytes, 12) != 0 {
+            return Err(corrupt("footer's reserved field is not 0"));
         }
         let footer = PackFooter {
             table_offset: u64_at(bytes, 0),
@@ -169,14 +176,17 @@ pub fn decode_pack(bytes: &[u8]) -> Result<(PackHeader, PackFooter, Vec<std::ops
     if *blake3::hash(&bytes[..size - 40]).as_bytes() != footer.hash {
         return Err(corrupt("blake3 does not match the contents"));
     }
+    // The footer checked that the table ends where the footer starts, so every table entry
+    // is inside `bytes`; offsets are computed in u64 and converted, so nothing wraps on a
+    // 32-bit target.
     let table_start = usize::try_from(footer.table_offset).map_err(|_| corrupt("table offset"))?;
     let mut ranges = Vec::with_capacity(footer.records as usize);
     let mut expected = PACK_HEADER_LEN;
     for ordinal in 0..footer.records as usize {
         let at = table_start + 4 * ordinal;
-        let offset = 8 * u32_at(bytes, at) as usize;
-        let frame = frame_range(bytes, offset, table_start)
-            .ok_or_else(|| corrupt(&format!("record {ordinal}: frame out of bounds")))?;
+        let out_of_bounds = || corrupt(&format!("record {ordinal}: frame out of bounds"));
+        let offset = usize::try_from(8 * u64::from(u32_at(bytes, at))).map_err(|_| out_of_bounds())?;
+        let frame = frame_range(bytes, offset, table_start).ok_or_else(out_of_bounds)?;
         if offset != expected {
             return Err(corrupt(&format!("record {ordinal}: table out of order")));
         }
@@ -191,7 +201,7 @@ pub fn decode_pack(bytes: &[u8]) -> Result<(PackHeader, PackFooter, Vec<std::ops
 
 /// The record bytes of the frame at `offset`, which must end by `limit`.
 fn frame_range(bytes: &[u8], offset: usize, limit: usize) -> Option<std::ops::Range<usize>> {
-    let len = u32_at(bytes.get(offset..offset.checked_add(4)?)?, 0) as usize;
+    let len = usize::try_from(u32_at(bytes.get(offset..offset.checked_add(4)?)?, 0)).ok()?;
     let start = offset + 4;
     let end = start.checked_add(len)?;
     (len > 0 && end <= limit).then_some(start..end)
@@ -232,8 +242,9 @@ impl PackWriter {
     /// Appends a record and returns its ordinal.
     pub fn add(&mut self, record: &[u8]) -> Result<u32> {
         let offset = self.written + self.buffer.len() as u64;
-        let frame = padded(4 + record.len()) as u64;
-        if record.is_empty() || record.len() > MAX_RECORD || offset + frame > MAX_PACK_BYTES {
+        // The frame is sized only once the record is known to be at most MAX_RECORD.
+        let frame = || (record.len() as u64 + 4).next_multiple_of(8);
+        if record.is_empty() || record.len() > MAX_RECORD || offset + frame() > MAX_PACK_BYTES {
             return Err(Error::InvalidArgument(format!(
                 "a pack record of {} bytes does not fit pack {}",
                 record.len(),
@@ -388,14 +399,30 @@ impl PackReader {
         &self.info
     }
 
+    /// The ordinal table, read (with the header, which is checked against the manifest's
+    /// entry) on the first record read.
     fn table(&self) -> Result<&Vec<u32>> {
         if let Some(table) = self.table.get() {
             return Ok(table);
         }
-        let mut bytes = vec![0; 4 * self.info.records as usize];
+        let io = |e: std::io::Error| Error::io(format!("read {}", self.path), &e);
+        let mut head = [0; PACK_HEADER_LEN];
+        self.file.read_exact_at(&mut head, 0).map_err(io)?;
+        let header =
+            PackHeader::decode(&head).map_err(|e| Error::Corrupt(format!("{}: {e}", self.path)))?;
+        if (header.id, header.generation) != (self.info.id, self.info.generation) {
+            return Err(Error::Corrupt(format!(
+                "{} holds pack {} generation {}; the manifest names pack {} generation {}",
+                self.path, header.id, header.generation, self.info.id, self.info.generation
+            )));
+        }
+        // The footer checked that the table fits the file, whose size the manifest gave.
+        let len = usize::try_from(4 * u64::from(self.info.records))
+            .map_err(|_| Error::Corrupt(format!("{}: table too large to read", self.path)))?;
+        let mut bytes = vec![0; len];
         self.file
             .read_exact_at(&mut bytes, self.table_offset)
-            .map_err(|e| Error::io(format!("read {}", self.path), &e))?;
+            .map_err(io)?;
         let table = bytes.chunks_exact(4).map(|c| u32_at(c, 0)).collect();
         Ok(self.table.get_or_init(|| table))
     }
@@ -413,12 +440,13 @@ impl PackReader {
         if start < PACK_HEADER_LEN as u64 || end > self.table_offset || end < start + 8 {
             return Err(bad("frame out of bounds"));
         }
-        let mut frame = vec![0; (end - start) as usize];
+        let frame_len = usize::try_from(end - start).map_err(|_| bad("frame too large"))?;
+        let mut frame = vec![0; frame_len];
         self.file
             .read_exact_at(&mut frame, start)
             .map_err(|e| Error::io(format!("read {}", self.path), &e))?;
         let len = u32_at(&frame, 0) as usize;
-        if len == 0 || padded(4 + len) != frame.len() {
+        if len == 0 || (len as u64 + 4).next_multiple_of(8) != frame.len() as u64 {
             return Err(bad("frame length disagrees with the table"));
         }
         frame.drain(..4);
@@ -516,6 +544,80 @@ mod tests {
             let file = fs.open("p.pack", OpenMode::Read).unwrap();
             assert!(PackReader::open(file, "p.pack".into(), info).is_err());
         }
+    }
+
+    /// Rewrites `bytes` (a whole pack) with `edit` applied and its blake3 recomputed, so only
+    /// the edited field is wrong; returns the new manifest entry.
+    fn edited(fs: &SimFs, info: PackInfo, bytes: &[u8], edit: impl Fn(&mut Vec<u8>)) -> PackInfo {
+        let mut bytes = bytes.to_vec();
+        edit(&mut bytes);
+        let len = bytes.len();
+        let hash = *blake3::hash(&bytes[..len - 40]).as_bytes();
+        bytes[len - 40..len - 8].copy_from_slice(&hash);
+        fs.write_file("p.pack", &bytes);
+        PackInfo { hash, ..info }
+    }
+
+    #[test]
+    fn the_lazy_reader_checks_reserved_fields_and_the_header_against_the_manifest() {
+        let fs = SimFs::new();
+        let info = write_pack(&fs, &records()[..3]);
+        let bytes = fs.read_file("p.pack").unwrap();
+        let footer_at = bytes.len() - PACK_FOOTER_LEN;
+        let open = |info| {
+            let file = fs.open("p.pack", OpenMode::Read).unwrap();
+            PackReader::open(file, "p.pack".into(), info)
+        };
+        // The footer's reserved field: refused at open.
+        let info2 = edited(&fs, info, &bytes, |b| b[footer_at + 12] = 1);
+        assert!(decode_pack(&fs.read_file("p.pack").unwrap()).is_err());
+        let error = open(info2).err().expect("reserved footer field");
+        assert!(error.to_string().contains("reserved"), "{error}");
+        // The header's reserved field, id and generation: refused at the first read.
+        for (at, what) in [(12, "reserved"), (16, "holds pack 1 "), (20, "generation 1;")] {
+            let info2 = edited(&fs, info, &bytes, |b| b[at] = 1);
+            let reader = open(info2).unwrap();
+            let error = reader.read(0).unwrap_err();
+            assert!(
+                matches!(&error, Error::Corrupt(m) if m.contains(what)),
+                "{at}: {error}"
+            );
+        }
+        fs.write_file("p.pack", &bytes);
+        assert_eq!(open(info).unwrap().read(2).unwrap(), records()[2]);
+    }
+
+    #[test]
+    fn crafted_table_entries_and_lengths_are_refused_without_overflow() {
+        let fs = SimFs::new();
+        let info = write_pack(&fs, &records()[..3]);
+        let bytes = fs.read_file("p.pack").unwrap();
+        let table_at = bytes.len() - PACK_FOOTER_LEN - 12;
+        for entry in [u32::MAX, u32::MAX / 8, 0] {
+            for ordinal in 0..3 {
+                let at = table_at + 4 * ordinal;
+                let info2 = edited(&fs, info, &bytes, |b| {
+                    b[at..at + 4].copy_from_slice(&entry.to_le_bytes())
+                });
+                assert!(decode_pack(&fs.read_file("p.pack").unwrap()).is_err());
+                let file = fs.open("p.pack", OpenMode::Read).unwrap();
+                let reader = PackReader::open(file, "p.pack".into(), info2).unwrap();
+                let results: Vec<_> = (0..3).map(|o| reader.read(o)).collect();
+                assert!(results.iter().any(|r| matches!(r, Err(Error::Corrupt(_)))));
+            }
+        }
+        // A frame length of u32::MAX.
+        let info2 = edited(&fs, info, &bytes, |b| b[32..36].copy_from_slice(&[0xff; 4]));
+        assert!(decode_pack(&fs.read_file("p.pack").unwrap()).is_err());
+        let file = fs.open("p.pack", OpenMode::Read).unwrap();
+        let reader = PackReader::open(file, "p.pack".into(), info2).unwrap();
+        assert!(matches!(reader.read(0), Err(Error::Corrupt(_))));
+        // A footer whose table offset and count overflow when added.
+        let mut footer = bytes[bytes.len() - PACK_FOOTER_LEN..].to_vec();
+        footer[0..8].copy_from_slice(&u64::MAX.to_le_bytes());
+        footer[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
+        assert!(PackFooter::decode(&footer, bytes.len() as u64).is_err());
+        assert!(PackFooter::decode(&footer, u64::MAX).is_err());
     }
 
     #[test]
