@@ -189,18 +189,8 @@ impl Staged {
                 Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
                     return Err(FileError::io(&self.target, "create", e));
                 }
-                // A file system without hard links: check, then rename.
-                Err(_) => {
-                    if replaceable(&self.target)?.is_some() {
-                        return Err(FileError::io(
-                            &self.target,
-                            "create",
-                            io::Error::from(io::ErrorKind::AlreadyExists),
-                        ));
-                    }
-                    fs::rename(&self.temp, &self.target)
-                        .map_err(|e| FileError::io(&self.target, "rename into", e))?;
-                }
+                // A file system without hard links: a rename that refuses an existing name.
+                Err(link_error) => rename_no_replace(&self.temp, &self.target, link_error)?,
             },
         }
         self.published = true;
@@ -215,6 +205,23 @@ impl Drop for Staged {
         if !self.published {
             let _ = fs::remove_file(&self.temp);
         }
+    }
+}
+
+/// Renames `temp` to `target` unless `target` exists, atomically (`renameat2` with
+/// `RENAME_NOREPLACE`): never a check followed by a rename, which another writer creating
+/// `target` in between would lose its file to. Where the kernel or file system cannot refuse
+/// atomically, fails with `link_error` (why the hard link, the first choice, failed).
+fn rename_no_replace(temp: &Path, target: &Path, link_error: io::Error) -> Result<(), FileError> {
+    use rustix::fs::{CWD, RenameFlags, renameat_with};
+    match renameat_with(CWD, temp, CWD, target, RenameFlags::NOREPLACE) {
+        Ok(()) => Ok(()),
+        Err(rustix::io::Errno::EXIST) => Err(FileError::io(
+            target,
+            "create",
+            io::Error::from(io::ErrorKind::AlreadyExists),
+        )),
+        Err(_) => Err(FileError::io(target, "create", link_error)),
     }
 }
 
@@ -295,6 +302,36 @@ mod tests {
         staged.publish(Publish::CreateNew).unwrap();
         assert_eq!(fs::read(dir.path("u")).unwrap(), b"mine");
         assert_eq!(entries(&dir.0), ["t", "u"]);
+    }
+
+    #[test]
+    fn without_hard_links_create_new_never_replaces_a_file_another_writer_created() {
+        // Two writers race to create the same name through the no-hard-link path, many times:
+        // exactly one wins each time and the file is the winner's.
+        let dir = TempDir::new("replace-race");
+        for round in 0..300 {
+            let target = dir.path(&format!("t{round}"));
+            let wins: Vec<bool> = std::thread::scope(|scope| {
+                let racers: Vec<_> = [b"first", b"other"]
+                    .into_iter()
+                    .map(|data| {
+                        let (target, dir) = (&target, &dir);
+                        scope.spawn(move || {
+                            let temp = dir.path(&format!("{round}-{}.tmp", data[0]));
+                            fs::write(&temp, data).unwrap();
+                            let unsupported = io::Error::from_raw_os_error(libc::EPERM);
+                            let won = rename_no_replace(&temp, target, unsupported).is_ok();
+                            let _ = fs::remove_file(&temp);
+                            won
+                        })
+                    })
+                    .collect();
+                racers.into_iter().map(|r| r.join().unwrap()).collect()
+            });
+            assert_eq!(wins.iter().filter(|w| **w).count(), 1, "round {round}");
+            let expected: &[u8] = if wins[0] { b"first" } else { b"other" };
+            assert_eq!(fs::read(&target).unwrap(), expected, "round {round}");
+        }
     }
 
     #[test]
