@@ -44,22 +44,27 @@ impl Fail {
     }
 }
 
+/// The C status an [`Error`] is reported with (what every `lqft_*` function returns for it);
+/// for Rust callers that hand errors on to C code or compare them with C results.
+pub fn status_of(error: &Error) -> lqft_status {
+    match error {
+        Error::KeyTooLong { .. } => LQFT_ERR_KEY_TOO_LONG,
+        Error::ValueTooLong { .. } => LQFT_ERR_VALUE_TOO_LONG,
+        Error::PendingChanges { .. } => LQFT_ERR_PENDING_CHANGES,
+        Error::UnknownSnapshot { .. } => LQFT_ERR_UNKNOWN_SNAPSHOT,
+        Error::DuplicateSnapshot { .. } => LQFT_ERR_DUPLICATE_SNAPSHOT,
+        Error::InvalidArgument(_) => LQFT_ERR_INVALID_ARGUMENT,
+        Error::Corrupt(_) => LQFT_ERR_CORRUPT,
+        Error::Io(_) => LQFT_ERR_IO,
+        Error::Conflict => LQFT_CONFLICT,
+        Error::Locked { .. } => LQFT_ERR_LOCKED,
+        Error::Poisoned { .. } => LQFT_ERR_POISONED,
+    }
+}
+
 impl From<Error> for Fail {
     fn from(error: Error) -> Fail {
-        let status = match &error {
-            Error::KeyTooLong { .. } => LQFT_ERR_KEY_TOO_LONG,
-            Error::ValueTooLong { .. } => LQFT_ERR_VALUE_TOO_LONG,
-            Error::PendingChanges { .. } => LQFT_ERR_PENDING_CHANGES,
-            Error::UnknownSnapshot { .. } => LQFT_ERR_UNKNOWN_SNAPSHOT,
-            Error::DuplicateSnapshot { .. } => LQFT_ERR_DUPLICATE_SNAPSHOT,
-            Error::InvalidArgument(_) => LQFT_ERR_INVALID_ARGUMENT,
-            Error::Corrupt(_) => LQFT_ERR_CORRUPT,
-            Error::Io(_) => LQFT_ERR_IO,
-            Error::Conflict => LQFT_CONFLICT,
-            Error::Locked { .. } => LQFT_ERR_LOCKED,
-            Error::Poisoned { .. } => LQFT_ERR_POISONED,
-        };
-        Fail::new(status, error.to_string())
+        Fail::new(status_of(&error), error.to_string())
     }
 }
 

@@ -40,7 +40,7 @@ mod view;
 pub use batch::*;
 pub use bytes::*;
 pub use diff::*;
-pub use error::lqft_last_error_message;
+pub use error::{lqft_last_error_message, status_of};
 pub use file_options::*;
 pub use files::*;
 pub use iter::*;

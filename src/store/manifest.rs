@@ -560,10 +560,7 @@ mod tests {
             manifest.root = None;
             manifest.snapshots.clear();
             let result = Manifest::decode(&manifest.encode());
-            assert!(
-                matches!(result, Err(Error::Corrupt(_))),
-                "{size} {records}"
-            );
+            assert!(matches!(result, Err(Error::Corrupt(_))), "{size} {records}");
         }
         let mut bytes = sample().encode();
         let packs_at = 16 + 8 + 8 + 12 + 8 + 4;

@@ -185,7 +185,8 @@ pub fn decode_pack(bytes: &[u8]) -> Result<(PackHeader, PackFooter, Vec<std::ops
     for ordinal in 0..footer.records as usize {
         let at = table_start + 4 * ordinal;
         let out_of_bounds = || corrupt(&format!("record {ordinal}: frame out of bounds"));
-        let offset = usize::try_from(8 * u64::from(u32_at(bytes, at))).map_err(|_| out_of_bounds())?;
+        let offset =
+            usize::try_from(8 * u64::from(u32_at(bytes, at))).map_err(|_| out_of_bounds())?;
         let frame = frame_range(bytes, offset, table_start).ok_or_else(out_of_bounds)?;
         if offset != expected {
             return Err(corrupt(&format!("record {ordinal}: table out of order")));
@@ -574,7 +575,11 @@ mod tests {
         let error = open(info2).err().expect("reserved footer field");
         assert!(error.to_string().contains("reserved"), "{error}");
         // The header's reserved field, id and generation: refused at the first read.
-        for (at, what) in [(12, "reserved"), (16, "holds pack 1 "), (20, "generation 1;")] {
+        for (at, what) in [
+            (12, "reserved"),
+            (16, "holds pack 1 "),
+            (20, "generation 1;"),
+        ] {
             let info2 = edited(&fs, info, &bytes, |b| b[at] = 1);
             let reader = open(info2).unwrap();
             let error = reader.read(0).unwrap_err();
