@@ -100,9 +100,15 @@ fn process_child() {
                 let max = *values.iter().max().unwrap();
                 for (k, v) in values.iter().enumerate() {
                     assert_eq!(v % 10, k as u64, "read {reads}: {values:?}");
-                    assert!(max - v < 10, "read {reads}: not a committed state: {values:?}");
+                    assert!(
+                        max - v < 10,
+                        "read {reads}: not a committed state: {values:?}"
+                    );
                 }
-                assert!(max >= newest, "read {reads}: went back from {newest} to {max}");
+                assert!(
+                    max >= newest,
+                    "read {reads}: went back from {newest} to {max}"
+                );
                 changes += u64::from(max > newest);
                 newest = max;
                 reads += 1;
