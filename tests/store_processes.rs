@@ -3,11 +3,10 @@
 //! four read-only processes that refresh in a loop while the writer commits and checkpoints
 //! always see a committed state.
 //!
-//! The readers' invariant: the writer's commit `c` (from 0) puts the value `c` under key
-//! `k{c % 10}`, so after commit `c >= 9` the keys `k0`..`k9` hold exactly `c - 9`..=`c`, each
-//! under its own residue. A reader that saw a state no commit left (a manifest from one
-//! checkpoint with the WAL of another, a half-replayed tail) would find the values not ten
-//! consecutive numbers; a reader that went back in time would see the newest value shrink.
+//! The readers' invariant: the writer's commit `c` puts the value `c` under each of the keys
+//! `k0`..`k9` in one batch, so every committed state has ten equal values. A reader that saw a
+//! state no commit left (half a batch, a manifest from one checkpoint with the WAL of another)
+//! would find them unequal; a reader that went back in time would see the value shrink.
 
 mod common;
 
@@ -16,10 +15,10 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::TempDir;
-use lqft::Error;
 use lqft::ffi::{LQFT_ERR_LOCKED, status_of};
 use lqft::store::log::Durability;
 use lqft::store::{Store, StoreOptions};
+use lqft::{Batch, Error};
 
 const ROLE_ENV: &str = "LQFT_PROCESS_ROLE";
 const DIR_ENV: &str = "LQFT_PROCESS_DIR";
@@ -97,20 +96,17 @@ fn process_child() {
                         u64::from_be_bytes(got.try_into().unwrap())
                     })
                     .collect();
-                let max = *values.iter().max().unwrap();
-                for (k, v) in values.iter().enumerate() {
-                    assert_eq!(v % 10, k as u64, "read {reads}: {values:?}");
-                    assert!(
-                        max - v < 10,
-                        "read {reads}: not a committed state: {values:?}"
-                    );
-                }
+                let value = values[0];
                 assert!(
-                    max >= newest,
-                    "read {reads}: went back from {newest} to {max}"
+                    values.iter().all(|v| *v == value),
+                    "read {reads}: not a committed state: {values:?}"
                 );
-                changes += u64::from(max > newest);
-                newest = max;
+                assert!(
+                    value >= newest,
+                    "read {reads}: went back from {newest} to {value}"
+                );
+                changes += u64::from(value > newest);
+                newest = value;
                 reads += 1;
             }
             println!("@result {reads} {changes} {newest}");
@@ -148,18 +144,20 @@ fn read_only_processes_see_only_committed_states_while_the_writer_commits_and_ch
     let dir = TempDir::new("proc-readers");
     let writer = Store::open(&dir.0, options(false)).unwrap();
     let commit = |c: u64| {
-        writer
-            .put(format!("k{}", c % 10).as_bytes(), &c.to_be_bytes())
-            .unwrap()
+        let mut batch = Batch::new();
+        for k in 0..10 {
+            batch
+                .put(format!("k{k}").as_bytes(), &c.to_be_bytes())
+                .unwrap();
+        }
+        writer.map().try_write_batch(&batch).unwrap();
     };
-    for c in 0..10 {
-        commit(c);
-    }
+    commit(0);
     let readers: Vec<_> = (0..READERS)
         .map(|_| spawn("process_child", "reader", &dir))
         .collect();
     let start = Instant::now();
-    let mut c = 10;
+    let mut c = 1;
     // Commit until the readers have had time to read many states, with several checkpoints.
     while start.elapsed() < Duration::from_secs(3) || writer.counters().checkpoints < 4 {
         commit(c);
