@@ -6,11 +6,12 @@
 use std::path::Path;
 
 use lqft::store::manifest::{Manifest, StoredRoot, StoredSnapshot};
-use lqft::store::pack::{PackHeader, PackInfo, PackWriter, decode_pack};
+use lqft::store::pack::{PACK_VERSION, PackHeader, PackInfo, PackWriter, decode_pack};
 use lqft::store::record::{ImportedSnapshot, LogOp, LogRecord, SnapshotMarker};
 use lqft::store::sim::SimFs;
-use lqft::store::wal::{RecordHeader, SegmentHeader, decode_segment, encode_record};
+use lqft::store::wal::{RecordHeader, SegmentHeader, WAL_VERSION, decode_segment, encode_record};
 use lqft::store::{FileSystem, OpenMode};
+use lqft::tree::NODE_FORMAT_VERSION;
 
 const SALT: u64 = 0x0123_4567_89ab_cdef;
 
@@ -110,9 +111,9 @@ fn manifest(info: PackInfo) -> Manifest {
     Manifest {
         number: 3,
         writer_epoch: 1,
-        node_format: 1,
-        wal_format: 1,
-        pack_format: 1,
+        node_format: u32::from(NODE_FORMAT_VERSION),
+        wal_format: WAL_VERSION,
+        pack_format: PACK_VERSION,
         wal_start: 7,
         next_pack_id: info.id + 1,
         packs: vec![info],

@@ -426,9 +426,9 @@ mod tests {
         Manifest {
             number: 12,
             writer_epoch: 3,
-            node_format: 1,
-            wal_format: 1,
-            pack_format: 1,
+            node_format: u32::from(NODE_FORMAT_VERSION),
+            wal_format: WAL_VERSION,
+            pack_format: PACK_VERSION,
             wal_start: 4096,
             next_pack_id: 5,
             packs: vec![
