@@ -524,13 +524,13 @@ mod tests {
         for (at, field) in [(32, "node"), (36, "WAL"), (40, "pack")] {
             let mut manifest = sample();
             match at {
-                32 => manifest.node_format = 2,
-                36 => manifest.wal_format = 2,
-                _ => manifest.pack_format = 2,
+                32 => manifest.node_format = 9,
+                36 => manifest.wal_format = 9,
+                _ => manifest.pack_format = 9,
             }
             let error = Manifest::decode(&manifest.encode()).unwrap_err();
             assert!(
-                matches!(&error, Error::Corrupt(m) if m.contains(&format!("{field} format 2"))),
+                matches!(&error, Error::Corrupt(m) if m.contains(&format!("{field} format 9"))),
                 "{error}"
             );
         }
