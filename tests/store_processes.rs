@@ -31,6 +31,7 @@ fn options(read_only: bool) -> StoreOptions {
         // Small, so that several checkpoints (and WAL retirements) happen while readers read.
         checkpoint_bytes: 16 << 10,
         segment_bytes: 8 << 10,
+        ..StoreOptions::default()
     }
 }
 
