@@ -318,20 +318,37 @@ fn writes(keys: &[Vec<u8>], threads: usize, r: &mut Results) {
         r.add(&format!("put, {t} writer thread(s)"), "lqft::Map", ns);
         if t == 1 {
             let rounds = keys.len().min(10_000);
-            let start = Instant::now();
-            for k in &keys[..rounds] {
+            let (both, alone) = put_snapshots(keys, rounds, |k| {
                 sharded.put(k, b"snapshot").unwrap();
+                let start = Instant::now();
                 black_box(sharded.snapshot());
-            }
-            r.add("put + snapshot", "ShardedMap(16)", per_op(start, rounds));
-            let start = Instant::now();
-            for k in &keys[..rounds] {
+                start.elapsed()
+            });
+            r.add("put + snapshot", "ShardedMap(16)", both);
+            r.add("snapshot after one put", "ShardedMap(16)", alone);
+            let (both, alone) = put_snapshots(keys, rounds, |k| {
                 map.put(k, b"snapshot").unwrap();
+                let start = Instant::now();
                 black_box(map.snapshot());
-            }
-            r.add("put + snapshot", "lqft::Map", per_op(start, rounds));
+                start.elapsed()
+            });
+            r.add("put + snapshot", "lqft::Map", both);
+            r.add("snapshot after one put", "lqft::Map", alone);
         }
     }
+}
+
+/// Nanoseconds per round of `round` (a put and a snapshot) over the first `rounds` keys, and
+/// per snapshot alone (the time each round reports).
+fn put_snapshots(
+    keys: &[Vec<u8>],
+    rounds: usize,
+    mut round: impl FnMut(&[u8]) -> std::time::Duration,
+) -> (f64, f64) {
+    let start = Instant::now();
+    let snapshots: std::time::Duration = keys[..rounds].iter().map(|k| round(k)).sum();
+    let both = per_op(start, rounds);
+    (both, snapshots.as_nanos() as f64 / rounds as f64)
 }
 
 fn per_op(start: Instant, ops: usize) -> f64 {
@@ -426,5 +443,86 @@ fn report(n: usize, reps: usize, threads: usize, r: &Results) {
         let one = r.median("put, 1 writer thread(s)", who);
         let many = r.median(&format!("put, {threads} writer thread(s)"), who);
         println!("| put | {who} | {:.2} |", one / many);
+    }
+    targets(threads, r);
+}
+
+/// Issue 17's targets, each computed from this run's medians: (what, measured, at least or
+/// at most, bound).
+fn targets(threads: usize, r: &Results) {
+    let scaling = |one: &str, many: &str, who: &str| r.median(one, who) / r.median(many, who);
+    let ratio = |workload: &str, a: &str, b: &str| r.median(workload, a) / r.median(workload, b);
+    let (map, sharded) = ("lqft::Map", "ShardedMap(16)");
+    let get = |set: &str, t: usize| format!("get, {set}, {t} thread(s)");
+    let put = |t: usize| format!("put, {t} writer thread(s)");
+    let rows: [(String, f64, bool, f64); 9] = [
+        (
+            format!("`Map::get` hot keys, {threads} threads ÷ 1 thread, aggregate throughput"),
+            scaling(&get("hot keys", 1), &get("hot keys", threads), map),
+            true,
+            1.8,
+        ),
+        (
+            format!("`Map::get` random keys, {threads} threads ÷ 1 thread, aggregate throughput"),
+            scaling(&get("random keys", 1), &get("random keys", threads), map),
+            true,
+            1.8,
+        ),
+        (
+            format!("`ShardedMap(16)` puts, {threads} writers ÷ 1 writer, aggregate throughput"),
+            scaling(&put(1), &put(threads), sharded),
+            true,
+            1.7,
+        ),
+        (
+            "`ShardedMap(16)` ÷ `Map`, get on hot keys, 1 thread (time)".into(),
+            ratio(&get("hot keys", 1), sharded, map),
+            false,
+            1.15,
+        ),
+        (
+            "`ShardedMap(16)` ÷ `Map`, get on random keys, 1 thread (time)".into(),
+            ratio(&get("random keys", 1), sharded, map),
+            false,
+            1.15,
+        ),
+        (
+            "`ShardedMap(16)` ÷ `Map`, put, 1 thread (time)".into(),
+            ratio(&put(1), sharded, map),
+            false,
+            1.15,
+        ),
+        (
+            "transaction of 1 get + 1 put ÷ bare put (time)".into(),
+            ratio("update, 1 thread", "Txn: get + put", map),
+            false,
+            1.5,
+        ),
+        (
+            "snapshot of `ShardedMap(16)` after one put, ns".into(),
+            r.median("snapshot after one put", sharded),
+            false,
+            2000.0,
+        ),
+        (
+            format!("`Map` ÷ `RwLock<HashMap>`, get on hot keys, {threads} threads (time)"),
+            ratio(&get("hot keys", threads), map, "RwLock<HashMap>"),
+            false,
+            1.0,
+        ),
+    ];
+    println!("\ntargets (issue 17), from this run's medians\n");
+    println!("| target | measured | goal | met |");
+    println!("|---|---|---|---|");
+    for (what, value, at_least, bound) in rows {
+        let (goal, met) = if at_least {
+            (format!("≥ {bound}"), value >= bound)
+        } else {
+            (format!("≤ {bound}"), value <= bound)
+        };
+        println!(
+            "| {what} | {value:.2} | {goal} | {} |",
+            if met { "yes" } else { "no" }
+        );
     }
 }

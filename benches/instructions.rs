@@ -4,12 +4,13 @@
 //! inclusive instruction count and divides it by the operations the phase printed. Counts are
 //! deterministic (unlike wall-clock time on a shared machine), so two builds compare to the
 //! instruction. Uses only API every version of the tree has had, so the script can build this
-//! file against older commits too. `-- --n N` picks the tree size (default 100,000); `-- --smoke`
+//! file against older commits too (the transaction and `ShardedMap` phases need a library that
+//! has them). `-- --n N` picks the tree size (default 100,000); `-- --smoke`
 //! runs N = 2,000 (for CI).
 
 use std::hint::black_box;
 
-use lqft::{Map, Tree};
+use lqft::{Map, ShardedMap, Tree};
 
 fn xorshift(state: &mut u64) -> u64 {
     *state ^= *state << 13;
@@ -125,6 +126,55 @@ fn phase_map_get_miss(map: &Map, keys: &[Vec<u8>]) -> usize {
     keys.iter().filter(|k| map.get(k).is_none()).count()
 }
 
+/// Puts a new value under keys the map holds: the bare put a transaction is compared with.
+#[inline(never)]
+fn phase_map_update(map: &Map, keys: &[Vec<u8>], value: &[u8]) {
+    for k in keys {
+        map.put(k, value).unwrap();
+    }
+}
+
+/// The same updates, each a transaction of one get and one put.
+#[inline(never)]
+fn phase_map_txn_get_put(map: &Map, keys: &[Vec<u8>], value: &[u8]) {
+    for k in keys {
+        let mut txn = map.begin();
+        black_box(txn.get(k));
+        txn.put(k, value).unwrap();
+        txn.commit().unwrap();
+    }
+}
+
+/// One put, then a snapshot of the map, per key.
+#[inline(never)]
+fn phase_map_put_snapshot(map: &Map, keys: &[Vec<u8>]) {
+    for k in keys {
+        map.put(k, b"snapshot").unwrap();
+        black_box(map.snapshot());
+    }
+}
+
+#[inline(never)]
+fn phase_sharded16_put(map: &ShardedMap, keys: &[Vec<u8>], value: &[u8]) {
+    for k in keys {
+        map.put(k, value).unwrap();
+    }
+}
+
+#[inline(never)]
+fn phase_sharded16_get_hit(map: &ShardedMap, keys: &[Vec<u8>]) -> usize {
+    keys.iter().filter(|k| map.get(k).is_some()).count()
+}
+
+/// One put, then a snapshot of all 16 shards as one cut, per key.
+#[inline(never)]
+fn phase_sharded16_put_snapshot(map: &ShardedMap, keys: &[Vec<u8>]) {
+    for k in keys {
+        map.put(k, b"snapshot").unwrap();
+        black_box(map.snapshot());
+    }
+}
+
 #[inline(never)]
 fn phase_map_delete(map: &Map, keys: &[Vec<u8>]) {
     for k in keys {
@@ -189,6 +239,22 @@ fn main() {
     ops("map_get_hit", n);
     assert_eq!(phase_map_get_miss(&map, &misses), n);
     ops("map_get_miss", n);
+    phase_map_update(&map, &hits, &[0xa5; 100]);
+    ops("map_update", n);
+    phase_map_txn_get_put(&map, &hits, &value);
+    ops("map_txn_get_put", n);
+    let rounds = (n / 10).min(10_000);
+    phase_map_put_snapshot(&map, &hits[..rounds]);
+    ops("map_put_snapshot", rounds);
     phase_map_delete(&map, &hits);
     ops("map_delete", n);
+    drop(map);
+
+    let sharded = ShardedMap::new(16);
+    phase_sharded16_put(&sharded, &hits, &value);
+    ops("sharded16_put", n);
+    assert_eq!(phase_sharded16_get_hit(&sharded, &hits), n);
+    ops("sharded16_get_hit", n);
+    phase_sharded16_put_snapshot(&sharded, &hits[..rounds]);
+    ops("sharded16_put_snapshot", rounds);
 }
