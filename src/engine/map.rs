@@ -946,7 +946,7 @@ impl Map {
     pub fn try_snapshot(&self) -> Result<Snapshot> {
         let (snapshot, ticket) = {
             let mut state = self.state.lock();
-            let snapshot = self.next_snapshot(&state)?;
+            let snapshot = self.next_snapshot(&state, now_ns())?;
             let pruned = match state.retention {
                 Some(n) => prune_plan(&state, &self.pins, n, Some(snapshot.id())),
                 None => Vec::new(),
@@ -986,9 +986,10 @@ impl Map {
 
     /// A snapshot of the live state that becomes current, taken by a writer holding `state`;
     /// not registered.
-    pub(super) fn snapshot_locked(&self, state: &mut State) -> Snapshot {
+    /// `created_at_ns` is its time (one reading of the clock serves every shard of a cut).
+    pub(super) fn snapshot_locked(&self, state: &mut State, created_at_ns: u64) -> Snapshot {
         let snapshot = self
-            .next_snapshot(state)
+            .next_snapshot(state, created_at_ns)
             .expect("a sharded map's shards hold no stored nodes");
         make_snapshot_current(state, &snapshot);
         snapshot
@@ -996,7 +997,7 @@ impl Map {
 
     /// The snapshot of the live state the writer holding `state` would take; nothing changes.
     /// Fails only when a stored node it diffs fails to load.
-    fn next_snapshot(&self, state: &State) -> Result<Snapshot> {
+    fn next_snapshot(&self, state: &State, created_at_ns: u64) -> Result<Snapshot> {
         // Writers hold `state`, so the live state cannot change before this snapshot is taken.
         let live = self.view();
         let parent = state.current.clone();
@@ -1012,7 +1013,7 @@ impl Map {
             id: state.next_id,
             generation: parent.as_ref().map_or(1, |p| p.meta().generation + 1),
             parent_id: parent.as_ref().map(Snapshot::id),
-            created_at_ns: now_ns(),
+            created_at_ns,
             mutation_count: state.pending,
             delta_size,
             size: live.len(),

@@ -66,7 +66,13 @@ pub fn shard_of(key: &[u8], shards: usize) -> usize {
     if shards <= 1 {
         return 0;
     }
-    (route_hash(key) % shards as u64) as usize
+    let h = route_hash(key);
+    // The same shard as `h % shards`, without the division when the count is a power of two.
+    if shards.is_power_of_two() {
+        (h & (shards as u64 - 1)) as usize
+    } else {
+        (h % shards as u64) as usize
+    }
 }
 
 /// The routing hash of `key`; see the [module docs](self).
@@ -348,14 +354,15 @@ impl ShardedMap {
     /// would.
     pub fn snapshot(&self) -> ShardedSnapshot {
         let mut history = self.history.lock();
+        let created_at_ns = now_ns();
         // Every shard's writer lock, in shard order: no batch is half applied while they are
         // all held.
         let mut states: Vec<_> = self.shards.iter().map(Map::lock_writer).collect();
-        let shards: Vec<Snapshot> = self
+        let shards: Arc<[Snapshot]> = self
             .shards
             .iter()
             .zip(&mut states)
-            .map(|(shard, state)| shard.snapshot_locked(state))
+            .map(|(shard, state)| shard.snapshot_locked(state, created_at_ns))
             .collect();
         drop(states);
         let sum = |field: fn(&SnapshotMeta) -> u64| shards.iter().map(|s| field(s.meta())).sum();
@@ -364,7 +371,7 @@ impl ShardedMap {
             id: history.next_id,
             generation: parent.map_or(1, |p| p.meta.generation + 1),
             parent_id: parent.map(ShardedSnapshot::id),
-            created_at_ns: now_ns(),
+            created_at_ns,
             mutation_count: sum(|m| m.mutation_count),
             delta_size: sum(|m| m.delta_size),
             size: sum(|m| m.size),
@@ -435,7 +442,7 @@ impl ShardedMap {
             history.registry.insert(adopted.id(), adopted.clone());
             adopted
         };
-        for (lock, snapshot) in locked.iter_mut().zip(&target.shards) {
+        for (lock, snapshot) in locked.iter_mut().zip(target.shards.iter()) {
             let pending = lock.state.pending;
             lock.make_current(snapshot, pending);
         }

@@ -2,6 +2,7 @@
 //! ([`ShardedSnapshot`]) or not ([`ShardedView`]).
 
 use std::ops::Bound;
+use std::sync::Arc;
 
 use crate::engine::map::Entries;
 use crate::engine::merge::{Merge, Merged, MergedDiff};
@@ -38,7 +39,8 @@ fn merged<'a>(
 #[derive(Clone, Debug)]
 pub struct ShardedSnapshot {
     pub(super) meta: SnapshotMeta,
-    pub(super) shards: Vec<Snapshot>,
+    /// Shared by the clones (the registry's, the current one, the caller's).
+    pub(super) shards: Arc<[Snapshot]>,
     /// The sharded map whose id space `meta.id` belongs to.
     pub(super) map: MapId,
 }
@@ -121,7 +123,7 @@ impl ShardedSnapshot {
         Ok(Merge::new(
             self.shards
                 .iter()
-                .zip(&newer.shards)
+                .zip(newer.shards.iter())
                 .map(|(old, new)| old.diff_owned(new)),
         ))
     }
