@@ -404,7 +404,7 @@ fn a_store_backed_map_matches_the_model_across_reopens_and_crashes() {
     let started = Instant::now();
     let mut total = (0, 0, 0);
     for seed in 1..=8u64 {
-        let (ops, reopens, crashes) = run(seed * 0x9e37_79b9_7f4a_7c15, 25_000);
+        let (ops, reopens, crashes) = run(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15), 25_000);
         total = (total.0 + ops, total.1 + reopens, total.2 + crashes);
     }
     eprintln!(
