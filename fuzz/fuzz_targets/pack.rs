@@ -3,7 +3,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use lqft::store::pack::{PACK_FOOTER_LEN, PackFooter, PackInfo, PackReader, decode_pack};
+use lqft::store::pack::{
+    PACK_FOOTER_LEN, PackFooter, PackHeader, PackInfo, PackReader, decode_pack,
+};
 use lqft::store::sim::SimFs;
 use lqft::store::{FileSystem, FsFile, OpenMode};
 
@@ -23,9 +25,12 @@ fuzz_target!(|data: &[u8]| {
     let fs = SimFs::new();
     let file = fs.open("p", OpenMode::CreateNew).unwrap();
     file.write_all_at(data, 0).unwrap();
+    // A manifest names a pack by the id and generation its header holds: name it so, so that
+    // a pack that verifies is one a manifest could name.
+    let (id, generation) = PackHeader::decode(data).map_or((0, 0), |h| (h.id, h.generation));
     let info = PackInfo {
-        id: 0,
-        generation: 0,
+        id,
+        generation,
         size: data.len() as u64,
         records: footer.records,
         hash: footer.hash,
