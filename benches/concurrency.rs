@@ -3,8 +3,11 @@
 //! `RwLock<Tree>` is lqft's tree behind one reader-writer lock, the design `Map` replaced: the
 //! same lookups, with a lock word that every reader writes. `update` compares a bare put with a
 //! transaction of one get and one put and with a compare-and-swap. `ShardedMap(16)` rows: gets
-//! and puts against `Map`, writer scaling (each writer thread puts its own share of the keys),
-//! and a snapshot of all 16 shards after each put against `Map`'s.
+//! and puts against `Map`, writer scaling (each writer thread puts its own share of the keys,
+//! which route to every shard) beside `dashmap`'s inserts of the same shares and beside
+//! `ShardedMap(16), own shards` (each writer puts only keys of shards no other writer touches:
+//! what sharding gives when no cache line of a shard moves between cores), and a snapshot of
+//! all 16 shards after each put against `Map`'s.
 //!
 //! `cargo bench --bench concurrency` runs N = 1M keys with 5 interleaved repetitions at 1 and 2
 //! threads; `-- --threads 8` picks the larger thread count (for bigger machines); `-- --n 100000`
@@ -279,14 +282,14 @@ fn updates(keys: &[Vec<u8>], order: &[u32], r: &mut Results) {
     );
 }
 
-/// Wall-clock nanoseconds per put of every key into an empty map by `threads` threads, each
-/// putting its own share of the keys, all released at once.
-fn put_run(put: &(dyn Fn(&[u8], &[u8]) + Sync), keys: &[Vec<u8>], threads: usize) -> f64 {
-    let barrier = Barrier::new(threads);
+/// Wall-clock nanoseconds per put of every key of `parts` into an empty map, one thread per
+/// part, all released at once.
+fn put_run(put: &(dyn Fn(&[u8], &[u8]) + Sync), parts: &[Vec<&[u8]>]) -> f64 {
+    let barrier = Barrier::new(parts.len());
     let value = value(3);
     let spans: Vec<(Instant, Instant)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = keys
-            .chunks(keys.len().div_ceil(threads))
+        let workers: Vec<_> = parts
+            .iter()
             .map(|share| {
                 let (barrier, value) = (&barrier, &value);
                 scope.spawn(move || {
@@ -303,18 +306,47 @@ fn put_run(put: &(dyn Fn(&[u8], &[u8]) + Sync), keys: &[Vec<u8>], threads: usize
     });
     let start = spans.iter().map(|s| s.0).min().unwrap();
     let end = spans.iter().map(|s| s.1).max().unwrap();
-    (end - start).as_nanos() as f64 / keys.len() as f64
+    let puts: usize = parts.iter().map(Vec::len).sum();
+    (end - start).as_nanos() as f64 / puts as f64
 }
 
-/// One repetition of parallel puts into a `ShardedMap` of 16 shards and into a `Map` at 1 and
-/// `threads` threads, and of snapshots of each after one put.
+/// `keys` split into `threads` parts: consecutive shares, or (`own_shards`) by the shard of 16
+/// a key routes to, thread `t` taking the shards `s` with `s % threads == t`, so that no two
+/// threads write the same shard.
+fn split(keys: &[Vec<u8>], threads: usize, own_shards: bool) -> Vec<Vec<&[u8]>> {
+    if own_shards {
+        (0..threads)
+            .map(|t| {
+                let mine = |k: &&Vec<u8>| lqft::engine::shard_of(k, 16) % threads == t;
+                keys.iter().filter(mine).map(Vec::as_slice).collect()
+            })
+            .collect()
+    } else {
+        keys.chunks(keys.len().div_ceil(threads))
+            .map(|share| share.iter().map(Vec::as_slice).collect())
+            .collect()
+    }
+}
+
+/// One repetition of parallel puts into a `ShardedMap` of 16 shards (writers sharing every
+/// shard, and writers on shards of their own), a `Map` and a `DashMap` at 1 and `threads`
+/// threads, and of snapshots of each lqft map after one put.
 fn writes(keys: &[Vec<u8>], threads: usize, r: &mut Results) {
     for t in [1, threads] {
+        let parts = split(keys, t, false);
         let sharded = ShardedMap::new(16);
-        let ns = put_run(&|k, v| sharded.put(k, v).unwrap(), keys, t);
+        let ns = put_run(&|k, v| sharded.put(k, v).unwrap(), &parts);
         r.add(&format!("put, {t} writer thread(s)"), "ShardedMap(16)", ns);
+        let own = ShardedMap::new(16);
+        let ns = put_run(&|k, v| own.put(k, v).unwrap(), &split(keys, t, true));
+        r.add(&format!("put, {t} writer thread(s)"), OWN_SHARDS, ns);
+        drop(own);
+        let dash = dashmap::DashMap::new();
+        let ns = put_run(&|k, v| drop(dash.insert(k.to_vec(), v.to_vec())), &parts);
+        r.add(&format!("put, {t} writer thread(s)"), "dashmap", ns);
+        drop(dash);
         let map = Map::new();
-        let ns = put_run(&|k, v| map.put(k, v).unwrap(), keys, t);
+        let ns = put_run(&|k, v| map.put(k, v).unwrap(), &parts);
         r.add(&format!("put, {t} writer thread(s)"), "lqft::Map", ns);
         if t == 1 {
             let rounds = keys.len().min(10_000);
@@ -350,6 +382,9 @@ fn put_snapshots(
     let both = per_op(start, rounds);
     (both, snapshots.as_nanos() as f64 / rounds as f64)
 }
+
+/// The contender of writers that each put only keys of shards no other writer puts to.
+const OWN_SHARDS: &str = "ShardedMap(16), own shards";
 
 fn per_op(start: Instant, ops: usize) -> f64 {
     start.elapsed().as_nanos() as f64 / ops as f64
@@ -439,7 +474,7 @@ fn report(n: usize, reps: usize, threads: usize, r: &Results) {
             println!("| get, {set} | {who} | {:.2} |", one / many);
         }
     }
-    for who in ["ShardedMap(16)", "lqft::Map"] {
+    for who in ["ShardedMap(16)", OWN_SHARDS, "dashmap", "lqft::Map"] {
         let one = r.median("put, 1 writer thread(s)", who);
         let many = r.median(&format!("put, {threads} writer thread(s)"), who);
         println!("| put | {who} | {:.2} |", one / many);
