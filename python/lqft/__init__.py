@@ -17,32 +17,15 @@ b'alice'
 The package is a typed layer over liblqft's C ABI (``include/lqft.h``), loaded with cffi.
 """
 
-from ._errors import (
-    ClosedError,
-    ConcurrentUseError,
-    ConflictError,
-    CorruptError,
-    DuplicateSnapshotError,
-    Error,
-    FileError,
-    InvalidArgumentError,
-    KeyNotFoundError,
-    KeyTooLongError,
-    LimitError,
-    LockedError,
-    PanicError,
-    PendingChangesError,
-    PoisonedError,
-    PolicyError,
-    UnknownSnapshotError,
-    ValueTooLongError,
-)
+from . import _errors
+from ._errors import *  # noqa: F403 (the exception classes, listed in _errors.__all__)
 from ._files import Validity, generate_keypair, inspect_file
 from ._iter import Change, ChangeKind, Changes, Entries
 from ._map import Batch, CompactReport, Map, ReadSession
 from ._native import ffi as _ffi
 from ._native import lib as _lib
 from ._snapshot import Snapshot, SnapshotMeta
+from ._store import Durability, Store
 from ._txn import Transaction, View
 
 #: Longest key accepted, in bytes.
@@ -59,6 +42,8 @@ __version__ = LIBRARY_VERSION
 
 __all__ = [
     "Map",
+    "Store",
+    "Durability",
     "Snapshot",
     "SnapshotMeta",
     "Batch",
@@ -73,27 +58,10 @@ __all__ = [
     "Changes",
     "inspect_file",
     "generate_keypair",
-    "Error",
-    "InvalidArgumentError",
-    "KeyTooLongError",
-    "ValueTooLongError",
-    "PendingChangesError",
-    "UnknownSnapshotError",
-    "DuplicateSnapshotError",
-    "CorruptError",
-    "FileError",
-    "PolicyError",
-    "PanicError",
-    "LockedError",
-    "PoisonedError",
-    "LimitError",
-    "KeyNotFoundError",
-    "ClosedError",
-    "ConcurrentUseError",
-    "ConflictError",
     "MAX_KEY_LEN",
     "MAX_VALUE_LEN",
     "MAX_SHARDS",
     "HASH_LEN",
     "LIBRARY_VERSION",
 ]
+__all__ += _errors.__all__

@@ -8,14 +8,12 @@ secret never has to be written to a temporary file) or as a path (``*_key_file=`
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import time
 from dataclasses import dataclass
 from typing import Any, Optional, Union
 
-from ._errors import raise_status
 from ._native import ffi, lib
-from ._util import StrPath, as_bytes, as_count, as_path
+from ._util import StrPath, as_bytes, as_count, as_path, check, take_json
 
 __all__ = ["Validity", "inspect_file", "generate_keypair"]
 
@@ -164,24 +162,6 @@ def load_options(activate: bool, discard: bool, fresh_ids: bool) -> Any:
     return o
 
 
-def check(status: int) -> None:
-    if status != _OK:
-        raise_status(status)
-
-
-def take_bytes(out: Any) -> bytes:
-    """The content of a filled ``lqft_bytes``, which is then freed."""
-    try:
-        return ffi.buffer(out.ptr, out.len)[:]  # type: ignore[no-any-return]
-    finally:
-        lib.lqft_bytes_free(out)
-
-
-def _json(out: Any) -> dict[str, Any]:
-    result: dict[str, Any] = json.loads(take_bytes(out))
-    return result
-
-
 def inspect_file(
     path: StrPath,
     *,
@@ -199,7 +179,7 @@ def inspect_file(
     )
     out = ffi.new("lqft_bytes *")
     check(lib.lqft_file_inspect_verified(keep.path(path, "path"), verify, out))
-    return _json(out)
+    return take_json(out)
 
 
 def generate_keypair(
@@ -219,4 +199,4 @@ def generate_keypair(
             out,
         )
     )
-    return _json(out)
+    return take_json(out)

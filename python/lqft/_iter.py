@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from itertools import chain
 from typing import Any, Literal, NamedTuple, Optional
 
 from ._errors import raise_status
@@ -29,16 +30,38 @@ class _Packing(threading.local):
     """Each thread's buffers for packed steps (a thread runs one step at a time)."""
 
     def __init__(self) -> None:
-        self.cap = _BUFFER
-        self.buf: Any = ffi.new("uint8_t[]", self.cap)
         self.ends: Any = ffi.new("size_t[]", 3 * _CHUNK)
         self.kinds: Any = ffi.new("lqft_diff_kind[]", _CHUNK)
         self.count: Any = ffi.new("size_t *")
         self.used: Any = ffi.new("size_t *")
+        self.cap = 0
+        self.grow(_BUFFER)
 
     def grow(self, needed: int) -> None:
         self.cap = max(needed, self.cap)
-        self.buf = ffi.new("uint8_t[]", self.cap)
+        self.buf: Any = ffi.new("uint8_t[]", self.cap)
+        # Slicing an ffi.buffer copies into one `bytes` with a single call.
+        self.view: Any = ffi.buffer(self.buf)
+
+    def step(self, fn: Any, handle: Any, with_kinds: bool) -> tuple[bytes, int]:
+        """Runs the packed step ``fn`` on ``handle`` (a diff's takes ``kinds``), growing the
+        buffer for an entry larger than it; the packed bytes and the entry count, 0 at the
+        end."""
+        while True:
+            if with_kinds:
+                status = fn(
+                    handle, self.buf, self.cap, self.ends, self.kinds, _CHUNK, self.count,
+                    self.used,
+                )
+            else:
+                status = fn(handle, self.buf, self.cap, self.ends, _CHUNK, self.count, self.used)
+            if status == _OK:
+                return self.view[: self.used[0]], self.count[0]
+            if status == _DONE:
+                return b"", 0
+            if status != _TOO_SMALL:
+                raise_status(status)
+            self.grow(self.used[0])
 
 
 _packing = _Packing()
@@ -92,40 +115,33 @@ class Entries(Iterator[tuple[bytes, bytes]]):
         return chunk
 
     def walk(self) -> Iterator[tuple[bytes, bytes]]:
-        """The remaining entries as a generator, which costs less per entry than
-        :meth:`__next__` (``for`` loops over ``items()``, ``keys()`` and ``values()`` use it).
-        Used from two threads at once, the generator raises ``ValueError`` ("generator
-        already executing") instead of crashing."""
-        yield from self._buffered
+        """The remaining entries as an iterator that costs less per entry than
+        :meth:`__next__` (``for`` loops over ``items()``, ``keys()`` and ``values()`` use it):
+        a C-level chain over one chunk after another. Used from two threads at once, it
+        raises ``ValueError`` ("generator already executing") instead of crashing."""
+        return chain(self._buffered, chain.from_iterable(self._chunks()))
+
+    def _chunks(self) -> Iterator[list[tuple[bytes, bytes]]]:
         guard = self._guard
         while True:
             with guard:
                 chunk = self._chunk()
             if not chunk:
                 return
-            yield from chunk
+            yield chunk
 
     def _fill(self) -> list[tuple[bytes, bytes]]:
         step = lib.lqft_iter_next_back_packed if self._reverse else lib.lqft_iter_next_packed
         p = _packing
-        while True:
-            status = step(self._handle, p.buf, p.cap, p.ends, _CHUNK, p.count, p.used)
-            if status == _OK:
-                break
-            if status == _DONE:
-                return []
-            if status != _TOO_SMALL:
-                raise_status(status)
-            p.grow(p.used[0])
-        count = p.count[0]
-        data = ffi.buffer(p.buf, p.used[0])[:]
+        data, count = p.step(step, self._handle, False)
+        if not count:
+            return []
+        # ends: key end, value end of each entry; an entry starts where the last one ended.
         ends = ffi.unpack(p.ends, 2 * count)
-        key_ends = ends[0::2]
-        value_ends = ends[1::2]
-        starts = [0]
-        starts += value_ends[:-1]
+        bounds = [0]
+        bounds += ends
         return [
-            (data[a:b], data[b:c]) for a, b, c in zip(starts, key_ends, value_ends)
+            (data[a:b], data[b:c]) for a, b, c in zip(bounds[0::2], bounds[1::2], bounds[2::2])
         ]
 
     def _release(self) -> None:
@@ -191,19 +207,9 @@ class Changes(Iterator[Change]):
 
     def _fill(self) -> list[Change]:
         p = _packing
-        while True:
-            status = lib.lqft_diff_next_packed(
-                self._handle, p.buf, p.cap, p.ends, p.kinds, _CHUNK, p.count, p.used
-            )
-            if status == _OK:
-                break
-            if status == _DONE:
-                return []
-            if status != _TOO_SMALL:
-                raise_status(status)
-            p.grow(p.used[0])
-        count = p.count[0]
-        data = ffi.buffer(p.buf, p.used[0])[:]
+        data, count = p.step(lib.lqft_diff_next_packed, self._handle, True)
+        if not count:
+            return []
         ends = ffi.unpack(p.ends, 3 * count)
         kinds = ffi.unpack(p.kinds, count)
         chunk = []

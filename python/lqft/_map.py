@@ -8,21 +8,20 @@ from collections.abc import ValuesView
 from dataclasses import dataclass
 from typing import Any, Optional, Union, overload
 
-from . import _files, _read
-from ._errors import ClosedError, raise_status
+from . import _files
+from ._errors import ClosedError, UnknownSnapshotError, raise_status
 from ._files import Validity
-from ._iter import Changes, Entries
+from ._iter import Changes
 from ._native import ffi, lib
-from ._snapshot import Snapshot, range_args
-from ._txn import Transaction, View
-from ._util import Exclusive, StrPath, as_bytes, as_count
+from ._read import Scans, missing
+from ._snapshot import Snapshot
+from ._txn import Transaction, View, Writes
+from ._util import Exclusive, StrPath, as_bytes, as_count, check, take_bytes, take_ids, take_json
 
 __all__ = ["Map", "Batch", "ReadSession", "CompactReport"]
 
 _OK = lib.LQFT_OK
 _NOT_FOUND = lib.LQFT_NOT_FOUND
-# The hot paths, bound once.
-_get = _read.getter(lib.lqft_map_get_into, lib.lqft_map_get)
 _put = lib.lqft_map_put
 
 
@@ -36,7 +35,7 @@ class CompactReport:
     """Ids still registered, ascending."""
 
 
-class Map(MutableMapping[bytes, bytes]):
+class Map(Scans, MutableMapping[bytes, bytes]):
     """A versioned, ordered map from bytes to bytes: a ``MutableMapping`` whose live state can
     be snapshotted in O(1), rolled back, diffed and saved to signed files.
 
@@ -55,6 +54,15 @@ class Map(MutableMapping[bytes, bytes]):
     """
 
     __slots__ = ("_h", "__weakref__")
+
+    _get_into = lib.lqft_map_get_into
+    _get_alloc = lib.lqft_map_get
+    _contains = lib.lqft_map_contains
+    _len = lib.lqft_map_len
+    _iter = lib.lqft_map_iter
+    _range_bounds = lib.lqft_map_range_bounds
+    _prefix = lib.lqft_map_prefix
+    _closed_message = "the map is closed"
 
     def __init__(
         self,
@@ -76,12 +84,6 @@ class Map(MutableMapping[bytes, bytes]):
                 for key, value in pairs:
                     batch.put(key, value)
 
-    def _handle(self) -> Any:
-        h = self._h
-        if h is None:
-            raise ClosedError("the map is closed")
-        return h
-
     @property
     def shard_count(self) -> int:
         """The number of shards: 1 for a plain map."""
@@ -92,28 +94,6 @@ class Map(MutableMapping[bytes, bytes]):
         return int(out[0])
 
     # -- MutableMapping ------------------------------------------------------------------
-
-    def __getitem__(self, key: bytes) -> bytes:
-        h = self._h
-        if h is None:
-            h = self._handle()
-        value = _get(h, key)
-        if value is None:
-            raise _read.missing(key)
-        return value
-
-    @overload
-    def get(self, key: bytes) -> Optional[bytes]: ...
-    @overload
-    def get(self, key: bytes, default: Union[bytes, Any]) -> Union[bytes, Any]: ...
-
-    def get(self, key: bytes, default: Any = None) -> Any:
-        """The value under ``key``, or ``default``."""
-        h = self._h
-        if h is None:
-            h = self._handle()
-        value = _get(h, key)
-        return default if value is None else value
 
     def __setitem__(self, key: bytes, value: bytes) -> None:
         h = self._h
@@ -133,7 +113,7 @@ class Map(MutableMapping[bytes, bytes]):
 
     def __delitem__(self, key: bytes) -> None:
         if not self.delete(key):
-            raise _read.missing(key)
+            raise missing(key)
 
     def delete(self, key: bytes) -> bool:
         """Removes ``key``; whether it was present (absent is not an error)."""
@@ -147,54 +127,11 @@ class Map(MutableMapping[bytes, bytes]):
             return False
         raise_status(status)
 
-    def __contains__(self, key: object) -> bool:
-        return _read.contains(lib.lqft_map_contains, self._handle(), key)
-
-    def __len__(self) -> int:
-        """Entries in the live state, O(1)."""
-        return _read.length(lib.lqft_map_len, self._handle())
-
-    def __iter__(self) -> Iterator[bytes]:
-        """Keys in byte order, of the live state as it is when iteration starts (later writes
-        do not show, and writing while iterating is allowed)."""
-        return iter(self.keys())
-
-    def __reversed__(self) -> Iterator[bytes]:
-        return map(_read.first, self._entries(reverse=True).walk())
-
-    def keys(self) -> KeysView[bytes]:
-        return _read.Keys(self)
-
-    def values(self) -> ValuesView[bytes]:
-        return _read.Values(self)
-
-    def items(self) -> ItemsView[bytes, bytes]:
-        return _read.Items(self)
-
     def clear(self) -> None:
         """Removes every entry of the live state (snapshots keep theirs)."""
         status = lib.lqft_map_clear(self._handle(), ffi.NULL)
         if status != _OK:
             raise_status(status)
-
-    def _entries(self, reverse: bool = False) -> Entries:
-        return _read.open_iter(lib.lqft_map_iter, self._handle(), reverse=reverse)
-
-    def range(
-        self, start: Optional[bytes] = None, stop: Optional[bytes] = None, *, reverse: bool = False
-    ) -> Entries:
-        """``(key, value)`` pairs with ``start <= key < stop`` in key order (descending with
-        ``reverse``), of the live state as of this call; ``None`` leaves that end open."""
-        s, sk, e, ek = range_args(start, stop)
-        return _read.open_iter(
-            lib.lqft_map_range_bounds, self._handle(), s, len(s), sk, e, len(e), ek,
-            reverse=reverse,
-        )
-
-    def prefix(self, prefix: bytes, *, reverse: bool = False) -> Entries:
-        """``(key, value)`` pairs whose key starts with ``prefix``, in key order."""
-        p = as_bytes(prefix, "prefix")
-        return _read.open_iter(lib.lqft_map_prefix, self._handle(), p, len(p), reverse=reverse)
 
     # -- versions ------------------------------------------------------------------------
 
@@ -318,7 +255,7 @@ class Map(MutableMapping[bytes, bytes]):
         status = lib.lqft_map_snapshot_ids(self._handle(), ids)
         if status != _OK:
             raise_status(status)
-        return _read.take_ids(ids)
+        return take_ids(ids)
 
     def snapshots(self) -> list[Snapshot]:
         """The registered snapshots, oldest first."""
@@ -345,8 +282,6 @@ class Map(MutableMapping[bytes, bytes]):
         out = ffi.new("lqft_snapshot **")
         status = lib.lqft_map_snapshot_by_id(self._handle(), sid, out)
         if status == _NOT_FOUND:
-            from ._errors import UnknownSnapshotError
-
             raise UnknownSnapshotError(
                 f"no registered snapshot has id {sid}", lib.LQFT_ERR_UNKNOWN_SNAPSHOT
             )
@@ -374,7 +309,7 @@ class Map(MutableMapping[bytes, bytes]):
         status = lib.lqft_map_compact(self._handle(), keep, pruned, retained)
         if status != _OK:
             raise_status(status)
-        return CompactReport(pruned=_read.take_ids(pruned), retained=_read.take_ids(retained))
+        return CompactReport(pruned=take_ids(pruned), retained=take_ids(retained))
 
     def set_retention(self, retain_last: Optional[int]) -> list[int]:
         """Keeps the registry pruned to the newest ``retain_last`` snapshots (plus the current
@@ -386,7 +321,7 @@ class Map(MutableMapping[bytes, bytes]):
         status = lib.lqft_map_set_retention(self._handle(), enabled, keep, pruned)
         if status != _OK:
             raise_status(status)
-        return _read.take_ids(pruned)
+        return take_ids(pruned)
 
     def pin(self, snapshot: Optional[Snapshot] = None) -> ReadSession:
         """A read session on ``snapshot`` (default: the current one): compaction keeps it
@@ -405,15 +340,8 @@ class Map(MutableMapping[bytes, bytes]):
         """Counted statistics (docs/STATS.md): items, bytes, nodes, snapshots, counters.
         Costs O(nodes) across the live state and retained snapshots."""
         out = ffi.new("lqft_bytes *")
-        status = lib.lqft_map_stats_json(self._handle(), out)
-        if status != _OK:
-            raise_status(status)
-        try:
-            text = ffi.buffer(out.ptr, out.len)[:]
-        finally:
-            lib.lqft_bytes_free(out)
-        result: dict[str, Any] = json.loads(text)
-        return result
+        check(lib.lqft_map_stats_json(self._handle(), out))
+        return take_json(out)
 
     # -- files ---------------------------------------------------------------------------
 
@@ -431,7 +359,7 @@ class Map(MutableMapping[bytes, bytes]):
         :meth:`Snapshot.save`."""
         keep = _files._Keep()
         options = _files.write_options(keep, sign_key, sign_key_file, validity, valid_for_seconds)
-        _files.check(lib.lqft_map_save_bundle_with(self._handle(), keep.path(path, "path"), options))
+        check(lib.lqft_map_save_bundle_with(self._handle(), keep.path(path, "path"), options))
 
     def export_bundle(
         self,
@@ -447,8 +375,8 @@ class Map(MutableMapping[bytes, bytes]):
         keep = _files._Keep()
         options = _files.write_options(keep, sign_key, sign_key_file, validity, valid_for_seconds)
         out = ffi.new("lqft_bytes *")
-        _files.check(lib.lqft_map_export_bundle(self._handle(), options, out))
-        return _files.take_bytes(out)
+        check(lib.lqft_map_export_bundle(self._handle(), options, out))
+        return take_bytes(out)
 
     def load_snapshot(
         self,
@@ -474,18 +402,12 @@ class Map(MutableMapping[bytes, bytes]):
         raises :class:`lqft.PolicyError` (a ``ValueError``) whose ``code`` is LQFT's policy
         code; the map is unchanged on any error.
         """
-        keep = _files._Keep()
-        verify = _files.verification(
-            keep, verify_key, verify_key_file, trusted_signers, min_remaining_validity_seconds
+        loaded: Snapshot = self._read_document(
+            lib.lqft_map_load_snapshot_verified, path, True, "lqft_snapshot **", verify_key,
+            verify_key_file, trusted_signers, min_remaining_validity_seconds, activate,
+            discard, fresh_ids,
         )
-        out = ffi.new("lqft_snapshot **")
-        _files.check(
-            lib.lqft_map_load_snapshot_verified(
-                self._handle(), keep.path(path, "path"), verify,
-                _files.load_options(activate, discard, fresh_ids), out,
-            )
-        )
-        return Snapshot._adopt(out[0])
+        return loaded
 
     def load_bundle(
         self,
@@ -503,18 +425,12 @@ class Map(MutableMapping[bytes, bytes]):
         file, all or none; with ``activate``, rolls back to the bundle's current snapshot.
         Returns the registered ids (in file order). Verification and ids as for
         :meth:`load_snapshot`."""
-        keep = _files._Keep()
-        verify = _files.verification(
-            keep, verify_key, verify_key_file, trusted_signers, min_remaining_validity_seconds
+        ids: list[int] = self._read_document(
+            lib.lqft_map_load_bundle_verified, path, True, "lqft_ids *", verify_key,
+            verify_key_file, trusted_signers, min_remaining_validity_seconds, activate,
+            discard, fresh_ids,
         )
-        ids = ffi.new("lqft_ids *")
-        _files.check(
-            lib.lqft_map_load_bundle_verified(
-                self._handle(), keep.path(path, "path"), verify,
-                _files.load_options(activate, discard, fresh_ids), ids,
-            )
-        )
-        return _read.take_ids(ids)
+        return ids
 
     def import_snapshot(
         self,
@@ -531,19 +447,12 @@ class Map(MutableMapping[bytes, bytes]):
         """:meth:`load_snapshot` from the bytes of such a file (JSON text, or gzip), as
         :meth:`Snapshot.export` makes them: the same checks, without touching the file
         system."""
-        raw = as_bytes(data, "data")
-        keep = _files._Keep()
-        verify = _files.verification(
-            keep, verify_key, verify_key_file, trusted_signers, min_remaining_validity_seconds
+        imported: Snapshot = self._read_document(
+            lib.lqft_map_import_snapshot, data, False, "lqft_snapshot **", verify_key,
+            verify_key_file, trusted_signers, min_remaining_validity_seconds, activate,
+            discard, fresh_ids,
         )
-        out = ffi.new("lqft_snapshot **")
-        _files.check(
-            lib.lqft_map_import_snapshot(
-                self._handle(), raw, len(raw), verify,
-                _files.load_options(activate, discard, fresh_ids), out,
-            )
-        )
-        return Snapshot._adopt(out[0])
+        return imported
 
     def import_bundle(
         self,
@@ -559,19 +468,41 @@ class Map(MutableMapping[bytes, bytes]):
     ) -> list[int]:
         """:meth:`load_bundle` from the bytes of such a file, as :meth:`export_bundle` makes
         them."""
-        raw = as_bytes(data, "data")
+        ids: list[int] = self._read_document(
+            lib.lqft_map_import_bundle, data, False, "lqft_ids *", verify_key,
+            verify_key_file, trusted_signers, min_remaining_validity_seconds, activate,
+            discard, fresh_ids,
+        )
+        return ids
+
+    def _read_document(
+        self,
+        fn: Any,
+        source: object,
+        from_file: bool,
+        out_type: str,
+        verify_key: Union[bytes, str, None],
+        verify_key_file: Optional[StrPath],
+        trusted_signers: Optional[StrPath],
+        min_remaining_validity_seconds: Optional[int],
+        activate: bool,
+        discard: bool,
+        fresh_ids: bool,
+    ) -> Any:
+        """The body of every load and import: ``fn(map, source..., verify, options, out)``
+        where the source is a path (``from_file``) or the document's bytes, and ``out`` an
+        ``lqft_snapshot **`` (gives a :class:`Snapshot`) or an ``lqft_ids *`` (a list)."""
         keep = _files._Keep()
+        raw = b"" if from_file else as_bytes(source, "data")
         verify = _files.verification(
             keep, verify_key, verify_key_file, trusted_signers, min_remaining_validity_seconds
         )
-        ids = ffi.new("lqft_ids *")
-        _files.check(
-            lib.lqft_map_import_bundle(
-                self._handle(), raw, len(raw), verify,
-                _files.load_options(activate, discard, fresh_ids), ids,
-            )
-        )
-        return _read.take_ids(ids)
+        args = (keep.path(source, "path"),) if from_file else (raw, len(raw))
+        out = ffi.new(out_type)
+        check(fn(self._handle(), *args, verify, _files.load_options(activate, discard, fresh_ids), out))
+        if out_type == "lqft_ids *":
+            return take_ids(out)
+        return Snapshot._adopt(out[0])
 
     # -- lifetime ------------------------------------------------------------------------
 
@@ -596,12 +527,15 @@ class Map(MutableMapping[bytes, bytes]):
     __hash__ = None  # type: ignore[assignment]
 
 
-class Batch:
+class Batch(Writes):
     """Puts and deletes collected in order and applied to a map atomically by
     :meth:`apply` (or at the end of ``with map.batch() as b:``). One thread builds a batch at a
     time; a second gets :class:`lqft.ConcurrentUseError`."""
 
     __slots__ = ("_map", "_h", "_guard", "applied")
+
+    _put = lib.lqft_batch_put
+    _delete = lib.lqft_batch_delete
 
     def __init__(self, map: Map) -> None:
         out = ffi.new("lqft_batch **")
@@ -620,26 +554,7 @@ class Batch:
             raise ClosedError("the batch was applied or discarded")
         return h
 
-    def put(self, key: bytes, value: bytes) -> None:
-        """Adds "set ``key`` to ``value``"."""
-        k = as_bytes(key, "key")
-        v = as_bytes(value, "value")
-        with self._guard:
-            status = lib.lqft_batch_put(self._handle(), k, len(k), v, len(v))
-        if status != _OK:
-            raise_status(status)
-
-    __setitem__ = put
-
-    def delete(self, key: bytes) -> None:
-        """Adds "remove ``key``" (absent keys are no error)."""
-        k = as_bytes(key, "key")
-        with self._guard:
-            status = lib.lqft_batch_delete(self._handle(), k, len(k))
-        if status != _OK:
-            raise_status(status)
-
-    __delitem__ = delete
+    __delitem__ = Writes.delete
 
     def __len__(self) -> int:
         out = ffi.new("size_t *")

@@ -1,134 +1,48 @@
-"""Reads that a map's live state and a snapshot answer alike: one body per read, called with
-the C functions of the version (``lqft_map_*`` or ``lqft_snapshot_*``)."""
+"""Reads that a map's live state, a snapshot and a view answer alike, written once: the
+classes here take the C functions of their version (``lqft_map_*``, ``lqft_snapshot_*``,
+``lqft_view_*``) from class attributes of the subclass."""
 
 from __future__ import annotations
 
 import operator
 import threading
 from collections.abc import ItemsView, Iterator, KeysView, ValuesView
-from typing import Any, Callable, Optional, Protocol
+from typing import Any, ClassVar, Optional, Union, overload
 
-from ._errors import KeyNotFoundError, raise_status
+from ._errors import ClosedError, KeyNotFoundError, raise_status
 from ._iter import Entries
 from ._native import ffi, lib
-from ._util import as_bytes
+from ._util import as_bytes, take_bytes
 
 _OK = lib.LQFT_OK
 _NOT_FOUND = lib.LQFT_NOT_FOUND
 _TOO_SMALL = lib.LQFT_ERR_BUFFER_TOO_SMALL
+_INCLUDED = lib.LQFT_BOUND_INCLUDED
+_EXCLUDED = lib.LQFT_BOUND_EXCLUDED
+_UNBOUNDED = lib.LQFT_BOUND_UNBOUNDED
 # Largest value copied through a thread's reusable buffer; larger ones get a buffer each.
 _SCRATCH_MAX = 1 << 20
 
 
-class _Buffers:
-    """One thread's buffers for values copied out of C (grown on demand)."""
-
-    __slots__ = ("cap", "buf", "text", "size", "flag", "count", "iter")
+class _Scratch(threading.local):
+    """Each thread's buffers for values copied out of C (the GIL is released during a call, so
+    threads cannot share one). ``value`` is one tuple so that a get does one thread-local
+    lookup: the buffer, its capacity, the length the call writes, and the buffer as an
+    ``ffi.buffer`` (slicing that copies into ``bytes`` with the fewest calls)."""
 
     def __init__(self) -> None:
-        self.cap = 4096
-        self.buf: Any = ffi.new("uint8_t[]", self.cap)
-        # The same bytes as `char *`, which `ffi.unpack` copies into `bytes`.
-        self.text: Any = ffi.cast("char *", self.buf)
-        self.size: Any = ffi.new("size_t *")
         self.flag: Any = ffi.new("bool *")
         self.count: Any = ffi.new("uint64_t *")
         self.iter: Any = ffi.new("lqft_iter **")
+        self.value: tuple[Any, int, Any, Any] = ()  # type: ignore[assignment]
+        self.grow(4096)
 
-    def grow(self, need: int) -> None:
-        self.cap = max(need, 2 * self.cap)
-        self.buf = ffi.new("uint8_t[]", self.cap)
-        self.text = ffi.cast("char *", self.buf)
-
-
-class _Scratch(threading.local):
-    """Each thread's :class:`_Buffers` (one thread-local lookup per call, then slots)."""
-
-    def __init__(self) -> None:
-        self.b = _Buffers()
+    def grow(self, cap: int) -> None:
+        buf = ffi.new("uint8_t[]", cap)
+        self.value = (buf, cap, ffi.new("size_t *"), ffi.buffer(buf))
 
 
 scratch = _Scratch()
-
-
-def getter(
-    into: Callable[..., int], alloc: Callable[..., int]
-) -> Callable[[Any, object], Optional[bytes]]:
-    """A function ``(handle, key) -> value or None`` over a C pair: ``into`` (a
-    ``*_get_into``) copies through this thread's scratch buffer; ``alloc`` (a ``*_get``) gives
-    a value larger than the scratch buffer may grow a buffer of its own. The hot path is one
-    C call and one copy into ``bytes``."""
-    local = scratch
-    unpack = ffi.unpack
-
-    def get(handle: Any, key: object) -> Optional[bytes]:
-        if type(key) is not bytes:
-            key = as_bytes(key, "key")
-        b = local.b
-        status = into(handle, key, len(key), b.buf, b.cap, b.size)
-        if status == _OK:
-            return unpack(b.text, b.size[0])  # type: ignore[no-any-return]
-        if status == _NOT_FOUND:
-            return None
-        return _get_slow(status, into, alloc, handle, key)
-
-    return get
-
-
-def _get_slow(
-    status: int, into: Callable[..., int], alloc: Callable[..., int], handle: Any, key: bytes
-) -> Optional[bytes]:
-    """The rest of :func:`getter`'s ``get`` after a status other than found or not found."""
-    b = scratch.b
-    while True:
-        if status != _TOO_SMALL:
-            raise_status(status)
-        need = b.size[0]
-        if need > _SCRATCH_MAX:
-            break
-        b.grow(need)
-        status = into(handle, key, len(key), b.buf, b.cap, b.size)
-        if status == _OK:
-            return ffi.unpack(b.text, b.size[0])  # type: ignore[no-any-return]
-        if status == _NOT_FOUND:
-            return None
-    out = ffi.new("lqft_bytes *")
-    status = alloc(handle, key, len(key), out)
-    if status == _NOT_FOUND:
-        return None
-    if status != _OK:
-        raise_status(status)
-    try:
-        return ffi.buffer(out.ptr, out.len)[:]  # type: ignore[no-any-return]
-    finally:
-        lib.lqft_bytes_free(out)
-
-
-def contains(fn: Callable[..., int], handle: Any, key: object) -> bool:
-    if type(key) is not bytes:
-        key = as_bytes(key, "key")
-    flag = scratch.b.flag
-    status = fn(handle, key, len(key), flag)
-    if status != _OK:
-        raise_status(status)
-    return bool(flag[0])
-
-
-def length(fn: Callable[..., int], handle: Any) -> int:
-    count = scratch.b.count
-    status = fn(handle, count)
-    if status != _OK:
-        raise_status(status)
-    return int(count[0])
-
-
-def open_iter(fn: Callable[..., int], *args: Any, reverse: bool = False) -> Entries:
-    """An :class:`Entries` walk from the iterator ``fn(*args, out)`` makes."""
-    out = scratch.b.iter
-    status = fn(*args, out)
-    if status != _OK:
-        raise_status(status)
-    return Entries(out[0], reverse)
 
 
 def missing(key: object) -> KeyNotFoundError:
@@ -136,20 +50,195 @@ def missing(key: object) -> KeyNotFoundError:
     return KeyNotFoundError(f"key not found: {key!r}", lib.LQFT_NOT_FOUND)
 
 
+def range_args(start: object, stop: object) -> tuple[bytes, int, bytes, int]:
+    """The C arguments of a ``start <= key < stop`` range where ``None`` is an open end."""
+    if start is None:
+        s, sk = b"", _UNBOUNDED
+    else:
+        s, sk = as_bytes(start, "start"), _INCLUDED
+    if stop is None:
+        e, ek = b"", _UNBOUNDED
+    else:
+        e, ek = as_bytes(stop, "stop"), _EXCLUDED
+    return s, sk, e, ek
+
+
+def open_iter(fn: Any, *args: Any, reverse: bool = False) -> Entries:
+    """An :class:`Entries` walk from the iterator ``fn(*args, out)`` makes."""
+    out = scratch.iter
+    status = fn(*args, out)
+    if status != _OK:
+        raise_status(status)
+    return Entries(out[0], reverse)
+
+
+class Gets:
+    """``v[key]`` and ``v.get(key, default)`` over a subclass's ``_value(key)`` (the value or
+    ``None``)."""
+
+    __slots__ = ()
+
+    def _value(self, key: object) -> Optional[bytes]:
+        raise NotImplementedError
+
+    @overload
+    def get(self, key: bytes) -> Optional[bytes]: ...
+    @overload
+    def get(self, key: bytes, default: Union[bytes, Any]) -> Union[bytes, Any]: ...
+
+    def get(self, key: bytes, default: Any = None) -> Any:
+        """The value under ``key``, or ``default``."""
+        value = self._value(key)
+        return default if value is None else value
+
+    def __getitem__(self, key: bytes) -> bytes:
+        value: Optional[bytes] = self.get(key)
+        if value is None:
+            raise missing(key)
+        return value
+
+
+class Lookups(Gets):
+    """Point reads of a version: ``v[key]``, ``get``, ``in``, ``len``. A subclass names its C
+    functions and holds its handle in ``_h`` (``None`` once closed).
+
+    A hit costs one C call (``*_get_into`` into this thread's buffer) and one copy into
+    ``bytes``; values larger than the buffer grow it, up to 1 MiB, beyond which each gets a
+    buffer of its own (``*_get``)."""
+
+    __slots__ = ()
+
+    _h: Any
+    _get_into: ClassVar[Any]
+    _get_alloc: ClassVar[Any]
+    _contains: ClassVar[Any]
+    _len: ClassVar[Any]
+    _closed_message: ClassVar[str]
+
+    def _handle(self) -> Any:
+        h = self._h
+        if h is None:
+            raise ClosedError(self._closed_message)
+        return h
+
+    @overload
+    def get(self, key: bytes) -> Optional[bytes]: ...
+    @overload
+    def get(self, key: bytes, default: Union[bytes, Any]) -> Union[bytes, Any]: ...
+
+    def get(self, key: bytes, default: Any = None) -> Any:
+        """The value under ``key``, or ``default``."""
+        # The hot path of every read, in one frame.
+        h = self._h
+        if h is None:
+            h = self._handle()
+        if type(key) is not bytes:
+            key = as_bytes(key, "key")
+        buf, cap, size, view = scratch.value
+        status = self._get_into(h, key, len(key), buf, cap, size)
+        if status == _OK:
+            return view[: size[0]]
+        if status == _NOT_FOUND:
+            return default
+        value = self._value_slow(status, h, key)
+        return default if value is None else value
+
+    def _value_slow(self, status: int, h: Any, key: bytes) -> Optional[bytes]:
+        """The rest of :meth:`_value` after a status other than found or not found."""
+        while True:
+            if status != _TOO_SMALL:
+                raise_status(status)
+            need = scratch.value[2][0]
+            if need > _SCRATCH_MAX:
+                break
+            scratch.grow(max(need, 2 * scratch.value[1]))
+            buf, cap, size, view = scratch.value
+            status = self._get_into(h, key, len(key), buf, cap, size)
+            if status == _OK:
+                return view[: size[0]]  # type: ignore[no-any-return]
+            if status == _NOT_FOUND:
+                return None
+        out = ffi.new("lqft_bytes *")
+        status = self._get_alloc(h, key, len(key), out)
+        if status == _NOT_FOUND:
+            return None
+        if status != _OK:
+            raise_status(status)
+        return take_bytes(out)
+
+    def __contains__(self, key: object) -> bool:
+        h = self._handle()
+        if type(key) is not bytes:
+            key = as_bytes(key, "key")
+        flag = scratch.flag
+        status = self._contains(h, key, len(key), flag)
+        if status != _OK:
+            raise_status(status)
+        return bool(flag[0])
+
+    def __len__(self) -> int:
+        """Entries, O(1)."""
+        count = scratch.count
+        status = self._len(self._handle(), count)
+        if status != _OK:
+            raise_status(status)
+        return int(count[0])
+
+
+class Scans(Lookups):
+    """Point reads plus ordered walks: ``keys()``, ``values()``, ``items()``, iteration,
+    ``reversed``, ``range`` and ``prefix``, each over the version as of the call."""
+
+    __slots__ = ()
+
+    _iter: ClassVar[Any]
+    _range_bounds: ClassVar[Any]
+    _prefix: ClassVar[Any]
+
+    def _entries(self, reverse: bool = False) -> Entries:
+        return open_iter(self._iter, self._handle(), reverse=reverse)
+
+    def __iter__(self) -> Iterator[bytes]:
+        """Keys in byte order, of the version as it is when iteration starts (later writes
+        do not show, and writing while iterating is allowed)."""
+        return map(first, self._entries().walk())
+
+    def __reversed__(self) -> Iterator[bytes]:
+        return map(first, self._entries(reverse=True).walk())
+
+    def keys(self) -> KeysView[bytes]:
+        return Keys(self)
+
+    def values(self) -> ValuesView[bytes]:
+        return Values(self)
+
+    def items(self) -> ItemsView[bytes, bytes]:
+        return Items(self)
+
+    def range(
+        self, start: Optional[bytes] = None, stop: Optional[bytes] = None, *, reverse: bool = False
+    ) -> Entries:
+        """``(key, value)`` pairs with ``start <= key < stop`` in key order (descending with
+        ``reverse``), as of this call; ``None`` leaves that end open."""
+        s, sk, e, ek = range_args(start, stop)
+        return open_iter(
+            self._range_bounds, self._handle(), s, len(s), sk, e, len(e), ek, reverse=reverse
+        )
+
+    def prefix(self, prefix: bytes, *, reverse: bool = False) -> Entries:
+        """``(key, value)`` pairs whose key starts with ``prefix``, in key order."""
+        p = as_bytes(prefix, "prefix")
+        return open_iter(self._prefix, self._handle(), p, len(p), reverse=reverse)
+
+
 first = operator.itemgetter(0)
 _second = operator.itemgetter(1)
-
-
-class _Walkable(Protocol):
-    def _entries(self, reverse: bool = False) -> Entries: ...
-    def get(self, key: bytes) -> Optional[bytes]: ...
-    def __len__(self) -> int: ...
 
 
 class Items(ItemsView[bytes, bytes]):
     """``items()`` of a map or snapshot: walks it in key order, many entries per C call."""
 
-    _mapping: _Walkable
+    _mapping: Scans
 
     def __iter__(self) -> Iterator[tuple[bytes, bytes]]:
         return self._mapping._entries().walk()
@@ -168,7 +257,7 @@ class Items(ItemsView[bytes, bytes]):
 class Keys(KeysView[bytes]):
     """``keys()`` of a map or snapshot, in key order."""
 
-    _mapping: _Walkable
+    _mapping: Scans
 
     def __iter__(self) -> Iterator[bytes]:
         return map(first, self._mapping._entries().walk())
@@ -180,18 +269,10 @@ class Keys(KeysView[bytes]):
 class Values(ValuesView[bytes]):
     """``values()`` of a map or snapshot, in key order."""
 
-    _mapping: _Walkable
+    _mapping: Scans
 
     def __iter__(self) -> Iterator[bytes]:
         return map(_second, self._mapping._entries().walk())
 
     def __reversed__(self) -> Iterator[bytes]:
         return map(_second, self._mapping._entries(reverse=True).walk())
-
-
-def take_ids(ids: Any) -> list[int]:
-    """The ids of a filled ``lqft_ids``, which is then freed."""
-    try:
-        return ffi.unpack(ids.ptr, ids.len) if ids.len else []
-    finally:
-        lib.lqft_ids_free(ids)

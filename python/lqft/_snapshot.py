@@ -2,25 +2,20 @@
 
 from __future__ import annotations
 
-from collections.abc import ItemsView, Iterator, KeysView, Mapping, ValuesView
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Optional, Union, overload
+from typing import Any, Optional, Union
 
-from . import _read
-from ._errors import ClosedError, raise_status
-from ._iter import Entries
+from ._errors import raise_status
+from ._files import Validity, _Keep, write_options
 from ._native import ffi, lib
-from ._files import Validity, _Keep, check, take_bytes, write_options
-from ._util import StrPath, as_bytes
+from ._read import Scans
+from ._util import StrPath, as_bytes, check, take_bytes
 
 __all__ = ["Snapshot", "SnapshotMeta"]
 
 _OK = lib.LQFT_OK
 _NOT_FOUND = lib.LQFT_NOT_FOUND
-_get = _read.getter(lib.lqft_snapshot_get_into, lib.lqft_snapshot_get)
-_INCLUDED = lib.LQFT_BOUND_INCLUDED
-_EXCLUDED = lib.LQFT_BOUND_EXCLUDED
-_UNBOUNDED = lib.LQFT_BOUND_UNBOUNDED
 
 
 @dataclass(frozen=True)
@@ -43,22 +38,7 @@ class SnapshotMeta:
     """Entries in the snapshot."""
 
 
-def range_args(
-    start: object, stop: object, what: str = "start"
-) -> tuple[bytes, int, bytes, int]:
-    """The C arguments of a ``start <= key < stop`` range where ``None`` is an open end."""
-    if start is None:
-        s, sk = b"", _UNBOUNDED
-    else:
-        s, sk = as_bytes(start, what), _INCLUDED
-    if stop is None:
-        e, ek = b"", _UNBOUNDED
-    else:
-        e, ek = as_bytes(stop, "stop"), _EXCLUDED
-    return s, sk, e, ek
-
-
-class Snapshot(Mapping[bytes, bytes]):
+class Snapshot(Scans, Mapping[bytes, bytes]):
     """An immutable version of a :class:`lqft.Map`: a ``Mapping`` of bytes to bytes in key
     order, with its metadata.
 
@@ -72,6 +52,15 @@ class Snapshot(Mapping[bytes, bytes]):
     _h: Any
     _meta: Optional[SnapshotMeta]
 
+    _get_into = lib.lqft_snapshot_get_into
+    _get_alloc = lib.lqft_snapshot_get
+    _contains = lib.lqft_snapshot_contains
+    _len = lib.lqft_snapshot_len
+    _iter = lib.lqft_snapshot_iter
+    _range_bounds = lib.lqft_snapshot_range_bounds
+    _prefix = lib.lqft_snapshot_prefix
+    _closed_message = "the snapshot is closed"
+
     def __init__(self) -> None:
         raise TypeError("snapshots come from Map.snapshot() and the map's registry")
 
@@ -83,35 +72,7 @@ class Snapshot(Mapping[bytes, bytes]):
         self._meta = None
         return self
 
-    def _handle(self) -> Any:
-        h = self._h
-        if h is None:
-            raise ClosedError("the snapshot is closed")
-        return h
-
     # -- Mapping -------------------------------------------------------------------------
-
-    def __getitem__(self, key: bytes) -> bytes:
-        h = self._h
-        if h is None:
-            h = self._handle()
-        value = _get(h, key)
-        if value is None:
-            raise _read.missing(key)
-        return value
-
-    @overload
-    def get(self, key: bytes) -> Optional[bytes]: ...
-    @overload
-    def get(self, key: bytes, default: Union[bytes, Any]) -> Union[bytes, Any]: ...
-
-    def get(self, key: bytes, default: Any = None) -> Any:
-        """The value under ``key``, or ``default``."""
-        h = self._h
-        if h is None:
-            h = self._handle()
-        value = _get(h, key)
-        return default if value is None else value
 
     def get_view(self, key: bytes) -> Optional[memoryview]:
         """The value under ``key`` as a read-only ``memoryview`` of the snapshot's own bytes,
@@ -129,43 +90,6 @@ class Snapshot(Mapping[bytes, bytes]):
         # through its (no-op) destructor, and the buffer keeps the pointer object alive.
         pointer = ffi.gc(out_value[0], lambda _p, _keep=h: None)
         return memoryview(ffi.buffer(pointer, out_len[0])).toreadonly()
-
-    def __contains__(self, key: object) -> bool:
-        return _read.contains(lib.lqft_snapshot_contains, self._handle(), key)
-
-    def __len__(self) -> int:
-        return _read.length(lib.lqft_snapshot_len, self._handle())
-
-    def __iter__(self) -> Iterator[bytes]:
-        return iter(self.keys())
-
-    def keys(self) -> KeysView[bytes]:
-        return _read.Keys(self)
-
-    def values(self) -> ValuesView[bytes]:
-        return _read.Values(self)
-
-    def items(self) -> ItemsView[bytes, bytes]:
-        return _read.Items(self)
-
-    def _entries(self, reverse: bool = False) -> Entries:
-        return _read.open_iter(lib.lqft_snapshot_iter, self._handle(), reverse=reverse)
-
-    def range(
-        self, start: Optional[bytes] = None, stop: Optional[bytes] = None, *, reverse: bool = False
-    ) -> Entries:
-        """``(key, value)`` pairs with ``start <= key < stop`` in key order (descending with
-        ``reverse``); ``None`` leaves that end open."""
-        s, sk, e, ek = range_args(start, stop)
-        return _read.open_iter(
-            lib.lqft_snapshot_range_bounds, self._handle(), s, len(s), sk, e, len(e), ek,
-            reverse=reverse,
-        )
-
-    def prefix(self, prefix: bytes, *, reverse: bool = False) -> Entries:
-        """``(key, value)`` pairs whose key starts with ``prefix``, in key order."""
-        p = as_bytes(prefix, "prefix")
-        return _read.open_iter(lib.lqft_snapshot_prefix, self._handle(), p, len(p), reverse=reverse)
 
     # -- identity and metadata -----------------------------------------------------------
 

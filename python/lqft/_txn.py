@@ -2,22 +2,54 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional, Union, overload
+from typing import Any, ClassVar, Optional
 
-from . import _read
 from ._errors import ClosedError, ConflictError, raise_status
 from ._native import ffi, lib
-from ._util import Exclusive, as_bytes
+from ._read import Gets, Lookups, missing
+from ._util import Exclusive, as_bytes, check, take_bytes
 
-__all__ = ["Transaction", "View"]
+__all__ = ["Transaction", "View", "Writes"]
 
 _OK = lib.LQFT_OK
 _NOT_FOUND = lib.LQFT_NOT_FOUND
 _CONFLICT = lib.LQFT_CONFLICT
-_view_get = _read.getter(lib.lqft_view_get_into, lib.lqft_view_get)
 
 
-class Transaction:
+class Writes:
+    """``put`` and ``delete`` of a batch or transaction: a subclass names its C functions,
+    holds its handle behind ``_handle()`` and the guard that keeps it to one thread at a
+    time."""
+
+    __slots__ = ()
+
+    _guard: Exclusive
+    _put: ClassVar[Any]
+    _delete: ClassVar[Any]
+
+    def _handle(self) -> Any:
+        raise NotImplementedError
+
+    def put(self, key: bytes, value: bytes) -> None:
+        """Sets ``key`` to ``value`` (in the batch or transaction until it is applied)."""
+        k = as_bytes(key, "key")
+        v = as_bytes(value, "value")
+        with self._guard:
+            status = self._put(self._handle(), k, len(k), v, len(v))
+        check(status)
+
+    __setitem__ = put
+
+    def delete(self, key: bytes) -> None:
+        """Removes ``key`` (in the batch or transaction until it is applied; absent keys are
+        no error)."""
+        k = as_bytes(key, "key")
+        with self._guard:
+            status = self._delete(self._handle(), k, len(k))
+        check(status)
+
+
+class Transaction(Gets, Writes):
     """An optimistic transaction on a :class:`lqft.Map` (from :meth:`lqft.Map.transaction`).
 
     Reads see the transaction's own writes and remember what they saw; writes stay in the
@@ -35,6 +67,9 @@ class Transaction:
 
     __slots__ = ("_h", "_guard", "applied")
 
+    _put = lib.lqft_txn_put
+    _delete = lib.lqft_txn_delete
+
     def __init__(self, map_handle: Any) -> None:
         out = ffi.new("lqft_txn **")
         status = lib.lqft_txn_begin(map_handle, out)
@@ -51,61 +86,24 @@ class Transaction:
             raise ClosedError("the transaction is finished (committed or abandoned)")
         return h
 
-    def _get(self, key: object) -> Optional[bytes]:
+    def _value(self, key: object) -> Optional[bytes]:
+        """The value under ``key`` as the transaction sees it (its own writes included),
+        remembered as read, or ``None``."""
         k = as_bytes(key, "key")
         out = ffi.new("lqft_bytes *")
         with self._guard:
             status = lib.lqft_txn_get(self._handle(), k, len(k), out)
         if status == _NOT_FOUND:
             return None
-        if status != _OK:
-            raise_status(status)
-        try:
-            return ffi.buffer(out.ptr, out.len)[:]  # type: ignore[no-any-return]
-        finally:
-            lib.lqft_bytes_free(out)
-
-    def __getitem__(self, key: bytes) -> bytes:
-        value = self._get(key)
-        if value is None:
-            raise _read.missing(key)
-        return value
-
-    @overload
-    def get(self, key: bytes) -> Optional[bytes]: ...
-    @overload
-    def get(self, key: bytes, default: Union[bytes, Any]) -> Union[bytes, Any]: ...
-
-    def get(self, key: bytes, default: Any = None) -> Any:
-        """The value under ``key`` as the transaction sees it, or ``default``."""
-        value = self._get(key)
-        return default if value is None else value
+        check(status)
+        return take_bytes(out)
 
     def __contains__(self, key: object) -> bool:
-        return self._get(key) is not None
-
-    def put(self, key: bytes, value: bytes) -> None:
-        """Sets ``key`` to ``value`` within the transaction."""
-        k = as_bytes(key, "key")
-        v = as_bytes(value, "value")
-        with self._guard:
-            status = lib.lqft_txn_put(self._handle(), k, len(k), v, len(v))
-        if status != _OK:
-            raise_status(status)
-
-    __setitem__ = put
-
-    def delete(self, key: bytes) -> None:
-        """Deletes ``key`` within the transaction (absent keys are no error)."""
-        k = as_bytes(key, "key")
-        with self._guard:
-            status = lib.lqft_txn_delete(self._handle(), k, len(k))
-        if status != _OK:
-            raise_status(status)
+        return self._value(key) is not None
 
     def __delitem__(self, key: bytes) -> None:
-        if self._get(key) is None:
-            raise _read.missing(key)
+        if self._value(key) is None:
+            raise missing(key)
         self.delete(key)
 
     def commit(self) -> int:
@@ -150,12 +148,18 @@ class Transaction:
             self.abandon()
 
 
-class View:
+class View(Lookups):
     """The live state of a map as of :meth:`lqft.Map.view`: a consistent read of several keys
     and a root hash, without registering a snapshot (no id, nothing for compaction to keep).
     O(1) to take, unaffected by later writes; readable from any number of threads."""
 
     __slots__ = ("_h",)
+
+    _get_into = lib.lqft_view_get_into
+    _get_alloc = lib.lqft_view_get
+    _contains = lib.lqft_view_contains
+    _len = lib.lqft_view_len
+    _closed_message = "the view is closed"
 
     def __init__(self, map_handle: Any) -> None:
         out = ffi.new("lqft_view **")
@@ -163,34 +167,6 @@ class View:
         if status != _OK:
             raise_status(status)
         self._h: Any = ffi.gc(out[0], lib.lqft_view_free)
-
-    def _handle(self) -> Any:
-        h = self._h
-        if h is None:
-            raise ClosedError("the view is closed")
-        return h
-
-    def __getitem__(self, key: bytes) -> bytes:
-        value = _view_get(self._handle(), key)
-        if value is None:
-            raise _read.missing(key)
-        return value
-
-    @overload
-    def get(self, key: bytes) -> Optional[bytes]: ...
-    @overload
-    def get(self, key: bytes, default: Union[bytes, Any]) -> Union[bytes, Any]: ...
-
-    def get(self, key: bytes, default: Any = None) -> Any:
-        """The value under ``key`` in the view, or ``default``."""
-        value = _view_get(self._handle(), key)
-        return default if value is None else value
-
-    def __contains__(self, key: object) -> bool:
-        return _read.contains(lib.lqft_view_contains, self._handle(), key)
-
-    def __len__(self) -> int:
-        return _read.length(lib.lqft_view_len, self._handle())
 
     @property
     def root_hash(self) -> bytes:

@@ -1,12 +1,14 @@
-"""Argument conversion shared by every wrapper."""
+"""Conversions shared by every wrapper: Python arguments to C, C results to Python."""
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 from typing import Any, Union
 
-from ._errors import ConcurrentUseError
+from ._errors import ConcurrentUseError, raise_status
+from ._native import ffi, lib
 
 #: A file path.
 StrPath = Union[str, "os.PathLike[str]", bytes, "os.PathLike[bytes]"]
@@ -70,3 +72,31 @@ class Exclusive:
 
     def __exit__(self, *exc: Any) -> None:
         self._lock.release()
+
+
+def check(status: int) -> None:
+    """Raises the exception for ``status`` unless it is ``LQFT_OK``."""
+    if status != lib.LQFT_OK:
+        raise_status(status)
+
+
+def take_bytes(out: Any) -> bytes:
+    """The content of a filled ``lqft_bytes``, which is then freed."""
+    try:
+        return ffi.buffer(out.ptr, out.len)[:]  # type: ignore[no-any-return]
+    finally:
+        lib.lqft_bytes_free(out)
+
+
+def take_json(out: Any) -> dict[str, Any]:
+    """The JSON object in a filled ``lqft_bytes``, which is then freed."""
+    result: dict[str, Any] = json.loads(take_bytes(out))
+    return result
+
+
+def take_ids(ids: Any) -> list[int]:
+    """The ids of a filled ``lqft_ids``, which is then freed."""
+    try:
+        return ffi.unpack(ids.ptr, ids.len) if ids.len else []
+    finally:
+        lib.lqft_ids_free(ids)
