@@ -153,24 +153,12 @@ class ConflictError(Error, RuntimeError):
     status = lib.LQFT_CONFLICT
 
 
-_BY_STATUS: dict[int, type[Error]] = {
-    cls.status: cls
-    for cls in (
-        InvalidArgumentError,
-        KeyTooLongError,
-        ValueTooLongError,
-        PendingChangesError,
-        UnknownSnapshotError,
-        DuplicateSnapshotError,
-        CorruptError,
-        FileError,
-        PolicyError,
-        PanicError,
-        LockedError,
-        PoisonedError,
-        LimitError,
-    )
-}
+def _subclasses(cls: type[Error]) -> list[type[Error]]:
+    return [c for sub in cls.__subclasses__() for c in (sub, *_subclasses(sub))]
+
+
+# Every class above with a negative (error) status, by status.
+_BY_STATUS: dict[int, type[Error]] = {c.status: c for c in _subclasses(Error) if c.status < 0}
 # A NULL argument cannot come from this package's own calls; should one happen, it is a bad
 # argument as far as Python is concerned.
 _BY_STATUS[lib.LQFT_ERR_NULL_ARGUMENT] = InvalidArgumentError
@@ -178,6 +166,13 @@ _BY_STATUS[lib.LQFT_ERR_NULL_ARGUMENT] = InvalidArgumentError
 
 def raise_status(status: int) -> NoReturn:
     """Raises the exception for the negative ``status`` a call on this thread just returned."""
+    # Raised without a local naming it: a frame that held its own exception would form a
+    # cycle with the traceback, keeping the caller's frames (and the handles in them, such as
+    # a store's map, whose release unlocks the store) alive until the garbage collector runs.
+    raise _exception(status)
+
+
+def _exception(status: int) -> Error:
     message = ffi.string(lib.lqft_last_error_message()).decode("utf-8", "replace")
     if not message:
         message = ffi.string(lib.lqft_status_str(status)).decode("ascii", "replace")
@@ -186,4 +181,4 @@ def raise_status(status: int) -> NoReturn:
     if isinstance(error, PolicyError):
         code = lib.lqft_last_policy_code()
         error.code = None if code == ffi.NULL else ffi.string(code).decode("ascii")
-    raise error
+    return error
