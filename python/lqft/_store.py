@@ -173,8 +173,10 @@ class Store(Map):
         return self._store is None
 
     def close(self) -> None:
-        """Ends writing and releases the store: the writer lock and the files go once the
-        last call running on another thread returns. Writes acknowledged with
+        """Ends writing and releases the store: the writer lock and the files go when nothing
+        holds the store's map any more — at once on CPython, unless a call is running on
+        another thread (then when it returns) or an exception a call on the store raised is
+        still referenced (its traceback holds the call's frame). Writes acknowledged with
         ``durability="async"`` or ``"none"`` and not synced stay with the OS (call
         :meth:`sync` first to make them durable). Idempotent; later use raises
         :class:`lqft.ClosedError`."""
