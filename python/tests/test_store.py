@@ -205,3 +205,24 @@ def test_store_failures_are_the_builtin_a_caller_catches() -> None:
     ]:
         assert issubclass(cls, lqft.Error) and issubclass(cls, builtin)
         assert _errors._BY_STATUS[status] is cls
+
+
+def test_writes_from_several_threads_with_group_durability_all_survive_reopen(path: Path) -> None:
+    import threading
+
+    with lqft.Store.open(path, durability="group") as store:
+
+        def write(thread: int) -> None:
+            for i in range(50):
+                store[b"t%d:%03d" % (thread, i)] = b"%d" % i
+
+        threads = [threading.Thread(target=write, args=(t,)) for t in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        stats = store.store_stats()
+        assert stats["wal_records"] >= 200
+    with lqft.Store.open(path) as store:
+        assert len(store) == 200
+        assert store[b"t3:049"] == b"49"
