@@ -39,4 +39,6 @@ pub use engine::{
     SnapshotMeta, TryEntries, Txn, Value,
 };
 pub use error::{Error, IoError, MAX_KEY_LEN, MAX_VALUE_LEN, Result};
-pub use tree::{Diff, DiffEntry, DiffKind, Hash, Iter, OwnedDiff, Range, Tree};
+pub use tree::{
+    Diff, DiffEntry, DiffKind, Hash, Iter, OwnedDiff, Range, Tree, TryDiff, TryOwnedDiff, TryRange,
+};

@@ -7,7 +7,7 @@ mod common;
 
 use std::collections::BTreeMap;
 
-use common::TempDir;
+use common::{TempDir, pairs};
 use lqft::engine::journal::{Change, MapImage};
 use lqft::store::{Store, StoreOptions};
 use lqft::{
@@ -46,7 +46,7 @@ fn state(map: &Map) -> State {
         retention: map.retention(),
         pending: map.pending_mutations(),
         next_id: map.next_snapshot_id(),
-        live: map.try_iter().collect::<lqft::Result<_>>().unwrap(),
+        live: pairs(map.try_iter()).unwrap(),
     }
 }
 
@@ -221,20 +221,14 @@ fn writes_before_a_clear_and_ranges_and_prefixes_read_back_after_reopen() {
     }
     let store = open(&dir);
     let map = store.map();
-    let got: Entries = map
-        .try_prefix(b"berry/")
-        .collect::<lqft::Result<_>>()
-        .unwrap();
+    let got: Entries = pairs(map.try_prefix(b"berry/")).unwrap();
     let want: Entries = model
         .iter()
         .filter(|(k, _)| k.starts_with(b"berry/"))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
     assert_eq!(got, want);
-    let got: Vec<_> = map
-        .try_range(b"apple/00100", b"berry/00010")
-        .collect::<lqft::Result<_>>()
-        .unwrap();
+    let got: Vec<_> = pairs(map.try_range(b"apple/00100", b"berry/00010")).unwrap();
     let want: Vec<_> = model
         .range(b"apple/00100".to_vec()..b"berry/00010".to_vec())
         .map(|(k, v)| (k.clone(), v.clone()))
@@ -243,7 +237,7 @@ fn writes_before_a_clear_and_ranges_and_prefixes_read_back_after_reopen() {
     assert_eq!(
         map.try_iter().count() as u64,
         model.len() as u64,
-        "whole iteration in chunks"
+        "whole iteration"
     );
     assert_eq!(
         map.try_get(b"cherry/00002").unwrap().as_deref(),

@@ -71,7 +71,7 @@ fn entries(tree: &Tree) -> Entries {
 /// The store's state in the model's terms.
 fn observe(map: &Map) -> Model {
     Model {
-        live: map.try_iter().collect::<lqft::Result<_>>().unwrap(),
+        live: common::pairs(map.try_iter()).unwrap(),
         registry: map
             .snapshots()
             .iter()

@@ -15,7 +15,7 @@ use crate::engine::touched::Touched;
 use crate::error::{Error, Result, check_entry, check_key};
 use crate::tree::{
     Diff, Found, LeafRef, NodeSource, OwnedDiff, OwnedRange, Tree, TryDiff, TryOwnedDiff,
-    prefix_end,
+    TryOwnedRange, prefix_end,
 };
 
 /// What [`Map::rollback`] does with mutations no snapshot holds.
@@ -183,68 +183,70 @@ impl Entries {
     }
 }
 
-/// An iteration of a version with stored nodes that owns the version it walks: entries in key
-/// order, each a `Result`; a failed load is yielded once and ends the walk. Entries are copied
-/// out a chunk at a time (each chunk starts with an O(d) seek).
+/// An iteration that owns the version it walks, for versions with stored nodes: entries in
+/// key order (and backwards with `.rev()`), each a `Result`; a failed load of a stored node is
+/// yielded once and ends the iteration. [`try_next`](TryEntries::try_next) and
+/// [`try_next_back`](TryEntries::try_next_back) step without ending at an error, for callers
+/// that may retry. A version built in memory never fails, and walks as fast as [`Entries`].
 pub struct TryEntries {
-    tree: Tree,
-    /// Where the next chunk starts.
-    start: Bound<Vec<u8>>,
-    end: Bound<Vec<u8>>,
-    chunk: std::collections::VecDeque<(Vec<u8>, Vec<u8>)>,
-    done: bool,
+    range: TryOwnedRange,
+    failed: bool,
 }
 
-/// Entries a [`TryEntries`] copies out per walk.
-const TRY_CHUNK: usize = 64;
-
 impl TryEntries {
-    pub(crate) fn new(tree: Tree, start: Bound<&[u8]>, end: Bound<&[u8]>) -> TryEntries {
+    /// The entries of `tree` between the bounds. O(1): the walk loads what it needs (O(d)
+    /// nodes to start) at its first step from each end.
+    pub fn new(tree: &Tree, start: Bound<&[u8]>, end: Bound<&[u8]>) -> TryEntries {
         TryEntries {
-            tree,
-            start: start.map(<[u8]>::to_vec),
-            end: end.map(<[u8]>::to_vec),
-            chunk: std::collections::VecDeque::new(),
-            done: false,
+            range: tree.try_owned_range(start, end),
+            failed: false,
         }
     }
 
-    pub(crate) fn prefix(tree: Tree, prefix: &[u8]) -> TryEntries {
+    pub(crate) fn prefix(tree: &Tree, prefix: &[u8]) -> TryEntries {
         let end = prefix_end(prefix);
         let end = end.as_deref().map_or(Bound::Unbounded, Bound::Excluded);
         TryEntries::new(tree, Bound::Included(prefix), end)
     }
 
-    fn refill(&mut self) -> Result<()> {
-        let start = self.start.as_ref().map(Vec::as_slice);
-        let end = self.end.as_ref().map(Vec::as_slice);
-        for entry in self.tree.try_range(start, end).take(TRY_CHUNK) {
-            let (key, value) = entry?;
-            self.chunk.push_back((key.to_vec(), value.to_vec()));
-        }
-        match self.chunk.back() {
-            Some((key, _)) if self.chunk.len() == TRY_CHUNK => {
-                self.start = Bound::Excluded(key.clone());
-            }
-            _ => self.done = true,
-        }
-        Ok(())
+    /// The next entry in key order (`None` when no entry is left), or the error of a load
+    /// that failed. An error does not end the walk: it stays where it was, and the next call
+    /// tries the load again (a passing I/O error may succeed; corrupt data fails again).
+    pub fn try_next(&mut self) -> Result<Option<Entry>> {
+        Ok(self.range.step(true)?.map(Entry))
+    }
+
+    /// [`try_next`](TryEntries::try_next) from the back: the last entry not yet returned.
+    /// The two ends meet in the middle and never return an entry twice.
+    pub fn try_next_back(&mut self) -> Result<Option<Entry>> {
+        Ok(self.range.step(false)?.map(Entry))
+    }
+
+    /// `step` as the iterator yields it: an error ends the iteration.
+    fn fused(&mut self, step: Result<Option<Entry>>) -> Option<Result<Entry>> {
+        step.inspect_err(|_| self.failed = true).transpose()
     }
 }
 
 impl Iterator for TryEntries {
-    type Item = Result<(Vec<u8>, Vec<u8>)>;
+    type Item = Result<Entry>;
 
     fn next(&mut self) -> Option<Self::Item> {
-        if self.chunk.is_empty()
-            && !self.done
-            && let Err(error) = self.refill()
-        {
-            self.done = true;
-            self.chunk.clear();
-            return Some(Err(error));
+        if self.failed {
+            return None;
         }
-        self.chunk.pop_front().map(Ok)
+        let step = self.try_next();
+        self.fused(step)
+    }
+}
+
+impl DoubleEndedIterator for TryEntries {
+    fn next_back(&mut self) -> Option<Self::Item> {
+        if self.failed {
+            return None;
+        }
+        let step = self.try_next_back();
+        self.fused(step)
     }
 }
 
@@ -796,17 +798,23 @@ impl Map {
     /// [`iter`](Map::iter) for a store-backed map: each entry a `Result`, a failed load of a
     /// stored node yielded once and ending the walk.
     pub fn try_iter(&self) -> TryEntries {
-        TryEntries::new(self.view(), Bound::Unbounded, Bound::Unbounded)
+        TryEntries::new(&self.view(), Bound::Unbounded, Bound::Unbounded)
     }
 
     /// [`range`](Map::range) for a store-backed map, as [`try_iter`](Map::try_iter).
     pub fn try_range(&self, start: &[u8], end: &[u8]) -> TryEntries {
-        TryEntries::new(self.view(), Bound::Included(start), Bound::Excluded(end))
+        TryEntries::new(&self.view(), Bound::Included(start), Bound::Excluded(end))
+    }
+
+    /// Entries of the live state within arbitrary bounds, as of this call, as
+    /// [`try_iter`](Map::try_iter).
+    pub fn try_range_bounds(&self, start: Bound<&[u8]>, end: Bound<&[u8]>) -> TryEntries {
+        TryEntries::new(&self.view(), start, end)
     }
 
     /// [`prefix`](Map::prefix) for a store-backed map, as [`try_iter`](Map::try_iter).
     pub fn try_prefix(&self, prefix: &[u8]) -> TryEntries {
-        TryEntries::prefix(self.view(), prefix)
+        TryEntries::prefix(&self.view(), prefix)
     }
 
     /// Applies a change a journal recorded (see [`journal`](crate::engine::journal)), as the

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use crate::error::Result;
-use crate::tree::{Diff, Hash, Iter, OwnedDiff, Range, Tree, TryDiff, TryRange};
+use crate::tree::{Diff, Hash, Iter, OwnedDiff, Range, Tree, TryDiff, TryOwnedDiff, TryRange};
 
 /// What is recorded about a snapshot when it is taken.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -176,6 +176,12 @@ impl Snapshot {
     /// [`diff`](Snapshot::diff) that holds its own references to both versions.
     pub fn diff_owned(&self, newer: &Snapshot) -> OwnedDiff {
         self.inner.tree.diff_owned(&newer.inner.tree)
+    }
+
+    /// [`try_diff`](Snapshot::try_diff) that holds its own references to both versions, so it
+    /// outlives both handles.
+    pub fn try_diff_owned(&self, newer: &Snapshot) -> TryOwnedDiff {
+        self.inner.tree.try_diff_owned(&newer.inner.tree)
     }
 }
 

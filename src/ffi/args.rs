@@ -195,6 +195,14 @@ impl Buffer {
     }
 }
 
+/// What a packed step copies: a record of `N` pieces of bytes.
+pub(crate) trait Record<const N: usize> {
+    /// What a record is called in messages ("entry", "difference").
+    const NAME: &'static str;
+    /// The pieces, in order.
+    fn pieces(&self) -> [&[u8]; N];
+}
+
 /// A caller's packed output: pieces of bytes copied back to back into `(buf, cap)`, with the
 /// end offset of each piece in `ends` (room for `ends_cap` offsets). Whole records (a key and
 /// its value, say) are added only when all their pieces fit, so the caller never sees half a
@@ -240,11 +248,6 @@ impl Packed {
         })
     }
 
-    /// Bytes written so far.
-    pub(crate) fn used(&self) -> usize {
-        self.used
-    }
-
     /// Whether a record of these pieces still fits; `Err(bytes needed)` when even an empty
     /// buffer would be too small for it.
     pub(crate) fn fits(&self, pieces: &[&[u8]]) -> Result<bool, usize> {
@@ -256,6 +259,73 @@ impl Packed {
             return Err(bytes);
         }
         Ok(bytes <= self.cap - self.used && pieces.len() <= self.ends_cap - self.pieces)
+    }
+
+    /// The loop of the packed steps (`lqft_iter_next_packed`, `lqft_diff_next_packed`, ...):
+    /// copies whole records, as `take` gives them from `source`, until `max` are copied or the
+    /// next does not fit, which goes back to `source` through `hold` for the next step;
+    /// `pushed` hears of each record copied, with its index.
+    ///
+    /// Returns `LQFT_OK` with the count in `out_count` and the bytes used in `out_len`;
+    /// `LQFT_DONE` (nothing written) when `take` has nothing left; `LQFT_ERR_BUFFER_TOO_SMALL`
+    /// with the bytes needed in `out_len` when the first record alone is larger than the
+    /// buffer; or the failure of `take` when it fails before anything was copied. A failure
+    /// after some records were copied returns those: `take` changed nothing when it failed,
+    /// so the next step meets the failure again (or, if it passed, goes on).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn fill<S, T: Record<N>, const N: usize>(
+        mut self,
+        max: usize,
+        out_count: Out<usize>,
+        out_len: Out<usize>,
+        source: &mut S,
+        take: impl Fn(&mut S) -> Result<Option<T>, Fail>,
+        hold: impl Fn(&mut S, T),
+        mut pushed: impl FnMut(usize, &T),
+    ) -> super::guard::Outcome {
+        use super::status::{LQFT_DONE, LQFT_ERR_BUFFER_TOO_SMALL, LQFT_OK};
+        let mut count = 0;
+        while count < max {
+            let record = match take(source) {
+                Ok(Some(record)) => record,
+                Ok(None) => break,
+                Err(_) if count > 0 => break,
+                Err(fail) => return Err(fail),
+            };
+            let pieces = record.pieces();
+            match self.fits(&pieces) {
+                Ok(true) => {
+                    self.push(&pieces);
+                    pushed(count, &record);
+                    count += 1;
+                }
+                Ok(false) => {
+                    hold(source, record);
+                    break;
+                }
+                Err(needed) => {
+                    hold(source, record);
+                    if count > 0 {
+                        break;
+                    }
+                    out_len.write(needed);
+                    return Err(Fail::new(
+                        LQFT_ERR_BUFFER_TOO_SMALL,
+                        format!(
+                            "the next {} needs {needed} bytes, the buffer holds {}",
+                            T::NAME,
+                            self.cap
+                        ),
+                    ));
+                }
+            }
+        }
+        if count == 0 {
+            return Ok(LQFT_DONE);
+        }
+        out_count.write(count);
+        out_len.write(self.used);
+        Ok(LQFT_OK)
     }
 
     /// Appends a record; the caller checked that it [`fits`](Packed::fits).

@@ -1,19 +1,27 @@
 //! Diffs between two versions, in key order, costing O(changes).
 
-use super::args::{Out, Packed, free_handle, handle, handle_mut, new_handle};
+use super::args::{Out, Packed, Record, free_handle, handle, handle_mut, new_handle};
 use super::error::Fail;
 use super::guard::{Outcome, call, call_value};
 use super::map::{Kind, lqft_map};
 use super::snapshot::{lqft_snapshot, mixed_kinds};
 use super::status::*;
 use crate::engine::MergedDiff;
-use crate::{DiffEntry, DiffKind, OwnedDiff};
+use crate::{DiffEntry, DiffKind, TryOwnedDiff};
 
-/// The changes between two versions of one kind: plain, or sharded (merged over the shards).
-type Changes = Kind<OwnedDiff, MergedDiff>;
+/// The changes between two versions of one kind: plain (whose stored nodes, in versions of a
+/// store-backed map, load as the walk reaches them), or sharded (merged over the shards, in
+/// memory).
+type Changes = Kind<TryOwnedDiff, MergedDiff>;
 
 /// The changes that turn one version into another, in key order. Owns what it needs: it stays
 /// valid after the snapshots and map it came from are freed.
+///
+/// On versions of a store-backed map (`lqft_store_map`) the walk loads the nodes where the
+/// versions differ from disk as it reaches them. A step whose load fails returns
+/// `LQFT_ERR_IO` or `LQFT_ERR_CORRUPT` with the message, writes nothing and consumes nothing:
+/// the diff stays usable where it was, and the next step tries the load again (a passing I/O
+/// error may then succeed; corrupt data fails again).
 ///
 /// Thread safety: use a diff from one thread at a time.
 pub struct lqft_diff {
@@ -25,11 +33,26 @@ pub struct lqft_diff {
 }
 
 impl lqft_diff {
-    fn take(&mut self) -> Option<DiffEntry> {
-        self.held.take().or_else(|| match &mut self.diff {
-            Kind::Plain(diff) => diff.next(),
-            Kind::Sharded(diff) => diff.next(),
-        })
+    /// The next difference: the held one, else the walk's. A failed load changes nothing.
+    fn take(&mut self) -> crate::Result<Option<DiffEntry>> {
+        if let Some(entry) = self.held.take() {
+            return Ok(Some(entry));
+        }
+        match &mut self.diff {
+            Kind::Plain(diff) => diff.try_next(),
+            Kind::Sharded(diff) => Ok(diff.next()),
+        }
+    }
+}
+
+impl Record<3> for DiffEntry {
+    const NAME: &'static str = "difference";
+    fn pieces(&self) -> [&[u8]; 3] {
+        [
+            self.key(),
+            self.old_value().unwrap_or_default(),
+            self.new_value().unwrap_or_default(),
+        ]
     }
 }
 
@@ -126,7 +149,7 @@ pub unsafe extern "C" fn lqft_diff_new(
             "new",
             out,
             |old: &lqft_snapshot, new| match (&old.kind, &new.kind) {
-                (Kind::Plain(old), Kind::Plain(new)) => Ok(Kind::Plain(old.diff_owned(new))),
+                (Kind::Plain(old), Kind::Plain(new)) => Ok(Kind::Plain(old.try_diff_owned(new))),
                 (Kind::Sharded(old), Kind::Sharded(new)) => Ok(Kind::Sharded(old.diff(new)?)),
                 _ => Err(mixed_kinds("diff")),
             },
@@ -157,7 +180,7 @@ pub unsafe extern "C" fn lqft_map_diff_live(
             "old",
             out,
             |map: &lqft_map, old: &lqft_snapshot| match (&map.kind, &old.kind) {
-                (Kind::Plain(map), Kind::Plain(old)) => Ok(Kind::Plain(map.diff_live(old))),
+                (Kind::Plain(map), Kind::Plain(old)) => Ok(Kind::Plain(map.try_diff_live(old))),
                 (Kind::Sharded(map), Kind::Sharded(old)) => Ok(Kind::Sharded(map.diff_live(old)?)),
                 _ => Err(mixed_kinds("diff")),
             },
@@ -183,7 +206,7 @@ pub unsafe extern "C" fn lqft_diff_next(
     call("lqft_diff_next", || {
         // SAFETY: the caller promised a live, unshared diff and a writable `out`.
         let (diff, out) = unsafe { (handle_mut(diff, "diff")?, Out::new(out, "out")?) };
-        let Some(entry) = diff.take() else {
+        let Some(entry) = diff.take()? else {
             return Ok(LQFT_DONE);
         };
         // The views point into the leaves `current` now holds alive until the next call or free.
@@ -254,7 +277,7 @@ pub unsafe extern "C" fn lqft_diff_next_packed(
         }
         // SAFETY: the caller promised a live, unshared diff, `cap` writable bytes at `buf`,
         // `3 * max_entries` writable offsets at `ends` and writable outputs.
-        let (diff, mut packed, out_count, out_len) = unsafe {
+        let (diff, packed, out_count, out_len) = unsafe {
             (
                 handle_mut(diff, "diff")?,
                 Packed::new(buf, cap, ends, ends_cap)?,
@@ -262,45 +285,17 @@ pub unsafe extern "C" fn lqft_diff_next_packed(
                 Out::new(out_len, "out_len")?,
             )
         };
-        let mut count = 0;
-        while count < max_entries {
-            let Some(entry) = diff.take() else { break };
-            let pieces = [
-                entry.key(),
-                entry.old_value().unwrap_or_default(),
-                entry.new_value().unwrap_or_default(),
-            ];
-            match packed.fits(&pieces) {
-                Ok(true) => {
-                    packed.push(&pieces);
-                    // SAFETY: `count < max_entries`, and the caller promised `max_entries`
-                    // writable, aligned (checked) kinds at `kinds`.
-                    unsafe { kinds.add(count).write(kind(&entry)) };
-                    count += 1;
-                }
-                Ok(false) => {
-                    diff.held = Some(entry);
-                    break;
-                }
-                Err(needed) => {
-                    diff.held = Some(entry);
-                    if count > 0 {
-                        break;
-                    }
-                    out_len.write(needed);
-                    return Err(Fail::new(
-                        LQFT_ERR_BUFFER_TOO_SMALL,
-                        format!("the next difference needs {needed} bytes, the buffer holds {cap}"),
-                    ));
-                }
-            }
-        }
-        if count == 0 {
-            return Ok(LQFT_DONE);
-        }
-        out_count.write(count);
-        out_len.write(packed.used());
-        Ok(LQFT_OK)
+        packed.fill(
+            max_entries,
+            out_count,
+            out_len,
+            diff,
+            |diff| Ok(diff.take()?),
+            |diff, entry| diff.held = Some(entry),
+            // SAFETY: `index < max_entries`, and the caller promised `max_entries` writable,
+            // aligned (checked) kinds at `kinds`.
+            |index, entry| unsafe { kinds.add(index).write(kind(entry)) },
+        )
     })
 }
 

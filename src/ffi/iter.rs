@@ -2,40 +2,50 @@
 
 use std::ops::Bound;
 
-use super::args::{Out, Packed, free_handle, handle, handle_mut, input, new_handle};
+use super::args::{Out, Packed, Record, free_handle, handle, handle_mut, input, new_handle};
 use super::error::Fail;
 use super::guard::{Outcome, call, call_value};
 use super::map::lqft_map;
 use super::read::Version;
 use super::snapshot::lqft_snapshot;
 use super::status::*;
-use crate::engine::{Entries, Entry, Merged};
+use crate::engine::{Entry, Merged, TryEntries};
 use crate::tree::prefix_end;
 
-/// The entries of one version in key order: one tree's, or a sharded version's merged.
+/// The entries of one version in key order: one tree's (whose stored nodes, in a store-backed
+/// version, load as the walk reaches them), or a sharded version's merged (in memory).
 pub(crate) enum Walk {
-    One(Entries),
+    One(TryEntries),
     Merged(Merged),
 }
 
 impl Walk {
-    fn next(&mut self) -> Option<Entry> {
+    /// The next entry from the front, or from the back with `back`. A failed load changes
+    /// nothing: the next call tries it again.
+    fn step(&mut self, back: bool) -> crate::Result<Option<Entry>> {
         match self {
-            Walk::One(entries) => entries.next(),
-            Walk::Merged(merged) => merged.next(),
+            Walk::One(entries) if back => entries.try_next_back(),
+            Walk::One(entries) => entries.try_next(),
+            Walk::Merged(merged) if back => Ok(merged.next_back()),
+            Walk::Merged(merged) => Ok(merged.next()),
         }
     }
+}
 
-    fn next_back(&mut self) -> Option<Entry> {
-        match self {
-            Walk::One(entries) => entries.next_back(),
-            Walk::Merged(merged) => merged.next_back(),
-        }
+impl Record<2> for Entry {
+    const NAME: &'static str = "entry";
+    fn pieces(&self) -> [&[u8]; 2] {
+        [self.key(), self.value()]
     }
 }
 
 /// An ordered walk over one version, owning that version: it stays valid after the map or
 /// snapshot it came from is freed, and later writes to the map do not affect it.
+///
+/// On a store-backed map (`lqft_store_map`) the walk loads nodes from disk as it reaches them.
+/// A step whose load fails returns `LQFT_ERR_IO` or `LQFT_ERR_CORRUPT` with the message,
+/// writes nothing and consumes nothing: the iterator stays usable where it was, and the next
+/// step tries the load again (a passing I/O error may then succeed; corrupt data fails again).
 ///
 /// Thread safety: use an iterator from one thread at a time.
 pub struct lqft_iter {
@@ -52,19 +62,17 @@ pub struct lqft_iter {
 impl lqft_iter {
     /// The next entry from the front (`back` false) or the back. The held entries sit outside
     /// `entries` at its two ends, so each end takes its own held entry first and the other
-    /// end's last.
-    fn take(&mut self, back: bool) -> Option<Entry> {
-        if back {
-            self.held_back
-                .take()
-                .or_else(|| self.entries.next_back())
-                .or_else(|| self.held_front.take())
+    /// end's last. A failed load changes nothing.
+    fn take(&mut self, back: bool) -> crate::Result<Option<Entry>> {
+        let (this, other) = if back {
+            (&mut self.held_back, &mut self.held_front)
         } else {
-            self.held_front
-                .take()
-                .or_else(|| self.entries.next())
-                .or_else(|| self.held_back.take())
+            (&mut self.held_front, &mut self.held_back)
+        };
+        if let Some(entry) = this.take() {
+            return Ok(Some(entry));
         }
+        Ok(self.entries.step(back)?.or_else(|| other.take()))
     }
 
     /// Puts back an entry just taken from the end `back`.
@@ -433,7 +441,7 @@ pub unsafe extern "C" fn lqft_snapshot_prefix(
 unsafe fn step(iter: *mut lqft_iter, out: *mut lqft_entry, back: bool) -> Outcome {
     // SAFETY: forwarded contract.
     let (iter, out) = unsafe { (handle_mut(iter, "iter")?, Out::new(out, "out")?) };
-    let Some(entry) = iter.take(back) else {
+    let Some(entry) = iter.take(back)? else {
         return Ok(LQFT_DONE);
     };
     // The views point into the leaf `current` now owns; it is replaced only by the next step or
@@ -507,7 +515,7 @@ unsafe fn step_packed(
         .checked_mul(2)
         .ok_or_else(|| Fail::invalid(format!("`max_entries` {max_entries} is impossible")))?;
     // SAFETY: forwarded contract.
-    let (iter, mut packed, out_count, out_len) = unsafe {
+    let (iter, packed, out_count, out_len) = unsafe {
         (
             handle_mut(iter, "iter")?,
             Packed::new(buf, cap, ends, ends_cap)?,
@@ -515,38 +523,15 @@ unsafe fn step_packed(
             Out::new(out_len, "out_len")?,
         )
     };
-    let mut count = 0;
-    while count < max_entries {
-        let Some(entry) = iter.take(back) else { break };
-        let pieces = [entry.key(), entry.value()];
-        match packed.fits(&pieces) {
-            Ok(true) => {
-                packed.push(&pieces);
-                count += 1;
-            }
-            Ok(false) => {
-                iter.hold(entry, back);
-                break;
-            }
-            Err(needed) => {
-                iter.hold(entry, back);
-                if count > 0 {
-                    break;
-                }
-                out_len.write(needed);
-                return Err(Fail::new(
-                    LQFT_ERR_BUFFER_TOO_SMALL,
-                    format!("the next entry needs {needed} bytes, the buffer holds {cap}"),
-                ));
-            }
-        }
-    }
-    if count == 0 {
-        return Ok(LQFT_DONE);
-    }
-    out_count.write(count);
-    out_len.write(packed.used());
-    Ok(LQFT_OK)
+    packed.fill(
+        max_entries,
+        out_count,
+        out_len,
+        iter,
+        |iter| Ok(iter.take(back)?),
+        |iter, entry| iter.hold(entry, back),
+        |_, _| {},
+    )
 }
 
 /// Copies up to `max_entries` next entries, in key order, into the caller's buffer: many

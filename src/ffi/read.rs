@@ -11,7 +11,7 @@ use super::map::{Kind, either, lqft_map};
 use super::snapshot::lqft_snapshot;
 use super::status::*;
 use crate::Result;
-use crate::engine::Entries;
+use crate::engine::TryEntries;
 
 /// A handle on one readable version: the live state of an `lqft_map` or an `lqft_snapshot`.
 pub(crate) trait Version {
@@ -54,7 +54,7 @@ impl Version for lqft_map {
     }
     fn walk(&self, start: Bound<&[u8]>, end: Bound<&[u8]>) -> Walk {
         match &self.kind {
-            Kind::Plain(map) => Walk::One(Entries::new(&map.view(), start, end)),
+            Kind::Plain(map) => Walk::One(map.try_range_bounds(start, end)),
             Kind::Sharded(map) => Walk::Merged(map.range_bounds(start, end)),
         }
     }
@@ -79,7 +79,7 @@ impl Version for lqft_snapshot {
     }
     fn walk(&self, start: Bound<&[u8]>, end: Bound<&[u8]>) -> Walk {
         match &self.kind {
-            Kind::Plain(snapshot) => Walk::One(Entries::new(snapshot.tree(), start, end)),
+            Kind::Plain(snapshot) => Walk::One(TryEntries::new(snapshot.tree(), start, end)),
             Kind::Sharded(snapshot) => Walk::Merged(snapshot.range_bounds(start, end)),
         }
     }

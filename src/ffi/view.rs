@@ -10,7 +10,7 @@ use super::map::{Kind, either, lqft_map};
 use super::read::{self, Version};
 use super::snapshot::write_hash;
 use super::status::*;
-use crate::engine::{Entries, ShardedView};
+use crate::engine::{ShardedView, TryEntries};
 use crate::{Result, Tree};
 
 /// The live state of a map as of `lqft_map_view`: a consistent read of several keys and a root
@@ -44,7 +44,7 @@ impl Version for lqft_view {
     }
     fn walk(&self, start: Bound<&[u8]>, end: Bound<&[u8]>) -> Walk {
         match &self.view {
-            Kind::Plain(tree) => Walk::One(Entries::new(tree, start, end)),
+            Kind::Plain(tree) => Walk::One(TryEntries::new(tree, start, end)),
             Kind::Sharded(view) => Walk::Merged(view.range_bounds(start, end)),
         }
     }

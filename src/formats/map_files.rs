@@ -42,13 +42,26 @@ pub fn snapshot_metadata(meta: &SnapshotMeta) -> SnapshotMetadata {
     }
 }
 
-/// The `lqft-snapshot-v1` payload of a snapshot (items in key order).
+/// Loads every stored node of `snapshots` (versions of a store-backed map load from disk), so
+/// that the walks of an export, which read every entry and cannot report a failed load, find
+/// everything in memory. Fails with the first failed load (an engine error: `Io`, `Corrupt`).
+fn load_whole<'a>(snapshots: impl IntoIterator<Item = &'a Snapshot>) -> Result<()> {
+    snapshots
+        .into_iter()
+        .try_for_each(|snapshot| snapshot.tree().load_all())
+        .map_err(engine_error)
+}
+
+/// The `lqft-snapshot-v1` payload of a snapshot (items in key order). A snapshot of a
+/// store-backed map must be loaded whole first ([`Tree::load_all`]): the fallible exports and
+/// saves below do that.
 pub fn export_snapshot(snapshot: &Snapshot) -> JsonMap<String, Value> {
     snapshot_json(&snapshot_metadata(snapshot.meta()), snapshot.iter())
 }
 
 /// The `lqft-snapshot-bundle-v1` payload of `snapshots` (all registered snapshots when
-/// `None`). `current_snapshot_id` is kept only if the current snapshot is exported.
+/// `None`). `current_snapshot_id` is kept only if the current snapshot is exported. Loads
+/// the snapshots whole first; a failed load is an engine error.
 pub fn export_bundle(map: &Map, snapshots: Option<&[Snapshot]>) -> Result<JsonMap<String, Value>> {
     let registered;
     let snapshots = match snapshots {
@@ -61,6 +74,7 @@ pub fn export_bundle(map: &Map, snapshots: Option<&[Snapshot]>) -> Result<JsonMa
     if snapshots.is_empty() {
         return Err(Error::payload("no snapshots are available to export"));
     }
+    load_whole(snapshots)?;
     let current = map
         .current_snapshot()
         .map(|s| s.id())
@@ -92,8 +106,10 @@ pub fn export_current_state(map: &Map) -> JsonMap<String, Value> {
 
 /// Writes a snapshot file. The items go from the snapshot straight into the file and the
 /// signed bytes, with no `Value` per item; the bytes are those of writing
-/// [`export_snapshot`]'s payload with [`write_persisted_file`].
+/// [`export_snapshot`]'s payload with [`write_persisted_file`]. The snapshot is loaded whole
+/// first (a failed load is an engine error and leaves no file).
 pub fn save_snapshot(path: &Path, snapshot: &Snapshot, options: &WriteOptions<'_>) -> Result<()> {
+    load_whole([snapshot])?;
     let items = StreamedItems(|| snapshot.iter());
     write_streamed(
         path,
@@ -105,6 +121,7 @@ pub fn save_snapshot(path: &Path, snapshot: &Snapshot, options: &WriteOptions<'_
 
 /// The text of the file [`save_snapshot`] writes to a path without `.gz`, in memory.
 pub fn snapshot_file_bytes(snapshot: &Snapshot, options: &WriteOptions<'_>) -> Result<Vec<u8>> {
+    load_whole([snapshot])?;
     persisted_file_bytes(export_snapshot(snapshot), options)
 }
 

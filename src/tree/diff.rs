@@ -79,6 +79,8 @@ pub(crate) trait Hold: Sized {
     fn child(&self, index: usize) -> Self;
     /// Another hold of the same slot.
     fn again(&self) -> Self;
+    /// A hold of the node the slot refers to, in memory: loaded if it is stored and was not.
+    fn resolved(&self) -> crate::Result<Self>;
 }
 
 impl<'a> Hold for &'a Child {
@@ -93,6 +95,10 @@ impl<'a> Hold for &'a Child {
     fn again(&self) -> Self {
         self
     }
+    fn resolved(&self) -> crate::Result<Self> {
+        let node: &'a Child = self;
+        node.resolve()
+    }
 }
 
 impl Hold for Child {
@@ -104,6 +110,9 @@ impl Hold for Child {
     }
     fn again(&self) -> Self {
         self.clone()
+    }
+    fn resolved(&self) -> crate::Result<Self> {
+        self.resolve().cloned()
     }
 }
 
@@ -196,6 +205,9 @@ enum Task<H> {
 /// fallible diffs load them first and stop at the first error.
 pub(crate) trait Loader {
     type Error;
+    /// Whether the loader loads anything (its walks check what a task reads before taking it
+    /// apart).
+    const LOADS: bool;
     /// Loads the node(s) `sub` refers to.
     fn sub<H: Hold>(sub: &Sub<H>) -> Result<(), Self::Error>;
     /// Loads the leftmost path of `sub` (whose key the walk samples).
@@ -207,6 +219,7 @@ pub(crate) enum InMemory {}
 
 impl Loader for InMemory {
     type Error = std::convert::Infallible;
+    const LOADS: bool = false;
     #[inline(always)]
     fn sub<H: Hold>(_: &Sub<H>) -> Result<(), Self::Error> {
         Ok(())
@@ -222,6 +235,7 @@ pub(crate) enum FromSource {}
 
 impl Loader for FromSource {
     type Error = crate::Error;
+    const LOADS: bool = true;
     fn sub<H: Hold>(sub: &Sub<H>) -> crate::Result<()> {
         match sub {
             Sub::One(node) => node.slot().resolve().map(drop),
@@ -347,8 +361,13 @@ impl<H: Hold, L: Loader> Walk<H, L> {
         }
     }
 
+    /// The next entry. A failed load changes nothing: the next call tries it again.
     fn step(&mut self) -> Result<Option<DiffEntry>, L::Error> {
         while let Some(task) = self.tasks.pop() {
+            if let Err(error) = Self::load(&task) {
+                self.tasks.push(task);
+                return Err(error);
+            }
             match task {
                 Task::Pair(old, new, known) => {
                     let at = self.tasks.len();
@@ -361,18 +380,16 @@ impl<H: Hold, L: Loader> Walk<H, L> {
                             usize::MAX
                         };
                     }
-                    if let Some(entry) = self.expand(old, new, known)? {
+                    if let Some(entry) = self.expand(old, new, known) {
                         return Ok(Some(entry));
                     }
                 }
                 Task::Removed(sub) => {
-                    L::sub(&sub)?;
                     if let Some(entry) = self.alone(sub, DiffKind::Removed) {
                         return Ok(Some(entry));
                     }
                 }
                 Task::Added(sub) => {
-                    L::sub(&sub)?;
                     if let Some(entry) = self.alone(sub, DiffKind::Added) {
                         return Ok(Some(entry));
                     }
@@ -380,6 +397,38 @@ impl<H: Hold, L: Loader> Walk<H, L> {
             }
         }
         Ok(None)
+    }
+
+    /// Loads every node that taking `task` apart reads, so that it can be taken apart with
+    /// nothing left to fail: the subtrees, and for a pair of subtrees whose keys
+    /// [`expand`](Walk::expand) samples, their leftmost paths. Subtrees known equal are
+    /// skipped without loading.
+    fn load(task: &Task<H>) -> Result<(), L::Error> {
+        if !L::LOADS {
+            return Ok(());
+        }
+        let (old, new, known) = match task {
+            Task::Removed(sub) | Task::Added(sub) => return L::sub(sub),
+            Task::Pair(old, new, known) => (old, new, *known),
+        };
+        if let (Sub::One(a), Sub::One(b)) = (old, new)
+            && same(a.slot(), b.slot())
+        {
+            return Ok(());
+        }
+        L::sub(old)?;
+        L::sub(new)?;
+        if let (Sub::One(a), Sub::One(b)) = (old, new)
+            && !a.slot().is_branch()
+            && !b.slot().is_branch()
+        {
+            return Ok(());
+        }
+        if old.fan().pos == known && new.fan().pos == known {
+            return Ok(());
+        }
+        L::leftmost(old)?;
+        L::leftmost(new)
     }
 
     /// A subtree present in one version only: an entry for a leaf, its children queued for a
@@ -414,31 +463,24 @@ impl<H: Hold, L: Loader> Walk<H, L> {
     }
 
     /// Expands a pair of subtrees into smaller tasks, or an entry when both are leaves.
-    fn expand(
-        &mut self,
-        old: Sub<H>,
-        new: Sub<H>,
-        known: u32,
-    ) -> Result<Option<DiffEntry>, L::Error> {
+    /// Everything it reads is in memory ([`load`](Walk::load)).
+    fn expand(&mut self, old: Sub<H>, new: Sub<H>, known: u32) -> Option<DiffEntry> {
         if let (Sub::One(a), Sub::One(b)) = (&old, &new)
             && same(a.slot(), b.slot())
         {
-            return Ok(None);
+            return None;
         }
-        // Equal subtrees were skipped above without loading them.
-        L::sub(&old)?;
-        L::sub(&new)?;
         if let (Sub::One(a), Sub::One(b)) = (&old, &new)
             && let (Node::Leaf(x), Node::Leaf(y)) = (a.slot().node(), b.slot().node())
         {
             let (a, b) = (a.slot(), b.slot());
             match leaf_key(x).cmp(leaf_key(y)) {
                 std::cmp::Ordering::Equal => {
-                    return Ok((leaf_value(x) != leaf_value(y)).then(|| DiffEntry {
+                    return (leaf_value(x) != leaf_value(y)).then(|| DiffEntry {
                         kind: DiffKind::Changed,
                         old: Some(LeafRef::new(a.clone())),
                         new: Some(LeafRef::new(b.clone())),
-                    }));
+                    });
                 }
                 std::cmp::Ordering::Less => {
                     self.tasks.push(Task::Added(new));
@@ -449,17 +491,15 @@ impl<H: Hold, L: Loader> Walk<H, L> {
                     self.tasks.push(Task::Added(new));
                 }
             }
-            return Ok(None);
+            return None;
         }
         let (old_fan, new_fan) = (old.fan(), new.fan());
         let (old_pos, new_pos) = (old_fan.pos, new_fan.pos);
         if old_pos == known && new_pos == known {
             // Both split right where the known common prefix ends: no key sample needed.
             self.merge(&old, old_fan, &new, new_fan);
-            return Ok(None);
+            return None;
         }
-        L::leftmost(&old)?;
-        L::leftmost(&new)?;
         let (old_key, new_key) = (old.any_key(), new.any_key());
         let split = first_difference(old_key, new_key).unwrap_or(u32::MAX);
         if split < old_pos.min(new_pos) {
@@ -480,7 +520,7 @@ impl<H: Hold, L: Loader> Walk<H, L> {
             let d = digit(old_key, new_pos).expect("old shares new's prefix");
             self.nest(&new, new_fan, d, old, false);
         }
-        Ok(None)
+        None
     }
 
     /// Pairs the children of two branches (or pairs) that split at the same position, digit
@@ -658,13 +698,34 @@ impl Iterator for TryDiff<'_> {
 
 /// A [`TryDiff`] that owns what it holds, so it outlives the versions it came from.
 pub struct TryOwnedDiff {
-    walk: Walk<Child, FromSource>,
+    walk: OwnedWalk,
+}
+
+/// The walk of a [`TryOwnedDiff`]: the in-memory one when neither version has stored nodes
+/// (it never loads, so never fails), else the loading one.
+enum OwnedWalk {
+    Memory(Walk<Child, InMemory>),
+    Stored(Walk<Child, FromSource>),
 }
 
 impl TryOwnedDiff {
-    pub(crate) fn new(old: Option<Child>, new: Option<Child>) -> TryOwnedDiff {
-        TryOwnedDiff {
-            walk: Walk::new(old, new),
+    /// The diff from `old` to `new`; `stored` when either may hold stored nodes.
+    pub(crate) fn new(old: Option<Child>, new: Option<Child>, stored: bool) -> TryOwnedDiff {
+        let walk = if stored {
+            OwnedWalk::Stored(Walk::new(old, new))
+        } else {
+            OwnedWalk::Memory(Walk::new(old, new))
+        };
+        TryOwnedDiff { walk }
+    }
+
+    /// The next change, or the error of a load that failed. Unlike [`next`](Iterator::next),
+    /// an error does not end the walk: it stays where it was, so the next call tries the load
+    /// again (a passing I/O error may succeed; corrupt data fails again).
+    pub fn try_next(&mut self) -> crate::Result<Option<DiffEntry>> {
+        match &mut self.walk {
+            OwnedWalk::Memory(walk) => walk.step().or_else(|never| match never {}),
+            OwnedWalk::Stored(walk) => walk.step(),
         }
     }
 }
@@ -672,6 +733,9 @@ impl TryOwnedDiff {
 impl Iterator for TryOwnedDiff {
     type Item = crate::Result<DiffEntry>;
     fn next(&mut self) -> Option<crate::Result<DiffEntry>> {
-        self.walk.next()
+        match &mut self.walk {
+            OwnedWalk::Memory(walk) => walk.next().map(|entry| entry.or_else(|never| match never {})),
+            OwnedWalk::Stored(walk) => walk.next(),
+        }
     }
 }

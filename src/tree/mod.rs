@@ -38,6 +38,7 @@ pub use codec::{NODE_FORMAT_VERSION, decode_tree, encode_tree};
 pub(crate) use cursor::OwnedRange;
 pub use cursor::{Iter, Range};
 pub use diff::{Diff, DiffEntry, DiffKind, OwnedDiff, TryDiff, TryOwnedDiff};
+pub(crate) use fallible::TryOwnedRange;
 pub use fallible::TryRange;
 pub use hash::Hash;
 /// An owned, shared handle on one entry of a version: keeps the entry alive, reads its key and
@@ -247,9 +248,7 @@ impl Tree {
     /// Fails with [`Error::Corrupt`](crate::Error::Corrupt) if a cached hash disagrees with the
     /// contents or the canonical form is broken, or with the error of a load that failed.
     pub fn verify(&self) -> Result<Hash> {
-        if let Some(root) = &self.root {
-            fallible::load_all(root)?;
-        }
+        self.load_all()?;
         census::verify(self)
     }
 
@@ -356,6 +355,18 @@ impl Tree {
         Ok(self.try_get(key)?.is_some())
     }
 
+    /// Loads every stored node of this version, failing with the error of a load that fails:
+    /// once it succeeds, every read of this version loads nothing (and so cannot fail), for as
+    /// long as the version lives. The way to read a version whole through walks that cannot
+    /// report a failed load, such as a file save's. O(n) for a tree with stored nodes; O(1)
+    /// for one built in memory.
+    pub fn load_all(&self) -> Result<()> {
+        match &self.root {
+            Some(root) if self.stored => fallible::load_all(root),
+            _ => Ok(()),
+        }
+    }
+
     /// Loads every stored node that an insert or remove of `key` reads; once it succeeds, an
     /// insert, remove or get of `key` on this tree loads nothing more (and so cannot fail to).
     pub fn load_path(&self, key: &[u8]) -> Result<()> {
@@ -381,8 +392,8 @@ impl Tree {
         Ok(self.remove_checked(key))
     }
 
-    /// [`iter`](Tree::iter) on a tree with stored nodes: entries in key order, each a
-    /// `Result`; a failed load is yielded once and ends the walk.
+    /// [`iter`](Tree::iter) on a tree with stored nodes: entries in key order (`.rev()` walks
+    /// them backwards), each a `Result`; a failed load is yielded once and ends the walk.
     pub fn try_iter(&self) -> TryRange<'_> {
         TryRange::new(self.root.as_ref(), Bound::Unbounded, Bound::Unbounded)
     }
@@ -406,7 +417,11 @@ impl Tree {
 
     /// [`try_diff`](Tree::try_diff) that holds its own references to both versions.
     pub fn try_diff_owned(&self, other: &Tree) -> TryOwnedDiff {
-        TryOwnedDiff::new(self.root.clone(), other.root.clone())
+        TryOwnedDiff::new(
+            self.root.clone(),
+            other.root.clone(),
+            self.stored || other.stored,
+        )
     }
 
     /// [`diff`](Tree::diff) between versions with stored nodes: loads only the paths where
@@ -447,6 +462,16 @@ impl Tree {
     /// An owned range over this version, for handles that outlive a borrow.
     pub(crate) fn owned_range(&self, start: Bound<&[u8]>, end: Bound<&[u8]>) -> OwnedRange {
         OwnedRange::new(self, start, end)
+    }
+
+    /// [`owned_range`](Tree::owned_range) for a version that may have stored nodes: each step
+    /// a `Result`; a failed load can be retried.
+    pub(crate) fn try_owned_range(
+        &self,
+        start: Bound<&[u8]>,
+        end: Bound<&[u8]>,
+    ) -> TryOwnedRange {
+        TryOwnedRange::new(self, start, end)
     }
 }
 

@@ -115,3 +115,9 @@ pub fn crash_hows(unsynced: usize, randoms: u64, seed: u64) -> Vec<lqft::store::
     hows.extend((0..randoms).map(|r| Crash::Random(seed.wrapping_mul(1_000_003) + r)));
     hows
 }
+
+/// The entries of an owned walk as owned pairs (the first failed load ends it as an error).
+pub fn pairs<C: FromIterator<(Vec<u8>, Vec<u8>)>>(walk: lqft::TryEntries) -> lqft::Result<C> {
+    walk.map(|entry| entry.map(|entry| (entry.key().to_vec(), entry.value().to_vec())))
+        .collect()
+}
