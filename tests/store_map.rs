@@ -9,6 +9,8 @@ use std::collections::BTreeMap;
 
 use common::{TempDir, pairs};
 use lqft::engine::journal::{Change, MapImage};
+use lqft::formats::WriteOptions;
+use lqft::formats::map_files::{save_bundle, save_snapshot};
 use lqft::store::{Store, StoreOptions};
 use lqft::{
     Batch, Error, ImportOptions, Map, RollbackPolicy, Snapshot, SnapshotIds, SnapshotMeta, Tree,
@@ -474,11 +476,11 @@ fn pins_are_not_persisted_but_what_they_kept_is() {
     assert_eq!(open(&dir).map().snapshot_ids(), vec![3]);
 }
 
-#[test]
-fn a_damaged_node_reaches_readers_and_writers_of_a_store_backed_map_as_an_error() {
-    let dir = TempDir::new("store-map-damage");
+/// A store whose snapshot 1 (also the live state) holds 3,000 keys, checkpointed, with one
+/// byte flipped inside the frames of its pack.
+fn damaged_store(dir: &TempDir) {
     {
-        let store = open(&dir);
+        let store = open(dir);
         let map = store.map();
         for i in 0..3_000u32 {
             map.put(&i.to_be_bytes(), &[9; 30]).unwrap();
@@ -498,6 +500,12 @@ fn a_damaged_node_reaches_readers_and_writers_of_a_store_backed_map_as_an_error(
     let at = bytes.len() / 3;
     bytes[at] ^= 0x40;
     std::fs::write(&pack, &bytes).unwrap();
+}
+
+#[test]
+fn a_damaged_node_reaches_readers_and_writers_of_a_store_backed_map_as_an_error() {
+    let dir = TempDir::new("store-map-damage");
+    damaged_store(&dir);
     let store = open(&dir);
     let map = store.map();
     assert!(map.try_iter().any(|entry| entry.is_err()));
@@ -522,4 +530,37 @@ fn a_damaged_node_reaches_readers_and_writers_of_a_store_backed_map_as_an_error(
         }
     }
     assert!(failed_reads > 0 && failed_writes > 0);
+}
+
+#[test]
+fn owned_walks_diffs_and_saves_of_a_damaged_store_report_the_corruption() {
+    let dir = TempDir::new("store-map-damage-walks");
+    damaged_store(&dir);
+    let store = open(&dir);
+    let map = store.map();
+    let snapshot = map.snapshot_by_id(1).unwrap();
+    let corrupt = |entry: &lqft::Result<_>| matches!(entry, Err(Error::Corrupt(_)));
+    // The owned walks meet the damaged node from either end.
+    assert!(map.try_iter().any(|entry| corrupt(&entry.map(drop))));
+    assert!(map.try_iter().rev().any(|entry| corrupt(&entry.map(drop))));
+    // Every key is new against an empty version: the diffs walk the whole tree.
+    let empty = Map::new().snapshot();
+    assert!(
+        empty
+            .try_diff_owned(&snapshot)
+            .any(|entry| corrupt(&entry.map(drop)))
+    );
+    assert!(
+        map.try_diff_live(&empty)
+            .any(|entry| corrupt(&entry.map(drop)))
+    );
+    // A save loads the snapshot whole first: the damage fails it and leaves no file.
+    let path = dir.path("saved.json");
+    let failure = save_snapshot(&path, &snapshot, &WriteOptions::default()).unwrap_err();
+    let cause = std::error::Error::source(&failure).and_then(|e| e.downcast_ref::<Error>());
+    assert!(matches!(cause, Some(Error::Corrupt(_))), "{failure}");
+    let failure = save_bundle(&path, map, None, &WriteOptions::default()).unwrap_err();
+    let cause = std::error::Error::source(&failure).and_then(|e| e.downcast_ref::<Error>());
+    assert!(matches!(cause, Some(Error::Corrupt(_))), "{failure}");
+    assert!(!path.exists());
 }

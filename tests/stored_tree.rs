@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
 use lqft::tree::{Location, NodeSource};
-use lqft::{DiffKind, Error, MAX_KEY_LEN, Result, Tree};
+use lqft::{DiffKind, Error, MAX_KEY_LEN, Result, Tree, TryEntries};
 
 fn xorshift(state: &mut u64) -> u64 {
     *state ^= *state << 13;
@@ -169,6 +169,24 @@ fn a_stored_tree_reads_exactly_as_the_tree_it_came_from() {
                 .map(|(k, v)| (k.to_vec(), v.to_vec()))
                 .collect();
             assert_eq!(walked, want, "range {start:?}..{end:?}");
+            let mut back = entries(owned(stored.try_range(start, end).rev()));
+            back.reverse();
+            assert_eq!(back, want, "backwards {start:?}..{end:?}");
+            // An owned walk taking from both ends by turns meets in the middle.
+            let mut walk = TryEntries::new(&stored, start, end);
+            let (mut front, mut rear) = (Vec::new(), Vec::new());
+            for turn in 0.. {
+                let (step, side) = if turn % 3 == 2 {
+                    (walk.try_next_back(), &mut rear)
+                } else {
+                    (walk.try_next(), &mut front)
+                };
+                let Some(entry) = step.unwrap() else { break };
+                side.push((entry.key().to_vec(), entry.value().to_vec()));
+            }
+            assert!(walk.try_next().unwrap().is_none() && walk.try_next_back().unwrap().is_none());
+            front.extend(rear.into_iter().rev());
+            assert_eq!(front, want, "both ends {start:?}..{end:?}");
         }
         let prefix = [0x25u8];
         let want: Vec<_> = tree
@@ -463,6 +481,119 @@ fn wrong_locations_and_failed_reads_are_errors() {
         let ends_in_error = stored.try_iter().any(|entry| entry.is_err());
         assert!(ends_in_error || fail_in > 0);
     }
+}
+
+/// A copy of `source`'s records that fails every read after `fail_in` more.
+fn flaky_copy(source: &MemSource, fail_in: usize) -> Arc<MemSource> {
+    let flaky = MemSource::new();
+    *flaky.records.lock().unwrap() = source.records.lock().unwrap().clone();
+    flaky.fail_in.store(fail_in, Ordering::Relaxed);
+    flaky
+}
+
+#[test]
+fn an_owned_walk_or_diff_whose_load_fails_stays_put_and_resumes_once_loads_work() {
+    let (tree, model) = random_tree(3000, 41);
+    let mut edited = tree.clone();
+    let mut s = 42u64;
+    for i in 0..80 {
+        let key: Vec<u8> = (0..(xorshift(&mut s) % 9))
+            .map(|_| (xorshift(&mut s) % 7) as u8 * 0x25)
+            .collect();
+        if i % 3 == 0 {
+            edited.remove(&key).unwrap();
+        } else {
+            edited.insert(&key, format!("n{i}").as_bytes()).unwrap();
+        }
+    }
+    let source = MemSource::new();
+    let (old_root, _) = source.store(&tree);
+    let (new_root, _) = source.store(&edited);
+    let attach = |at: Option<Location>, like: &Tree, source: Arc<MemSource>| {
+        Tree::from_stored(
+            at.unwrap(),
+            like.root_hash(),
+            like.len(),
+            like.key_bytes(),
+            like.value_bytes(),
+            source,
+        )
+    };
+    let expected: Vec<(Vec<u8>, Vec<u8>)> = model.into_iter().collect();
+    let want_changes: Vec<_> = tree
+        .diff(&edited)
+        .map(|e| {
+            (
+                e.kind(),
+                e.key().to_vec(),
+                e.new_value().map(<[u8]>::to_vec),
+            )
+        })
+        .collect();
+    for fail_in in [0, 1, 3, 10, 50] {
+        for back in [false, true] {
+            let flaky = flaky_copy(&source, fail_in);
+            let stored = attach(old_root, &tree, flaky.clone());
+            let mut walk = TryEntries::new(&stored, Bound::Unbounded, Bound::Unbounded);
+            let (mut got, mut failures) = (Vec::new(), 0);
+            loop {
+                let step = if back {
+                    walk.try_next_back()
+                } else {
+                    walk.try_next()
+                };
+                match step {
+                    Ok(Some(e)) => got.push((e.key().to_vec(), e.value().to_vec())),
+                    Ok(None) => break,
+                    // Tried again, the same load fails again until the source works.
+                    Err(_) => {
+                        failures += 1;
+                        if failures == 2 {
+                            flaky.fail_in.store(usize::MAX, Ordering::Relaxed);
+                        }
+                    }
+                }
+            }
+            if back {
+                got.reverse();
+            }
+            assert_eq!(failures, 2, "fail_in {fail_in}");
+            assert_eq!(got, expected, "fail_in {fail_in}, backwards {back}");
+        }
+        let flaky = flaky_copy(&source, fail_in);
+        let old = attach(old_root, &tree, flaky.clone());
+        let new = attach(new_root, &edited, flaky.clone());
+        let mut diff = old.try_diff_owned(&new);
+        let (mut got, mut failures) = (Vec::new(), 0);
+        loop {
+            match diff.try_next() {
+                Ok(Some(e)) => got.push((
+                    e.kind(),
+                    e.key().to_vec(),
+                    e.new_value().map(<[u8]>::to_vec),
+                )),
+                Ok(None) => break,
+                Err(_) => {
+                    failures += 1;
+                    if failures == 2 {
+                        flaky.fail_in.store(usize::MAX, Ordering::Relaxed);
+                    }
+                }
+            }
+        }
+        assert_eq!(failures, 2, "diff, fail_in {fail_in}");
+        assert_eq!(got, want_changes, "diff, fail_in {fail_in}");
+    }
+    // As iterators, the walks end at their first error.
+    let flaky = flaky_copy(&source, 20);
+    let stored = attach(old_root, &tree, flaky.clone());
+    let walked: Vec<_> = TryEntries::new(&stored, Bound::Unbounded, Bound::Unbounded).collect();
+    assert!(walked.last().unwrap().is_err());
+    assert_eq!(walked.iter().filter(|e| e.is_err()).count(), 1);
+    let new = attach(new_root, &edited, flaky);
+    let diffed: Vec<_> = stored.try_diff_owned(&new).collect();
+    assert!(diffed.last().unwrap().is_err());
+    assert_eq!(diffed.iter().filter(|e| e.is_err()).count(), 1);
 }
 
 /// The deepest shape keys can take, stored and read back on a thread with a small stack.

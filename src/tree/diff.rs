@@ -734,7 +734,9 @@ impl Iterator for TryOwnedDiff {
     type Item = crate::Result<DiffEntry>;
     fn next(&mut self) -> Option<crate::Result<DiffEntry>> {
         match &mut self.walk {
-            OwnedWalk::Memory(walk) => walk.next().map(|entry| entry.or_else(|never| match never {})),
+            OwnedWalk::Memory(walk) => walk
+                .next()
+                .map(|entry| entry.or_else(|never| match never {})),
             OwnedWalk::Stored(walk) => walk.next(),
         }
     }

@@ -12,8 +12,8 @@ use std::ops::Bound;
 use crate::error::Result;
 use crate::tree::diff::Hold;
 use crate::tree::node::{
-    Child, LeafRef, closest_difference, digit, fingerprint, first_difference, leaf_entry,
-    leaf_key, locate,
+    Child, LeafRef, closest_difference, digit, fingerprint, first_difference, leaf_entry, leaf_key,
+    locate,
 };
 use crate::tree::{OwnedRange, Tree};
 
@@ -133,7 +133,9 @@ struct End<H> {
 
 /// The number of slots of the branch `node` holds (resolved).
 fn slot_count<H: Hold>(node: &H) -> usize {
-    node.slot().as_branch().map_or(0, |(branch, _)| branch.count())
+    node.slot()
+        .as_branch()
+        .map_or(0, |(branch, _)| branch.count())
 }
 
 /// The key of the leaf `node` holds (resolved).
@@ -270,7 +272,12 @@ fn seek<H: Hold>(root: &H, key: &[u8], forward: bool) -> Result<(Vec<(H, usize)>
         None => Some(node),
         Some(at) => {
             let (mine, theirs) = (digit(key, at), digit(&sample, at));
-            (if forward { mine < theirs } else { mine > theirs }).then_some(node)
+            (if forward {
+                mine < theirs
+            } else {
+                mine > theirs
+            })
+            .then_some(node)
         }
     };
     Ok((stack, pending))

@@ -466,11 +466,7 @@ impl Tree {
 
     /// [`owned_range`](Tree::owned_range) for a version that may have stored nodes: each step
     /// a `Result`; a failed load can be retried.
-    pub(crate) fn try_owned_range(
-        &self,
-        start: Bound<&[u8]>,
-        end: Bound<&[u8]>,
-    ) -> TryOwnedRange {
+    pub(crate) fn try_owned_range(&self, start: Bound<&[u8]>, end: Bound<&[u8]>) -> TryOwnedRange {
         TryOwnedRange::new(self, start, end)
     }
 }
