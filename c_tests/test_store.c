@@ -1,6 +1,7 @@
 /* The durable store through the C ABI: options and their size field, open and close, the
  * writer lock, read-only openers, sync, checkpoint, refresh, stats, the store's map handle
- * (data and snapshots surviving reopen, use after close), and bad arguments. */
+ * (data and snapshots surviving reopen, use after close), damaged nodes met by reads, walks,
+ * diffs and saves, and bad arguments. */
 #define _XOPEN_SOURCE 700
 #include <ftw.h>
 #include <stdint.h>
@@ -335,6 +336,9 @@ static void test_damaged_node_is_an_error_status(const char *dir) {
         snprintf(value, sizeof value, "value%03d", i);
         CHECK_OK(lqft_map_put(map, STR(key), STR(value)));
     }
+    lqft_snapshot *taken = NULL; /* current from now on: damaged too */
+    CHECK_OK(lqft_map_snapshot(map, &taken));
+    lqft_snapshot_free(taken);
     CHECK_OK(lqft_store_checkpoint(store));
     lqft_map_free(map);
     lqft_store_close(store);
@@ -381,6 +385,86 @@ static void test_damaged_node_is_an_error_status(const char *dir) {
     lqft_store_close(store);
 }
 
+/* Walks, diffs and saves that reach a damaged node fail with LQFT_ERR_CORRUPT, never a
+ * panic, and write nothing; a walk that failed stays where it was, so trying again fails
+ * again. Runs on the store `test_damaged_node_is_an_error_status` damaged (whose current
+ * snapshot holds the damaged node). */
+static void test_damaged_node_fails_walks_diffs_and_saves(const char *dir, const char *scratch) {
+    lqft_store *store = NULL;
+    lqft_map *map = NULL;
+    CHECK_OK(lqft_store_open(dir, NULL, &store));
+    CHECK_OK(lqft_store_map(store, &map));
+    lqft_status status;
+
+    /* Forward one by one: the keys before the damaged one, then the error, twice. */
+    lqft_iter *iter = NULL;
+    CHECK_OK(lqft_map_iter(map, &iter));
+    lqft_entry entry, untouched;
+    size_t front = 0;
+    while ((status = lqft_iter_next(iter, &entry)) == LQFT_OK) front++;
+    CHECK_STATUS(status, LQFT_ERR_CORRUPT);
+    CHECK(last_error_has("lqft_iter_next"));
+    memset(&entry, 0xAB, sizeof entry);
+    memcpy(&untouched, &entry, sizeof entry);
+    CHECK_STATUS(lqft_iter_next(iter, &entry), LQFT_ERR_CORRUPT);
+    CHECK(memcmp(&entry, &untouched, sizeof entry) == 0);
+
+    /* From the back, packed: whole batches down to the damaged node, then the error. */
+    uint8_t buf[4096];
+    size_t ends[96], count = 0, used = 0, back = 0;
+    while ((status = lqft_iter_next_back_packed(iter, buf, sizeof buf, ends, 32, &count, &used)) ==
+           LQFT_OK)
+        back += count;
+    CHECK_STATUS(status, LQFT_ERR_CORRUPT);
+    CHECK(back > 0 && front + back < 200);
+    count = used = 7;
+    CHECK_STATUS(lqft_iter_next_back_packed(iter, buf, sizeof buf, ends, 32, &count, &used),
+                 LQFT_ERR_CORRUPT);
+    CHECK(count == 7 && used == 7);
+    lqft_iter_free(iter);
+
+    /* Diffs from an empty version walk every key. */
+    lqft_map *plain = NULL;
+    lqft_snapshot *empty = NULL, *snap = NULL;
+    CHECK_OK(lqft_map_new(&plain));
+    CHECK_OK(lqft_map_snapshot(plain, &empty));
+    CHECK_OK(lqft_map_current_snapshot(map, &snap));
+    lqft_diff *diff = NULL;
+    CHECK_OK(lqft_diff_new(empty, snap, &diff));
+    lqft_diff_entry change;
+    while ((status = lqft_diff_next(diff, &change)) == LQFT_OK) {
+    }
+    CHECK_STATUS(status, LQFT_ERR_CORRUPT);
+    CHECK_STATUS(lqft_diff_next(diff, &change), LQFT_ERR_CORRUPT);
+    lqft_diff_free(diff);
+    CHECK_OK(lqft_map_diff_live(map, empty, &diff));
+    lqft_diff_kind kinds[32];
+    while ((status = lqft_diff_next_packed(diff, buf, sizeof buf, ends, kinds, 32, &count,
+                                           &used)) == LQFT_OK) {
+    }
+    CHECK_STATUS(status, LQFT_ERR_CORRUPT);
+    lqft_diff_free(diff);
+
+    /* Saves and exports read the snapshot whole first: no file, no document. */
+    char path[700];
+    snprintf(path, sizeof path, "%s/damaged.json", scratch);
+    CHECK_STATUS(lqft_snapshot_save(snap, path, NULL), LQFT_ERR_CORRUPT);
+    CHECK(access(path, F_OK) != 0);
+    CHECK_STATUS(lqft_map_save_bundle(map, path, NULL), LQFT_ERR_CORRUPT);
+    CHECK(access(path, F_OK) != 0);
+    lqft_bytes document = {0};
+    CHECK_STATUS(lqft_snapshot_export(snap, NULL, &document), LQFT_ERR_CORRUPT);
+    CHECK(document.ptr == NULL);
+    CHECK_STATUS(lqft_map_export_bundle(map, NULL, &document), LQFT_ERR_CORRUPT);
+    CHECK(document.ptr == NULL);
+
+    lqft_snapshot_free(snap);
+    lqft_snapshot_free(empty);
+    lqft_map_free(plain);
+    lqft_map_free(map);
+    lqft_store_close(store);
+}
+
 int main(void) {
     char dir[] = "/tmp/lqft-c-store-XXXXXX";
     if (!mkdtemp(dir)) {
@@ -398,6 +482,7 @@ int main(void) {
     test_reader_refresh_sees_new_commits(store_dir);
     test_map_handle_after_close(store_dir);
     test_damaged_node_is_an_error_status(store_dir);
+    test_damaged_node_fails_walks_diffs_and_saves(store_dir, dir);
     test_bad_arguments(dir);
 
     remove_tree(dir);
