@@ -192,8 +192,9 @@ pub unsafe extern "C" fn lqft_map_diff_live(
 ///
 /// Returns `LQFT_OK`, or `LQFT_DONE` (nothing written) when there are no more.
 /// Lifetime: the views in `*out` stay valid until the next `lqft_diff_next` or `lqft_diff_free`
-/// on this diff.
-/// Errors: `LQFT_ERR_NULL_ARGUMENT`.
+/// on this diff (a failed step leaves them valid).
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`; `LQFT_ERR_IO` or `LQFT_ERR_CORRUPT` when a node of a
+/// store-backed version fails to load (nothing written, nothing consumed: see `lqft_diff`).
 /// Thread safety: one thread at a time per diff.
 ///
 /// # Safety
@@ -242,7 +243,10 @@ pub unsafe extern "C" fn lqft_diff_next(
 /// the bytes it needs in `*out_len`. A difference that does not fit is not lost: the next step
 /// returns it. Steps mix freely with `lqft_diff_next`.
 /// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (`max_entries` 0),
-/// `LQFT_ERR_BUFFER_TOO_SMALL`.
+/// `LQFT_ERR_BUFFER_TOO_SMALL`; `LQFT_ERR_IO` or `LQFT_ERR_CORRUPT` when a node of a
+/// store-backed version fails to load (nothing written, nothing consumed). A load that fails
+/// after some differences were copied ends the step early with `LQFT_OK` and those; the next
+/// step meets the failure.
 /// Thread safety: one thread at a time per diff.
 ///
 /// # Safety

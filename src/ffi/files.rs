@@ -228,8 +228,14 @@ impl Verifier<'_> {
 /// link, pass its target). A file larger than readers accept (1 GiB, or 1 GiB decompressed
 /// for `.gz`) is refused with `LQFT_ERR_LIMIT` rather than written unreadable.
 ///
-/// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (unusable key, or a
-/// `valid_for_seconds` window ending after year 9999), `LQFT_ERR_IO`, `LQFT_ERR_LIMIT`.
+/// A snapshot of a store-backed map (`lqft_store_map`) is loaded whole from disk first, so a
+/// damaged or unreadable node fails the save before anything is written.
+///
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (unusable key, a
+/// `valid_for_seconds` window ending after year 9999, or a sharded snapshot: snapshot files
+/// hold plain maps only), `LQFT_ERR_IO` (also a node of a store-backed snapshot that could
+/// not be read), `LQFT_ERR_CORRUPT` (a node of a store-backed snapshot that fails its check),
+/// `LQFT_ERR_LIMIT`.
 ///
 /// # Safety
 /// `snapshot` is `NULL` or a live snapshot; `path` is `NULL` or NUL-terminated; `options` is
@@ -258,7 +264,9 @@ pub unsafe extern "C" fn lqft_snapshot_save(
 /// Writes every registered snapshot of `map` (with the current snapshot id) to `path` as one
 /// `lqft-snapshot-bundle-v1` file, signed and with a validity window as `options` says.
 ///
-/// Files and errors: as `lqft_snapshot_save`.
+/// Files and errors: as `lqft_snapshot_save` (which loads each snapshot of a store-backed map
+/// whole first); `LQFT_ERR_INVALID_ARGUMENT` when the map is sharded (snapshot files hold
+/// plain maps only).
 ///
 /// # Safety
 /// `map` is `NULL` or a live map; `path` is `NULL` or NUL-terminated; `options` is `NULL` or
@@ -323,7 +331,8 @@ pub unsafe extern "C" fn lqft_snapshot_save_with(
 /// `lqft_map_save_bundle` with its key and validity in `options`, as
 /// `lqft_snapshot_save_with`.
 ///
-/// Files and errors: as `lqft_snapshot_save_with`.
+/// Files and errors: as `lqft_snapshot_save_with`; `LQFT_ERR_INVALID_ARGUMENT` when the map
+/// is sharded (snapshot files hold plain maps only).
 ///
 /// # Safety
 /// `map` is `NULL` or a live map; `path` and `options` as for `lqft_snapshot_save_with`.
@@ -509,9 +518,10 @@ unsafe fn load_bundle_file(
 /// than 64 levels) or a key file over 64 KiB is refused with `LQFT_ERR_LIMIT` before it is
 /// read.
 ///
-/// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT`, `LQFT_ERR_IO`,
-/// `LQFT_ERR_LIMIT`, `LQFT_ERR_CORRUPT`, `LQFT_ERR_POLICY`, `LQFT_ERR_DUPLICATE_SNAPSHOT` (its
-/// id is already used in this map: load it with `LQFT_IDS_FRESH`), `LQFT_ERR_PENDING_CHANGES`.
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (also when the map is
+/// sharded: snapshot files hold plain maps only), `LQFT_ERR_IO`, `LQFT_ERR_LIMIT`,
+/// `LQFT_ERR_CORRUPT`, `LQFT_ERR_POLICY`, `LQFT_ERR_DUPLICATE_SNAPSHOT` (its id is already
+/// used in this map: load it with `LQFT_IDS_FRESH`), `LQFT_ERR_PENDING_CHANGES`.
 /// The map is unchanged on error.
 /// Ownership: the caller owns `*out` and releases it with `lqft_snapshot_free`.
 ///
@@ -539,8 +549,8 @@ pub unsafe extern "C" fn lqft_map_load_snapshot(
 /// activation), among them `ids`: `LQFT_IDS_FRESH` registers the snapshot under a fresh id of
 /// this map, for example to load a file whose id this map already uses.
 ///
-/// Errors: as `lqft_map_load_snapshot`; `LQFT_ERR_INVALID_ARGUMENT` when `options->size` is
-/// not `sizeof(lqft_load_options)` or a choice is unknown.
+/// Errors: as `lqft_map_load_snapshot`; `LQFT_ERR_INVALID_ARGUMENT` when the map is sharded,
+/// `options->size` is not `sizeof(lqft_load_options)` or a choice is unknown.
 ///
 /// # Safety
 /// As for `lqft_map_load_snapshot`; `options` is `NULL` or readable.
@@ -564,7 +574,7 @@ pub unsafe extern "C" fn lqft_map_load_snapshot_with(
 /// Stores the registered ids in `*out_ids` unless it is `NULL` (release with
 /// `lqft_ids_free`). `lqft_map_load_bundle_with` can load under fresh ids instead.
 ///
-/// Errors: as `lqft_map_load_snapshot`.
+/// Errors: as `lqft_map_load_snapshot`; `LQFT_ERR_INVALID_ARGUMENT` when the map is sharded.
 ///
 /// # Safety
 /// `map` is `NULL` or a live map; `path` is `NULL` or NUL-terminated; `verify` is `NULL` or
@@ -590,7 +600,8 @@ pub unsafe extern "C" fn lqft_map_load_bundle(
 /// activation). With `LQFT_IDS_FRESH` the snapshots get fresh ids of this map in file order,
 /// and `*out_ids` lists them in that order.
 ///
-/// Errors: as `lqft_map_load_snapshot_with`.
+/// Errors: as `lqft_map_load_snapshot_with` (`LQFT_ERR_INVALID_ARGUMENT` when the map is
+/// sharded, among others).
 ///
 /// # Safety
 /// As for `lqft_map_load_bundle`; `options` is `NULL` or readable.
@@ -612,8 +623,8 @@ pub unsafe extern "C" fn lqft_map_load_bundle_with(
 /// verification key as bytes (or a path), a trust store path, a freshness floor. `NULL`
 /// verifies nothing (a signed file then loads unchecked, as in LQFT).
 ///
-/// Errors: as `lqft_map_load_snapshot_with`; `LQFT_ERR_INVALID_ARGUMENT` when
-/// `verify->size` is not `sizeof(lqft_verification)` or the key is given both ways.
+/// Errors: as `lqft_map_load_snapshot_with`; `LQFT_ERR_INVALID_ARGUMENT` when the map is
+/// sharded, `verify->size` is not `sizeof(lqft_verification)` or the key is given both ways.
 /// Ownership: the caller owns `*out` and releases it with `lqft_snapshot_free`.
 ///
 /// # Safety
@@ -646,7 +657,8 @@ pub unsafe extern "C" fn lqft_map_load_snapshot_verified(
 /// `lqft_map_load_bundle_with` whose requirements are an `lqft_verification`, as
 /// `lqft_map_load_snapshot_verified`.
 ///
-/// Errors: as `lqft_map_load_snapshot_verified`.
+/// Errors: as `lqft_map_load_snapshot_verified` (`LQFT_ERR_INVALID_ARGUMENT` when the map is
+/// sharded, among others).
 /// Ownership: the caller releases `*out_ids` with `lqft_ids_free`.
 ///
 /// # Safety

@@ -461,8 +461,10 @@ unsafe fn step(iter: *mut lqft_iter, out: *mut lqft_entry, back: bool) -> Outcom
 /// Returns `LQFT_OK`, or `LQFT_DONE` (nothing written) when the walk is over; it then keeps
 /// returning `LQFT_DONE`.
 /// Lifetime: the views in `*out` stay valid until the next `lqft_iter_next` /
-/// `lqft_iter_next_back` or `lqft_iter_free` on this iterator; copy what you keep.
-/// Errors: `LQFT_ERR_NULL_ARGUMENT`.
+/// `lqft_iter_next_back` or `lqft_iter_free` on this iterator; copy what you keep (a failed
+/// step leaves them valid).
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`; `LQFT_ERR_IO` or `LQFT_ERR_CORRUPT` when a node of a
+/// store-backed version fails to load (nothing written, nothing consumed: see `lqft_iter`).
 /// Thread safety: one thread at a time per iterator.
 ///
 /// # Safety
@@ -478,7 +480,8 @@ pub unsafe extern "C" fn lqft_iter_next(iter: *mut lqft_iter, out: *mut lqft_ent
 ///
 /// Returns `LQFT_OK`, or `LQFT_DONE` when no entry is left. Views live as for
 /// `lqft_iter_next`.
-/// Errors: `LQFT_ERR_NULL_ARGUMENT`.
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`; `LQFT_ERR_IO` or `LQFT_ERR_CORRUPT` when a node of a
+/// store-backed version fails to load (nothing written, nothing consumed: see `lqft_iter`).
 ///
 /// # Safety
 /// `iter` is `NULL` or a live iterator no other thread is using; `out` is `NULL` or writable.
@@ -548,7 +551,10 @@ unsafe fn step_packed(
 /// the bytes it needs in `*out_len`. An entry that does not fit is not lost: the next step
 /// returns it. Steps mix freely with `lqft_iter_next` and the backward functions.
 /// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (`max_entries` 0),
-/// `LQFT_ERR_BUFFER_TOO_SMALL`.
+/// `LQFT_ERR_BUFFER_TOO_SMALL`; `LQFT_ERR_IO` or `LQFT_ERR_CORRUPT` when a node of a
+/// store-backed version fails to load (nothing written, nothing consumed: see `lqft_iter`). A
+/// load that fails after some entries were copied ends the step early with `LQFT_OK` and
+/// those entries; the next step meets the failure.
 /// Thread safety: one thread at a time per iterator.
 ///
 /// # Safety

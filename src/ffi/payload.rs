@@ -41,7 +41,10 @@ unsafe fn export(
 /// the bytes `lqft_snapshot_save_with` writes to a path not ending in `.gz`.
 ///
 /// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (as
-/// `lqft_snapshot_save_with`), `LQFT_ERR_LIMIT` (a document over the 1 GiB readers accept).
+/// `lqft_snapshot_save_with`, a sharded snapshot among others), `LQFT_ERR_LIMIT` (a document
+/// over the 1 GiB readers accept), `LQFT_ERR_IO` or `LQFT_ERR_CORRUPT` (a node of a
+/// store-backed snapshot that could not be read or fails its check: the snapshot is loaded
+/// whole first, and nothing is written).
 /// Ownership: the caller owns `*out` (JSON text, NUL-terminated) and releases it with
 /// `lqft_bytes_free`.
 ///
@@ -67,8 +70,8 @@ pub unsafe extern "C" fn lqft_snapshot_export(
 /// `map` (with the current snapshot id): the bytes `lqft_map_save_bundle_with` writes to a
 /// path not ending in `.gz`.
 ///
-/// Errors: as `lqft_snapshot_export`; `LQFT_ERR_CORRUPT` when the map has no snapshot to
-/// export.
+/// Errors: as `lqft_snapshot_export`; `LQFT_ERR_CORRUPT` also when the map has no snapshot
+/// to export; `LQFT_ERR_INVALID_ARGUMENT` when the map is sharded.
 /// Ownership: as `lqft_snapshot_export`.
 ///
 /// # Safety
@@ -96,7 +99,8 @@ pub unsafe extern "C" fn lqft_map_export_bundle(
 ///
 /// Errors: as `lqft_map_load_snapshot_verified` (`LQFT_ERR_LIMIT` for a document over 1 GiB,
 /// or 1 GiB decompressed), except `LQFT_ERR_IO`, which only a key file or trust store given
-/// by path can cause. The map is unchanged on error.
+/// by path can cause; `LQFT_ERR_INVALID_ARGUMENT` when the map is sharded. The map is
+/// unchanged on error.
 /// Ownership: `data` is borrowed for the call; the caller owns `*out` and releases it with
 /// `lqft_snapshot_free`.
 ///
@@ -132,7 +136,8 @@ pub unsafe extern "C" fn lqft_map_import_snapshot(
 /// `(data, len)`, all or none, as `lqft_map_load_bundle_verified` does for a file of these
 /// bytes. Stores the registered ids in `*out_ids` unless it is `NULL`.
 ///
-/// Errors: as `lqft_map_import_snapshot`.
+/// Errors: as `lqft_map_import_snapshot` (`LQFT_ERR_INVALID_ARGUMENT` when the map is
+/// sharded, among others).
 /// Ownership: `data` is borrowed for the call; the caller releases `*out_ids` with
 /// `lqft_ids_free`.
 ///
