@@ -102,6 +102,12 @@ typedef struct lqft_batch lqft_batch;
  * The changes that turn one version into another, in key order. Owns what it needs: it stays
  * valid after the snapshots and map it came from are freed.
  *
+ * On versions of a store-backed map (`lqft_store_map`) the walk loads the nodes where the
+ * versions differ from disk as it reaches them. A step whose load fails returns
+ * `LQFT_ERR_IO` or `LQFT_ERR_CORRUPT` with the message, writes nothing and consumes nothing:
+ * the diff stays usable where it was, and the next step tries the load again (a passing I/O
+ * error may then succeed; corrupt data fails again).
+ *
  * Thread safety: use a diff from one thread at a time.
  */
 typedef struct lqft_diff lqft_diff;
@@ -109,6 +115,11 @@ typedef struct lqft_diff lqft_diff;
 /**
  * An ordered walk over one version, owning that version: it stays valid after the map or
  * snapshot it came from is freed, and later writes to the map do not affect it.
+ *
+ * On a store-backed map (`lqft_store_map`) the walk loads nodes from disk as it reaches them.
+ * A step whose load fails returns `LQFT_ERR_IO` or `LQFT_ERR_CORRUPT` with the message,
+ * writes nothing and consumes nothing: the iterator stays usable where it was, and the next
+ * step tries the load again (a passing I/O error may then succeed; corrupt data fails again).
  *
  * Thread safety: use an iterator from one thread at a time.
  */
@@ -942,8 +953,9 @@ lqft_status lqft_map_diff_live(const struct lqft_map *map,
  *
  * Returns `LQFT_OK`, or `LQFT_DONE` (nothing written) when there are no more.
  * Lifetime: the views in `*out` stay valid until the next `lqft_diff_next` or `lqft_diff_free`
- * on this diff.
- * Errors: `LQFT_ERR_NULL_ARGUMENT`.
+ * on this diff (a failed step leaves them valid).
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`; `LQFT_ERR_IO` or `LQFT_ERR_CORRUPT` when a node of a
+ * store-backed version fails to load (nothing written, nothing consumed: see `lqft_diff`).
  * Thread safety: one thread at a time per diff.
  *
  * # Safety
@@ -968,7 +980,10 @@ lqft_status lqft_diff_next(struct lqft_diff *diff, struct lqft_diff_entry *out);
  * the bytes it needs in `*out_len`. A difference that does not fit is not lost: the next step
  * returns it. Steps mix freely with `lqft_diff_next`.
  * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (`max_entries` 0),
- * `LQFT_ERR_BUFFER_TOO_SMALL`.
+ * `LQFT_ERR_BUFFER_TOO_SMALL`; `LQFT_ERR_IO` or `LQFT_ERR_CORRUPT` when a node of a
+ * store-backed version fails to load (nothing written, nothing consumed). A load that fails
+ * after some differences were copied ends the step early with `LQFT_OK` and those; the next
+ * step meets the failure.
  * Thread safety: one thread at a time per diff.
  *
  * # Safety
@@ -1032,8 +1047,14 @@ const char *lqft_last_policy_code(void);
  * link, pass its target). A file larger than readers accept (1 GiB, or 1 GiB decompressed
  * for `.gz`) is refused with `LQFT_ERR_LIMIT` rather than written unreadable.
  *
- * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (unusable key, or a
- * `valid_for_seconds` window ending after year 9999), `LQFT_ERR_IO`, `LQFT_ERR_LIMIT`.
+ * A snapshot of a store-backed map (`lqft_store_map`) is loaded whole from disk first, so a
+ * damaged or unreadable node fails the save before anything is written.
+ *
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (unusable key, a
+ * `valid_for_seconds` window ending after year 9999, or a sharded snapshot: snapshot files
+ * hold plain maps only), `LQFT_ERR_IO` (also a node of a store-backed snapshot that could
+ * not be read), `LQFT_ERR_CORRUPT` (a node of a store-backed snapshot that fails its check),
+ * `LQFT_ERR_LIMIT`.
  *
  * # Safety
  * `snapshot` is `NULL` or a live snapshot; `path` is `NULL` or NUL-terminated; `options` is
@@ -1047,7 +1068,9 @@ lqft_status lqft_snapshot_save(const struct lqft_snapshot *snapshot,
  * Writes every registered snapshot of `map` (with the current snapshot id) to `path` as one
  * `lqft-snapshot-bundle-v1` file, signed and with a validity window as `options` says.
  *
- * Files and errors: as `lqft_snapshot_save`.
+ * Files and errors: as `lqft_snapshot_save` (which loads each snapshot of a store-backed map
+ * whole first); `LQFT_ERR_INVALID_ARGUMENT` when the map is sharded (snapshot files hold
+ * plain maps only).
  *
  * # Safety
  * `map` is `NULL` or a live map; `path` is `NULL` or NUL-terminated; `options` is `NULL` or
@@ -1082,7 +1105,8 @@ lqft_status lqft_snapshot_save_with(const struct lqft_snapshot *snapshot,
  * `lqft_map_save_bundle` with its key and validity in `options`, as
  * `lqft_snapshot_save_with`.
  *
- * Files and errors: as `lqft_snapshot_save_with`.
+ * Files and errors: as `lqft_snapshot_save_with`; `LQFT_ERR_INVALID_ARGUMENT` when the map
+ * is sharded (snapshot files hold plain maps only).
  *
  * # Safety
  * `map` is `NULL` or a live map; `path` and `options` as for `lqft_snapshot_save_with`.
@@ -1109,9 +1133,10 @@ lqft_status lqft_map_save_bundle_with(const struct lqft_map *map,
  * than 64 levels) or a key file over 64 KiB is refused with `LQFT_ERR_LIMIT` before it is
  * read.
  *
- * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT`, `LQFT_ERR_IO`,
- * `LQFT_ERR_LIMIT`, `LQFT_ERR_CORRUPT`, `LQFT_ERR_POLICY`, `LQFT_ERR_DUPLICATE_SNAPSHOT` (its
- * id is already used in this map: load it with `LQFT_IDS_FRESH`), `LQFT_ERR_PENDING_CHANGES`.
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (also when the map is
+ * sharded: snapshot files hold plain maps only), `LQFT_ERR_IO`, `LQFT_ERR_LIMIT`,
+ * `LQFT_ERR_CORRUPT`, `LQFT_ERR_POLICY`, `LQFT_ERR_DUPLICATE_SNAPSHOT` (its id is already
+ * used in this map: load it with `LQFT_IDS_FRESH`), `LQFT_ERR_PENDING_CHANGES`.
  * The map is unchanged on error.
  * Ownership: the caller owns `*out` and releases it with `lqft_snapshot_free`.
  *
@@ -1131,8 +1156,8 @@ lqft_status lqft_map_load_snapshot(const struct lqft_map *map,
  * activation), among them `ids`: `LQFT_IDS_FRESH` registers the snapshot under a fresh id of
  * this map, for example to load a file whose id this map already uses.
  *
- * Errors: as `lqft_map_load_snapshot`; `LQFT_ERR_INVALID_ARGUMENT` when `options->size` is
- * not `sizeof(lqft_load_options)` or a choice is unknown.
+ * Errors: as `lqft_map_load_snapshot`; `LQFT_ERR_INVALID_ARGUMENT` when the map is sharded,
+ * `options->size` is not `sizeof(lqft_load_options)` or a choice is unknown.
  *
  * # Safety
  * As for `lqft_map_load_snapshot`; `options` is `NULL` or readable.
@@ -1150,7 +1175,7 @@ lqft_status lqft_map_load_snapshot_with(const struct lqft_map *map,
  * Stores the registered ids in `*out_ids` unless it is `NULL` (release with
  * `lqft_ids_free`). `lqft_map_load_bundle_with` can load under fresh ids instead.
  *
- * Errors: as `lqft_map_load_snapshot`.
+ * Errors: as `lqft_map_load_snapshot`; `LQFT_ERR_INVALID_ARGUMENT` when the map is sharded.
  *
  * # Safety
  * `map` is `NULL` or a live map; `path` is `NULL` or NUL-terminated; `verify` is `NULL` or
@@ -1168,7 +1193,8 @@ lqft_status lqft_map_load_bundle(const struct lqft_map *map,
  * activation). With `LQFT_IDS_FRESH` the snapshots get fresh ids of this map in file order,
  * and `*out_ids` lists them in that order.
  *
- * Errors: as `lqft_map_load_snapshot_with`.
+ * Errors: as `lqft_map_load_snapshot_with` (`LQFT_ERR_INVALID_ARGUMENT` when the map is
+ * sharded, among others).
  *
  * # Safety
  * As for `lqft_map_load_bundle`; `options` is `NULL` or readable.
@@ -1184,8 +1210,8 @@ lqft_status lqft_map_load_bundle_with(const struct lqft_map *map,
  * verification key as bytes (or a path), a trust store path, a freshness floor. `NULL`
  * verifies nothing (a signed file then loads unchecked, as in LQFT).
  *
- * Errors: as `lqft_map_load_snapshot_with`; `LQFT_ERR_INVALID_ARGUMENT` when
- * `verify->size` is not `sizeof(lqft_verification)` or the key is given both ways.
+ * Errors: as `lqft_map_load_snapshot_with`; `LQFT_ERR_INVALID_ARGUMENT` when the map is
+ * sharded, `verify->size` is not `sizeof(lqft_verification)` or the key is given both ways.
  * Ownership: the caller owns `*out` and releases it with `lqft_snapshot_free`.
  *
  * # Safety
@@ -1203,7 +1229,8 @@ lqft_status lqft_map_load_snapshot_verified(const struct lqft_map *map,
  * `lqft_map_load_bundle_with` whose requirements are an `lqft_verification`, as
  * `lqft_map_load_snapshot_verified`.
  *
- * Errors: as `lqft_map_load_snapshot_verified`.
+ * Errors: as `lqft_map_load_snapshot_verified` (`LQFT_ERR_INVALID_ARGUMENT` when the map is
+ * sharded, among others).
  * Ownership: the caller releases `*out_ids` with `lqft_ids_free`.
  *
  * # Safety
@@ -1426,8 +1453,10 @@ lqft_status lqft_snapshot_prefix(const struct lqft_snapshot *snapshot,
  * Returns `LQFT_OK`, or `LQFT_DONE` (nothing written) when the walk is over; it then keeps
  * returning `LQFT_DONE`.
  * Lifetime: the views in `*out` stay valid until the next `lqft_iter_next` /
- * `lqft_iter_next_back` or `lqft_iter_free` on this iterator; copy what you keep.
- * Errors: `LQFT_ERR_NULL_ARGUMENT`.
+ * `lqft_iter_next_back` or `lqft_iter_free` on this iterator; copy what you keep (a failed
+ * step leaves them valid).
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`; `LQFT_ERR_IO` or `LQFT_ERR_CORRUPT` when a node of a
+ * store-backed version fails to load (nothing written, nothing consumed: see `lqft_iter`).
  * Thread safety: one thread at a time per iterator.
  *
  * # Safety
@@ -1441,7 +1470,8 @@ lqft_status lqft_iter_next(struct lqft_iter *iter, struct lqft_entry *out);
  *
  * Returns `LQFT_OK`, or `LQFT_DONE` when no entry is left. Views live as for
  * `lqft_iter_next`.
- * Errors: `LQFT_ERR_NULL_ARGUMENT`.
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`; `LQFT_ERR_IO` or `LQFT_ERR_CORRUPT` when a node of a
+ * store-backed version fails to load (nothing written, nothing consumed: see `lqft_iter`).
  *
  * # Safety
  * `iter` is `NULL` or a live iterator no other thread is using; `out` is `NULL` or writable.
@@ -1463,7 +1493,10 @@ lqft_status lqft_iter_next_back(struct lqft_iter *iter, struct lqft_entry *out);
  * the bytes it needs in `*out_len`. An entry that does not fit is not lost: the next step
  * returns it. Steps mix freely with `lqft_iter_next` and the backward functions.
  * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (`max_entries` 0),
- * `LQFT_ERR_BUFFER_TOO_SMALL`.
+ * `LQFT_ERR_BUFFER_TOO_SMALL`; `LQFT_ERR_IO` or `LQFT_ERR_CORRUPT` when a node of a
+ * store-backed version fails to load (nothing written, nothing consumed: see `lqft_iter`). A
+ * load that fails after some entries were copied ends the step early with `LQFT_OK` and
+ * those entries; the next step meets the failure.
  * Thread safety: one thread at a time per iterator.
  *
  * # Safety
@@ -1673,7 +1706,10 @@ lqft_status lqft_map_pending_mutations(const struct lqft_map *map, uint64_t *out
  * the bytes `lqft_snapshot_save_with` writes to a path not ending in `.gz`.
  *
  * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (as
- * `lqft_snapshot_save_with`), `LQFT_ERR_LIMIT` (a document over the 1 GiB readers accept).
+ * `lqft_snapshot_save_with`, a sharded snapshot among others), `LQFT_ERR_LIMIT` (a document
+ * over the 1 GiB readers accept), `LQFT_ERR_IO` or `LQFT_ERR_CORRUPT` (a node of a
+ * store-backed snapshot that could not be read or fails its check: the snapshot is loaded
+ * whole first, and nothing is written).
  * Ownership: the caller owns `*out` (JSON text, NUL-terminated) and releases it with
  * `lqft_bytes_free`.
  *
@@ -1690,8 +1726,8 @@ lqft_status lqft_snapshot_export(const struct lqft_snapshot *snapshot,
  * `map` (with the current snapshot id): the bytes `lqft_map_save_bundle_with` writes to a
  * path not ending in `.gz`.
  *
- * Errors: as `lqft_snapshot_export`; `LQFT_ERR_CORRUPT` when the map has no snapshot to
- * export.
+ * Errors: as `lqft_snapshot_export`; `LQFT_ERR_CORRUPT` also when the map has no snapshot
+ * to export; `LQFT_ERR_INVALID_ARGUMENT` when the map is sharded.
  * Ownership: as `lqft_snapshot_export`.
  *
  * # Safety
@@ -1710,7 +1746,8 @@ lqft_status lqft_map_export_bundle(const struct lqft_map *map,
  *
  * Errors: as `lqft_map_load_snapshot_verified` (`LQFT_ERR_LIMIT` for a document over 1 GiB,
  * or 1 GiB decompressed), except `LQFT_ERR_IO`, which only a key file or trust store given
- * by path can cause. The map is unchanged on error.
+ * by path can cause; `LQFT_ERR_INVALID_ARGUMENT` when the map is sharded. The map is
+ * unchanged on error.
  * Ownership: `data` is borrowed for the call; the caller owns `*out` and releases it with
  * `lqft_snapshot_free`.
  *
@@ -1731,7 +1768,8 @@ lqft_status lqft_map_import_snapshot(const struct lqft_map *map,
  * `(data, len)`, all or none, as `lqft_map_load_bundle_verified` does for a file of these
  * bytes. Stores the registered ids in `*out_ids` unless it is `NULL`.
  *
- * Errors: as `lqft_map_import_snapshot`.
+ * Errors: as `lqft_map_import_snapshot` (`LQFT_ERR_INVALID_ARGUMENT` when the map is
+ * sharded, among others).
  * Ownership: `data` is borrowed for the call; the caller releases `*out_ids` with
  * `lqft_ids_free`.
  *
