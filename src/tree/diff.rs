@@ -724,7 +724,7 @@ impl TryOwnedDiff {
     /// again (a passing I/O error may succeed; corrupt data fails again).
     pub fn try_next(&mut self) -> crate::Result<Option<DiffEntry>> {
         match &mut self.walk {
-            OwnedWalk::Memory(walk) => walk.step().or_else(|never| match never {}),
+            OwnedWalk::Memory(walk) => Ok(walk.step().unwrap_or_else(|never| match never {})),
             OwnedWalk::Stored(walk) => walk.step(),
         }
     }
@@ -736,7 +736,7 @@ impl Iterator for TryOwnedDiff {
         match &mut self.walk {
             OwnedWalk::Memory(walk) => walk
                 .next()
-                .map(|entry| entry.or_else(|never| match never {})),
+                .map(|entry| Ok(entry.unwrap_or_else(|never| match never {}))),
             OwnedWalk::Stored(walk) => walk.next(),
         }
     }

@@ -217,10 +217,13 @@ impl<H: Hold> End<H> {
     }
 }
 
+/// Where an end stands: its stack and the subtree to walk first (see [`End`]).
+type Place<H> = (Vec<(H, usize)>, Option<H>);
+
 /// The path from `root` towards `key` for an end walking `forward` (or backward): the stack of
 /// branches with the slots still to visit, and a subtree to walk first. The first leaves it
 /// reaches may lie on the near side of `key` (a pair's, or `key`'s own): the end skips them.
-fn seek<H: Hold>(root: &H, key: &[u8], forward: bool) -> Result<(Vec<(H, usize)>, Option<H>)> {
+fn seek<H: Hold>(root: &H, key: &[u8], forward: bool) -> Result<Place<H>> {
     // The key of a leaf where `key` leaves the tree: following the key's digits, then the
     // first child. Every key there shares the prefix up to the split.
     let sample = {
@@ -398,13 +401,13 @@ impl DoubleEndedIterator for TryRange<'_> {
 /// for one built in memory (which never loads, so never fails).
 pub(crate) enum TryOwnedRange {
     Memory(OwnedRange),
-    Stored(Walk<Child>),
+    Stored(Box<Walk<Child>>),
 }
 
 impl TryOwnedRange {
     pub(crate) fn new(tree: &Tree, start: Bound<&[u8]>, end: Bound<&[u8]>) -> TryOwnedRange {
         if tree.stored {
-            TryOwnedRange::Stored(Walk::new(tree.root().cloned(), start, end))
+            TryOwnedRange::Stored(Box::new(Walk::new(tree.root().cloned(), start, end)))
         } else {
             TryOwnedRange::Memory(tree.owned_range(start, end))
         }
