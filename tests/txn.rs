@@ -289,3 +289,112 @@ fn transfers_keep_the_sum_for_every_reader_and_snapshot() {
     });
     assert_eq!(map.read_with(sum), TOTAL);
 }
+
+/// A transaction of many keys (past the few its set compares one by one, so that an index
+/// finds them) that deletes keys and puts them again, reads its own deletes and writes, and
+/// reads large values, commits exactly the last write to each key.
+#[test]
+fn a_transaction_of_many_keys_reads_its_own_deletes_and_writes_and_commits_the_last_of_each() {
+    let map = Map::new();
+    let key = |i: u32| format!("key {i}").into_bytes();
+    let large = |i: u32| vec![i as u8; lqft::Value::INLINE + 1 + i as usize];
+    for i in 0..200 {
+        map.put(&key(i), &large(i)).unwrap();
+    }
+    let mut model: BTreeMap<Vec<u8>, Vec<u8>> = (0..200).map(|i| (key(i), large(i))).collect();
+    let mut txn = map.begin();
+    for i in 0..300 {
+        let k = key(i);
+        // Read first for some keys, write first for others.
+        if i % 3 != 1 {
+            assert_eq!(txn.get(&k).map(<[u8]>::to_vec), model.get(&k).cloned());
+        }
+        match i % 4 {
+            0 => {
+                txn.delete(&k).unwrap();
+                assert_eq!(txn.get(&k), None);
+                model.remove(&k);
+            }
+            1 => {
+                txn.delete(&k).unwrap();
+                txn.put(&k, b"put again").unwrap();
+                model.insert(k.clone(), b"put again".to_vec());
+            }
+            2 => {
+                txn.put(&k, b"first").unwrap();
+                txn.put(&k, b"second").unwrap();
+                model.insert(k.clone(), b"second".to_vec());
+            }
+            _ => {}
+        }
+        assert_eq!(txn.get(&k).map(<[u8]>::to_vec), model.get(&k).cloned());
+    }
+    // Every key again, now that the set is past its first slots.
+    for i in 0..300 {
+        let k = key(i);
+        assert_eq!(txn.get(&k).map(<[u8]>::to_vec), model.get(&k).cloned());
+    }
+    assert_eq!(txn.writes(), 225);
+    assert_eq!(map.len(), 200, "nothing is written before commit");
+    txn.commit().unwrap();
+    let live: BTreeMap<Vec<u8>, Vec<u8>> = map
+        .iter()
+        .map(|e| (e.key().to_vec(), e.value().to_vec()))
+        .collect();
+    assert_eq!(live, model);
+}
+
+/// A transaction that read a large value (shared with the map, not copied) conflicts when it
+/// changes, and commits when a write elsewhere changed the map but not what it read.
+#[test]
+fn reads_of_large_values_are_checked_at_commit_like_small_ones() {
+    let map = Map::new();
+    let large = vec![7u8; lqft::Value::INLINE * 4];
+    map.put(b"large", &large).unwrap();
+    let mut txn = map.begin();
+    assert_eq!(txn.get(b"large"), Some(&large[..]));
+    map.put(b"elsewhere", b"x").unwrap();
+    txn.put(b"out", b"1").unwrap();
+    assert_eq!(txn.commit(), Ok(1));
+    let mut txn = map.begin();
+    assert_eq!(txn.get(b"large"), Some(&large[..]));
+    map.put(b"large", &large[1..]).unwrap();
+    txn.put(b"out", b"2").unwrap();
+    assert_eq!(txn.commit(), Err(Error::Conflict));
+    assert_eq!(map.get(b"out").as_deref(), Some(&b"1"[..]));
+}
+
+/// Transactions alive at once on one thread keep apart what they touched, however they
+/// finish (a set's buffers go to the next transaction the thread begins).
+#[test]
+fn transactions_alive_at_once_on_one_thread_keep_apart() {
+    let map = Map::new();
+    map.put(b"a", b"0").unwrap();
+    let mut outer = map.begin();
+    assert_eq!(outer.get(b"a"), Some(&b"0"[..]));
+    outer.put(b"outer", b"o").unwrap();
+    for round in 0..3u8 {
+        let mut inner = map.begin();
+        assert_eq!(inner.get(b"outer"), None);
+        inner.put(b"inner", &[round]).unwrap();
+        if round == 1 {
+            drop(inner);
+        } else {
+            inner.commit().unwrap();
+        }
+        assert_eq!(outer.writes(), 1);
+        assert_eq!(outer.get(b"a"), Some(&b"0"[..]));
+    }
+    assert_eq!(outer.get(b"outer"), Some(&b"o"[..]));
+    assert_eq!(outer.commit(), Ok(1));
+    assert_eq!(map.get(b"inner").as_deref(), Some(&[2u8][..]));
+    // A transaction too large for its buffers to be kept, then a small one.
+    let mut big = map.begin();
+    for i in 0..2_000u32 {
+        big.put(&i.to_be_bytes(), &[0u8; 64]).unwrap();
+    }
+    big.commit().unwrap();
+    let mut small = map.begin();
+    assert_eq!(small.get(b"a"), Some(&b"0"[..]));
+    assert_eq!(small.writes(), 0);
+}

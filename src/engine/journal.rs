@@ -40,7 +40,7 @@ pub enum Change<'a> {
     /// A batch's operations, in order, atomically.
     Batch(&'a Batch),
     /// A transaction's writes (`None`: delete), atomically.
-    Writes(&'a crate::engine::txn::Writes),
+    Writes(crate::engine::rw_set::Writes<'a>),
     /// A snapshot of the live state taken, registered and made current; then `pruned`
     /// removed from the registry by the retention policy.
     Snapshot {

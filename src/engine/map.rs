@@ -2,6 +2,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::{Bound, Deref};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -10,6 +11,7 @@ use parking_lot::{Mutex, MutexGuard};
 
 use crate::engine::batch::{Batch, Op};
 use crate::engine::journal::{Change, Journal, MapImage, Ticket};
+use crate::engine::rw_set::Observed;
 use crate::engine::snapshot::{MAX_SNAPSHOT_ID, MapId, Snapshot, SnapshotMeta};
 use crate::engine::touched::Touched;
 use crate::error::{Error, Result, check_entry, check_key};
@@ -357,6 +359,10 @@ pub struct Map {
     /// The live state. Replaced or edited only by a writer that holds `state`'s lock (lock
     /// order: `state`, then `live`).
     live: ShardedLock<Tree>,
+    /// The live state's version: advanced by every writer that takes the live state for
+    /// writing, under its write lock, so while it is unchanged so is the live state (what lets
+    /// a transaction's commit skip looking its reads up again).
+    version: AtomicU64,
     pub(super) state: Mutex<State>,
     pub(super) pins: Arc<Pins>,
     /// The id space of this map's snapshot ids.
@@ -383,6 +389,7 @@ impl Map {
     pub fn new() -> Map {
         Map {
             live: ShardedLock::new(Tree::new()),
+            version: AtomicU64::new(0),
             state: Mutex::new(State {
                 pending: 0,
                 current: None,
@@ -575,9 +582,43 @@ impl Map {
         self.live.read().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// The live state for a writer, who holds the writer lock already.
+    /// The live state for a writer, who holds the writer lock already; advances its version.
     fn live_mut(&self) -> ShardedLockWriteGuard<'_, Tree> {
-        self.live.write().unwrap_or_else(PoisonError::into_inner)
+        let live = self.live.write().unwrap_or_else(PoisonError::into_inner);
+        // Under the write lock, so no other writer races this read-modify-write; readers
+        // read the version under the read lock, which orders them after it.
+        let version = self.version.load(Ordering::Relaxed);
+        self.version
+            .store(version.wrapping_add(1), Ordering::Relaxed);
+        live
+    }
+
+    /// The live state's version, read by a writer who holds the writer lock (and so sees
+    /// every writer's advance before it): a read made at this version still holds.
+    pub(super) fn live_version(&self) -> u64 {
+        self.version.load(Ordering::Relaxed)
+    }
+
+    /// A transaction's read of `key` (see [`TxnTarget::read`](crate::engine::TxnTarget::read)):
+    /// hands what the live state holds to `keep` and returns the version it read, under one
+    /// read lock.
+    #[inline]
+    pub(super) fn read_versioned(&self, key: &[u8], keep: impl FnOnce(Observed<'_>)) -> u64 {
+        let live = self.live();
+        keep(observe(live.find(key)));
+        self.version.load(Ordering::Relaxed)
+    }
+
+    /// [`read_versioned`](Map::read_versioned) that reports a failed load of a stored node.
+    pub(super) fn try_read_versioned(
+        &self,
+        key: &[u8],
+        keep: impl FnOnce(Observed<'_>),
+    ) -> Result<u64> {
+        let live = self.live();
+        live.load_path(key)?;
+        keep(observe(live.find(key)));
+        Ok(self.version.load(Ordering::Relaxed))
     }
 
     /// Sets `key` to `value`. Setting a key to the value it holds is not a mutation.
@@ -693,7 +734,8 @@ impl Map {
         Ok(removed)
     }
 
-    /// Runs `write` as one atomic change if `check` accepts the live state, both under the
+    /// Runs `write` as one atomic change if `check` accepts this map's live state (it reads it
+    /// with [`live`](Map::live) and [`live_version`](Map::live_version)), both under the
     /// writer lock, then lets `tally` count it; readers see all of the change or none. Returns
     /// the number of writes that changed the live state, or `None` (nothing changed) when
     /// `check` refused. A refused check never blocks readers.
@@ -704,7 +746,7 @@ impl Map {
     pub(super) fn write_if<'c>(
         &self,
         load: impl FnOnce(&Tree) -> Result<()>,
-        check: impl FnOnce(&Tree) -> bool,
+        check: impl FnOnce(&Map) -> bool,
         change: impl FnOnce() -> Change<'c>,
         write: impl FnOnce(&mut Writer<'_>),
         tally: impl FnOnce(&mut Counters),
@@ -714,7 +756,7 @@ impl Map {
             if self.journal.is_some() {
                 load(&self.live())?;
             }
-            if !check(&self.live()) {
+            if !check(self) {
                 return Ok(None);
             }
             let ticket = self.journal(change, |_| Ok(()))?;
@@ -863,7 +905,7 @@ impl Map {
                 state.counters.batches += 1;
             }
             Change::Writes(writes) => {
-                for (key, value) in writes {
+                for (key, value) in writes.iter() {
                     live.load_path(key)?;
                     state.pending += u64::from(match value {
                         Some(value) => state.touched.put(live, key, value),
@@ -986,9 +1028,11 @@ impl Map {
     /// Lock order: every map's writer lock and live state, map by map in a fixed order.
     pub(super) fn lock_all(&self) -> Locked<'_> {
         let state = self.state.lock();
+        let version = self.live_version();
         Locked {
             state,
             live: self.live_mut(),
+            version,
         }
     }
 
@@ -1399,6 +1443,8 @@ fn fresh_ids(state: &State, snapshots: Vec<(SnapshotMeta, Tree)>) -> Vec<(Snapsh
 pub(super) struct Locked<'a> {
     pub(super) state: MutexGuard<'a, State>,
     live: ShardedLockWriteGuard<'a, Tree>,
+    /// The live state's version when these locks were taken (taking them advanced it).
+    version: u64,
 }
 
 impl Locked<'_> {
@@ -1423,6 +1469,11 @@ impl Locked<'_> {
         &self.live
     }
 
+    /// Whether a read made at `version` still holds: the live state is unchanged since.
+    pub(super) fn unchanged_since(&self, version: u64) -> bool {
+        self.version == version
+    }
+
     /// Makes the live state `target`'s and `target` current, counting `discarded` mutations
     /// as dropped.
     pub(super) fn make_current(&mut self, target: &Snapshot, discarded: u64) {
@@ -1438,6 +1489,16 @@ impl Locked<'_> {
     /// [`Map::clear`] under these locks.
     pub(super) fn clear(&mut self) -> u64 {
         clear(&mut self.state, &mut self.live)
+    }
+}
+
+/// What a transaction's read found.
+#[inline]
+fn observe<'a>(found: Option<Found<'a>>) -> Observed<'a> {
+    match found {
+        None => Observed::Absent,
+        Some(found) if found.value().len() <= Value::INLINE => Observed::Small(found.value()),
+        Some(found) => Observed::Large(Value::of(&found)),
     }
 }
 

@@ -4,6 +4,7 @@ mod batch;
 pub mod journal;
 mod map;
 mod merge;
+mod rw_set;
 mod sharded;
 mod sharded_version;
 mod snapshot;
@@ -17,7 +18,8 @@ pub use map::{
     RollbackPolicy, SnapshotIds, TryEntries, Value,
 };
 pub use merge::{Keyed, Merge, Merged, MergedDiff};
+pub use rw_set::{Observed, Read, Reads, Writes};
 pub use sharded::{ShardedMap, route_hash, shard_of};
 pub use sharded_version::{ShardedSnapshot, ShardedView};
 pub use snapshot::{MAX_SNAPSHOT_ID, Snapshot, SnapshotMeta};
-pub use txn::{Reads, Txn, TxnTarget, Writes};
+pub use txn::{Txn, TxnTarget};

@@ -54,9 +54,10 @@ use crate::engine::map::{
     now_ns, prune_plan_of,
 };
 use crate::engine::merge::{Merged, MergedDiff};
+use crate::engine::rw_set::{Observed, Reads, Writes};
 use crate::engine::sharded_version::{ShardedSnapshot, ShardedView, check_shards};
 use crate::engine::snapshot::{MapId, Snapshot, SnapshotMeta};
-use crate::engine::txn::{Reads, Txn, TxnTarget, Writes};
+use crate::engine::txn::{Txn, TxnTarget};
 use crate::error::{Error, Result};
 use crate::tree::Hash;
 
@@ -98,11 +99,12 @@ pub fn route_hash(key: &[u8]) -> u64 {
 }
 
 impl TxnTarget for ShardedMap {
-    fn read(&self, key: &[u8]) -> Option<Value> {
-        self.get(key)
+    #[inline]
+    fn read(&self, key: &[u8], keep: impl FnOnce(Observed<'_>)) -> u64 {
+        self.shards[shard_of(key, self.shards.len())].read_versioned(key, keep)
     }
 
-    fn commit_if(&self, reads: &Reads, writes: &Writes) -> Result<Option<u64>> {
+    fn commit_if(&self, reads: Reads<'_>, writes: Writes<'_>) -> Result<Option<u64>> {
         let n = self.shards.len();
         let mut involved: Vec<usize> = reads
             .keys()
@@ -116,8 +118,12 @@ impl TxnTarget for ShardedMap {
             .map(|&i| self.shards[i].lock_all())
             .collect();
         let lock_of = |key: &[u8]| involved.binary_search(&shard_of(key, n)).ok();
-        let holds = reads.iter().all(|(key, seen)| {
-            lock_of(key).is_some_and(|i| locked[i].live().get(key) == seen.as_deref())
+        // A read at its shard's version when locked still holds without a lookup.
+        let holds = reads.iter().all(|read| {
+            lock_of(read.key).is_some_and(|i| {
+                locked[i].unchanged_since(read.version)
+                    || locked[i].live().get(read.key) == read.seen
+            })
         });
         if !holds {
             return Ok(None);

@@ -15,45 +15,46 @@
 //! so no committed transaction acted on such a mix. Use [`Map::read_with`] or a snapshot for a
 //! consistent read that need not commit.
 
-use std::collections::BTreeMap;
 use std::ops::Deref;
 
 use crate::engine::journal::Change;
-use crate::engine::map::{Map, Value};
+use crate::engine::map::Map;
+#[cfg(doc)]
+use crate::engine::map::Value;
+use crate::engine::rw_set::{Observed, Reads, RwSet, Seen, Writes};
 use crate::error::{Error, Result, check_entry, check_key};
-
-/// Every key a transaction read from its map, with what it saw.
-pub type Reads = BTreeMap<Vec<u8>, Option<Value>>;
-/// The last write of a transaction to each key: `Some(value)` for a put, `None` for a delete.
-pub type Writes = BTreeMap<Vec<u8>, Option<Vec<u8>>>;
 
 /// What a transaction reads from and commits to: a [`Map`] or a
 /// [`ShardedMap`](crate::ShardedMap).
 pub trait TxnTarget {
-    /// The live value under `key`.
-    fn read(&self, key: &[u8]) -> Option<Value>;
+    /// Reads `key` from the live state, handing what it found to `keep`, and returns the
+    /// version of the live state it read (of the key's shard, for a sharded map): a number
+    /// that changes whenever a writer takes that live state for writing, so the read still
+    /// holds while it is unchanged.
+    fn read(&self, key: &[u8], keep: impl FnOnce(Observed<'_>)) -> u64;
     /// [`read`](TxnTarget::read) that reports a failed load of a stored node.
-    fn try_read(&self, key: &[u8]) -> Result<Option<Value>> {
-        Ok(self.read(key))
+    fn try_read(&self, key: &[u8], keep: impl FnOnce(Observed<'_>)) -> Result<u64> {
+        Ok(self.read(key, keep))
     }
     /// Atomically, under the writer locks of every key involved: if every key of `reads` still
     /// holds what was seen, applies `writes` and returns how many changed the live state;
     /// otherwise changes nothing and returns `None`. Fails (changing nothing) when a stored
     /// node fails to load or a journal refuses the writes, or (after the change) when the
     /// journal fails to make them durable.
-    fn commit_if(&self, reads: &Reads, writes: &Writes) -> Result<Option<u64>>;
+    fn commit_if(&self, reads: Reads<'_>, writes: Writes<'_>) -> Result<Option<u64>>;
 }
 
 impl TxnTarget for Map {
-    fn read(&self, key: &[u8]) -> Option<Value> {
-        self.get(key)
+    #[inline]
+    fn read(&self, key: &[u8], keep: impl FnOnce(Observed<'_>)) -> u64 {
+        self.read_versioned(key, keep)
     }
 
-    fn try_read(&self, key: &[u8]) -> Result<Option<Value>> {
-        self.try_get(key)
+    fn try_read(&self, key: &[u8], keep: impl FnOnce(Observed<'_>)) -> Result<u64> {
+        self.try_read_versioned(key, keep)
     }
 
-    fn commit_if(&self, reads: &Reads, writes: &Writes) -> Result<Option<u64>> {
+    fn commit_if(&self, reads: Reads<'_>, writes: Writes<'_>) -> Result<Option<u64>> {
         self.write_if(
             |live| {
                 reads
@@ -61,14 +62,19 @@ impl TxnTarget for Map {
                     .chain(writes.keys())
                     .try_for_each(|key| live.load_path(key))
             },
-            |live| {
-                reads
-                    .iter()
-                    .all(|(key, seen)| live.get(key) == seen.as_deref())
+            |map| {
+                // A read at the current version still holds without a lookup.
+                let version = map.live_version();
+                reads.all_at(version) || {
+                    let live = map.live();
+                    reads
+                        .iter()
+                        .all(|read| read.version == version || live.get(read.key) == read.seen)
+                }
             },
             || Change::Writes(writes),
             |writer| {
-                for (key, value) in writes {
+                for (key, value) in writes.iter() {
                     match value {
                         Some(value) => writer.put(key, value),
                         None => writer.delete(key),
@@ -88,14 +94,18 @@ impl TxnTarget for Map {
 ///
 /// | operation | cost |
 /// |---|---|
-/// | `get`, `contains_key` | O(d) the first time a key is read, O(log r) after |
-/// | `put`, `delete` | O(log w) (w: keys written) |
-/// | `commit` | O(r · d + w · d) under the writer lock (r: keys read) |
+/// | `get`, `contains_key` | O(d) the first time a key is read, O(1) after |
+/// | `put`, `delete` | O(1) |
+/// | `commit` | O(w · d) under the writer lock (w: keys written), plus O(r · d) (r: keys read) when another writer wrote to the map since the reads |
+///
+/// The cost of a touched key is a comparison with each key touched before while they are
+/// few, a hash past that. A transaction of a few keys with short values allocates nothing
+/// for its bookkeeping.
 pub struct Txn<M: Deref<Target: TxnTarget>> {
     map: M,
-    /// Every key read from the map (not from the transaction's own writes), with what was seen.
-    reads: Reads,
-    writes: Writes,
+    /// Every key touched: what was read from the map (not from the transaction's own writes)
+    /// and what is written.
+    set: RwSet,
 }
 
 impl Map {
@@ -120,7 +130,7 @@ impl Map {
         }
         let swapped = self.write_if(
             |live| live.load_path(key),
-            |live| live.get(key) == expected,
+            |map| map.live().get(key) == expected,
             || match new {
                 Some(value) => Change::Put { key, value },
                 None => Change::Delete { key },
@@ -143,8 +153,7 @@ impl<M: Deref<Target: TxnTarget>> Txn<M> {
     pub fn new(map: M) -> Txn<M> {
         Txn {
             map,
-            reads: BTreeMap::new(),
-            writes: BTreeMap::new(),
+            set: RwSet::new(),
         }
     }
 
@@ -156,26 +165,28 @@ impl<M: Deref<Target: TxnTarget>> Txn<M> {
     /// The value under `key` as this transaction sees it: its own last write to the key, else
     /// what it read from the map before, else the map's live value now (remembered for commit).
     pub fn get(&mut self, key: &[u8]) -> Option<&[u8]> {
-        if let Some(written) = self.writes.get(key) {
-            return written.as_deref();
+        if let Some(at) = self.set.find(key) {
+            return self.set.value(at);
         }
-        if !self.reads.contains_key(key) {
-            let seen = self.map.read(key);
-            self.reads.insert(key.to_vec(), seen);
-        }
-        self.reads[key].as_deref()
+        let mut seen = Seen::Absent;
+        let version = self
+            .map
+            .read(key, |observed| seen = self.set.keep(observed));
+        let at = self.set.record_read(key, seen, version);
+        self.set.value(at)
     }
 
     /// [`get`](Txn::get) that reports a failed load of a stored node (a store-backed map).
     pub fn try_get(&mut self, key: &[u8]) -> Result<Option<&[u8]>> {
-        if let Some(written) = self.writes.get(key) {
-            return Ok(written.as_deref());
+        if let Some(at) = self.set.find(key) {
+            return Ok(self.set.value(at));
         }
-        if !self.reads.contains_key(key) {
-            let seen = self.map.try_read(key)?;
-            self.reads.insert(key.to_vec(), seen);
-        }
-        Ok(self.reads[key].as_deref())
+        let mut seen = Seen::Absent;
+        let version = self
+            .map
+            .try_read(key, |observed| seen = self.set.keep(observed))?;
+        let at = self.set.record_read(key, seen, version);
+        Ok(self.set.value(at))
     }
 
     /// Whether `key` is present as this transaction sees it (a read, as [`get`](Txn::get)).
@@ -188,7 +199,7 @@ impl<M: Deref<Target: TxnTarget>> Txn<M> {
     /// Fails with [`Error::KeyTooLong`] or [`Error::ValueTooLong`], changing nothing.
     pub fn put(&mut self, key: &[u8], value: &[u8]) -> Result<()> {
         check_entry(key, value)?;
-        self.writes.insert(key.to_vec(), Some(value.to_vec()));
+        self.set.write(key, Some(value));
         Ok(())
     }
 
@@ -198,13 +209,13 @@ impl<M: Deref<Target: TxnTarget>> Txn<M> {
     /// Fails with [`Error::KeyTooLong`], changing nothing.
     pub fn delete(&mut self, key: &[u8]) -> Result<()> {
         check_key(key)?;
-        self.writes.insert(key.to_vec(), None);
+        self.set.write(key, None);
         Ok(())
     }
 
     /// Number of keys this transaction writes.
     pub fn writes(&self) -> usize {
-        self.writes.len()
+        self.set.writes().len()
     }
 
     /// Applies every write at once if every key read still holds the value the transaction saw;
@@ -214,18 +225,20 @@ impl<M: Deref<Target: TxnTarget>> Txn<M> {
     /// Fails with [`Error::Conflict`], changing nothing, when another writer changed a key this
     /// transaction read: read again in a new transaction and retry. A transaction with no
     /// reads never conflicts.
+    #[inline]
     pub fn commit(self) -> Result<u64> {
-        self.map
-            .commit_if(&self.reads, &self.writes)?
-            .ok_or(Error::Conflict)
+        match self.map.commit_if(self.set.reads(), self.set.writes())? {
+            Some(applied) => Ok(applied),
+            None => Err(Error::Conflict),
+        }
     }
 }
 
 impl<M: Deref<Target: TxnTarget>> std::fmt::Debug for Txn<M> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Txn")
-            .field("reads", &self.reads.len())
-            .field("writes", &self.writes.len())
+            .field("reads", &self.set.reads().len())
+            .field("writes", &self.set.writes().len())
             .finish_non_exhaustive()
     }
 }

@@ -27,8 +27,8 @@ pub(super) fn record_of(change: &Change<'_>) -> Result<LogRecord> {
             writes
                 .iter()
                 .map(|(key, value)| match value {
-                    Some(value) => LogOp::Put(key.clone(), value.clone()),
-                    None => LogOp::Delete(key.clone()),
+                    Some(value) => LogOp::Put(key.into(), value.into()),
+                    None => LogOp::Delete(key.into()),
                 })
                 .collect(),
         ),
