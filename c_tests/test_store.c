@@ -385,7 +385,7 @@ static void test_damaged_node_is_an_error_status(const char *dir) {
     lqft_store_close(store);
 }
 
-/* Walks, diffs and saves that reach a damaged node fail with LQFT_ERR_CORRUPT, never a
+/* Walks, diffs, saves and stats that reach a damaged node fail with LQFT_ERR_CORRUPT, never a
  * panic, and write nothing; a walk that failed stays where it was, so trying again fails
  * again. Runs on the store `test_damaged_node_is_an_error_status` damaged (whose current
  * snapshot holds the damaged node). */
@@ -456,6 +456,8 @@ static void test_damaged_node_fails_walks_diffs_and_saves(const char *dir, const
     CHECK_STATUS(lqft_snapshot_export(snap, NULL, &document), LQFT_ERR_CORRUPT);
     CHECK(document.ptr == NULL);
     CHECK_STATUS(lqft_map_export_bundle(map, NULL, &document), LQFT_ERR_CORRUPT);
+    CHECK(document.ptr == NULL);
+    CHECK_STATUS(lqft_map_stats_json(map, &document), LQFT_ERR_CORRUPT);
     CHECK(document.ptr == NULL);
 
     lqft_snapshot_free(snap);

@@ -2103,7 +2103,8 @@ lqft_status lqft_map_set_retention(const struct lqft_map *map,
  * and retained snapshots.
  *
  * Ownership: the caller owns `*out` and releases it with `lqft_bytes_free`.
- * Errors: `LQFT_ERR_NULL_ARGUMENT`.
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`; `LQFT_ERR_IO` or `LQFT_ERR_CORRUPT` when a node of a
+ * store-backed map fails to load (the count loads every node first; nothing written).
  *
  * # Safety
  * `map` is `NULL` or a live map; `out` is `NULL` or writable.
@@ -2184,11 +2185,10 @@ void lqft_store_close(struct lqft_store *store);
  * iterators, diffs and views made from it work as on any map. Every call gives a new handle
  * on the same map.
  *
- * Reads may load nodes from the store's files: a get, contains, snapshot read, view read or
- * transaction read whose load fails returns `LQFT_ERR_IO` or `LQFT_ERR_CORRUPT`. Iterators,
- * diffs and file saves do not have fallible walks yet: a failed load there is reported as
- * `LQFT_ERR_PANIC` (caught at the boundary, never a crash). Writes to a
- * read-only store fail with `LQFT_ERR_INVALID_ARGUMENT`, writes after a failed write, sync or
+ * Reads may load nodes from the store's files: a get, contains, snapshot read, view read,
+ * transaction read, iterator or diff step, file save or export whose load fails returns
+ * `LQFT_ERR_IO` or `LQFT_ERR_CORRUPT` and writes nothing (an iterator or diff stays usable:
+ * see `lqft_iter`). Writes to a read-only store fail with `LQFT_ERR_INVALID_ARGUMENT`, writes after a failed write, sync or
  * rename with `LQFT_ERR_POISONED`, writes after `lqft_store_close` with
  * `LQFT_ERR_INVALID_ARGUMENT`; a read-only store's map moves forward on
  * `lqft_store_refresh`.
@@ -2201,7 +2201,8 @@ void lqft_store_close(struct lqft_store *store);
  * # Safety
  * `store` is `NULL` or a live store; `out` is `NULL` or writable.
  */
-lqft_status lqft_store_map(const struct lqft_store *store, struct lqft_map **out);
+lqft_status lqft_store_map(const struct lqft_store *store,
+                           struct lqft_map **out);
 
 /**
  * Makes every write acknowledged so far durable (one `fdatasync` of the WAL when something is

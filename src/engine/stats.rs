@@ -81,7 +81,7 @@ impl Map {
         let (image, ()) = self.image_with(|| ());
         let versions = std::iter::once(&image.live).chain(image.snapshots.iter().map(|(_, t)| t));
         for tree in versions {
-            tree.try_iter().try_for_each(|entry| entry.map(drop))?;
+            tree.load_all()?;
         }
         Ok(self.stats())
     }

@@ -5,7 +5,7 @@ use super::bytes::{lqft_bytes, lqft_ids};
 use super::error::Fail;
 use super::guard::{Outcome, call, call_value};
 use super::map::{Kind, either, lqft_map};
-use super::read;
+use super::read::{self, Version};
 use super::status::*;
 use crate::{RollbackPolicy, ShardedSnapshot, Snapshot};
 
@@ -212,14 +212,11 @@ pub unsafe extern "C" fn lqft_snapshot_get_view(
         };
         // The value lives in a leaf the snapshot's tree holds; the handle owns that tree, so the
         // bytes stay put until the handle is freed.
-        let found = match &snapshot.kind {
-            Kind::Plain(snapshot) => snapshot.tree().try_get(key)?,
-            Kind::Sharded(snapshot) => snapshot.get(key),
-        };
+        let found = snapshot.read_value(key, |value| (value.as_ptr(), value.len()))?;
         Ok(match found {
-            Some(value) => {
-                out_value.write(value.as_ptr());
-                out_len.write(value.len());
+            Some((value, len)) => {
+                out_value.write(value);
+                out_len.write(len);
                 LQFT_OK
             }
             None => LQFT_NOT_FOUND,

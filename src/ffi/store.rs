@@ -309,11 +309,10 @@ pub unsafe extern "C" fn lqft_store_close(store: *mut lqft_store) {
 /// iterators, diffs and views made from it work as on any map. Every call gives a new handle
 /// on the same map.
 ///
-/// Reads may load nodes from the store's files: a get, contains, snapshot read, view read or
-/// transaction read whose load fails returns `LQFT_ERR_IO` or `LQFT_ERR_CORRUPT`. Iterators,
-/// diffs and file saves do not have fallible walks yet: a failed load there is reported as
-/// `LQFT_ERR_PANIC` (caught at the boundary, never a crash). Writes to a
-/// read-only store fail with `LQFT_ERR_INVALID_ARGUMENT`, writes after a failed write, sync or
+/// Reads may load nodes from the store's files: a get, contains, snapshot read, view read,
+/// transaction read, iterator or diff step, file save or export whose load fails returns
+/// `LQFT_ERR_IO` or `LQFT_ERR_CORRUPT` and writes nothing (an iterator or diff stays usable:
+/// see `lqft_iter`). Writes to a read-only store fail with `LQFT_ERR_INVALID_ARGUMENT`, writes after a failed write, sync or
 /// rename with `LQFT_ERR_POISONED`, writes after `lqft_store_close` with
 /// `LQFT_ERR_INVALID_ARGUMENT`; a read-only store's map moves forward on
 /// `lqft_store_refresh`.
