@@ -424,6 +424,36 @@ static void test_the_whole_api_serves_a_sharded_map(void) {
     CHECK(last_error_has("plain"));
     CHECK_STATUS(lqft_map_save_bundle(m, "/nonexistent/never-written", NULL),
                  LQFT_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(lqft_map_save_bundle_with(m, "/nonexistent/never-written", NULL),
+                 LQFT_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(lqft_snapshot_save_with(first_snap, "/nonexistent/never-written", NULL),
+                 LQFT_ERR_INVALID_ARGUMENT);
+    lqft_bytes document = {0};
+    CHECK_STATUS(lqft_snapshot_export(first_snap, NULL, &document), LQFT_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(lqft_map_export_bundle(m, NULL, &document), LQFT_ERR_INVALID_ARGUMENT);
+    CHECK(document.ptr == NULL);
+    /* Every load refuses the sharded map before it reads anything. */
+    const char *nowhere = "/nonexistent/never-read";
+    const uint8_t *doc = (const uint8_t *)"{}";
+    lqft_snapshot *loaded = NULL;
+    lqft_ids ids = {0};
+    CHECK_STATUS(lqft_map_load_snapshot(m, nowhere, NULL, false, LQFT_ROLLBACK_FAIL, &loaded),
+                 LQFT_ERR_INVALID_ARGUMENT);
+    CHECK(last_error_has("plain"));
+    CHECK_STATUS(lqft_map_load_snapshot_with(m, nowhere, NULL, NULL, &loaded),
+                 LQFT_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(lqft_map_load_snapshot_verified(m, nowhere, NULL, NULL, &loaded),
+                 LQFT_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(lqft_map_load_bundle(m, nowhere, NULL, false, LQFT_ROLLBACK_FAIL, &ids),
+                 LQFT_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(lqft_map_load_bundle_with(m, nowhere, NULL, NULL, &ids),
+                 LQFT_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(lqft_map_load_bundle_verified(m, nowhere, NULL, NULL, &ids),
+                 LQFT_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(lqft_map_import_snapshot(m, doc, 2, NULL, NULL, &loaded),
+                 LQFT_ERR_INVALID_ARGUMENT);
+    CHECK_STATUS(lqft_map_import_bundle(m, doc, 2, NULL, NULL, &ids), LQFT_ERR_INVALID_ARGUMENT);
+    CHECK(loaded == NULL && ids.ptr == NULL);
     lqft_map *other = sharded(4);
     CHECK_STATUS(lqft_map_rollback(other, first_snap, LQFT_ROLLBACK_DISCARD, NULL),
                  LQFT_ERR_INVALID_ARGUMENT);
