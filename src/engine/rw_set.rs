@@ -22,10 +22,12 @@ use crate::engine::map::Value;
 /// Slots from which a hash index finds keys; below it, comparing keys one by one is cheaper
 /// than hashing the key.
 pub(crate) const INDEX_FROM: usize = 16;
-/// The largest byte buffer a thread keeps for its next transaction.
-const SPARE_BYTES: usize = 64 * 1024;
+/// The largest byte buffer a thread keeps for its next transaction. With [`SPARE_SLOTS`], a
+/// thread keeps at most ~36 KiB, and only as much as its largest transaction below the caps
+/// needed.
+const SPARE_BYTES: usize = 16 * 1024;
 /// The most slots a thread keeps for its next transaction.
-const SPARE_SLOTS: usize = 1024;
+const SPARE_SLOTS: usize = 256;
 
 thread_local! {
     /// The buffers of this thread's last finished set, empty, for its next one.
