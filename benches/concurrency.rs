@@ -7,7 +7,9 @@
 //! which route to every shard) beside `dashmap`'s inserts of the same shares and beside
 //! `ShardedMap(16), own shards` (each writer puts only keys of shards no other writer touches:
 //! what sharding gives when no cache line of a shard moves between cores), and a snapshot of
-//! all 16 shards after each put against `Map`'s.
+//! all 16 shards after each put against `Map`'s. `lqft::Map, one per thread` reads a map of
+//! each thread's own: nothing shared, so its scaling is the machine's own at that moment (on a
+//! VM whose two vCPUs may share a physical core, well under 2 for work that stays in cache).
 //!
 //! `cargo bench --bench concurrency` runs N = 1M keys with 5 interleaved repetitions at 1 and 2
 //! threads; `-- --threads 8` picks the larger thread count (for bigger machines); `-- --n 100000`
@@ -142,9 +144,9 @@ impl Reader for Dash {
 
 /// Wall-clock nanoseconds per operation of `threads` threads that each look up `ops` keys of
 /// `order` (indices into `keys`), starting at different offsets, all released at once: from the
-/// first thread's start to the last thread's end.
+/// first thread's start to the last thread's end. Thread `t` reads `maps[t % maps.len()]`.
 fn read_run<R: Reader>(
-    map: &R,
+    maps: &[&R],
     keys: &[Vec<u8>],
     order: &[u32],
     ops: usize,
@@ -154,7 +156,7 @@ fn read_run<R: Reader>(
     let spans: Vec<(Instant, Instant)> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|t| {
-                let barrier = &barrier;
+                let (barrier, map) = (&barrier, maps[t % maps.len()]);
                 scope.spawn(move || {
                     let offset = t * order.len() / threads;
                     barrier.wait();
@@ -217,8 +219,29 @@ fn reads<R: Reader>(
     let map = R::build(keys);
     for (set, order) in [("hot keys", hot), ("random keys", random)] {
         for t in [1, threads] {
-            let ns = read_run(&map, keys, order, ops, t);
+            let ns = read_run(&[&map], keys, order, ops, t);
             r.add(&format!("get, {set}, {t} thread(s)"), R::NAME, ns);
+        }
+    }
+}
+
+/// One repetition of the read workloads with a `Map` of its own for each thread: nothing is
+/// shared, so the scaling is the machine's own for this work at that moment (the ceiling of
+/// every shared contender's).
+fn private_reads(
+    keys: &[Vec<u8>],
+    hot: &[u32],
+    random: &[u32],
+    ops: usize,
+    threads: usize,
+    r: &mut Results,
+) {
+    let maps: Vec<Map> = (0..threads).map(|_| Map::build(keys)).collect();
+    let maps: Vec<&Map> = maps.iter().collect();
+    for (set, order) in [("hot keys", hot), ("random keys", random)] {
+        for t in [1, threads] {
+            let ns = read_run(&maps[..t], keys, order, ops, t);
+            r.add(&format!("get, {set}, {t} thread(s)"), PRIVATE, ns);
         }
     }
 }
@@ -383,6 +406,9 @@ fn put_snapshots(
     (both, snapshots.as_nanos() as f64 / rounds as f64)
 }
 
+/// The contender whose threads each read a `Map` of their own.
+const PRIVATE: &str = "lqft::Map, one per thread";
+
 /// The contender of writers that each put only keys of shards no other writer puts to.
 const OWN_SHARDS: &str = "ShardedMap(16), own shards";
 
@@ -436,6 +462,7 @@ fn main() {
         reads::<Locked>(&keys, &hot, &random, ops, threads, &mut r);
         reads::<Dash>(&keys, &hot, &random, ops, threads, &mut r);
         reads::<ShardedMap>(&keys, &hot, &random, ops, threads, &mut r);
+        private_reads(&keys, &hot, &random, ops, threads, &mut r);
         writes(&keys, threads, &mut r);
         puts(&keys, &mut r);
         updates(&keys, &random, &mut r);
@@ -468,6 +495,7 @@ fn report(n: usize, reps: usize, threads: usize, r: &Results) {
             "RwLock<HashMap>",
             "dashmap",
             "ShardedMap(16)",
+            PRIVATE,
         ] {
             let one = r.median(&format!("get, {set}, 1 thread(s)"), who);
             let many = r.median(&format!("get, {set}, {threads} thread(s)"), who);
