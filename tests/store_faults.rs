@@ -174,3 +174,44 @@ fn flipped_bytes_in_manifests_and_packs_are_reported_never_read_as_data() {
     eprintln!("{reported} flips reported, {harmless} in bytes no read depends on");
     assert!(reported > harmless);
 }
+
+/// Puts 0..`puts` (no checkpoint), then closes the store with call `fail` of the close (counted
+/// from its first) failing as given; returns the file system and the calls the close made.
+fn put_and_close(puts: u64, fail: Option<(u64, i32, bool)>) -> (SimFs, u64) {
+    let fs = SimFs::new();
+    let store = Store::open_with(Arc::new(fs.clone()), options()).unwrap();
+    for i in 0..puts {
+        store.put(&i.to_be_bytes(), &value(i)).unwrap();
+    }
+    let before = fs.calls();
+    if let Some((call, errno, persistent)) = fail {
+        fs.fail_call(before + call, errno, persistent);
+    }
+    let closed = store.close();
+    drop(store);
+    if fail.is_none() {
+        closed.unwrap();
+    }
+    let calls = fs.calls() - before;
+    (fs, calls)
+}
+
+#[test]
+fn a_close_whose_checkpoint_fails_at_any_call_loses_no_acknowledged_write() {
+    const PUTS: u64 = 12;
+    let (_, calls) = put_and_close(PUTS, None);
+    assert!(calls >= 8, "the close made only {calls} calls");
+    let mut checked = 0;
+    for call in 1..=calls {
+        for (errno, persistent) in [(libc::EIO, false), (libc::ENOSPC, true)] {
+            let (fs, _) = put_and_close(PUTS, Some((call, errno, persistent)));
+            fs.clear_faults();
+            let what = format!("close call {call} errno {errno}");
+            for (how, image) in images(&fs, call) {
+                check_recovers(image, PUTS, &format!("{what}, {how}"));
+                checked += 1;
+            }
+        }
+    }
+    eprintln!("{calls} calls of a close, each failed; {checked} images recovered");
+}

@@ -99,6 +99,11 @@ pub trait Journal: Send + Sync {
 
     /// The journal's counters for [`Map::stats`](crate::Map::stats) (under `"store"`).
     fn stats(&self) -> serde_json::Value;
+
+    /// Called once as `map`, the map this journal records, is dropped (its last handle gone),
+    /// with the map still whole: a store checkpoints there, so the next open has no log to
+    /// replay. Must not panic; a failure loses nothing the journal recorded.
+    fn map_dropped(&self, map: &crate::Map);
 }
 
 /// A map's whole state as a journal persists it: what [`Map::image`](crate::Map::image) takes

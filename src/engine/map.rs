@@ -372,6 +372,14 @@ pub struct Map {
     journal: Option<Arc<dyn Journal>>,
 }
 
+impl Drop for Map {
+    fn drop(&mut self) {
+        if let Some(journal) = &self.journal {
+            journal.map_dropped(self);
+        }
+    }
+}
+
 impl Default for Map {
     fn default() -> Map {
         Map::new()

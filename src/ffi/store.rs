@@ -294,7 +294,8 @@ pub unsafe extern "C" fn lqft_store_close(store: *mut lqft_store) {
     call_value((), || {
         // SAFETY: the caller passes NULL or a live store no one else is using.
         if let Ok(open) = unsafe { open_store(store) } {
-            open.store.close();
+            // A failed checkpoint loses nothing: the WAL stays and the next open replays it.
+            let _ = open.store.close();
         }
         // SAFETY: as above; the store is not used again.
         unsafe { free_handle(store) }

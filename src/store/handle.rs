@@ -259,6 +259,11 @@ impl Journal for StoreJournal {
         Ok(())
     }
 
+    fn map_dropped(&self, map: &Map) {
+        // A failure leaves the WAL as it is: the next open replays it.
+        let _ = self.core.checkpoint_at_close(map);
+    }
+
     fn stats(&self) -> serde_json::Value {
         let mut stats = super::stats::counters_json(&self.core.counters());
         stats["read_only"] = self.core.log.is_none().into();
@@ -465,7 +470,9 @@ impl Store {
 
     /// Writes a checkpoint now (in the calling thread): the nodes of the live state and of
     /// every registered snapshot that no pack holds yet into a new pack, a new manifest
-    /// listing them, and the WAL before it retired.
+    /// listing them, and the WAL before it retired. When nothing was logged since the last
+    /// manifest, no pack or manifest is written. When nothing was logged while it ran, the WAL
+    /// moves to a fresh segment and every older segment is retired.
     pub fn checkpoint(&self) -> Result<()> {
         if self.core.log.is_none() {
             return Err(Error::InvalidArgument(
@@ -483,11 +490,19 @@ impl Store {
     /// acknowledged with ([`sync`](Store::sync) first makes them all durable). The writer lock
     /// is held until the last handle on the map is dropped too, so a write that raced with
     /// `close` still lands in a WAL no other writer touches.
-    pub fn close(&self) {
+    ///
+    /// A writer then checkpoints when the WAL holds changes no manifest covers, and moves the
+    /// WAL to a fresh segment, retiring the old ones: the next open attaches the manifest's
+    /// versions and has no log to replay. Dropping the last handle on the store (the `Store`
+    /// and every [`map`](Store::map) handle) does the same. An error here (a failed checkpoint
+    /// poisons the writer) loses nothing: the WAL keeps every write and the next open replays
+    /// it.
+    pub fn close(&self) -> Result<()> {
         self.core.closed.store(true, Ordering::Release);
         if let Some(handle) = self.core.background.lock().take() {
             let _ = handle.join();
         }
+        self.core.checkpoint_at_close(&self.map)
     }
 
     /// For a read-only opener: moves to the newest committed state (newest manifest and WAL).
@@ -596,6 +611,14 @@ impl Core {
         }
     }
 
+    /// The checkpoint of a clean close ([`Store::close`], the map's last handle dropped).
+    fn checkpoint_at_close(&self, map: &Map) -> Result<()> {
+        match self.log {
+            Some(_) => self.checkpoint(map),
+            None => Ok(()),
+        }
+    }
+
     fn checkpoint(&self, map: &Map) -> Result<()> {
         let _one = self.checkpoint_lock.lock();
         let log = self.log.as_ref().expect("writers have a log");
@@ -608,23 +631,30 @@ impl Core {
         // log's next sequence number agree.
         let (image, wal_start) = map.image_with(|| log.next_seq());
         let base = self.manifest.lock().clone();
-        if wal_start == base.wal_start {
-            // Nothing was logged since the manifest: it holds this state.
-            return Ok(());
-        }
-        // The checkpoint's records must be durable before a manifest can point past them.
-        log.sync()?;
-        match self.write_checkpoint(&image, wal_start, base) {
-            Ok(manifest) => {
-                *self.manifest.lock() = manifest;
-                self.checkpoints.fetch_add(1, Ordering::Relaxed);
-                log.retire(wal_start)
-            }
-            Err(error) => {
-                *self.poisoned.lock() = Some(error.clone());
-                Err(error)
+        // When nothing was logged since the manifest, it holds this state already.
+        if wal_start != base.wal_start {
+            // The checkpoint's records must be durable before a manifest can point past them.
+            log.sync()?;
+            match self.write_checkpoint(&image, wal_start, base) {
+                Ok(manifest) => {
+                    *self.manifest.lock() = manifest;
+                    self.checkpoints.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(error) => {
+                    *self.poisoned.lock() = Some(error.clone());
+                    return Err(error);
+                }
             }
         }
+        // The manifest covers every record before `wal_start`. When nothing was logged after
+        // it, the WAL moves to a fresh segment, so that retiring removes every older one: an
+        // idle store (one closing, say) keeps a WAL of one segment header, and the next open
+        // replays nothing. A record logged meanwhile keeps its segment (it is not before
+        // `wal_start`).
+        if log.next_seq() == wal_start {
+            log.roll()?;
+        }
+        log.retire(wal_start)
     }
 
     fn write_checkpoint(

@@ -506,6 +506,30 @@ impl Log {
         if inner.appender.written() < self.options.segment_bytes || inner.syncing {
             return Ok(());
         }
+        self.start_next_segment(inner)
+    }
+
+    /// Moves appending to a new segment when the current one holds records, so that
+    /// [`retire`](Log::retire) can remove every segment before the next record: a store that
+    /// closes after its checkpoint leaves a WAL of one segment header, which is all the next
+    /// open reads. Waits for a group leader's sync in flight. A failure poisons the log, as a
+    /// rollover's does.
+    pub fn roll(&self) -> Result<()> {
+        let mut inner = self.inner.lock();
+        while inner.syncing {
+            self.synced_changed.wait(&mut inner);
+        }
+        if let Some(cause) = &inner.poisoned {
+            return Err(poisoned(cause));
+        }
+        if inner.segment_first == inner.appender.next_seq() {
+            return Ok(());
+        }
+        self.start_next_segment(&mut inner)
+    }
+
+    /// Writes and syncs what is buffered, then starts the segment of the next record.
+    fn start_next_segment(&self, inner: &mut Inner) -> Result<()> {
         self.write(inner)?;
         if inner.synced < inner.written {
             self.sync_locked(inner)?;
