@@ -11,7 +11,7 @@ use lqft::store::record::{ImportedSnapshot, LogOp, LogRecord, SnapshotMarker};
 use lqft::store::sim::SimFs;
 use lqft::store::wal::{RecordHeader, SegmentHeader, WAL_VERSION, decode_segment, encode_record};
 use lqft::store::{FileSystem, OpenMode};
-use lqft::tree::NODE_FORMAT_VERSION;
+use lqft::tree::STORED_NODE_FORMAT_VERSION;
 
 const SALT: u64 = 0x0123_4567_89ab_cdef;
 
@@ -111,7 +111,7 @@ fn manifest(info: PackInfo) -> Manifest {
     Manifest {
         number: 3,
         writer_epoch: 1,
-        node_format: u32::from(NODE_FORMAT_VERSION),
+        node_format: STORED_NODE_FORMAT_VERSION,
         wal_format: WAL_VERSION,
         pack_format: PACK_VERSION,
         wal_start: 7,

@@ -18,7 +18,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::engine::journal::{Change, Journal, MapImage, Ticket};
 use crate::error::{Error, Result};
-use crate::tree::{Hash, Location, NODE_FORMAT_VERSION, NodeSource, Tree};
+use crate::tree::{Hash, Location, STORED_NODE_FORMAT_VERSION, NodeSource, Tree};
 use crate::{Map, SnapshotMeta};
 
 use super::changes::{record_of, replay};
@@ -790,7 +790,7 @@ fn empty_manifest() -> Manifest {
     Manifest {
         number: 0,
         writer_epoch: 0,
-        node_format: u32::from(NODE_FORMAT_VERSION),
+        node_format: STORED_NODE_FORMAT_VERSION,
         wal_format: WAL_VERSION,
         pack_format: PACK_VERSION,
         wal_start: 1,
@@ -824,7 +824,7 @@ fn newest_manifest(fs: &dyn FileSystem) -> Result<Option<Manifest>> {
             manifest.number
         )));
     }
-    if manifest.node_format != u32::from(NODE_FORMAT_VERSION)
+    if manifest.node_format != STORED_NODE_FORMAT_VERSION
         || manifest.wal_format != WAL_VERSION
         || manifest.pack_format != PACK_VERSION
     {

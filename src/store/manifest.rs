@@ -7,9 +7,11 @@
 //! a 16-byte header (magic, version, body length), the body, and the blake3 of both.
 
 use crate::error::{Error, Result};
-use crate::tree::{Hash, NODE_FORMAT_VERSION};
+use crate::tree::{Hash, STORED_NODE_FORMAT_VERSION};
 
-use super::pack::{MAX_PACK_BYTES, PACK_FOOTER_LEN, PACK_HEADER_LEN, PACK_VERSION, PackInfo};
+use super::pack::{
+    MAX_PACK_BYTES, PACK_FOOTER_LEN, PACK_HEADER_LEN, PACK_TABLE_ENTRY, PACK_VERSION, PackInfo,
+};
 use super::wal::WAL_VERSION;
 
 /// The first 8 bytes of every manifest.
@@ -299,13 +301,13 @@ impl Manifest {
         let wal_format = r.u32()?;
         let pack_format = r.u32()?;
         let wal_start = r.u64()?;
-        if node_format != u32::from(NODE_FORMAT_VERSION)
+        if node_format != STORED_NODE_FORMAT_VERSION
             || wal_format != WAL_VERSION
             || pack_format != PACK_VERSION
         {
             return Err(Error::Corrupt(format!(
                 "manifest names node format {node_format}, WAL format {wal_format} and pack \
-                 format {pack_format}; this build reads {NODE_FORMAT_VERSION}, {WAL_VERSION} \
+                 format {pack_format}; this build reads {STORED_NODE_FORMAT_VERSION}, {WAL_VERSION} \
                  and {PACK_VERSION} (upgrade liblqft to open this store)"
             )));
         }
@@ -324,12 +326,14 @@ impl Manifest {
                 records: r.u32()?,
                 hash: r.take(32)?.try_into().expect("32"),
             };
-            // A pack holds a header, at least one 8-byte frame (frames end by MAX_PACK_BYTES),
-            // a table entry per record and a footer.
+            // A pack holds a header, records of at least one byte each (ending by
+            // MAX_PACK_BYTES), a table entry per record and a footer.
+            let records = u64::from(pack.records);
             let table_end = pack.size.checked_sub(PACK_FOOTER_LEN as u64);
-            let frames = table_end.and_then(|end| end.checked_sub(4 * u64::from(pack.records)));
+            let table = PACK_TABLE_ENTRY as u64 * records;
+            let ends = table_end.and_then(|end| end.checked_sub(table));
             if pack.records == 0
-                || frames.is_none_or(|f| f < PACK_HEADER_LEN as u64 + 8 || f > MAX_PACK_BYTES)
+                || ends.is_none_or(|e| e < PACK_HEADER_LEN as u64 + records || e > MAX_PACK_BYTES)
             {
                 return Err(Error::Corrupt(format!(
                     "manifest lists pack {} as {} bytes holding {} records",
@@ -426,7 +430,7 @@ mod tests {
         Manifest {
             number: 12,
             writer_epoch: 3,
-            node_format: u32::from(NODE_FORMAT_VERSION),
+            node_format: STORED_NODE_FORMAT_VERSION,
             wal_format: WAL_VERSION,
             pack_format: PACK_VERSION,
             wal_start: 4096,
@@ -553,7 +557,7 @@ mod tests {
             assert!(error.to_string().contains("limit"), "{error}");
         }
         // Packs whose size cannot hold their records, and counts past what is left.
-        for (size, records) in [(0, 1), (u64::MAX, u32::MAX), (99, 1), (200, 0)] {
+        for (size, records) in [(0, 1), (u64::MAX, u32::MAX), (93, 1), (200, 0)] {
             let mut manifest = sample();
             manifest.packs[0].size = size;
             manifest.packs[0].records = records;

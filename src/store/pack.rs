@@ -3,8 +3,9 @@
 //! ```text
 //! header  magic "LQFTPACK" | version u32 | reserved u32 | pack id u32 | generation u32
 //!         | writer epoch u64                                                     (32 bytes)
-//! frames  len u32 | record (len bytes) | zero padding to a multiple of 8, one per record
-//! table   offset / 8 as u32, one per record, in ordinal order
+//! records back to back, in ordinal order (each at least one byte)
+//! table   each record's offset as a u40, in ordinal order (a record ends where the next
+//!         starts; the last where the table starts)
 //! footer  table offset u64 | record count u32 | reserved u32 | blake3 (32) | "LQFTPEND"
 //!                                                                                (56 bytes)
 //! ```
@@ -25,15 +26,18 @@ pub const PACK_MAGIC: [u8; 8] = *b"LQFTPACK";
 /// The last 8 bytes of every complete pack.
 pub const PACK_END: [u8; 8] = *b"LQFTPEND";
 /// The pack format this build writes and the newest it reads.
-pub const PACK_VERSION: u32 = 1;
+pub const PACK_VERSION: u32 = 2;
 /// Bytes of the header.
 pub const PACK_HEADER_LEN: usize = 32;
 /// Bytes of the footer.
 pub const PACK_FOOTER_LEN: usize = 56;
 /// Largest record a pack holds.
 pub const MAX_RECORD: usize = 1 << 30;
-/// Largest pack (offsets are stored divided by 8 in a u32).
-pub const MAX_PACK_BYTES: u64 = 8 << 32;
+/// Largest pack (offsets are stored in 40 bits).
+pub const MAX_PACK_BYTES: u64 = 1 << 40;
+/// Bytes of an ordinal table entry.
+pub const PACK_TABLE_ENTRY: usize = 5;
+const ENTRY: usize = PACK_TABLE_ENTRY;
 
 /// What identifies and authenticates a finished pack (what a manifest records).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -137,7 +141,7 @@ impl PackFooter {
         };
         let table_end = footer
             .table_offset
-            .checked_add(4 * u64::from(footer.records));
+            .checked_add(ENTRY as u64 * u64::from(footer.records));
         if footer.table_offset < PACK_HEADER_LEN as u64
             || table_end != size.checked_sub(PACK_FOOTER_LEN as u64)
         {
@@ -159,13 +163,17 @@ fn u64_at(bytes: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8 bytes"))
 }
 
-fn padded(len: usize) -> usize {
-    len.next_multiple_of(8)
+/// The table entry at `at`: a little-endian u40.
+fn entry_at(bytes: &[u8], at: usize) -> u64 {
+    let mut entry = [0; 8];
+    entry[..ENTRY].copy_from_slice(&bytes[at..at + ENTRY]);
+    u64::from_le_bytes(entry)
 }
 
-/// Reads the whole pack image `bytes` and checks everything: header, footer, the blake3, the
-/// table (ascending, 8-byte aligned, inside the frames) and every frame's length. Returns the
-/// header, the footer and each record's byte range, in ordinal order.
+/// Reads the whole pack image `bytes` and checks everything: header, footer, the blake3 and the
+/// table (the first record right after the header, every record at least one byte, the last
+/// ending where the table starts). Returns the header, the footer and each record's byte
+/// range, in ordinal order.
 pub fn decode_pack(bytes: &[u8]) -> Result<(PackHeader, PackFooter, Vec<std::ops::Range<usize>>)> {
     let header = PackHeader::decode(bytes)?;
     let size = bytes.len();
@@ -180,32 +188,33 @@ pub fn decode_pack(bytes: &[u8]) -> Result<(PackHeader, PackFooter, Vec<std::ops
     // is inside `bytes`; offsets are computed in u64 and converted, so nothing wraps on a
     // 32-bit target.
     let table_start = usize::try_from(footer.table_offset).map_err(|_| corrupt("table offset"))?;
-    let mut ranges = Vec::with_capacity(footer.records as usize);
-    let mut expected = PACK_HEADER_LEN;
-    for ordinal in 0..footer.records as usize {
-        let at = table_start + 4 * ordinal;
-        let out_of_bounds = || corrupt(&format!("record {ordinal}: frame out of bounds"));
-        let offset =
-            usize::try_from(8 * u64::from(u32_at(bytes, at))).map_err(|_| out_of_bounds())?;
-        let frame = frame_range(bytes, offset, table_start).ok_or_else(out_of_bounds)?;
-        if offset != expected {
-            return Err(corrupt(&format!("record {ordinal}: table out of order")));
+    let records = footer.records as usize;
+    let mut ranges = Vec::with_capacity(records);
+    let offset = |ordinal: usize| -> Result<usize> {
+        if ordinal == records {
+            return Ok(table_start);
         }
-        expected = offset + padded(4 + frame.len());
-        ranges.push(frame);
+        usize::try_from(entry_at(bytes, table_start + ENTRY * ordinal))
+            .map_err(|_| corrupt(&format!("record {ordinal}: out of bounds")))
+    };
+    let mut start = PACK_HEADER_LEN;
+    if records > 0 && offset(0)? != start {
+        return Err(corrupt("the first record does not follow the header"));
     }
-    if expected != table_start {
-        return Err(corrupt("bytes between the last record and the table"));
+    for ordinal in 0..records {
+        let end = offset(ordinal + 1)?;
+        if end <= start || end > table_start {
+            return Err(corrupt(&format!(
+                "record {ordinal}: table out of order or out of bounds"
+            )));
+        }
+        ranges.push(start..end);
+        start = end;
+    }
+    if start != table_start {
+        return Err(corrupt("bytes between the header and the table"));
     }
     Ok((header, footer, ranges))
-}
-
-/// The record bytes of the frame at `offset`, which must end by `limit`.
-fn frame_range(bytes: &[u8], offset: usize, limit: usize) -> Option<std::ops::Range<usize>> {
-    let len = usize::try_from(u32_at(bytes.get(offset..offset.checked_add(4)?)?, 0)).ok()?;
-    let start = offset + 4;
-    let end = start.checked_add(len)?;
-    (len > 0 && end <= limit).then_some(start..end)
 }
 
 /// Writes a new pack, record by record; [`PackWriter::finish`] completes and syncs it.
@@ -214,14 +223,14 @@ pub struct PackWriter {
     path: String,
     header: PackHeader,
     hasher: blake3::Hasher,
-    offsets: Vec<u32>,
+    offsets: Vec<u64>,
     /// Bytes written to the file.
     written: u64,
-    /// Framed bytes not yet written.
+    /// Record bytes not yet written.
     buffer: Vec<u8>,
 }
 
-/// How many framed bytes a writer gathers before one positioned write.
+/// How many record bytes a writer gathers before one positioned write.
 const WRITE_CHUNK: usize = 1 << 20;
 
 impl PackWriter {
@@ -243,9 +252,10 @@ impl PackWriter {
     /// Appends a record and returns its ordinal.
     pub fn add(&mut self, record: &[u8]) -> Result<u32> {
         let offset = self.written + self.buffer.len() as u64;
-        // The frame is sized only once the record is known to be at most MAX_RECORD.
-        let frame = || (record.len() as u64 + 4).next_multiple_of(8);
-        if record.is_empty() || record.len() > MAX_RECORD || offset + frame() > MAX_PACK_BYTES {
+        if record.is_empty()
+            || record.len() > MAX_RECORD
+            || offset + record.len() as u64 > MAX_PACK_BYTES
+        {
             return Err(Error::InvalidArgument(format!(
                 "a pack record of {} bytes does not fit pack {}",
                 record.len(),
@@ -254,15 +264,8 @@ impl PackWriter {
         }
         let ordinal = u32::try_from(self.offsets.len())
             .map_err(|_| Error::InvalidArgument("too many records for one pack".into()))?;
-        self.offsets
-            .push(u32::try_from(offset / 8).expect("offset below MAX_PACK_BYTES"));
-        let len = u32::try_from(record.len()).expect("record within MAX_RECORD");
-        self.buffer.extend_from_slice(&len.to_le_bytes());
+        self.offsets.push(offset);
         self.buffer.extend_from_slice(record);
-        self.buffer.resize(
-            self.buffer.len() + padded(4 + record.len()) - 4 - record.len(),
-            0,
-        );
         if self.buffer.len() >= WRITE_CHUNK {
             self.flush()?;
         }
@@ -289,7 +292,7 @@ impl PackWriter {
         let table_offset = self.written + self.buffer.len() as u64;
         let count = self.records();
         for offset in std::mem::take(&mut self.offsets) {
-            self.buffer.extend_from_slice(&offset.to_le_bytes());
+            self.buffer.extend_from_slice(&offset.to_le_bytes()[..ENTRY]);
         }
         let mut footer = PackFooter {
             table_offset,
@@ -327,7 +330,8 @@ pub struct PackReader {
     file: Arc<dyn FsFile>,
     path: String,
     info: PackInfo,
-    table: OnceLock<Vec<u32>>,
+    /// The ordinal table's bytes.
+    table: OnceLock<Vec<u8>>,
     table_offset: u64,
 }
 
@@ -402,7 +406,7 @@ impl PackReader {
 
     /// The ordinal table, read (with the header, which is checked against the manifest's
     /// entry) on the first record read.
-    fn table(&self) -> Result<&Vec<u32>> {
+    fn table(&self) -> Result<&[u8]> {
         if let Some(table) = self.table.get() {
             return Ok(table);
         }
@@ -418,41 +422,39 @@ impl PackReader {
             )));
         }
         // The footer checked that the table fits the file, whose size the manifest gave.
-        let len = usize::try_from(4 * u64::from(self.info.records))
+        let len = usize::try_from(ENTRY as u64 * u64::from(self.info.records))
             .map_err(|_| Error::Corrupt(format!("{}: table too large to read", self.path)))?;
         let mut bytes = vec![0; len];
         self.file
             .read_exact_at(&mut bytes, self.table_offset)
             .map_err(io)?;
-        let table = bytes.chunks_exact(4).map(|c| u32_at(c, 0)).collect();
-        Ok(self.table.get_or_init(|| table))
+        Ok(self.table.get_or_init(|| bytes))
     }
 
-    /// The record with this ordinal. Fails with [`Error::Corrupt`] if the table or frame is
+    /// The record with this ordinal. Fails with [`Error::Corrupt`] if the table or record is
     /// out of bounds; the caller verifies the record's hash.
     pub fn read(&self, ordinal: u32) -> Result<Vec<u8>> {
         let table = self.table()?;
         let bad = |why: &str| Error::Corrupt(format!("{} record {ordinal}: {why}", self.path));
         let index = ordinal as usize;
-        let start = 8 * u64::from(*table.get(index).ok_or_else(|| bad("no such ordinal"))?);
-        let end = table
-            .get(index + 1)
-            .map_or(self.table_offset, |&next| 8 * u64::from(next));
-        if start < PACK_HEADER_LEN as u64 || end > self.table_offset || end < start + 8 {
-            return Err(bad("frame out of bounds"));
+        if index >= table.len() / ENTRY {
+            return Err(bad("no such ordinal"));
         }
-        let frame_len = usize::try_from(end - start).map_err(|_| bad("frame too large"))?;
-        let mut frame = vec![0; frame_len];
+        let start = entry_at(table, ENTRY * index);
+        let end = if index + 1 < table.len() / ENTRY {
+            entry_at(table, ENTRY * (index + 1))
+        } else {
+            self.table_offset
+        };
+        if start < PACK_HEADER_LEN as u64 || end > self.table_offset || end <= start {
+            return Err(bad("record out of bounds"));
+        }
+        let len = usize::try_from(end - start).map_err(|_| bad("record too large"))?;
+        let mut record = vec![0; len];
         self.file
-            .read_exact_at(&mut frame, start)
+            .read_exact_at(&mut record, start)
             .map_err(|e| Error::io(format!("read {}", self.path), &e))?;
-        let len = u32_at(&frame, 0) as usize;
-        if len == 0 || (len as u64 + 4).next_multiple_of(8) != frame.len() as u64 {
-            return Err(bad("frame length disagrees with the table"));
-        }
-        frame.drain(..4);
-        frame.truncate(len);
-        Ok(frame)
+        Ok(record)
     }
 }
 
@@ -515,7 +517,6 @@ mod tests {
         assert_eq!((header.id, header.epoch, footer.records), (7, 3, 300));
         for (range, record) in ranges.iter().zip(&records) {
             assert_eq!(&bytes[range.clone()], &record[..]);
-            assert_eq!(range.start % 8, 4, "frames start 8-byte aligned");
         }
         let file = fs.open("p.pack", OpenMode::Read).unwrap();
         let reader = PackReader::open(file, "p.pack".into(), info).unwrap();
@@ -597,12 +598,12 @@ mod tests {
         let fs = SimFs::new();
         let info = write_pack(&fs, &records()[..3]);
         let bytes = fs.read_file("p.pack").unwrap();
-        let table_at = bytes.len() - PACK_FOOTER_LEN - 12;
-        for entry in [u32::MAX, u32::MAX / 8, 0] {
+        let table_at = bytes.len() - PACK_FOOTER_LEN - 3 * ENTRY;
+        for entry in [(1u64 << 40) - 1, 1 << 39, 31, 0] {
             for ordinal in 0..3 {
-                let at = table_at + 4 * ordinal;
+                let at = table_at + ENTRY * ordinal;
                 let info2 = edited(&fs, info, &bytes, |b| {
-                    b[at..at + 4].copy_from_slice(&entry.to_le_bytes())
+                    b[at..at + ENTRY].copy_from_slice(&entry.to_le_bytes()[..ENTRY])
                 });
                 assert!(decode_pack(&fs.read_file("p.pack").unwrap()).is_err());
                 let file = fs.open("p.pack", OpenMode::Read).unwrap();
@@ -611,12 +612,6 @@ mod tests {
                 assert!(results.iter().any(|r| matches!(r, Err(Error::Corrupt(_)))));
             }
         }
-        // A frame length of u32::MAX.
-        let info2 = edited(&fs, info, &bytes, |b| b[32..36].copy_from_slice(&[0xff; 4]));
-        assert!(decode_pack(&fs.read_file("p.pack").unwrap()).is_err());
-        let file = fs.open("p.pack", OpenMode::Read).unwrap();
-        let reader = PackReader::open(file, "p.pack".into(), info2).unwrap();
-        assert!(matches!(reader.read(0), Err(Error::Corrupt(_))));
         // A footer whose table offset and count overflow when added.
         let mut footer = bytes[bytes.len() - PACK_FOOTER_LEN..].to_vec();
         footer[0..8].copy_from_slice(&u64::MAX.to_le_bytes());
@@ -633,8 +628,8 @@ mod tests {
             epoch: 1,
         }
         .encode();
-        header[8] = 2;
+        header[8] = 3;
         let error = PackHeader::decode(&header).unwrap_err();
-        assert!(error.to_string().contains("version 2"), "{error}");
+        assert!(error.to_string().contains("version 3"), "{error}");
     }
 }

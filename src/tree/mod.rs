@@ -46,7 +46,7 @@ pub use hash::Hash;
 pub(crate) use node::LeafRef;
 use node::{Child, digit, fingerprint, leaf_key, leaf_value, locate, new_leaf};
 use stored::Stored;
-pub use stored::{Location, NodeSource};
+pub use stored::{Location, NodeSource, STORED_NODE_FORMAT_VERSION};
 
 /// A persistent, ordered map from byte strings to byte strings with a Merkle root.
 ///

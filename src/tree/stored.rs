@@ -4,9 +4,10 @@
 //! A node is found by its [`Location`] and verified by its hash: a stored reference keeps the
 //! location beside the hash its parent's Merkle preimage already holds, and a record read back
 //! is checked against that hash, so the root hash authenticates every read. The record of a
-//! node is its codec record (`[version][Merkle preimage]`) followed, for a branch, by what a
-//! loaded branch needs to rebuild its slots without loading its children: which children are
-//! pairs, and where every child is stored (`docs/FORMAT.md`, "Stored node records").
+//! node is a compact form of its Merkle preimage (lengths and header fields as varints, from
+//! which the preimage is rebuilt to check the hash) followed, for a branch, by what a loaded
+//! branch needs to rebuild its slots without loading its children: which children are pairs,
+//! and where every child is stored (`docs/FORMAT.md`, "Stored node records").
 //!
 //! A pair (a branch of two leaves stored as two slots of its parent) has no record of its own:
 //! its parent lists the locations of its two leaves, and loading either loads both and checks
@@ -16,11 +17,16 @@
 use std::sync::{Arc, OnceLock};
 
 use crate::error::{Error, MAX_KEY_LEN, Result};
-use crate::tree::codec::{NODE_FORMAT_VERSION, branch_record, leaf_record};
 use crate::tree::hash::{
     Hash, KIND_BRANCH, KIND_LEAF, branch_hash_of, child_hash, leaf_hash, pair_hash,
 };
-use crate::tree::node::{Branch, Child, END, Kids, RADIX, new_branch, new_leaf, split_route};
+use crate::tree::node::{
+    Branch, Child, END, Kids, RADIX, leaf_key, leaf_value, new_branch, new_leaf, split_route,
+};
+
+/// The format of stored node records: what a store's manifest names as its node format
+/// (`docs/FORMAT.md`, "Stored node records"). Records carry no version byte of their own.
+pub const STORED_NODE_FORMAT_VERSION: u32 = 2;
 
 /// Where a node record is stored: opaque to the tree, chosen by the sink that wrote it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -170,101 +176,121 @@ impl Stored {
     /// Reads and checks the leaf record at `at` (a leaf of this pair).
     fn read_leaf(&self, at: Location) -> Result<Child> {
         let bytes = self.source.read(at)?;
-        let (preimage, rest) = self.split_record(&bytes)?;
-        if !rest.is_empty() || preimage.first() != Some(&KIND_LEAF) {
+        let Record::Leaf { key, value } = self.parse(&bytes)? else {
             return Err(self.corrupt("a pair's record is not a leaf"));
-        }
-        let leaf = self.leaf(preimage)?;
+        };
+        let leaf = new_leaf(key, value);
         leaf.set_location(at);
         Ok(leaf)
     }
 
-    /// The preimage of a record and the bytes after it, the version checked.
-    fn split_record<'b>(&self, bytes: &'b [u8]) -> Result<(&'b [u8], &'b [u8])> {
-        let Some((&version, body)) = bytes.split_first() else {
-            return Err(self.corrupt("empty record"));
+    /// The fields of a record, its form checked (not its hash).
+    fn parse<'b>(&self, bytes: &'b [u8]) -> Result<Record<'b>> {
+        let mut rest = bytes;
+        let bad = |why: &str| self.corrupt(why);
+        let Some((&kind, body)) = rest.split_first() else {
+            return Err(bad("empty record"));
         };
-        if version != NODE_FORMAT_VERSION {
-            return Err(self.corrupt(&format!(
-                "unsupported node format version {version} (this build reads {NODE_FORMAT_VERSION}); \
-                 open the store with a newer liblqft"
-            )));
-        }
-        let len = match body.first() {
-            Some(&KIND_LEAF) if body.len() >= LEAF_HEADER => {
-                let key_len = u16::from_le_bytes([body[1], body[2]]) as usize;
-                let value_len = u32::from_le_bytes(body[3..7].try_into().expect("4 bytes"));
-                LEAF_HEADER + key_len + value_len as usize
-            }
-            Some(&KIND_BRANCH) if body.len() >= BRANCH_HEADER => {
-                let bitmap = u32::from_le_bytes(body[5..9].try_into().expect("4 bytes"));
-                if bitmap & !BITMAP_MASK != 0 {
-                    return Err(self.corrupt("branch bitmap out of range"));
+        rest = body;
+        match kind {
+            KIND_LEAF => {
+                let key_len = varint(&mut rest).ok_or_else(|| bad("truncated leaf header"))?;
+                let value_len = varint(&mut rest).ok_or_else(|| bad("truncated leaf header"))?;
+                if key_len > MAX_KEY_LEN as u64 || value_len > u64::from(u32::MAX) {
+                    return Err(bad("leaf lengths out of range"));
                 }
-                BRANCH_HEADER + 32 * bitmap.count_ones() as usize
+                if key_len + value_len != rest.len() as u64 {
+                    return Err(bad("leaf lengths do not match the record's size"));
+                }
+                let (key, value) = rest.split_at(key_len as usize);
+                Ok(Record::Leaf { key, value })
             }
-            _ => return Err(self.corrupt("unknown node kind or truncated header")),
-        };
-        if body.len() < len {
-            return Err(self.corrupt("truncated record"));
+            KIND_BRANCH => {
+                let mut field = || varint(&mut rest).ok_or_else(|| bad("truncated branch header"));
+                let (pos, bitmap, pairs) = (field()?, field()?, field()?);
+                if pos > u64::from(MAX_POS)
+                    || bitmap & !u64::from(BITMAP_MASK) != 0
+                    || pairs & !bitmap != 0
+                    || pairs & 1 << END != 0
+                {
+                    return Err(bad("branch header out of range"));
+                }
+                let (pos, bitmap, pairs) = (pos as u32, bitmap as u32, pairs as u32);
+                let count = bitmap.count_ones() as usize;
+                if count < 2 || pos % 2 == 1 && bitmap & 1 << END != 0 {
+                    return Err(bad("branch header out of range"));
+                }
+                let Some((hashes, locations)) = rest.split_at_checked(32 * count) else {
+                    return Err(bad("truncated child hashes"));
+                };
+                Ok(Record::Branch {
+                    pos,
+                    bitmap,
+                    pairs,
+                    hashes,
+                    locations,
+                })
+            }
+            _ => Err(bad("unknown node kind")),
         }
-        Ok(body.split_at(len))
-    }
-
-    /// A leaf from its preimage (whose kind byte is checked).
-    fn leaf(&self, preimage: &[u8]) -> Result<Child> {
-        let key_len = u16::from_le_bytes([preimage[1], preimage[2]]) as usize;
-        let body = &preimage[LEAF_HEADER..];
-        Ok(new_leaf(&body[..key_len], &body[key_len..]))
     }
 
     /// The node of a single record, checked against this reference's hash.
     fn decode(&self, bytes: &[u8]) -> Result<Child> {
-        let (preimage, rest) = self.split_record(bytes)?;
-        if blake3::hash(preimage).as_bytes() != &self.hash {
-            return Err(self.corrupt("contents do not match the hash"));
-        }
-        let node = if preimage[0] == KIND_LEAF {
-            if !rest.is_empty() {
-                return Err(self.corrupt("bytes after a leaf record"));
+        let node = match self.parse(bytes)? {
+            Record::Leaf { key, value } => {
+                let leaf = new_leaf(key, value);
+                if leaf_hash(leaf.leaf().0) != self.hash {
+                    return Err(self.corrupt("contents do not match the hash"));
+                }
+                leaf
             }
-            self.leaf(preimage)?
-        } else {
-            self.branch(preimage, rest)?
+            Record::Branch {
+                pos,
+                bitmap,
+                pairs,
+                hashes,
+                locations,
+            } => {
+                let mut hasher = blake3::Hasher::new();
+                hasher.update(&crate::tree::hash::branch_header(pos, bitmap));
+                hasher.update(hashes);
+                if hasher.finalize().as_bytes() != &self.hash {
+                    return Err(self.corrupt("contents do not match the hash"));
+                }
+                self.branch(pos, bitmap, pairs, hashes, locations)?
+            }
         };
         node.set_location(self.at[0]);
         Ok(node)
     }
 
-    /// A branch from its (verified) preimage and its child locations: every child a stored
+    /// A branch from its (verified) fields and its child locations: every child a stored
     /// reference.
-    fn branch(&self, preimage: &[u8], rest: &[u8]) -> Result<Child> {
-        let pos = u32::from_le_bytes(preimage[1..5].try_into().expect("4 bytes"));
-        let bitmap = u32::from_le_bytes(preimage[5..9].try_into().expect("4 bytes"));
+    fn branch(
+        &self,
+        pos: u32,
+        bitmap: u32,
+        pairs: u32,
+        hashes: &[u8],
+        mut locations: &[u8],
+    ) -> Result<Child> {
         let count = bitmap.count_ones() as usize;
-        let end_at_odd = pos % 2 == 1 && bitmap & 1 << END != 0;
-        if count < 2 || pos > MAX_POS || end_at_odd {
-            return Err(self.corrupt("branch header out of range"));
-        }
-        let Some((pairs, locations)) = rest.split_first_chunk::<4>() else {
-            return Err(self.corrupt("a branch record lacks its child locations"));
-        };
-        let pairs = u32::from_le_bytes(*pairs);
-        if pairs & !bitmap != 0 || pairs & 1 << END != 0 {
-            return Err(self.corrupt("pairs under digits the branch does not have"));
-        }
         let slots = count + pairs.count_ones() as usize;
-        if locations.len() != LOCATION * slots {
-            return Err(self.corrupt("child locations do not match the branch's children"));
+        let mut at = Vec::with_capacity(slots);
+        let mut previous = Location { pack: 0, ordinal: 0 };
+        for _ in 0..slots {
+            previous = read_location(&mut locations, previous)
+                .ok_or_else(|| self.corrupt("a child location is malformed or missing"))?;
+            at.push(previous);
         }
-        let mut at = locations.chunks_exact(LOCATION).map(|l| Location {
-            pack: u32::from_le_bytes(l[..4].try_into().expect("4 bytes")),
-            ordinal: u32::from_le_bytes(l[4..].try_into().expect("4 bytes")),
-        });
-        let hashes = preimage[BRANCH_HEADER..].chunks_exact(32);
+        if !locations.is_empty() {
+            return Err(self.corrupt("bytes after the child locations"));
+        }
+        let mut at = at.into_iter();
         let mut children = Vec::with_capacity(slots);
         let mut digits = bitmap;
-        for hash in hashes {
+        for hash in hashes.chunks_exact(32) {
             let d = digits.trailing_zeros();
             digits &= digits - 1;
             let hash: Hash = hash.try_into().expect("32-byte chunks");
@@ -287,25 +313,118 @@ impl Stored {
     }
 }
 
+/// A stored record's fields (`docs/FORMAT.md`, "Stored node records").
+enum Record<'b> {
+    Leaf {
+        key: &'b [u8],
+        value: &'b [u8],
+    },
+    Branch {
+        pos: u32,
+        bitmap: u32,
+        pairs: u32,
+        /// The child hashes, 32 bytes each, in digit order.
+        hashes: &'b [u8],
+        locations: &'b [u8],
+    },
+}
+
+/// Appends `value` as a LEB128 varint: 7 bits a byte, low bits first, the high bit set on
+/// every byte but the last.
+fn put_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push(value as u8 | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// Reads a varint from the front of `bytes`, refusing one that is truncated, longer than 64
+/// bits or not in its shortest form.
+fn varint(bytes: &mut &[u8]) -> Option<u64> {
+    let mut value = 0u64;
+    for (i, &byte) in bytes.iter().enumerate().take(10) {
+        let bits = u64::from(byte & 0x7f);
+        if i == 9 && byte > 1 {
+            return None;
+        }
+        value |= bits << (7 * i);
+        if byte & 0x80 == 0 {
+            if i > 0 && byte == 0 {
+                return None;
+            }
+            *bytes = &bytes[i + 1..];
+            return Some(value);
+        }
+    }
+    None
+}
+
+/// Appends `at`, relative to the location before it in the record (`previous`; the first is
+/// relative to pack 0, ordinal 0): in the same pack, `zigzag(ordinal delta) << 1`; in another,
+/// `pack << 1 | 1` then the ordinal, each a varint.
+fn put_location(out: &mut Vec<u8>, at: Location, previous: Location) {
+    if at.pack == previous.pack {
+        let delta = i64::from(at.ordinal) - i64::from(previous.ordinal);
+        let zigzag = ((delta << 1) ^ (delta >> 63)) as u64;
+        put_varint(out, zigzag << 1);
+    } else {
+        put_varint(out, u64::from(at.pack) << 1 | 1);
+        put_varint(out, u64::from(at.ordinal));
+    }
+}
+
+/// Reads a location written by [`put_location`] after `previous`.
+fn read_location(bytes: &mut &[u8], previous: Location) -> Option<Location> {
+    let tag = varint(bytes)?;
+    if tag & 1 == 1 {
+        let pack = u32::try_from(tag >> 1).ok()?;
+        let ordinal = u32::try_from(varint(bytes)?).ok()?;
+        return Some(Location { pack, ordinal });
+    }
+    let zigzag = tag >> 1;
+    let delta = (zigzag >> 1) as i64 ^ -((zigzag & 1) as i64);
+    let ordinal = i64::from(previous.ordinal).checked_add(delta)?;
+    Some(Location {
+        pack: previous.pack,
+        ordinal: u32::try_from(ordinal).ok()?,
+    })
+}
+
 fn leaf_key_of(leaf: &Child) -> &[u8] {
     crate::tree::node::leaf_key(leaf.leaf().0)
 }
 
-const LEAF_HEADER: usize = 1 + 2 + 4;
-const BRANCH_HEADER: usize = 1 + 4 + 4;
-const LOCATION: usize = 8;
 const BITMAP_MASK: u32 = (1 << RADIX) - 1;
 const MAX_POS: u32 = 2 * MAX_KEY_LEN as u32;
 
-/// The stored record of `branch`: its codec record, its pairs mask and the locations of its
-/// children's nodes in slot order (both leaves of a pair).
+/// The stored record of a leaf.
+pub(crate) fn stored_leaf_record(leaf: &[u8]) -> Vec<u8> {
+    let (key, value) = (leaf_key(leaf), leaf_value(leaf));
+    let mut out = Vec::with_capacity(1 + 3 + 5 + key.len() + value.len());
+    out.push(KIND_LEAF);
+    put_varint(&mut out, key.len() as u64);
+    put_varint(&mut out, value.len() as u64);
+    out.extend_from_slice(key);
+    out.extend_from_slice(value);
+    out
+}
+
+/// The stored record of `branch`: its header fields, its pairs mask, its children's hashes and
+/// the locations of its children's nodes in slot order (both leaves of a pair).
 pub(crate) fn stored_branch_record(branch: &Branch, hashes: &[Hash], at: &[Location]) -> Vec<u8> {
-    let mut out = branch_record(branch.pos, branch.bitmap, hashes.iter().copied());
-    out.reserve(4 + LOCATION * at.len());
-    out.extend_from_slice(&branch.pairs.to_le_bytes());
-    for at in at {
-        out.extend_from_slice(&at.pack.to_le_bytes());
-        out.extend_from_slice(&at.ordinal.to_le_bytes());
+    let mut out = Vec::with_capacity(1 + 5 + 3 + 3 + 32 * hashes.len() + 6 * at.len());
+    out.push(KIND_BRANCH);
+    put_varint(&mut out, u64::from(branch.pos));
+    put_varint(&mut out, u64::from(branch.bitmap));
+    put_varint(&mut out, u64::from(branch.pairs));
+    for hash in hashes {
+        out.extend_from_slice(hash);
+    }
+    let mut previous = Location { pack: 0, ordinal: 0 };
+    for &at in at {
+        put_location(&mut out, at, previous);
+        previous = at;
     }
     out
 }
@@ -323,7 +442,7 @@ pub(crate) fn store_new_nodes(
         if let Some(at) = slot.location() {
             return Ok(at);
         }
-        let at = write(&leaf_record(slot.leaf().0))?;
+        let at = write(&stored_leaf_record(slot.leaf().0))?;
         slot.set_location(at);
         Ok(at)
     };
@@ -516,5 +635,68 @@ pub(crate) fn rebuild(root: &Child, how: &Rebuild<'_>) -> Option<Child> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn varints_round_trip_and_refuse_truncated_overlong_and_padded_forms() {
+        for value in [0, 1, 127, 128, 300, 1 << 32, u64::MAX] {
+            let mut out = Vec::new();
+            put_varint(&mut out, value);
+            let mut bytes = &out[..];
+            assert_eq!(varint(&mut bytes), Some(value));
+            assert!(bytes.is_empty());
+            assert_eq!(varint(&mut &out[..out.len() - 1]), None, "truncated {value}");
+        }
+        // 0 padded to two bytes, a continuation past 64 bits, an 11th byte.
+        assert_eq!(varint(&mut &[0x80, 0x00][..]), None);
+        assert_eq!(varint(&mut &[0xff; 9].iter().chain(&[0x02]).copied().collect::<Vec<_>>()[..]), None);
+        assert_eq!(varint(&mut &[0xff; 11][..]), None);
+    }
+
+    #[test]
+    fn locations_round_trip_relative_to_the_one_before() {
+        let at = |pack, ordinal| Location { pack, ordinal };
+        let locations = [
+            at(1, 5),
+            at(1, 6),
+            at(1, 2),
+            at(3, u32::MAX),
+            at(3, 0),
+            at(0, 0),
+            at(u32::MAX, 7),
+        ];
+        let mut out = Vec::new();
+        let mut previous = at(0, 0);
+        for &l in &locations {
+            put_location(&mut out, l, previous);
+            previous = l;
+        }
+        let mut bytes = &out[..];
+        let mut previous = at(0, 0);
+        for &l in &locations {
+            previous = read_location(&mut bytes, previous).unwrap();
+            assert_eq!(previous, l);
+        }
+        assert!(bytes.is_empty());
+        // A neighbour in the same pack costs one byte; an ordinal past u32 is refused.
+        let mut one = Vec::new();
+        put_location(&mut one, at(1, 6), at(1, 5));
+        assert_eq!(one.len(), 1);
+        let mut past = Vec::new();
+        put_location(&mut past, at(1, u32::MAX), at(1, 0));
+        assert_eq!(read_location(&mut &past[..], at(1, 1)), None);
+    }
+
+    #[test]
+    fn a_leaf_record_is_its_kind_two_varint_lengths_and_its_bytes() {
+        let leaf = new_leaf(&[7; 16], &[9; 100]);
+        let record = stored_leaf_record(leaf.leaf().0);
+        assert_eq!(record.len(), 1 + 1 + 1 + 116);
+        assert_eq!(record[..3], [KIND_LEAF, 16, 100]);
     }
 }
