@@ -203,7 +203,10 @@ fn closing_a_store_with_nothing_new_writes_no_manifest_and_empties_the_wal() {
         store.put(&i.to_be_bytes(), &[5; 40]).unwrap();
     }
     store.checkpoint().unwrap();
-    assert_eq!(wal_segments(&dir), [(format!("{:020}.wal", 201), SEGMENT_HEADER)]);
+    assert_eq!(
+        wal_segments(&dir),
+        [(format!("{:020}.wal", 201), SEGMENT_HEADER)]
+    );
     drop(store);
     let store = Store::open(&dir.0, small()).unwrap();
     assert_eq!(store.counters().manifest, 1);
@@ -229,5 +232,10 @@ fn a_read_only_opener_closes_without_writing() {
     reader.close().unwrap();
     drop(reader);
     assert_eq!(writer.counters().manifest, 0);
-    assert!(std::fs::read_dir(dir.path("manifest")).unwrap().next().is_none());
+    assert!(
+        std::fs::read_dir(dir.path("manifest"))
+            .unwrap()
+            .next()
+            .is_none()
+    );
 }

@@ -18,7 +18,7 @@ use parking_lot::{Mutex, RwLock};
 
 use crate::engine::journal::{Change, Journal, MapImage, Ticket};
 use crate::error::{Error, Result};
-use crate::tree::{Hash, Location, STORED_NODE_FORMAT_VERSION, NodeSource, Tree};
+use crate::tree::{Hash, Location, NodeSource, STORED_NODE_FORMAT_VERSION, Tree};
 use crate::{Map, SnapshotMeta};
 
 use super::changes::{record_of, replay};

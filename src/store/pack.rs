@@ -292,7 +292,8 @@ impl PackWriter {
         let table_offset = self.written + self.buffer.len() as u64;
         let count = self.records();
         for offset in std::mem::take(&mut self.offsets) {
-            self.buffer.extend_from_slice(&offset.to_le_bytes()[..ENTRY]);
+            self.buffer
+                .extend_from_slice(&offset.to_le_bytes()[..ENTRY]);
         }
         let mut footer = PackFooter {
             table_offset,

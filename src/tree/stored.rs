@@ -278,7 +278,10 @@ impl Stored {
         let count = bitmap.count_ones() as usize;
         let slots = count + pairs.count_ones() as usize;
         let mut at = Vec::with_capacity(slots);
-        let mut previous = Location { pack: 0, ordinal: 0 };
+        let mut previous = Location {
+            pack: 0,
+            ordinal: 0,
+        };
         for _ in 0..slots {
             previous = read_location(&mut locations, previous)
                 .ok_or_else(|| self.corrupt("a child location is malformed or missing"))?;
@@ -421,7 +424,10 @@ pub(crate) fn stored_branch_record(branch: &Branch, hashes: &[Hash], at: &[Locat
     for hash in hashes {
         out.extend_from_slice(hash);
     }
-    let mut previous = Location { pack: 0, ordinal: 0 };
+    let mut previous = Location {
+        pack: 0,
+        ordinal: 0,
+    };
     for &at in at {
         put_location(&mut out, at, previous);
         previous = at;
@@ -650,11 +656,18 @@ mod tests {
             let mut bytes = &out[..];
             assert_eq!(varint(&mut bytes), Some(value));
             assert!(bytes.is_empty());
-            assert_eq!(varint(&mut &out[..out.len() - 1]), None, "truncated {value}");
+            assert_eq!(
+                varint(&mut &out[..out.len() - 1]),
+                None,
+                "truncated {value}"
+            );
         }
         // 0 padded to two bytes, a continuation past 64 bits, an 11th byte.
         assert_eq!(varint(&mut &[0x80, 0x00][..]), None);
-        assert_eq!(varint(&mut &[0xff; 9].iter().chain(&[0x02]).copied().collect::<Vec<_>>()[..]), None);
+        assert_eq!(
+            varint(&mut &[0xff; 9].iter().chain(&[0x02]).copied().collect::<Vec<_>>()[..]),
+            None
+        );
         assert_eq!(varint(&mut &[0xff; 11][..]), None);
     }
 
