@@ -2158,8 +2158,11 @@ lqft_status lqft_store_open(const char *path,
                             struct lqft_store **out);
 
 /**
- * Closes a store and releases the handle: waits for a running background checkpoint, and from
- * then on every write through a map handle from `lqft_store_map` fails with
+ * Closes a store and releases the handle: waits for a running background checkpoint, then (a
+ * writer) checkpoints what the WAL holds beyond the last checkpoint and empties the WAL, so the
+ * next open replays nothing (a failed checkpoint is not reported and loses nothing: the WAL
+ * stays and the next open replays it). From then on every write through a map handle from
+ * `lqft_store_map` fails with
  * `LQFT_ERR_INVALID_ARGUMENT` ("the store is closed"). Those map handles stay valid for reads
  * (gets, snapshots, iterators, diffs) until they are freed. The writer lock, the open files
  * and the background sync of `LQFT_DURABILITY_ASYNC` are released when the store and every
