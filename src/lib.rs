@@ -33,6 +33,9 @@ pub mod store;
 /// cbindgen:ignore
 pub mod tree;
 
+/// cbindgen:ignore
+mod varint;
+
 pub use engine::{
     Batch, BatchOp, CompactReport, ImportOptions, Imported, MAX_SNAPSHOT_ID, Map, ReadSession,
     RollbackOutcome, RollbackPolicy, ShardedMap, ShardedSnapshot, Snapshot, SnapshotIds,

@@ -8,6 +8,7 @@
 
 use crate::error::{Error, Result};
 use crate::tree::{Hash, STORED_NODE_FORMAT_VERSION};
+use crate::varint::{put_varint, varint};
 
 use super::pack::{
     MAX_PACK_BYTES, PACK_FOOTER_LEN, PACK_HEADER_LEN, PACK_TABLE_ENTRY, PACK_VERSION, PackInfo,
@@ -17,7 +18,7 @@ use super::wal::WAL_VERSION;
 /// The first 8 bytes of every manifest.
 pub const MANIFEST_MAGIC: [u8; 8] = *b"LQFTMANI";
 /// The manifest format this build writes and the newest it reads.
-pub const MANIFEST_VERSION: u32 = 1;
+pub const MANIFEST_VERSION: u32 = 2;
 /// Largest manifest accepted (bounds what a damaged length makes a reader allocate).
 pub const MAX_MANIFEST: usize = 1 << 30;
 
@@ -135,15 +136,25 @@ impl Writer {
         self.u8(u8::from(v.is_some()));
         self.u64(v.unwrap_or(0));
     }
+    fn varint(&mut self, v: u64) {
+        put_varint(&mut self.0, v);
+    }
+    /// A flag byte, then the value as a varint when present.
+    fn opt_varint(&mut self, v: Option<u64>) {
+        self.u8(u8::from(v.is_some()));
+        if let Some(v) = v {
+            self.varint(v);
+        }
+    }
     fn root(&mut self, root: Option<&StoredRoot>) {
         self.u8(u8::from(root.is_some()));
         if let Some(r) = root {
-            self.u32(r.pack);
-            self.u32(r.ordinal);
+            self.varint(u64::from(r.pack));
+            self.varint(u64::from(r.ordinal));
             self.0.extend_from_slice(&r.hash);
-            self.u64(r.len);
-            self.u64(r.key_bytes);
-            self.u64(r.value_bytes);
+            self.varint(r.len);
+            self.varint(r.key_bytes);
+            self.varint(r.value_bytes);
         }
     }
 }
@@ -194,17 +205,34 @@ impl Reader<'_> {
     fn hash(&mut self) -> Result<Hash> {
         Ok(self.take(32)?.try_into().expect("32"))
     }
+    fn varint(&mut self) -> Result<u64> {
+        let mut rest = &self.bytes[self.at..];
+        let value = varint(&mut rest)
+            .ok_or_else(|| Error::Corrupt("manifest varint malformed or truncated".into()))?;
+        self.at = self.bytes.len() - rest.len();
+        Ok(value)
+    }
+    fn varint_u32(&mut self) -> Result<u32> {
+        u32::try_from(self.varint()?)
+            .map_err(|_| Error::Corrupt("manifest value out of range".into()))
+    }
+    fn opt_varint(&mut self) -> Result<Option<u64>> {
+        Ok(match self.flag()? {
+            true => Some(self.varint()?),
+            false => None,
+        })
+    }
     fn root(&mut self) -> Result<Option<StoredRoot>> {
         if !self.flag()? {
             return Ok(None);
         }
         Ok(Some(StoredRoot {
-            pack: self.u32()?,
-            ordinal: self.u32()?,
+            pack: self.varint_u32()?,
+            ordinal: self.varint_u32()?,
             hash: self.hash()?,
-            len: self.u64()?,
-            key_bytes: self.u64()?,
-            value_bytes: self.u64()?,
+            len: self.varint()?,
+            key_bytes: self.varint()?,
+            value_bytes: self.varint()?,
         }))
     }
     /// A count of items of at least `min_size` bytes each, checked against what is left.
@@ -215,6 +243,14 @@ impl Reader<'_> {
         }
         Ok(count)
     }
+}
+
+fn zigzag(v: i64) -> u64 {
+    ((v << 1) ^ (v >> 63)) as u64
+}
+
+fn unzigzag(v: u64) -> i64 {
+    (v >> 1) as i64 ^ -((v & 1) as i64)
 }
 
 impl Manifest {
@@ -245,14 +281,18 @@ impl Manifest {
         w.opt(self.retention);
         w.u64(self.pending);
         w.u32(u32::try_from(self.snapshots.len()).expect("snapshot count fits u32"));
+        // Ids ascend and snapshots are taken in time order: each id and time is written as
+        // its difference from the snapshot before.
+        let (mut id, mut created) = (0u64, 0u64);
         for s in &self.snapshots {
-            w.u64(s.id);
-            w.u64(s.generation);
-            w.opt(s.parent_id);
-            w.u64(s.created_at_ns);
-            w.u64(s.mutation_count);
-            w.u64(s.delta_size);
+            w.varint(s.id.wrapping_sub(id));
+            w.varint(s.generation);
+            w.opt_varint(s.parent_id);
+            w.varint(zigzag(s.created_at_ns.wrapping_sub(created) as i64));
+            w.varint(s.mutation_count);
+            w.varint(s.delta_size);
             w.root(s.root.as_ref());
+            (id, created) = (s.id, s.created_at_ns);
         }
         let body = u32::try_from(w.0.len() - 16).expect("manifest within MAX_MANIFEST");
         w.0[12..16].copy_from_slice(&body.to_le_bytes());
@@ -348,19 +388,25 @@ impl Manifest {
         let retention = r.opt()?;
         let pending = r.u64()?;
         let mut snapshots: Vec<StoredSnapshot> = Vec::new();
-        for _ in 0..r.count(50)? {
+        let (mut id, mut created) = (0u64, 0u64);
+        for _ in 0..r.count(7)? {
+            let step = r.varint()?;
+            id = match id.checked_add(step) {
+                Some(next) if step > 0 => next,
+                _ => return Err(Error::Corrupt("manifest snapshots out of order".into())),
+            };
+            let generation = r.varint()?;
+            let parent_id = r.opt_varint()?;
+            created = created.wrapping_add(unzigzag(r.varint()?) as u64);
             let snapshot = StoredSnapshot {
-                id: r.u64()?,
-                generation: r.u64()?,
-                parent_id: r.opt()?,
-                created_at_ns: r.u64()?,
-                mutation_count: r.u64()?,
-                delta_size: r.u64()?,
+                id,
+                generation,
+                parent_id,
+                created_at_ns: created,
+                mutation_count: r.varint()?,
+                delta_size: r.varint()?,
                 root: r.root()?,
             };
-            if snapshots.last().is_some_and(|last| last.id >= snapshot.id) {
-                return Err(Error::Corrupt("manifest snapshots out of order".into()));
-            }
             snapshots.push(snapshot);
         }
         if r.at != r.bytes.len() {
@@ -518,9 +564,9 @@ mod tests {
     #[test]
     fn a_newer_manifest_version_is_refused_with_a_clear_error() {
         let mut bytes = sample().encode();
-        bytes[8] = 2;
+        bytes[8] = 3;
         let error = Manifest::decode(&bytes).unwrap_err();
-        assert!(error.to_string().contains("version 2"), "{error}");
+        assert!(error.to_string().contains("version 3"), "{error}");
     }
 
     #[test]
@@ -585,8 +631,8 @@ mod tests {
 
     #[test]
     fn field_sizes_match_format_md() {
-        // FORMAT.md: a root is 1 byte when absent and 65 when present; a pack 52 bytes; a
-        // snapshot 49 bytes plus its root.
+        // FORMAT.md: a root is 1 byte when absent, and when present a flag, varints and the
+        // hash; a pack 52 bytes; a snapshot varints, a parent flag and its root.
         let bare = Manifest {
             packs: Vec::new(),
             root: None,
@@ -609,11 +655,17 @@ mod tests {
             snapshots: Vec::new(),
             ..full.clone()
         };
-        assert_eq!(rooted.encode().len() - packs.encode().len(), 65 - 1);
-        // Two snapshots: one with a root, one without.
+        // Pack 4 (1 byte), ordinal 199 (2), the hash, 11 entries (1), 160 key bytes (2),
+        // 1000 value bytes (2).
+        let root = 1 + 1 + 2 + 32 + 1 + 2 + 2;
+        assert_eq!(rooted.encode().len() - packs.encode().len(), root - 1);
+        // Two snapshots. Id 3 (1 byte), generation 1 (1), no parent (1), its time, 2^60 and
+        // more (9), counts (1 + 1), a root in pack 2 (as above, with 89 and 12 in 1 byte
+        // each); then id 3 + 5 (1), generation 2 (1), parent 3 (1 + 1), 1 ns later (1), counts
+        // (1 + 1), no root (1).
         assert_eq!(
             full.encode().len() - rooted.encode().len(),
-            (49 + 65) + (49 + 1)
+            (1 + 1 + 1 + 9 + 1 + 1 + (root - 1)) + (1 + 1 + 2 + 1 + 1 + 1 + 1)
         );
     }
 }
