@@ -659,12 +659,7 @@ impl Map {
 
     /// [`get`](Map::get) that reports a failed load of a stored node as an error.
     pub fn try_get(&self, key: &[u8]) -> Result<Option<Value>> {
-        let live = self.live();
-        // Loads the path; the lookup below then reads only loaded nodes.
-        if live.try_get(key)?.is_none() {
-            return Ok(None);
-        }
-        Ok(live.find(key).map(|found| Value::of(&found)))
+        Ok(self.live().try_find(key)?.map(|found| Value::of(&found)))
     }
 
     /// [`contains_key`](Map::contains_key) that reports a failed load as an error.

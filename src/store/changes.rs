@@ -6,32 +6,38 @@ use crate::error::{Error, Result};
 use crate::tree::Tree;
 use crate::{Batch, BatchOp, SnapshotMeta};
 
-use super::record::{ImportedSnapshot, LogOp, LogRecord, SnapshotMarker};
+use std::iter::once;
 
-/// The record of `change`. Fails only when an imported snapshot's stored node fails to load.
-pub(super) fn record_of(change: &Change<'_>) -> Result<LogRecord> {
-    Ok(match *change {
-        Change::Put { key, value } => LogRecord::Batch(vec![LogOp::Put(key.into(), value.into())]),
-        Change::Delete { key } => LogRecord::Batch(vec![LogOp::Delete(key.into())]),
-        Change::Clear => LogRecord::Batch(vec![LogOp::Clear]),
-        Change::Batch(batch) => LogRecord::Batch(
-            batch
-                .ops()
-                .map(|op| match op {
-                    BatchOp::Put(key, value) => LogOp::Put(key.into(), value.into()),
-                    BatchOp::Delete(key) => LogOp::Delete(key.into()),
+use super::record::{
+    ImportedSnapshot, LogOp, LogRecord, OpRef, SnapshotMarker, TYPE_BATCH, encode_batch,
+};
+
+/// The WAL record of `change`: its type and payload. Puts, deletes, clears, batches and
+/// transactions are encoded straight from the change (no copy of their keys and values in
+/// between); the other changes through their [`LogRecord`]. Fails only when an imported
+/// snapshot's stored node fails to load.
+pub(super) fn encode_change(change: &Change<'_>) -> Result<(u8, Vec<u8>)> {
+    let batch = |payload: Vec<u8>| Ok((TYPE_BATCH, payload));
+    let record = match *change {
+        Change::Put { key, value } => return batch(encode_batch(|| once(OpRef::Put(key, value)))),
+        Change::Delete { key } => return batch(encode_batch(|| once(OpRef::Delete(key)))),
+        Change::Clear => return batch(encode_batch(|| once(OpRef::Clear))),
+        Change::Batch(ops) => {
+            return batch(encode_batch(|| {
+                ops.ops().map(|op| match op {
+                    BatchOp::Put(key, value) => OpRef::Put(key, value),
+                    BatchOp::Delete(key) => OpRef::Delete(key),
                 })
-                .collect(),
-        ),
-        Change::Writes(writes) => LogRecord::Batch(
-            writes
-                .iter()
-                .map(|(key, value)| match value {
-                    Some(value) => LogOp::Put(key.into(), value.into()),
-                    None => LogOp::Delete(key.into()),
+            }));
+        }
+        Change::Writes(writes) => {
+            return batch(encode_batch(|| {
+                writes.iter().map(|(key, value)| match value {
+                    Some(value) => OpRef::Put(key, value),
+                    None => OpRef::Delete(key),
                 })
-                .collect(),
-        ),
+            }));
+        }
         Change::Snapshot { meta, root, pruned } => LogRecord::Snapshot(SnapshotMarker {
             id: meta.id,
             generation: meta.generation,
@@ -77,7 +83,8 @@ pub(super) fn record_of(change: &Change<'_>) -> Result<LogRecord> {
                 .collect::<Result<_>>()?,
             activate: activate.map(|i| i as u64),
         },
-    })
+    };
+    Ok((record.kind(), record.encode()))
 }
 
 /// What replaying a record needs beside the record: a batch or imported trees built from it.
@@ -172,4 +179,53 @@ pub(super) fn replay(map: &crate::Map, seq: u64, record: &LogRecord) -> Result<(
         _ => unreachable!("every record kind is matched with what it owns"),
     };
     map.replay(&change).map_err(context)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Decodes the record `encode_change` wrote for `change`.
+    fn decoded(change: &Change<'_>) -> LogRecord {
+        let (kind, payload) = encode_change(change).expect("encodes");
+        LogRecord::decode(kind, &payload).expect("decodes")
+    }
+
+    fn put(key: &[u8], value: &[u8]) -> LogOp {
+        LogOp::Put(key.to_vec(), value.to_vec())
+    }
+
+    #[test]
+    fn writes_encode_straight_to_the_batch_records_they_replay_as() {
+        let (key, value) = (&b"key"[..], &b"value"[..]);
+        assert_eq!(
+            decoded(&Change::Put { key, value }),
+            LogRecord::Batch(vec![put(key, value)])
+        );
+        assert_eq!(
+            decoded(&Change::Delete { key }),
+            LogRecord::Batch(vec![LogOp::Delete(key.to_vec())])
+        );
+        assert_eq!(
+            decoded(&Change::Clear),
+            LogRecord::Batch(vec![LogOp::Clear])
+        );
+
+        let mut batch = Batch::new();
+        batch.put(b"a", b"1").unwrap();
+        batch.delete(b"b").unwrap();
+        batch.put(b"", b"").unwrap();
+        assert_eq!(
+            decoded(&Change::Batch(&batch)),
+            LogRecord::Batch(vec![
+                put(b"a", b"1"),
+                LogOp::Delete(b"b".to_vec()),
+                put(b"", b"")
+            ])
+        );
+        assert_eq!(
+            decoded(&Change::Batch(&Batch::new())),
+            LogRecord::Batch(Vec::new())
+        );
+    }
 }

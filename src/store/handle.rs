@@ -21,7 +21,7 @@ use crate::error::{Error, Result};
 use crate::tree::{Hash, Location, NodeSource, STORED_NODE_FORMAT_VERSION, Tree};
 use crate::{Map, SnapshotMeta};
 
-use super::changes::{record_of, replay};
+use super::changes::{encode_change, replay};
 use super::fs::{FileSystem, FsLock, OpenMode, RealFs};
 use super::log::{Durability, Log, LogOptions, read_tail};
 use super::manifest::{self, Manifest, StoredRoot, StoredSnapshot, manifest_name, manifest_number};
@@ -232,7 +232,8 @@ impl Journal for StoreJournal {
                 cause: Box::new(cause),
             });
         }
-        log.push(&record_of(change)?).map(Ticket)
+        let (kind, payload) = encode_change(change)?;
+        log.push_encoded(kind, &payload).map(Ticket)
     }
 
     fn commit(&self, ticket: Ticket) -> Result<()> {

@@ -377,13 +377,17 @@ impl Log {
     /// written yet. For callers that order records under a lock of their own and wait for
     /// durability ([`Log::commit`]) outside it, so concurrent commits can share a sync.
     pub fn push(&self, record: &LogRecord) -> Result<u64> {
-        let payload = record.encode();
+        self.push_encoded(record.kind(), &record.encode())
+    }
+
+    /// [`push`](Log::push) of a record already encoded: its type and its payload.
+    pub fn push_encoded(&self, kind: u8, payload: &[u8]) -> Result<u64> {
         let mut inner = self.inner.lock();
         if let Some(cause) = &inner.poisoned {
             return Err(poisoned(cause));
         }
         // A record too large to frame is refused before anything is written: not a poison.
-        let seq = inner.appender.push(record.kind(), &payload)?;
+        let seq = inner.appender.push(kind, payload)?;
         inner.stats.records += 1;
         Ok(seq)
     }

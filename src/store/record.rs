@@ -31,6 +31,53 @@ pub enum LogOp {
     Clear,
 }
 
+/// A [`LogOp`] borrowed from wherever the operation is: what [`encode_batch`] writes.
+#[derive(Debug, Clone, Copy)]
+pub enum OpRef<'a> {
+    /// Set a key.
+    Put(&'a [u8], &'a [u8]),
+    /// Remove a key.
+    Delete(&'a [u8]),
+    /// Remove every key.
+    Clear,
+}
+
+/// The payload of a [`LogRecord::Batch`] of the operations `ops` yields (each call yields the
+/// same ones), written straight from them in one allocation of the exact size.
+pub fn encode_batch<'a, I: Iterator<Item = OpRef<'a>>>(ops: impl Fn() -> I) -> Vec<u8> {
+    let (count, size) = ops().fold((0usize, 4usize), |(count, size), op| {
+        let bytes = match op {
+            OpRef::Put(key, value) => 9 + key.len() + value.len(),
+            OpRef::Delete(key) => 5 + key.len(),
+            OpRef::Clear => 1,
+        };
+        (count + 1, size + bytes)
+    });
+    let mut out = Vec::with_capacity(size);
+    put_u32(
+        &mut out,
+        u32::try_from(count).expect("batch within u32 ops"),
+    );
+    for op in ops() {
+        match op {
+            OpRef::Put(key, value) => {
+                out.push(1);
+                put_u32(&mut out, len32(key));
+                put_u32(&mut out, len32(value));
+                out.extend_from_slice(key);
+                out.extend_from_slice(value);
+            }
+            OpRef::Delete(key) => {
+                out.push(2);
+                put_u32(&mut out, len32(key));
+                out.extend_from_slice(key);
+            }
+            OpRef::Clear => out.push(3),
+        }
+    }
+    out
+}
+
 /// A snapshot marker: what [`Map::snapshot`](crate::Map::snapshot) recorded, with the root
 /// hash replay must reach.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -119,27 +166,13 @@ impl LogRecord {
         let mut out = Vec::new();
         match self {
             LogRecord::Batch(ops) => {
-                put_u32(
-                    &mut out,
-                    u32::try_from(ops.len()).expect("batch within u32 ops"),
-                );
-                for op in ops {
-                    match op {
-                        LogOp::Put(key, value) => {
-                            out.push(1);
-                            put_u32(&mut out, len32(key));
-                            put_u32(&mut out, len32(value));
-                            out.extend_from_slice(key);
-                            out.extend_from_slice(value);
-                        }
-                        LogOp::Delete(key) => {
-                            out.push(2);
-                            put_u32(&mut out, len32(key));
-                            out.extend_from_slice(key);
-                        }
-                        LogOp::Clear => out.push(3),
-                    }
-                }
+                return encode_batch(|| {
+                    ops.iter().map(|op| match op {
+                        LogOp::Put(key, value) => OpRef::Put(key, value),
+                        LogOp::Delete(key) => OpRef::Delete(key),
+                        LogOp::Clear => OpRef::Clear,
+                    })
+                });
             }
             LogRecord::Snapshot(m) => {
                 for v in [m.id, m.generation] {

@@ -17,8 +17,9 @@ use crate::tree::node::{
 };
 use crate::tree::{OwnedRange, Tree};
 
-/// The leaf holding `key` below `root`, loading the nodes on its path.
-pub(crate) fn leaf<'a>(root: &'a Child, key: &[u8]) -> Result<Option<&'a [u8]>> {
+/// The entry under `key` below `root`, loading the nodes on its path: the slot of its leaf (a
+/// loaded node, never a stored reference) and the leaf's bytes.
+pub(crate) fn find<'a>(root: &'a Child, key: &[u8]) -> Result<Option<(&'a Child, &'a [u8])>> {
     let tag = fingerprint(key);
     let mut slot = root;
     loop {
@@ -28,7 +29,7 @@ pub(crate) fn leaf<'a>(root: &'a Child, key: &[u8]) -> Result<Option<&'a [u8]>> 
                 return Ok(None);
             }
             let (leaf, _) = node.leaf();
-            return Ok((leaf_key(leaf) == key).then_some(leaf));
+            return Ok((leaf_key(leaf) == key).then_some((node, leaf)));
         };
         let (pos, bitmap, pairs) = route.read(branch);
         let Some((index, pair)) = digit(key, pos).and_then(|d| locate(bitmap, pairs, d)) else {
@@ -38,7 +39,7 @@ pub(crate) fn leaf<'a>(root: &'a Child, key: &[u8]) -> Result<Option<&'a [u8]>> 
             for slot in &branch.slots[index..index + 2] {
                 let node = slot.resolve()?;
                 if node.leaf_tag() == tag && leaf_key(node.leaf().0) == key {
-                    return Ok(Some(node.leaf().0));
+                    return Ok(Some((node, node.leaf().0)));
                 }
             }
             return Ok(None);

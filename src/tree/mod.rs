@@ -342,11 +342,20 @@ impl Tree {
     /// [`get`](Tree::get) that loads the stored nodes on the key's path, failing with the
     /// error of a load that fails.
     pub fn try_get(&self, key: &[u8]) -> Result<Option<&[u8]>> {
+        Ok(self.try_find(key)?.map(|found| found.value()))
+    }
+
+    /// [`find`](Tree::find) that loads the stored nodes on the key's path, failing with the
+    /// load's error: one walk, and the in-memory one when the version holds no stored node.
+    #[inline]
+    pub(crate) fn try_find(&self, key: &[u8]) -> Result<Option<Found<'_>>> {
         match &self.root {
             None => Ok(None),
-            Some(root) if self.stored => Ok(fallible::leaf(root, key)?.map(leaf_value)),
+            Some(root) if self.stored => {
+                Ok(fallible::find(root, key)?.map(|(slot, leaf)| Found { slot, leaf }))
+            }
             // Nothing to load: the in-memory walk.
-            Some(_) => Ok(self.get(key)),
+            Some(root) => Ok(find::<false>(root, key)),
         }
     }
 
