@@ -45,6 +45,8 @@ fn op() -> impl Strategy<Value = Op> {
         4 => key().prop_map(Op::Delete),
         1 => Just(Op::Clear),
         2 => prop::collection::vec((key(), prop::option::of(value())), 0..6).prop_map(Op::Batch),
+        // Large enough to be applied in key order.
+        1 => prop::collection::vec((key(), prop::option::of(value())), 256..400).prop_map(Op::Batch),
         3 => Just(Op::Snapshot),
         2 => (any::<usize>(), any::<bool>()).prop_map(|(i, d)| Op::Rollback(i, d)),
         2 => (any::<usize>(), any::<usize>()).prop_map(|(a, b)| Op::Diff(a, b)),
@@ -326,4 +328,39 @@ proptest! {
     fn map_matches_btreemap(ops in prop::collection::vec(op(), 200..300)) {
         run(ops);
     }
+}
+
+#[test]
+fn a_large_batch_applies_as_its_operations_in_the_order_given() {
+    // Every key is written many times, puts and deletes interleaved, so only the order of each
+    // key's operations decides the outcome.
+    let map = Map::new();
+    map.put(b"k3", b"before").unwrap();
+    let mut model: Model = [(b"k3".to_vec(), b"before".to_vec())].into();
+    let mut batch = Batch::new();
+    let mut changed = 0u64;
+    let mut s = 0x2545_f491_4f6c_dd1du64;
+    for i in 0..3_000u32 {
+        s ^= s << 13;
+        s ^= s >> 7;
+        s ^= s << 17;
+        let key = format!("k{}", s % 40).into_bytes();
+        if s % 5 == 0 {
+            batch.delete(&key).unwrap();
+            changed += u64::from(model.remove(&key).is_some());
+        } else {
+            let value = (i % 7).to_le_bytes().to_vec();
+            batch.put(&key, &value).unwrap();
+            changed += u64::from(model.insert(key, value.clone()) != Some(value));
+        }
+    }
+    assert_eq!(map.write_batch(&batch), changed);
+    assert_eq!(map.pending_mutations(), 1 + changed);
+    let entries: Model = map
+        .iter()
+        .map(|e| (e.key().to_vec(), e.value().to_vec()))
+        .collect();
+    assert_eq!(entries, model);
+    let snapshot = map.snapshot();
+    assert_eq!(snapshot.meta().mutation_count, 1 + changed);
 }
