@@ -1437,22 +1437,45 @@ fn fresh_ids(state: &State, snapshots: Vec<(SnapshotMeta, Tree)>) -> Vec<(Snapsh
 const SORTED_BATCH: usize = 256;
 
 /// Applies `ops` to `live` through `touched`; returns how many changed an entry. The result is
-/// that of applying them in the given order: a stable sort by key keeps the order of the
-/// operations on each key, and operations on different keys commute (the tree's shape depends
-/// on its contents alone).
+/// that of applying them in the given order: sorted by key and then by position, the
+/// operations on each key keep their order, and operations on different keys commute (the
+/// tree's shape depends on its contents alone). The leaves of a sorted batch are made in the
+/// given order first, so they lie in memory in the order they were written, as an unsorted
+/// batch leaves them.
 fn apply_batch(touched: &mut Touched, live: &mut Tree, ops: &[Op]) -> u64 {
-    let mut apply = |op: &Op| {
-        u64::from(match op {
+    if ops.len() < SORTED_BATCH {
+        let mut apply = |op: &Op| match op {
             Op::Put(key, value) => touched.put(live, key, value),
             Op::Delete(key) => touched.delete(live, key),
-        })
-    };
-    if ops.len() < SORTED_BATCH {
-        return ops.iter().map(apply).sum();
+        };
+        return ops.iter().map(|op| u64::from(apply(op))).sum();
     }
-    let mut sorted: Vec<&Op> = ops.iter().collect();
-    sorted.sort_by(|a, b| a.key().cmp(b.key()));
-    sorted.into_iter().map(apply).sum()
+    // Sorted by key, then by position: the order of each key's operations stays. The first
+    // eight bytes of the key, big-endian, order most pairs without reading the keys.
+    let mut sorted: Vec<(u64, &[u8], usize, Option<LeafRef>)> = ops
+        .iter()
+        .enumerate()
+        .map(|(at, op)| {
+            let (key, leaf) = match op {
+                Op::Put(key, value) => (&key[..], Some(LeafRef::entry(key, value))),
+                Op::Delete(key) => (&key[..], None),
+            };
+            let mut head = [0u8; 8];
+            let n = key.len().min(8);
+            head[..n].copy_from_slice(&key[..n]);
+            (u64::from_be_bytes(head), key, at, leaf)
+        })
+        .collect();
+    sorted.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+    sorted
+        .into_iter()
+        .map(|(_, key, _, leaf)| {
+            u64::from(match leaf {
+                Some(leaf) => touched.put_entry(live, leaf),
+                None => touched.delete(live, key),
+            })
+        })
+        .sum()
 }
 
 /// A map's writer lock and live state, held together.

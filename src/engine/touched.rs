@@ -48,6 +48,16 @@ impl Touched {
         }
     }
 
+    /// [`put`](Touched::put) of an entry made before ([`LeafRef::entry`]).
+    pub(crate) fn put_entry(&mut self, live: &mut Tree, leaf: LeafRef) -> bool {
+        let old = live.insert_entry(&leaf);
+        let changed = old.as_ref().is_none_or(|o| o.value() != leaf.value());
+        if !self.overflowed {
+            self.record(leaf.key(), old, Some(leaf.clone()));
+        }
+        changed
+    }
+
     /// Removes `key` from `live`, recording the write; returns whether the key was present.
     pub(crate) fn delete(&mut self, live: &mut Tree, key: &[u8]) -> bool {
         let Some(old) = live.remove_leaf(key) else {

@@ -144,6 +144,12 @@ impl Tree {
         (new, self.insert_leaf(key, leaf))
     }
 
+    /// Inserts the entry `leaf` (a [`LeafRef::entry`]; the tree shares it) and returns the
+    /// leaf it replaced, if any.
+    pub(crate) fn insert_entry(&mut self, leaf: &LeafRef) -> Option<LeafRef> {
+        self.insert_leaf(leaf.key(), leaf.slot().clone())
+    }
+
     /// Inserts the leaf slot `leaf` (whose key is `key`) and returns the leaf it replaced.
     fn insert_leaf(&mut self, key: &[u8], leaf: Child) -> Option<LeafRef> {
         self.value_bytes += leaf_value(leaf.leaf_of::<false>().0).len() as u64;

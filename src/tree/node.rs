@@ -610,6 +610,17 @@ impl LeafRef {
         LeafRef(child)
     }
 
+    /// A new leaf holding `key` and `value` (checked against the limits), to insert with
+    /// [`Tree::insert_entry`](crate::tree::Tree::insert_entry).
+    pub(crate) fn entry(key: &[u8], value: &[u8]) -> LeafRef {
+        LeafRef(new_leaf(key, value))
+    }
+
+    /// The leaf's slot.
+    pub(crate) fn slot(&self) -> &Child {
+        &self.0
+    }
+
     /// The entry's key.
     pub(crate) fn key(&self) -> &[u8] {
         leaf_key(self)
