@@ -345,7 +345,7 @@ fn a_large_batch_applies_as_its_operations_in_the_order_given() {
         s ^= s >> 7;
         s ^= s << 17;
         let key = format!("k{}", s % 40).into_bytes();
-        if s % 5 == 0 {
+        if s.is_multiple_of(5) {
             batch.delete(&key).unwrap();
             changed += u64::from(model.remove(&key).is_some());
         } else {

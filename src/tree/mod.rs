@@ -361,7 +361,7 @@ impl Tree {
                 Ok(fallible::find(root, key)?.map(|(slot, leaf)| Found { slot, leaf }))
             }
             // Nothing to load: the in-memory walk.
-            Some(root) => Ok(find::<false>(root, key)),
+            Some(_) => Ok(self.find(key)),
         }
     }
 
