@@ -12,6 +12,9 @@ mod stats;
 mod touched;
 mod txn;
 
+/// The least key above every key that starts with `prefix` (`None`: no such key), which ends a
+/// prefix scan.
+pub(crate) use crate::tree::prefix_end;
 pub use batch::{Batch, BatchOp};
 pub use map::{
     CompactReport, Entries, Entry, ImportOptions, Imported, Map, ReadSession, RollbackOutcome,

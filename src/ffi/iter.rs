@@ -9,8 +9,8 @@ use super::map::lqft_map;
 use super::read::Version;
 use super::snapshot::lqft_snapshot;
 use super::status::*;
+use crate::engine::prefix_end;
 use crate::engine::{Entry, Merged, TryEntries};
-use crate::tree::prefix_end;
 
 /// The entries of one version in key order: one tree's (whose stored nodes, in a store-backed
 /// version, load as the walk reaches them), or a sharded version's merged (in memory).
