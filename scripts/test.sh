@@ -6,7 +6,7 @@
 #   --profile checked), header (include/lqft.h is up to date), c-plain, c-asan (AddressSanitizer + UBSan),
 #   c-valgrind (memcheck: no errors, no definite leaks), bench-smoke (every bench in benches/ and
 #   the durable bench in benches/anchors),
-#   fuzz (each store decoder under cargo-fuzz on nightly for LQFT_FUZZ_SECONDS, default 60),
+#   fuzz (each store decoder, and damaged node records read back, under cargo-fuzz on nightly for LQFT_FUZZ_SECONDS, default 60),
 #   python (the `lqft` package in python/: pip install into a venv, pytest, mypy --strict),
 #   lqft-1.2.2 (LQFT 1.2.2's own tests, from its sdist pinned by sha256, on lqft.lqft122).
 set -uo pipefail
@@ -73,7 +73,7 @@ fuzz() {
   rustup run nightly rustc --version >/dev/null 2>&1 ||
     rustup toolchain install nightly --profile minimal || return 1
   command -v cargo-fuzz >/dev/null 2>&1 || cargo install cargo-fuzz --locked || return 1
-  for target in wal pack manifest; do
+  for target in wal pack manifest records; do
     scratch=$(mktemp -d)
     echo "--- cargo +nightly fuzz run $target (${seconds} s)"
     cargo +nightly fuzz run "$target" "$scratch" "$root/fuzz/corpus/$target" -- \
