@@ -217,10 +217,25 @@ fn reads<R: Reader>(
     r: &mut Results,
 ) {
     let map = R::build(keys);
+    read_sets(&[&map], R::NAME, keys, hot, random, ops, threads, r);
+}
+
+/// The hot-key and random-key reads of `maps` at 1 and `threads` threads, recorded as `who`.
+#[allow(clippy::too_many_arguments)]
+fn read_sets<R: Reader>(
+    maps: &[&R],
+    who: &str,
+    keys: &[Vec<u8>],
+    hot: &[u32],
+    random: &[u32],
+    ops: usize,
+    threads: usize,
+    r: &mut Results,
+) {
     for (set, order) in [("hot keys", hot), ("random keys", random)] {
         for t in [1, threads] {
-            let ns = read_run(&[&map], keys, order, ops, t);
-            r.add(&format!("get, {set}, {t} thread(s)"), R::NAME, ns);
+            let ns = read_run(&maps[..t.min(maps.len())], keys, order, ops, t);
+            r.add(&format!("get, {set}, {t} thread(s)"), who, ns);
         }
     }
 }
@@ -238,12 +253,7 @@ fn private_reads(
 ) {
     let maps: Vec<Map> = (0..threads).map(|_| Map::build(keys)).collect();
     let maps: Vec<&Map> = maps.iter().collect();
-    for (set, order) in [("hot keys", hot), ("random keys", random)] {
-        for t in [1, threads] {
-            let ns = read_run(&maps[..t], keys, order, ops, t);
-            r.add(&format!("get, {set}, {t} thread(s)"), PRIVATE, ns);
-        }
-    }
+    read_sets(&maps, PRIVATE, keys, hot, random, ops, threads, r);
 }
 
 /// One repetition of single-thread puts of every key into an empty map: `Map::put` (writer

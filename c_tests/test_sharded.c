@@ -44,6 +44,40 @@ static const uint64_t TOTAL = (uint64_t)(WRITERS * OWNED + SHARED) * START;
 static void owned_key(unsigned w, unsigned a, char *key) { snprintf(key, 24, "cnt/w%u/%02u", w, a); }
 static void shared_key(unsigned a, char *key) { snprintf(key, 24, "cnt/shared/%02u", a); }
 
+/* The counter under `key` in a snapshot or a read view (`from`). */
+typedef uint64_t (*counter_fn)(const void *from, const char *key);
+
+static uint64_t snapshot_counter(const void *from, const char *key) {
+    uint64_t v = 0;
+    size_t len = 0;
+    CHECK_OK(lqft_snapshot_get_into((const lqft_snapshot *)from, STR(key), (uint8_t *)&v, 8, &len));
+    return v;
+}
+
+static uint64_t view_counter(const void *from, const char *key) {
+    uint64_t v = 0;
+    size_t len = 0;
+    CHECK_OK(lqft_view_get_into((const lqft_view *)from, STR(key), (uint8_t *)&v, 8, &len));
+    return v;
+}
+
+/* The sum of every counter, each read on its own through `counter`. */
+static uint64_t sum_counters(counter_fn counter, const void *from) {
+    uint64_t sum = 0;
+    char key[24];
+    for (unsigned w = 0; w < WRITERS; w++) {
+        for (unsigned a = 0; a < OWNED; a++) {
+            owned_key(w, a, key);
+            sum += counter(from, key);
+        }
+    }
+    for (unsigned a = 0; a < SHARED; a++) {
+        shared_key(a, key);
+        sum += counter(from, key);
+    }
+    return sum;
+}
+
 /* Moves amounts between this writer's own counters in cross-shard batches, and writes and
  * deletes keys outside the counters. */
 static void *batch_writer(void *arg) {
@@ -149,51 +183,16 @@ static void *reader(void *arg) {
             CHECK_OK(lqft_map_snapshot(map, &snap));
             CHECK_OK(lqft_snapshot_prefix(snap, STR("cnt/"), &it));
             CHECK(iter_sum(it) == TOTAL);
-            uint64_t sum = 0;
-            char key[24];
-            for (unsigned w = 0; w < WRITERS; w++) {
-                for (unsigned a = 0; a < OWNED; a++) {
-                    uint64_t v = 0;
-                    size_t len = 0;
-                    owned_key(w, a, key);
-                    CHECK_OK(lqft_snapshot_get_into(snap, STR(key), (uint8_t *)&v, 8, &len));
-                    sum += v;
-                }
-            }
-            for (unsigned a = 0; a < SHARED; a++) {
-                uint64_t v = 0;
-                size_t len = 0;
-                shared_key(a, key);
-                CHECK_OK(lqft_snapshot_get_into(snap, STR(key), (uint8_t *)&v, 8, &len));
-                sum += v;
-            }
-            CHECK(sum == TOTAL);
+            CHECK(sum_counters(snapshot_counter, snap) == TOTAL);
             lqft_snapshot_free(snap);
             CHECK_OK(lqft_map_compact(map, 4, NULL, NULL));
         } else {
             /* A read view read key by key, and single reads that must see whole values. */
             lqft_view *view = NULL;
             CHECK_OK(lqft_map_view(map, &view));
-            uint64_t sum = 0;
-            char key[24];
-            for (unsigned w = 0; w < WRITERS; w++) {
-                for (unsigned a = 0; a < OWNED; a++) {
-                    uint64_t v = 0;
-                    size_t len = 0;
-                    owned_key(w, a, key);
-                    CHECK_OK(lqft_view_get_into(view, STR(key), (uint8_t *)&v, 8, &len));
-                    sum += v;
-                }
-            }
-            for (unsigned a = 0; a < SHARED; a++) {
-                uint64_t v = 0;
-                size_t len = 0;
-                shared_key(a, key);
-                CHECK_OK(lqft_view_get_into(view, STR(key), (uint8_t *)&v, 8, &len));
-                sum += v;
-            }
-            CHECK(sum == TOTAL);
+            CHECK(sum_counters(view_counter, view) == TOTAL);
             lqft_view_free(view);
+            char key[24];
             shared_key((unsigned)(next(&s) % SHARED), key);
             lqft_bytes v = {0};
             CHECK_OK(lqft_map_get(map, STR(key), &v));
