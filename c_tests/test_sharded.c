@@ -11,7 +11,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "check.h"
+#include "counters.h"
 
 enum {
     SHARDS = 16,
@@ -26,13 +26,6 @@ enum {
 
 static lqft_map *map;
 static int writers_done = 0;
-
-static uint64_t decode(const uint8_t *p, size_t n) {
-    uint64_t v = 0;
-    CHECK(n == sizeof v);
-    if (n == sizeof v) memcpy(&v, p, sizeof v);
-    return v;
-}
 
 static uint64_t next(uint64_t *s) {
     *s ^= *s << 13, *s ^= *s >> 7, *s ^= *s << 17;
@@ -123,24 +116,7 @@ static void *txn_writer(void *arg) {
         if (a == b) continue;
         shared_key(a, from);
         shared_key(b, to);
-        for (;;) {
-            lqft_txn *txn = NULL;
-            CHECK_OK(lqft_txn_begin(map, &txn));
-            lqft_bytes va = {0}, vb = {0};
-            CHECK_OK(lqft_txn_get(txn, STR(from), &va));
-            CHECK_OK(lqft_txn_get(txn, STR(to), &vb));
-            uint64_t x = decode(va.ptr, va.len), y = decode(vb.ptr, vb.len);
-            lqft_bytes_free(&va);
-            lqft_bytes_free(&vb);
-            uint64_t amount = x < 5 ? x : 5;
-            x -= amount, y += amount;
-            CHECK_OK(lqft_txn_put(txn, STR(from), (const uint8_t *)&x, 8));
-            CHECK_OK(lqft_txn_put(txn, STR(to), (const uint8_t *)&y, 8));
-            lqft_status status = lqft_txn_commit(txn, NULL);
-            lqft_txn_free(txn);
-            if (status == LQFT_OK) break;
-            CHECK_STATUS(status, LQFT_CONFLICT);
-        }
+        transfer(map, from, to, 5);
     }
     __atomic_fetch_add(&writers_done, 1, __ATOMIC_RELEASE);
     return NULL;

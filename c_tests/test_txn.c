@@ -6,18 +6,11 @@
 #include <pthread.h>
 #include <stdint.h>
 
-#include "check.h"
+#include "counters.h"
 
 enum { THREADS = 3, INCREMENTS = 500, ACCOUNTS = 8, TRANSFERS = 500 };
 
 static lqft_map *map;
-
-static uint64_t decode(const uint8_t *p, size_t n) {
-    uint64_t v = 0;
-    CHECK(n == sizeof v);
-    if (n == sizeof v) memcpy(&v, p, sizeof v);
-    return v;
-}
 
 static void account_key(unsigned a, char *key) { snprintf(key, 16, "acct%02u", a); }
 
@@ -76,24 +69,7 @@ static void *transferrer(void *arg) {
         if (a == b) continue;
         account_key(a, from);
         account_key(b, to);
-        for (;;) {
-            lqft_txn *txn = NULL;
-            CHECK_OK(lqft_txn_begin(map, &txn));
-            lqft_bytes va = {0}, vb = {0};
-            CHECK_OK(lqft_txn_get(txn, STR(from), &va));
-            CHECK_OK(lqft_txn_get(txn, STR(to), &vb));
-            uint64_t x = decode(va.ptr, va.len), y = decode(vb.ptr, vb.len);
-            lqft_bytes_free(&va);
-            lqft_bytes_free(&vb);
-            uint64_t amount = x < 7 ? x : 7;
-            x -= amount, y += amount;
-            CHECK_OK(lqft_txn_put(txn, STR(from), (const uint8_t *)&x, sizeof x));
-            CHECK_OK(lqft_txn_put(txn, STR(to), (const uint8_t *)&y, sizeof y));
-            lqft_status status = lqft_txn_commit(txn, NULL);
-            lqft_txn_free(txn);
-            if (status == LQFT_OK) break;
-            CHECK_STATUS(status, LQFT_CONFLICT);
-        }
+        transfer(map, from, to, 7);
     }
     __atomic_fetch_add(&transfers_done, 1, __ATOMIC_RELEASE);
     return NULL;
