@@ -15,12 +15,10 @@ use std::time::Instant;
 use lqft::store::log::Durability;
 use lqft::store::{Store, StoreOptions};
 
-fn xorshift(state: &mut u64) -> u64 {
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    *state
-}
+#[path = "support/rng.rs"]
+mod rng;
+
+use rng::xorshift;
 
 fn key(i: u64) -> Vec<u8> {
     let mut s = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;

@@ -28,12 +28,10 @@ use std::time::Instant;
 
 use lqft::{Map, ShardedMap, Tree};
 
-fn xorshift(state: &mut u64) -> u64 {
-    *state ^= *state << 13;
-    *state ^= *state >> 7;
-    *state ^= *state << 17;
-    *state
-}
+#[path = "support/rng.rs"]
+mod rng;
+
+use rng::xorshift;
 
 /// `n` random 16-byte keys.
 fn keys(n: usize, seed: u64) -> Vec<Vec<u8>> {
