@@ -21,7 +21,8 @@ use crate::tree::hash::{
     Hash, KIND_BRANCH, KIND_LEAF, branch_hash_of, child_hash, leaf_hash, pair_hash,
 };
 use crate::tree::node::{
-    Branch, Child, END, Kids, RADIX, leaf_key, leaf_value, new_branch, new_leaf, split_route,
+    Branch, Child, END, Kids, RADIX, leaf_key, leaf_value, new_branch, new_leaf, pair_route,
+    split_route,
 };
 use crate::varint::{put_varint, varint};
 
@@ -372,25 +373,33 @@ const BITMAP_MASK: u32 = (1 << RADIX) - 1;
 const MAX_POS: u32 = 2 * MAX_KEY_LEN as u32;
 
 /// The stored record of a leaf.
+#[cfg(test)]
 pub(crate) fn stored_leaf_record(leaf: &[u8]) -> Vec<u8> {
-    let (key, value) = (leaf_key(leaf), leaf_value(leaf));
-    let mut out = Vec::with_capacity(1 + 3 + 5 + key.len() + value.len());
-    out.push(KIND_LEAF);
-    put_varint(&mut out, key.len() as u64);
-    put_varint(&mut out, value.len() as u64);
-    out.extend_from_slice(key);
-    out.extend_from_slice(value);
+    let mut out = Vec::new();
+    stored_leaf_record_into(&mut out, leaf);
     out
 }
 
-/// The stored record of `branch`: its header fields, its pairs mask, its children's hashes and
-/// the locations of its children's nodes in slot order (both leaves of a pair).
-pub(crate) fn stored_branch_record(branch: &Branch, hashes: &[Hash], at: &[Location]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(1 + 5 + 3 + 3 + 32 * hashes.len() + 6 * at.len());
+/// Appends the stored record of a leaf to `out`.
+fn stored_leaf_record_into(out: &mut Vec<u8>, leaf: &[u8]) {
+    let (key, value) = (leaf_key(leaf), leaf_value(leaf));
+    out.reserve(1 + 3 + 5 + key.len() + value.len());
+    out.push(KIND_LEAF);
+    put_varint(out, key.len() as u64);
+    put_varint(out, value.len() as u64);
+    out.extend_from_slice(key);
+    out.extend_from_slice(value);
+}
+
+/// Appends to `out` the stored record of `branch`: its header fields, its pairs mask, its
+/// children's hashes and the locations of its children's nodes in slot order (both leaves of
+/// a pair).
+fn stored_branch_record_into(out: &mut Vec<u8>, branch: &Branch, hashes: &[Hash], at: &[Location]) {
+    out.reserve(1 + 5 + 3 + 3 + 32 * hashes.len() + 6 * at.len());
     out.push(KIND_BRANCH);
-    put_varint(&mut out, u64::from(branch.pos));
-    put_varint(&mut out, u64::from(branch.bitmap));
-    put_varint(&mut out, u64::from(branch.pairs));
+    put_varint(out, u64::from(branch.pos));
+    put_varint(out, u64::from(branch.bitmap));
+    put_varint(out, u64::from(branch.pairs));
     for hash in hashes {
         out.extend_from_slice(hash);
     }
@@ -399,14 +408,18 @@ pub(crate) fn stored_branch_record(branch: &Branch, hashes: &[Hash], at: &[Locat
         ordinal: 0,
     };
     for &at in at {
-        put_location(&mut out, at, previous);
+        put_location(out, at, previous);
         previous = at;
     }
-    out
 }
 
 /// Writes the nodes below `root` that have no location, children first, through `write`;
 /// returns the root's location. See [`Tree::store_new_nodes`](crate::tree::Tree).
+///
+/// Every node is hashed at most once, during the walk: a node written now is hashed when it is
+/// written (a branch from its children's hashes, which the walk has by then, unless it has one
+/// cached already, and it keeps the hash it gets), a stored node's hash is known. Records are
+/// built in one reused buffer: each is written before the next is built.
 pub(crate) fn store_new_nodes(
     root: &Child,
     write: &mut dyn FnMut(&[u8]) -> Result<Location>,
@@ -414,19 +427,24 @@ pub(crate) fn store_new_nodes(
     if let Some(at) = root.location() {
         return Ok(at);
     }
-    let leaf = |slot: &Child, write: &mut dyn FnMut(&[u8]) -> Result<Location>| {
+    let mut record = Vec::new();
+    // The location and hash of a leaf slot, writing the leaf if it has no location.
+    let mut leaf = |slot: &Child,
+                    write: &mut dyn FnMut(&[u8]) -> Result<Location>|
+     -> Result<(Location, Hash)> {
         if let Some(at) = slot.location() {
-            return Ok(at);
+            return Ok((at, child_hash(slot)));
         }
-        let at = write(&stored_leaf_record(slot.leaf().0))?;
+        let bytes = slot.leaf().0;
+        record.clear();
+        stored_leaf_record_into(&mut record, bytes);
+        let at = write(&record)?;
         slot.set_location(at);
-        Ok(at)
+        Ok((at, leaf_hash(bytes)))
     };
     let Some((root_branch, _)) = root.as_branch() else {
-        return leaf(root, write);
+        return Ok(leaf(root, write)?.0);
     };
-    // Every branch to write is hashed first: its parent's record holds the hash.
-    child_hash(root);
     /// A branch being written: its slot, its children not visited yet, and the hashes and
     /// locations of those visited.
     struct Frame<'a> {
@@ -446,6 +464,7 @@ pub(crate) fn store_new_nodes(
         }
     }
     let mut frames = vec![frame(root, root_branch)];
+    let mut branch_record = Vec::new();
     loop {
         let top = frames.last_mut().expect("the loop returns with the root");
         match top.kids.next() {
@@ -457,28 +476,44 @@ pub(crate) fn store_new_nodes(
                 None => match child.as_branch() {
                     Some((branch, _)) => frames.push(frame(child, branch)),
                     None => {
-                        top.at.push(leaf(child, write)?);
-                        top.hashes.push(leaf_hash(child.leaf().0));
+                        let (at, hash) = leaf(child, write)?;
+                        top.at.push(at);
+                        top.hashes.push(hash);
                     }
                 },
             },
             Some((_, pair)) => {
-                for slot in pair {
-                    top.at.push(leaf(slot, write)?);
+                if let (Some(a), Some(b)) = (pair[0].location(), pair[1].location()) {
+                    // Both stored: a stored pair's hash is known without loading it.
+                    top.at.extend([a, b]);
+                    top.hashes.push(pair_hash(pair));
+                    continue;
                 }
-                top.hashes.push(pair_hash(pair));
+                let [(a, ha), (b, hb)] = [leaf(&pair[0], write)?, leaf(&pair[1], write)?];
+                let (pos, bitmap) = pair_route(pair);
+                top.at.extend([a, b]);
+                top.hashes.push(branch_hash_of(pos, bitmap, &[ha, hb]));
             }
             None => {
                 let done = frames.pop().expect("the top frame");
-                let record = stored_branch_record(done.branch, &done.hashes, &done.at);
-                let at = write(&record)?;
+                let branch = done.branch;
+                let hash = match branch.hash.get() {
+                    Some(hash) => *hash,
+                    None => {
+                        let hash = branch_hash_of(branch.pos, branch.bitmap, &done.hashes);
+                        branch.hash.set(hash);
+                        hash
+                    }
+                };
+                branch_record.clear();
+                stored_branch_record_into(&mut branch_record, branch, &done.hashes, &done.at);
+                let at = write(&branch_record)?;
+                // The branch is hashed, so it keeps its location.
                 done.node.set_location(at);
                 let Some(parent) = frames.last_mut() else {
                     return Ok(at);
                 };
-                parent
-                    .hashes
-                    .push(*done.branch.hash.get().expect("hashed before writing"));
+                parent.hashes.push(hash);
                 parent.at.push(at);
             }
         }
@@ -658,5 +693,47 @@ mod tests {
         let record = stored_leaf_record(leaf.leaf().0);
         assert_eq!(record.len(), 1 + 1 + 1 + 116);
         assert_eq!(record[..3], [KIND_LEAF, 16, 100]);
+    }
+
+    /// Keys of mixed lengths with shared prefixes (pairs, end markers, deep branches) and
+    /// their values.
+    fn tree_of(n: u32, seed: u32) -> crate::tree::Tree {
+        let mut tree = crate::tree::Tree::new();
+        for i in 0..n {
+            let x = i.wrapping_mul(2_654_435_761) ^ seed;
+            let key: Vec<u8> = (0..x % 7).map(|j| (x >> (3 * j)) as u8 & 0x33).collect();
+            tree.insert(&key, &x.to_le_bytes()).unwrap();
+        }
+        tree
+    }
+
+    #[test]
+    fn storing_new_nodes_hashes_the_branches_it_writes_to_the_in_memory_hashes() {
+        let mut records = Vec::new();
+        let mut sink = |record: &[u8]| {
+            records.push(record.to_vec());
+            Ok(Location {
+                pack: 1,
+                ordinal: records.len() as u32 - 1,
+            })
+        };
+        let mut tree = tree_of(3_000, 0);
+        let root = tree.root().unwrap().clone();
+        tree.store_new_nodes(&mut sink).unwrap();
+        // The walk left the root's hash cached: the one a tree built alike computes.
+        let (branch, _) = root.as_branch().unwrap();
+        assert_eq!(branch.hash.get(), Some(&tree_of(3_000, 0).root_hash()));
+        // Edited after storing: the new nodes beside stored ones hash as in memory too.
+        for i in 0..50u32 {
+            tree.insert(&i.to_be_bytes(), b"edited").unwrap();
+        }
+        let mut fresh = tree_of(3_000, 0);
+        for i in 0..50u32 {
+            fresh.insert(&i.to_be_bytes(), b"edited").unwrap();
+        }
+        let root = tree.root().unwrap().clone();
+        tree.store_new_nodes(&mut sink).unwrap();
+        let (branch, _) = root.as_branch().unwrap();
+        assert_eq!(branch.hash.get(), Some(&fresh.root_hash()));
     }
 }
