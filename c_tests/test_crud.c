@@ -83,6 +83,68 @@ static void test_get_into(void) {
     lqft_map_free(map);
 }
 
+/* A reusable lqft_value_buf: the live state, a snapshot and a view each fill it in one call;
+ * a value larger than it reports the size needed and leaves the bytes alone; a struct of the
+ * wrong size is refused. */
+static void test_get_buf(void) {
+    lqft_map *map = NULL;
+    CHECK_OK(lqft_map_new(&map));
+    CHECK_OK(lqft_map_put(map, STR("k"), STR("hello")));
+    CHECK_OK(lqft_map_put(map, STR("big"), STR("0123456789")));
+    lqft_snapshot *snap = NULL;
+    CHECK_OK(lqft_map_snapshot(map, &snap));
+    CHECK_OK(lqft_map_put(map, STR("k"), STR("later"))); /* the snapshot keeps "hello" */
+    lqft_view *view = NULL;
+    CHECK_OK(lqft_map_view(map, &view));
+
+    uint8_t data[8];
+    lqft_value_buf buf = {sizeof(lqft_value_buf), data, sizeof data, 0};
+    CHECK_OK(lqft_map_get_buf(map, STR("k"), &buf));
+    CHECK(buf.len == 5 && memcmp(data, "later", 5) == 0);
+    CHECK_OK(lqft_snapshot_get_buf(snap, STR("k"), &buf));
+    CHECK(buf.len == 5 && memcmp(data, "hello", 5) == 0);
+    CHECK_OK(lqft_view_get_buf(view, STR("k"), &buf));
+    CHECK(buf.len == 5 && memcmp(data, "later", 5) == 0);
+
+    /* NOT_FOUND writes nothing. */
+    buf.len = 77;
+    CHECK_STATUS(lqft_map_get_buf(map, STR("missing"), &buf), LQFT_NOT_FOUND);
+    CHECK_STATUS(lqft_snapshot_get_buf(snap, STR("missing"), &buf), LQFT_NOT_FOUND);
+    CHECK_STATUS(lqft_view_get_buf(view, STR("missing"), &buf), LQFT_NOT_FOUND);
+    CHECK(buf.len == 77);
+
+    /* Too small: the size needed in len, the data untouched; a larger buffer then succeeds. */
+    memset(data, 'x', sizeof data);
+    CHECK_STATUS(lqft_map_get_buf(map, STR("big"), &buf), LQFT_ERR_BUFFER_TOO_SMALL);
+    CHECK(buf.len == 10 && data[0] == 'x');
+    CHECK(last_error_has("needs 10 bytes"));
+    CHECK_STATUS(lqft_snapshot_get_buf(snap, STR("big"), &buf), LQFT_ERR_BUFFER_TOO_SMALL);
+    CHECK(buf.len == 10);
+    uint8_t larger[16];
+    buf.data = larger;
+    buf.cap = sizeof larger;
+    CHECK_OK(lqft_view_get_buf(view, STR("big"), &buf));
+    CHECK(buf.len == 10 && memcmp(larger, "0123456789", 10) == 0);
+
+    /* A size query: no data, capacity 0. */
+    lqft_value_buf query = {sizeof(lqft_value_buf), NULL, 0, 0};
+    CHECK_STATUS(lqft_map_get_buf(map, STR("k"), &query), LQFT_ERR_BUFFER_TOO_SMALL);
+    CHECK(query.len == 5);
+
+    /* Misuse: no struct, NULL data with a capacity, a size smaller than the struct's. */
+    CHECK_STATUS(lqft_map_get_buf(map, STR("k"), NULL), LQFT_ERR_NULL_ARGUMENT);
+    lqft_value_buf no_data = {sizeof(lqft_value_buf), NULL, 8, 0};
+    CHECK_STATUS(lqft_map_get_buf(map, STR("k"), &no_data), LQFT_ERR_NULL_ARGUMENT);
+    lqft_value_buf unsized = {0, data, sizeof data, 55};
+    CHECK_STATUS(lqft_map_get_buf(map, STR("k"), &unsized), LQFT_ERR_INVALID_ARGUMENT);
+    CHECK(last_error_has("sizeof(lqft_value_buf)"));
+    CHECK(unsized.len == 55);
+
+    lqft_view_free(view);
+    lqft_snapshot_free(snap);
+    lqft_map_free(map);
+}
+
 static void test_binary_keys(void) {
     lqft_map *map = NULL;
     CHECK_OK(lqft_map_new(&map));
@@ -161,6 +223,7 @@ int main(void) {
     test_version();
     test_put_get_delete();
     test_get_into();
+    test_get_buf();
     test_binary_keys();
     test_pending_and_stats();
     return check_finish("test_crud");

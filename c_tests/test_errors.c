@@ -71,6 +71,10 @@ static void test_null_arguments(void) {
     NULL_ARG(lqft_map_get_into(map, NULL, 1, buf, sizeof buf, &size));
     NULL_ARG(lqft_map_get_into(map, k, 1, NULL, sizeof buf, &size));
     NULL_ARG(lqft_map_get_into(map, k, 1, buf, sizeof buf, NULL));
+    lqft_value_buf value_buf = {sizeof(lqft_value_buf), buf, sizeof buf, 0};
+    NULL_ARG(lqft_map_get_buf(NULL, k, 1, &value_buf));
+    NULL_ARG(lqft_map_get_buf(map, NULL, 1, &value_buf));
+    NULL_ARG(lqft_map_get_buf(map, k, 1, NULL));
     NULL_ARG(lqft_map_delete(NULL, k, 1));
     NULL_ARG(lqft_map_delete(map, NULL, 1));
     NULL_ARG(lqft_map_contains(NULL, k, 1, &flag));
@@ -100,6 +104,9 @@ static void test_null_arguments(void) {
     NULL_ARG(lqft_snapshot_get_into(snap, NULL, 1, buf, sizeof buf, &size));
     NULL_ARG(lqft_snapshot_get_into(snap, k, 1, NULL, sizeof buf, &size));
     NULL_ARG(lqft_snapshot_get_into(snap, k, 1, buf, sizeof buf, NULL));
+    NULL_ARG(lqft_snapshot_get_buf(NULL, k, 1, &value_buf));
+    NULL_ARG(lqft_snapshot_get_buf(snap, NULL, 1, &value_buf));
+    NULL_ARG(lqft_snapshot_get_buf(snap, k, 1, NULL));
     NULL_ARG(lqft_snapshot_contains(NULL, k, 1, &flag));
     NULL_ARG(lqft_snapshot_contains(snap, NULL, 1, &flag));
     NULL_ARG(lqft_snapshot_contains(snap, k, 1, NULL));

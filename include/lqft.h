@@ -15,8 +15,9 @@
  *   LQFT_MAX_VALUE_LEN; lengths are checked before any byte is read.
  *
  * Outputs: written only on success (LQFT_OK), never on NOT_FOUND, DONE or an error — except
- *   the size output of a caller-buffer function (*_get_into, *_packed), which receives the
- *   size needed together with LQFT_ERR_BUFFER_TOO_SMALL. Optional outputs say so and may be NULL.
+ *   the size output of a caller-buffer function (*_get_into, *_get_buf, *_packed), which
+ *   receives the size needed together with LQFT_ERR_BUFFER_TOO_SMALL. Optional outputs say so
+ *   and may be NULL.
  *
  * Ownership: handles (lqft_map, lqft_snapshot, lqft_iter, lqft_diff, lqft_batch,
  *   lqft_read_session) are created by the library and released by their own *_free function;
@@ -502,6 +503,39 @@ typedef struct lqft_map_options {
    */
   uint32_t shards;
 } lqft_map_options;
+
+/**
+ * A caller-owned buffer that the `*_get_buf` functions (`lqft_map_get_buf`,
+ * `lqft_snapshot_get_buf`, `lqft_view_get_buf`) copy values into: the arguments of a get
+ * into a reusable buffer in one place, so a loop of gets passes one pointer instead of three
+ * (which matters to callers that pay per argument, such as the libffi calls of cffi's ABI
+ * mode).
+ *
+ * The caller sets `size` to `sizeof(lqft_value_buf)` (so the struct can grow in later
+ * versions), and `data` and `cap`; the library only reads those three and writes `len`.
+ * Ownership: the caller owns the struct and `data`; the library never frees or keeps them.
+ * Thread safety: one call at a time per buffer (give each thread its own).
+ */
+typedef struct lqft_value_buf {
+  /**
+   * `sizeof(lqft_value_buf)` as the caller compiled it; a smaller value is
+   * `LQFT_ERR_INVALID_ARGUMENT`.
+   */
+  size_t size;
+  /**
+   * Where a value is copied: `cap` writable bytes; `NULL` only when `cap` is 0.
+   */
+  uint8_t *data;
+  /**
+   * Bytes available at `data`.
+   */
+  size_t cap;
+  /**
+   * Written by the library: the value's length on `LQFT_OK`, the bytes needed on
+   * `LQFT_ERR_BUFFER_TOO_SMALL`; left alone otherwise.
+   */
+  size_t len;
+} lqft_value_buf;
 
 /**
  * What was recorded about a snapshot when it was taken.
@@ -1641,6 +1675,33 @@ lqft_status lqft_map_get_into(const struct lqft_map *map,
                               size_t *out_len);
 
 /**
+ * Copies the value under `key` in the live state into the caller's reusable buffer `*buf`:
+ * `lqft_map_get_into` with its buffer, capacity and length output in one struct
+ * (`lqft_value_buf`), for loops of gets where each argument costs (bindings that call through
+ * libffi). No allocation.
+ *
+ * Returns `LQFT_OK` with the value in `buf->data` and its length in `buf->len`;
+ * `LQFT_NOT_FOUND` (nothing written) when the key is absent; `LQFT_ERR_BUFFER_TOO_SMALL` with
+ * the length needed in `buf->len` and `buf->data` untouched when `buf->cap` is too small (grow
+ * the buffer and call again).
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (`buf->size` smaller than
+ * `sizeof(lqft_value_buf)`, or `buf` misaligned), `LQFT_ERR_KEY_TOO_LONG`,
+ * `LQFT_ERR_BUFFER_TOO_SMALL`; `LQFT_ERR_IO` or `LQFT_ERR_CORRUPT` when a node of a
+ * store-backed map fails to load.
+ * Thread safety: the map as for any read; `buf` is used by one call at a time.
+ *
+ * # Safety
+ * `map` is `NULL` or a live map; `key` is `NULL` (with length 0) or points to `key_len`
+ * readable bytes; `buf` is `NULL` or points to an `lqft_value_buf` with `size`, `data` and
+ * `cap` set, `data` valid for writing `cap` bytes (or `NULL` with `cap` 0) and not
+ * overlapping the struct.
+ */
+lqft_status lqft_map_get_buf(const struct lqft_map *map,
+                             const uint8_t *key,
+                             size_t key_len,
+                             struct lqft_value_buf *buf);
+
+/**
  * Removes `key` from the live state.
  *
  * Returns `LQFT_OK` when the key existed and was removed, `LQFT_NOT_FOUND` when it was absent
@@ -1908,6 +1969,25 @@ lqft_status lqft_snapshot_get_into(const struct lqft_snapshot *snapshot,
                                    uint8_t *buf,
                                    size_t cap,
                                    size_t *out_len);
+
+/**
+ * Copies the value under `key` in the snapshot into the caller's reusable buffer `*buf`, as
+ * `lqft_map_get_buf` does.
+ *
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT`, `LQFT_ERR_KEY_TOO_LONG`,
+ * `LQFT_ERR_BUFFER_TOO_SMALL`; `LQFT_ERR_IO` or `LQFT_ERR_CORRUPT` when a node of a
+ * store-backed snapshot fails to load.
+ * Thread safety: the snapshot as for any read; `buf` is used by one call at a time.
+ *
+ * # Safety
+ * `snapshot` is `NULL` or a live snapshot; `key` is `NULL` (with length 0) or points to
+ * `key_len` readable bytes; `buf` is `NULL` or a valid `lqft_value_buf` as for
+ * `lqft_map_get_buf`.
+ */
+lqft_status lqft_snapshot_get_buf(const struct lqft_snapshot *snapshot,
+                                  const uint8_t *key,
+                                  size_t key_len,
+                                  struct lqft_value_buf *buf);
 
 /**
  * Stores in `*out` whether `key` is present in the snapshot.
@@ -2424,6 +2504,23 @@ lqft_status lqft_view_get_into(const struct lqft_view *view,
                                uint8_t *buf,
                                size_t cap,
                                size_t *out_len);
+
+/**
+ * Copies the value under `key` in the view into the caller's reusable buffer `*buf`, as
+ * `lqft_map_get_buf` does.
+ *
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT`, `LQFT_ERR_KEY_TOO_LONG`,
+ * `LQFT_ERR_BUFFER_TOO_SMALL`.
+ * Thread safety: the view as for any read; `buf` is used by one call at a time.
+ *
+ * # Safety
+ * `view` is `NULL` or a live view; `key` is `NULL` (with length 0) or points to `key_len`
+ * readable bytes; `buf` is `NULL` or a valid `lqft_value_buf` as for `lqft_map_get_buf`.
+ */
+lqft_status lqft_view_get_buf(const struct lqft_view *view,
+                              const uint8_t *key,
+                              size_t key_len,
+                              struct lqft_value_buf *buf);
 
 /**
  * Stores in `*out` whether `key` is present in the view.

@@ -55,7 +55,7 @@ class Map(Scans, MutableMapping[bytes, bytes]):
 
     __slots__ = ("_h", "__weakref__")
 
-    _get_into = lib.lqft_map_get_into
+    _get_buf = lib.lqft_map_get_buf
     _get_alloc = lib.lqft_map_get
     _contains = lib.lqft_map_contains
     _len = lib.lqft_map_len

@@ -27,19 +27,22 @@ _SCRATCH_MAX = 1 << 20
 class _Scratch(threading.local):
     """Each thread's buffers for values copied out of C (the GIL is released during a call, so
     threads cannot share one). ``value`` is one tuple so that a get does one thread-local
-    lookup: the buffer, its capacity, the length the call writes, and the buffer as an
-    ``ffi.buffer`` (slicing that copies into ``bytes`` with the fewest calls)."""
+    lookup: the ``lqft_value_buf`` the ``*_get_buf`` functions fill (its data, capacity and the
+    length they write, one argument) and an ``ffi.buffer`` over its data (slicing that copies
+    into ``bytes`` with the fewest calls)."""
 
     def __init__(self) -> None:
         self.flag: Any = ffi.new("bool *")
         self.count: Any = ffi.new("uint64_t *")
         self.iter: Any = ffi.new("lqft_iter **")
-        self.value: tuple[Any, int, Any, Any] = ()  # type: ignore[assignment]
+        self.value: tuple[Any, Any] = ()  # type: ignore[assignment]
         self.grow(4096)
 
     def grow(self, cap: int) -> None:
-        buf = ffi.new("uint8_t[]", cap)
-        self.value = (buf, cap, ffi.new("size_t *"), ffi.buffer(buf))
+        data = ffi.new("uint8_t[]", cap)
+        # `data` stays alive through the ffi.buffer, which holds it.
+        buf = ffi.new("lqft_value_buf *", [ffi.sizeof("lqft_value_buf"), data, cap, 0])
+        self.value = (buf, ffi.buffer(data))
 
 
 scratch = _Scratch()
@@ -102,14 +105,15 @@ class Lookups(Gets):
     """Point reads of a version: ``v[key]``, ``get``, ``in``, ``len``. A subclass names its C
     functions and holds its handle in ``_h`` (``None`` once closed).
 
-    A hit costs one C call (``*_get_into`` into this thread's buffer) and one copy into
-    ``bytes``; values larger than the buffer grow it, up to 1 MiB, beyond which each gets a
-    buffer of its own (``*_get``)."""
+    A hit costs one C call (``*_get_buf`` into this thread's buffer, one pointer for the
+    buffer, its capacity and the length written) and one copy into ``bytes``; values larger
+    than the buffer grow it, up to 1 MiB, beyond which each gets a buffer of its own
+    (``*_get``)."""
 
     __slots__ = ()
 
     _h: Any
-    _get_into: ClassVar[Any]
+    _get_buf: ClassVar[Any]
     _get_alloc: ClassVar[Any]
     _contains: ClassVar[Any]
     _len: ClassVar[Any]
@@ -128,34 +132,36 @@ class Lookups(Gets):
 
     def get(self, key: bytes, default: Any = None) -> Any:
         """The value under ``key``, or ``default``."""
-        # The hot path of every read, in one frame.
+        # The hot path of every read, in one frame: each C argument and each Python operation
+        # here is a measurable part of a get (docs/BENCHMARKS.md, Python binding).
         h = self._h
         if h is None:
             h = self._handle()
         if type(key) is not bytes:
             key = as_bytes(key, "key")
-        buf, cap, size, view = scratch.value
-        status = self._get_into(h, key, len(key), buf, cap, size)
+        buf, view = scratch.value
+        status = self._get_buf(h, key, len(key), buf)
         if status == _OK:
-            return view[: size[0]]
+            return view[: buf.len]
         if status == _NOT_FOUND:
             return default
         value = self._value_slow(status, h, key)
         return default if value is None else value
 
     def _value_slow(self, status: int, h: Any, key: bytes) -> Optional[bytes]:
-        """The rest of :meth:`_value` after a status other than found or not found."""
+        """The rest of :meth:`get` after a status other than found or not found."""
         while True:
             if status != _TOO_SMALL:
                 raise_status(status)
-            need = scratch.value[2][0]
+            buf = scratch.value[0]
+            need = buf.len
             if need > _SCRATCH_MAX:
                 break
-            scratch.grow(max(need, 2 * scratch.value[1]))
-            buf, cap, size, view = scratch.value
-            status = self._get_into(h, key, len(key), buf, cap, size)
+            scratch.grow(max(need, 2 * buf.cap))
+            buf, view = scratch.value
+            status = self._get_buf(h, key, len(key), buf)
             if status == _OK:
-                return view[: size[0]]  # type: ignore[no-any-return]
+                return view[: buf.len]  # type: ignore[no-any-return]
             if status == _NOT_FOUND:
                 return None
         out = ffi.new("lqft_bytes *")

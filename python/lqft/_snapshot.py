@@ -52,7 +52,7 @@ class Snapshot(Scans, Mapping[bytes, bytes]):
     _h: Any
     _meta: Optional[SnapshotMeta]
 
-    _get_into = lib.lqft_snapshot_get_into
+    _get_buf = lib.lqft_snapshot_get_buf
     _get_alloc = lib.lqft_snapshot_get
     _contains = lib.lqft_snapshot_contains
     _len = lib.lqft_snapshot_len

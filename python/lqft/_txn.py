@@ -155,7 +155,7 @@ class View(Lookups):
 
     __slots__ = ("_h",)
 
-    _get_into = lib.lqft_view_get_into
+    _get_buf = lib.lqft_view_get_buf
     _get_alloc = lib.lqft_view_get
     _contains = lib.lqft_view_contains
     _len = lib.lqft_view_len

@@ -37,6 +37,21 @@ def test_map_is_a_mutable_mapping_of_bytes_in_key_order() -> None:
     assert len(m) == 0 and list(m) == []
 
 
+def test_values_between_the_thread_buffer_and_its_limit_read_back_whole() -> None:
+    # 4 KiB < size <= 1 MiB: the thread's value buffer grows (a second C call), then serves
+    # the next gets of that size in one call; a value of every size in between reads back.
+    m = lqft.Map()
+    sizes = [0, 1, 4095, 4096, 4097, 10_000, 70_000, 1 << 20]
+    for n in sizes:
+        m[b"v%d" % n] = bytes(i % 251 for i in range(n))
+    s = m.snapshot()
+    for n in sizes:
+        want = bytes(i % 251 for i in range(n))
+        assert m[b"v%d" % n] == want
+        assert s[b"v%d" % n] == want
+        assert m.get(b"v%d" % n) == want
+
+
 def test_map_from_items_and_large_values() -> None:
     big = bytes(range(256)) * 40_000  # larger than every scratch buffer
     m = lqft.Map([(b"big", big), (b"small", b"s")])

@@ -9,6 +9,7 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::ptr::NonNull;
 
+use super::bytes::lqft_value_buf;
 use super::error::Fail;
 use crate::Error;
 
@@ -149,6 +150,34 @@ impl<T> Out<T> {
         // SAFETY: `new` checked non-NULL and alignment, and its caller promised the location is
         // writable for the call, which is still running.
         unsafe { self.0.as_ptr().write(value) }
+    }
+}
+
+/// The buffer and the length output that a caller's [`lqft_value_buf`] holds.
+///
+/// # Safety
+/// When `ptr` is not `NULL` and aligned, it must point to an `lqft_value_buf` readable for the
+/// call whose `len` is writable and, when its `data` is not `NULL`, valid for writes of `cap`
+/// bytes, none of which overlaps the struct.
+pub(crate) unsafe fn value_buf(ptr: *mut lqft_value_buf) -> Result<(Buffer, Out<usize>), Fail> {
+    // SAFETY: forwarded contract (non-NULL and aligned are checked by `Out::new`).
+    let out = unsafe { Out::new(ptr, "buf") }?;
+    let ptr = out.0.as_ptr();
+    // SAFETY: `ptr` is non-NULL, aligned and readable per the contract; `size` comes first, so
+    // it is read before the caller's declared size is known to cover the rest.
+    let size = unsafe { (*ptr).size };
+    if size < size_of::<lqft_value_buf>() {
+        return Err(Fail::invalid(format!(
+            "`buf->size` is {size}; set it to sizeof(lqft_value_buf), {}",
+            size_of::<lqft_value_buf>()
+        )));
+    }
+    // SAFETY: the whole struct is readable (its size says so, per the contract) and `len` is
+    // writable; `(data, cap)` is the caller's promise forwarded to `Buffer::new`.
+    unsafe {
+        let buffer = Buffer::new((*ptr).data, (*ptr).cap)?;
+        let len = Out::new(&raw mut (*ptr).len, "buf->len")?;
+        Ok((buffer, len))
     }
 }
 

@@ -1,4 +1,5 @@
-//! Byte buffers and id arrays owned by the library and lent to C.
+//! Byte buffers and id arrays owned by the library and lent to C, and the caller-owned buffer
+//! that repeated gets copy values into.
 
 use super::args::free_handle;
 use super::guard::call_value;
@@ -67,6 +68,31 @@ pub unsafe extern "C" fn lqft_bytes_free(bytes: *mut lqft_bytes) {
             unsafe { release(&mut bytes.ptr, &mut bytes.len, 1) }
         }
     })
+}
+
+/// A caller-owned buffer that the `*_get_buf` functions (`lqft_map_get_buf`,
+/// `lqft_snapshot_get_buf`, `lqft_view_get_buf`) copy values into: the arguments of a get
+/// into a reusable buffer in one place, so a loop of gets passes one pointer instead of three
+/// (which matters to callers that pay per argument, such as the libffi calls of cffi's ABI
+/// mode).
+///
+/// The caller sets `size` to `sizeof(lqft_value_buf)` (so the struct can grow in later
+/// versions), and `data` and `cap`; the library only reads those three and writes `len`.
+/// Ownership: the caller owns the struct and `data`; the library never frees or keeps them.
+/// Thread safety: one call at a time per buffer (give each thread its own).
+#[repr(C)]
+#[derive(Debug)]
+pub struct lqft_value_buf {
+    /// `sizeof(lqft_value_buf)` as the caller compiled it; a smaller value is
+    /// `LQFT_ERR_INVALID_ARGUMENT`.
+    pub size: usize,
+    /// Where a value is copied: `cap` writable bytes; `NULL` only when `cap` is 0.
+    pub data: *mut u8,
+    /// Bytes available at `data`.
+    pub cap: usize,
+    /// Written by the library: the value's length on `LQFT_OK`, the bytes needed on
+    /// `LQFT_ERR_BUFFER_TOO_SMALL`; left alone otherwise.
+    pub len: usize,
 }
 
 /// An array of snapshot ids allocated by liblqft, ascending.

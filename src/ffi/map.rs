@@ -1,7 +1,7 @@
 //! The live map, plain or sharded: create, free, put, get, delete, contains, len, clear.
 
 use super::args::{Out, free_handle, handle, key_input, new_handle, value_input};
-use super::bytes::lqft_bytes;
+use super::bytes::{lqft_bytes, lqft_value_buf};
 use super::error::Fail;
 use super::guard::{call, call_value};
 use super::read;
@@ -270,6 +270,39 @@ pub unsafe extern "C" fn lqft_map_get_into(
     // a writable `out_len`.
     call("lqft_map_get_into", || unsafe {
         read::get_into(map, key, key_len, buf, cap, out_len)
+    })
+}
+
+/// Copies the value under `key` in the live state into the caller's reusable buffer `*buf`:
+/// `lqft_map_get_into` with its buffer, capacity and length output in one struct
+/// (`lqft_value_buf`), for loops of gets where each argument costs (bindings that call through
+/// libffi). No allocation.
+///
+/// Returns `LQFT_OK` with the value in `buf->data` and its length in `buf->len`;
+/// `LQFT_NOT_FOUND` (nothing written) when the key is absent; `LQFT_ERR_BUFFER_TOO_SMALL` with
+/// the length needed in `buf->len` and `buf->data` untouched when `buf->cap` is too small (grow
+/// the buffer and call again).
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (`buf->size` smaller than
+/// `sizeof(lqft_value_buf)`, or `buf` misaligned), `LQFT_ERR_KEY_TOO_LONG`,
+/// `LQFT_ERR_BUFFER_TOO_SMALL`; `LQFT_ERR_IO` or `LQFT_ERR_CORRUPT` when a node of a
+/// store-backed map fails to load.
+/// Thread safety: the map as for any read; `buf` is used by one call at a time.
+///
+/// # Safety
+/// `map` is `NULL` or a live map; `key` is `NULL` (with length 0) or points to `key_len`
+/// readable bytes; `buf` is `NULL` or points to an `lqft_value_buf` with `size`, `data` and
+/// `cap` set, `data` valid for writing `cap` bytes (or `NULL` with `cap` 0) and not
+/// overlapping the struct.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_map_get_buf(
+    map: *const lqft_map,
+    key: *const u8,
+    key_len: usize,
+    buf: *mut lqft_value_buf,
+) -> lqft_status {
+    // SAFETY: the caller promised a live map, a readable key and a valid `buf`.
+    call("lqft_map_get_buf", || unsafe {
+        read::get_buf(map, key, key_len, buf)
     })
 }
 

@@ -3,8 +3,8 @@
 
 use std::ops::Bound;
 
-use super::args::{Buffer, Out, handle, key_input};
-use super::bytes::lqft_bytes;
+use super::args::{Buffer, Out, handle, key_input, value_buf};
+use super::bytes::{lqft_bytes, lqft_value_buf};
 use super::guard::Outcome;
 use super::iter::Walk;
 use super::map::{Kind, either, lqft_map};
@@ -136,6 +136,31 @@ pub(crate) unsafe fn get_into<V: Version>(
             key_input(key, key_len)?,
             Buffer::new(buf, cap)?,
             Out::new(out_len, "out_len")?,
+        )
+    };
+    version
+        .read_value(key, |value| buf.fill(value, out_len))?
+        .unwrap_or(Ok(LQFT_NOT_FOUND))
+}
+
+/// The body of the `*_get_buf` exports: [`get_into`] with the buffer and length output that
+/// `buf` holds.
+///
+/// # Safety
+/// `version` is `NULL` or a live handle; `key` is `NULL` (with length 0) or points to `key_len`
+/// readable bytes; `buf` is `NULL` or an `lqft_value_buf` as [`value_buf`] requires.
+pub(crate) unsafe fn get_buf<V: Version>(
+    version: *const V,
+    key: *const u8,
+    key_len: usize,
+    buf: *mut lqft_value_buf,
+) -> Outcome {
+    // SAFETY: forwarded contract.
+    let (version, key, (buf, out_len)) = unsafe {
+        (
+            handle(version, V::NAME)?,
+            key_input(key, key_len)?,
+            value_buf(buf)?,
         )
     };
     version

@@ -1,7 +1,7 @@
 //! Snapshots: taking them, reading them, the registry, rollback and compaction.
 
 use super::args::{Out, free_handle, handle, key_input, new_handle};
-use super::bytes::{lqft_bytes, lqft_ids};
+use super::bytes::{lqft_bytes, lqft_ids, lqft_value_buf};
 use super::error::Fail;
 use super::guard::{Outcome, call, call_value};
 use super::map::{Kind, either, lqft_map};
@@ -248,6 +248,31 @@ pub unsafe extern "C" fn lqft_snapshot_get_into(
     // and a writable `out_len`.
     call("lqft_snapshot_get_into", || unsafe {
         read::get_into(snapshot, key, key_len, buf, cap, out_len)
+    })
+}
+
+/// Copies the value under `key` in the snapshot into the caller's reusable buffer `*buf`, as
+/// `lqft_map_get_buf` does.
+///
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT`, `LQFT_ERR_KEY_TOO_LONG`,
+/// `LQFT_ERR_BUFFER_TOO_SMALL`; `LQFT_ERR_IO` or `LQFT_ERR_CORRUPT` when a node of a
+/// store-backed snapshot fails to load.
+/// Thread safety: the snapshot as for any read; `buf` is used by one call at a time.
+///
+/// # Safety
+/// `snapshot` is `NULL` or a live snapshot; `key` is `NULL` (with length 0) or points to
+/// `key_len` readable bytes; `buf` is `NULL` or a valid `lqft_value_buf` as for
+/// `lqft_map_get_buf`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_snapshot_get_buf(
+    snapshot: *const lqft_snapshot,
+    key: *const u8,
+    key_len: usize,
+    buf: *mut lqft_value_buf,
+) -> lqft_status {
+    // SAFETY: the caller promised a live snapshot, a readable key and a valid `buf`.
+    call("lqft_snapshot_get_buf", || unsafe {
+        read::get_buf(snapshot, key, key_len, buf)
     })
 }
 

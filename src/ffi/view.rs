@@ -3,7 +3,7 @@
 use std::ops::Bound;
 
 use super::args::{Out, free_handle, handle, new_handle};
-use super::bytes::lqft_bytes;
+use super::bytes::{lqft_bytes, lqft_value_buf};
 use super::guard::{call, call_value};
 use super::iter::Walk;
 use super::map::{Kind, either, lqft_map};
@@ -120,6 +120,29 @@ pub unsafe extern "C" fn lqft_view_get_into(
     // a writable `out_len`.
     call("lqft_view_get_into", || unsafe {
         read::get_into(view, key, key_len, buf, cap, out_len)
+    })
+}
+
+/// Copies the value under `key` in the view into the caller's reusable buffer `*buf`, as
+/// `lqft_map_get_buf` does.
+///
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT`, `LQFT_ERR_KEY_TOO_LONG`,
+/// `LQFT_ERR_BUFFER_TOO_SMALL`.
+/// Thread safety: the view as for any read; `buf` is used by one call at a time.
+///
+/// # Safety
+/// `view` is `NULL` or a live view; `key` is `NULL` (with length 0) or points to `key_len`
+/// readable bytes; `buf` is `NULL` or a valid `lqft_value_buf` as for `lqft_map_get_buf`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_view_get_buf(
+    view: *const lqft_view,
+    key: *const u8,
+    key_len: usize,
+    buf: *mut lqft_value_buf,
+) -> lqft_status {
+    // SAFETY: the caller promised a live view, a readable key and a valid `buf`.
+    call("lqft_view_get_buf", || unsafe {
+        read::get_buf(view, key, key_len, buf)
     })
 }
 
