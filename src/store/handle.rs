@@ -39,7 +39,9 @@ pub const DEFAULT_CACHE_BYTES: u64 = 256 << 20;
 pub struct StoreOptions {
     /// When writes are acknowledged (each write may ask for another mode).
     pub durability: Durability,
-    /// WAL bytes after which a checkpoint starts in the background (default 64 MiB).
+    /// WAL bytes after which a checkpoint starts in the background (default 64 MiB): the
+    /// records no manifest covers yet, those found past the manifest's WAL start at open
+    /// included.
     pub checkpoint_bytes: u64,
     /// Open without the writer lock: reads only, [`Store::refresh`] moves forward.
     pub read_only: bool,

@@ -134,7 +134,8 @@ pub struct Recovered {
     pub records: Vec<(u64, LogRecord)>,
     /// The sequence number the next record gets.
     pub next_seq: u64,
-    /// Bytes of the segments that hold records at or after `wal_start`.
+    /// Bytes (headers and payloads) of the records at or after `wal_start`: what the manifest
+    /// does not cover, and so what counts toward the checkpoint trigger.
     pub wal_bytes: u64,
 }
 
@@ -231,7 +232,14 @@ fn scan(fs: &dyn FileSystem, wal_start: u64, mode: OpenMode) -> Result<Scan> {
                 out.next_seq
             )));
         }
-        out.wal_bytes += segment.valid_len as u64;
+        // Records before `wal_start` are the manifest's already: they do not count toward
+        // the next checkpoint.
+        let tail = segment
+            .records
+            .iter()
+            .find(|r| r.seq >= wal_start)
+            .map_or(segment.valid_len, |r| r.offset - RECORD_HEADER_LEN);
+        out.wal_bytes += (segment.valid_len - tail) as u64;
         // Records below the last record's watermark had been synced; the header was synced
         // before the first record was.
         let proven = segment.records.last().map_or(first, |r| r.synced);
@@ -281,7 +289,8 @@ struct Inner {
     syncing: bool,
     poisoned: Option<Error>,
     stats: LogStats,
-    /// Bytes written since opening or the last retire.
+    /// Record bytes past the manifest's `wal_start` at open, plus those written since (reset
+    /// by a retire).
     wal_bytes: u64,
 }
 
@@ -558,7 +567,8 @@ impl Log {
         self.inner.lock().appender.next_seq()
     }
 
-    /// Bytes of WAL written since the log was opened or last retired (what the checkpoint
+    /// Record bytes the last manifest does not cover: those past `wal_start` found at open
+    /// plus those written since, restarted by [`retire`](Log::retire) (what the checkpoint
     /// trigger compares with its threshold).
     pub fn wal_bytes(&self) -> u64 {
         self.inner.lock().wal_bytes
@@ -645,4 +655,38 @@ fn random_salt() -> u64 {
             .map_or(0, |d| d.as_nanos()),
     );
     hasher.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::record::LogOp;
+    use crate::store::sim::SimFs;
+
+    fn put(i: u32) -> LogRecord {
+        LogRecord::Batch(vec![LogOp::Put(i.to_be_bytes().to_vec(), vec![7; 100])])
+    }
+
+    #[test]
+    fn a_reopened_log_counts_only_the_bytes_past_the_manifests_start() {
+        let fs = Arc::new(SimFs::new());
+        let (log, _) = Log::open(fs.clone(), 1, LogOptions::default()).unwrap();
+        for i in 0..100 {
+            log.append(&put(i), Durability::Sync).unwrap();
+        }
+        let all = log.wal_bytes();
+        drop(log);
+        let (reopened, _) = Log::open(fs.clone(), 1, LogOptions::default()).unwrap();
+        assert_eq!(
+            reopened.wal_bytes(),
+            all,
+            "nothing covered: every record counts"
+        );
+        drop(reopened);
+        // A manifest covering records 1 ..= 90: only the last 10 records are the tail (the
+        // records are of one size).
+        let (reopened, records) = Log::open(fs, 91, LogOptions::default()).unwrap();
+        assert_eq!(records.len(), 10);
+        assert_eq!(reopened.wal_bytes(), all / 10);
+    }
 }
