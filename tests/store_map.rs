@@ -564,3 +564,65 @@ fn owned_walks_diffs_and_saves_of_a_damaged_store_report_the_corruption() {
     assert!(matches!(cause, Some(Error::Corrupt(_))), "{failure}");
     assert!(!path.exists());
 }
+
+#[test]
+fn stats_of_a_stored_map_walk_once_and_count_what_the_same_map_in_memory_counts() {
+    let dir = TempDir::new("store-map-stats-walk");
+    let memory = Map::new();
+    {
+        let store = open(&dir);
+        for map in [store.map().as_ref(), &memory] {
+            for i in 0..800u32 {
+                map.put(&i.to_be_bytes(), &[1; 20]).unwrap();
+            }
+            map.try_snapshot().unwrap();
+            for i in (0..800u32).step_by(7) {
+                map.put(&i.to_be_bytes(), &[2; 20]).unwrap();
+            }
+            map.try_snapshot().unwrap();
+            for i in (0..800u32).step_by(5) {
+                map.delete(&i.to_be_bytes()).unwrap();
+            }
+        }
+        store.checkpoint().unwrap();
+    }
+    let store = open(&dir);
+    let before = store.counters().node_loads;
+    let stored = store.map().try_stats().unwrap();
+    let loads = store.counters().node_loads - before;
+    // Hashing caches every branch's hash, as a loaded branch holds it.
+    memory.view().root_hash();
+    let expected = memory.stats();
+    assert_eq!(memory.try_stats().unwrap(), expected);
+    // Versions sharing nodes on disk share them in the count. Only the bytes of the
+    // snapshots' branches may differ: a branch edited in memory can sit in another size class
+    // than the same branch loaded.
+    assert_eq!(stored["live"], expected["live"]);
+    assert_eq!(
+        stored["retained"]["versions"],
+        expected["retained"]["versions"]
+    );
+    assert_eq!(
+        stored["retained"]["shared_nodes"],
+        expected["retained"]["shared_nodes"]
+    );
+    for figure in ["leaf_nodes", "branch_nodes", "max_depth"] {
+        let (got, want) = (&stored["retained"]["nodes"], &expected["retained"]["nodes"]);
+        assert_eq!(got[figure], want[figure], "{figure}");
+    }
+    for key in ["items", "key_bytes", "value_bytes"] {
+        assert_eq!(stored[key], expected[key], "{key}");
+    }
+    // One walk: every distinct stored node is read once.
+    let distinct = stored["retained"]["nodes"]["leaf_nodes"].as_u64().unwrap()
+        + stored["retained"]["nodes"]["branch_nodes"]
+            .as_u64()
+            .unwrap();
+    assert!(loads <= distinct, "{loads} loads for {distinct} nodes");
+    assert_eq!(store.map().try_stats().unwrap()["live"], stored["live"]);
+    assert_eq!(
+        store.counters().node_loads - before,
+        loads,
+        "a second call loads nothing"
+    );
+}

@@ -19,22 +19,40 @@ impl Map {
     /// Counted statistics of the live state, the retained snapshots and the map's history.
     ///
     /// Walks every node reachable from the live state and the registered snapshots, so it costs
-    /// O(nodes); the keys are documented in `docs/STATS.md`.
+    /// O(nodes); the keys are documented in `docs/STATS.md`. On a store-backed map the walk
+    /// loads stored nodes and panics on a failed load: use [`try_stats`](Map::try_stats).
     pub fn stats(&self) -> Value {
+        self.try_stats()
+            .unwrap_or_else(|error| panic!("a stored node failed to load in Map::stats: {error}"))
+    }
+
+    /// [`stats`](Map::stats) as compact JSON text.
+    pub fn stats_json(&self) -> String {
+        self.stats().to_string()
+    }
+
+    /// [`stats`](Map::stats), reporting a failed load of a stored node (on a store-backed
+    /// map) as an error. One walk over the versions, outside the map's lock: the versions and
+    /// counters are taken together under it (O(1) per version), then walked.
+    pub fn try_stats(&self) -> Result<Value> {
         let state = self.state.lock();
         let pinned = self.pins.lock().len() as u64;
-        let tree = self.view();
-        let live = census(&[&tree]);
-        let mut versions: Vec<&Tree> = vec![&tree];
-        versions.extend(state.registry.values().map(|s| s.tree()));
-        let all = census(&versions);
-        let c = &state.counters;
+        let mut versions: Vec<Tree> = vec![self.view()];
+        versions.extend(state.registry.values().map(|s| s.tree().clone()));
+        let pending = state.pending;
+        let c = state.counters.clone();
+        let retained = state.registry.len();
+        let current_id = state.current.as_ref().map(|s| s.id());
+        let next_id = state.next_id;
+        drop(state);
+        let tree = &versions[0];
+        let (live, all) = census(&versions.iter().collect::<Vec<_>>(), 1)?;
         let mut stats = json!({
             "format": STATS_FORMAT,
             "items": tree.len(),
             "key_bytes": tree.key_bytes(),
             "value_bytes": tree.value_bytes(),
-            "pending_mutations": state.pending,
+            "pending_mutations": pending,
             "live": nodes(&live),
             "retained": {
                 "versions": versions.len(),
@@ -45,10 +63,10 @@ impl Map {
                 "registered": c.snapshots_taken + c.snapshots_imported,
                 "taken": c.snapshots_taken,
                 "imported": c.snapshots_imported,
-                "retained": state.registry.len(),
+                "retained": retained,
                 "pinned": pinned,
-                "current_id": state.current.as_ref().map(|s| s.id()),
-                "next_id": state.next_id,
+                "current_id": current_id,
+                "next_id": next_id,
             },
             "compaction": {
                 "runs": c.compactions,
@@ -66,24 +84,7 @@ impl Map {
         if let Some(store) = self.journal_stats() {
             stats["store"] = store;
         }
-        stats
-    }
-
-    /// [`stats`](Map::stats) as compact JSON text.
-    pub fn stats_json(&self) -> String {
-        self.stats().to_string()
-    }
-
-    /// [`stats`](Map::stats) for a store-backed map: loads every stored node of the live state
-    /// and the registered snapshots first, reporting a failed load as an error (`stats` loads
-    /// them too, but panics on a failed load).
-    pub fn try_stats(&self) -> Result<Value> {
-        let (image, ()) = self.image_with(|| ());
-        let versions = std::iter::once(&image.live).chain(image.snapshots.iter().map(|(_, t)| t));
-        for tree in versions {
-            tree.load_all()?;
-        }
-        Ok(self.stats())
+        Ok(stats)
     }
 }
 
@@ -123,14 +124,16 @@ impl ShardedMap {
         drop(history);
 
         let trees: Vec<&Tree> = shards.iter().map(|(tree, ..)| tree).collect();
-        let live = census(&trees);
         let mut versions = trees.clone();
         versions.extend(
             registered
                 .iter()
                 .flat_map(|s| s.shards().iter().map(Snapshot::tree)),
         );
-        let all = census(&versions);
+        let census = |versions: &[&Tree], first| {
+            census(versions, first).expect("a sharded map's shards hold no stored nodes")
+        };
+        let (live, all) = census(&versions, trees.len());
         let sum = |field: fn(&Tree, u64, &Counters) -> u64| -> u64 {
             shards.iter().map(|(t, p, c)| field(t, *p, c)).sum()
         };
@@ -142,7 +145,7 @@ impl ShardedMap {
                     "key_bytes": tree.key_bytes(),
                     "value_bytes": tree.value_bytes(),
                     "pending_mutations": pending,
-                    "live": nodes(&census(&[tree])),
+                    "live": nodes(&census(&[tree], 1).0),
                     "operations": {
                         "puts": c.puts,
                         "deletes": c.deletes,

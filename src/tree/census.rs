@@ -6,12 +6,12 @@
 use std::collections::HashMap;
 
 use crate::error::{Error, Result};
-use crate::tree::Tree;
 use crate::tree::hash::{Hash, branch_hash_of, empty_hash, leaf_hash, pair_hash};
 use crate::tree::node::{
     Branch, Child, Kids, Node, Route, digit, fingerprint, first_difference, leaf_key, leaf_value,
     pair_route,
 };
+use crate::tree::{Location, Tree};
 
 /// Node figures for a set of versions, each node counted once by identity.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -30,82 +30,126 @@ pub(crate) struct Census {
     pub(crate) max_depth: u64,
 }
 
-/// Counts the nodes of `versions`. A node reached from a second version is shared, and so is
-/// everything below it.
+/// Counts the nodes of `versions` in one walk and returns two sets of figures: those of the
+/// first `first` versions alone (what a walk of only them would count) and those of all of
+/// them. A node reached from a second version is shared, and so is everything below it.
+///
+/// Stored nodes are loaded as the walk reaches them; a failed load is the error (the walk
+/// never panics on a store-backed version). A stored slot is identified by its location, so
+/// that versions attached from a manifest one by one, each holding its own references to the
+/// nodes they share on disk, count those nodes once, as the same versions in memory do (and
+/// the walk loads a shared subtree once, below its first sighting); any other slot by its
+/// allocation. Neither changes while the walk runs, whatever a concurrent checkpoint records.
+/// A node's bytes are those of its loaded form.
 ///
 /// A shared node can sit at different depths in different versions, so depth is not recorded
 /// where the walk meets a node: each distinct node's height (nodes on its longest downward path)
 /// is computed once, children first, and the deepest version is the tallest root.
-pub(crate) fn census(versions: &[&Tree]) -> Census {
+pub(crate) fn census(versions: &[&Tree], first: usize) -> Result<(Census, Census)> {
     // For each node seen: the version that first reached it, whether it is known shared, and
     // its height once its subtree is done.
-    let mut seen: HashMap<usize, Seen> = HashMap::new();
+    let mut seen: HashMap<Identity, Seen<'_>> = HashMap::new();
     let mut out = Census::default();
+    let mut head = Census::default();
     for (version, tree) in versions.iter().enumerate() {
+        if version == first {
+            head = out.clone();
+        }
         let Some(root) = tree.root() else { continue };
-        // `true` marks a branch whose children are done, so its height can be taken.
-        let mut stack: Vec<(&Child, bool)> = vec![(root, false)];
-        while let Some((node, children_done)) = stack.pop() {
-            let children = node.as_branch().map(|(branch, _)| branch.children());
-            if children_done {
-                let tallest = children
-                    .unwrap_or_default()
-                    .iter()
-                    .map(|child| seen[&child.address()].height)
-                    .max()
-                    .unwrap_or(0);
-                seen.get_mut(&node.address()).expect("seen before").height = tallest + 1;
+        let mut stack: Vec<Visit<'_>> = vec![Visit::Slot(root)];
+        while let Some(visit) = stack.pop() {
+            let slot = match visit {
+                Visit::Slot(slot) => slot,
+                Visit::Done(id, children) => {
+                    let tallest = children
+                        .iter()
+                        .map(|child| seen[&identity(child)].height)
+                        .max()
+                        .unwrap_or(0);
+                    seen.get_mut(&id).expect("seen before").height = tallest + 1;
+                    continue;
+                }
+            };
+            let id = identity(slot);
+            if let Some(known) = seen.get_mut(&id) {
+                if known.version == version || known.shared {
+                    continue;
+                }
+                known.shared = true;
+                out.shared_nodes += 1;
+                // Below, through the children of its first sighting: the node this slot
+                // refers to may be a copy of it that is not loaded.
+                stack.extend(known.children.unwrap_or_default().iter().map(Visit::Slot));
                 continue;
             }
-            match seen.get_mut(&node.address()) {
-                Some(known) => {
-                    if known.version == version || known.shared {
-                        continue;
-                    }
-                    known.shared = true;
-                    out.shared_nodes += 1;
+            let node = slot.resolve()?;
+            let children = node.as_branch().map(|(branch, _)| branch.children());
+            seen.insert(
+                id,
+                Seen {
+                    version,
+                    shared: false,
+                    height: u64::from(children.is_none()),
+                    children,
+                },
+            );
+            out.node_bytes += node.allocated_bytes() as u64;
+            match children {
+                Some(children) => {
+                    out.branches += 1;
+                    stack.push(Visit::Done(id, children));
+                    stack.extend(children.iter().map(Visit::Slot));
                 }
                 None => {
-                    let height = u64::from(children.is_none());
-                    seen.insert(
-                        node.address(),
-                        Seen {
-                            version,
-                            shared: false,
-                            height,
-                        },
-                    );
-                    out.node_bytes += node.allocated_bytes() as u64;
-                    match node.node() {
-                        Node::Leaf(leaf) => {
-                            out.leaves += 1;
-                            out.payload_bytes +=
-                                (leaf_key(leaf).len() + leaf_value(leaf).len()) as u64;
-                        }
-                        Node::Branch(..) => {
-                            out.branches += 1;
-                            stack.push((node, true));
-                        }
-                    }
+                    let (leaf, _) = node.leaf();
+                    out.leaves += 1;
+                    out.payload_bytes += (leaf_key(leaf).len() + leaf_value(leaf).len()) as u64;
                 }
             }
-            if let Some(children) = children {
-                stack.extend(children.iter().map(|child| (child, false)));
-            }
         }
-        out.max_depth = out.max_depth.max(seen[&root.address()].height);
+        out.max_depth = out.max_depth.max(seen[&identity(root)].height);
     }
-    out
+    if first >= versions.len() {
+        head = out.clone();
+    }
+    Ok((head, out))
+}
+
+/// A step of [`census`]'s walk.
+enum Visit<'a> {
+    /// A slot to count (and walk below).
+    Slot(&'a Child),
+    /// A branch whose children are counted: its height can be taken.
+    Done(Identity, &'a [Child]),
+}
+
+/// What makes two slots the same node for [`census`].
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Identity {
+    /// Where the store holds it.
+    Stored(Location),
+    /// Its allocation, for a node no store holds.
+    Memory(usize),
+}
+
+/// The identity of the node `slot` refers to, without loading it.
+fn identity(slot: &Child) -> Identity {
+    match (slot, slot.location()) {
+        (Child::Stored(..), Some(at)) => Identity::Stored(at),
+        _ => Identity::Memory(slot.address()),
+    }
 }
 
 /// What [`census`] knows of a node it has met.
-struct Seen {
+struct Seen<'a> {
     /// The first version that reached the node.
     version: usize,
     /// Whether a second version reached it.
     shared: bool,
     /// Nodes on the longest path down from it, itself included; 0 until its subtree is done.
     height: u64,
+    /// Its children's slots, for a branch (as the first version to reach it holds them).
+    children: Option<&'a [Child]>,
 }
 
 /// Recomputes every hash from scratch and checks the canonical form; returns the root hash.
