@@ -226,7 +226,7 @@ fn written_files_follow_lqft_reader_rules() {
     );
     assert_eq!(doc["payload"]["metadata"]["size"], items.len());
 
-    let state = export_current_state(&map);
+    let state = export_current_state(&map).unwrap();
     assert_eq!(state["metadata"]["logical_items"], 3);
     assert_eq!(state["metadata"]["pending_mutations"], 1);
     save_current_state(&dir.path("state.json.gz"), &map, &WriteOptions::default()).unwrap();

@@ -10,7 +10,9 @@ use std::collections::BTreeMap;
 use common::{TempDir, pairs};
 use lqft::engine::journal::{Change, MapImage};
 use lqft::formats::WriteOptions;
-use lqft::formats::map_files::{save_bundle, save_snapshot};
+use lqft::formats::map_files::{
+    export_current_state, save_bundle, save_current_state, save_snapshot,
+};
 use lqft::store::{Store, StoreOptions};
 use lqft::{
     Batch, Error, ImportOptions, Map, RollbackPolicy, Snapshot, SnapshotIds, SnapshotMeta, Tree,
@@ -562,6 +564,22 @@ fn owned_walks_diffs_and_saves_of_a_damaged_store_report_the_corruption() {
     let failure = save_bundle(&path, map, None, &WriteOptions::default()).unwrap_err();
     let cause = std::error::Error::source(&failure).and_then(|e| e.downcast_ref::<Error>());
     assert!(matches!(cause, Some(Error::Corrupt(_))), "{failure}");
+    assert!(!path.exists());
+}
+
+#[test]
+fn exporting_the_current_state_of_a_damaged_store_is_an_error_not_a_panic() {
+    let dir = TempDir::new("store-map-damage-state");
+    damaged_store(&dir);
+    let store = open(&dir);
+    let map = store.map();
+    let engine_cause = |failure: &lqft::formats::Error| {
+        let cause = std::error::Error::source(failure).and_then(|e| e.downcast_ref::<Error>());
+        assert!(matches!(cause, Some(Error::Corrupt(_))), "{failure}");
+    };
+    engine_cause(&export_current_state(map).unwrap_err());
+    let path = dir.path("state.json");
+    engine_cause(&save_current_state(&path, map, &WriteOptions::default()).unwrap_err());
     assert!(!path.exists());
 }
 

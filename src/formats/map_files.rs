@@ -86,22 +86,26 @@ pub fn export_bundle(map: &Map, snapshots: Option<&[Snapshot]>) -> Result<JsonMa
     ))
 }
 
-/// The live state of `map` as a current-state payload.
-fn current_state(map: &Map) -> CurrentStatePayload {
-    CurrentStatePayload {
+/// The live state of `map` as a current-state payload. On a store-backed map the walk loads
+/// stored nodes; a failed load is an engine error (`Io`, `Corrupt`).
+fn current_state(map: &Map) -> Result<CurrentStatePayload> {
+    let items = map
+        .try_iter()
+        .map(|entry| entry.map(|e| (e.key().to_vec(), e.value().to_vec())))
+        .collect::<crate::Result<_>>()
+        .map_err(engine_error)?;
+    Ok(CurrentStatePayload {
         base_snapshot_id: map.current_snapshot().map(|s| s.id()),
         pending_mutations: map.pending_mutations(),
         exported_at_ns: now_ns(),
-        items: map
-            .iter()
-            .map(|e| (e.key().to_vec(), e.value().to_vec()))
-            .collect(),
-    }
+        items,
+    })
 }
 
-/// The `lqft-current-state-v1` payload of the live state.
-pub fn export_current_state(map: &Map) -> JsonMap<String, Value> {
-    current_state(map).to_json()
+/// The `lqft-current-state-v1` payload of the live state. Fails with an engine error when a
+/// stored node of a store-backed map fails to load.
+pub fn export_current_state(map: &Map) -> Result<JsonMap<String, Value>> {
+    current_state(map).map(|state| state.to_json())
 }
 
 /// Writes a snapshot file. The items go from the snapshot straight into the file and the
@@ -145,9 +149,10 @@ pub fn save_bundle(
 }
 
 /// Writes the live state as a current-state file (its items are taken once, then streamed
-/// like [`save_snapshot`]'s).
+/// like [`save_snapshot`]'s). A failed load of a stored node is an engine error and leaves no
+/// file.
 pub fn save_current_state(path: &Path, map: &Map, options: &WriteOptions<'_>) -> Result<()> {
-    let state = current_state(map);
+    let state = current_state(map)?;
     let items = StreamedItems(|| {
         state
             .items
