@@ -1,6 +1,7 @@
 //! I/O faults and damaged files on a whole store.
 //!
-//! Faults: every file-system call of a workload of commits and checkpoints failed once (EIO,
+//! Faults: every file-system call of a workload of commits and checkpoints (and of one with a
+//! bulk load among them) failed once (EIO,
 //! and EIO after writing part of its bytes) and persistently (ENOSPC): a clean error, every
 //! later write refused, and reopening — as the disk is, and after power loss that keeps, drops
 //! or tears the unsynced writes and those a failed fsync left uncertain — recovers every
@@ -106,8 +107,10 @@ fn resume(fs: &SimFs, what: &str) -> u64 {
     next + 5
 }
 
-#[test]
-fn every_failed_call_leaves_a_store_that_recovers_every_acknowledged_write() {
+/// Fails every file-system call of `workload` in turn (once, once after writing part of its
+/// bytes, persistently) and checks every crash image recovers every acknowledged put, before
+/// and after a writer resumed on the disk. Returns the number of calls.
+fn fail_every_call(workload: fn(&SimFs) -> u64) -> u64 {
     let clean = SimFs::new();
     assert_eq!(workload(&clean), PUTS);
     let calls = clean.calls();
@@ -138,6 +141,53 @@ fn every_failed_call_leaves_a_store_that_recovers_every_acknowledged_write() {
         "{calls} calls, each failed once, partly and persistently; {checked} images recovered"
     );
     assert!(checked >= 3 * 14 * calls);
+    calls
+}
+
+#[test]
+fn every_failed_call_leaves_a_store_that_recovers_every_acknowledged_write() {
+    fail_every_call(workload);
+}
+
+/// Puts 0..8 (then a checkpoint), loads 8..16 in one [`Store::load`], puts 16..PUTS with a
+/// checkpoint at the end; returns how many puts are acknowledged (the load's 8 once it
+/// returned). A failed call poisons the writer: every later write is refused.
+fn workload_with_load(fs: &SimFs) -> u64 {
+    let Ok(store) = Store::open_with(Arc::new(fs.clone()), options()) else {
+        return 0;
+    };
+    let mut acked = 0;
+    let mut failed = false;
+    let mut check = |result: lqft::Result<()>, n: u64, what: &str| match result {
+        Ok(()) => {
+            assert!(!failed, "{what} succeeded after a failed write");
+            acked += n;
+        }
+        Err(error) if failed => {
+            assert!(matches!(error, Error::Poisoned { .. }), "{what}: {error}");
+        }
+        Err(_) => failed = true,
+    };
+    for i in 0..8u64 {
+        check(store.put(&i.to_be_bytes(), &value(i)), 1, "put");
+    }
+    check(store.checkpoint(), 0, "checkpoint");
+    let keys: Vec<[u8; 8]> = (8..16u64).map(u64::to_be_bytes).collect();
+    let values: Vec<Vec<u8>> = (8..16).map(value).collect();
+    let entries = keys.iter().zip(&values).rev();
+    let loaded = store.load(entries.map(|(k, v)| (&k[..], &v[..])));
+    check(loaded.map(|n| assert_eq!(n, 8)), 8, "load");
+    for i in 16..PUTS {
+        check(store.put(&i.to_be_bytes(), &value(i)), 1, "put");
+    }
+    check(store.checkpoint(), 0, "checkpoint");
+    acked
+}
+
+#[test]
+fn every_failed_call_around_a_bulk_load_leaves_a_store_that_recovers_every_acknowledged_write() {
+    let calls = fail_every_call(workload_with_load);
+    assert!(calls > 20, "{calls}");
 }
 
 #[test]

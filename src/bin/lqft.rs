@@ -30,7 +30,7 @@ use lqft::formats::{
     BundlePayload, Limits, SignKey, SnapshotPayload, TrustStore, TrustStoreOptions, Validity,
     Verification, VerifyKey, VerifyOptions, WriteOptions, read_persisted_file,
 };
-use lqft::store::{Durability, Store, StoreOptions};
+use lqft::store::{Store, StoreOptions};
 use lqft::{ImportOptions, Map, Snapshot, Tree};
 use serde_json::{Value, json};
 
@@ -387,8 +387,9 @@ another process holds the writer lock.
   load DIR [JSONL]          put the JSON lines of JSONL (standard input when absent or -), in
                             the formats `lqft import` reads, into the store (created when DIR
                             does not exist); a later line wins. Every line is checked before
-                            the first is written: bad input changes nothing. The writes are
-                            synced once at the end; a crash during the load keeps a prefix.
+                            the first is written: bad input changes nothing. The load is one
+                            atomic change written as a checkpoint (no WAL): a crash during it
+                            leaves the store as it was before.
                             --max-input-bytes N refuses input longer than N (default 1 GiB)
 
 Exit status: 0 ok, 1 error (damage, I/O, locked by another writer, bad input), 2 usage error.",
@@ -975,12 +976,10 @@ fn store_load(dir: &Path, args: &Args, input: Option<&str>) -> Result<u8, Failur
         items.insert(key, value).map(|_| ())
     })?;
     let store = open_store_in(dir, false)?;
-    for (key, value) in items.iter() {
-        store
-            .put_with(key, value, Durability::None)
-            .map_err(|e| store_failure(dir, e))?;
-    }
-    store.sync().map_err(|e| store_failure(dir, e))?;
+    // One atomic change, durable when it returns (a checkpoint, not the WAL).
+    store
+        .load(items.iter())
+        .map_err(|e| store_failure(dir, e))?;
     let mut report = json!({"dir": dir.to_string_lossy(), "loaded": items.len()});
     report["current"] = describe_version(&store.view());
     print_json(&report)?;

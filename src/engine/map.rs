@@ -481,19 +481,68 @@ impl Map {
     /// image is exactly the journal's changes up to that position.
     pub fn image_with<R>(&self, also: impl FnOnce() -> R) -> (MapImage, R) {
         let state = self.state.lock();
-        let image = MapImage {
-            live: self.view(),
-            snapshots: state
-                .registry
-                .values()
-                .map(|s| (s.meta().clone(), s.tree().clone()))
-                .collect(),
-            current: state.current.as_ref().map(Snapshot::id),
-            retention: state.retention.map(|n| n as u64),
-            pending: state.pending,
-            next_id: state.next_id,
-        };
+        let image = image_of(&state, self.view(), state.pending);
         (image, also())
+    }
+
+    /// Sets every key of `entries` to its value (a key given twice takes its last value) as
+    /// one change, and hands the map's whole state with it to `publish`, all under the writer
+    /// lock: the change is made visible to readers only once `publish` returns `Ok`, and no
+    /// other write is applied between the two. Returns the number of entries that changed (a
+    /// put of the value a key holds changes none); a load that changes nothing publishes
+    /// nothing.
+    ///
+    /// This is the bulk load of a journal that persists the state `publish` is given instead
+    /// of logging the change (a store's [`load`](crate::store::Store::load)): the change is not
+    /// handed to the journal, so on a store-backed map only the store calls it. On an
+    /// in-memory map, `|_| Ok(())` makes it a plain bulk load. Readers go on reading the state
+    /// before the load until it is published: the entries are applied to a copy (sorted by
+    /// key), which shares the unchanged nodes.
+    ///
+    /// Fails, changing nothing, with [`Error::KeyTooLong`] or [`Error::ValueTooLong`] when an
+    /// entry is past the limits (before anything is applied), with the error of a failed load of a
+    /// stored node, or with `publish`'s error.
+    pub fn load_with<'e>(
+        &self,
+        entries: impl IntoIterator<Item = (&'e [u8], &'e [u8])>,
+        publish: impl FnOnce(&MapImage) -> Result<()>,
+    ) -> Result<u64> {
+        // Sorted by key, then by position (a key's last value wins): the tree is built in key
+        // order, which keeps each path in cache while its keys go in.
+        let mut sorted: Vec<(u64, &[u8], usize, &[u8])> = Vec::new();
+        for (at, (key, value)) in entries.into_iter().enumerate() {
+            check_entry(key, value)?;
+            let mut head = [0u8; 8];
+            let n = key.len().min(8);
+            head[..n].copy_from_slice(&key[..n]);
+            sorted.push((u64::from_be_bytes(head), key, at, value));
+        }
+        sorted.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+        let mut state = self.state.lock();
+        let mut live = self.view();
+        let mut changed = 0u64;
+        for (i, &(_, key, _, value)) in sorted.iter().enumerate() {
+            if sorted.get(i + 1).is_some_and(|next| next.1 == key) {
+                continue;
+            }
+            live.load_path(key)?;
+            let old = live.insert_replacing(key, value);
+            changed += u64::from(old.is_none_or(|old| old.value() != value));
+        }
+        drop(sorted);
+        if changed == 0 {
+            return Ok(0);
+        }
+        publish(&image_of(&state, live.clone(), state.pending + changed))?;
+        // Which keys changed is not recorded: the next snapshot counts its delta by diffing.
+        state.touched.overflow();
+        state.pending += changed;
+        state.counters.batches += 1;
+        let old = std::mem::replace(&mut *self.live_mut(), live);
+        drop(state);
+        // What only the old live state held is freed outside the locks.
+        drop(old);
+        Ok(changed)
     }
 
     /// [`image_with`](Map::image_with) with nothing else.
@@ -1476,6 +1525,23 @@ fn apply_batch(touched: &mut Touched, live: &mut Tree, ops: &[Op]) -> u64 {
             })
         })
         .sum()
+}
+
+/// The image of a map whose writer holds `state`, with `live` as its live state and
+/// `pending` as its pending count.
+fn image_of(state: &State, live: Tree, pending: u64) -> MapImage {
+    MapImage {
+        live,
+        snapshots: state
+            .registry
+            .values()
+            .map(|s| (s.meta().clone(), s.tree().clone()))
+            .collect(),
+        current: state.current.as_ref().map(Snapshot::id),
+        retention: state.retention.map(|n| n as u64),
+        pending,
+        next_id: state.next_id,
+    }
 }
 
 /// A map's writer lock and live state, held together.

@@ -486,6 +486,72 @@ impl Store {
         self.core.checkpoint(&self.map)
     }
 
+    /// Bulk load: sets every key of `entries` to its value (a key given twice takes its last
+    /// value) as one atomic change, made durable by a checkpoint instead of the WAL; returns
+    /// the number of entries that changed. The fastest way to put many entries into a store.
+    ///
+    /// Under the map's writer lock for its whole duration, it applies the entries (sorted by
+    /// key) to a copy of the live state, syncs the WAL (so every write applied before is
+    /// durable), writes the new nodes of the live state and of every registered snapshot into
+    /// a new pack, syncs it and publishes a manifest naming it whose WAL start is the log's
+    /// position: acknowledged once that manifest is durable, whatever the store's durability.
+    /// No other write is applied or acknowledged in between, so after a crash the store holds
+    /// the state before the load or the state after it. Readers see the state before until the
+    /// manifest is published. Then the WAL segments the manifest covers are retired. A load
+    /// that changes nothing writes nothing.
+    ///
+    /// Fails, changing nothing in memory, with [`Error::KeyTooLong`] or
+    /// [`Error::ValueTooLong`] when an entry is past the limits, with
+    /// [`Error::InvalidArgument`] when the store is read-only or closed, with the error of a
+    /// failed load of a stored node, or with [`Error::Poisoned`] on a poisoned writer. A failed
+    /// write or sync of the pack or manifest poisons the writer (later writes fail with
+    /// [`Error::Poisoned`]; reopening recovers the state before the load with every write
+    /// acknowledged before it).
+    pub fn load<'e>(&self, entries: impl IntoIterator<Item = (&'e [u8], &'e [u8])>) -> Result<u64> {
+        let core = &*self.core;
+        let Some(log) = &core.log else {
+            return Err(Error::InvalidArgument(
+                "the store is open read-only; open it without read_only to load".into(),
+            ));
+        };
+        core.check_open()?;
+        // One checkpoint or load at a time; then the node cache's gate, before the writer
+        // lock (a trim holds the gate while it takes the writer lock).
+        let _one = core.checkpoint_lock.lock();
+        if let Some(cause) = core.poisoned.lock().clone().or_else(|| log.poisoned()) {
+            return Err(Error::Poisoned {
+                cause: Box::new(cause),
+            });
+        }
+        let gate = core.packs.cache.gate.lock();
+        let mut wal_start = None;
+        let changed = self.map.load_with(entries, |image| {
+            // Under the writer lock: every record before this position is a write the image
+            // holds, and none comes after it until the load is published.
+            let start = log.next_seq();
+            // Writes applied before the load (some may still wait for their group commit)
+            // must be durable before a manifest covers them.
+            log.sync()?;
+            let base = core.manifest.lock().clone();
+            match core.write_checkpoint(image, start, base, gate) {
+                Ok(manifest) => {
+                    *core.manifest.lock() = manifest;
+                    core.checkpoints.fetch_add(1, Ordering::Relaxed);
+                    wal_start = Some(start);
+                    Ok(())
+                }
+                Err(error) => {
+                    *core.poisoned.lock() = Some(error.clone());
+                    Err(error)
+                }
+            }
+        })?;
+        match wal_start {
+            Some(start) => log.retire(start).map(|()| changed),
+            None => Ok(changed),
+        }
+    }
+
     /// Closes the store for writing: every later write through it or its [`map`](Store::map)
     /// and every later [`checkpoint`](Store::checkpoint) fails with [`Error::InvalidArgument`],
     /// and a running background checkpoint is waited for. Reads go on: the map and its
@@ -638,7 +704,8 @@ impl Core {
         if wal_start != base.wal_start {
             // The checkpoint's records must be durable before a manifest can point past them.
             log.sync()?;
-            match self.write_checkpoint(&image, wal_start, base) {
+            let gate = self.packs.cache.gate.lock();
+            match self.write_checkpoint(&image, wal_start, base, gate) {
                 Ok(manifest) => {
                     *self.manifest.lock() = manifest;
                     self.checkpoints.fetch_add(1, Ordering::Relaxed);
@@ -660,11 +727,15 @@ impl Core {
         log.retire(wal_start)
     }
 
+    /// Writes the nodes of `image` no pack holds into a new pack and publishes the manifest of
+    /// `image` with `wal_start`, on top of `base`. `gate` is the node cache's gate, held by the
+    /// caller (a load takes it before the map's writer lock, as a trim does).
     fn write_checkpoint(
         &self,
         image: &MapImage,
         wal_start: u64,
         base: Manifest,
+        gate: parking_lot::MutexGuard<'_, ()>,
     ) -> Result<Manifest> {
         let fs = &*self.fs;
         let id = base.next_pack_id;
@@ -678,7 +749,6 @@ impl Core {
             epoch: self.epoch,
         };
         let mut writer = PackWriter::new(file, path.clone(), header);
-        let gate = self.packs.cache.gate.lock();
         self.packs
             .cache
             .unsafe_locations

@@ -7,13 +7,10 @@ use lqft::store::{Durability, Store, StoreOptions};
 
 use crate::Engine;
 
-/// Entries per batch when bulk loading: one WAL record each.
-const BULK_BATCH: usize = 65_536;
-
 /// liblqft's store with group commit: a commit is acknowledged after an `fdatasync` that the
 /// commits arriving while the previous one ran share (a lone writer's commit has one of its
-/// own). Reads go through the store's map; the bulk load ends with a checkpoint, so the data is
-/// in packs as LMDB's is in its file.
+/// own). Reads go through the store's map; the bulk load is [`Store::load`]: one atomic change
+/// written as a checkpoint (no WAL), so the data is in packs as LMDB's is in its file.
 pub struct Lqft {
     store: Store,
 }
@@ -33,12 +30,11 @@ impl Lqft {
         commit(&self.store, entries);
     }
 
-    /// The bulk load: batches of [`BULK_BATCH`] entries, then a checkpoint.
+    /// The bulk load: one [`Store::load`], durable when it returns.
     pub fn load_into(store: &Store, entries: &[(&[u8], &[u8])]) {
-        for chunk in entries.chunks(BULK_BATCH) {
-            commit(store, chunk);
-        }
-        store.checkpoint().expect("lqft checkpoint");
+        store
+            .load(entries.iter().copied())
+            .expect("lqft bulk load");
     }
 }
 
