@@ -2,15 +2,14 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::{Bound, Deref};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, PoisonError};
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crossbeam_utils::sync::{ShardedLock, ShardedLockReadGuard, ShardedLockWriteGuard};
 use parking_lot::{Mutex, MutexGuard};
 
 use crate::engine::batch::{Batch, Op};
 use crate::engine::journal::{Change, Journal, MapImage, Ticket};
+use crate::engine::live::{Live, LiveRead, LiveWrite};
 use crate::engine::rw_set::Observed;
 use crate::engine::snapshot::{MAX_SNAPSHOT_ID, MapId, Snapshot, SnapshotMeta};
 use crate::engine::touched::Touched;
@@ -309,14 +308,18 @@ pub(crate) type Pins = Mutex<HashMap<u64, u64>>;
 /// # Concurrency
 ///
 /// Writers (puts, deletes, batches, snapshots, rollbacks, registry changes) are serialised by
-/// one writer lock. Readers of the live state (`get`, `contains_key`, `len`, `view`,
-/// `read_with`, the start of `iter`, `range` and `prefix`) take a sharded reader lock: each
-/// thread read-locks the shard its thread index picks, a lock word on a cache line of its own,
-/// so readers on different cores write no memory in common and scale with cores. A writer
-/// edits the live state in place (no copying of nodes that no snapshot shares) while it holds
-/// every shard, which costs a write a fixed number of uncontended lock operations. Owned
-/// iterations and [`view`](Map::view) take one reference on the root node, a write that every
-/// such reader makes; [`read_with`](Map::read_with) reads under the shard lock without it.
+/// one writer lock, and edit the live state in place (no copying of nodes that no snapshot
+/// shares) under a reader-writer lock on it. Readers of the live state (`get`,
+/// `contains_key`, `len`, `view`, `read_with`, the start of `iter`, `range` and `prefix`)
+/// read a published copy of it when the map has not been written since the copy was made:
+/// loading the copy writes only to a slot of the reading thread, so readers on different
+/// cores write no memory in common and scale with cores. Otherwise they read under the lock,
+/// and after a few such reads one of them publishes a copy (O(1): the root is shared), which
+/// the next write withdraws (see [`live`](crate::engine::live)). So a write costs one
+/// uncontended lock beside the writer lock, a map that is only read scales, and a map that
+/// alternates writes with a few reads is read under the lock. Owned iterations and
+/// [`view`](Map::view) take one reference on the root node, a write that every such reader
+/// makes; [`read_with`](Map::read_with) reads without it.
 ///
 /// | operation | cost |
 /// |---|---|
@@ -356,13 +359,11 @@ pub(crate) type Pins = Mutex<HashMap<u64, u64>>;
 /// unused here, or under a fresh one) or through [`rollback`](Map::rollback), which registers
 /// it under a fresh id.
 pub struct Map {
-    /// The live state. Replaced or edited only by a writer that holds `state`'s lock (lock
-    /// order: `state`, then `live`).
-    live: ShardedLock<Tree>,
-    /// The live state's version: advanced by every writer that takes the live state for
-    /// writing, under its write lock, so while it is unchanged so is the live state (what lets
-    /// a transaction's commit skip looking its reads up again).
-    version: AtomicU64,
+    /// The live state and its version. Replaced or edited only by a writer that holds
+    /// `state`'s lock (lock order: `state`, then `live`). The version advances with every
+    /// writer that takes the live state for writing, so while it is unchanged so is the live
+    /// state (what lets a transaction's commit skip looking its reads up again).
+    live: Live,
     pub(super) state: Mutex<State>,
     pub(super) pins: Arc<Pins>,
     /// The id space of this map's snapshot ids.
@@ -396,8 +397,7 @@ impl Map {
     /// An empty map with no snapshots.
     pub fn new() -> Map {
         Map {
-            live: ShardedLock::new(Tree::new()),
-            version: AtomicU64::new(0),
+            live: Live::new(Tree::new()),
             state: Mutex::new(State {
                 pending: 0,
                 current: None,
@@ -481,7 +481,7 @@ impl Map {
     /// image is exactly the journal's changes up to that position.
     pub fn image_with<R>(&self, also: impl FnOnce() -> R) -> (MapImage, R) {
         let state = self.state.lock();
-        let image = image_of(&state, self.view(), state.pending);
+        let image = image_of(&state, self.live_held().clone(), state.pending);
         (image, also())
     }
 
@@ -519,7 +519,7 @@ impl Map {
         }
         sorted.sort_unstable_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
         let mut state = self.state.lock();
-        let mut live = self.view();
+        let mut live = self.live_held().clone();
         let mut changed = 0u64;
         for (i, &(_, key, _, value)) in sorted.iter().enumerate() {
             if sorted.get(i + 1).is_some_and(|next| next.1 == key) {
@@ -571,7 +571,8 @@ impl Map {
             new
         };
         // Writers hold `state`, so the live state cannot change until the swap below.
-        let live = unload(&self.view());
+        let live = self.live_held().clone();
+        let live = unload(&live);
         let registry: BTreeMap<u64, Snapshot> = state
             .registry
             .values()
@@ -614,7 +615,7 @@ impl Map {
     ) -> Result<Option<Ticket>> {
         match &self.journal {
             None => Ok(None),
-            Some(journal) => append(&**journal, &self.live(), change(), load).map(Some),
+            Some(journal) => append(&**journal, &self.live_held(), change(), load).map(Some),
         }
     }
 
@@ -632,28 +633,28 @@ impl Map {
         self.journal.is_some()
     }
 
-    /// The live state under this thread's reader shard.
+    /// The live state as of this call (see [`live`](crate::engine::live)).
     #[inline]
-    pub(super) fn live(&self) -> ShardedLockReadGuard<'_, Tree> {
-        // A writer that panicked left a whole tree: every edit is all or nothing.
-        self.live.read().unwrap_or_else(PoisonError::into_inner)
+    pub(super) fn live(&self) -> LiveRead<'_> {
+        self.live.read().0
+    }
+
+    /// The live state for a reader who holds the writer lock (see [`Live::read_held`]).
+    #[inline]
+    pub(super) fn live_held(&self) -> LiveRead<'_> {
+        self.live.read_held()
     }
 
     /// The live state for a writer, who holds the writer lock already; advances its version.
-    fn live_mut(&self) -> ShardedLockWriteGuard<'_, Tree> {
-        let live = self.live.write().unwrap_or_else(PoisonError::into_inner);
-        // Under the write lock, so no other writer races this read-modify-write; readers
-        // read the version under the read lock, which orders them after it.
-        let version = self.version.load(Ordering::Relaxed);
-        self.version
-            .store(version.wrapping_add(1), Ordering::Relaxed);
-        live
+    #[inline]
+    fn live_mut(&self) -> LiveWrite<'_> {
+        self.live.write()
     }
 
     /// The live state's version, read by a writer who holds the writer lock (and so sees
     /// every writer's advance before it): a read made at this version still holds.
     pub(super) fn live_version(&self) -> u64 {
-        self.version.load(Ordering::Relaxed)
+        self.live.version()
     }
 
     /// A transaction's read of `key` (see [`TxnTarget::read`](crate::engine::TxnTarget::read)):
@@ -661,9 +662,9 @@ impl Map {
     /// read lock.
     #[inline]
     pub(super) fn read_versioned(&self, key: &[u8], keep: impl FnOnce(Observed<'_>)) -> u64 {
-        let live = self.live();
+        let (live, version) = self.live.read();
         keep(observe(live.find(key)));
-        self.version.load(Ordering::Relaxed)
+        version
     }
 
     /// [`read_versioned`](Map::read_versioned) that reports a failed load of a stored node.
@@ -672,10 +673,10 @@ impl Map {
         key: &[u8],
         keep: impl FnOnce(Observed<'_>),
     ) -> Result<u64> {
-        let live = self.live();
+        let (live, version) = self.live.read();
         live.load_path(key)?;
         keep(observe(live.find(key)));
-        Ok(self.version.load(Ordering::Relaxed))
+        Ok(version)
     }
 
     /// Sets `key` to `value`. Setting a key to the value it holds is not a mutation.
@@ -806,7 +807,7 @@ impl Map {
         let (applied, ticket) = {
             let state = &mut *self.state.lock();
             if self.journal.is_some() {
-                load(&self.live())?;
+                load(&self.live_held())?;
             }
             if !check(self) {
                 return Ok(None);
@@ -1092,7 +1093,7 @@ impl Map {
     /// Fails only when a stored node it diffs fails to load.
     fn next_snapshot(&self, state: &State, created_at_ns: u64) -> Result<Snapshot> {
         // Writers hold `state`, so the live state cannot change before this snapshot is taken.
-        let live = self.view();
+        let live = self.live_held().clone();
         let parent = state.current.clone();
         let delta_size = match (&parent, state.touched.delta()) {
             (None, _) => live.len(),
@@ -1130,7 +1131,7 @@ impl Map {
     pub fn rollback(&self, target: &Snapshot, policy: RollbackPolicy) -> Result<RollbackOutcome> {
         let (discarded, ticket) = {
             let mut state = self.state.lock();
-            let discarded = check_pending(&state, &self.live(), policy)?;
+            let discarded = check_pending(&state, &self.live_held(), policy)?;
             let ticket = if target.map_id() == self.id {
                 if self.journal.is_some() && !state.registry.contains_key(&target.id()) {
                     return Err(Error::UnknownSnapshot { id: target.id() });
@@ -1379,7 +1380,7 @@ impl Map {
                 }
             }
             let discarded = match options.activate {
-                Some(_) => check_pending(&state, &self.live(), options.pending)?,
+                Some(_) => check_pending(&state, &self.live_held(), options.pending)?,
                 None => 0,
             };
             let snapshots = match options.ids {
@@ -1547,7 +1548,7 @@ fn image_of(state: &State, live: Tree, pending: u64) -> MapImage {
 /// A map's writer lock and live state, held together.
 pub(super) struct Locked<'a> {
     pub(super) state: MutexGuard<'a, State>,
-    live: ShardedLockWriteGuard<'a, Tree>,
+    live: LiveWrite<'a>,
     /// The live state's version when these locks were taken (taking them advanced it).
     version: u64,
 }

@@ -2,6 +2,7 @@
 
 mod batch;
 pub mod journal;
+mod live;
 mod map;
 mod merge;
 mod rw_set;

@@ -66,7 +66,7 @@ impl TxnTarget for Map {
                 // A read at the current version still holds without a lookup.
                 let version = map.live_version();
                 reads.all_at(version) || {
-                    let live = map.live();
+                    let live = map.live_held();
                     reads
                         .iter()
                         .all(|read| read.version == version || live.get(read.key) == read.seen)
@@ -130,7 +130,7 @@ impl Map {
         }
         let swapped = self.write_if(
             |live| live.load_path(key),
-            |map| map.live().get(key) == expected,
+            |map| map.live_held().get(key) == expected,
             || match new {
                 Some(value) => Change::Put { key, value },
                 None => Change::Delete { key },
