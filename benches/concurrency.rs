@@ -91,8 +91,8 @@ impl Reader for Locked {
     }
 }
 
-/// The tree behind one lock word that every reader writes (how `Map` read before its reader
-/// lock was sharded): the baseline the sharded lock is measured against.
+/// The tree behind one lock word that every reader writes (how `Map` read before issue 17):
+/// the baseline `Map`'s lock-free reads of a published copy are measured against.
 struct OneLock(parking_lot::RwLock<Tree>);
 
 impl Reader for OneLock {
@@ -255,8 +255,9 @@ fn private_reads(
 }
 
 /// One repetition of single-thread puts of every key into an empty map: `Map::put` (writer
-/// lock plus every reader shard) against a `parking_lot::RwLock<Tree>` (one lock word), so the
-/// difference is what the sharded reader lock costs a writer.
+/// lock, the live tree's lock and the engine's bookkeeping) against a
+/// `parking_lot::RwLock<Tree>` (one lock word), so the difference is what the engine and its
+/// scalable read path cost a writer.
 fn puts(keys: &[Vec<u8>], r: &mut Results) {
     let values: Vec<Vec<u8>> = (0..keys.len()).map(value).collect();
     let map = Map::new();
