@@ -1,7 +1,7 @@
 /* The durable store through the C ABI: options and their size field, open and close, the
  * writer lock, read-only openers, sync, checkpoint, refresh, stats, the store's map handle
- * (data and snapshots surviving reopen, use after close), damaged nodes met by reads, walks,
- * diffs and saves, and bad arguments. */
+ * (data and snapshots surviving reopen, use after close), bulk load, damaged nodes met by reads,
+ * walks, diffs and saves, and bad arguments. */
 #define _XOPEN_SOURCE 700
 #include <ftw.h>
 #include <stdint.h>
@@ -247,6 +247,60 @@ static void test_data_survives_reopen(const char *dir) {
     lqft_store_close(store);
 }
 
+/* A bulk load is one atomic change, durable when it returns, beside writes through the map: a
+ * key put twice takes its last value, the same load again changes nothing, a batch with a
+ * delete is refused (changing nothing), and a reopen sees it all. */
+static void test_bulk_load(const char *dir) {
+    char path[700];
+    snprintf(path, sizeof path, "%s-load", dir);
+    lqft_store *store = NULL;
+    lqft_map *map = NULL;
+    lqft_batch *batch = NULL;
+    CHECK_OK(lqft_store_open(path, NULL, &store));
+    CHECK_OK(lqft_store_map(store, &map));
+    CHECK_OK(lqft_map_put(map, STR("logged"), STR("0")));
+    CHECK_OK(lqft_batch_new(&batch));
+    for (int i = 999; i >= 0; i--) {
+        char key[16], value[16];
+        snprintf(key, sizeof key, "k%04d", i);
+        snprintf(value, sizeof value, "v%d", i);
+        CHECK_OK(lqft_batch_put(batch, STR(key), STR(value)));
+    }
+    CHECK_OK(lqft_batch_put(batch, STR("k0007"), STR("last")));
+    uint64_t changed = 0;
+    CHECK_OK(lqft_store_load(store, batch, &changed));
+    CHECK(changed == 1000);
+    CHECK(holds(map, "k0007", "last"));
+    CHECK(holds(map, "k0999", "v999"));
+    CHECK(holds(map, "logged", "0"));
+    CHECK_OK(lqft_store_load(store, batch, &changed));
+    CHECK(changed == 0);
+    CHECK_OK(lqft_store_load(store, batch, NULL));
+
+    CHECK_OK(lqft_batch_delete(batch, STR("k0001")));
+    changed = 77;
+    CHECK_STATUS(lqft_store_load(store, batch, &changed), LQFT_ERR_INVALID_ARGUMENT);
+    CHECK(changed == 77);
+    CHECK(holds(map, "k0001", "v1"));
+    CHECK_STATUS(lqft_store_load(NULL, batch, NULL), LQFT_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(lqft_store_load(store, NULL, NULL), LQFT_ERR_NULL_ARGUMENT);
+    lqft_batch_free(batch);
+    lqft_map_free(map);
+    lqft_store_close(store);
+
+    store = NULL;
+    map = NULL;
+    CHECK_OK(lqft_store_open(path, NULL, &store));
+    CHECK_OK(lqft_store_map(store, &map));
+    uint64_t len = 0;
+    CHECK_OK(lqft_map_len(map, &len));
+    CHECK(len == 1001);
+    CHECK(holds(map, "k0007", "last"));
+    CHECK(holds(map, "k0500", "v500"));
+    lqft_map_free(map);
+    lqft_store_close(store);
+}
+
 static void test_reader_refresh_sees_new_commits(const char *dir) {
     lqft_store *writer = NULL, *reader = NULL;
     lqft_map *wmap = NULL, *rmap = NULL;
@@ -481,6 +535,7 @@ int main(void) {
     test_option_values(store_dir);
     test_lock_and_readers(store_dir);
     test_data_survives_reopen(store_dir);
+    test_bulk_load(store_dir);
     test_reader_refresh_sees_new_commits(store_dir);
     test_map_handle_after_close(store_dir);
     test_damaged_node_is_an_error_status(store_dir);

@@ -2314,6 +2314,34 @@ lqft_status lqft_store_sync(const struct lqft_store *store);
 lqft_status lqft_store_checkpoint(const struct lqft_store *store);
 
 /**
+ * Bulk load: sets every key `batch` puts to its value (a key put twice takes its last value)
+ * as one atomic change, made durable by a checkpoint instead of the WAL: the new nodes go into
+ * a pack and a manifest naming it is published, both synced before this returns, whatever the
+ * store's durability. No other write is applied or acknowledged in between, so after a crash
+ * the store holds the state before the load or the state after it, with every write
+ * acknowledged before it. The fastest way to put many entries into a store; readers see the
+ * state before the load until it returns. The batch is left as it was. Stores the number of
+ * entries that changed in `*out_changed` unless it is `NULL` (a put of the value a key holds
+ * changes nothing); a load that changes nothing writes nothing.
+ *
+ * Errors (nothing changed, `*out_changed` untouched): `LQFT_ERR_NULL_ARGUMENT`;
+ * `LQFT_ERR_INVALID_ARGUMENT` when the batch holds a delete (a load only puts) or the store is
+ * read-only or closed; `LQFT_ERR_POISONED` after an earlier failure; `LQFT_ERR_IO` when writing
+ * or syncing the pack or manifest fails (this poisons the writer; reopening recovers the state
+ * before the load); `LQFT_ERR_CORRUPT` when a stored node the load must read is damaged. One
+ * error comes after the load is durable and applied: `LQFT_ERR_IO` from the fsync of the WAL
+ * directory after removing the segments the new manifest covers, which poisons the writer.
+ * (Keys and values past the limits never reach a batch.) Thread safety: any thread; loads and
+ * checkpoints run one at a time, and writes wait while a load runs.
+ *
+ * # Safety
+ * `store` and `batch` are `NULL` or live handles; `out_changed` is `NULL` or writable.
+ */
+lqft_status lqft_store_load(const struct lqft_store *store,
+                            const struct lqft_batch *batch,
+                            uint64_t *out_changed);
+
+/**
  * For a read-only store: moves to the newest committed state (the newest manifest plus the WAL
  * after it). Versions already handed out (snapshots, iterators) keep what they had. A no-op
  * for the writer, which always sees its own writes.

@@ -11,7 +11,7 @@ use crate::Batch;
 /// Thread safety: a batch is built by one thread at a time; a finished batch may be applied
 /// from several threads at once (`lqft_map_write_batch` only reads it).
 pub struct lqft_batch {
-    batch: Batch,
+    pub(super) batch: Batch,
 }
 
 /// Creates an empty batch and stores it in `*out`.

@@ -5,11 +5,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::args::{Out, free_handle, handle, new_handle, path};
+use super::batch::lqft_batch;
 use super::bytes::lqft_bytes;
 use super::error::Fail;
 use super::guard::{call, call_value};
 use super::map::lqft_map;
 use super::status::*;
+use crate::BatchOp;
 use crate::store::{DEFAULT_CACHE_BYTES, Durability, Store, StoreOptions};
 
 /// When a store acknowledges a write (`lqft_store_options.durability`). What each mode promises
@@ -382,6 +384,65 @@ pub unsafe extern "C" fn lqft_store_checkpoint(store: *const lqft_store) -> lqft
     call("lqft_store_checkpoint", || {
         // SAFETY: the caller promised a live store.
         unsafe { open_store(store) }?.store.checkpoint()?;
+        Ok(LQFT_OK)
+    })
+}
+
+/// Bulk load: sets every key `batch` puts to its value (a key put twice takes its last value)
+/// as one atomic change, made durable by a checkpoint instead of the WAL: the new nodes go into
+/// a pack and a manifest naming it is published, both synced before this returns, whatever the
+/// store's durability. No other write is applied or acknowledged in between, so after a crash
+/// the store holds the state before the load or the state after it, with every write
+/// acknowledged before it. The fastest way to put many entries into a store; readers see the
+/// state before the load until it returns. The batch is left as it was. Stores the number of
+/// entries that changed in `*out_changed` unless it is `NULL` (a put of the value a key holds
+/// changes nothing); a load that changes nothing writes nothing.
+///
+/// Errors (nothing changed, `*out_changed` untouched): `LQFT_ERR_NULL_ARGUMENT`;
+/// `LQFT_ERR_INVALID_ARGUMENT` when the batch holds a delete (a load only puts) or the store is
+/// read-only or closed; `LQFT_ERR_POISONED` after an earlier failure; `LQFT_ERR_IO` when writing
+/// or syncing the pack or manifest fails (this poisons the writer; reopening recovers the state
+/// before the load); `LQFT_ERR_CORRUPT` when a stored node the load must read is damaged. One
+/// error comes after the load is durable and applied: `LQFT_ERR_IO` from the fsync of the WAL
+/// directory after removing the segments the new manifest covers, which poisons the writer.
+/// (Keys and values past the limits never reach a batch.) Thread safety: any thread; loads and
+/// checkpoints run one at a time, and writes wait while a load runs.
+///
+/// # Safety
+/// `store` and `batch` are `NULL` or live handles; `out_changed` is `NULL` or writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_store_load(
+    store: *const lqft_store,
+    batch: *const lqft_batch,
+    out_changed: *mut u64,
+) -> lqft_status {
+    call("lqft_store_load", || {
+        // SAFETY: the caller promised live handles and a writable or NULL `out_changed`.
+        let (store, batch, out) = unsafe {
+            (
+                open_store(store)?,
+                handle(batch, "batch")?,
+                Out::optional(out_changed, "out_changed")?,
+            )
+        };
+        let mut puts = Vec::with_capacity(batch.batch.len());
+        for op in batch.batch.ops() {
+            match op {
+                BatchOp::Put(key, value) => puts.push((key, value)),
+                BatchOp::Delete(_) => {
+                    return Err(crate::Error::InvalidArgument(
+                        "lqft_store_load: the batch holds a delete; a load only puts \
+                         (apply deletes with lqft_map_write_batch)"
+                            .into(),
+                    )
+                    .into());
+                }
+            }
+        }
+        let changed = store.store.load(puts)?;
+        if let Some(out) = out {
+            out.write(changed);
+        }
         Ok(LQFT_OK)
     })
 }

@@ -506,7 +506,9 @@ impl Store {
     /// failed load of a stored node, or with [`Error::Poisoned`] on a poisoned writer. A failed
     /// write or sync of the pack or manifest poisons the writer (later writes fail with
     /// [`Error::Poisoned`]; reopening recovers the state before the load with every write
-    /// acknowledged before it).
+    /// acknowledged before it). One error comes after the load is durable and applied: a failed
+    /// fsync of the WAL directory after removing the segments the new manifest covers, which
+    /// poisons the writer too.
     pub fn load<'e>(&self, entries: impl IntoIterator<Item = (&'e [u8], &'e [u8])>) -> Result<u64> {
         let core = &*self.core;
         let Some(log) = &core.log else {
