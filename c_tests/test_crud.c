@@ -145,6 +145,80 @@ static void test_get_buf(void) {
     lqft_map_free(map);
 }
 
+/* Many keys per call: values back to back with their ends, absent keys marked; a buffer
+ * too small for the rest stops the call early (the caller goes on from there), too small for
+ * the first value reports its size; bad counts and lengths are refused before any lookup. */
+static void test_get_many(void) {
+    lqft_map *map = NULL;
+    CHECK_OK(lqft_map_new(&map));
+    CHECK_OK(lqft_map_put(map, STR("a"), STR("one")));
+    CHECK_OK(lqft_map_put(map, STR("bb"), STR("")));
+    CHECK_OK(lqft_map_put(map, STR("c"), STR("three")));
+    lqft_snapshot *snap = NULL;
+    CHECK_OK(lqft_map_snapshot(map, &snap));
+    CHECK_OK(lqft_map_put(map, STR("a"), STR("uno")));
+    lqft_view *view = NULL;
+    CHECK_OK(lqft_map_view(map, &view));
+
+    const uint8_t keys[] = "abbxc"; /* "a", "bb", "x" (absent), "c" */
+    const size_t lens[] = {1, 2, 1, 1};
+    uint8_t buf[16];
+    size_t ends[4] = {0};
+    bool found[4] = {false};
+    size_t done = 0, used = 0;
+    CHECK_OK(lqft_map_get_many(map, keys, lens, 4, buf, sizeof buf, ends, found, &done, &used));
+    CHECK(done == 4 && used == 8);
+    CHECK(ends[0] == 3 && ends[1] == 3 && ends[2] == 3 && ends[3] == 8);
+    CHECK(found[0] && found[1] && !found[2] && found[3]);
+    CHECK(memcmp(buf, "unothree", 8) == 0);
+    CHECK_OK(lqft_snapshot_get_many(snap, keys, lens, 4, buf, sizeof buf, ends, found, &done,
+                                    &used));
+    CHECK(done == 4 && used == 8 && memcmp(buf, "onethree", 8) == 0);
+    CHECK_OK(lqft_view_get_many(view, keys, lens, 4, buf, sizeof buf, ends, found, &done, &used));
+    CHECK(done == 4 && memcmp(buf, "unothree", 8) == 0);
+
+    /* Room for "uno" only: the call stops after the keys whose values fit (absent ones
+     * included); the caller continues with the rest. */
+    CHECK_OK(lqft_map_get_many(map, keys, lens, 4, buf, 4, ends, found, &done, &used));
+    CHECK(done == 3 && used == 3 && found[0] && found[1] && !found[2]);
+    CHECK_OK(lqft_map_get_many(map, keys + 4, lens + 3, 1, buf, 5, ends + 3, found + 3, &done,
+                               &used));
+    CHECK(done == 1 && used == 5 && ends[3] == 5 && memcmp(buf, "three", 5) == 0);
+
+    /* The first value alone too large: its size, nothing counted as done. */
+    done = 77;
+    CHECK_STATUS(lqft_map_get_many(map, keys + 4, lens + 3, 1, buf, 2, ends, found, &done, &used),
+                 LQFT_ERR_BUFFER_TOO_SMALL);
+    CHECK(used == 5 && done == 77);
+
+    /* Misuse. */
+    CHECK_STATUS(lqft_map_get_many(map, keys, lens, 0, buf, sizeof buf, ends, found, &done, &used),
+                 LQFT_ERR_INVALID_ARGUMENT);
+    const size_t too_long[] = {1, LQFT_MAX_KEY_LEN + 1};
+    CHECK_STATUS(lqft_map_get_many(map, keys, too_long, 2, buf, sizeof buf, ends, found, &done,
+                                   &used),
+                 LQFT_ERR_KEY_TOO_LONG);
+    CHECK_STATUS(lqft_map_get_many(NULL, keys, lens, 4, buf, sizeof buf, ends, found, &done,
+                                   &used),
+                 LQFT_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(lqft_map_get_many(map, NULL, lens, 4, buf, sizeof buf, ends, found, &done, &used),
+                 LQFT_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(lqft_map_get_many(map, keys, NULL, 4, buf, sizeof buf, ends, found, &done, &used),
+                 LQFT_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(lqft_map_get_many(map, keys, lens, 4, buf, sizeof buf, NULL, found, &done, &used),
+                 LQFT_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(lqft_map_get_many(map, keys, lens, 4, buf, sizeof buf, ends, NULL, &done, &used),
+                 LQFT_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(lqft_map_get_many(map, keys, lens, 4, buf, sizeof buf, ends, found, NULL, &used),
+                 LQFT_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(lqft_map_get_many(map, keys, lens, 4, buf, sizeof buf, ends, found, &done, NULL),
+                 LQFT_ERR_NULL_ARGUMENT);
+
+    lqft_view_free(view);
+    lqft_snapshot_free(snap);
+    lqft_map_free(map);
+}
+
 static void test_binary_keys(void) {
     lqft_map *map = NULL;
     CHECK_OK(lqft_map_new(&map));
@@ -224,6 +298,7 @@ int main(void) {
     test_put_get_delete();
     test_get_into();
     test_get_buf();
+    test_get_many();
     test_binary_keys();
     test_pending_and_stats();
     return check_finish("test_crud");

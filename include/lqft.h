@@ -1702,6 +1702,48 @@ lqft_status lqft_map_get_buf(const struct lqft_map *map,
                              struct lqft_value_buf *buf);
 
 /**
+ * Looks up `count` keys in the live state in one call and copies their values into the
+ * caller's buffer: many gets per call, for bindings where each call costs more than the
+ * lookup (a get through libffi).
+ *
+ * Input: the keys back to back in `keys`, key `i` being `key_lens[i]` bytes long. Output
+ * layout (as the packed iterator steps): the values back to back in `buf`, `value_ends[i]`
+ * the offset just past value `i`, so value `i` starts where value `i - 1` ended (value 0 at
+ * offset 0); `found[i]` says whether key `i` is present (an absent key's value is empty).
+ * Each key is looked up as `lqft_map_get_buf` does: writes made by other threads during the
+ * call may be seen by some keys and not by others.
+ *
+ * Returns `LQFT_OK` with the number of keys looked up (at least 1, the first ones) in
+ * `*out_done` and the bytes used in `*out_len`: fewer than `count` when the next value did not
+ * fit, so call again with the rest (`keys` advanced past the done keys, `key_lens`,
+ * `value_ends` and `found` by `*out_done`). `LQFT_ERR_BUFFER_TOO_SMALL` when the first value
+ * alone needs more than `cap` bytes, with the bytes it needs in `*out_len`.
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (`count` 0, a misaligned
+ * array), `LQFT_ERR_KEY_TOO_LONG` (any key; checked before any lookup),
+ * `LQFT_ERR_BUFFER_TOO_SMALL`; `LQFT_ERR_IO` or `LQFT_ERR_CORRUPT` when a node of a
+ * store-backed map fails to load (after some keys were looked up, the call returns those
+ * with `LQFT_OK` and the next call meets the failure).
+ * Thread safety: the map as for any read; the output arrays are the caller's, one call at a
+ * time.
+ *
+ * # Safety
+ * `map` is `NULL` or a live map; `key_lens` is `NULL` or points to `count` lengths
+ * and `keys` to their sum of readable bytes (`NULL` when that is 0); `buf` is `NULL` (with
+ * `cap` 0) or valid for writes of `cap` bytes; `value_ends` and `found` are `NULL` or valid
+ * for writes of `count` elements; `out_done` and `out_len` are `NULL` or writable.
+ */
+lqft_status lqft_map_get_many(const struct lqft_map *map,
+                              const uint8_t *keys,
+                              const size_t *key_lens,
+                              size_t count,
+                              uint8_t *buf,
+                              size_t cap,
+                              size_t *value_ends,
+                              bool *found,
+                              size_t *out_done,
+                              size_t *out_len);
+
+/**
  * Removes `key` from the live state.
  *
  * Returns `LQFT_OK` when the key existed and was removed, `LQFT_NOT_FOUND` when it was absent
@@ -1988,6 +2030,30 @@ lqft_status lqft_snapshot_get_buf(const struct lqft_snapshot *snapshot,
                                   const uint8_t *key,
                                   size_t key_len,
                                   struct lqft_value_buf *buf);
+
+/**
+ * Looks up `count` keys in the snapshot in one call, as `lqft_map_get_many` does (every key
+ * sees the snapshot's one version).
+ *
+ * Errors: as `lqft_map_get_many`.
+ * Thread safety: the snapshot as for any read; the outputs one call at a time.
+ *
+ * # Safety
+ * `snapshot` is `NULL` or a live snapshot; `key_lens` is `NULL` or points to `count` lengths
+ * and `keys` to their sum of readable bytes (`NULL` when that is 0); `buf` is `NULL` (with
+ * `cap` 0) or valid for writes of `cap` bytes; `value_ends` and `found` are `NULL` or valid
+ * for writes of `count` elements; `out_done` and `out_len` are `NULL` or writable.
+ */
+lqft_status lqft_snapshot_get_many(const struct lqft_snapshot *snapshot,
+                                   const uint8_t *keys,
+                                   const size_t *key_lens,
+                                   size_t count,
+                                   uint8_t *buf,
+                                   size_t cap,
+                                   size_t *value_ends,
+                                   bool *found,
+                                   size_t *out_done,
+                                   size_t *out_len);
 
 /**
  * Stores in `*out` whether `key` is present in the snapshot.
@@ -2549,6 +2615,30 @@ lqft_status lqft_view_get_buf(const struct lqft_view *view,
                               const uint8_t *key,
                               size_t key_len,
                               struct lqft_value_buf *buf);
+
+/**
+ * Looks up `count` keys in the view in one call, as `lqft_map_get_many` does (every key sees
+ * the view's one version).
+ *
+ * Errors: as `lqft_map_get_many`.
+ * Thread safety: the view as for any read; the outputs one call at a time.
+ *
+ * # Safety
+ * `view` is `NULL` or a live view; `key_lens` is `NULL` or points to `count` lengths
+ * and `keys` to their sum of readable bytes (`NULL` when that is 0); `buf` is `NULL` (with
+ * `cap` 0) or valid for writes of `cap` bytes; `value_ends` and `found` are `NULL` or valid
+ * for writes of `count` elements; `out_done` and `out_len` are `NULL` or writable.
+ */
+lqft_status lqft_view_get_many(const struct lqft_view *view,
+                               const uint8_t *keys,
+                               const size_t *key_lens,
+                               size_t count,
+                               uint8_t *buf,
+                               size_t cap,
+                               size_t *value_ends,
+                               bool *found,
+                               size_t *out_done,
+                               size_t *out_len);
 
 /**
  * Stores in `*out` whether `key` is present in the view.

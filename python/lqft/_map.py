@@ -56,6 +56,7 @@ class Map(Scans, MutableMapping[bytes, bytes]):
     __slots__ = ("_h", "__weakref__")
 
     _get_buf = lib.lqft_map_get_buf
+    _get_many = lib.lqft_map_get_many
     _get_alloc = lib.lqft_map_get
     _contains = lib.lqft_map_contains
     _len = lib.lqft_map_len

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import operator
 import threading
-from collections.abc import ItemsView, Iterator, KeysView, ValuesView
+from collections.abc import ItemsView, Iterable, Iterator, KeysView, ValuesView
 from typing import Any, ClassVar, Optional, Union, overload
 
 from ._errors import ClosedError, KeyNotFoundError, raise_status
-from ._iter import Entries
+from ._iter import Entries, _packing
 from ._native import ffi, lib
 from ._util import as_bytes, take_bytes
 
@@ -114,6 +114,7 @@ class Lookups(Gets):
 
     _h: Any
     _get_buf: ClassVar[Any]
+    _get_many: ClassVar[Any]
     _get_alloc: ClassVar[Any]
     _contains: ClassVar[Any]
     _len: ClassVar[Any]
@@ -171,6 +172,45 @@ class Lookups(Gets):
         if status != _OK:
             raise_status(status)
         return take_bytes(out)
+
+    def get_many(self, keys: Iterable[bytes]) -> list[Optional[bytes]]:
+        """The values under ``keys``, in order, ``None`` for an absent key: what
+        ``[v.get(k) for k in keys]`` gives, in one C call per buffer of values (``*_get_many``)
+        instead of one per key. A map's live state is read key by key, so a write made by
+        another thread meanwhile may show for some keys only; a snapshot or view is one
+        version."""
+        ks = [k if type(k) is bytes else as_bytes(k, "key") for k in keys]
+        n = len(ks)
+        if not n:
+            return []
+        h = self._handle()
+        lens = list(map(len, ks))
+        packed = ffi.from_buffer("uint8_t[]", b"".join(ks))
+        key_lens = ffi.new("size_t[]", lens)
+        ends = ffi.new("size_t[]", n)
+        found = ffi.new("bool[]", n)
+        p = _packing
+        out: list[Optional[bytes]] = []
+        start = offset = 0
+        while start < n:
+            status = self._get_many(
+                h, packed + offset, key_lens + start, n - start, p.buf, p.cap, ends + start,
+                found + start, p.count, p.used,
+            )
+            if status == _TOO_SMALL:
+                p.grow(p.used[0])
+                continue
+            if status != _OK:
+                raise_status(status)
+            done = p.count[0]
+            data = p.view[: p.used[0]]
+            bounds = [0]
+            bounds += ffi.unpack(ends + start, done)
+            hits = ffi.unpack(found + start, done)
+            out += [data[a:b] if hit else None for a, b, hit in zip(bounds, bounds[1:], hits)]
+            offset += sum(lens[start : start + done])
+            start += done
+        return out
 
     def __contains__(self, key: object) -> bool:
         h = self._handle()

@@ -53,6 +53,7 @@ class Snapshot(Scans, Mapping[bytes, bytes]):
     _meta: Optional[SnapshotMeta]
 
     _get_buf = lib.lqft_snapshot_get_buf
+    _get_many = lib.lqft_snapshot_get_many
     _get_alloc = lib.lqft_snapshot_get
     _contains = lib.lqft_snapshot_contains
     _len = lib.lqft_snapshot_len

@@ -156,6 +156,7 @@ class View(Lookups):
     __slots__ = ("_h",)
 
     _get_buf = lib.lqft_view_get_buf
+    _get_many = lib.lqft_view_get_many
     _get_alloc = lib.lqft_view_get
     _contains = lib.lqft_view_contains
     _len = lib.lqft_view_len

@@ -52,6 +52,34 @@ def test_values_between_the_thread_buffer_and_its_limit_read_back_whole() -> Non
         assert m.get(b"v%d" % n) == want
 
 
+def test_get_many_matches_get_for_every_key_across_buffer_refills() -> None:
+    m = lqft.Map()
+    sizes = [0, 5, 30_000, 40_000, 70_000, 200_000, 7]  # several C calls, and a larger buffer
+    for i, n in enumerate(sizes):
+        m[b"k%d" % i] = bytes([i]) * n
+    keys = [b"k%d" % i for i in range(len(sizes))] + [b"absent", b""]
+    s = m.snapshot()
+    m[b"k1"] = b"changed"
+    for version in (m, s, m.view()):
+        want = [version.get(k) for k in keys]
+        assert version.get_many(keys) == want
+        assert version.get_many(reversed(keys)) == want[::-1]
+    assert s.get_many([b"k1"]) == [b"\x01" * 5]
+    assert m.get_many([bytearray(b"k1"), memoryview(b"absent")]) == [b"changed", None]
+    assert m.get_many([]) == []
+
+
+def test_get_many_refuses_bad_keys_and_closed_maps() -> None:
+    m = lqft.Map({b"a": b"1"})
+    with pytest.raises(TypeError):
+        m.get_many([b"a", "a"])  # type: ignore[list-item]
+    with pytest.raises(ValueError):
+        m.get_many([b"a", b"x" * 70_000])
+    m.close()
+    with pytest.raises(lqft.ClosedError):
+        m.get_many([b"a"])
+
+
 def test_map_from_items_and_large_values() -> None:
     big = bytes(range(256)) * 40_000  # larger than every scratch buffer
     m = lqft.Map([(b"big", big), (b"small", b"s")])

@@ -115,6 +115,62 @@ pub(crate) unsafe fn free_handle<T: ?Sized>(ptr: *mut T) {
     }
 }
 
+/// The borrowed input array `(ptr, len)` of `T`: non-`NULL` (even when `len` is 0) and aligned.
+///
+/// # Safety
+/// When `ptr` is not `NULL` and aligned, it must point to `len` initialised `T`s that stay
+/// unchanged for `'a`.
+pub(crate) unsafe fn input_array<'a, T>(
+    ptr: *const T,
+    len: usize,
+    what: &str,
+) -> Result<&'a [T], Fail> {
+    if ptr.is_null() {
+        return Err(Fail::null(what));
+    }
+    if !ptr.is_aligned() {
+        return Err(Fail::invalid(format!("`{what}` is misaligned")));
+    }
+    if len > isize::MAX as usize / size_of::<T>().max(1) {
+        return Err(Fail::invalid(format!(
+            "`{what}` length {len} is impossible"
+        )));
+    }
+    // SAFETY: non-NULL, aligned, and the length fits an allocation; the caller promised `len`
+    // initialised elements for `'a`.
+    Ok(unsafe { std::slice::from_raw_parts(ptr, len) })
+}
+
+/// A caller's output array of `len` `T`s: non-`NULL` and aligned; element `i < len` is written
+/// at most by [`OutArray::write`].
+pub(crate) struct OutArray<T> {
+    ptr: NonNull<T>,
+    len: usize,
+}
+
+impl<T> OutArray<T> {
+    /// # Safety
+    /// When `ptr` is not `NULL` and aligned, it must be valid for writes of `len` `T`s for the
+    /// call.
+    pub(crate) unsafe fn new(ptr: *mut T, len: usize, what: &str) -> Result<OutArray<T>, Fail> {
+        let ptr = NonNull::new(ptr).ok_or_else(|| Fail::null(what))?;
+        if !ptr.as_ptr().is_aligned() {
+            return Err(Fail::invalid(format!("`{what}` is misaligned")));
+        }
+        Ok(OutArray { ptr, len })
+    }
+
+    /// Stores `value` at `index` without reading or dropping what was there.
+    pub(crate) fn write(&mut self, index: usize, value: T) {
+        assert!(
+            index < self.len,
+            "an output array is written within its length"
+        );
+        // SAFETY: `index < len`, and `new`'s caller promised `len` writable elements.
+        unsafe { self.ptr.as_ptr().add(index).write(value) }
+    }
+}
+
 /// A checked output location: non-`NULL` and aligned, written at most once and only on success.
 pub(crate) struct Out<T>(NonNull<T>);
 
@@ -358,6 +414,11 @@ impl Packed {
     }
 
     /// Appends a record; the caller checked that it [`fits`](Packed::fits).
+    /// Bytes copied so far.
+    pub(crate) fn used(&self) -> usize {
+        self.used
+    }
+
     pub(crate) fn push(&mut self, pieces: &[&[u8]]) {
         debug_assert_eq!(self.fits(pieces), Ok(true));
         for piece in pieces {

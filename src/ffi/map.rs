@@ -306,6 +306,57 @@ pub unsafe extern "C" fn lqft_map_get_buf(
     })
 }
 
+/// Looks up `count` keys in the live state in one call and copies their values into the
+/// caller's buffer: many gets per call, for bindings where each call costs more than the
+/// lookup (a get through libffi).
+///
+/// Input: the keys back to back in `keys`, key `i` being `key_lens[i]` bytes long. Output
+/// layout (as the packed iterator steps): the values back to back in `buf`, `value_ends[i]`
+/// the offset just past value `i`, so value `i` starts where value `i - 1` ended (value 0 at
+/// offset 0); `found[i]` says whether key `i` is present (an absent key's value is empty).
+/// Each key is looked up as `lqft_map_get_buf` does: writes made by other threads during the
+/// call may be seen by some keys and not by others.
+///
+/// Returns `LQFT_OK` with the number of keys looked up (at least 1, the first ones) in
+/// `*out_done` and the bytes used in `*out_len`: fewer than `count` when the next value did not
+/// fit, so call again with the rest (`keys` advanced past the done keys, `key_lens`,
+/// `value_ends` and `found` by `*out_done`). `LQFT_ERR_BUFFER_TOO_SMALL` when the first value
+/// alone needs more than `cap` bytes, with the bytes it needs in `*out_len`.
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (`count` 0, a misaligned
+/// array), `LQFT_ERR_KEY_TOO_LONG` (any key; checked before any lookup),
+/// `LQFT_ERR_BUFFER_TOO_SMALL`; `LQFT_ERR_IO` or `LQFT_ERR_CORRUPT` when a node of a
+/// store-backed map fails to load (after some keys were looked up, the call returns those
+/// with `LQFT_OK` and the next call meets the failure).
+/// Thread safety: the map as for any read; the output arrays are the caller's, one call at a
+/// time.
+///
+/// # Safety
+/// `map` is `NULL` or a live map; `key_lens` is `NULL` or points to `count` lengths
+/// and `keys` to their sum of readable bytes (`NULL` when that is 0); `buf` is `NULL` (with
+/// `cap` 0) or valid for writes of `cap` bytes; `value_ends` and `found` are `NULL` or valid
+/// for writes of `count` elements; `out_done` and `out_len` are `NULL` or writable.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn lqft_map_get_many(
+    map: *const lqft_map,
+    keys: *const u8,
+    key_lens: *const usize,
+    count: usize,
+    buf: *mut u8,
+    cap: usize,
+    value_ends: *mut usize,
+    found: *mut bool,
+    out_done: *mut usize,
+    out_len: *mut usize,
+) -> lqft_status {
+    // SAFETY: the caller promised a live map, readable keys and lengths, and writable outputs.
+    call("lqft_map_get_many", || unsafe {
+        read::get_many(
+            map, keys, key_lens, count, buf, cap, value_ends, found, out_done, out_len,
+        )
+    })
+}
+
 /// Removes `key` from the live state.
 ///
 /// Returns `LQFT_OK` when the key existed and was removed, `LQFT_NOT_FOUND` when it was absent

@@ -3,15 +3,18 @@
 
 use std::ops::Bound;
 
-use super::args::{Buffer, Out, handle, key_input, value_buf};
+use super::args::{
+    Buffer, Out, OutArray, Packed, handle, input, input_array, key_input, value_buf,
+};
 use super::bytes::{lqft_bytes, lqft_value_buf};
+use super::error::Fail;
 use super::guard::Outcome;
 use super::iter::Walk;
 use super::map::{Kind, either, lqft_map};
 use super::snapshot::lqft_snapshot;
 use super::status::*;
-use crate::Result;
 use crate::engine::TryEntries;
+use crate::{Error, Result};
 
 /// A handle on one readable version: the live state of an `lqft_map` or an `lqft_snapshot`.
 pub(crate) trait Version {
@@ -166,6 +169,95 @@ pub(crate) unsafe fn get_buf<V: Version>(
     version
         .read_value(key, |value| buf.fill(value, out_len))?
         .unwrap_or(Ok(LQFT_NOT_FOUND))
+}
+
+/// The body of the `*_get_many` exports: the values of `count` keys, looked up in order,
+/// copied back to back into `(buf, cap)` with their end offsets in `value_ends` and whether each
+/// key was found in `found`, until the keys or the buffer run out.
+///
+/// # Safety
+/// `version` is `NULL` or a live handle; `key_lens` is `NULL` or points to `count` lengths and
+/// `keys` to their sum of readable bytes (`NULL` when that is 0); `buf` is `NULL` or valid for
+/// writes of `cap` bytes; `value_ends` and `found` are `NULL` or valid for writes of `count`
+/// elements; `out_done` and `out_len` are `NULL` or writable.
+#[allow(clippy::too_many_arguments)]
+pub(crate) unsafe fn get_many<V: Version>(
+    version: *const V,
+    keys: *const u8,
+    key_lens: *const usize,
+    count: usize,
+    buf: *mut u8,
+    cap: usize,
+    value_ends: *mut usize,
+    found: *mut bool,
+    out_done: *mut usize,
+    out_len: *mut usize,
+) -> Outcome {
+    if count == 0 {
+        return Err(Fail::invalid("`count` is 0"));
+    }
+    // SAFETY: forwarded contract.
+    let (version, lens, mut packed, mut found, out_done, out_len) = unsafe {
+        (
+            handle(version, V::NAME)?,
+            input_array(key_lens, count, "key_lens")?,
+            Packed::new(buf, cap, value_ends, count)?,
+            OutArray::new(found, count, "found")?,
+            Out::new(out_done, "out_done")?,
+            Out::new(out_len, "out_len")?,
+        )
+    };
+    // Every length is checked before any key byte is read.
+    let mut total = 0usize;
+    for &len in lens {
+        if len > crate::MAX_KEY_LEN {
+            return Err(Error::KeyTooLong { len }.into());
+        }
+        total = total
+            .checked_add(len)
+            .ok_or_else(|| Fail::invalid("the key lengths add up to more than memory holds"))?;
+    }
+    // SAFETY: the caller promised `total` readable bytes at `keys`.
+    let keys = unsafe { input(keys, total, "keys")? };
+    let mut done = 0;
+    let mut start = 0;
+    for &len in lens {
+        let key = &keys[start..start + len];
+        // `Some(true)` copied, `Some(false)` no room left, `None` absent.
+        let copied = match version.read_value(key, |value| match packed.fits(&[value]) {
+            Ok(true) => {
+                packed.push(&[value]);
+                Ok(true)
+            }
+            Ok(false) => Ok(false),
+            Err(needed) => Err(needed),
+        }) {
+            Ok(copied) => copied,
+            Err(_) if done > 0 => break,
+            Err(error) => return Err(error.into()),
+        };
+        match copied {
+            Some(Ok(true)) => found.write(done, true),
+            None => {
+                packed.push(&[&[]]);
+                found.write(done, false);
+            }
+            Some(Ok(false)) => break,
+            Some(Err(_)) if done > 0 => break,
+            Some(Err(needed)) => {
+                out_len.write(needed);
+                return Err(Fail::new(
+                    LQFT_ERR_BUFFER_TOO_SMALL,
+                    format!("the value of key 0 needs {needed} bytes, the buffer holds {cap}"),
+                ));
+            }
+        }
+        done += 1;
+        start += len;
+    }
+    out_done.write(done);
+    out_len.write(packed.used());
+    Ok(LQFT_OK)
 }
 
 /// The body of `lqft_map_contains` / `lqft_snapshot_contains`.

@@ -276,6 +276,39 @@ pub unsafe extern "C" fn lqft_snapshot_get_buf(
     })
 }
 
+/// Looks up `count` keys in the snapshot in one call, as `lqft_map_get_many` does (every key
+/// sees the snapshot's one version).
+///
+/// Errors: as `lqft_map_get_many`.
+/// Thread safety: the snapshot as for any read; the outputs one call at a time.
+///
+/// # Safety
+/// `snapshot` is `NULL` or a live snapshot; `key_lens` is `NULL` or points to `count` lengths
+/// and `keys` to their sum of readable bytes (`NULL` when that is 0); `buf` is `NULL` (with
+/// `cap` 0) or valid for writes of `cap` bytes; `value_ends` and `found` are `NULL` or valid
+/// for writes of `count` elements; `out_done` and `out_len` are `NULL` or writable.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn lqft_snapshot_get_many(
+    snapshot: *const lqft_snapshot,
+    keys: *const u8,
+    key_lens: *const usize,
+    count: usize,
+    buf: *mut u8,
+    cap: usize,
+    value_ends: *mut usize,
+    found: *mut bool,
+    out_done: *mut usize,
+    out_len: *mut usize,
+) -> lqft_status {
+    // SAFETY: the caller promised a live snapshot, readable keys and lengths, and writable outputs.
+    call("lqft_snapshot_get_many", || unsafe {
+        read::get_many(
+            snapshot, keys, key_lens, count, buf, cap, value_ends, found, out_done, out_len,
+        )
+    })
+}
+
 /// Stores in `*out` whether `key` is present in the snapshot.
 ///
 /// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_KEY_TOO_LONG`.

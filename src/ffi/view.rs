@@ -146,6 +146,39 @@ pub unsafe extern "C" fn lqft_view_get_buf(
     })
 }
 
+/// Looks up `count` keys in the view in one call, as `lqft_map_get_many` does (every key sees
+/// the view's one version).
+///
+/// Errors: as `lqft_map_get_many`.
+/// Thread safety: the view as for any read; the outputs one call at a time.
+///
+/// # Safety
+/// `view` is `NULL` or a live view; `key_lens` is `NULL` or points to `count` lengths
+/// and `keys` to their sum of readable bytes (`NULL` when that is 0); `buf` is `NULL` (with
+/// `cap` 0) or valid for writes of `cap` bytes; `value_ends` and `found` are `NULL` or valid
+/// for writes of `count` elements; `out_done` and `out_len` are `NULL` or writable.
+#[unsafe(no_mangle)]
+#[allow(clippy::too_many_arguments)]
+pub unsafe extern "C" fn lqft_view_get_many(
+    view: *const lqft_view,
+    keys: *const u8,
+    key_lens: *const usize,
+    count: usize,
+    buf: *mut u8,
+    cap: usize,
+    value_ends: *mut usize,
+    found: *mut bool,
+    out_done: *mut usize,
+    out_len: *mut usize,
+) -> lqft_status {
+    // SAFETY: the caller promised a live view, readable keys and lengths, and writable outputs.
+    call("lqft_view_get_many", || unsafe {
+        read::get_many(
+            view, keys, key_lens, count, buf, cap, value_ends, found, out_done, out_len,
+        )
+    })
+}
+
 /// Stores in `*out` whether `key` is present in the view.
 ///
 /// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_KEY_TOO_LONG`.
