@@ -80,6 +80,11 @@ class MapModel(RuleBasedStateMachine):
         assert self.map.get(key) == self.model.get(key)
         assert (key in self.map) == (key in self.model)
 
+    @rule(ks=st.lists(keys, max_size=8))
+    def get_many(self, ks: list[bytes]) -> None:
+        self.step()
+        assert self.map.get_many(ks) == [self.model.get(k) for k in ks]
+
     @rule(ops=st.lists(st.tuples(keys, st.none() | values), max_size=6), abort=st.booleans())
     def batch(self, ops: list[tuple[bytes, Optional[bytes]]], abort: bool) -> None:
         self.step()
