@@ -4,10 +4,11 @@ manifests), over ``lqft_store_*``."""
 from __future__ import annotations
 
 import json
-from typing import Any, Literal, Optional
+from collections.abc import Iterable, Mapping
+from typing import Any, Literal, Optional, Union
 
 from ._errors import ClosedError, raise_status
-from ._map import Map
+from ._map import Batch, Map
 from ._native import ffi, lib
 from ._util import StrPath, as_count, as_path
 
@@ -147,6 +148,23 @@ class Store(Map):
         background by WAL size). Nothing is written when nothing changed. Writes go on
         meanwhile. A read-only store raises :class:`lqft.InvalidArgumentError`."""
         self._call(lib.lqft_store_checkpoint)
+
+    def load(self, items: Union[Mapping[bytes, bytes], Iterable[tuple[bytes, bytes]]]) -> int:
+        """Bulk load: sets every key of ``items`` (a mapping or ``(key, value)`` pairs; a key
+        given twice takes its last value) as one atomic change made durable by a checkpoint
+        instead of the WAL, whatever the durability: the fastest way to put many entries into
+        a store. Readers see the state before the load until it returns; after a crash the
+        store holds the state before it or after it. Returns the number of entries that
+        changed. A read-only store raises :class:`lqft.InvalidArgumentError`."""
+        pairs = items.items() if isinstance(items, Mapping) else items
+        batch = Batch(self)
+        for key, value in pairs:
+            batch.put(key, value)
+        changed = ffi.new("uint64_t *")
+        status = lib.lqft_store_load(self._store_handle(), batch._handle(), changed)
+        if status != _OK:
+            raise_status(status)
+        return int(changed[0])
 
     def refresh(self) -> None:
         """For a read-only store: moves to the newest committed state. Snapshots and

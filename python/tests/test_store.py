@@ -73,6 +73,24 @@ def test_a_second_writer_gets_locked_error_until_the_first_closes(path: Path) ->
     lqft.Store.open(path).close()
 
 
+def test_a_bulk_load_sets_every_key_atomically_and_survives_reopen(path: Path) -> None:
+    items = {b"k%05d" % i: b"v%d" % i for i in range(2000)}
+    with lqft.Store.open(path) as store:
+        store[b"k00000"] = b"v0"  # already holds its value: not a change
+        store[b"other"] = b"kept"
+        assert store.load(items) == 1999
+        assert store.load([(b"dup", b"1"), (bytearray(b"dup"), memoryview(b"2"))]) == 1
+        assert store[b"dup"] == b"2" and store[b"k01999"] == b"v1999"
+        with pytest.raises(TypeError):
+            store.load([(b"a", "text")])  # type: ignore[list-item]
+        assert b"a" not in store
+    with lqft.Store.open(path) as store:
+        assert dict(store) == {**items, b"other": b"kept", b"dup": b"2"}
+        with lqft.Store.open(path, read_only=True) as reader:
+            with pytest.raises(lqft.InvalidArgumentError):
+                reader.load({b"x": b"1"})
+
+
 def test_a_read_only_store_refuses_writes_and_moves_forward_on_refresh(path: Path) -> None:
     with lqft.Store.open(path) as writer:
         writer[b"a"] = b"1"
