@@ -160,13 +160,18 @@ pub struct SegmentInfo {
 }
 
 /// The header of every segment in `wal/`, ascending by first sequence number. Reads only the
-/// headers. Fails on a header of a newer format.
+/// headers; a segment listed and gone when opened (retired meanwhile by the writer) is left
+/// out. Fails on a header of a newer format.
 pub fn segment_headers(fs: &dyn FileSystem) -> Result<Vec<SegmentInfo>> {
     let mut out = Vec::new();
     for first in list_segments(fs)? {
         let path = segment_path(first);
         let io = |e: std::io::Error| Error::io(format!("read {path}"), &e);
-        let file = fs.open(&path, OpenMode::Read).map_err(io)?;
+        let file = match fs.open(&path, OpenMode::Read) {
+            Ok(file) => file,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+            Err(e) => return Err(io(e)),
+        };
         let size = file.size().map_err(io)?;
         let mut bytes = vec![0; size.min(SEGMENT_HEADER_LEN as u64) as usize];
         file.read_exact_at(&mut bytes, 0).map_err(io)?;
@@ -812,7 +817,7 @@ fn start_segment(
                 .into_iter()
                 .find(|s| s.first == first_seq)
                 .and_then(|s| s.header);
-            if !there.is_some_and(|h| h.epoch < writer.epoch) {
+            if there.is_none_or(|h| h.epoch >= writer.epoch) {
                 return Err(fenced(path));
             }
             fs.remove(&path).map_err(|e| io("remove", e))?;
