@@ -5,7 +5,7 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use common::{counter, read_counter, xorshift};
 use lqft::engine::{route_hash, shard_of};
@@ -402,6 +402,65 @@ fn cross_shard_batches_are_atomic_for_readers_and_snapshots() {
     assert_eq!(
         map.iter().map(|e| read_counter(e.value())).sum::<u64>(),
         total
+    );
+}
+
+/// Views read shards that nobody wrote lately through their published copies, without a
+/// lock: a batch landing between two shards' reads of one view must not show half of it.
+/// The writer pauses between transfers so that readers publish copies of the idle shards.
+#[test]
+fn views_of_shards_read_through_published_copies_see_whole_batches() {
+    const ACCOUNTS: u64 = 32;
+    /// Views each reader takes, however the threads are scheduled.
+    const VIEWS: u64 = 10_000;
+    let map = ShardedMap::new(16);
+    for a in 0..ACCOUNTS {
+        map.put(format!("a{a}").as_bytes(), &counter(100)).unwrap();
+    }
+    let total = ACCOUNTS * 100;
+    let readers_done = AtomicU64::new(0);
+    let torn = AtomicU64::new(0);
+    std::thread::scope(|scope| {
+        for _ in 0..2 {
+            scope.spawn(|| {
+                for _ in 0..VIEWS {
+                    let view = map.view();
+                    let seen: u64 = view.iter().map(|e| read_counter(e.value())).sum();
+                    if seen != total {
+                        torn.fetch_add(1, Ordering::Relaxed);
+                    }
+                }
+                readers_done.fetch_add(1, Ordering::Release);
+            });
+        }
+        let mut balances = vec![100u64; ACCOUNTS as usize];
+        let mut s = 0x5eed;
+        while readers_done.load(Ordering::Acquire) < 2 {
+            let from = (xorshift(&mut s) % ACCOUNTS) as usize;
+            let to = (xorshift(&mut s) % ACCOUNTS) as usize;
+            if from == to {
+                continue;
+            }
+            let amount = balances[from].min(xorshift(&mut s) % 20);
+            balances[from] -= amount;
+            balances[to] += amount;
+            let mut batch = Batch::new();
+            batch
+                .put(format!("a{from}").as_bytes(), &counter(balances[from]))
+                .unwrap();
+            batch
+                .put(format!("a{to}").as_bytes(), &counter(balances[to]))
+                .unwrap();
+            map.write_batch(&batch);
+            for _ in 0..xorshift(&mut s) % 64 {
+                std::hint::spin_loop();
+            }
+        }
+    });
+    assert_eq!(
+        torn.load(Ordering::Relaxed),
+        0,
+        "views that saw part of a batch"
     );
 }
 

@@ -639,7 +639,9 @@ impl Map {
         self.live.read().0
     }
 
-    /// The live state for a reader who holds the writer lock (see [`Live::read_held`]).
+    /// The live state under its read lock, so unchanged while held, and not counted towards a
+    /// publication (see [`Live::read_held`]): for writers, who hold the writer lock, and for
+    /// cuts across shards.
     #[inline]
     pub(super) fn live_held(&self) -> LiveRead<'_> {
         self.live.read_held()
@@ -651,10 +653,17 @@ impl Map {
         self.live.write()
     }
 
-    /// The live state's version, read by a writer who holds the writer lock (and so sees
-    /// every writer's advance before it): a read made at this version still holds.
+    /// The live state's version: read by a writer who holds the writer lock (and so sees
+    /// every writer's advance before it), a read made at this version still holds; read by a
+    /// reader after a read, it shows whether a writer has taken the live state since.
     pub(super) fn live_version(&self) -> u64 {
         self.live.version()
+    }
+
+    /// The live state and its version as a reader sees them (see [`live`](crate::engine::live)).
+    #[inline]
+    pub(super) fn live_versioned(&self) -> (LiveRead<'_>, u64) {
+        self.live.read()
     }
 
     /// A transaction's read of `key` (see [`TxnTarget::read`](crate::engine::TxnTarget::read)):

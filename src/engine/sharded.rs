@@ -314,13 +314,27 @@ impl ShardedMap {
         applied
     }
 
-    /// The live state of every shard as of one cut (all shards held at once, in shard order),
-    /// registered nowhere.
+    /// The live state of every shard as of one cut, registered nowhere.
+    ///
+    /// First optimistically: every shard read as any reader reads it (a shard nobody wrote
+    /// lately through its published copy, without a lock), kept when no shard's version moved
+    /// by the time all were read. Then every shard held what was read at the moment the last
+    /// version was checked, and no write spanning shards was half applied, because such a
+    /// write advances every shard it touches before it changes any, and a shard it holds is
+    /// read only after it finished. Otherwise every shard is held under its read lock at once,
+    /// in shard order (the order cross-shard writers lock them in), which no writer can cut.
     pub fn view(&self) -> ShardedView {
-        let held: Vec<_> = self.shards.iter().map(Map::live).collect();
-        ShardedView {
-            trees: held.iter().map(|live| (**live).clone()).collect(),
-        }
+        let read: Vec<_> = self.shards.iter().map(Map::live_versioned).collect();
+        let unchanged = (self.shards.iter().zip(&read))
+            .all(|(shard, (_, version))| shard.live_version() == *version);
+        let trees = if unchanged {
+            read.iter().map(|(live, _)| (**live).clone()).collect()
+        } else {
+            drop(read);
+            let held: Vec<_> = self.shards.iter().map(Map::live_held).collect();
+            held.iter().map(|live| (**live).clone()).collect()
+        };
+        ShardedView { trees }
     }
 
     /// All entries, in key order, as of one consistent cut.
