@@ -791,10 +791,7 @@ typedef uint32_t lqft_cas_flags;
 
 /**
  * A store's writer lock is held by another writer (in this or another process). Returned at
- * once, never after waiting. Close the other writer, or open the store read-only. Also
- * returned to a writer the lock did not keep out (a file system it does not reach) once it
- * finds that a newer writer opened the store (at its next WAL segment, checkpoint or open):
- * that writer is fenced, and its later writes fail with `LQFT_ERR_POISONED`.
+ * once, never after waiting. Close the other writer, or open the store read-only.
  */
 #define LQFT_ERR_LOCKED -13
 

@@ -49,11 +49,9 @@ pub enum Error {
     /// A transaction's commit found that another writer had changed a key it read; nothing
     /// was changed. Run the transaction again (its reads will see the new values).
     Conflict,
-    /// Another writer holds the store's lock; the store is open for writing elsewhere. Also
-    /// the error of a writer the lock did not keep out once it finds a newer writer's file
-    /// (a WAL segment, manifest or pack of a higher writer epoch): it is fenced, and poisoned.
+    /// Another writer holds the store's lock; the store is open for writing elsewhere.
     Locked {
-        /// The lock file that could not be taken, or the newer writer's file.
+        /// The lock file that could not be taken.
         path: String,
     },
     /// An earlier write, sync or rename of this store failed, so the writer refuses further

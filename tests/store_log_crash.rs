@@ -6,13 +6,10 @@
 //! payloads) that holds every record acknowledged before the sync point began: 0 acknowledged
 //! records lost, 0 records that were never appended, 0 recoveries refused as corrupt.
 
-mod common;
-
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use common::open_log;
-use lqft::store::log::{Durability, LogOptions};
+use lqft::store::log::{Durability, Log, LogOptions};
 use lqft::store::record::{LogOp, LogRecord};
 use lqft::store::sim::{Crash, SimFs, SyncPoint};
 
@@ -31,7 +28,7 @@ fn record(writer: u64, i: u64) -> LogRecord {
 
 /// Recovers `image` and checks it against what was appended; returns the records recovered.
 fn check_image(image: SimFs, acked: u64, appended: &HashMap<u64, LogRecord>, what: &str) -> usize {
-    let (log, records) = match open_log(image.clone(), 1, OPTIONS) {
+    let (log, records) = match Log::open(Arc::new(image.clone()), 1, OPTIONS) {
         Ok(opened) => opened,
         Err(error) => panic!("{what}: recovery refused a crash image: {error}"),
     };
@@ -57,7 +54,7 @@ fn check_image(image: SimFs, acked: u64, appended: &HashMap<u64, LogRecord>, wha
         "{what}"
     );
     drop(log);
-    let (_, again) = open_log(image, 1, OPTIONS).unwrap();
+    let (_, again) = Log::open(Arc::new(image), 1, OPTIONS).unwrap();
     assert_eq!(
         again.len() as u64,
         recovered + 1,
@@ -87,7 +84,7 @@ fn check_points(points: &[SyncPoint], randoms: u64, appended: &HashMap<u64, LogR
 fn sync_commits_lose_nothing_acknowledged_at_any_power_loss() {
     let fs = SimFs::new();
     fs.record_sync_points(true);
-    let (log, replay) = open_log(fs.clone(), 1, OPTIONS).unwrap();
+    let (log, replay) = Log::open(Arc::new(fs.clone()), 1, OPTIONS).unwrap();
     assert!(replay.is_empty());
     let mut appended = HashMap::new();
     for i in 0..120 {
@@ -110,7 +107,7 @@ fn group_commits_from_concurrent_writers_lose_nothing_acknowledged() {
     let fs = SimFs::new();
     fs.record_sync_points(true);
     fs.set_sync_delay(std::time::Duration::from_millis(2));
-    let (log, _) = open_log(fs.clone(), 1, OPTIONS).unwrap();
+    let (log, _) = Log::open(Arc::new(fs.clone()), 1, OPTIONS).unwrap();
     let log = Arc::new(log);
     let appended = Arc::new(Mutex::new(HashMap::new()));
     let threads: Vec<_> = (0..6)
@@ -153,7 +150,7 @@ fn unsynced_commits_recover_as_a_prefix_and_explicit_syncs_keep_them() {
     ] {
         let fs = SimFs::new();
         fs.record_sync_points(true);
-        let (log, _) = open_log(fs.clone(), 1, OPTIONS).unwrap();
+        let (log, _) = Log::open(Arc::new(fs.clone()), 1, OPTIONS).unwrap();
         let mut appended = HashMap::new();
         for i in 0..150 {
             let record = record(1, i);

@@ -9,9 +9,7 @@ use lqft::store::manifest::{Manifest, StoredRoot, StoredSnapshot};
 use lqft::store::pack::{PACK_VERSION, PackHeader, PackInfo, PackWriter, decode_pack};
 use lqft::store::record::{ImportedSnapshot, LogOp, LogRecord, SnapshotMarker};
 use lqft::store::sim::SimFs;
-use lqft::store::wal::{
-    RecordHeader, SEGMENT_HEADER_LEN, SegmentHeader, WAL_VERSION, decode_segment, encode_record,
-};
+use lqft::store::wal::{RecordHeader, SegmentHeader, WAL_VERSION, decode_segment, encode_record};
 use lqft::store::{FileSystem, OpenMode};
 use lqft::tree::STORED_NODE_FORMAT_VERSION;
 
@@ -67,7 +65,12 @@ fn records() -> Vec<LogRecord> {
 }
 
 fn wal_segment(first_seq: u64, synced_every: u64) -> Vec<u8> {
-    let mut bytes = SegmentHeader::new(SALT, first_seq, 3, 2).encode().to_vec();
+    let mut bytes = SegmentHeader {
+        salt: SALT,
+        first_seq,
+    }
+    .encode()
+    .to_vec();
     for (i, record) in records().iter().enumerate() {
         let seq = first_seq + i as u64;
         let header = RecordHeader {
@@ -147,10 +150,7 @@ fn seeds() -> Vec<(&'static str, Vec<u8>)> {
         ("wal/records", wal_segment(1, 1)),
         ("wal/group-commit", wal_segment(100, 3)),
         ("wal/torn-tail", torn),
-        (
-            "wal/header-only",
-            wal_segment(1, 1)[..SEGMENT_HEADER_LEN].to_vec(),
-        ),
+        ("wal/header-only", wal_segment(1, 1)[..32].to_vec()),
         ("pack/two-records", small),
         ("pack/empty", empty),
         ("manifest/full", manifest(info).encode()),

@@ -11,7 +11,9 @@ fuzz_target!(|data: &[u8]| {
         return;
     };
     assert!(segment.valid_len <= data.len());
-    let mut end = segment.header.map_or(0, |header| header.len);
+    let mut end = segment
+        .header
+        .map_or(0, |_| lqft::store::wal::SEGMENT_HEADER_LEN);
     for (i, record) in segment.records.iter().enumerate() {
         let first = segment.header.expect("records need a header").first_seq;
         assert_eq!(record.seq, first + i as u64);

@@ -51,10 +51,7 @@ pub const LQFT_ERR_POLICY: lqft_status = -11;
 /// (every operation is all or nothing), but this is a bug in liblqft: please report it.
 pub const LQFT_ERR_PANIC: lqft_status = -12;
 /// A store's writer lock is held by another writer (in this or another process). Returned at
-/// once, never after waiting. Close the other writer, or open the store read-only. Also
-/// returned to a writer the lock did not keep out (a file system it does not reach) once it
-/// finds that a newer writer opened the store (at its next WAL segment, checkpoint or open):
-/// that writer is fenced, and its later writes fail with `LQFT_ERR_POISONED`.
+/// once, never after waiting. Close the other writer, or open the store read-only.
 pub const LQFT_ERR_LOCKED: lqft_status = -13;
 /// A store's writer refused a write because an earlier write, sync or rename of the store failed
 /// (a failed sync is never retried). Reads still work; close and reopen the store to recover

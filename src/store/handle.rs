@@ -22,12 +22,11 @@ use crate::tree::{Hash, Location, NodeSource, STORED_NODE_FORMAT_VERSION, Tree};
 use crate::{Map, SnapshotMeta};
 
 use super::changes::{encode_change, replay};
-use super::fs::FsFile;
 use super::fs::{FileSystem, FsLock, OpenMode, RealFs};
-use super::log::{self, Durability, Log, LogOptions, SegmentInfo, read_tail};
+use super::log::{Durability, Log, LogOptions, read_tail};
 use super::manifest::{self, Manifest, StoredRoot, StoredSnapshot, manifest_name, manifest_number};
-use super::pack::{PACK_HEADER_LEN, PACK_VERSION, PackHeader, PackInfo, PackReader, PackWriter};
-use super::wal::{WAL_OLDEST_VERSION, WAL_VERSION};
+use super::pack::{PACK_VERSION, PackHeader, PackInfo, PackReader, PackWriter};
+use super::wal::WAL_VERSION;
 
 const MANIFEST_DIR: &str = "manifest";
 const PACK_DIR: &str = "packs";
@@ -353,7 +352,7 @@ impl Store {
             let (manifest, map) = read_state(&*fs, &packs)?;
             (manifest, map, None)
         } else {
-            let manifest = current_manifest(&*fs)?.unwrap_or_else(empty_manifest);
+            let manifest = newest_manifest(&*fs)?.unwrap_or_else(empty_manifest);
             remove_debris(&*fs, &manifest)?;
             for info in &manifest.packs {
                 packs.add(*info)?;
@@ -361,20 +360,14 @@ impl Store {
             let log_options = LogOptions {
                 segment_bytes: options.segment_bytes,
             };
-            // An epoch above every writer's so far; the segment the log starts for it fences
-            // them all.
-            let writer = log::claim(&*fs, manifest.writer_epoch, manifest.number)?;
-            let (log, records) =
-                Log::open(Arc::clone(&fs), manifest.wal_start, log_options, writer)?;
+            let (log, records) = Log::open(Arc::clone(&fs), manifest.wal_start, log_options)?;
             let map = attach(&manifest, &packs)?;
             for (seq, record) in &records {
                 replay(&map, *seq, record)?;
             }
             (manifest, map, Some(log))
         };
-        let epoch = log
-            .as_ref()
-            .map_or(manifest.writer_epoch, |log| log.writer().epoch);
+        let epoch = manifest.writer_epoch + 1;
         let core = Arc::new(Core {
             fs,
             options,
@@ -749,7 +742,9 @@ impl Core {
         let fs = &*self.fs;
         let id = base.next_pack_id;
         let path = pack_path(id, 0);
-        let file = create_pack(fs, &path, self.epoch)?;
+        let file = fs
+            .open(&path, OpenMode::CreateNew)
+            .map_err(|e| Error::io(format!("create {path}"), &e))?;
         let header = PackHeader {
             id,
             generation: 0,
@@ -816,7 +811,7 @@ impl Core {
             fs.remove(&path)
                 .map_err(|e| Error::io(format!("remove {path}"), &e))?;
         }
-        manifest.number = self.manifest_number(manifest.number)?;
+        manifest.number += 1;
         manifest.writer_epoch = self.epoch;
         manifest.wal_start = wal_start;
         manifest.root = root;
@@ -825,29 +820,8 @@ impl Core {
         manifest.retention = image.retention;
         manifest.pending = image.pending;
         manifest.snapshots = snapshots;
-        // A newer writer's segment fences this one: it publishes nothing more.
-        let log = self.log.as_ref().expect("writers have a log");
-        log.check_fence()?;
         publish(fs, &manifest)?;
-        log.set_manifest(manifest.number);
         Ok(manifest)
-    }
-
-    /// The number of the next manifest this writer publishes, after `base` (the last it
-    /// read or published): above every manifest listed, since a fenced writer may have
-    /// published past `base`. A newer writer's manifest there fences this one
-    /// ([`Error::Locked`]).
-    fn manifest_number(&self, base: u64) -> Result<u64> {
-        let newest = manifest_numbers(&*self.fs)?.into_iter().max().unwrap_or(0);
-        if newest > base {
-            let there = read_manifest(&*self.fs, newest)?;
-            if there.writer_epoch > self.epoch {
-                return Err(Error::Locked {
-                    path: format!("{MANIFEST_DIR}/{}", manifest_name(newest)),
-                });
-            }
-        }
-        Ok(base.max(newest) + 1)
     }
 }
 
@@ -882,11 +856,7 @@ fn publish(fs: &dyn FileSystem, manifest: &Manifest) -> Result<()> {
     file.write_all_at(&manifest.encode(), 0)
         .map_err(|e| io("write", e))?;
     file.sync_data().map_err(|e| io("fdatasync", e))?;
-    fs.publish(&tmp, &path).map_err(|e| match e.kind() {
-        // Another writer published this number first: this one is fenced.
-        std::io::ErrorKind::AlreadyExists => Error::Locked { path: path.clone() },
-        _ => io("publish", e),
-    })?;
+    fs.publish(&tmp, &path).map_err(|e| io("publish", e))?;
     fs.sync_dir(MANIFEST_DIR)
         .map_err(|e| io("fsync the directory of", e))
 }
@@ -910,17 +880,16 @@ fn empty_manifest() -> Manifest {
     }
 }
 
-/// The numbers of the manifests in `manifest/`.
-fn manifest_numbers(fs: &dyn FileSystem) -> Result<Vec<u64>> {
+/// The newest manifest, if any. Manifests are synced before they are published under their
+/// number, so the newest one failing to validate is damage: it is reported, never skipped
+/// for an older state.
+fn newest_manifest(fs: &dyn FileSystem) -> Result<Option<Manifest>> {
     let names = fs
         .list(MANIFEST_DIR)
         .map_err(|e| Error::io(format!("list {MANIFEST_DIR}"), &e))?;
-    Ok(names.iter().filter_map(|n| manifest_number(n)).collect())
-}
-
-/// Manifest `number`, checked: it must validate, hold its own number and name formats this
-/// build reads.
-fn read_manifest(fs: &dyn FileSystem, number: u64) -> Result<Manifest> {
+    let Some(number) = names.iter().filter_map(|n| manifest_number(n)).max() else {
+        return Ok(None);
+    };
     let path = format!("{MANIFEST_DIR}/{}", manifest_name(number));
     let manifest = Manifest::decode(&read_file(fs, &path)?)
         .map_err(|e| Error::Corrupt(format!("{path}: {e}")))?;
@@ -931,65 +900,14 @@ fn read_manifest(fs: &dyn FileSystem, number: u64) -> Result<Manifest> {
         )));
     }
     if manifest.node_format != STORED_NODE_FORMAT_VERSION
-        || !(WAL_OLDEST_VERSION..=WAL_VERSION).contains(&manifest.wal_format)
+        || manifest.wal_format != WAL_VERSION
         || manifest.pack_format != PACK_VERSION
     {
         return Err(Error::Corrupt(format!(
             "{path} names node, WAL or pack formats this build does not read (upgrade liblqft)"
         )));
     }
-    Ok(manifest)
-}
-
-/// Whether `segment` fences `manifest`: a newer writer started it without knowing the
-/// manifest, so the manifest was published by an older writer after (or while) the newer one
-/// began — a stale writer the lock did not stop, whose state the newer writer's does not
-/// build on.
-fn fences(segment: &SegmentInfo, manifest: &Manifest) -> bool {
-    segment
-        .header
-        .is_some_and(|h| h.epoch > manifest.writer_epoch && h.manifest < manifest.number)
-}
-
-/// The store's state: the newest manifest that no segment fences, if any. Manifests are
-/// synced before they are published under their number, so one that does not validate is
-/// damage: it is reported, never skipped for an older state.
-fn current_manifest(fs: &dyn FileSystem) -> Result<Option<Manifest>> {
-    let segments = log::segment_headers(fs)?;
-    let mut numbers = manifest_numbers(fs)?;
-    numbers.sort_unstable_by(|a, b| b.cmp(a));
-    for number in numbers {
-        let manifest = read_manifest(fs, number)?;
-        if !segments.iter().any(|s| fences(s, &manifest)) {
-            return Ok(Some(manifest));
-        }
-    }
-    Ok(None)
-}
-
-/// Creates the pack file `path` for a writer of `epoch`. A file there from an older writer
-/// (a fenced writer's, which no manifest this writer builds on names) is replaced; a newer
-/// writer's fences this one ([`Error::Locked`]).
-fn create_pack(fs: &dyn FileSystem, path: &str, epoch: u64) -> Result<Arc<dyn FsFile>> {
-    let io = |what: &str, e: std::io::Error| Error::io(format!("{what} {path}"), &e);
-    match fs.open(path, OpenMode::CreateNew) {
-        Ok(file) => return Ok(file),
-        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(io("create", e)),
-        Err(_) => {}
-    }
-    let file = fs.open(path, OpenMode::Read).map_err(|e| io("read", e))?;
-    let mut head = [0; PACK_HEADER_LEN];
-    let older = file.read_exact_at(&mut head, 0).is_ok()
-        && PackHeader::decode(&head).is_ok_and(|h| h.epoch < epoch);
-    if !older {
-        return Err(Error::Locked { path: path.into() });
-    }
-    fs.remove(path).map_err(|e| io("remove", e))?;
-    fs.open(path, OpenMode::CreateNew)
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => Error::Locked { path: path.into() },
-            _ => io("create", e),
-        })
+    Ok(Some(manifest))
 }
 
 /// Reads the manifest file `path` whole, refusing one over the size limit before allocating.
@@ -1094,7 +1012,7 @@ fn attach(manifest: &Manifest, packs: &Arc<Packs>) -> Result<Map> {
 fn read_state(fs: &dyn FileSystem, packs: &Arc<Packs>) -> Result<(Manifest, Map)> {
     let mut attempt = 0;
     loop {
-        let manifest = current_manifest(fs)?.unwrap_or_else(empty_manifest);
+        let manifest = newest_manifest(fs)?.unwrap_or_else(empty_manifest);
         let result = (|| {
             for info in &manifest.packs {
                 packs.add(*info)?;

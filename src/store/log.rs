@@ -1,19 +1,11 @@
 //! The write-ahead log of a store: segments in `wal/`, recovery, and commits in every
 //! durability mode.
 //!
-//! Segments are named by their first sequence number (`wal/<20 digits>.wal`). A writer starts
-//! a segment of its own at open and appends to its last one; past
-//! [`LogOptions::segment_bytes`] it syncs it and starts the next, so only the last segment can
-//! ever have a torn tail. Recovery reads every segment of the log from the one holding
-//! `wal_start` on, checks they are contiguous, cuts a torn tail of the last one, and returns
-//! the records to replay.
-//!
-//! Every segment's header names the epoch of the writer that started it ([`Writer`]), which is
-//! above every epoch before it: the segments alone say which writer is the newest, so a stale
-//! writer that the lock did not stop is fenced. Its segments after a newer one are superseded,
-//! its records from the newer writer's first seq on are cut, and it finds the newer writer's
-//! segment (and fails with [`Error::Locked`]) when it next starts a segment, publishes a
-//! manifest or retires segments (`docs/FORMAT.md`, "Writer epochs").
+//! Segments are named by their first sequence number (`wal/<20 digits>.wal`). Appending goes to
+//! the last one; past [`LogOptions::segment_bytes`] the writer syncs it and starts the next, so
+//! only the last segment can ever have a torn tail. Recovery reads every segment from the one
+//! holding `wal_start` on, checks they are contiguous, cuts a torn tail of the last one, and
+//! returns the records to replay.
 //!
 //! Before the writer appends after what it recovered, that must be durable: the new records
 //! say so in their `synced` watermark, and acknowledged ones are applied on top of it. Syncing
@@ -47,9 +39,7 @@ use crate::error::{Error, Result};
 
 use super::fs::{FileSystem, FsFile, OpenMode};
 use super::record::LogRecord;
-use super::wal::{
-    RECORD_HEADER_LEN, SEGMENT_HEADER_LEN, SegmentHeader, WalAppender, decode_segment_until,
-};
+use super::wal::{RECORD_HEADER_LEN, SEGMENT_HEADER_LEN, WalAppender, decode_segment};
 
 /// When a commit is acknowledged.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,95 +128,6 @@ fn read_all(fs: &dyn FileSystem, path: &str, mode: OpenMode) -> Result<(Arc<dyn 
     Ok((file, bytes))
 }
 
-/// A writer of the log: its epoch and the newest manifest it knows, recorded in the header of
-/// every segment it starts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Writer {
-    /// The writer's epoch: above every epoch in the store when it opened.
-    pub epoch: u64,
-    /// The number of the newest manifest the writer knows (0: none).
-    pub manifest: u64,
-}
-
-/// A segment in `wal/`: its first sequence number (from its name) and its header, `None` when
-/// the header does not validate (a segment whose creation a crash cut short, or one being
-/// created now).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SegmentInfo {
-    /// The first sequence number its name gives.
-    pub first: u64,
-    /// Its header.
-    pub header: Option<SegmentHeader>,
-}
-
-/// The header of every segment in `wal/`, ascending by first sequence number. Reads only the
-/// headers; a segment listed and gone when opened (retired meanwhile by the writer) is left
-/// out. Fails on a header of a newer format.
-pub fn segment_headers(fs: &dyn FileSystem) -> Result<Vec<SegmentInfo>> {
-    let mut out = Vec::new();
-    for first in list_segments(fs)? {
-        let path = segment_path(first);
-        let io = |e: std::io::Error| Error::io(format!("read {path}"), &e);
-        let file = match fs.open(&path, OpenMode::Read) {
-            Ok(file) => file,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-            Err(e) => return Err(io(e)),
-        };
-        let size = file.size().map_err(io)?;
-        let mut bytes = vec![0; size.min(SEGMENT_HEADER_LEN as u64) as usize];
-        file.read_exact_at(&mut bytes, 0).map_err(io)?;
-        let header =
-            SegmentHeader::decode(&bytes).map_err(|e| Error::Corrupt(format!("{path}: {e}")))?;
-        out.push(SegmentInfo { first, header });
-    }
-    Ok(out)
-}
-
-/// The segments of the log's chain, in order: without those **superseded** (started by a
-/// writer whose epoch is below that of a segment before them: a fenced writer's, never part
-/// of the log). Segments whose header does not validate stay; the scan decides about them.
-fn chain(segments: Vec<SegmentInfo>) -> Vec<SegmentInfo> {
-    let mut newest = 0;
-    segments
-        .into_iter()
-        .filter(|s| match s.header {
-            Some(h) if h.epoch < newest => false,
-            Some(h) => {
-                newest = h.epoch;
-                true
-            }
-            None => true,
-        })
-        .collect()
-}
-
-/// The writer that opens the log next: an epoch above the manifest's (`manifest_epoch`) and
-/// every segment's, and the number of the manifest it opened on.
-pub fn claim(fs: &dyn FileSystem, manifest_epoch: u64, manifest: u64) -> Result<Writer> {
-    let newest = segment_headers(fs)?
-        .iter()
-        .filter_map(|s| s.header.map(|h| h.epoch))
-        .fold(manifest_epoch, u64::max);
-    Ok(Writer {
-        epoch: newest + 1,
-        manifest,
-    })
-}
-
-/// A segment with a valid header of an epoch above `epoch`: a newer writer's, which fences
-/// the writer of `epoch`.
-pub fn newer_writer(segments: &[SegmentInfo], epoch: u64) -> Option<&SegmentInfo> {
-    segments
-        .iter()
-        .find(|s| s.header.is_some_and(|h| h.epoch > epoch))
-}
-
-/// The error of a writer fenced by a newer writer's file at `path`: the store is open for
-/// writing elsewhere (the lock did not keep the other writer out).
-fn fenced(path: String) -> Error {
-    Error::Locked { path }
-}
-
 /// What recovery found: the records to replay and where appending resumes.
 pub struct Recovered {
     /// Records with `seq >= wal_start`, in order.
@@ -244,15 +145,16 @@ struct Scan {
     records: Vec<(u64, LogRecord)>,
     next_seq: u64,
     wal_bytes: u64,
-    /// The last segment of the log with a valid header.
+    /// The last segment with a valid header.
     last: Option<LastSegment>,
     /// A last segment whose header never became valid (an interrupted rollover).
     headless: Option<u64>,
 }
 
-/// The last segment read, which recovery makes durable.
+/// The segment appending resumes in.
 struct LastSegment {
     first: u64,
+    salt: u64,
     file: Arc<dyn FsFile>,
     /// Bytes through the last valid record.
     valid: usize,
@@ -265,12 +167,9 @@ struct LastSegment {
 }
 
 fn scan(fs: &dyn FileSystem, wal_start: u64, mode: OpenMode) -> Result<Scan> {
-    let segments = chain(segment_headers(fs)?);
+    let firsts = list_segments(fs)?;
     // The segment holding wal_start is the last one starting at or before it.
-    let from = segments
-        .iter()
-        .rposition(|s| s.first <= wal_start)
-        .unwrap_or(0);
+    let from = firsts.iter().rposition(|&f| f <= wal_start).unwrap_or(0);
     let mut out = Scan {
         records: Vec::new(),
         next_seq: wal_start,
@@ -278,32 +177,18 @@ fn scan(fs: &dyn FileSystem, wal_start: u64, mode: OpenMode) -> Result<Scan> {
         last: None,
         headless: None,
     };
-    let live = &segments[from..];
-    for (i, info) in live.iter().enumerate() {
-        let first = info.first;
+    let live = &firsts[from..];
+    for (i, &first) in live.iter().enumerate() {
         let path = segment_path(first);
         let is_last = i + 1 == live.len();
-        // A newer writer's segment ends this one: the records from its first on are a fenced
-        // writer's.
-        let epoch = info.header.map_or(0, |h| h.epoch);
-        let end_seq = live[i + 1..]
-            .iter()
-            .find(|s| s.header.is_some_and(|h| h.epoch > epoch))
-            .map_or(u64::MAX, |s| s.first);
         let (file, bytes) = read_all(fs, &path, mode)?;
-        let segment = decode_segment_until(&bytes, end_seq)
-            .map_err(|e| Error::Corrupt(format!("{path}: {e}")))?;
+        let segment = decode_segment(&bytes).map_err(|e| Error::Corrupt(format!("{path}: {e}")))?;
         let Some(header) = segment.header else {
             // A segment's header is synced before any record is written to it, so only a
             // segment no longer than a header can have lost its header to a crash.
             if is_last && bytes.len() <= SEGMENT_HEADER_LEN {
                 out.headless = Some(first);
                 break;
-            }
-            // One starting inside the records before it is not part of the log: a fenced
-            // writer's, cut short.
-            if i > 0 && first < out.next_seq {
-                continue;
             }
             return Err(Error::Corrupt(format!(
                 "{path} has no valid header but later segments exist"
@@ -327,8 +212,7 @@ fn scan(fs: &dyn FileSystem, wal_start: u64, mode: OpenMode) -> Result<Scan> {
                 out.next_seq
             )));
         }
-        let next_seq = segment.next_seq().expect("header present");
-        if !is_last && next_seq != end_seq && segment.has_torn_tail(bytes.len()) {
+        if !is_last && segment.has_torn_tail(bytes.len()) {
             return Err(Error::Corrupt(format!(
                 "{path} ends in a damaged record but later segments exist"
             )));
@@ -341,7 +225,7 @@ fn scan(fs: &dyn FileSystem, wal_start: u64, mode: OpenMode) -> Result<Scan> {
                 out.records.push((record.seq, decoded));
             }
         }
-        out.next_seq = next_seq;
+        out.next_seq = segment.next_seq().expect("header present");
         if out.next_seq < wal_start {
             return Err(Error::Corrupt(format!(
                 "the WAL ends at record {}, before the manifest's start {wal_start}",
@@ -369,12 +253,13 @@ fn scan(fs: &dyn FileSystem, wal_start: u64, mode: OpenMode) -> Result<Scan> {
                 .map_or(segment.valid_len, |r| r.offset - RECORD_HEADER_LEN)
         };
         out.last = Some(LastSegment {
+            first,
+            salt: header.salt,
             file,
             valid: segment.valid_len,
             len: bytes.len(),
             unproven_at,
             unproven: bytes[unproven_at..segment.valid_len].to_vec(),
-            first,
         });
     }
     Ok(out)
@@ -396,8 +281,6 @@ struct Inner {
     file: Arc<dyn FsFile>,
     /// The current segment's first seq.
     segment_first: u64,
-    /// The writer appending, named by the segments it starts.
-    writer: Writer,
     /// Records below this are durable.
     synced: u64,
     /// Records below this have been written.
@@ -420,20 +303,14 @@ pub struct Log {
 }
 
 impl Log {
-    /// Recovers the log for `writer`: reads every record from `wal_start` on, cuts a torn
-    /// tail of the last segment, writes its unproven part again and syncs it and the directory
+    /// Recovers the log for writing: reads every record from `wal_start` on, cuts a torn tail
+    /// of the last segment, writes its unproven part again and syncs it and the directory
     /// (what was read is durable from then on), removes a last segment whose header never
-    /// landed, and starts the writer's first segment at the next sequence number (replacing
-    /// an empty last segment of an earlier writer there). That segment names the writer's
-    /// epoch, which fences every older writer from then on (`docs/FORMAT.md`).
-    ///
-    /// Fails with [`Error::Locked`] when a writer of an epoch at or above `writer.epoch`
-    /// started that segment first.
+    /// landed, and resumes appending (or starts the first segment at `wal_start`).
     pub fn open(
         fs: Arc<dyn FileSystem>,
         wal_start: u64,
         options: LogOptions,
-        writer: Writer,
     ) -> Result<(Log, Vec<(u64, LogRecord)>)> {
         fs.create_dir_all(WAL_DIR)
             .map_err(|e| Error::io(format!("create {WAL_DIR}"), &e))?;
@@ -446,30 +323,38 @@ impl Log {
                 .map_err(|e| Error::io(format!("fsync {WAL_DIR}"), &e))?;
         }
         let mut stats = LogStats::default();
-        if let Some(LastSegment {
-            first,
-            file,
-            valid,
-            len,
-            unproven_at,
-            unproven,
-        }) = scan.last
-        {
-            let path = segment_path(first);
-            let io = |e: std::io::Error| Error::io(format!("recover {path}"), &e);
-            if valid < len {
-                file.set_len(valid as u64).map_err(io)?;
+        let (appender, file, segment_first) = match scan.last {
+            Some(LastSegment {
+                first,
+                salt,
+                file,
+                valid,
+                len,
+                unproven_at,
+                unproven,
+            }) => {
+                let path = segment_path(first);
+                let io = |e: std::io::Error| Error::io(format!("recover {path}"), &e);
+                if valid < len {
+                    file.set_len(valid as u64).map_err(io)?;
+                }
+                // What this process read may be only in the page cache: after kill -9, or
+                // after a failed fsync that dropped the pages (see the module docs).
+                file.write_all_at(&unproven, unproven_at as u64)
+                    .map_err(io)?;
+                file.sync_data().map_err(io)?;
+                stats.syncs += 1;
+                fs.sync_dir(WAL_DIR)
+                    .map_err(|e| Error::io(format!("fsync {WAL_DIR}"), &e))?;
+                let appender =
+                    WalAppender::resume(Arc::clone(&file), path, salt, scan.next_seq, valid as u64);
+                (appender, file, first)
             }
-            // What this process read may be only in the page cache: after kill -9, or after a
-            // failed fsync that dropped the pages (see the module docs).
-            file.write_all_at(&unproven, unproven_at as u64)
-                .map_err(io)?;
-            file.sync_data().map_err(io)?;
-            stats.syncs += 1;
-            fs.sync_dir(WAL_DIR)
-                .map_err(|e| Error::io(format!("fsync {WAL_DIR}"), &e))?;
-        }
-        let (appender, file) = start_segment(&*fs, scan.next_seq, writer, &mut stats)?;
+            None => {
+                let (appender, file) = start_segment(&*fs, scan.next_seq, &mut stats)?;
+                (appender, file, scan.next_seq)
+            }
+        };
         let next = appender.next_seq();
         let log = Log {
             fs,
@@ -477,8 +362,7 @@ impl Log {
             inner: Mutex::new(Inner {
                 appender,
                 file,
-                segment_first: next,
-                writer,
+                segment_first,
                 synced: next,
                 written: next,
                 syncing: false,
@@ -489,35 +373,6 @@ impl Log {
             synced_changed: Condvar::new(),
         };
         Ok((log, scan.records))
-    }
-
-    /// The writer this log appends for.
-    pub fn writer(&self) -> Writer {
-        self.inner.lock().writer
-    }
-
-    /// Records that the writer published manifest `number` (named by the segments it starts
-    /// from now on).
-    pub fn set_manifest(&self, number: u64) {
-        let mut inner = self.inner.lock();
-        inner.writer.manifest = inner.writer.manifest.max(number);
-    }
-
-    /// Fails with [`Error::Locked`] (and poisons the log) when a newer writer has started a
-    /// segment: this writer is fenced and must publish nothing more.
-    pub fn check_fence(&self) -> Result<()> {
-        let mut inner = self.inner.lock();
-        if let Some(cause) = &inner.poisoned {
-            return Err(poisoned(cause));
-        }
-        let segments = segment_headers(&*self.fs)?;
-        if let Some(newer) = newer_writer(&segments, inner.writer.epoch) {
-            let error = fenced(segment_path(newer.first));
-            inner.poisoned = Some(error.clone());
-            self.synced_changed.notify_all();
-            return Err(error);
-        }
-        Ok(())
     }
 
     /// Appends `record` and returns its sequence number once `durability` is met.
@@ -686,22 +541,14 @@ impl Log {
         self.start_next_segment(&mut inner)
     }
 
-    /// Writes and syncs what is buffered, then starts the segment of the next record, unless
-    /// a newer writer has started a segment (then the log is fenced: poisoned with
-    /// [`Error::Locked`]).
+    /// Writes and syncs what is buffered, then starts the segment of the next record.
     fn start_next_segment(&self, inner: &mut Inner) -> Result<()> {
         self.write(inner)?;
         if inner.synced < inner.written {
             self.sync_locked(inner)?;
         }
         let next = inner.appender.next_seq();
-        let started = segment_headers(&*self.fs).and_then(|segments| {
-            match newer_writer(&segments, inner.writer.epoch) {
-                Some(newer) => Err(fenced(segment_path(newer.first))),
-                None => start_segment(&*self.fs, next, inner.writer, &mut inner.stats),
-            }
-        });
-        match started {
+        match start_segment(&*self.fs, next, &mut inner.stats) {
             Ok((appender, file)) => {
                 inner.appender = appender;
                 inner.file = file;
@@ -710,7 +557,6 @@ impl Log {
             }
             Err(error) => {
                 inner.poisoned = Some(error.clone());
-                self.synced_changed.notify_all();
                 Err(error)
             }
         }
@@ -739,45 +585,25 @@ impl Log {
     }
 
     /// Records that a published manifest covers every record before `start`: removes the
-    /// segments of the log wholly before it (the segment holding `start` stays) and the
-    /// superseded segments (a fenced writer's) before it, and restarts the byte count. Never
-    /// removes a segment of a newer writer: one existing fences this writer instead
-    /// ([`Error::Locked`]). A failed listing or removal poisons nothing (it costs only space)
-    /// and is retried at the next checkpoint; a failed directory sync poisons.
+    /// segments wholly before it (the segment holding `start` stays) and restarts the byte
+    /// count. A failed listing or removal poisons nothing (it costs only space) and is retried
+    /// at the next checkpoint; a failed directory sync poisons.
     pub fn retire(&self, start: u64) -> Result<()> {
         let mut inner = self.inner.lock();
         if let Some(cause) = &inner.poisoned {
             return Err(poisoned(cause));
         }
-        // Listing or reading failing costs only space: the next checkpoint retries.
-        let Ok(segments) = segment_headers(&*self.fs) else {
+        // Listing or removing failing costs only space: the next checkpoint retries.
+        let Ok(firsts) = list_segments(&*self.fs) else {
             return Ok(());
         };
-        if let Some(newer) = newer_writer(&segments, inner.writer.epoch) {
-            let error = fenced(segment_path(newer.first));
-            inner.poisoned = Some(error.clone());
-            self.synced_changed.notify_all();
-            return Err(error);
-        }
-        let kept = chain(segments.clone());
-        let superseded = segments
-            .iter()
-            .filter(|s| s.first < start && !kept.contains(s))
-            .map(|s| s.first);
-        // Only segments with a valid header are the log's; a torn one stays where it is.
-        let logged: Vec<u64> = kept
-            .iter()
-            .filter(|s| s.header.is_some())
-            .map(|s| s.first)
-            .collect();
-        let before = logged
-            .windows(2)
-            .filter(|pair| pair[1] <= start)
-            .map(|pair| pair[0]);
         let mut removed = false;
-        for first in superseded.chain(before).collect::<Vec<_>>() {
-            if self.fs.remove(&segment_path(first)).is_ok() {
-                removed = true;
+        for pair in firsts.windows(2) {
+            if pair[1] <= start {
+                let path = segment_path(pair[0]);
+                if self.fs.remove(&path).is_ok() {
+                    removed = true;
+                }
             }
         }
         if removed && let Err(e) = self.fs.sync_dir(WAL_DIR) {
@@ -796,43 +622,21 @@ fn poisoned(cause: &Error) -> Error {
     }
 }
 
-/// Creates `writer`'s segment starting at `first_seq`: header written and synced, name
-/// synced. A segment of that name from an older writer (one whose records, if any, were all
-/// read before it, or a fenced writer's) is replaced; one of a writer at or above
-/// `writer.epoch`, or one whose header does not validate (being created now), fences this
-/// writer: [`Error::Locked`].
+/// Creates the segment starting at `first_seq`: header written and synced, name synced.
 fn start_segment(
     fs: &dyn FileSystem,
     first_seq: u64,
-    writer: Writer,
     stats: &mut LogStats,
 ) -> Result<(WalAppender, Arc<dyn FsFile>)> {
     let path = segment_path(first_seq);
     let io = |what: &str, e: std::io::Error| Error::io(format!("{what} {path}"), &e);
-    let create = || fs.open(&path, OpenMode::CreateNew);
-    let file = match create() {
+    let file = match fs.open(&path, OpenMode::CreateNew) {
         Ok(file) => file,
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            let there = segment_headers(fs)?
-                .into_iter()
-                .find(|s| s.first == first_seq)
-                .and_then(|s| s.header);
-            if there.is_none_or(|h| h.epoch >= writer.epoch) {
-                return Err(fenced(path));
-            }
-            fs.remove(&path).map_err(|e| io("remove", e))?;
-            match create() {
-                Ok(file) => file,
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                    return Err(fenced(path));
-                }
-                Err(e) => return Err(io("create", e)),
-            }
-        }
+        // Debris of a rollover whose header never validated was removed by recovery; a file
+        // here now is another writer's.
         Err(e) => return Err(io("create", e)),
     };
-    let header = SegmentHeader::new(random_salt(), first_seq, writer.epoch, writer.manifest);
-    let appender = WalAppender::create(Arc::clone(&file), path.clone(), header)?;
+    let appender = WalAppender::create(Arc::clone(&file), path.clone(), random_salt(), first_seq)?;
     file.sync_data().map_err(|e| io("fdatasync", e))?;
     fs.sync_dir(WAL_DIR)
         .map_err(|e| Error::io(format!("fsync {WAL_DIR}"), &e))?;
@@ -866,18 +670,13 @@ mod tests {
     #[test]
     fn a_reopened_log_counts_only_the_bytes_past_the_manifests_start() {
         let fs = Arc::new(SimFs::new());
-        fs.create_dir_all(WAL_DIR).unwrap();
-        let open = |start| {
-            let writer = claim(&*fs, 0, 0).unwrap();
-            Log::open(fs.clone(), start, LogOptions::default(), writer).unwrap()
-        };
-        let (log, _) = open(1);
+        let (log, _) = Log::open(fs.clone(), 1, LogOptions::default()).unwrap();
         for i in 0..100 {
             log.append(&put(i), Durability::Sync).unwrap();
         }
         let all = log.wal_bytes();
         drop(log);
-        let (reopened, _) = open(1);
+        let (reopened, _) = Log::open(fs.clone(), 1, LogOptions::default()).unwrap();
         assert_eq!(
             reopened.wal_bytes(),
             all,
@@ -886,7 +685,7 @@ mod tests {
         drop(reopened);
         // A manifest covering records 1 ..= 90: only the last 10 records are the tail (the
         // records are of one size).
-        let (reopened, records) = open(91);
+        let (reopened, records) = Log::open(fs, 91, LogOptions::default()).unwrap();
         assert_eq!(records.len(), 10);
         assert_eq!(reopened.wal_bytes(), all / 10);
     }

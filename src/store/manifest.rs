@@ -13,7 +13,7 @@ use crate::varint::{put_varint, varint};
 use super::pack::{
     MAX_PACK_BYTES, PACK_FOOTER_LEN, PACK_HEADER_LEN, PACK_TABLE_ENTRY, PACK_VERSION, PackInfo,
 };
-use super::wal::{WAL_OLDEST_VERSION, WAL_VERSION};
+use super::wal::WAL_VERSION;
 
 /// The first 8 bytes of every manifest.
 pub const MANIFEST_MAGIC: [u8; 8] = *b"LQFTMANI";
@@ -342,7 +342,7 @@ impl Manifest {
         let pack_format = r.u32()?;
         let wal_start = r.u64()?;
         if node_format != STORED_NODE_FORMAT_VERSION
-            || !(WAL_OLDEST_VERSION..=WAL_VERSION).contains(&wal_format)
+            || wal_format != WAL_VERSION
             || pack_format != PACK_VERSION
         {
             return Err(Error::Corrupt(format!(

@@ -1,15 +1,11 @@
 //! Write-ahead log segments: framing, decoding with torn-tail detection, and the appender.
 //!
-//! A segment is a 48-byte header followed by records (byte layout in `docs/FORMAT.md`):
+//! A segment is a 32-byte header followed by records (byte layout in `docs/FORMAT.md`):
 //!
 //! ```text
-//! header  magic "LQFTWAL\0" | version u32 | header crc u32 | salt u64 | first seq u64 |
-//!         writer epoch u64 | manifest u64
+//! header  magic "LQFTWAL\0" | version u32 | header crc u32 | salt u64 | first seq u64
 //! record  len u32 | crc u32 | type u8 | seq u64 | synced u64 | payload (len bytes)
 //! ```
-//!
-//! The header names the writer that started the segment (its epoch) and the newest manifest
-//! that writer knew: what fences a stale writer the lock did not stop (see `log.rs`).
 //!
 //! The record CRC (crc32fast) covers the segment's salt, `len`, `type`, `seq`, `synced` and the
 //! payload, so zero-filled bytes and records left over from an older segment never validate.
@@ -32,14 +28,9 @@ use super::fs::FsFile;
 /// The first 8 bytes of every WAL segment.
 pub const WAL_MAGIC: [u8; 8] = *b"LQFTWAL\0";
 /// The segment format this build writes and the newest it reads.
-pub const WAL_VERSION: u32 = 3;
-/// The oldest segment format this build reads: version 2, whose 32-byte header has no writer
-/// epoch or manifest number (read as 0: no writer it fences).
-pub const WAL_OLDEST_VERSION: u32 = 2;
+pub const WAL_VERSION: u32 = 2;
 /// Bytes of a segment header.
-pub const SEGMENT_HEADER_LEN: usize = 48;
-/// Bytes of a version 2 segment header.
-const V2_HEADER_LEN: usize = 32;
+pub const SEGMENT_HEADER_LEN: usize = 32;
 /// Bytes of a record header (`len`, `crc`, `type`, `seq`, `synced`).
 pub const RECORD_HEADER_LEN: usize = 25;
 /// Largest payload a record may carry (bounds what a damaged `len` can make a reader allocate).
@@ -55,95 +46,55 @@ pub struct SegmentHeader {
     pub salt: u64,
     /// Sequence number of the segment's first record.
     pub first_seq: u64,
-    /// The epoch of the writer that started the segment.
-    pub epoch: u64,
-    /// The number of the newest manifest that writer knew when it started the segment (0:
-    /// none).
-    pub manifest: u64,
-    /// Bytes of the header: where the first record starts (32 for version 2, 48 since).
-    pub len: usize,
 }
 
 impl SegmentHeader {
-    /// A header of the version this build writes.
-    pub fn new(salt: u64, first_seq: u64, epoch: u64, manifest: u64) -> SegmentHeader {
-        SegmentHeader {
-            salt,
-            first_seq,
-            epoch,
-            manifest,
-            len: SEGMENT_HEADER_LEN,
-        }
-    }
-
-    /// The header bytes, in the version this build writes.
+    /// The 32 header bytes.
     pub fn encode(&self) -> [u8; SEGMENT_HEADER_LEN] {
         let mut out = [0; SEGMENT_HEADER_LEN];
         out[0..8].copy_from_slice(&WAL_MAGIC);
         out[8..12].copy_from_slice(&WAL_VERSION.to_le_bytes());
         out[16..24].copy_from_slice(&self.salt.to_le_bytes());
         out[24..32].copy_from_slice(&self.first_seq.to_le_bytes());
-        out[32..40].copy_from_slice(&self.epoch.to_le_bytes());
-        out[40..48].copy_from_slice(&self.manifest.to_le_bytes());
         let crc = header_crc(&out);
         out[12..16].copy_from_slice(&crc.to_le_bytes());
         out
     }
 
     /// Reads a header; `None` if the bytes are not a valid header of a version this build reads
-    /// (a newer version is an error, so it is never mistaken for a torn file). The header
-    /// crc covers every header byte but its own; a version's header length decides which
-    /// (a version above this build's is recognised by the current length's crc).
+    /// (a newer version is an error, so it is never mistaken for a torn file).
     pub fn decode(bytes: &[u8]) -> Result<Option<SegmentHeader>> {
-        if bytes.get(0..8) != Some(&WAL_MAGIC[..]) || bytes.len() < 16 {
+        let Some(bytes) = bytes.get(..SEGMENT_HEADER_LEN) else {
+            return Ok(None);
+        };
+        if bytes[0..8] != WAL_MAGIC || u32_at(bytes, 12) != header_crc(bytes) {
             return Ok(None);
         }
         let version = u32_at(bytes, 8);
-        // Versions 1 and 2 had 32-byte headers.
-        let len = if version <= WAL_OLDEST_VERSION {
-            V2_HEADER_LEN
-        } else {
-            SEGMENT_HEADER_LEN
-        };
-        let Some(bytes) = bytes.get(..len) else {
-            return Ok(None);
-        };
-        if u32_at(bytes, 12) != header_crc(bytes) {
-            return Ok(None);
-        }
         if version > WAL_VERSION {
             return Err(Error::Corrupt(format!(
                 "WAL segment format version {version}; this build reads version {WAL_VERSION} \
                  (upgrade liblqft to open this store)"
             )));
         }
-        if version < WAL_OLDEST_VERSION {
+        if version != WAL_VERSION {
             return Err(Error::Corrupt(format!(
                 "WAL segment format version {version} is from an older liblqft, whose records \
-                 this build does not read (versions {WAL_OLDEST_VERSION} to {WAL_VERSION}); \
-                 dump the store with that version and load it into a new one"
+                 this build does not read (version {WAL_VERSION}); dump the store with that \
+                 version and load it into a new one"
             )));
         }
-        let (epoch, manifest) = if len == SEGMENT_HEADER_LEN {
-            (u64_at(bytes, 32), u64_at(bytes, 40))
-        } else {
-            (0, 0)
-        };
         Ok(Some(SegmentHeader {
             salt: u64_at(bytes, 16),
             first_seq: u64_at(bytes, 24),
-            epoch,
-            manifest,
-            len,
         }))
     }
 }
 
-/// The crc of a header of `header.len()` bytes: every byte but the crc's own (12..16).
 fn header_crc(header: &[u8]) -> u32 {
     let mut hasher = crc32fast::Hasher::new();
     hasher.update(&header[0..12]);
-    hasher.update(&header[16..]);
+    hasher.update(&header[16..32]);
     hasher.finalize()
 }
 
@@ -293,23 +244,23 @@ fn synced_after(bytes: &[u8], from: usize, salt: u64, seq: u64) -> Option<WalRec
 /// (the header's own first seq may be torn, and a wrong one could make any record look like
 /// proof).
 fn damaged_header(bytes: &[u8]) -> Result<()> {
-    // The header's version may be damaged too: try where records start after either length.
-    for len in [SEGMENT_HEADER_LEN, V2_HEADER_LEN] {
-        let (Some(head), Some(first)) = (bytes.get(..len), bytes.get(len + 9..len + 17)) else {
-            continue;
-        };
-        let (salt, first) = (u64_at(head, 16), u64_at(first, 0));
-        if record_at(bytes, len, salt, Some(first), first).is_some()
-            && let Some(later) = synced_after(bytes, len, salt, first)
-        {
-            return Err(Error::Corrupt(format!(
-                "WAL segment header does not validate but record {} at byte {} says the \
+    let (Some(head), Some(first)) = (
+        bytes.get(..SEGMENT_HEADER_LEN),
+        bytes.get(SEGMENT_HEADER_LEN + 9..SEGMENT_HEADER_LEN + 17),
+    ) else {
+        return Ok(());
+    };
+    let (salt, first) = (u64_at(head, 16), u64_at(first, 0));
+    if record_at(bytes, SEGMENT_HEADER_LEN, salt, Some(first), first).is_some()
+        && let Some(later) = synced_after(bytes, SEGMENT_HEADER_LEN, salt, first)
+    {
+        return Err(Error::Corrupt(format!(
+            "WAL segment header does not validate but record {} at byte {} says the \
                  segment's first record had been synced; the log is damaged (restore from a \
                  backup, or run `lqft store verify`)",
-                later.seq,
-                later.offset - RECORD_HEADER_LEN
-            )));
-        }
+            later.seq,
+            later.offset - RECORD_HEADER_LEN
+        )));
     }
     Ok(())
 }
@@ -321,13 +272,6 @@ fn damaged_header(bytes: &[u8]) -> Result<()> {
 /// newer format. A torn tail is not an error: [`DecodedSegment::valid_len`] says where the
 /// valid part ends.
 pub fn decode_segment(bytes: &[u8]) -> Result<DecodedSegment> {
-    decode_segment_until(bytes, u64::MAX)
-}
-
-/// [`decode_segment`] of the records before `end_seq` only: reading stops before the record
-/// numbered `end_seq`, and what follows it is neither read nor checked. For a segment whose
-/// records from `end_seq` on a newer writer's segment supersedes (they are a fenced writer's).
-pub fn decode_segment_until(bytes: &[u8], end_seq: u64) -> Result<DecodedSegment> {
     let Some(header) = SegmentHeader::decode(bytes)? else {
         damaged_header(bytes)?;
         return Ok(DecodedSegment {
@@ -337,18 +281,14 @@ pub fn decode_segment_until(bytes: &[u8], end_seq: u64) -> Result<DecodedSegment
         });
     };
     let mut records = Vec::new();
-    let mut at = header.len;
+    let mut at = SEGMENT_HEADER_LEN;
     let mut seq = header.first_seq;
-    while seq < end_seq
-        && let Some(record) = record_at(bytes, at, header.salt, Some(seq), seq)
-    {
+    while let Some(record) = record_at(bytes, at, header.salt, Some(seq), seq) {
         at = record.offset + record.len;
         seq += 1;
         records.push(record);
     }
-    if seq < end_seq
-        && let Some(later) = synced_after(bytes, at + 1, header.salt, seq)
-    {
+    if let Some(later) = synced_after(bytes, at + 1, header.salt, seq) {
         return Err(Error::Corrupt(format!(
             "WAL record {seq} at byte {at} does not validate but the later record {} at byte {} \
              says it had been synced; \
@@ -385,22 +325,37 @@ pub struct WalAppender {
 }
 
 impl WalAppender {
-    /// An appender on a new, empty segment file `path` with `header`: writes the header (not
-    /// yet synced).
-    pub fn create(file: Arc<dyn FsFile>, path: String, header: SegmentHeader) -> Result<Self> {
-        file.write_all_at(&header.encode(), 0)
+    /// An appender on a new, empty segment file `path` whose first record will be `first_seq`:
+    /// writes the segment header (not yet synced).
+    pub fn create(file: Arc<dyn FsFile>, path: String, salt: u64, first_seq: u64) -> Result<Self> {
+        let header = SegmentHeader { salt, first_seq }.encode();
+        file.write_all_at(&header, 0)
             .map_err(|e| Error::io(format!("write {path}"), &e))?;
-        let first_seq = header.first_seq;
         Ok(WalAppender {
             file,
             path,
-            salt: header.salt,
+            salt,
             next_seq: first_seq,
             synced: first_seq,
             written_seq: first_seq,
             end: SEGMENT_HEADER_LEN as u64,
             buffer: Vec::new(),
         })
+    }
+
+    /// An appender continuing an existing segment whose valid part ends at `end` and whose
+    /// records are all durable (recovery has cut any torn tail there and synced the file).
+    pub fn resume(file: Arc<dyn FsFile>, path: String, salt: u64, next_seq: u64, end: u64) -> Self {
+        WalAppender {
+            file,
+            path,
+            salt,
+            next_seq,
+            synced: next_seq,
+            written_seq: next_seq,
+            end,
+            buffer: Vec::new(),
+        }
     }
 
     /// Frames a record into the buffer and returns its sequence number. A payload that is
@@ -479,7 +434,12 @@ mod tests {
     const SALT: u64 = 0x5eed_0000_1234_5678;
 
     fn segment(first_seq: u64, payloads: &[&[u8]]) -> Vec<u8> {
-        let mut bytes = SegmentHeader::new(SALT, first_seq, 1, 0).encode().to_vec();
+        let mut bytes = SegmentHeader {
+            salt: SALT,
+            first_seq,
+        }
+        .encode()
+        .to_vec();
         for (i, payload) in payloads.iter().enumerate() {
             let seq = first_seq + i as u64;
             // Each record written and synced on its own.
@@ -510,55 +470,6 @@ mod tests {
         assert_eq!(decoded.records[2].seq, 43);
         assert_eq!(decoded.valid_len, bytes.len());
         assert_eq!(decoded.next_seq(), Some(44));
-    }
-
-    #[test]
-    fn a_header_names_the_writer_that_started_the_segment() {
-        let header = SegmentHeader::new(SALT, 41, 7, 12);
-        let bytes = header.encode();
-        assert_eq!(SegmentHeader::decode(&bytes).unwrap(), Some(header));
-        // Every byte but the crc's own is covered: the epoch and manifest too.
-        for at in (0..SEGMENT_HEADER_LEN).filter(|at| !(12..16).contains(at)) {
-            let mut damaged = bytes;
-            damaged[at] ^= 1;
-            assert_eq!(SegmentHeader::decode(&damaged).unwrap(), None, "byte {at}");
-        }
-    }
-
-    #[test]
-    fn a_version_2_segment_is_read_as_one_of_writer_epoch_0() {
-        let mut bytes = vec![0; V2_HEADER_LEN];
-        bytes[0..8].copy_from_slice(&WAL_MAGIC);
-        bytes[8..12].copy_from_slice(&2u32.to_le_bytes());
-        bytes[16..24].copy_from_slice(&SALT.to_le_bytes());
-        bytes[24..32].copy_from_slice(&5u64.to_le_bytes());
-        let crc = header_crc(&bytes);
-        bytes[12..16].copy_from_slice(&crc.to_le_bytes());
-        let header = RecordHeader {
-            kind: 1,
-            seq: 5,
-            synced: 5,
-        };
-        encode_record(&mut bytes, SALT, header, b"old");
-        let decoded = decode_segment(&bytes).unwrap();
-        let header = decoded.header.unwrap();
-        assert_eq!((header.epoch, header.manifest, header.len), (0, 0, 32));
-        assert_eq!(payloads(&bytes, &decoded), [&b"old"[..]]);
-    }
-
-    #[test]
-    fn records_from_a_newer_writers_first_seq_on_are_neither_read_nor_checked() {
-        let bytes = segment(41, &[b"one", b"two", b"three", b"four"]);
-        let records = decode_segment(&bytes).unwrap().records;
-        let decoded = decode_segment_until(&bytes, 43).unwrap();
-        assert_eq!(payloads(&bytes, &decoded), [&b"one"[..], b"two"]);
-        assert_eq!(decoded.valid_len, records[2].offset - RECORD_HEADER_LEN);
-        assert_eq!(decoded.next_seq(), Some(43));
-        // Damage past the end, which a later record proves synced, is not the segment's.
-        let mut damaged = bytes.clone();
-        damaged[records[2].offset] ^= 1;
-        assert!(decode_segment(&damaged).is_err());
-        assert_eq!(decode_segment_until(&damaged, 43).unwrap(), decoded);
     }
 
     #[test]
@@ -672,7 +583,7 @@ mod tests {
     fn a_newer_segment_version_is_refused_with_a_clear_error() {
         let mut bytes = segment(1, &[b"x"]);
         bytes[8..12].copy_from_slice(&(WAL_VERSION + 1).to_le_bytes());
-        let crc = header_crc(&bytes[..SEGMENT_HEADER_LEN]);
+        let crc = header_crc(&bytes);
         bytes[12..16].copy_from_slice(&crc.to_le_bytes());
         let error = decode_segment(&bytes).unwrap_err();
         let newer = format!("version {}", WAL_VERSION + 1);
@@ -684,9 +595,7 @@ mod tests {
         let fs = SimFs::new();
         fs.create_dir_all("wal").unwrap();
         let file = fs.open("wal/1.wal", OpenMode::CreateNew).unwrap();
-        let mut wal =
-            WalAppender::create(file, "wal/1.wal".into(), SegmentHeader::new(SALT, 1, 1, 0))
-                .unwrap();
+        let mut wal = WalAppender::create(file, "wal/1.wal".into(), SALT, 1).unwrap();
         wal.push(1, b"first").unwrap();
         wal.write().unwrap();
         wal.sync().unwrap();
@@ -719,8 +628,7 @@ mod tests {
         // acknowledged, would be read back as a torn tail and lost.
         let fs = SimFs::new();
         let file = fs.open("1.wal", OpenMode::CreateNew).unwrap();
-        let mut wal =
-            WalAppender::create(file, "1.wal".into(), SegmentHeader::new(SALT, 1, 1, 0)).unwrap();
+        let mut wal = WalAppender::create(file, "1.wal".into(), SALT, 1).unwrap();
         let huge = vec![0u8; MAX_PAYLOAD + 1];
         let error = wal.push(1, &huge).unwrap_err();
         assert!(matches!(error, Error::InvalidArgument(_)), "{error}");
@@ -736,7 +644,12 @@ mod tests {
         // A damaged or hostile header may start anywhere; the decoder must not overflow
         // computing the sequence number after a record numbered u64::MAX.
         for first in [u64::MAX - 1, u64::MAX] {
-            let mut bytes = SegmentHeader::new(SALT, first, 1, 0).encode().to_vec();
+            let mut bytes = SegmentHeader {
+                salt: SALT,
+                first_seq: first,
+            }
+            .encode()
+            .to_vec();
             for seq in first..=u64::MAX {
                 let header = RecordHeader {
                     kind: 1,

@@ -121,20 +121,3 @@ pub fn pairs<C: FromIterator<(Vec<u8>, Vec<u8>)>>(walk: lqft::TryEntries) -> lqf
     walk.map(|entry| entry.map(|entry| (entry.key().to_vec(), entry.value().to_vec())))
         .collect()
 }
-
-/// Opens the WAL in `fs` from `wal_start` as the next writer does: with an epoch above every
-/// writer's there.
-pub fn open_log(
-    fs: lqft::store::sim::SimFs,
-    wal_start: u64,
-    options: lqft::store::log::LogOptions,
-) -> lqft::Result<(
-    lqft::store::log::Log,
-    Vec<(u64, lqft::store::record::LogRecord)>,
-)> {
-    use lqft::store::FileSystem;
-    fs.create_dir_all(lqft::store::log::WAL_DIR)
-        .map_err(|e| lqft::Error::io("create wal", &e))?;
-    let writer = lqft::store::log::claim(&fs, 0, 0)?;
-    lqft::store::log::Log::open(std::sync::Arc::new(fs), wal_start, options, writer)
-}
