@@ -355,22 +355,7 @@ fn cross_shard_batches_are_atomic_for_readers_and_snapshots() {
                     let mut balances = vec![100u64; ACCOUNTS as usize];
                     let mut s = 0x1234 + w;
                     for _ in 0..3_000 {
-                        let from = (xorshift(&mut s) % ACCOUNTS) as usize;
-                        let to = (xorshift(&mut s) % ACCOUNTS) as usize;
-                        if from == to {
-                            continue;
-                        }
-                        let amount = balances[from].min(xorshift(&mut s) % 20);
-                        balances[from] -= amount;
-                        balances[to] += amount;
-                        let mut batch = Batch::new();
-                        batch
-                            .put(format!("w{w}/a{from}").as_bytes(), &counter(balances[from]))
-                            .unwrap();
-                        batch
-                            .put(format!("w{w}/a{to}").as_bytes(), &counter(balances[to]))
-                            .unwrap();
-                        map.write_batch(&batch);
+                        transfer_in_a_batch(map, &format!("w{w}/"), &mut balances, &mut s);
                     }
                 })
             })
@@ -405,6 +390,27 @@ fn cross_shard_batches_are_atomic_for_readers_and_snapshots() {
     );
 }
 
+/// Moves a random amount between two random counters `{prefix}a{i}` of `balances` (the
+/// caller's record of their values) in one batch; nothing when it picks one counter twice.
+fn transfer_in_a_batch(map: &ShardedMap, prefix: &str, balances: &mut [u64], s: &mut u64) {
+    let accounts = balances.len() as u64;
+    let from = (xorshift(s) % accounts) as usize;
+    let to = (xorshift(s) % accounts) as usize;
+    if from == to {
+        return;
+    }
+    let amount = balances[from].min(xorshift(s) % 20);
+    balances[from] -= amount;
+    balances[to] += amount;
+    let mut batch = Batch::new();
+    for i in [from, to] {
+        batch
+            .put(format!("{prefix}a{i}").as_bytes(), &counter(balances[i]))
+            .unwrap();
+    }
+    map.write_batch(&batch);
+}
+
 /// Views read shards that nobody wrote lately through their published copies, without a
 /// lock: a batch landing between two shards' reads of one view must not show half of it.
 /// The writer pauses between transfers so that readers publish copies of the idle shards.
@@ -436,22 +442,7 @@ fn views_of_shards_read_through_published_copies_see_whole_batches() {
         let mut balances = vec![100u64; ACCOUNTS as usize];
         let mut s = 0x5eed;
         while readers_done.load(Ordering::Acquire) < 2 {
-            let from = (xorshift(&mut s) % ACCOUNTS) as usize;
-            let to = (xorshift(&mut s) % ACCOUNTS) as usize;
-            if from == to {
-                continue;
-            }
-            let amount = balances[from].min(xorshift(&mut s) % 20);
-            balances[from] -= amount;
-            balances[to] += amount;
-            let mut batch = Batch::new();
-            batch
-                .put(format!("a{from}").as_bytes(), &counter(balances[from]))
-                .unwrap();
-            batch
-                .put(format!("a{to}").as_bytes(), &counter(balances[to]))
-                .unwrap();
-            map.write_batch(&batch);
+            transfer_in_a_batch(&map, "", &mut balances, &mut s);
             for _ in 0..xorshift(&mut s) % 64 {
                 std::hint::spin_loop();
             }
