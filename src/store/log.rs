@@ -70,6 +70,15 @@ pub struct LogOptions {
     pub segment_bytes: u64,
 }
 
+impl LogOptions {
+    /// Zero bytes a write that reaches a segment's end writes ahead (see [`WalAppender`]): a
+    /// quarter of a segment, at most 1 MiB, so a full segment is extended a few times and a
+    /// commit's `fdatasync` seldom has a file size to flush.
+    fn preallocate(&self) -> usize {
+        usize::try_from(self.segment_bytes / 4).map_or(1 << 20, |n| n.clamp(1, 1 << 20))
+    }
+}
+
 impl Default for LogOptions {
     fn default() -> LogOptions {
         LogOptions {
@@ -346,12 +355,18 @@ impl Log {
                 stats.syncs += 1;
                 fs.sync_dir(WAL_DIR)
                     .map_err(|e| Error::io(format!("fsync {WAL_DIR}"), &e))?;
-                let appender =
-                    WalAppender::resume(Arc::clone(&file), path, salt, scan.next_seq, valid as u64);
+                let appender = WalAppender::resume(
+                    Arc::clone(&file),
+                    path,
+                    salt,
+                    scan.next_seq,
+                    valid as u64,
+                    options.preallocate(),
+                );
                 (appender, file, first)
             }
             None => {
-                let (appender, file) = start_segment(&*fs, scan.next_seq, &mut stats)?;
+                let (appender, file) = start_segment(&*fs, scan.next_seq, &options, &mut stats)?;
                 (appender, file, scan.next_seq)
             }
         };
@@ -541,14 +556,23 @@ impl Log {
         self.start_next_segment(&mut inner)
     }
 
-    /// Writes and syncs what is buffered, then starts the segment of the next record.
+    /// Writes what is buffered, cuts the space written ahead, syncs, then starts the segment
+    /// of the next record.
     fn start_next_segment(&self, inner: &mut Inner) -> Result<()> {
         self.write(inner)?;
-        if inner.synced < inner.written {
+        let trimmed = match inner.appender.trim() {
+            Ok(trimmed) => trimmed,
+            Err(error) => {
+                inner.poisoned = Some(error.clone());
+                self.synced_changed.notify_all();
+                return Err(error);
+            }
+        };
+        if trimmed || inner.synced < inner.written {
             self.sync_locked(inner)?;
         }
         let next = inner.appender.next_seq();
-        match start_segment(&*self.fs, next, &mut inner.stats) {
+        match start_segment(&*self.fs, next, &self.options, &mut inner.stats) {
             Ok((appender, file)) => {
                 inner.appender = appender;
                 inner.file = file;
@@ -626,6 +650,7 @@ fn poisoned(cause: &Error) -> Error {
 fn start_segment(
     fs: &dyn FileSystem,
     first_seq: u64,
+    options: &LogOptions,
     stats: &mut LogStats,
 ) -> Result<(WalAppender, Arc<dyn FsFile>)> {
     let path = segment_path(first_seq);
@@ -636,7 +661,13 @@ fn start_segment(
         // here now is another writer's.
         Err(e) => return Err(io("create", e)),
     };
-    let appender = WalAppender::create(Arc::clone(&file), path.clone(), random_salt(), first_seq)?;
+    let appender = WalAppender::create(
+        Arc::clone(&file),
+        path.clone(),
+        random_salt(),
+        first_seq,
+        options.preallocate(),
+    )?;
     file.sync_data().map_err(|e| io("fdatasync", e))?;
     fs.sync_dir(WAL_DIR)
         .map_err(|e| Error::io(format!("fsync {WAL_DIR}"), &e))?;

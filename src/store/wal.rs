@@ -232,9 +232,20 @@ fn record_at(
 /// The first record at or after byte `from` that validates under `salt` and was framed after
 /// record `seq` had become durable: proof that the bytes of record `seq` had been synced.
 fn synced_after(bytes: &[u8], from: usize, salt: u64, seq: u64) -> Option<WalRecord> {
-    (from..bytes.len())
-        .filter_map(|p| record_at(bytes, p, salt, None, seq))
-        .find(|later| later.synced > seq)
+    let mut at = from;
+    while at < bytes.len() {
+        // A record's `len` is not 0, so no record starts 4 or more bytes before the next
+        // non-zero byte: runs of zeros (space written ahead) are skipped.
+        let zeros = bytes[at..].iter().position(|&b| b != 0)?;
+        at += zeros.saturating_sub(3);
+        if let Some(later) = record_at(bytes, at, salt, None, seq)
+            && later.synced > seq
+        {
+            return Some(later);
+        }
+        at += 1;
+    }
+    None
 }
 
 /// Fails when a header that does not validate is followed by a record proving the segment's
@@ -309,6 +320,13 @@ pub fn decode_segment(bytes: &[u8]) -> Result<DecodedSegment> {
 /// The appender only frames and writes; when a write is durable is the caller's choice
 /// ([`WalAppender::sync`]). A failed write or sync leaves the appender unusable: the caller
 /// poisons the writer.
+///
+/// Space is written ahead: a write that reaches past the file's end also writes `preallocate`
+/// zero bytes after its records (in the same positioned write), so most commits overwrite
+/// blocks the file already has and their `fdatasync` flushes data only — no size or extent
+/// change for the file system to journal. Zeros never validate as a record (a record's `len`
+/// is not 0), so decoding stops there as at a torn tail. [`WalAppender::trim`] cuts the zeros
+/// off before a segment is closed, so that only the last segment has bytes past its records.
 pub struct WalAppender {
     file: Arc<dyn FsFile>,
     path: String,
@@ -320,14 +338,25 @@ pub struct WalAppender {
     written_seq: u64,
     /// Where the next record is written.
     end: u64,
+    /// The file's length: `end` plus the zeros written ahead.
+    allocated: u64,
+    /// Zero bytes written ahead past the records when a write reaches the file's end.
+    preallocate: usize,
     /// Framed records not yet written.
     buffer: Vec<u8>,
 }
 
 impl WalAppender {
     /// An appender on a new, empty segment file `path` whose first record will be `first_seq`:
-    /// writes the segment header (not yet synced).
-    pub fn create(file: Arc<dyn FsFile>, path: String, salt: u64, first_seq: u64) -> Result<Self> {
+    /// writes the segment header (not yet synced). Writes that reach the file's end write
+    /// `preallocate` zero bytes ahead.
+    pub fn create(
+        file: Arc<dyn FsFile>,
+        path: String,
+        salt: u64,
+        first_seq: u64,
+        preallocate: usize,
+    ) -> Result<Self> {
         let header = SegmentHeader { salt, first_seq }.encode();
         file.write_all_at(&header, 0)
             .map_err(|e| Error::io(format!("write {path}"), &e))?;
@@ -339,13 +368,23 @@ impl WalAppender {
             synced: first_seq,
             written_seq: first_seq,
             end: SEGMENT_HEADER_LEN as u64,
+            allocated: SEGMENT_HEADER_LEN as u64,
+            preallocate,
             buffer: Vec::new(),
         })
     }
 
-    /// An appender continuing an existing segment whose valid part ends at `end` and whose
-    /// records are all durable (recovery has cut any torn tail there and synced the file).
-    pub fn resume(file: Arc<dyn FsFile>, path: String, salt: u64, next_seq: u64, end: u64) -> Self {
+    /// An appender continuing an existing segment whose valid part ends at `end`, the file's
+    /// length, and whose records are all durable (recovery has cut any torn tail there and
+    /// synced the file).
+    pub fn resume(
+        file: Arc<dyn FsFile>,
+        path: String,
+        salt: u64,
+        next_seq: u64,
+        end: u64,
+        preallocate: usize,
+    ) -> Self {
         WalAppender {
             file,
             path,
@@ -354,6 +393,8 @@ impl WalAppender {
             synced: next_seq,
             written_seq: next_seq,
             end,
+            allocated: end,
+            preallocate,
             buffer: Vec::new(),
         }
     }
@@ -380,18 +421,37 @@ impl WalAppender {
         Ok(seq)
     }
 
-    /// Writes the buffered records to the file (one positioned write).
+    /// Writes the buffered records to the file (one positioned write), with zeros ahead of
+    /// them when they reach past the file's end.
     pub fn write(&mut self) -> Result<()> {
         if self.buffer.is_empty() {
             return Ok(());
         }
+        let records = self.buffer.len() as u64;
+        if self.end + records > self.allocated {
+            self.buffer.resize(self.buffer.len() + self.preallocate, 0);
+        }
         self.file
             .write_all_at(&self.buffer, self.end)
             .map_err(|e| Error::io(format!("write {}", self.path), &e))?;
-        self.end += self.buffer.len() as u64;
+        self.allocated = self.allocated.max(self.end + self.buffer.len() as u64);
+        self.end += records;
         self.buffer.clear();
         self.written_seq = self.next_seq;
         Ok(())
+    }
+
+    /// Cuts the zeros written ahead off the file (not synced), so that a segment being closed
+    /// ends at its last record; `true` when the file changed.
+    pub fn trim(&mut self) -> Result<bool> {
+        if self.allocated == self.end {
+            return Ok(false);
+        }
+        self.file
+            .set_len(self.end)
+            .map_err(|e| Error::io(format!("truncate {}", self.path), &e))?;
+        self.allocated = self.end;
+        Ok(true)
     }
 
     /// `fdatasync`s the segment: every written record is durable when this returns `Ok`.
@@ -595,7 +655,7 @@ mod tests {
         let fs = SimFs::new();
         fs.create_dir_all("wal").unwrap();
         let file = fs.open("wal/1.wal", OpenMode::CreateNew).unwrap();
-        let mut wal = WalAppender::create(file, "wal/1.wal".into(), SALT, 1).unwrap();
+        let mut wal = WalAppender::create(file, "wal/1.wal".into(), SALT, 1, 16).unwrap();
         wal.push(1, b"first").unwrap();
         wal.write().unwrap();
         wal.sync().unwrap();
@@ -623,12 +683,59 @@ mod tests {
     }
 
     #[test]
+    fn space_written_ahead_reads_as_the_end_of_the_log_and_is_trimmed() {
+        let fs = SimFs::new();
+        let file = fs.open("1.wal", OpenMode::CreateNew).unwrap();
+        let mut wal = WalAppender::create(Arc::clone(&file), "1.wal".into(), SALT, 1, 100).unwrap();
+        let size = || file.size().unwrap();
+        wal.push(1, b"first").unwrap();
+        wal.write().unwrap();
+        let first_end = wal.written();
+        assert_eq!(size(), first_end + 100, "zeros written ahead of the record");
+        wal.push(1, b"second").unwrap();
+        wal.write().unwrap();
+        assert_eq!(
+            size(),
+            first_end + 100,
+            "a write within the space keeps the size"
+        );
+        wal.push(1, &[7; 150]).unwrap();
+        wal.write().unwrap();
+        assert_eq!(size(), wal.written() + 100);
+        let bytes = fs.read_file("1.wal").unwrap();
+        let decoded = decode_segment(&bytes).unwrap();
+        assert_eq!(decoded.records.len(), 3);
+        assert_eq!(decoded.valid_len as u64, wal.written());
+        assert!(decoded.has_torn_tail(bytes.len()));
+        assert!(wal.trim().unwrap());
+        assert_eq!(size(), wal.written());
+        assert!(!wal.trim().unwrap());
+    }
+
+    #[test]
+    fn damage_is_found_past_a_run_of_zeros() {
+        // Records 1..=3, record 2 damaged, record 3 (which says 2 was synced) after zeros.
+        let mut bytes = segment(1, &[b"one", b"two"]);
+        let two = bytes.len() - 3;
+        bytes[two] ^= 0xff;
+        bytes.extend_from_slice(&[0; 4096]);
+        let header = RecordHeader {
+            kind: 1,
+            seq: 3,
+            synced: 3,
+        };
+        encode_record(&mut bytes, SALT, header, b"three");
+        let error = decode_segment(&bytes).unwrap_err();
+        assert!(error.to_string().contains("record 3"), "{error}");
+    }
+
+    #[test]
     fn a_payload_over_the_record_limit_is_refused_not_acknowledged_then_dropped() {
         // The decoder refuses `len > MAX_PAYLOAD`, so a larger record, once synced and
         // acknowledged, would be read back as a torn tail and lost.
         let fs = SimFs::new();
         let file = fs.open("1.wal", OpenMode::CreateNew).unwrap();
-        let mut wal = WalAppender::create(file, "1.wal".into(), SALT, 1).unwrap();
+        let mut wal = WalAppender::create(file, "1.wal".into(), SALT, 1, 0).unwrap();
         let huge = vec![0u8; MAX_PAYLOAD + 1];
         let error = wal.push(1, &huge).unwrap_err();
         assert!(matches!(error, Error::InvalidArgument(_)), "{error}");
