@@ -4,8 +4,9 @@
 //! interleaved repetitions (each repetition visits the engines in a rotated order); `-- --smoke`
 //! runs a tiny N once; `-- --n 100000` and `-- --reps 5` choose; `-- --dir PATH` puts the
 //! databases somewhere else (default `target/durable-bench`, on the repository's disk).
-//! Data: 16-byte random keys, 100-byte values. Every figure is the median over repetitions,
-//! with the spread (max ÷ min) beside it.
+//! Data: 16-byte random keys, 100-byte values; gets read every key once in a random order
+//! unrelated to the load order. Every figure is the median over repetitions, with the spread
+//! (max ÷ min) beside it.
 //!
 //! After the side-by-side table come the ratios of lqft to the anchors that the store's targets
 //! name, and figures only lqft has: `fdatasync`s per single commit (counted by the store),
@@ -106,6 +107,17 @@ fn random_entries(n: usize, seed: u64) -> Vec<(Vec<u8>, Vec<u8>)> {
         .collect()
 }
 
+/// The indices `0..n` in a random order (the same for every engine): reads in an order unrelated
+/// to the load order, so that no engine's allocation order decides a read figure.
+fn read_order(n: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut s = 0x0dd5_eed5_u64;
+    for i in (1..n).rev() {
+        order.swap(i, (xorshift(&mut s) % (i as u64 + 1)) as usize);
+    }
+    order
+}
+
 fn borrowed(entries: &[(Vec<u8>, Vec<u8>)]) -> Vec<(&[u8], &[u8])> {
     entries
         .iter()
@@ -130,11 +142,12 @@ fn run<E: Engine>(options: &Options, data: &[(Vec<u8>, Vec<u8>)], dir: &Path) ->
     engine.bulk_load(&entries);
     figures.insert("bulk load, ns/key", ns_per(start.elapsed(), entries.len()));
 
+    let order = read_order(entries.len());
     let start = Instant::now();
     let found = engine.with_reader(|get| {
-        entries
+        order
             .iter()
-            .filter(|(key, _)| get(key) == Some(100))
+            .filter(|&&i| get(entries[i].0) == Some(100))
             .count()
     });
     figures.insert("get (cached), ns", ns_per(start.elapsed(), entries.len()));
@@ -298,19 +311,20 @@ fn lqft_only(options: &Options, data: &[(Vec<u8>, Vec<u8>)]) -> Figures {
         }
         memory.write_batch(&batch);
     }
+    let order = read_order(entries.len());
     let (mut stored, mut in_memory) = (Vec::new(), Vec::new());
     for _ in 0..options.reps.max(3) {
         let start = Instant::now();
-        let found = entries
+        let found = order
             .iter()
-            .filter(|(key, _)| store.map().try_get(key).expect("lqft get").is_some())
+            .filter(|&&i| store.map().try_get(entries[i].0).expect("lqft get").is_some())
             .count();
         stored.push(ns_per(start.elapsed(), entries.len()));
         assert_eq!(found, entries.len());
         let start = Instant::now();
-        let found = entries
+        let found = order
             .iter()
-            .filter(|(key, _)| memory.get(key).is_some())
+            .filter(|&&i| memory.get(entries[i].0).is_some())
             .count();
         in_memory.push(ns_per(start.elapsed(), entries.len()));
         assert_eq!(found, entries.len());
