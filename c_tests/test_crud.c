@@ -145,6 +145,97 @@ static void test_get_buf(void) {
     lqft_map_free(map);
 }
 
+/* Readers: three-argument gets that return the value's length, of the live state (later
+ * writes show), a snapshot and a view; absent keys give LQFT_READER_NOT_FOUND and write
+ * nothing; a value larger than the buffer reports the size needed and the reader reads into
+ * the buffer the caller grew; readers outlive the handles they were made from; misuse is
+ * refused. */
+static void test_reader(void) {
+    lqft_map *map = NULL;
+    CHECK_OK(lqft_map_new(&map));
+    CHECK_OK(lqft_map_put(map, STR("k"), STR("hello")));
+    CHECK_OK(lqft_map_put(map, STR("big"), STR("0123456789")));
+    CHECK_OK(lqft_map_put(map, STR(""), STR("")));
+    lqft_snapshot *snap = NULL;
+    CHECK_OK(lqft_map_snapshot(map, &snap));
+    lqft_view *view = NULL;
+    CHECK_OK(lqft_map_view(map, &view));
+
+    uint8_t data[8];
+    lqft_value_buf buf = {sizeof(lqft_value_buf), data, sizeof data, 0};
+    uint8_t snap_data[8];
+    lqft_value_buf snap_buf = {sizeof(lqft_value_buf), snap_data, sizeof snap_data, 0};
+    uint8_t view_data[8];
+    lqft_value_buf view_buf = {sizeof(lqft_value_buf), view_data, sizeof view_data, 0};
+    lqft_reader *live = NULL, *of_snap = NULL, *of_view = NULL;
+    CHECK_OK(lqft_map_reader(map, &buf, &live));
+    CHECK_OK(lqft_snapshot_reader(snap, &snap_buf, &of_snap));
+    CHECK_OK(lqft_view_reader(view, &view_buf, &of_view));
+
+    CHECK(lqft_reader_get(live, STR("k")) == 5 && memcmp(data, "hello", 5) == 0);
+    CHECK(buf.len == 5);
+    CHECK(lqft_reader_get(live, STR("")) == 0); /* the empty key, an empty value */
+    CHECK_OK(lqft_map_put(map, STR("k"), STR("later")));
+    CHECK(lqft_reader_get(live, STR("k")) == 5 && memcmp(data, "later", 5) == 0);
+    CHECK(lqft_reader_get(of_snap, STR("k")) == 5 && memcmp(snap_data, "hello", 5) == 0);
+    CHECK(lqft_reader_get(of_view, STR("k")) == 5 && memcmp(view_data, "hello", 5) == 0);
+
+    CHECK_STATUS(lqft_reader_contains(live, STR("k")), LQFT_OK);
+    CHECK_STATUS(lqft_reader_contains(of_snap, STR("missing")), LQFT_NOT_FOUND);
+    CHECK_STATUS(lqft_reader_contains(of_view, STR("big")), LQFT_OK);
+
+    /* Absent: a code that is neither a length nor a status, nothing written. */
+    buf.len = 77;
+    memset(data, 'x', sizeof data);
+    CHECK(lqft_reader_get(live, STR("missing")) == LQFT_READER_NOT_FOUND);
+    CHECK(LQFT_READER_NOT_FOUND < INT32_MIN);
+    CHECK(buf.len == 77 && data[0] == 'x');
+
+    /* Too small: the size needed in len, the data untouched; the grown buffer then serves. */
+    CHECK(lqft_reader_get(live, STR("big")) == LQFT_ERR_BUFFER_TOO_SMALL);
+    CHECK(buf.len == 10 && data[0] == 'x');
+    CHECK(last_error_has("lqft_reader_get") && last_error_has("needs 10 bytes"));
+    uint8_t larger[16];
+    buf.data = larger;
+    buf.cap = sizeof larger;
+    CHECK(lqft_reader_get(live, STR("big")) == 10 && memcmp(larger, "0123456789", 10) == 0);
+
+    /* Readers outlive their handles: the map, snapshot and view go first. */
+    lqft_view_free(view);
+    lqft_snapshot_free(snap);
+    CHECK_OK(lqft_map_put(map, STR("k"), STR("last")));
+    lqft_map_free(map);
+    CHECK(lqft_reader_get(live, STR("k")) == 4 && memcmp(larger, "last", 4) == 0);
+    CHECK(lqft_reader_get(of_snap, STR("k")) == 5 && memcmp(snap_data, "hello", 5) == 0);
+    CHECK(lqft_reader_get(of_view, STR("big")) == LQFT_ERR_BUFFER_TOO_SMALL);
+
+    /* Misuse: NULL reader, key or buffer; a key too long; a buffer of the wrong size. */
+    CHECK(lqft_reader_get(NULL, STR("k")) == LQFT_ERR_NULL_ARGUMENT);
+    CHECK(lqft_reader_get(live, NULL, 1) == LQFT_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(lqft_reader_contains(NULL, STR("k")), LQFT_ERR_NULL_ARGUMENT);
+    static uint8_t long_key[LQFT_MAX_KEY_LEN + 1];
+    CHECK(lqft_reader_get(live, long_key, sizeof long_key) == LQFT_ERR_KEY_TOO_LONG);
+    CHECK_STATUS(lqft_reader_contains(live, long_key, sizeof long_key), LQFT_ERR_KEY_TOO_LONG);
+    lqft_reader *none = NULL;
+    CHECK_STATUS(lqft_map_reader(NULL, &buf, &none), LQFT_ERR_NULL_ARGUMENT);
+    lqft_map *other = NULL;
+    CHECK_OK(lqft_map_new(&other));
+    CHECK_STATUS(lqft_map_reader(other, NULL, &none), LQFT_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(lqft_map_reader(other, &buf, NULL), LQFT_ERR_NULL_ARGUMENT);
+    lqft_value_buf unsized = {0, data, sizeof data, 0};
+    CHECK_STATUS(lqft_map_reader(other, &unsized, &none), LQFT_ERR_INVALID_ARGUMENT);
+    CHECK(last_error_has("sizeof(lqft_value_buf)"));
+    CHECK(none == NULL);
+    buf.size = 0; /* changed after the reader was made: refused at the get */
+    CHECK(lqft_reader_get(live, STR("k")) == LQFT_ERR_INVALID_ARGUMENT);
+    lqft_map_free(other);
+
+    lqft_reader_free(live);
+    lqft_reader_free(of_snap);
+    lqft_reader_free(of_view);
+    lqft_reader_free(NULL);
+}
+
 /* Many keys per call: values back to back with their ends, absent keys marked; a buffer
  * too small for the rest stops the call early (the caller goes on from there), too small for
  * the first value reports its size; bad counts and lengths are refused before any lookup. */
@@ -298,6 +389,7 @@ int main(void) {
     test_put_get_delete();
     test_get_into();
     test_get_buf();
+    test_reader();
     test_get_many();
     test_binary_keys();
     test_pending_and_stats();

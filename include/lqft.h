@@ -72,6 +72,12 @@
 #define LQFT_MAX_SHARDS 4096
 
 /**
+ * What `lqft_reader_get` returns when the key is absent: below every `lqft_status`, so it is
+ * told apart from both a length and an error.
+ */
+#define LQFT_READER_NOT_FOUND -4294967296
+
+/**
  * Length of a Merkle root hash in bytes.
  */
 #define LQFT_HASH_LEN 32
@@ -153,6 +159,27 @@ typedef struct lqft_map lqft_map;
  * read from any number of threads; only `lqft_read_session_free` needs exclusive access.
  */
 typedef struct lqft_read_session lqft_read_session;
+
+/**
+ * Point reads of one version — a map's live state, a snapshot or a view — that copy values
+ * into one caller-owned `lqft_value_buf`: a get passes three arguments (`reader`, `key`,
+ * `key_len`) and returns the value's length, where `lqft_map_get_buf` passes four and leaves
+ * the length in memory. For callers that pay per argument and per output read back, such as
+ * the libffi calls of cffi's ABI mode; C callers gain nothing over `lqft_map_get_buf`.
+ *
+ * Made by `lqft_map_reader`, `lqft_snapshot_reader` or `lqft_view_reader`. A reader of a map
+ * reads its live state as of each call; of a snapshot or view, that version.
+ *
+ * Lifetime: independent of the handle it was made from (freeing the map, snapshot or view
+ * first is allowed); the reader keeps its version readable, and a reader of a store's map
+ * keeps the store open, until `lqft_reader_free`. It keeps a pointer to its `lqft_value_buf`,
+ * which the caller keeps valid and in place for every `lqft_reader_get`; the caller may change
+ * the buffer's `data` and `cap` between calls (to grow it).
+ * Thread safety: `lqft_reader_get` writes the buffer, so one get at a time per reader (give
+ * each thread its own); `lqft_reader_contains` writes nothing and may run on any number of
+ * threads at once, alongside a get. Only `lqft_reader_free` needs exclusive access.
+ */
+typedef struct lqft_reader lqft_reader;
 
 /**
  * An immutable version of a map, with its metadata: of a plain map, or of every shard of a
@@ -506,14 +533,16 @@ typedef struct lqft_map_options {
 
 /**
  * A caller-owned buffer that the `*_get_buf` functions (`lqft_map_get_buf`,
- * `lqft_snapshot_get_buf`, `lqft_view_get_buf`) copy values into: the arguments of a get
- * into a reusable buffer in one place, so a loop of gets passes one pointer instead of three
- * (which matters to callers that pay per argument, such as the libffi calls of cffi's ABI
- * mode).
+ * `lqft_snapshot_get_buf`, `lqft_view_get_buf`) and readers (`lqft_reader_get`) copy values
+ * into: the arguments of a get into a reusable buffer in one place, so a loop of gets passes
+ * one pointer instead of three (which matters to callers that pay per argument, such as the
+ * libffi calls of cffi's ABI mode).
  *
  * The caller sets `size` to `sizeof(lqft_value_buf)` (so the struct can grow in later
  * versions), and `data` and `cap`; the library only reads those three and writes `len`.
- * Ownership: the caller owns the struct and `data`; the library never frees or keeps them.
+ * Ownership: the caller owns the struct and `data`; the library never frees them, and keeps a
+ * pointer to the struct only in a reader (`lqft_map_reader`) made over it, until that reader
+ * is freed.
  * Thread safety: one call at a time per buffer (give each thread its own).
  */
 typedef struct lqft_value_buf {
@@ -1885,6 +1914,96 @@ lqft_status lqft_map_import_bundle(const struct lqft_map *map,
                                    const struct lqft_verification *verify,
                                    const struct lqft_load_options *options,
                                    struct lqft_ids *out_ids);
+
+/**
+ * Makes a reader of the live state of `map` (each get reads the state as of that call) that
+ * copies values into `*buf`, and stores it in `*out`.
+ *
+ * Ownership: the caller owns the reader and releases it with `lqft_reader_free`; `buf` stays
+ * the caller's.
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (`buf->size` smaller than
+ * `sizeof(lqft_value_buf)`, or `buf` misaligned).
+ *
+ * # Safety
+ * `map` is `NULL` or a live map; `buf` is `NULL` or points to an `lqft_value_buf` as for
+ * `lqft_map_get_buf` that stays valid and in place for every `lqft_reader_get` of the reader;
+ * `out` is `NULL` or writable.
+ */
+lqft_status lqft_map_reader(const struct lqft_map *map,
+                            struct lqft_value_buf *buf,
+                            struct lqft_reader **out);
+
+/**
+ * Makes a reader of `snapshot` that copies values into `*buf`, and stores it in `*out`, as
+ * `lqft_map_reader` does.
+ *
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `snapshot` is `NULL` or a live snapshot; `buf` and `out` as for `lqft_map_reader`.
+ */
+lqft_status lqft_snapshot_reader(const struct lqft_snapshot *snapshot,
+                                 struct lqft_value_buf *buf,
+                                 struct lqft_reader **out);
+
+/**
+ * Makes a reader of `view` that copies values into `*buf`, and stores it in `*out`, as
+ * `lqft_map_reader` does.
+ *
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT`.
+ *
+ * # Safety
+ * `view` is `NULL` or a live view; `buf` and `out` as for `lqft_map_reader`.
+ */
+lqft_status lqft_view_reader(const struct lqft_view *view,
+                             struct lqft_value_buf *buf,
+                             struct lqft_reader **out);
+
+/**
+ * Copies the value under `key` into the reader's buffer and returns its length: the value is
+ * then at `buf->data` (its length also in `buf->len`). No allocation.
+ *
+ * Returns, unlike the functions that return an `lqft_status`: the value's length (`>= 0`) when
+ * `key` is present; `LQFT_READER_NOT_FOUND` (nothing written) when it is absent; otherwise a
+ * negative `lqft_status`: `LQFT_ERR_BUFFER_TOO_SMALL` with the length needed in `buf->len` and
+ * `buf->data` untouched when `buf->cap` is too small (grow the buffer, set `data` and `cap`,
+ * and call again), `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (`buf->size` smaller
+ * than `sizeof(lqft_value_buf)`), `LQFT_ERR_KEY_TOO_LONG`; `LQFT_ERR_IO` or `LQFT_ERR_CORRUPT`
+ * when a node of a store-backed map fails to load.
+ * Thread safety: one get at a time per reader (it writes the buffer).
+ *
+ * # Safety
+ * `reader` is `NULL` or a live reader that no other thread is getting with, whose buffer is
+ * valid as `lqft_map_reader` requires; `key` is `NULL` (with length 0) or points to `key_len`
+ * readable bytes.
+ */
+int64_t lqft_reader_get(struct lqft_reader *reader, const uint8_t *key, size_t key_len);
+
+/**
+ * Whether `key` is present in the reader's version, as the status: `LQFT_OK` when present,
+ * `LQFT_NOT_FOUND` when absent (no output to read back, where `lqft_map_contains` writes a
+ * `bool`).
+ *
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_KEY_TOO_LONG`; `LQFT_ERR_IO` or
+ * `LQFT_ERR_CORRUPT` when a node of a store-backed map fails to load.
+ * Thread safety: writes nothing; any number of threads at once, alongside a get.
+ *
+ * # Safety
+ * `reader` is `NULL` or a live reader; `key` is `NULL` (with length 0) or points to `key_len`
+ * readable bytes.
+ */
+lqft_status lqft_reader_contains(const struct lqft_reader *reader,
+                                 const uint8_t *key,
+                                 size_t key_len);
+
+/**
+ * Releases a reader (and its share of the version it reads; the buffer stays the caller's).
+ * `NULL` is a no-op.
+ *
+ * # Safety
+ * `reader` is `NULL` or a live reader no other thread is using.
+ */
+void lqft_reader_free(struct lqft_reader *reader);
 
 /**
  * Pins `snapshot` for a read session and stores the session in `*out`. Pins nest: a snapshot

@@ -40,6 +40,9 @@ def main() -> None:
     data = ffi.new("uint8_t[]", 4096)
     size = ffi.new("size_t *")
     buf = ffi.new("lqft_value_buf *", [ffi.sizeof("lqft_value_buf"), data, 4096, 0])
+    out = ffi.new("lqft_reader **")
+    assert lib.lqft_map_reader(h, buf, out) == lib.LQFT_OK
+    reader = ffi.gc(out[0], lib.lqft_reader_free)
 
     def empty() -> None:
         for _ in range(n):
@@ -75,10 +78,28 @@ def main() -> None:
         for _ in range(n):
             f(h, key, 16, data, 4096, size)
 
+    def cffi_reader_get() -> None:
+        f = lib.lqft_reader_get
+        for _ in range(n):
+            f(reader, key, 16)
+
+    def cffi_reader_contains() -> None:
+        f = lib.lqft_reader_contains
+        for _ in range(n):
+            f(reader, key, 16)
+
     def map_get() -> None:
         get = m.get
         for _ in range(n):
             get(key)
+
+    def map_getitem() -> None:
+        for _ in range(n):
+            m[key]
+
+    def map_contains() -> None:
+        for _ in range(n):
+            key in m
 
     rows: list[tuple[str, Callable[[], None]]] = [
         ("empty loop", empty),
@@ -103,7 +124,11 @@ def main() -> None:
         ("cffi ABI: lqft_map_contains, hot key (4 arguments)", cffi_contains),
         ("cffi ABI: lqft_map_get_buf, hot key (4 arguments)", cffi_get_buf),
         ("cffi ABI: lqft_map_get_into, hot key (6 arguments)", cffi_get_into),
-        ("Map.get, hot key (get_buf + copy into bytes)", map_get),
+        ("cffi ABI: lqft_reader_get, hot key (3 arguments, length returned)", cffi_reader_get),
+        ("cffi ABI: lqft_reader_contains, hot key (3 arguments)", cffi_reader_contains),
+        ("Map.get, hot key", map_get),
+        ("Map[key], hot key", map_getitem),
+        ("key in Map, hot key", map_contains),
     ]
     times: dict[str, list[float]] = {}
     for _ in range(args.reps):

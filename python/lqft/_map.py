@@ -53,12 +53,11 @@ class Map(Scans, MutableMapping[bytes, bytes]):
     is released during each C call. Iterators and diffs are used by one thread at a time.
     """
 
-    __slots__ = ("_h", "__weakref__")
+    __slots__ = ("__weakref__",)
 
-    _get_buf = lib.lqft_map_get_buf
+    _new_reader = lib.lqft_map_reader
     _get_many = lib.lqft_map_get_many
     _get_alloc = lib.lqft_map_get
-    _contains = lib.lqft_map_contains
     _len = lib.lqft_map_len
     _iter = lib.lqft_map_iter
     _range_bounds = lib.lqft_map_range_bounds
@@ -78,7 +77,7 @@ class Map(Scans, MutableMapping[bytes, bytes]):
         status = lib.lqft_map_new_with(options, out)
         if status != _OK:
             raise_status(status)
-        self._h: Any = ffi.gc(out[0], lib.lqft_map_free)
+        self._open(ffi.gc(out[0], lib.lqft_map_free))
         if items is not None:
             with self.batch() as batch:
                 pairs = items.items() if isinstance(items, Mapping) else items
@@ -511,7 +510,7 @@ class Map(Scans, MutableMapping[bytes, bytes]):
         """Releases the map; later use raises :class:`lqft.ClosedError`. Snapshots,
         iterators and diffs made from it keep working; calls running on other threads
         finish first."""
-        self._h = None
+        self._release()
 
     def __enter__(self) -> Map:
         return self

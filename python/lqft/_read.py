@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import operator
 import threading
+from collections import deque
 from collections.abc import ItemsView, Iterable, Iterator, KeysView, ValuesView
 from typing import Any, ClassVar, Optional, Union, overload
 
@@ -16,33 +17,25 @@ from ._util import as_bytes, take_bytes
 
 _OK = lib.LQFT_OK
 _NOT_FOUND = lib.LQFT_NOT_FOUND
+_ABSENT = lib.LQFT_READER_NOT_FOUND
 _TOO_SMALL = lib.LQFT_ERR_BUFFER_TOO_SMALL
 _INCLUDED = lib.LQFT_BOUND_INCLUDED
 _EXCLUDED = lib.LQFT_BOUND_EXCLUDED
 _UNBOUNDED = lib.LQFT_BOUND_UNBOUNDED
-# Largest value copied through a thread's reusable buffer; larger ones get a buffer each.
-_SCRATCH_MAX = 1 << 20
+_reader_get = lib.lqft_reader_get
+_reader_contains = lib.lqft_reader_contains
+# A reader's first buffer, and the largest it grows to; larger values get a buffer each.
+_READER_CAP = 512
+_READER_MAX = 1 << 20
 
 
 class _Scratch(threading.local):
-    """Each thread's buffers for values copied out of C (the GIL is released during a call, so
-    threads cannot share one). ``value`` is one tuple so that a get does one thread-local
-    lookup: the ``lqft_value_buf`` the ``*_get_buf`` functions fill (its data, capacity and the
-    length they write, one argument) and an ``ffi.buffer`` over its data (slicing that copies
-    into ``bytes`` with the fewest calls)."""
+    """Each thread's output slots for calls that write through a pointer (the GIL is released
+    during a call, so threads cannot share one)."""
 
     def __init__(self) -> None:
-        self.flag: Any = ffi.new("bool *")
         self.count: Any = ffi.new("uint64_t *")
         self.iter: Any = ffi.new("lqft_iter **")
-        self.value: tuple[Any, Any] = ()  # type: ignore[assignment]
-        self.grow(4096)
-
-    def grow(self, cap: int) -> None:
-        data = ffi.new("uint8_t[]", cap)
-        # `data` stays alive through the ffi.buffer, which holds it.
-        buf = ffi.new("lqft_value_buf *", [ffi.sizeof("lqft_value_buf"), data, cap, 0])
-        self.value = (buf, ffi.buffer(data))
 
 
 scratch = _Scratch()
@@ -103,28 +96,55 @@ class Gets:
 
 class Lookups(Gets):
     """Point reads of a version: ``v[key]``, ``get``, ``in``, ``len``. A subclass names its C
-    functions and holds its handle in ``_h`` (``None`` once closed).
+    functions, holds its handle in ``_h`` and its pool of readers in ``_readers``: both are
+    set by :meth:`_open` and reset by :meth:`_release` (``_h`` ``None`` once closed).
 
-    A hit costs one C call (``*_get_buf`` into this thread's buffer, one pointer for the
-    buffer, its capacity and the length written) and one copy into ``bytes``; values larger
-    than the buffer grow it, up to 1 MiB, beyond which each gets a buffer of its own
+    A hit costs one C call (``lqft_reader_get``: the reader, the key and its length; the
+    value's length comes back as the result) and one copy into ``bytes``. A reader copies into
+    its own buffer, so a get takes one from the pool for the call (the GIL is released during
+    it) and puts it back: the pool holds as many readers as gets ever ran at once. A reader's
+    buffer grows to the largest value read, up to 1 MiB; larger values get a buffer each
     (``*_get``)."""
 
-    __slots__ = ()
+    __slots__ = ("_h", "_readers")
 
     _h: Any
-    _get_buf: ClassVar[Any]
+    _readers: deque[list[Any]]
+    _new_reader: ClassVar[Any]
     _get_many: ClassVar[Any]
     _get_alloc: ClassVar[Any]
-    _contains: ClassVar[Any]
     _len: ClassVar[Any]
     _closed_message: ClassVar[str]
+
+    def _open(self, h: Any) -> None:
+        self._h = h
+        # A deque: a list that a get empties frees its array and the next append allocates a
+        # new one (measured: about 20 ns of a get); a deque keeps its block.
+        self._readers = deque()
+
+    def _release(self) -> None:
+        """Closes this object. Readers taken by calls running on other threads go with the old
+        pool once those calls return (a reader of a store's map keeps the store open)."""
+        self._h = None
+        self._readers = deque()
 
     def _handle(self) -> Any:
         h = self._h
         if h is None:
             raise ClosedError(self._closed_message)
         return h
+
+    def _reader(self) -> list[Any]:
+        """A new reader of this version: ``[reader, ffi.buffer over its data, its
+        lqft_value_buf]`` (the ``ffi.buffer`` keeps the data alive)."""
+        h = self._handle()
+        data = ffi.new("uint8_t[]", _READER_CAP)
+        buf = ffi.new("lqft_value_buf *", [ffi.sizeof("lqft_value_buf"), data, _READER_CAP, 0])
+        out = ffi.new("lqft_reader **")
+        status = self._new_reader(h, buf, out)
+        if status != _OK:
+            raise_status(status)
+        return [ffi.gc(out[0], lib.lqft_reader_free), ffi.buffer(data), buf]
 
     @overload
     def get(self, key: bytes) -> Optional[bytes]: ...
@@ -135,38 +155,72 @@ class Lookups(Gets):
         """The value under ``key``, or ``default``."""
         # The hot path of every read, in one frame: each C argument and each Python operation
         # here is a measurable part of a get (docs/BENCHMARKS.md, Python binding).
-        h = self._h
-        if h is None:
-            h = self._handle()
         if type(key) is not bytes:
             key = as_bytes(key, "key")
-        buf, view = scratch.value
-        status = self._get_buf(h, key, len(key), buf)
-        if status == _OK:
-            return view[: buf.len]
-        if status == _NOT_FOUND:
+        readers = self._readers
+        try:
+            reader = readers.pop()
+        except IndexError:
+            reader = self._reader()
+        n = _reader_get(reader[0], key, len(key))
+        if n >= 0:
+            value = reader[1][:n]
+            readers.append(reader)
+            return value
+        if n == _ABSENT:
+            readers.append(reader)
             return default
-        value = self._value_slow(status, h, key)
+        value = self._value_slow(n, reader, key)
+        readers.append(reader)
         return default if value is None else value
 
-    def _value_slow(self, status: int, h: Any, key: bytes) -> Optional[bytes]:
-        """The rest of :meth:`get` after a status other than found or not found."""
+    def __getitem__(self, key: bytes) -> bytes:
+        # The body of get again rather than a call of it: a frame more is a measurable part of
+        # a read.
+        if type(key) is not bytes:
+            key = as_bytes(key, "key")
+        readers = self._readers
+        try:
+            reader = readers.pop()
+        except IndexError:
+            reader = self._reader()
+        n = _reader_get(reader[0], key, len(key))
+        if n >= 0:
+            value = reader[1][:n]
+            readers.append(reader)
+            return value  # type: ignore[no-any-return]
+        if n == _ABSENT:
+            readers.append(reader)
+            raise missing(key)
+        found = self._value_slow(n, reader, key)
+        readers.append(reader)
+        if found is None:
+            raise missing(key)
+        return found
+
+    def _value_slow(self, status: int, reader: list[Any], key: bytes) -> Optional[bytes]:
+        """The rest of :meth:`get` after a result other than a length or absent: grows the
+        reader's buffer (``reader`` is this call's alone) or reads into a buffer of its own."""
         while True:
             if status != _TOO_SMALL:
                 raise_status(status)
-            buf = scratch.value[0]
+            buf = reader[2]
             need = buf.len
-            if need > _SCRATCH_MAX:
+            if need > _READER_MAX:
                 break
-            scratch.grow(max(need, 2 * buf.cap))
-            buf, view = scratch.value
-            status = self._get_buf(h, key, len(key), buf)
-            if status == _OK:
-                return view[: buf.len]  # type: ignore[no-any-return]
-            if status == _NOT_FOUND:
+            cap = min(max(need, 2 * buf.cap), _READER_MAX)
+            data = ffi.new("uint8_t[]", cap)
+            buf.data = data
+            buf.cap = cap
+            reader[1] = ffi.buffer(data)
+            n = _reader_get(reader[0], key, len(key))
+            if n >= 0:
+                return reader[1][:n]  # type: ignore[no-any-return]
+            if n == _ABSENT:
                 return None
+            status = n
         out = ffi.new("lqft_bytes *")
-        status = self._get_alloc(h, key, len(key), out)
+        status = self._get_alloc(self._handle(), key, len(key), out)
         if status == _NOT_FOUND:
             return None
         if status != _OK:
@@ -213,14 +267,21 @@ class Lookups(Gets):
         return out
 
     def __contains__(self, key: object) -> bool:
-        h = self._handle()
         if type(key) is not bytes:
             key = as_bytes(key, "key")
-        flag = scratch.flag
-        status = self._contains(h, key, len(key), flag)
-        if status != _OK:
-            raise_status(status)
-        return bool(flag[0])
+        # A contains writes no buffer, so it may share a reader with a get on another thread.
+        readers = self._readers
+        try:
+            reader = readers[-1]
+        except IndexError:
+            reader = self._reader()
+            readers.append(reader)
+        status = _reader_contains(reader[0], key, len(key))
+        if status == _OK:
+            return True
+        if status == _NOT_FOUND:
+            return False
+        raise_status(status)
 
     def __len__(self) -> int:
         """Entries, O(1)."""

@@ -48,14 +48,13 @@ class Snapshot(Scans, Mapping[bytes, bytes]):
     Snapshots may be read from any number of threads at once.
     """
 
-    __slots__ = ("_h", "_meta")
+    __slots__ = ("_meta",)
     _h: Any
     _meta: Optional[SnapshotMeta]
 
-    _get_buf = lib.lqft_snapshot_get_buf
+    _new_reader = lib.lqft_snapshot_reader
     _get_many = lib.lqft_snapshot_get_many
     _get_alloc = lib.lqft_snapshot_get
-    _contains = lib.lqft_snapshot_contains
     _len = lib.lqft_snapshot_len
     _iter = lib.lqft_snapshot_iter
     _range_bounds = lib.lqft_snapshot_range_bounds
@@ -69,7 +68,7 @@ class Snapshot(Scans, Mapping[bytes, bytes]):
     def _adopt(cls, handle: Any) -> Snapshot:
         """Wraps a snapshot handle the caller owns."""
         self = object.__new__(cls)
-        self._h = ffi.gc(handle, lib.lqft_snapshot_free)
+        self._open(ffi.gc(handle, lib.lqft_snapshot_free))
         self._meta = None
         return self
 
@@ -194,7 +193,7 @@ class Snapshot(Scans, Mapping[bytes, bytes]):
     def close(self) -> None:
         """Releases this handle; later use raises :class:`lqft.ClosedError`. Views, iterators
         and diffs made from it keep working. Calls running on other threads finish first."""
-        self._h = None
+        self._release()
 
     def __enter__(self) -> Snapshot:
         return self

@@ -116,7 +116,7 @@ class Store(Map):
             raise_status(status)
         self = object.__new__(cls)
         self._store = store
-        self._h = ffi.gc(map_out[0], lib.lqft_map_free)
+        self._open(ffi.gc(map_out[0], lib.lqft_map_free))
         return self
 
     def _handle(self) -> Any:
@@ -198,7 +198,7 @@ class Store(Map):
         ``durability="async"`` or ``"none"`` and not synced stay with the OS (call
         :meth:`sync` first to make them durable). Idempotent; later use raises
         :class:`lqft.ClosedError`."""
-        self._h = None
+        self._release()
         self._store = None
 
     def __enter__(self) -> Store:

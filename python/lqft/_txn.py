@@ -153,12 +153,11 @@ class View(Lookups):
     and a root hash, without registering a snapshot (no id, nothing for compaction to keep).
     O(1) to take, unaffected by later writes; readable from any number of threads."""
 
-    __slots__ = ("_h",)
+    __slots__ = ()
 
-    _get_buf = lib.lqft_view_get_buf
+    _new_reader = lib.lqft_view_reader
     _get_many = lib.lqft_view_get_many
     _get_alloc = lib.lqft_view_get
-    _contains = lib.lqft_view_contains
     _len = lib.lqft_view_len
     _closed_message = "the view is closed"
 
@@ -167,7 +166,7 @@ class View(Lookups):
         status = lib.lqft_map_view(map_handle, out)
         if status != _OK:
             raise_status(status)
-        self._h: Any = ffi.gc(out[0], lib.lqft_view_free)
+        self._open(ffi.gc(out[0], lib.lqft_view_free))
 
     @property
     def root_hash(self) -> bytes:
@@ -181,7 +180,7 @@ class View(Lookups):
     def close(self) -> None:
         """Releases the view; later reads raise :class:`lqft.ClosedError` (reads running on
         other threads finish first)."""
-        self._h = None
+        self._release()
 
     def __enter__(self) -> View:
         return self

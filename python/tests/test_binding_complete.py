@@ -18,9 +18,17 @@ SUPERSEDED = {
     "lqft_iter_next": "lqft_iter_next_packed (many entries per call)",
     "lqft_iter_next_back": "lqft_iter_next_back_packed",
     "lqft_diff_next": "lqft_diff_next_packed",
-    "lqft_map_get_into": "lqft_map_get_buf (one argument for the buffer, capacity and length)",
-    "lqft_snapshot_get_into": "lqft_snapshot_get_buf",
-    "lqft_view_get_into": "lqft_view_get_buf",
+    # A reader (lqft_*_reader) takes three arguments per get or contains and returns the
+    # length or the answer: fewer than the buffer and output arguments of these.
+    "lqft_map_get_into": "lqft_reader_get",
+    "lqft_snapshot_get_into": "lqft_reader_get",
+    "lqft_view_get_into": "lqft_reader_get",
+    "lqft_map_get_buf": "lqft_reader_get",
+    "lqft_snapshot_get_buf": "lqft_reader_get",
+    "lqft_view_get_buf": "lqft_reader_get",
+    "lqft_map_contains": "lqft_reader_contains",
+    "lqft_snapshot_contains": "lqft_reader_contains",
+    "lqft_view_contains": "lqft_reader_contains",
     # Keys as bytes or paths, explicit validity windows, fresh ids: the sized-option
     # functions do all the older ones do.
     "lqft_snapshot_save": "lqft_snapshot_save_with",

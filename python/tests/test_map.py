@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, MutableMapping
+from typing import Any
 
 import pytest
 
@@ -89,6 +90,26 @@ def test_map_from_items_and_large_values() -> None:
     assert s[b"big"] == big
     view = s.get_view(b"big")
     assert view is not None and view.readonly and bytes(view) == big
+
+
+def test_values_of_every_size_read_back_from_the_map_a_snapshot_and_a_view() -> None:
+    # Around a reader's first buffer (512 bytes), its growth, and its limit (1 MiB), beyond
+    # which each value gets a buffer of its own.
+    sizes = [0, 1, 511, 512, 513, 5000, 70_000, 1 << 20, (1 << 20) + 1]
+    m = lqft.Map({b"%d" % n: bytes([n % 251]) * n for n in sizes})
+    versions: list[Any] = [m, m.snapshot(), m.view()]
+    for version in versions:
+        for n in sizes + sizes[::-1]:
+            key = b"%d" % n
+            want = bytes([n % 251]) * n
+            assert version[key] == want and version.get(key) == want and key in version
+            assert version.get(bytearray(key)) == want
+        assert version.get(b"absent") is None and version.get(b"absent", b"d") == b"d"
+        assert b"absent" not in version
+        with pytest.raises(KeyError):
+            version[b"absent"]
+    m.close()
+    assert versions[1][b"1"] == b"\x01" and versions[2][b"0"] == b""
 
 
 def test_ranges_have_open_ends_and_run_both_ways() -> None:

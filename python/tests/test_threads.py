@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 import time
+from typing import Any
 
 import pytest
 
@@ -48,6 +49,33 @@ def test_readers_and_a_writer_share_one_map() -> None:
         t.join()
     assert errors == []
     assert set(m.values()) == {b"29"}
+
+
+def test_gets_from_many_threads_each_see_their_own_values() -> None:
+    # Large values of many sizes (long copies, buffers that grow while other threads read): a
+    # buffer shared by two gets at once would hand one thread bytes of the other's value.
+    sizes = [1 + (i * 7919) % 300_000 for i in range(200)]
+    items = {b"%03d" % i: bytes([i % 256]) * n for i, n in enumerate(sizes)}
+    versions: list[Any] = [lqft.Map(items)]
+    versions += [versions[0].snapshot(), versions[0].view()]
+    errors: list[BaseException] = []
+
+    def reader(seed: int) -> None:
+        try:
+            for _ in range(10):
+                for i in range(seed, seed + 200, 7):
+                    key = b"%03d" % (i % 200)
+                    for version in versions:
+                        assert version[key] == items[key] and key in version
+        except BaseException as e:  # noqa: BLE001
+            errors.append(e)
+
+    threads = [threading.Thread(target=reader, args=(seed,)) for seed in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
 
 
 def test_an_iterator_used_from_two_threads_at_once_raises() -> None:

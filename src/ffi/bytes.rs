@@ -71,14 +71,16 @@ pub unsafe extern "C" fn lqft_bytes_free(bytes: *mut lqft_bytes) {
 }
 
 /// A caller-owned buffer that the `*_get_buf` functions (`lqft_map_get_buf`,
-/// `lqft_snapshot_get_buf`, `lqft_view_get_buf`) copy values into: the arguments of a get
-/// into a reusable buffer in one place, so a loop of gets passes one pointer instead of three
-/// (which matters to callers that pay per argument, such as the libffi calls of cffi's ABI
-/// mode).
+/// `lqft_snapshot_get_buf`, `lqft_view_get_buf`) and readers (`lqft_reader_get`) copy values
+/// into: the arguments of a get into a reusable buffer in one place, so a loop of gets passes
+/// one pointer instead of three (which matters to callers that pay per argument, such as the
+/// libffi calls of cffi's ABI mode).
 ///
 /// The caller sets `size` to `sizeof(lqft_value_buf)` (so the struct can grow in later
 /// versions), and `data` and `cap`; the library only reads those three and writes `len`.
-/// Ownership: the caller owns the struct and `data`; the library never frees or keeps them.
+/// Ownership: the caller owns the struct and `data`; the library never frees them, and keeps a
+/// pointer to the struct only in a reader (`lqft_map_reader`) made over it, until that reader
+/// is freed.
 /// Thread safety: one call at a time per buffer (give each thread its own).
 #[repr(C)]
 #[derive(Debug)]

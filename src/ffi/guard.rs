@@ -28,6 +28,19 @@ pub(crate) fn call(name: &str, body: impl FnOnce() -> Outcome) -> lqft_status {
     }
 }
 
+/// Runs the body of the export `name` that returns a length (`>= 0`) or a negative code: a
+/// failure records the last error and returns its (negative) status; a panic records its
+/// message and returns `LQFT_ERR_PANIC`.
+pub(crate) fn call_length(name: &str, body: impl FnOnce() -> Result<i64, Fail>) -> i64 {
+    call_value(i64::from(LQFT_ERR_PANIC), || match body() {
+        Ok(length) => length,
+        Err(fail) => {
+            set_last_error(&format!("{name}: {}", fail.message), fail.policy);
+            i64::from(fail.status)
+        }
+    })
+}
+
 /// Runs the body of an export that returns a plain value; a panic gives `fallback`.
 pub(crate) fn call_value<T>(fallback: T, body: impl FnOnce() -> T) -> T {
     catch_unwind(AssertUnwindSafe(body)).unwrap_or_else(|payload| {

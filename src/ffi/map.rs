@@ -55,6 +55,7 @@ macro_rules! either {
 pub(crate) use either;
 
 /// The two kinds every handle that can come from either map has.
+#[derive(Clone)]
 pub(crate) enum Kind<P, S> {
     Plain(P),
     Sharded(S),

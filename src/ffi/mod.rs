@@ -6,7 +6,8 @@
 //!
 //! - every fallible function returns an [`lqft_status`]: `LQFT_OK`, a positive non-error outcome
 //!   (`LQFT_NOT_FOUND`, `LQFT_DONE`) or a negative error, with the detail of the last error in
-//!   [`lqft_last_error_message`];
+//!   [`lqft_last_error_message`] — except [`lqft_reader_get`], which returns the value's length
+//!   where the others would return `LQFT_OK`;
 //! - inputs are `(const uint8_t *ptr, size_t len)` pairs borrowed for the call (`NULL` only with
 //!   `len == 0`); outputs are written only on success;
 //! - a panic is caught at every export and reported as `LQFT_ERR_PANIC`.
@@ -28,6 +29,7 @@ mod iter;
 mod map;
 mod payload;
 mod read;
+mod reader;
 mod session;
 mod snapshot;
 mod stats;
@@ -46,6 +48,7 @@ pub use files::*;
 pub use iter::*;
 pub use map::*;
 pub use payload::*;
+pub use reader::*;
 pub use session::*;
 pub use snapshot::*;
 pub use stats::*;

@@ -22,7 +22,7 @@ use crate::{Result, Tree};
 /// immutable; may be read from any number of threads; only `lqft_view_free` needs exclusive
 /// access.
 pub struct lqft_view {
-    view: Kind<Tree, ShardedView>,
+    pub(crate) view: Kind<Tree, ShardedView>,
 }
 
 impl Version for lqft_view {
