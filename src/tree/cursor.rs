@@ -108,7 +108,8 @@ fn leaves_of<'s, T, const S: bool>(
 const TOUCHED: usize = 256;
 
 /// Loads a byte of each 64-byte line of the first [`TOUCHED`] bytes of `leaf` and its last
-/// byte within them, so that those cache misses start together with the other leaves'.
+/// byte within them, so that those cache misses start together with the other leaves': for
+/// walks whose caller copies the values out.
 #[inline(always)]
 fn touch_lines(leaf: &[u8]) -> usize {
     let touched = &leaf[..leaf.len().min(TOUCHED)];
@@ -197,6 +198,9 @@ struct Cursor<'a, L: Link<'a>> {
     /// Whether the tree may hold stored slots: the walks below run with the stored arms of
     /// the node accessors compiled away when it does not.
     stored: bool,
+    /// Whether a gather loads the lines of each leaf's value ([`touch_lines`]) or only the
+    /// line the leaf starts in: loading lines a caller does not read costs memory bandwidth.
+    values: bool,
     stack: Vec<Frame<L>>,
     /// The leaf the cursor is at, `ahead[taken]` (none at either end), and the leaves gathered
     /// after it, in walk order; the stack is positioned at the last of them.
@@ -286,9 +290,10 @@ const GATHER_MIN: usize = 16;
 const GATHER_MAX: usize = 256;
 
 impl<'a, L: Link<'a>> Cursor<'a, L> {
-    fn new(stored: bool) -> Self {
+    fn new(stored: bool, values: bool) -> Self {
         Cursor {
             stored,
+            values,
             stack: Vec::new(),
             ahead: Vec::new(),
             taken: 0,
@@ -442,9 +447,12 @@ impl<'a, L: Link<'a>> Cursor<'a, L> {
             };
             self.stack.push(Frame::entered::<S>(branch, forward));
         }
-        let loaded = self.ahead[start..]
-            .iter()
-            .fold(0usize, |sum, leaf| sum.wrapping_add(touch_lines(leaf)));
+        let gathered = self.ahead[start..].iter();
+        let loaded = if self.values {
+            gathered.fold(0usize, |sum, leaf| sum.wrapping_add(touch_lines(leaf)))
+        } else {
+            gathered.fold(0usize, |sum, leaf| sum.wrapping_add(usize::from(leaf[0])))
+        };
         std::hint::black_box(loaded);
     }
 
@@ -567,12 +575,13 @@ struct Walk<'a, L: Link<'a>> {
 impl<'a, L: Link<'a>> Walk<'a, L> {
     fn new(
         stored: bool,
+        values: bool,
         root: Option<Root<'a, '_, L>>,
         start: Bound<&[u8]>,
         end: Bound<&[u8]>,
     ) -> Self {
-        let mut front = Cursor::new(stored);
-        let mut back = Cursor::new(stored);
+        let mut front = Cursor::new(stored, values);
+        let mut back = Cursor::new(stored, values);
         if let Some(root) = root {
             match start {
                 Bound::Unbounded => front.descend(root.step.clone(), true),
@@ -664,7 +673,7 @@ impl<'a> Range<'a> {
             node,
         });
         Range {
-            walk: Walk::new(tree.stored, root, start, end),
+            walk: Walk::new(tree.stored, false, root, start, end),
         }
     }
 }
@@ -738,8 +747,9 @@ impl OwnedRange {
             step: owned::<true>(node),
             node,
         });
+        // Its callers (the C ABI's steps) copy every value out.
         OwnedRange {
-            walk: Walk::new(tree.stored, root, start, end),
+            walk: Walk::new(tree.stored, true, root, start, end),
         }
     }
 
