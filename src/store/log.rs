@@ -221,7 +221,9 @@ fn scan(fs: &dyn FileSystem, wal_start: u64, mode: OpenMode) -> Result<Scan> {
                 out.next_seq
             )));
         }
-        if !is_last && segment.has_torn_tail(bytes.len()) {
+        // Zeros past an earlier segment's records are its space written ahead, whose cut did
+        // not reach the disk; a missing record there shows as a gap before the next segment.
+        if !is_last && bytes[segment.valid_len..].iter().any(|&b| b != 0) {
             return Err(Error::Corrupt(format!(
                 "{path} ends in a damaged record but later segments exist"
             )));
@@ -696,6 +698,32 @@ mod tests {
 
     fn put(i: u32) -> LogRecord {
         LogRecord::Batch(vec![LogOp::Put(i.to_be_bytes().to_vec(), vec![7; 100])])
+    }
+
+    #[test]
+    fn zeros_written_ahead_past_an_earlier_segment_are_not_damage() {
+        let fs = Arc::new(SimFs::new());
+        let options = LogOptions { segment_bytes: 200 };
+        let (log, _) = Log::open(fs.clone(), 1, options).unwrap();
+        for i in 0..20 {
+            log.append(&put(i), Durability::Sync).unwrap();
+        }
+        drop(log);
+        let mut firsts = list_segments(&*fs).unwrap();
+        firsts.sort_unstable();
+        assert!(firsts.len() > 2);
+        // The first segment as if its cut had been lost: zeros after its records.
+        let path = segment_path(firsts[0]);
+        let mut bytes = fs.read_file(&path).unwrap();
+        bytes.extend_from_slice(&[0; 64]);
+        assert!(fs.write_file(&path, &bytes));
+        let (_, records) = Log::open(fs.clone(), 1, options).unwrap();
+        assert_eq!(records.len(), 20);
+        // A byte that is not zero there is damage.
+        bytes.push(1);
+        assert!(fs.write_file(&path, &bytes));
+        let error = Log::open(fs, 1, options).err().expect("damage reported");
+        assert!(error.to_string().contains("damaged record"), "{error}");
     }
 
     #[test]
