@@ -708,7 +708,11 @@ impl Map {
         self.commit(ticket)
     }
 
-    /// The value under `key` in the live state.
+    /// The value under `key` in the live state, copied out (a value larger than
+    /// [`Value::INLINE`] is shared instead).
+    ///
+    /// For many reads in a row, read from one [`view`](Map::view): its `get` borrows each
+    /// value and takes nothing per call, where this takes the live state for each call.
     ///
     /// On a store-backed map this loads the nodes on the key's path and panics if a load
     /// fails: use [`try_get`](Map::try_get) there.

@@ -9,7 +9,7 @@ use crate::Engine;
 
 /// liblqft's store with group commit: a commit is acknowledged after an `fdatasync` that the
 /// commits arriving while the previous one ran share (a lone writer's commit has one of its
-/// own). Reads go through the store's map; the bulk load is [`Store::load`]: one atomic change
+/// own). Reads go through a view of the store; the bulk load is [`Store::load`]: one atomic change
 /// written as a checkpoint (no WAL), so the data is in packs as LMDB's is in its file.
 pub struct Lqft {
     store: Store,
@@ -32,9 +32,7 @@ impl Lqft {
 
     /// The bulk load: one [`Store::load`], durable when it returns.
     pub fn load_into(store: &Store, entries: &[(&[u8], &[u8])]) {
-        store
-            .load(entries.iter().copied())
-            .expect("lqft bulk load");
+        store.load(entries.iter().copied()).expect("lqft bulk load");
     }
 }
 
@@ -74,7 +72,9 @@ impl Engine for Lqft {
     }
 
     fn with_reader<R>(&self, read: impl FnOnce(&dyn Fn(&[u8]) -> Option<usize>) -> R) -> R {
-        let map = self.store.map();
-        read(&|key| map.try_get(key).expect("lqft get").map(|value| value.len()))
+        // A view is the store's read transaction: a version taken in O(1), which every read
+        // borrows from, as LMDB's and redb's reads borrow from theirs.
+        let view = self.store.view();
+        read(&|key| view.try_get(key).expect("lqft get").map(<[u8]>::len))
     }
 }
