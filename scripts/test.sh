@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the complete test suite, stage by stage, and ends with an "N passed, N failed" line.
 # Exits non-zero when any stage failed. Stages:
-#   fmt, clippy, rust-tests (cargo test --release: unit, model, format and header tests),
+#   fmt, clippy, rustdoc (cargo doc --no-deps with warnings denied: every intra-doc link in the
+#   public docs resolves), rust-tests (cargo test --release: unit, model, format and header tests),
 #   rust-checked (the same tests with debug assertions and overflow checks on: cargo test
 #   --profile checked), header (include/lqft.h is up to date), c-plain, c-asan (AddressSanitizer + UBSan),
 #   c-valgrind (memcheck: no errors, no definite leaks), bench-smoke (every bench in benches/ and
@@ -124,6 +125,7 @@ sys.exit(unittest.main(module=None, argv=["lqft-1.2.2", "discover", "-s", "tests
 
 stage fmt cargo fmt --check
 stage clippy cargo clippy --all-targets -- -D warnings
+stage rustdoc env RUSTDOCFLAGS="-D warnings" cargo doc --no-deps
 stage rust-tests cargo test --release
 stage rust-checked cargo test --profile checked
 stage header cargo test --release --test header

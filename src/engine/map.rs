@@ -49,8 +49,7 @@ pub struct CompactReport {
 pub enum SnapshotIds {
     /// The ids they carry. Each must be above every id the map has used (ids are never
     /// reused, so an id from elsewhere cannot name a second snapshot here) and at most
-    /// [`MAX_SNAPSHOT_ID`](crate::MAX_SNAPSHOT_ID); a snapshot whose `meta.id` is 0 (none
-    /// recorded) gets a fresh id.
+    /// [`MAX_SNAPSHOT_ID`]; a snapshot whose `meta.id` is 0 (none recorded) gets a fresh id.
     #[default]
     Recorded,
     /// Fresh ids from this map, in the order given, whatever they carry. A parent id is kept
@@ -315,7 +314,7 @@ pub(crate) type Pins = Mutex<HashMap<u64, u64>>;
 /// loading the copy writes only to a slot of the reading thread, so readers on different
 /// cores write no memory in common and scale with cores. Otherwise they read under the lock,
 /// and after a few such reads one of them publishes a copy (O(1): the root is shared), which
-/// the next write withdraws (see [`live`](crate::engine::live)). So a write costs one
+/// the next write withdraws (see `crate::engine::live`). So a write costs one
 /// uncontended lock beside the writer lock, a map that is only read scales, and a map that
 /// alternates writes with a few reads is read under the lock. Owned iterations and
 /// [`view`](Map::view) take one reference on the root node, a write that every such reader
@@ -417,8 +416,8 @@ impl Map {
     /// no journal. Stored trees stay unloaded: O(s) for s snapshots, nothing read.
     ///
     /// Fails with [`Error::InvalidArgument`] when the snapshots are not ascending by id, an id
-    /// is 0, at or above `next_id` or above [`MAX_SNAPSHOT_ID`](crate::MAX_SNAPSHOT_ID), or
-    /// `current` is not one of them.
+    /// is 0, at or above `next_id` or above [`MAX_SNAPSHOT_ID`], or `current` is not one of
+    /// them.
     pub fn from_image(image: MapImage) -> Result<Map> {
         let map = Map::new();
         map.restore(image)?;
@@ -1345,10 +1344,9 @@ impl Map {
     ///
     /// Fails, changing nothing: with [`Error::DuplicateSnapshot`] when a recorded id is
     /// repeated or not above every id this map has used; with [`Error::InvalidArgument`] when
-    /// a recorded id is above [`MAX_SNAPSHOT_ID`](crate::MAX_SNAPSHOT_ID), when a `meta.size`
-    /// disagrees with its tree or when `activate` is out of range; with
-    /// [`Error::PendingChanges`] when activation meets pending mutations under
-    /// [`RollbackPolicy::Fail`].
+    /// a recorded id is above [`MAX_SNAPSHOT_ID`], when a `meta.size` disagrees with its tree
+    /// or when `activate` is out of range; with [`Error::PendingChanges`] when activation meets
+    /// pending mutations under [`RollbackPolicy::Fail`].
     pub fn import_snapshots(
         &self,
         snapshots: Vec<(SnapshotMeta, Tree)>,

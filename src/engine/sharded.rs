@@ -61,7 +61,7 @@ use crate::engine::txn::{Txn, TxnTarget};
 use crate::error::{Error, Result};
 use crate::tree::Hash;
 
-/// The shard of `key` among `shards` (at least 1); see the [module docs](self).
+/// The shard of `key` among `shards` (at least 1); see the module docs of `crate::engine::sharded`.
 #[inline]
 pub fn shard_of(key: &[u8], shards: usize) -> usize {
     if shards <= 1 {
@@ -76,7 +76,7 @@ pub fn shard_of(key: &[u8], shards: usize) -> usize {
     }
 }
 
-/// The routing hash of `key`; see the [module docs](self).
+/// The routing hash of `key`; see the module docs of `crate::engine::sharded`.
 #[inline]
 pub fn route_hash(key: &[u8]) -> u64 {
     let mut h = 0x9e37_79b9_7f4a_7c15 ^ key.len() as u64;
@@ -161,8 +161,8 @@ pub(super) struct History {
     pub(super) counters: Counters,
 }
 
-/// A versioned, ordered map split into shards; the [module docs](self) give the routing,
-/// consistency, history and Merkle rules.
+/// A versioned, ordered map split into shards; the module docs of `crate::engine::sharded` give
+/// the routing, consistency, history and Merkle rules.
 ///
 /// | operation | cost |
 /// |---|---|
@@ -357,7 +357,8 @@ impl ShardedMap {
         self.view().prefix(prefix)
     }
 
-    /// The Merkle root of the live state as of one cut; see the [module docs](self).
+    /// The Merkle root of the live state as of one cut; see the module docs of
+    /// `crate::engine::sharded`.
     pub fn root_hash(&self) -> Hash {
         self.view().root_hash()
     }

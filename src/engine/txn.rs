@@ -86,7 +86,7 @@ impl TxnTarget for Map {
     }
 }
 
-/// A write transaction on a map; see the [module docs](self) for its semantics.
+/// A write transaction on a map; see the module docs of `crate::engine::txn` for its semantics.
 ///
 /// `M` is how the transaction reaches its map: `&Map` from [`Map::begin`], `&ShardedMap` from
 /// [`ShardedMap::begin`](crate::ShardedMap::begin), or an owning handle such as `Arc<Map>`

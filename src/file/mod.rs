@@ -7,6 +7,11 @@
 //!
 //! They return [`FileError`], whose variants say what the caller needs to know (a cap, a
 //! non-regular file, a missing directory, an escape) without parsing messages.
+//!
+//! [`read`]: crate::file::read
+//! [`replace`]: crate::file::replace
+//! [`confine`]: crate::file::confine
+//! [`FileError`]: crate::file::FileError
 
 pub(crate) mod confine;
 pub(crate) mod read;

@@ -1,9 +1,9 @@
-//! Bounded reading and atomic writing of portable files, over [`crate::file`].
+//! Bounded reading and atomic writing of portable files, over `crate::file`.
 //!
 //! Reads enforce [`Limits`]: the file size before reading, the decompressed size on the
 //! inflater's output side (a gzip bomb stops at the cap, never allocates past it), and the
 //! JSON nesting depth before the parser runs. Writes enforce the same size caps
-//! ([`CappedWriter`]), so a file is never written that its reader would refuse.
+//! (`CappedWriter`), so a file is never written that its reader would refuse.
 
 use std::fs::File;
 use std::io::{Read, Write};
@@ -222,7 +222,7 @@ pub(crate) fn write_error(temp: &Path, error: std::io::Error) -> Error {
 
 /// Replaces `path` atomically and durably with what `fill` writes: a failing `fill` or write
 /// leaves any previous `path` untouched and no temporary file behind. The directory must
-/// exist and `path` must be a regular file or nothing (see [`crate::file::replace`] for the
+/// exist and `path` must be a regular file or nothing (see `crate::file::replace` for the
 /// rules, including the replaced file's mode being kept).
 pub fn replace_file(
     path: &Path,

@@ -11,6 +11,20 @@
 //! - [`map_files`]: saving and loading [`crate::Map`] snapshots.
 //!
 //! The byte-level description is in `docs/FORMAT.md`, "Portable files".
+//!
+//! [`canonical_json`]: crate::formats::canonical_json
+//! [`python_json`]: crate::formats::python_json
+//! [`envelope`]: crate::formats::envelope
+//! [`keys`]: crate::formats::keys
+//! [`keypair`]: crate::formats::keypair
+//! [`der_pem`]: crate::formats::der_pem
+//! [`snapshot`]: crate::formats::snapshot
+//! [`engine_manifest`]: crate::formats::engine_manifest
+//! [`trust_store`]: crate::formats::trust_store
+//! [`policy`]: crate::formats::policy
+//! [`inspect`]: crate::formats::inspect
+//! [`limits`]: crate::formats::limits
+//! [`map_files`]: crate::formats::map_files
 
 pub mod base64;
 pub mod canonical_json;

@@ -3,6 +3,10 @@
 //!
 //! Every file access goes through the [`FileSystem`] trait: [`RealFs`] for the operating
 //! system, [`sim::SimFs`] for crash and fault tests.
+//!
+//! [`FileSystem`]: crate::store::FileSystem
+//! [`RealFs`]: crate::store::RealFs
+//! [`sim::SimFs`]: crate::store::sim::SimFs
 
 mod changes;
 mod fs;

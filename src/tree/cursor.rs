@@ -735,7 +735,8 @@ impl DoubleEndedIterator for Iter<'_> {
 impl ExactSizeIterator for Iter<'_> {}
 
 /// A range that owns its path, for handles that must not borrow the tree (the C ABI).
-/// Yields leaf allocations; [`leaf_key`] and [`leaf_value`] read them.
+/// Yields leaf allocations; [`leaf_key`] and [`leaf_value`](crate::tree::node::leaf_value) read
+/// them.
 pub(crate) struct OwnedRange {
     walk: Walk<'static, BranchRef>,
 }

@@ -251,8 +251,8 @@ impl Tree {
     /// Checks every node's structure and recomputes every hash from scratch; returns the root.
     /// A tree with stored nodes loads them all first.
     ///
-    /// Fails with [`Error::Corrupt`](crate::Error::Corrupt) if a cached hash disagrees with the
-    /// contents or the canonical form is broken, or with the error of a load that failed.
+    /// Fails with [`Error::Corrupt`] if a cached hash disagrees with the contents or the
+    /// canonical form is broken, or with the error of a load that failed.
     pub fn verify(&self) -> Result<Hash> {
         self.load_all()?;
         census::verify(self)
@@ -297,8 +297,7 @@ impl Tree {
     /// every version sharing the node. Record layout: `docs/FORMAT.md`, "Stored node records".
     ///
     /// Fails with the sink's error (nodes written before it keep their locations, which stay
-    /// valid if the sink's records do), or with
-    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) if the sink returns
+    /// valid if the sink's records do), or with [`Error::InvalidArgument`] if the sink returns
     /// [`Location::RESERVED`].
     pub fn store_new_nodes(
         &self,
