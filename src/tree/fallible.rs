@@ -13,7 +13,7 @@ use crate::error::Result;
 use crate::tree::diff::Hold;
 use crate::tree::node::{
     Child, LeafRef, closest_difference, digit, fingerprint, first_difference, leaf_entry, leaf_key,
-    locate,
+    locate, touch_value,
 };
 use crate::tree::{OwnedRange, Tree};
 
@@ -29,6 +29,7 @@ pub(crate) fn find<'a>(root: &'a Child, key: &[u8]) -> Result<Option<(&'a Child,
                 return Ok(None);
             }
             let (leaf, _) = node.leaf();
+            touch_value(leaf);
             return Ok((leaf_key(leaf) == key).then_some((node, leaf)));
         };
         let (pos, bitmap, pairs) = route.read(branch);
@@ -38,8 +39,12 @@ pub(crate) fn find<'a>(root: &'a Child, key: &[u8]) -> Result<Option<(&'a Child,
         if pair {
             for slot in &branch.slots[index..index + 2] {
                 let node = slot.resolve()?;
-                if node.leaf_tag() == tag && leaf_key(node.leaf().0) == key {
-                    return Ok(Some((node, node.leaf().0)));
+                if node.leaf_tag() == tag {
+                    let (leaf, _) = node.leaf();
+                    touch_value(leaf);
+                    if leaf_key(leaf) == key {
+                        return Ok(Some((node, leaf)));
+                    }
                 }
             }
             return Ok(None);

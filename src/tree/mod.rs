@@ -44,7 +44,7 @@ pub use hash::Hash;
 /// An owned, shared handle on one entry of a version: keeps the entry alive, reads its key and
 /// value.
 pub(crate) use node::LeafRef;
-use node::{Child, digit, fingerprint, leaf_key, leaf_value, locate, new_leaf};
+use node::{Child, digit, fingerprint, leaf_key, leaf_value, locate, new_leaf, touch_value};
 use stored::Stored;
 pub use stored::{Location, NodeSource, STORED_NODE_FORMAT_VERSION};
 
@@ -498,6 +498,7 @@ fn find<'a, const S: bool>(root: &'a Child, key: &[u8]) -> Option<Found<'a>> {
             // The two leaves of a pair sit side by side: the fingerprints pick one.
             return branch.slots[index..index + 2].iter().find_map(|slot| {
                 let leaf = (slot.leaf_tag_of::<S>() == tag).then(|| slot.leaf_of::<S>().0)?;
+                touch_value(leaf);
                 (leaf_key(leaf) == key).then_some(Found { slot, leaf })
             });
         }
@@ -508,6 +509,7 @@ fn find<'a, const S: bool>(root: &'a Child, key: &[u8]) -> Option<Found<'a>> {
         return None;
     }
     let (leaf, _) = slot.leaf_of::<S>();
+    touch_value(leaf);
     (leaf_key(leaf) == key).then_some(Found { slot, leaf })
 }
 
