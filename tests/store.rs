@@ -239,3 +239,106 @@ fn a_read_only_opener_closes_without_writing() {
             .is_none()
     );
 }
+
+fn manifests(dir: &TempDir) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir.path("manifest"))
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn a_published_manifest_replaces_the_older_ones() {
+    let dir = TempDir::new("store-manifests");
+    let store = Store::open(&dir.0, small()).unwrap();
+    for i in 0..4u8 {
+        store.put(&[i], &[i]).unwrap();
+        store.checkpoint().unwrap();
+        assert_eq!(store.counters().manifest, u64::from(i) + 1);
+        assert_eq!(
+            manifests(&dir),
+            [format!("{:020}.manifest", i + 1)],
+            "after checkpoint {i}"
+        );
+    }
+    drop(store);
+    // An older manifest left behind (a removal lost to a crash) goes at the next writer open;
+    // what it holds is never read.
+    std::fs::write(dir.path("manifest/00000000000000000002.manifest"), b"stale").unwrap();
+    let store = Store::open(&dir.0, small()).unwrap();
+    assert_eq!(store.counters().manifest, 4);
+    assert_eq!(manifests(&dir), [format!("{:020}.manifest", 4)]);
+    assert_eq!(contents(&store).len(), 4);
+}
+
+/// A file system that lists a manifest newer than any on the disk the first time the manifest
+/// directory is listed: what a reader sees when a writer publishes a manifest and removes the
+/// one the reader listed before the reader reads it.
+struct VanishingManifest {
+    fs: lqft::store::sim::SimFs,
+    listed: std::sync::atomic::AtomicBool,
+}
+
+impl lqft::store::FileSystem for VanishingManifest {
+    fn create_dir_all(&self, dir: &str) -> std::io::Result<()> {
+        self.fs.create_dir_all(dir)
+    }
+    fn open(
+        &self,
+        path: &str,
+        mode: lqft::store::OpenMode,
+    ) -> std::io::Result<Arc<dyn lqft::store::FsFile>> {
+        self.fs.open(path, mode)
+    }
+    fn list(&self, dir: &str) -> std::io::Result<Vec<String>> {
+        let mut names = self.fs.list(dir)?;
+        if dir == "manifest" && !self.listed.swap(true, std::sync::atomic::Ordering::Relaxed) {
+            names.push(format!("{:020}.manifest", 99));
+        }
+        Ok(names)
+    }
+    fn publish(&self, from: &str, to: &str) -> std::io::Result<()> {
+        self.fs.publish(from, to)
+    }
+    fn remove(&self, path: &str) -> std::io::Result<()> {
+        self.fs.remove(path)
+    }
+    fn sync_dir(&self, dir: &str) -> std::io::Result<()> {
+        self.fs.sync_dir(dir)
+    }
+    fn try_lock(&self, path: &str) -> std::io::Result<Option<Box<dyn lqft::store::FsLock>>> {
+        self.fs.try_lock(path)
+    }
+}
+
+#[test]
+fn an_opener_whose_listed_manifest_is_gone_lists_again() {
+    let fs = lqft::store::sim::SimFs::new();
+    let writer = Store::open_with(Arc::new(fs.clone()), small()).unwrap();
+    writer.put(b"k", b"v").unwrap();
+    writer.checkpoint().unwrap();
+    let vanishing = || {
+        Arc::new(VanishingManifest {
+            fs: fs.clone(),
+            listed: false.into(),
+        })
+    };
+    let listed = |fs: &VanishingManifest| fs.listed.load(std::sync::atomic::Ordering::Relaxed);
+
+    let reader_fs = vanishing();
+    let options = StoreOptions {
+        read_only: true,
+        ..small()
+    };
+    let reader = Store::open_with(reader_fs.clone(), options).unwrap();
+    assert!(listed(&reader_fs));
+    assert_eq!(reader.get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
+    drop((reader, writer));
+
+    let writer_fs = vanishing();
+    let writer = Store::open_with(writer_fs.clone(), small()).unwrap();
+    assert!(listed(&writer_fs));
+    assert_eq!(writer.get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
+}

@@ -858,7 +858,24 @@ fn publish(fs: &dyn FileSystem, manifest: &Manifest) -> Result<()> {
     file.sync_data().map_err(|e| io("fdatasync", e))?;
     fs.publish(&tmp, &path).map_err(|e| io("publish", e))?;
     fs.sync_dir(MANIFEST_DIR)
-        .map_err(|e| io("fsync the directory of", e))
+        .map_err(|e| io("fsync the directory of", e))?;
+    remove_older_manifests(fs, manifest.number);
+    Ok(())
+}
+
+/// Removes the manifests numbered below `newest`, which is durable: an open reads only the
+/// newest manifest, and a reader that listed one of these just before they went lists again
+/// ([`newest_manifest`]). A failed listing or removal costs only space, and the next
+/// publication or writer open retries it; a removal lost to a crash, the same.
+fn remove_older_manifests(fs: &dyn FileSystem, newest: u64) {
+    let Ok(names) = fs.list(MANIFEST_DIR) else {
+        return;
+    };
+    for name in names {
+        if manifest_number(&name).is_some_and(|number| number < newest) {
+            let _ = fs.remove(&format!("{MANIFEST_DIR}/{name}"));
+        }
+    }
 }
 
 fn empty_manifest() -> Manifest {
@@ -880,19 +897,40 @@ fn empty_manifest() -> Manifest {
     }
 }
 
+/// Listings [`newest_manifest`] makes before it gives up on a writer that keeps replacing
+/// the newest manifest between a listing and the read.
+const MANIFEST_LISTINGS: usize = 64;
+
 /// The newest manifest, if any. Manifests are synced before they are published under their
 /// number, so the newest one failing to validate is damage: it is reported, never skipped
-/// for an older state.
+/// for an older state. A manifest that is gone when it is read was replaced by a newer one
+/// (a writer removes a manifest only once a newer one is durable): the directory is listed
+/// again.
 fn newest_manifest(fs: &dyn FileSystem) -> Result<Option<Manifest>> {
-    let names = fs
-        .list(MANIFEST_DIR)
-        .map_err(|e| Error::io(format!("list {MANIFEST_DIR}"), &e))?;
-    let Some(number) = names.iter().filter_map(|n| manifest_number(n)).max() else {
-        return Ok(None);
-    };
-    let path = format!("{MANIFEST_DIR}/{}", manifest_name(number));
-    let manifest = Manifest::decode(&read_file(fs, &path)?)
-        .map_err(|e| Error::Corrupt(format!("{path}: {e}")))?;
+    for _ in 0..MANIFEST_LISTINGS {
+        let names = fs
+            .list(MANIFEST_DIR)
+            .map_err(|e| Error::io(format!("list {MANIFEST_DIR}"), &e))?;
+        let Some(number) = names.iter().filter_map(|n| manifest_number(n)).max() else {
+            return Ok(None);
+        };
+        let path = format!("{MANIFEST_DIR}/{}", manifest_name(number));
+        if let Some(bytes) = read_file(fs, &path)? {
+            return check_manifest(&path, number, &bytes).map(Some);
+        }
+    }
+    let replaced = std::io::Error::other(format!(
+        "the newest manifest was replaced during each of {MANIFEST_LISTINGS} listings"
+    ));
+    Err(Error::io(
+        format!("read the newest manifest in {MANIFEST_DIR}"),
+        &replaced,
+    ))
+}
+
+/// The manifest `number` read from `path`, checked.
+fn check_manifest(path: &str, number: u64, bytes: &[u8]) -> Result<Manifest> {
+    let manifest = Manifest::decode(bytes).map_err(|e| Error::Corrupt(format!("{path}: {e}")))?;
     if manifest.number != number {
         return Err(Error::Corrupt(format!(
             "{path} holds manifest {}",
@@ -907,22 +945,29 @@ fn newest_manifest(fs: &dyn FileSystem) -> Result<Option<Manifest>> {
             "{path} names node, WAL or pack formats this build does not read (upgrade liblqft)"
         )));
     }
-    Ok(Some(manifest))
+    Ok(manifest)
 }
 
-/// Reads the manifest file `path` whole, refusing one over the size limit before allocating.
-fn read_file(fs: &dyn FileSystem, path: &str) -> Result<Vec<u8>> {
+/// Reads the manifest file `path` whole, refusing one over the size limit before allocating;
+/// `None` when there is no such file.
+fn read_file(fs: &dyn FileSystem, path: &str) -> Result<Option<Vec<u8>>> {
     let io = |e: std::io::Error| Error::io(format!("read {path}"), &e);
-    let file = fs.open(path, OpenMode::Read).map_err(io)?;
+    let file = match fs.open(path, OpenMode::Read) {
+        Ok(file) => file,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(io(e)),
+    };
     let size = file.size().map_err(io)?;
     let size = manifest::check_size(size)?;
     let mut bytes = vec![0; size];
     file.read_exact_at(&mut bytes, 0).map_err(io)?;
-    Ok(bytes)
+    Ok(Some(bytes))
 }
 
-/// Removes packs no manifest names (from an interrupted checkpoint) and temporary manifests.
+/// Removes packs no manifest names (from an interrupted checkpoint), temporary manifests and
+/// manifests older than `manifest`.
 fn remove_debris(fs: &dyn FileSystem, manifest: &Manifest) -> Result<()> {
+    remove_older_manifests(fs, manifest.number);
     let named: Vec<String> = manifest
         .packs
         .iter()
