@@ -170,6 +170,49 @@ static void test_a_conflicting_commit_changes_nothing(void) {
     lqft_view_free(view);
 }
 
+static void test_get_into_a_reusable_buffer(void) {
+    lqft_map *m = NULL;
+    CHECK_OK(lqft_map_new(&m));
+    CHECK_OK(lqft_map_put(m, STR("a"), STR("0123456789")));
+    lqft_txn *txn = NULL;
+    CHECK_OK(lqft_txn_begin(m, &txn));
+    uint8_t data[16];
+    lqft_value_buf buf = {sizeof(lqft_value_buf), data, sizeof data, 0};
+    CHECK_OK(lqft_txn_get_buf(txn, STR("a"), &buf));
+    CHECK(buf.len == 10 && memcmp(data, "0123456789", 10) == 0);
+
+    /* The transaction's own writes, and NOT_FOUND writing nothing. */
+    CHECK_OK(lqft_txn_put(txn, STR("b"), STR("mine")));
+    CHECK_OK(lqft_txn_get_buf(txn, STR("b"), &buf));
+    CHECK(buf.len == 4 && memcmp(data, "mine", 4) == 0);
+    CHECK_OK(lqft_txn_delete(txn, STR("a")));
+    buf.len = 77;
+    CHECK_STATUS(lqft_txn_get_buf(txn, STR("a"), &buf), LQFT_NOT_FOUND);
+    CHECK_STATUS(lqft_txn_get_buf(txn, STR("missing"), &buf), LQFT_NOT_FOUND);
+    CHECK(buf.len == 77);
+
+    /* Too small: the size needed in len, the data untouched; the key still counts as read. */
+    CHECK_OK(lqft_map_put(m, STR("c"), STR("a longer value than 16")));
+    uint8_t small[4] = {'x', 'x', 'x', 'x'};
+    lqft_value_buf tight = {sizeof(lqft_value_buf), small, sizeof small, 0};
+    CHECK_STATUS(lqft_txn_get_buf(txn, STR("c"), &tight), LQFT_ERR_BUFFER_TOO_SMALL);
+    CHECK(tight.len == 22 && small[0] == 'x');
+
+    /* Misuse. */
+    CHECK_STATUS(lqft_txn_get_buf(txn, STR("a"), NULL), LQFT_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(lqft_txn_get_buf(NULL, STR("a"), &buf), LQFT_ERR_NULL_ARGUMENT);
+    lqft_value_buf unsized = {0, data, sizeof data, 0};
+    CHECK_STATUS(lqft_txn_get_buf(txn, STR("a"), &unsized), LQFT_ERR_INVALID_ARGUMENT);
+
+    /* A key read through the buffer conflicts like any read; after the commit, no more reads. */
+    CHECK_OK(lqft_map_put(m, STR("c"), STR("changed")));
+    uint64_t applied = 0;
+    CHECK_STATUS(lqft_txn_commit(txn, &applied), LQFT_CONFLICT);
+    CHECK_STATUS(lqft_txn_get_buf(txn, STR("b"), &buf), LQFT_ERR_INVALID_ARGUMENT);
+    lqft_txn_free(txn);
+    lqft_map_free(m);
+}
+
 static void test_compare_and_swap_and_views(void) {
     lqft_map *m = NULL;
     CHECK_OK(lqft_map_new(&m));
@@ -219,6 +262,7 @@ static void test_compare_and_swap_and_views(void) {
 int main(void) {
     test_concurrent_updates_lose_nothing();
     test_a_conflicting_commit_changes_nothing();
+    test_get_into_a_reusable_buffer();
     test_compare_and_swap_and_views();
     return check_finish("test_txn");
 }

@@ -2587,6 +2587,30 @@ lqft_status lqft_txn_get(struct lqft_txn *txn,
                          struct lqft_bytes *out);
 
 /**
+ * Copies the value under `key`, as the transaction sees it (as `lqft_txn_get`), into the
+ * caller's reusable buffer `*buf`, as `lqft_map_get_buf` does: no allocation. The key counts
+ * as read whatever the outcome.
+ *
+ * Returns `LQFT_OK` with the value in `buf->data` and its length in `buf->len`;
+ * `LQFT_NOT_FOUND` (nothing written) when the key is absent or deleted by the transaction;
+ * `LQFT_ERR_BUFFER_TOO_SMALL` with the length needed in `buf->len` and `buf->data` untouched
+ * when `buf->cap` is too small (grow the buffer and call again).
+ * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (`buf->size` smaller than
+ * `sizeof(lqft_value_buf)`, `buf` misaligned, or after `lqft_txn_commit`),
+ * `LQFT_ERR_KEY_TOO_LONG`, `LQFT_ERR_BUFFER_TOO_SMALL`; `LQFT_ERR_IO` or `LQFT_ERR_CORRUPT`
+ * when a node of a store-backed map fails to load.
+ *
+ * # Safety
+ * `txn` is `NULL` or a live transaction; `key` is `NULL` (with length 0) or points to
+ * `key_len` readable bytes; `buf` is `NULL` or points to an `lqft_value_buf` as for
+ * `lqft_map_get_buf`.
+ */
+lqft_status lqft_txn_get_buf(struct lqft_txn *txn,
+                             const uint8_t *key,
+                             size_t key_len,
+                             struct lqft_value_buf *buf);
+
+/**
  * Sets `key` to `value` within the transaction. Both are copied.
  *
  * Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_KEY_TOO_LONG`, `LQFT_ERR_VALUE_TOO_LONG`,

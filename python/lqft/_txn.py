@@ -7,13 +7,36 @@ from typing import Any, ClassVar, Optional
 from ._errors import ClosedError, ConflictError, raise_status
 from ._native import ffi, lib
 from ._read import Gets, Lookups, missing
-from ._util import Exclusive, as_bytes, check, take_bytes
+from ._util import Exclusive, as_bytes, check
 
 __all__ = ["Transaction", "View", "Writes"]
 
 _OK = lib.LQFT_OK
 _NOT_FOUND = lib.LQFT_NOT_FOUND
 _CONFLICT = lib.LQFT_CONFLICT
+_TOO_SMALL = lib.LQFT_ERR_BUFFER_TOO_SMALL
+_txn_get_buf = lib.lqft_txn_get_buf
+# A transaction's first value buffer; it grows to the largest value the transaction reads.
+_TXN_BUFFER = 256
+
+
+class _ValueBuffer:
+    """A transaction's ``lqft_value_buf`` and the memory it points to (grown on demand)."""
+
+    __slots__ = ("c", "data", "view")
+
+    def __init__(self, cap: int) -> None:
+        self.data: Any = ffi.new("uint8_t[]", cap)
+        self.view: Any = ffi.buffer(self.data)
+        size = ffi.sizeof("lqft_value_buf")
+        self.c: Any = ffi.new("lqft_value_buf *", [size, self.data, cap, 0])
+
+    def grow(self, need: int) -> None:
+        cap = max(need, 2 * self.c.cap)
+        self.data = ffi.new("uint8_t[]", cap)
+        self.view = ffi.buffer(self.data)
+        self.c.data = self.data
+        self.c.cap = cap
 
 
 class Writes:
@@ -65,7 +88,7 @@ class Transaction(Gets, Writes):
     One thread uses a transaction at a time (a second gets :class:`lqft.ConcurrentUseError`).
     """
 
-    __slots__ = ("_h", "_guard", "applied")
+    __slots__ = ("_h", "_guard", "_buf", "applied")
 
     _put = lib.lqft_txn_put
     _delete = lib.lqft_txn_delete
@@ -77,6 +100,7 @@ class Transaction(Gets, Writes):
             raise_status(status)
         self._h: Any = ffi.gc(out[0], lib.lqft_txn_free)
         self._guard = Exclusive("transaction")
+        self._buf: Optional[_ValueBuffer] = None
         #: Writes that changed the map, once committed (``None`` before).
         self.applied: Optional[int] = None
 
@@ -90,13 +114,21 @@ class Transaction(Gets, Writes):
         """The value under ``key`` as the transaction sees it (its own writes included),
         remembered as read, or ``None``."""
         k = as_bytes(key, "key")
-        out = ffi.new("lqft_bytes *")
         with self._guard:
-            status = lib.lqft_txn_get(self._handle(), k, len(k), out)
+            h = self._handle()
+            buf = self._buf
+            if buf is None:
+                buf = self._buf = _ValueBuffer(_TXN_BUFFER)
+            status = _txn_get_buf(h, k, len(k), buf.c)
+            if status == _TOO_SMALL:
+                buf.grow(buf.c.len)
+                status = _txn_get_buf(h, k, len(k), buf.c)
+            if status == _OK:
+                # Copied out while the guard is held: the buffer is the next call's.
+                return buf.view[: buf.c.len]  # type: ignore[no-any-return]
         if status == _NOT_FOUND:
             return None
-        check(status)
-        return take_bytes(out)
+        raise_status(status)
 
     def __contains__(self, key: object) -> bool:
         return self._value(key) is not None

@@ -29,6 +29,7 @@ SUPERSEDED = {
     "lqft_map_contains": "lqft_reader_contains",
     "lqft_snapshot_contains": "lqft_reader_contains",
     "lqft_view_contains": "lqft_reader_contains",
+    "lqft_txn_get": "lqft_txn_get_buf (into the transaction's buffer: no allocation per get)",
     # Keys as bytes or paths, explicit validity windows, fresh ids: the sized-option
     # functions do all the older ones do.
     "lqft_snapshot_save": "lqft_snapshot_save_with",

@@ -133,3 +133,21 @@ def test_a_view_is_a_consistent_read_unaffected_by_later_writes() -> None:
     with pytest.raises(lqft.ClosedError):
         v[b"a"]
     assert m.snapshot_ids() == []  # views register nothing
+
+
+def test_transaction_reads_of_any_size_come_back_whole() -> None:
+    m = lqft.Map()
+    sizes = [0, 1, 255, 256, 257, 4096, 70_000, 3, 1 << 20]
+    for i, n in enumerate(sizes):
+        m[b"k%d" % i] = bytes([i]) * n
+    with m.transaction() as t:
+        for i, n in enumerate(sizes):
+            assert t[b"k%d" % i] == bytes([i]) * n
+        t[b"k0"] = b"own write"
+        assert t.get(b"k0") == b"own write"
+        assert t.get(b"absent") is None
+        assert b"k1" in t
+    t2 = m.transaction()
+    t2.commit()
+    with pytest.raises(lqft.ClosedError):
+        t2.get(b"k1")

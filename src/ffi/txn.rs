@@ -2,8 +2,10 @@
 
 use std::sync::Arc;
 
-use super::args::{Out, free_handle, handle, handle_mut, key_input, new_handle, value_input};
-use super::bytes::lqft_bytes;
+use super::args::{
+    Out, free_handle, handle, handle_mut, key_input, new_handle, value_buf, value_input,
+};
+use super::bytes::{lqft_bytes, lqft_value_buf};
 use super::error::Fail;
 use super::guard::{call, call_value};
 use super::map::{Kind, either, lqft_map};
@@ -103,6 +105,46 @@ pub unsafe extern "C" fn lqft_txn_get(
             }
             None => LQFT_NOT_FOUND,
         })
+    })
+}
+
+/// Copies the value under `key`, as the transaction sees it (as `lqft_txn_get`), into the
+/// caller's reusable buffer `*buf`, as `lqft_map_get_buf` does: no allocation. The key counts
+/// as read whatever the outcome.
+///
+/// Returns `LQFT_OK` with the value in `buf->data` and its length in `buf->len`;
+/// `LQFT_NOT_FOUND` (nothing written) when the key is absent or deleted by the transaction;
+/// `LQFT_ERR_BUFFER_TOO_SMALL` with the length needed in `buf->len` and `buf->data` untouched
+/// when `buf->cap` is too small (grow the buffer and call again).
+/// Errors: `LQFT_ERR_NULL_ARGUMENT`, `LQFT_ERR_INVALID_ARGUMENT` (`buf->size` smaller than
+/// `sizeof(lqft_value_buf)`, `buf` misaligned, or after `lqft_txn_commit`),
+/// `LQFT_ERR_KEY_TOO_LONG`, `LQFT_ERR_BUFFER_TOO_SMALL`; `LQFT_ERR_IO` or `LQFT_ERR_CORRUPT`
+/// when a node of a store-backed map fails to load.
+///
+/// # Safety
+/// `txn` is `NULL` or a live transaction; `key` is `NULL` (with length 0) or points to
+/// `key_len` readable bytes; `buf` is `NULL` or points to an `lqft_value_buf` as for
+/// `lqft_map_get_buf`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_txn_get_buf(
+    txn: *mut lqft_txn,
+    key: *const u8,
+    key_len: usize,
+    buf: *mut lqft_value_buf,
+) -> lqft_status {
+    call("lqft_txn_get_buf", || {
+        // SAFETY: the caller promised a live transaction, a readable key and a valid `buf`.
+        let (txn, key, (buf, out_len)) = unsafe {
+            (
+                handle_mut(txn, "txn")?,
+                key_input(key, key_len)?,
+                value_buf(buf)?,
+            )
+        };
+        match either!(txn.open()?, t => t.try_get(key))? {
+            Some(value) => buf.fill(value, out_len),
+            None => Ok(LQFT_NOT_FOUND),
+        }
     })
 }
 
