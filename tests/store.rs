@@ -342,3 +342,24 @@ fn an_opener_whose_listed_manifest_is_gone_lists_again() {
     assert!(listed(&writer_fs));
     assert_eq!(writer.get(b"k").unwrap().as_deref(), Some(&b"v"[..]));
 }
+
+#[test]
+fn a_missing_pack_fails_the_read_that_needs_it_and_verify() {
+    let dir = TempDir::new("store-missing-pack");
+    let store = Store::open(&dir.0, small()).unwrap();
+    for i in 0..3u8 {
+        store.put(&[i], &[i; 40]).unwrap();
+        store.checkpoint().unwrap();
+    }
+    drop(store);
+    let mut packs: Vec<_> = std::fs::read_dir(dir.path("packs"))
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .collect();
+    packs.sort();
+    // The last checkpoint's pack holds the last key's leaf (and the path to it).
+    std::fs::remove_file(packs.last().unwrap()).unwrap();
+    let store = Store::open(&dir.0, small()).unwrap();
+    assert!(matches!(store.get(&[2]), Err(Error::Io(_))));
+    assert!(store.verify_packs().is_err());
+}

@@ -8,7 +8,7 @@
 //! the WAL after it, so the cost of opening does not grow with the store's size.
 
 use std::cell::Cell;
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
@@ -77,15 +77,29 @@ impl Default for StoreOptions {
     }
 }
 
+/// Packs open at once. A read of another pack opens it (checking its footer against the
+/// manifest) and closes the one opened longest ago, so a store of any number of packs stays
+/// within the common limit of 1,024 open files, and an open reads no pack.
+const OPEN_PACKS: usize = 128;
+
 /// The store's packs, as the tree's node source, and the bound on the memory of the nodes read
 /// from them.
 struct Packs {
     fs: Arc<dyn FileSystem>,
-    readers: RwLock<HashMap<u32, Arc<PackReader>>>,
+    /// Every pack a manifest of this store named, by id.
+    named: RwLock<HashMap<u32, PackInfo>>,
+    open: RwLock<OpenPacks>,
     loads: AtomicU64,
     cache: Cache,
     /// These packs, for the trims they start (weak: the store owns them).
     me: Weak<Packs>,
+}
+
+/// The packs open now (at most [`OPEN_PACKS`]), and their ids in the order they were opened.
+#[derive(Default)]
+struct OpenPacks {
+    readers: HashMap<u32, Arc<PackReader>>,
+    order: VecDeque<u32>,
 }
 
 /// The bound of [`StoreOptions::cache_bytes`]: record bytes counted as they are loaded or
@@ -155,30 +169,46 @@ impl Packs {
         *cache.thread.lock() = Some(thread);
     }
 
-    fn add(&self, info: PackInfo) -> Result<()> {
-        if self.readers.read().contains_key(&info.id) {
-            return Ok(());
+    /// Names a pack of this store (a pack is opened when it is first read).
+    fn add(&self, info: PackInfo) {
+        self.named.write().entry(info.id).or_insert(info);
+    }
+
+    /// The reader of pack `id`, opened if it is not open.
+    fn reader(&self, id: u32) -> Result<Arc<PackReader>> {
+        if let Some(reader) = self.open.read().readers.get(&id) {
+            return Ok(Arc::clone(reader));
         }
+        let info = self.named.read().get(&id).copied().ok_or_else(|| {
+            Error::Corrupt(format!(
+                "a node names pack {id}, which the store does not have"
+            ))
+        })?;
         let path = pack_path(info.id, info.generation);
         let file = self
             .fs
             .open(&path, OpenMode::Read)
             .map_err(|e| Error::io(format!("open {path}"), &e))?;
-        let reader = PackReader::open(file, path, info)?;
-        self.readers.write().insert(info.id, Arc::new(reader));
-        Ok(())
+        let reader = Arc::new(PackReader::open(file, path, info)?);
+        let mut open = self.open.write();
+        if let Some(raced) = open.readers.get(&id) {
+            return Ok(Arc::clone(raced));
+        }
+        // A closed pack's file stays open until the reads that hold its reader finish.
+        while open.readers.len() >= OPEN_PACKS
+            && let Some(oldest) = open.order.pop_front()
+        {
+            open.readers.remove(&oldest);
+        }
+        open.readers.insert(id, Arc::clone(&reader));
+        open.order.push_back(id);
+        Ok(reader)
     }
 }
 
 impl NodeSource for Packs {
     fn read(&self, at: Location) -> Result<Vec<u8>> {
-        let reader = self.readers.read().get(&at.pack).cloned();
-        let reader = reader.ok_or_else(|| {
-            Error::Corrupt(format!(
-                "a node names pack {}, which the store does not have",
-                at.pack
-            ))
-        })?;
+        let reader = self.reader(at.pack)?;
         self.loads.fetch_add(1, Ordering::Relaxed);
         let record = reader.read(at.ordinal)?;
         self.count(record.len() as u64);
@@ -333,7 +363,8 @@ impl Store {
         }
         let packs = Arc::new_cyclic(|me| Packs {
             fs: Arc::clone(&fs),
-            readers: RwLock::new(HashMap::new()),
+            named: RwLock::new(HashMap::new()),
+            open: RwLock::new(OpenPacks::default()),
             loads: AtomicU64::new(0),
             cache: Cache {
                 limit: options.cache_bytes,
@@ -355,7 +386,7 @@ impl Store {
             let manifest = newest_manifest(&*fs)?.unwrap_or_else(empty_manifest);
             remove_debris(&*fs, &manifest)?;
             for info in &manifest.packs {
-                packs.add(*info)?;
+                packs.add(*info);
             }
             let log_options = LogOptions {
                 segment_bytes: options.segment_bytes,
@@ -594,10 +625,7 @@ impl Store {
     pub fn verify_packs(&self) -> Result<u64> {
         let packs = self.core.manifest.lock().packs.clone();
         for info in &packs {
-            let reader = self.core.packs.readers.read().get(&info.id).cloned();
-            let reader = reader
-                .ok_or_else(|| Error::Corrupt(format!("pack {} is named but not open", info.id)))?;
-            reader.verify()?;
+            self.core.packs.reader(info.id)?.verify()?;
         }
         Ok(packs.len() as u64)
     }
@@ -791,7 +819,7 @@ impl Core {
             let info = writer.finish()?;
             fs.sync_dir(PACK_DIR)
                 .map_err(|e| Error::io(format!("fsync {PACK_DIR}"), &e))?;
-            self.packs.add(info)?;
+            self.packs.add(info);
             self.packs
                 .cache
                 .unsafe_locations
@@ -1060,7 +1088,7 @@ fn read_state(fs: &dyn FileSystem, packs: &Arc<Packs>) -> Result<(Manifest, Map)
         let manifest = newest_manifest(fs)?.unwrap_or_else(empty_manifest);
         let result = (|| {
             for info in &manifest.packs {
-                packs.add(*info)?;
+                packs.add(*info);
             }
             let tail = read_tail(fs, manifest.wal_start)?;
             let map = attach(&manifest, packs)?;
