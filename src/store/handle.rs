@@ -561,12 +561,12 @@ impl Store {
         let changed = self.map.load_with(entries, |image| {
             // Under the writer lock: every record before this position is a write the image
             // holds, and none comes after it until the load is published.
-            let start = log.next_seq();
+            let start = log.mark();
             // Writes applied before the load (some may still wait for their group commit)
             // must be durable before a manifest covers them.
             log.sync()?;
             let base = core.manifest.lock().clone();
-            match core.write_checkpoint(image, start, base, gate) {
+            match core.write_checkpoint(image, start.seq, base, gate) {
                 Ok(manifest) => {
                     *core.manifest.lock() = manifest;
                     core.checkpoints.fetch_add(1, Ordering::Relaxed);
@@ -728,7 +728,8 @@ impl Core {
         }
         // The journal pushes under the map's writer lock, so under it the image and the
         // log's next sequence number agree.
-        let (image, wal_start) = map.image_with(|| log.next_seq());
+        let (image, mark) = map.image_with(|| log.mark());
+        let wal_start = mark.seq;
         let base = self.manifest.lock().clone();
         // When nothing was logged since the manifest, it holds this state already.
         if wal_start != base.wal_start {
@@ -754,7 +755,7 @@ impl Core {
         if log.next_seq() == wal_start {
             log.roll()?;
         }
-        log.retire(wal_start)
+        log.retire(mark)
     }
 
     /// Writes the nodes of `image` no pack holds into a new pack and publishes the manifest of

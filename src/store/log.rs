@@ -300,9 +300,20 @@ struct Inner {
     syncing: bool,
     poisoned: Option<Error>,
     stats: LogStats,
-    /// Record bytes past the manifest's `wal_start` at open, plus those written since (reset
-    /// by a retire).
+    /// Record bytes past the manifest's `wal_start` at open, plus those pushed since; a retire
+    /// leaves those pushed after its mark.
     wal_bytes: u64,
+    /// Record bytes pushed since open.
+    pushed: u64,
+}
+
+/// A position in the log: the sequence number of the next record and the record bytes pushed
+/// before it, taken together (what a checkpoint's manifest covers, for [`Log::retire`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LogMark {
+    /// The sequence number of the first record after the mark.
+    pub seq: u64,
+    pushed: u64,
 }
 
 /// The writer's log.
@@ -386,6 +397,7 @@ impl Log {
                 poisoned: None,
                 stats,
                 wal_bytes: scan.wal_bytes,
+                pushed: 0,
             }),
             synced_changed: Condvar::new(),
         };
@@ -415,6 +427,9 @@ impl Log {
         // A record too large to frame is refused before anything is written: not a poison.
         let seq = inner.appender.push(kind, payload)?;
         inner.stats.records += 1;
+        let framed = (RECORD_HEADER_LEN + payload.len()) as u64;
+        inner.pushed += framed;
+        inner.wal_bytes += framed;
         Ok(seq)
     }
 
@@ -496,7 +511,6 @@ impl Log {
         if added > 0 {
             inner.stats.writes += 1;
             inner.stats.bytes += added;
-            inner.wal_bytes += added;
         }
         inner.written = inner.appender.next_seq();
         Ok(())
@@ -593,9 +607,18 @@ impl Log {
         self.inner.lock().appender.next_seq()
     }
 
+    /// The log's position now: the next record's sequence number and the bytes before it.
+    pub fn mark(&self) -> LogMark {
+        let inner = self.inner.lock();
+        LogMark {
+            seq: inner.appender.next_seq(),
+            pushed: inner.pushed,
+        }
+    }
+
     /// Record bytes the last manifest does not cover: those past `wal_start` found at open
-    /// plus those written since, restarted by [`retire`](Log::retire) (what the checkpoint
-    /// trigger compares with its threshold).
+    /// plus those pushed since, less what a [`retire`](Log::retire) covered (what the
+    /// checkpoint trigger compares with its threshold).
     pub fn wal_bytes(&self) -> u64 {
         self.inner.lock().wal_bytes
     }
@@ -610,11 +633,13 @@ impl Log {
         self.inner.lock().poisoned.clone()
     }
 
-    /// Records that a published manifest covers every record before `start`: removes the
-    /// segments wholly before it (the segment holding `start` stays) and restarts the byte
-    /// count. A failed listing or removal poisons nothing (it costs only space) and is retried
-    /// at the next checkpoint; a failed directory sync poisons.
-    pub fn retire(&self, start: u64) -> Result<()> {
+    /// Records that a published manifest covers every record before `mark`: removes the
+    /// segments wholly before it (the segment holding the mark stays) and leaves in the byte
+    /// count only the records pushed after the mark. A failed listing or removal poisons
+    /// nothing (it costs only space) and is retried at the next checkpoint; a failed directory
+    /// sync poisons.
+    pub fn retire(&self, mark: LogMark) -> Result<()> {
+        let start = mark.seq;
         let mut inner = self.inner.lock();
         if let Some(cause) = &inner.poisoned {
             return Err(poisoned(cause));
@@ -637,7 +662,7 @@ impl Log {
             inner.poisoned = Some(error.clone());
             return Err(error);
         }
-        inner.wal_bytes = 0;
+        inner.wal_bytes = inner.pushed - mark.pushed;
         Ok(())
     }
 }
@@ -724,6 +749,26 @@ mod tests {
         assert!(fs.write_file(&path, &bytes));
         let error = Log::open(fs, 1, options).err().expect("damage reported");
         assert!(error.to_string().contains("damaged record"), "{error}");
+    }
+
+    #[test]
+    fn a_retire_leaves_the_bytes_of_the_records_after_its_mark() {
+        let fs = Arc::new(SimFs::new());
+        let (log, _) = Log::open(fs, 1, LogOptions::default()).unwrap();
+        for i in 0..10 {
+            log.append(&put(i), Durability::Sync).unwrap();
+        }
+        let ten = log.wal_bytes();
+        // A checkpoint's mark, then records logged while it runs (of the same size).
+        let mark = log.mark();
+        for i in 10..15 {
+            log.push(&put(i)).unwrap();
+        }
+        assert_eq!(log.wal_bytes(), ten * 3 / 2, "pushed records count");
+        log.retire(mark).unwrap();
+        assert_eq!(log.wal_bytes(), ten / 2, "the five records after the mark");
+        log.retire(log.mark()).unwrap();
+        assert_eq!(log.wal_bytes(), 0);
     }
 
     #[test]
