@@ -13,7 +13,7 @@ from typing import Any, ClassVar, Optional, Union, overload
 from ._errors import ClosedError, KeyNotFoundError, raise_status
 from ._iter import Entries, _packing
 from ._native import ffi, lib
-from ._util import as_bytes, take_bytes
+from ._util import ValueBuffer, as_bytes, take_bytes
 
 _OK = lib.LQFT_OK
 _NOT_FOUND = lib.LQFT_NOT_FOUND
@@ -135,16 +135,15 @@ class Lookups(Gets):
         return h
 
     def _reader(self) -> list[Any]:
-        """A new reader of this version: ``[reader, ffi.buffer over its data, its
-        lqft_value_buf]`` (the ``ffi.buffer`` keeps the data alive)."""
+        """A new reader of this version: ``[reader, its buffer's view, its buffer]`` (the view
+        is also the buffer's: a get reads it with one index)."""
         h = self._handle()
-        data = ffi.new("uint8_t[]", _READER_CAP)
-        buf = ffi.new("lqft_value_buf *", [ffi.sizeof("lqft_value_buf"), data, _READER_CAP, 0])
+        buf = ValueBuffer(_READER_CAP)
         out = ffi.new("lqft_reader **")
-        status = self._new_reader(h, buf, out)
+        status = self._new_reader(h, buf.c, out)
         if status != _OK:
             raise_status(status)
-        return [ffi.gc(out[0], lib.lqft_reader_free), ffi.buffer(data), buf]
+        return [ffi.gc(out[0], lib.lqft_reader_free), buf.view, buf]
 
     @overload
     def get(self, key: bytes) -> Optional[bytes]: ...
@@ -205,14 +204,11 @@ class Lookups(Gets):
             if status != _TOO_SMALL:
                 raise_status(status)
             buf = reader[2]
-            need = buf.len
+            need = buf.c.len
             if need > _READER_MAX:
                 break
-            cap = min(max(need, 2 * buf.cap), _READER_MAX)
-            data = ffi.new("uint8_t[]", cap)
-            buf.data = data
-            buf.cap = cap
-            reader[1] = ffi.buffer(data)
+            buf.grow(min(max(need, 2 * buf.c.cap), _READER_MAX))
+            reader[1] = buf.view
             n = _reader_get(reader[0], key, len(key))
             if n >= 0:
                 return reader[1][:n]  # type: ignore[no-any-return]

@@ -7,7 +7,7 @@ from typing import Any, ClassVar, Optional
 from ._errors import ClosedError, ConflictError, raise_status
 from ._native import ffi, lib
 from ._read import Gets, Lookups, missing
-from ._util import Exclusive, as_bytes, check
+from ._util import Exclusive, ValueBuffer, as_bytes, check
 
 __all__ = ["Transaction", "View", "Writes"]
 
@@ -18,25 +18,6 @@ _TOO_SMALL = lib.LQFT_ERR_BUFFER_TOO_SMALL
 _txn_get_buf = lib.lqft_txn_get_buf
 # A transaction's first value buffer; it grows to the largest value the transaction reads.
 _TXN_BUFFER = 256
-
-
-class _ValueBuffer:
-    """A transaction's ``lqft_value_buf`` and the memory it points to (grown on demand)."""
-
-    __slots__ = ("c", "data", "view")
-
-    def __init__(self, cap: int) -> None:
-        self.data: Any = ffi.new("uint8_t[]", cap)
-        self.view: Any = ffi.buffer(self.data)
-        size = ffi.sizeof("lqft_value_buf")
-        self.c: Any = ffi.new("lqft_value_buf *", [size, self.data, cap, 0])
-
-    def grow(self, need: int) -> None:
-        cap = max(need, 2 * self.c.cap)
-        self.data = ffi.new("uint8_t[]", cap)
-        self.view = ffi.buffer(self.data)
-        self.c.data = self.data
-        self.c.cap = cap
 
 
 class Writes:
@@ -100,7 +81,7 @@ class Transaction(Gets, Writes):
             raise_status(status)
         self._h: Any = ffi.gc(out[0], lib.lqft_txn_free)
         self._guard = Exclusive("transaction")
-        self._buf: Optional[_ValueBuffer] = None
+        self._buf: Optional[ValueBuffer] = None
         #: Writes that changed the map, once committed (``None`` before).
         self.applied: Optional[int] = None
 
@@ -118,10 +99,10 @@ class Transaction(Gets, Writes):
             h = self._handle()
             buf = self._buf
             if buf is None:
-                buf = self._buf = _ValueBuffer(_TXN_BUFFER)
+                buf = self._buf = ValueBuffer(_TXN_BUFFER)
             status = _txn_get_buf(h, k, len(k), buf.c)
             if status == _TOO_SMALL:
-                buf.grow(buf.c.len)
+                buf.grow(max(buf.c.len, 2 * buf.c.cap))
                 status = _txn_get_buf(h, k, len(k), buf.c)
             if status == _OK:
                 # Copied out while the guard is held: the buffer is the next call's.

@@ -14,6 +14,27 @@ from ._native import ffi, lib
 StrPath = Union[str, "os.PathLike[str]", bytes, "os.PathLike[bytes]"]
 
 
+class ValueBuffer:
+    """An ``lqft_value_buf`` and the memory it points to, regrown in place: the struct stays
+    where it is, since a C reader may keep a pointer to it."""
+
+    __slots__ = ("c", "data", "view")
+
+    def __init__(self, cap: int) -> None:
+        self.data: Any = ffi.new("uint8_t[]", cap)
+        #: The memory as an ``ffi.buffer``; ``view[:n]`` copies a value out as ``bytes``.
+        self.view: Any = ffi.buffer(self.data)
+        size = ffi.sizeof("lqft_value_buf")
+        self.c: Any = ffi.new("lqft_value_buf *", [size, self.data, cap, 0])
+
+    def grow(self, cap: int) -> None:
+        """Replaces the memory with ``cap`` bytes (its contents are not kept)."""
+        self.data = ffi.new("uint8_t[]", cap)
+        self.view = ffi.buffer(self.data)
+        self.c.data = self.data
+        self.c.cap = cap
+
+
 def as_bytes(obj: object, what: str) -> bytes:
     """``obj`` as ``bytes``: bytes pass through, other buffers are copied, ``str`` is refused.
 
