@@ -996,7 +996,12 @@ fn read_file(fs: &dyn FileSystem, path: &str) -> Result<Option<Vec<u8>>> {
 /// Removes packs no manifest names (from an interrupted checkpoint), temporary manifests and
 /// manifests older than `manifest`.
 fn remove_debris(fs: &dyn FileSystem, manifest: &Manifest) -> Result<()> {
-    remove_older_manifests(fs, manifest.number);
+    // The newest manifest's name may not be durable yet (its writer died between the link and
+    // the directory sync): make it so before the older names go, or a crash could keep the
+    // removals and lose the link.
+    if fs.sync_dir(MANIFEST_DIR).is_ok() {
+        remove_older_manifests(fs, manifest.number);
+    }
     let named: Vec<String> = manifest
         .packs
         .iter()
