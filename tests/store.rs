@@ -363,3 +363,57 @@ fn a_missing_pack_fails_the_read_that_needs_it_and_verify() {
     assert!(matches!(store.get(&[2]), Err(Error::Io(_))));
     assert!(store.verify_packs().is_err());
 }
+
+/// Reads that keep going back to one pack while opening many others (a bulk-loaded pack, then
+/// one small pack per checkpoint) open it once: the pack closed to stay within the bound of
+/// open packs is the least recently used, not the first opened.
+#[test]
+fn a_pack_read_between_opens_of_many_others_stays_open() {
+    let dir = TempDir::new("store-pack-reuse");
+    let big = |i: u32| [&[0x00][..], &i.to_be_bytes()].concat();
+    let small_key = |i: u32| [&[0xff][..], &i.to_be_bytes()].concat();
+    const SMALL: u32 = 300;
+    let options = || StoreOptions {
+        durability: Durability::None,
+        ..StoreOptions::default()
+    };
+    {
+        let store = Store::open(&dir.0, options()).unwrap();
+        for i in 0..1_000 {
+            store.put(&big(i), &[1; 64]).unwrap();
+        }
+        store.checkpoint().unwrap();
+        for i in 0..SMALL {
+            store.put(&small_key(i), &[2; 64]).unwrap();
+            store.checkpoint().unwrap();
+        }
+        store.close().unwrap();
+    }
+    // Opens that reading the small keys alone takes (their packs, some more than once: more
+    // than 128 of them are read).
+    let small_only = {
+        let store = Store::open(&dir.0, options()).unwrap();
+        for i in 0..SMALL {
+            assert_eq!(
+                store.get(&small_key(i)).unwrap().as_deref(),
+                Some(&[2; 64][..])
+            );
+        }
+        store.counters().pack_opens
+    };
+    assert!(small_only > 128, "{small_only} opens");
+    // The same reads with a read of the big pack before each: one open more.
+    let store = Store::open(&dir.0, options()).unwrap();
+    for i in 0..SMALL {
+        assert_eq!(
+            store.get(&big(i * 3)).unwrap().as_deref(),
+            Some(&[1; 64][..])
+        );
+        assert_eq!(
+            store.get(&small_key(i)).unwrap().as_deref(),
+            Some(&[2; 64][..])
+        );
+    }
+    assert_eq!(store.counters().pack_opens, small_only + 1);
+    assert_eq!(store.stats()["pack_opens"], small_only + 1);
+}

@@ -467,7 +467,8 @@ pub unsafe extern "C" fn lqft_store_refresh(store: *const lqft_store) -> lqft_st
 
 /// Stores the store's counters as compact JSON text (UTF-8, NUL-terminated) in `*out`:
 /// `format` (`"lqft-store-stats-v1"`), `wal_records`, `wal_bytes`, `wal_syncs`, `checkpoints`,
-/// `node_loads` (counted since open), `manifest` (the number of the manifest in use), `packs`,
+/// `node_loads` and `pack_opens` (counted since open), `manifest` (the number of the manifest in
+/// use), `packs`,
 /// `cache_bytes` (the node cache's bound in force), `cache_bytes_in_use`, `cache_trims` and
 /// `read_only`; every key is documented in `docs/STATS.md`. O(1).
 ///

@@ -8,7 +8,7 @@
 //! the WAL after it, so the cost of opening does not grow with the store's size.
 
 use std::cell::Cell;
-use std::collections::{HashMap, VecDeque};
+use std::collections::HashMap;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock, Weak};
@@ -25,6 +25,7 @@ use super::changes::{encode_change, replay};
 use super::fs::{FileSystem, FsLock, OpenMode, RealFs};
 use super::log::{Durability, Log, LogOptions, read_tail};
 use super::manifest::{self, Manifest, StoredRoot, StoredSnapshot, manifest_name, manifest_number};
+use super::open_packs::OpenPacks;
 use super::pack::{PACK_VERSION, PackHeader, PackInfo, PackReader, PackWriter};
 use super::wal::WAL_VERSION;
 
@@ -78,8 +79,8 @@ impl Default for StoreOptions {
 }
 
 /// Packs open at once. A read of another pack opens it (checking its footer against the
-/// manifest) and closes the one opened longest ago, so a store of any number of packs stays
-/// within the common limit of 1,024 open files, and an open reads no pack.
+/// manifest) and closes the least recently used ([`OpenPacks`]), so a store of any number of
+/// packs stays within the common limit of 1,024 open files, and an open reads no pack.
 const OPEN_PACKS: usize = 128;
 
 /// The store's packs, as the tree's node source, and the bound on the memory of the nodes read
@@ -88,18 +89,13 @@ struct Packs {
     fs: Arc<dyn FileSystem>,
     /// Every pack a manifest of this store named, by id.
     named: RwLock<HashMap<u32, PackInfo>>,
-    open: RwLock<OpenPacks>,
+    open: RwLock<OpenPacks<PackReader>>,
     loads: AtomicU64,
+    /// Pack files opened for reading.
+    opens: AtomicU64,
     cache: Cache,
     /// These packs, for the trims they start (weak: the store owns them).
     me: Weak<Packs>,
-}
-
-/// The packs open now (at most [`OPEN_PACKS`]), and their ids in the order they were opened.
-#[derive(Default)]
-struct OpenPacks {
-    readers: HashMap<u32, Arc<PackReader>>,
-    order: VecDeque<u32>,
 }
 
 /// The bound of [`StoreOptions::cache_bytes`]: record bytes counted as they are loaded or
@@ -176,8 +172,8 @@ impl Packs {
 
     /// The reader of pack `id`, opened if it is not open.
     fn reader(&self, id: u32) -> Result<Arc<PackReader>> {
-        if let Some(reader) = self.open.read().readers.get(&id) {
-            return Ok(Arc::clone(reader));
+        if let Some(reader) = self.open.read().get(id) {
+            return Ok(reader);
         }
         let info = self.named.read().get(&id).copied().ok_or_else(|| {
             Error::Corrupt(format!(
@@ -190,19 +186,8 @@ impl Packs {
             .open(&path, OpenMode::Read)
             .map_err(|e| Error::io(format!("open {path}"), &e))?;
         let reader = Arc::new(PackReader::open(file, path, info)?);
-        let mut open = self.open.write();
-        if let Some(raced) = open.readers.get(&id) {
-            return Ok(Arc::clone(raced));
-        }
-        // A closed pack's file stays open until the reads that hold its reader finish.
-        while open.readers.len() >= OPEN_PACKS
-            && let Some(oldest) = open.order.pop_front()
-        {
-            open.readers.remove(&oldest);
-        }
-        open.readers.insert(id, Arc::clone(&reader));
-        open.order.push_back(id);
-        Ok(reader)
+        self.opens.fetch_add(1, Ordering::Relaxed);
+        Ok(self.open.write().insert(id, reader))
     }
 }
 
@@ -364,7 +349,8 @@ impl Store {
         let packs = Arc::new_cyclic(|me| Packs {
             fs: Arc::clone(&fs),
             named: RwLock::new(HashMap::new()),
-            open: RwLock::new(OpenPacks::default()),
+            open: RwLock::new(OpenPacks::new(OPEN_PACKS)),
+            opens: AtomicU64::new(0),
             loads: AtomicU64::new(0),
             cache: Cache {
                 limit: options.cache_bytes,
@@ -656,6 +642,9 @@ pub struct StoreCounters {
     pub checkpoints: u64,
     /// Node records read from packs since opening.
     pub node_loads: u64,
+    /// Pack files opened for reading since opening: a pack opens on its first read, and again
+    /// after it was closed to keep at most 128 open (the least recently used is closed).
+    pub pack_opens: u64,
     /// The number of the manifest in use.
     pub manifest: u64,
     /// Packs the manifest names.
@@ -702,6 +691,7 @@ impl Core {
             wal_syncs: log.syncs,
             checkpoints: self.checkpoints.load(Ordering::Relaxed),
             node_loads: self.packs.loads.load(Ordering::Relaxed),
+            pack_opens: self.packs.opens.load(Ordering::Relaxed),
             manifest: manifest.number,
             packs: manifest.packs.len() as u64,
             cache_bytes: self.packs.cache.limit,

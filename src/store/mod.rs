@@ -13,6 +13,7 @@ mod fs;
 mod handle;
 pub mod log;
 pub mod manifest;
+mod open_packs;
 pub mod pack;
 pub mod record;
 pub mod sim;

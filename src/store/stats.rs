@@ -30,6 +30,7 @@ pub(super) fn counters_json(c: &StoreCounters) -> Value {
         "wal_syncs": c.wal_syncs,
         "checkpoints": c.checkpoints,
         "node_loads": c.node_loads,
+        "pack_opens": c.pack_opens,
         "manifest": c.manifest,
         "packs": c.packs,
         "cache_bytes": c.cache_bytes,
