@@ -417,3 +417,50 @@ fn a_pack_read_between_opens_of_many_others_stays_open() {
     assert_eq!(store.counters().pack_opens, small_only + 1);
     assert_eq!(store.stats()["pack_opens"], small_only + 1);
 }
+
+/// The writer lock goes with the last handle on the store: a reopen right after a drop or a
+/// close never finds it held, even while the sync timer of `Async` is in the middle of a slow
+/// sync (it used to hold the store, and so the lock, until its sync returned).
+#[test]
+fn a_reopen_right_after_the_last_handle_goes_finds_the_lock_free() {
+    let fs = Arc::new(lqft::store::sim::SimFs::new());
+    fs.set_sync_delay(std::time::Duration::from_millis(4));
+    let options = || StoreOptions {
+        durability: Durability::Async {
+            interval: std::time::Duration::from_millis(1),
+        },
+        ..StoreOptions::default()
+    };
+    // Busy threads, so that the timer is often preempted (holding whatever it holds) as the
+    // last handle goes.
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let busy: Vec<_> = (0..4)
+        .map(|_| {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                    std::hint::spin_loop();
+                }
+            })
+        })
+        .collect();
+    for round in 0..60u32 {
+        let store = Store::open_with(
+            Arc::clone(&fs) as Arc<dyn lqft::store::FileSystem>,
+            options(),
+        )
+        .unwrap_or_else(|e| panic!("round {round}: {e}"));
+        store.put(&round.to_be_bytes(), b"v").unwrap();
+        // Let the timer start a sync of the put.
+        std::thread::sleep(std::time::Duration::from_millis(u64::from(round % 3)));
+        if round % 2 == 0 {
+            store.close().unwrap();
+        }
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    for thread in busy {
+        thread.join().unwrap();
+    }
+    let store = Store::open_with(fs, options()).unwrap();
+    assert_eq!(store.len(), 60);
+}

@@ -219,7 +219,9 @@ struct Core {
     checkpoints: AtomicU64,
     /// Set by [`Store::close`]: writes are refused from then on.
     closed: AtomicBool,
-    _lock: Option<Box<dyn FsLock>>,
+    /// The writer's lock on the directory (`None` for a read-only opener), released when the
+    /// map's last handle goes.
+    lock: Mutex<Option<Box<dyn FsLock>>>,
 }
 
 thread_local! {
@@ -280,6 +282,13 @@ impl Journal for StoreJournal {
     fn map_dropped(&self, map: &Map) {
         // A failure leaves the WAL as it is: the next open replays it.
         let _ = self.core.checkpoint_at_close(map);
+        // The last handle is gone: nothing writes to the store from here on (the sync timer
+        // stops at its next tick), so the lock goes now, in the thread that dropped the
+        // handle. A background thread still holding the core (the timer, between its upgrade
+        // and its sync) would otherwise keep it until it lets go, and a reopen right after
+        // the drop would find the store locked.
+        self.core.closed.store(true, Ordering::Release);
+        self.core.lock.lock().take();
     }
 
     fn stats(&self) -> serde_json::Value {
@@ -398,7 +407,7 @@ impl Store {
             epoch,
             checkpoints: AtomicU64::new(0),
             closed: AtomicBool::new(false),
-            _lock: lock,
+            lock: Mutex::new(lock),
         });
         if let (Durability::Async { interval }, Some(_)) = (options.durability, &core.log) {
             start_sync_timer(Arc::downgrade(&core), interval);
@@ -853,6 +862,9 @@ fn start_sync_timer(core: Weak<Core>, interval: std::time::Duration) {
             let Some(core) = core.upgrade() else {
                 return;
             };
+            if core.closed.load(Ordering::Acquire) {
+                return;
+            }
             if let Some(log) = &core.log
                 && log.sync().is_err()
             {
