@@ -1,7 +1,8 @@
 /* The durable store through the C ABI: options and their size field, open and close, the
  * writer lock, read-only openers, sync, checkpoint, refresh, stats, the store's map handle
  * (data and snapshots surviving reopen, use after close), bulk load, damaged nodes met by reads,
- * walks, diffs and saves, and bad arguments. */
+ * walks, diffs and saves, backups (incremental, restored from a read-only open, refused by a
+ * store), and bad arguments. */
 #define _XOPEN_SOURCE 700
 #include <ftw.h>
 #include <stdint.h>
@@ -521,6 +522,79 @@ static void test_damaged_node_fails_walks_diffs_and_saves(const char *dir, const
     lqft_store_close(store);
 }
 
+/* A backup is a store holding the state at the backup (the snapshot with it), a second backup
+ * with nothing new copies nothing, a read-only open of the backup backs it up again to restore
+ * it, a store open on the destination refuses it, and bad arguments change nothing. */
+static void test_backup(const char *scratch) {
+    char src[600], dst[600], restored[600], busy[600];
+    snprintf(src, sizeof src, "%s/backup-src", scratch);
+    snprintf(dst, sizeof dst, "%s/backup-dst", scratch);
+    snprintf(restored, sizeof restored, "%s/backup-restored", scratch);
+    snprintf(busy, sizeof busy, "%s/backup-busy", scratch);
+    lqft_store *store = NULL;
+    lqft_map *map = NULL;
+    CHECK_OK(lqft_store_open(src, NULL, &store));
+    CHECK_OK(lqft_store_map(store, &map));
+    CHECK_OK(lqft_map_put(map, STR("alpha"), STR("1")));
+    CHECK_OK(lqft_map_put(map, STR("beta"), STR("2")));
+    lqft_snapshot *snapshot = NULL;
+    CHECK_OK(lqft_map_snapshot(map, &snapshot));
+    lqft_snapshot_meta meta;
+    CHECK_OK(lqft_snapshot_metadata(snapshot, &meta));
+    lqft_snapshot_free(snapshot);
+    CHECK_OK(lqft_map_put(map, STR("alpha"), STR("3"))); /* in the WAL only: the backup
+                                                            checkpoints first */
+
+    lqft_backup_report report = {.size = sizeof report};
+    CHECK_OK(lqft_store_backup(store, dst, &report));
+    CHECK(report.packs >= 1 && report.packs_copied == report.packs && report.bytes_copied > 0);
+    uint64_t manifest = report.manifest;
+    report = (lqft_backup_report){.size = sizeof report};
+    CHECK_OK(lqft_store_backup(store, dst, &report));
+    CHECK(report.packs_copied == 0 && report.bytes_copied == 0 && report.manifest == manifest);
+    CHECK_OK(lqft_store_backup(store, dst, NULL));
+
+    /* Bad arguments: an error status, the report untouched. */
+    report = (lqft_backup_report){.size = sizeof report - 1, .manifest = 77};
+    CHECK_STATUS(lqft_store_backup(store, dst, &report), LQFT_ERR_INVALID_ARGUMENT);
+    CHECK(report.manifest == 77);
+    report.size = sizeof report;
+    CHECK_STATUS(lqft_store_backup(NULL, dst, &report), LQFT_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(lqft_store_backup(store, NULL, &report), LQFT_ERR_NULL_ARGUMENT);
+    CHECK_STATUS(lqft_store_backup(store, "", &report), LQFT_ERR_INVALID_ARGUMENT);
+    CHECK(report.manifest == 77);
+
+    /* A store open on the destination holds its lock; once closed it has a WAL of its own. */
+    lqft_store *other = NULL;
+    CHECK_OK(lqft_store_open(busy, NULL, &other));
+    CHECK_STATUS(lqft_store_backup(store, busy, NULL), LQFT_ERR_LOCKED);
+    lqft_store_close(other);
+    CHECK_STATUS(lqft_store_backup(store, busy, NULL), LQFT_ERR_INVALID_ARGUMENT);
+    lqft_map_free(map);
+    lqft_store_close(store);
+
+    /* The backup, opened read-only, holds the state and the snapshot; backed up again, it is
+     * restored. */
+    lqft_store_options options;
+    CHECK_OK(lqft_store_options_init(&options, sizeof options));
+    options.read_only = true;
+    CHECK_OK(lqft_store_open(dst, &options, &store));
+    CHECK_OK(lqft_store_backup(store, restored, NULL));
+    lqft_store_close(store);
+    CHECK_OK(lqft_store_open(restored, NULL, &store));
+    CHECK_OK(lqft_store_map(store, &map));
+    CHECK(holds(map, "alpha", "3"));
+    CHECK(holds(map, "beta", "2"));
+    CHECK_OK(lqft_map_snapshot_by_id(map, meta.id, &snapshot));
+    lqft_bytes value = {0};
+    CHECK_OK(lqft_snapshot_get(snapshot, STR("alpha"), &value));
+    CHECK(bytes_eq(value.ptr, value.len, "1"));
+    lqft_bytes_free(&value);
+    lqft_snapshot_free(snapshot);
+    lqft_map_free(map);
+    lqft_store_close(store);
+}
+
 int main(void) {
     char dir[] = "/tmp/lqft-c-store-XXXXXX";
     if (!mkdtemp(dir)) {
@@ -540,6 +614,7 @@ int main(void) {
     test_map_handle_after_close(store_dir);
     test_damaged_node_is_an_error_status(store_dir);
     test_damaged_node_fails_walks_diffs_and_saves(store_dir, dir);
+    test_backup(dir);
     test_bad_arguments(dir);
 
     remove_tree(dir);

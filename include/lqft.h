@@ -671,6 +671,36 @@ typedef struct lqft_store_options {
 } lqft_store_options;
 
 /**
+ * What `lqft_store_backup` did. The caller sets `size`; the library writes the rest.
+ *
+ * Growth: later versions of the library add fields at the end and write only the fields that
+ * fit in the caller's `size`, so a struct compiled against this header stays valid.
+ */
+typedef struct lqft_backup_report {
+  /**
+   * `sizeof(lqft_backup_report)` as the caller compiled it; a smaller value is
+   * `LQFT_ERR_INVALID_ARGUMENT`.
+   */
+  size_t size;
+  /**
+   * The number of the manifest the backup holds now.
+   */
+  uint64_t manifest;
+  /**
+   * Packs that manifest names.
+   */
+  uint64_t packs;
+  /**
+   * Packs this backup copied (the destination held the others already).
+   */
+  uint64_t packs_copied;
+  /**
+   * Bytes of the packs copied.
+   */
+  uint64_t bytes_copied;
+} lqft_backup_report;
+
+/**
  * Flags of `lqft_map_compare_and_swap`: 0, or `LQFT_CAS_EXPECT_ABSENT` and/or
  * `LQFT_CAS_DELETE`.
  */
@@ -2538,6 +2568,38 @@ lqft_status lqft_store_load(const struct lqft_store *store,
  * `store` is `NULL` or a live store.
  */
 lqft_status lqft_store_refresh(const struct lqft_store *store);
+
+/**
+ * Backs the store up into the directory `path` (created if needed), which is then a store of
+ * its own: open it to read or to go on from the backup, or back it up in turn (from a
+ * read-only open of it) to restore it elsewhere. `path` must be an empty directory or an
+ * earlier backup of this store; a backup into an earlier one copies only the packs written
+ * since (packs never change).
+ *
+ * A writer checkpoints first, so the backup holds every write acknowledged before the call; a
+ * read-only store backs up the newest checkpoint it has read (`lqft_store_refresh` first),
+ * without the WAL records after it. Each pack is checked against its blake3 as it is copied
+ * (a damaged pack fails the backup instead of spreading), synced under a temporary name and
+ * published; the manifest comes last. Writes go on meanwhile. After a crash or an error the
+ * destination holds the state it held before (the next backup or open removes what the
+ * interrupted one left). Stores what was done in `*out_report` unless it is `NULL`.
+ *
+ * Errors (`*out_report` untouched): `LQFT_ERR_NULL_ARGUMENT` (`store` or `path`);
+ * `LQFT_ERR_INVALID_ARGUMENT` (empty path, `out_report->size` too small, a destination
+ * holding a WAL — a store opened to write, not a backup — or a pack of the same name that is
+ * not this store's); `LQFT_ERR_LOCKED` when a store is open on the destination or another
+ * backup into it runs; `LQFT_ERR_POISONED` or `LQFT_ERR_INVALID_ARGUMENT` (closed) from the
+ * checkpoint; `LQFT_ERR_IO` (the message names the file); `LQFT_ERR_CORRUPT` when a pack of
+ * this store is damaged. Thread safety: any thread; backups into different directories may
+ * run at once.
+ *
+ * # Safety
+ * `store` is `NULL` or a live store; `path` is `NULL` or a NUL-terminated string;
+ * `out_report` is `NULL` or points to a writable `lqft_backup_report` whose `size` is set.
+ */
+lqft_status lqft_store_backup(const struct lqft_store *store,
+                              const char *path,
+                              struct lqft_backup_report *out_report);
 
 /**
  * Stores the store's counters as compact JSON text (UTF-8, NUL-terminated) in `*out`:

@@ -1,4 +1,4 @@
-//! `lqft store info|verify|checkpoint|dump|load DIR`: output, exit codes, refusals.
+//! `lqft store info|verify|checkpoint|backup|dump|load DIR`: output, exit codes, refusals.
 
 mod common;
 
@@ -226,6 +226,7 @@ fn writing_commands_are_refused_while_another_writer_holds_the_store() {
 
     for args in [
         &["store", "checkpoint", "db"][..],
+        &["store", "backup", "db", "bk"],
         &["store", "load", "db", "in.jsonl"],
     ] {
         let out = lqft(args, &dir);
@@ -255,6 +256,8 @@ fn store_usage_errors_exit_2_and_missing_stores_exit_1() {
         &["store", "dump", "db", "--max-input-bytes", "5"],
         &["store", "load", "db", "--out", "x"],
         &["store", "info", "db", "--unknown"],
+        &["store", "backup", "db"],
+        &["store", "backup", "db", "bk", "extra"],
     ] {
         let out = lqft(args, &dir);
         assert_eq!(code(&out), 2, "{args:?}");
@@ -265,6 +268,7 @@ fn store_usage_errors_exit_2_and_missing_stores_exit_1() {
         &["store", "verify", "plain"],
         &["store", "dump", "plain"],
         &["store", "checkpoint", "plain"],
+        &["store", "backup", "plain", "bk"],
     ] {
         let out = lqft(args, &dir);
         assert_eq!(code(&out), 1, "{args:?}");
@@ -273,14 +277,15 @@ fn store_usage_errors_exit_2_and_missing_stores_exit_1() {
     // Nothing was created by the refused commands.
     assert!(!Path::new(&dir.path("missing")).exists());
     assert!(!dir.path("plain/manifest").exists());
+    assert!(!dir.path("bk").exists());
 }
 
 #[test]
 fn store_help_is_reachable_every_way() {
     let dir = TempDir::new("cli-store-help");
     let help = stdout(&lqft(&["help", "store"], &dir));
-    assert!(help.starts_with("usage: lqft store info|verify|checkpoint|dump|load DIR"));
-    for sub in ["info", "verify", "checkpoint", "dump", "load"] {
+    assert!(help.starts_with("usage: lqft store info|verify|checkpoint|backup|dump|load DIR"));
+    for sub in ["info", "verify", "checkpoint", "backup", "dump", "load"] {
         assert!(help.contains(&format!("\n  {sub} DIR")), "{sub}");
     }
     assert_eq!(stdout(&lqft(&["store", "--help"], &dir)), help);
@@ -288,7 +293,9 @@ fn store_help_is_reachable_every_way() {
         stdout(&lqft(&["store", "dump", "db", "--help"], &dir)),
         help
     );
-    assert!(stdout(&lqft(&["--help"], &dir)).contains("store info|verify|checkpoint|dump|load"));
+    assert!(
+        stdout(&lqft(&["--help"], &dir)).contains("store info|verify|checkpoint|backup|dump|load")
+    );
 }
 
 #[test]
@@ -330,4 +337,23 @@ fn info_lists_snapshots_verify_checks_each_and_dump_reads_one() {
     let out = lqft(&["store", "dump", "db", "--snapshot-id", "999"], &dir);
     assert_eq!(code(&out), 1);
     assert!(stderr(&out).contains("no snapshot 999"), "{}", stderr(&out));
+}
+
+#[test]
+fn backup_copies_the_store_then_only_new_packs_and_the_copy_opens() {
+    let dir = TempDir::new("cli-store-backup");
+    assert_eq!(code(&load(&dir, LINES)), 0);
+    let first = json(&lqft(&["store", "backup", "db", "bk"], &dir));
+    assert!(first["packs"].as_u64().unwrap() >= 1);
+    assert_eq!(first["packs_copied"], first["packs"]);
+    assert!(first["bytes_copied"].as_u64().unwrap() > 0);
+    let again = json(&lqft(&["store", "backup", "db", "bk"], &dir));
+    assert_eq!(again["packs_copied"], 0);
+    assert_eq!(again["manifest"], first["manifest"]);
+    let info = json(&lqft(&["store", "info", "bk"], &dir));
+    assert_eq!(
+        info["current"]["root_hash"],
+        hex(&expected_tree().root_hash())
+    );
+    assert_eq!(code(&lqft(&["store", "verify", "bk"], &dir)), 0);
 }

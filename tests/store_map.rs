@@ -5,9 +5,7 @@
 
 mod common;
 
-use std::collections::BTreeMap;
-
-use common::{TempDir, pairs};
+use common::{Entries, State, TempDir, entries, pairs, state};
 use lqft::engine::journal::{Change, MapImage};
 use lqft::formats::WriteOptions;
 use lqft::formats::map_files::{
@@ -17,42 +15,6 @@ use lqft::store::{Store, StoreOptions};
 use lqft::{
     Batch, Error, ImportOptions, Map, RollbackPolicy, Snapshot, SnapshotIds, SnapshotMeta, Tree,
 };
-
-type Entries = BTreeMap<Vec<u8>, Vec<u8>>;
-
-fn entries(tree: &Tree) -> Entries {
-    tree.try_iter()
-        .map(|entry| entry.map(|(k, v)| (k.to_vec(), v.to_vec())))
-        .collect::<lqft::Result<_>>()
-        .unwrap()
-}
-
-/// Everything a reopen must keep: registry (metadata and contents), current, retention,
-/// pending count, next id and the live entries.
-#[derive(Debug, PartialEq)]
-struct State {
-    snapshots: Vec<(SnapshotMeta, Entries)>,
-    current: Option<u64>,
-    retention: Option<usize>,
-    pending: u64,
-    next_id: u64,
-    live: Entries,
-}
-
-fn state(map: &Map) -> State {
-    State {
-        snapshots: map
-            .snapshots()
-            .iter()
-            .map(|s| (s.meta().clone(), entries(s.tree())))
-            .collect(),
-        current: map.current_snapshot().map(|s| s.id()),
-        retention: map.retention(),
-        pending: map.pending_mutations(),
-        next_id: map.next_snapshot_id(),
-        live: pairs(map.try_iter()).unwrap(),
-    }
-}
 
 fn open(dir: &TempDir) -> Store {
     Store::open(

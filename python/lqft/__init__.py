@@ -25,7 +25,7 @@ from ._map import Batch, CompactReport, Map, ReadSession
 from ._native import ffi as _ffi
 from ._native import lib as _lib
 from ._snapshot import Snapshot, SnapshotMeta
-from ._store import Durability, Store
+from ._store import BackupReport, Durability, Store
 from ._txn import Transaction, View
 
 #: Longest key accepted, in bytes.
@@ -43,6 +43,7 @@ __version__ = LIBRARY_VERSION
 __all__ = [
     "Map",
     "Store",
+    "BackupReport",
     "Durability",
     "Snapshot",
     "SnapshotMeta",

@@ -5,14 +5,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping
-from typing import Any, Literal, Optional, Union
+from typing import Any, Literal, NamedTuple, Optional, Union
 
 from ._errors import ClosedError, raise_status
 from ._map import Batch, Map
 from ._native import ffi, lib
 from ._util import StrPath, as_count, as_path
 
-__all__ = ["Store", "Durability"]
+__all__ = ["Store", "Durability", "BackupReport"]
 
 _OK = lib.LQFT_OK
 
@@ -25,6 +25,19 @@ _DURABILITY: dict[str, int] = {
     "async": lib.LQFT_DURABILITY_ASYNC,
     "none": lib.LQFT_DURABILITY_NONE,
 }
+
+
+class BackupReport(NamedTuple):
+    """What :meth:`Store.backup` did."""
+
+    #: The number of the manifest the backup holds now.
+    manifest: int
+    #: Packs that manifest names.
+    packs: int
+    #: Packs this backup copied (the destination held the others already).
+    packs_copied: int
+    #: Bytes of the packs copied.
+    bytes_copied: int
 
 
 class Store(Map):
@@ -170,6 +183,34 @@ class Store(Map):
         """For a read-only store: moves to the newest committed state. Snapshots and
         iterators already made keep what they had. A no-op for the writer."""
         self._call(lib.lqft_store_refresh)
+
+    def backup(self, path: StrPath) -> BackupReport:
+        """Backs the store up into the directory ``path`` (created if needed), which is then a
+        store of its own: open it to read or to go on from the backup, or back it up in turn
+        (from ``Store.open(backup, read_only=True)``) to restore it elsewhere. ``path`` must be
+        an empty directory or an earlier backup of this store; into an earlier one, only the
+        packs written since are copied.
+
+        The writer checkpoints first, so the backup holds every write acknowledged before the
+        call; a read-only store backs up the newest checkpoint it has read (:meth:`refresh`
+        first). Each pack is checked against its hash as it is copied, and the manifest comes
+        last, so after a crash or an error ``path`` holds what it held before. Writes go on
+        meanwhile. Raises :class:`lqft.LockedError` when a store is open on ``path``,
+        :class:`lqft.InvalidArgumentError` when ``path`` is a store opened to write (it has a
+        WAL) or a backup of another store, :class:`lqft.CorruptError` for a damaged pack,
+        :class:`lqft.FileError` for a failed read or write."""
+        raw_path = as_path(path)
+        report = ffi.new("lqft_backup_report *")
+        report.size = ffi.sizeof("lqft_backup_report")
+        status = lib.lqft_store_backup(self._store_handle(), raw_path, report)
+        if status != _OK:
+            raise_status(status)
+        return BackupReport(
+            int(report.manifest),
+            int(report.packs),
+            int(report.packs_copied),
+            int(report.bytes_copied),
+        )
 
     def store_stats(self) -> dict[str, Any]:
         """The store's counters (docs/STATS.md, ``lqft-store-stats-v1``): WAL records, bytes

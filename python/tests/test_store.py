@@ -111,6 +111,44 @@ def test_a_read_only_store_refuses_writes_and_moves_forward_on_refresh(path: Pat
             reader.sync()  # a no-op when read-only
 
 
+def test_a_backup_is_a_store_incremental_and_restored_by_a_backup_of_it(tmp_path: Path) -> None:
+    source, backup, restored = tmp_path / "db", tmp_path / "backup", tmp_path / "restored"
+    with lqft.Store.open(source) as store:
+        store[b"a"] = b"1"
+        first = store.snapshot()
+        store[b"a"] = b"2"
+        report = store.backup(backup)
+        assert isinstance(report, lqft.BackupReport)
+        assert report.packs >= 1 and report.packs_copied == report.packs
+        assert report.bytes_copied > 0
+        store[b"b"] = b"3"
+        again = store.backup(str(backup))
+        assert again.packs_copied == 1 and again.manifest > report.manifest
+        assert store.backup(backup).packs_copied == 0
+        store[b"c"] = b"after the backup"
+    with lqft.Store.open(backup, read_only=True) as copy:
+        assert dict(copy) == {b"a": b"2", b"b": b"3"}
+        assert dict(copy.snapshot_by_id(first.id)) == {b"a": b"1"}
+        copy.backup(restored)
+    with lqft.Store.open(restored) as store:
+        assert dict(store) == {b"a": b"2", b"b": b"3"}
+
+
+def test_a_backup_into_an_open_store_or_a_written_one_is_refused(tmp_path: Path) -> None:
+    with lqft.Store.open(tmp_path / "db") as store:
+        store[b"a"] = b"1"
+        with lqft.Store.open(tmp_path / "other") as other:
+            with pytest.raises(lqft.LockedError):
+                store.backup(tmp_path / "other")
+            other[b"own"] = b"write"
+        with pytest.raises(lqft.InvalidArgumentError, match="WAL"):
+            store.backup(tmp_path / "other")
+        with pytest.raises(TypeError):
+            store.backup(3)  # type: ignore[arg-type]
+    with lqft.Store.open(tmp_path / "other") as other:
+        assert dict(other) == {b"own": b"write"}
+
+
 def test_a_read_only_open_of_a_missing_directory_is_a_file_error(path: Path) -> None:
     with pytest.raises(lqft.FileError):
         lqft.Store.open(path, read_only=True)

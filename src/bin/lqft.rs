@@ -49,7 +49,7 @@ liblqft commands:
                                            (13 for a signed file given no key)
   export PATH                              write a snapshot (or bundle member) as JSON lines
   import [JSONL]                           build a snapshot file from JSON lines
-  store info|verify|checkpoint|dump|load DIR
+  store info|verify|checkpoint|backup|dump|load DIR
                                            inspect, verify, checkpoint, dump or load a durable store
 
 Run `lqft help <command>` or `lqft <command> --help` for a command's options, and
@@ -362,12 +362,12 @@ snapshot it and write an lqft-snapshot-v1 file (gzip when PATH ends in .gz).
     },
     Command {
         name: "store",
-        help: "usage: lqft store info|verify|checkpoint|dump|load DIR [options]
+        help: "usage: lqft store info|verify|checkpoint|backup|dump|load DIR [options]
 
 Work with the durable store in the directory DIR (see the README, \"Durable stores\").
 info, verify and dump open it read-only: they take no lock and run beside a writer, seeing
-its last committed state. checkpoint and load open it for writing: they fail (exit 1) while
-another process holds the writer lock.
+its last committed state. checkpoint, backup and load open it for writing: they fail (exit 1)
+while another process holds the writer lock.
 
   info DIR                  print the store as JSON: the current version (items, key and value
                             bytes, Merkle root), manifest number, packs, the current snapshot
@@ -379,6 +379,11 @@ another process holds the writer lock.
                             with the damage found (a damaged or missing file)
   checkpoint DIR            write a checkpoint now: the nodes no pack holds yet into a new
                             pack, a new manifest, the WAL before it retired
+  backup DIR DEST           checkpoint, then copy the packs DEST lacks and the manifest last
+                            into DEST (an empty directory or an earlier backup of this store:
+                            only new packs are copied); DEST is then a store (open it, or back
+                            it up again to restore it). A crash or error leaves DEST as it was.
+                            Prints what was copied as JSON
   dump DIR [--out PATH] [--snapshot-id N]
                             write the current entries (or snapshot N's) in key order as JSON
                             lines, the format of `lqft export` ({\"key\",\"value\"},
@@ -789,12 +794,13 @@ const STORE_COMMANDS: &[(&str, &[&str])] = &[
     ("info", &[]),
     ("verify", &[]),
     ("checkpoint", &[]),
+    ("backup", &[]),
     ("dump", &["--out", "--snapshot-id"]),
     ("load", &["--max-input-bytes"]),
 ];
 
 fn cmd_store(args: &Args) -> Result<u8, Failure> {
-    let names = "info, verify, checkpoint, dump or load";
+    let names = "info, verify, checkpoint, backup, dump or load";
     let (sub, dir, rest) = match args.positional.as_slice() {
         [] => return Err(Usage(format!("missing the store command: {names}")).into()),
         [sub, dir, rest @ ..] => (sub.as_str(), Path::new(dir), rest),
@@ -807,14 +813,16 @@ fn cmd_store(args: &Args) -> Result<u8, Failure> {
         return Err(Usage(format!("store {sub} does not take {flag}")).into());
     }
     let input = match (sub, rest) {
+        ("backup", []) => return Err(Usage("missing DEST".into()).into()),
         (_, []) => None,
-        ("load", [input]) => Some(input.as_str()),
+        ("load" | "backup", [input]) => Some(input.as_str()),
         _ => return Err(Usage(format!("unexpected argument {:?}", rest[0])).into()),
     };
     match sub {
         "info" => store_info(dir),
         "verify" => store_verify(dir),
         "checkpoint" => store_checkpoint(dir),
+        "backup" => store_backup(dir, Path::new(input.unwrap_or_default())),
         "dump" => store_dump(dir, args),
         _ => store_load(dir, args, input),
     }
@@ -936,6 +944,20 @@ fn store_checkpoint(dir: &Path) -> Result<u8, Failure> {
         "dir": dir.to_string_lossy(),
         "manifest": counters.manifest,
         "packs": counters.packs,
+    }))?;
+    Ok(0)
+}
+
+fn store_backup(dir: &Path, dest: &Path) -> Result<u8, Failure> {
+    let store = open_store(dir, false)?;
+    let report = store.backup(dest).map_err(|e| store_failure(dir, e))?;
+    print_json(&json!({
+        "dir": dir.to_string_lossy(),
+        "dest": dest.to_string_lossy(),
+        "manifest": report.manifest,
+        "packs": report.packs,
+        "packs_copied": report.packs_copied,
+        "bytes_copied": report.bytes_copied,
     }))?;
     Ok(0)
 }

@@ -1,4 +1,4 @@
-//! The durable store: options, open, close, sync, checkpoint, refresh, stats.
+//! The durable store: options, open, close, sync, checkpoint, refresh, backup, stats.
 
 use std::ffi::c_char;
 use std::sync::Arc;
@@ -12,7 +12,7 @@ use super::guard::{call, call_value};
 use super::map::lqft_map;
 use super::status::*;
 use crate::BatchOp;
-use crate::store::{DEFAULT_CACHE_BYTES, Durability, Store, StoreOptions};
+use crate::store::{BackupReport, DEFAULT_CACHE_BYTES, Durability, Store, StoreOptions};
 
 /// When a store acknowledges a write (`lqft_store_options.durability`). What each mode promises
 /// after a crash or power loss is in the README ("Durable stores").
@@ -461,6 +461,96 @@ pub unsafe extern "C" fn lqft_store_refresh(store: *const lqft_store) -> lqft_st
     call("lqft_store_refresh", || {
         // SAFETY: the caller promised a live store.
         unsafe { open_store(store) }?.store.refresh()?;
+        Ok(LQFT_OK)
+    })
+}
+
+/// What `lqft_store_backup` did. The caller sets `size`; the library writes the rest.
+///
+/// Growth: later versions of the library add fields at the end and write only the fields that
+/// fit in the caller's `size`, so a struct compiled against this header stays valid.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct lqft_backup_report {
+    /// `sizeof(lqft_backup_report)` as the caller compiled it; a smaller value is
+    /// `LQFT_ERR_INVALID_ARGUMENT`.
+    pub size: usize,
+    /// The number of the manifest the backup holds now.
+    pub manifest: u64,
+    /// Packs that manifest names.
+    pub packs: u64,
+    /// Packs this backup copied (the destination held the others already).
+    pub packs_copied: u64,
+    /// Bytes of the packs copied.
+    pub bytes_copied: u64,
+}
+
+impl lqft_backup_report {
+    fn filled(report: BackupReport) -> lqft_backup_report {
+        lqft_backup_report {
+            size: size_of::<lqft_backup_report>(),
+            manifest: report.manifest,
+            packs: report.packs,
+            packs_copied: report.packs_copied,
+            bytes_copied: report.bytes_copied,
+        }
+    }
+}
+
+/// Backs the store up into the directory `path` (created if needed), which is then a store of
+/// its own: open it to read or to go on from the backup, or back it up in turn (from a
+/// read-only open of it) to restore it elsewhere. `path` must be an empty directory or an
+/// earlier backup of this store; a backup into an earlier one copies only the packs written
+/// since (packs never change).
+///
+/// A writer checkpoints first, so the backup holds every write acknowledged before the call; a
+/// read-only store backs up the newest checkpoint it has read (`lqft_store_refresh` first),
+/// without the WAL records after it. Each pack is checked against its blake3 as it is copied
+/// (a damaged pack fails the backup instead of spreading), synced under a temporary name and
+/// published; the manifest comes last. Writes go on meanwhile. After a crash or an error the
+/// destination holds the state it held before (the next backup or open removes what the
+/// interrupted one left). Stores what was done in `*out_report` unless it is `NULL`.
+///
+/// Errors (`*out_report` untouched): `LQFT_ERR_NULL_ARGUMENT` (`store` or `path`);
+/// `LQFT_ERR_INVALID_ARGUMENT` (empty path, `out_report->size` too small, a destination
+/// holding a WAL — a store opened to write, not a backup — or a pack of the same name that is
+/// not this store's); `LQFT_ERR_LOCKED` when a store is open on the destination or another
+/// backup into it runs; `LQFT_ERR_POISONED` or `LQFT_ERR_INVALID_ARGUMENT` (closed) from the
+/// checkpoint; `LQFT_ERR_IO` (the message names the file); `LQFT_ERR_CORRUPT` when a pack of
+/// this store is damaged. Thread safety: any thread; backups into different directories may
+/// run at once.
+///
+/// # Safety
+/// `store` is `NULL` or a live store; `path` is `NULL` or a NUL-terminated string;
+/// `out_report` is `NULL` or points to a writable `lqft_backup_report` whose `size` is set.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn lqft_store_backup(
+    store: *const lqft_store,
+    path: *const c_char,
+    out_report: *mut lqft_backup_report,
+) -> lqft_status {
+    call("lqft_store_backup", || {
+        // SAFETY: the caller promised a live store and a C-string path.
+        let (store, dest) = unsafe { (open_store(store)?, self::path(path, "path")?) };
+        let out = if out_report.is_null() {
+            None
+        } else {
+            // SAFETY: non-NULL, and per the contract writable with its `size` set, which
+            // comes first, so it is read before the rest is known to be there.
+            let size = unsafe { (*out_report).size };
+            if size < size_of::<lqft_backup_report>() {
+                return Err(Fail::invalid(format!(
+                    "`out_report->size` is {size}; set it to sizeof(lqft_backup_report), {}",
+                    size_of::<lqft_backup_report>()
+                )));
+            }
+            // SAFETY: as above.
+            Some(unsafe { Out::new(out_report, "out_report") }?)
+        };
+        let report = store.store.backup(dest)?;
+        if let Some(out) = out {
+            out.write(lqft_backup_report::filled(report));
+        }
         Ok(LQFT_OK)
     })
 }

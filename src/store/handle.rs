@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::tree::{Hash, Location, NodeSource, STORED_NODE_FORMAT_VERSION, Tree};
 use crate::{Map, SnapshotMeta};
 
+use super::backup::{BackupReport, back_up};
 use super::changes::{encode_change, replay};
 use super::fs::{FileSystem, FsLock, OpenMode, RealFs};
 use super::log::{Durability, Log, LogOptions, read_tail};
@@ -29,9 +30,9 @@ use super::open_packs::OpenPacks;
 use super::pack::{PACK_VERSION, PackHeader, PackInfo, PackReader, PackWriter};
 use super::wal::WAL_VERSION;
 
-const MANIFEST_DIR: &str = "manifest";
-const PACK_DIR: &str = "packs";
-const LOCK_FILE: &str = "LOCK";
+pub(super) const MANIFEST_DIR: &str = "manifest";
+pub(super) const PACK_DIR: &str = "packs";
+pub(super) const LOCK_FILE: &str = "LOCK";
 /// [`StoreOptions::cache_bytes`]' default.
 pub const DEFAULT_CACHE_BYTES: u64 = 256 << 20;
 
@@ -125,7 +126,7 @@ struct Cache {
     thread: Mutex<Option<JoinHandle<()>>>,
 }
 
-fn pack_path(id: u32, generation: u32) -> String {
+pub(super) fn pack_path(id: u32, generation: u32) -> String {
     format!("{PACK_DIR}/{id:010}.{generation}.pack")
 }
 
@@ -625,6 +626,46 @@ impl Store {
         Ok(packs.len() as u64)
     }
 
+    /// Backs the store up into the directory `dest` (created if needed), which is then a store
+    /// of its own: open it to read or to go on from the backup, or back it up in turn to
+    /// restore it elsewhere.
+    ///
+    /// A writer checkpoints first, so the backup holds every write acknowledged before the
+    /// call; a read-only opener backs up the newest manifest it has read ([`refresh`] first),
+    /// without the WAL records after it. Then the packs that manifest names that `dest` lacks
+    /// are copied, each checked against its blake3 as it is read (a damaged pack fails the
+    /// backup instead of spreading), synced under a temporary name and published under its
+    /// own, and the manifest last. Packs never change, so a backup into an earlier backup of
+    /// this store copies only the packs written since, and writes go on during a backup. An
+    /// interrupted backup (a crash, an error) leaves `dest` holding the state it held; the
+    /// next backup or open removes what it left.
+    ///
+    /// `dest` must be an empty directory or an earlier backup of this store. Fails with
+    /// [`Error::Locked`] when a store is open on `dest` or another backup into it runs, with
+    /// [`Error::InvalidArgument`] when `dest` has a WAL (a store that was opened to write: its
+    /// records would replay over the backup) or a pack of the same name that is not this
+    /// store's (a backup of another store), with the error of the checkpoint (a
+    /// closed or poisoned writer), or with [`Error::Io`] or [`Error::Corrupt`] of a failed
+    /// read or write.
+    ///
+    /// [`refresh`]: Store::refresh
+    pub fn backup(&self, dest: impl AsRef<Path>) -> Result<BackupReport> {
+        let dest = dest.as_ref();
+        std::fs::create_dir_all(dest)
+            .map_err(|e| Error::io(format!("backup: create {}", dest.display()), &e))?;
+        self.backup_to(&RealFs::new(dest))
+    }
+
+    /// [`backup`](Store::backup) into the store directory `dest` holds (the real file system,
+    /// or a simulated one in tests).
+    pub fn backup_to(&self, dest: &dyn FileSystem) -> Result<BackupReport> {
+        if self.core.log.is_some() {
+            self.checkpoint()?;
+        }
+        let manifest = self.core.manifest.lock().clone();
+        back_up(&manifest, |id| self.core.packs.reader(id), dest)
+    }
+
     /// What the store has done since it was opened, counted.
     pub fn counters(&self) -> StoreCounters {
         self.core.counters()
@@ -876,7 +917,7 @@ fn start_sync_timer(core: Weak<Core>, interval: std::time::Duration) {
 
 /// Writes `manifest` create-only: temporary file, fdatasync, link to its number, directory
 /// fsync.
-fn publish(fs: &dyn FileSystem, manifest: &Manifest) -> Result<()> {
+pub(super) fn publish(fs: &dyn FileSystem, manifest: &Manifest) -> Result<()> {
     let name = manifest_name(manifest.number);
     let tmp = format!("{MANIFEST_DIR}/{}.tmp", manifest.number);
     let path = format!("{MANIFEST_DIR}/{name}");
@@ -937,7 +978,7 @@ const MANIFEST_LISTINGS: usize = 64;
 /// for an older state. A manifest that is gone when it is read was replaced by a newer one
 /// (a writer removes a manifest only once a newer one is durable): the directory is listed
 /// again.
-fn newest_manifest(fs: &dyn FileSystem) -> Result<Option<Manifest>> {
+pub(super) fn newest_manifest(fs: &dyn FileSystem) -> Result<Option<Manifest>> {
     for _ in 0..MANIFEST_LISTINGS {
         let names = fs
             .list(MANIFEST_DIR)
@@ -997,7 +1038,7 @@ fn read_file(fs: &dyn FileSystem, path: &str) -> Result<Option<Vec<u8>>> {
 
 /// Removes packs no manifest names (from an interrupted checkpoint), temporary manifests and
 /// manifests older than `manifest`.
-fn remove_debris(fs: &dyn FileSystem, manifest: &Manifest) -> Result<()> {
+pub(super) fn remove_debris(fs: &dyn FileSystem, manifest: &Manifest) -> Result<()> {
     // The newest manifest's name may not be durable yet (its writer died between the link and
     // the directory sync): make it so before the older names go, or a crash could keep the
     // removals and lose the link.

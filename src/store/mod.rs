@@ -8,6 +8,7 @@
 //! [`RealFs`]: crate::store::RealFs
 //! [`sim::SimFs`]: crate::store::sim::SimFs
 
+mod backup;
 mod changes;
 mod fs;
 mod handle;
@@ -20,6 +21,7 @@ pub mod sim;
 mod stats;
 pub mod wal;
 
+pub use backup::BackupReport;
 pub use fs::{FileSystem, FsFile, FsLock, OpenMode, RealFs};
 pub use handle::{DEFAULT_CACHE_BYTES, Store, StoreCounters, StoreOptions};
 pub use log::Durability;

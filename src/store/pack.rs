@@ -370,6 +370,22 @@ impl PackReader {
     /// every byte of the file is covered (opening checked the footer). Record reads do not need
     /// this; it finds damage in bytes no read reaches.
     pub fn verify(&self) -> Result<()> {
+        self.read_whole(|_, _| Ok(()))
+    }
+
+    /// Writes the whole pack into `dest` (at the same offsets) and checks it as
+    /// [`verify`](PackReader::verify) does, so a damaged pack fails the copy instead of
+    /// spreading to it; returns the bytes copied. `dest` is not synced.
+    pub fn copy_to(&self, dest: &dyn FsFile) -> Result<u64> {
+        let io = |e: std::io::Error| Error::io(format!("write the copy of {}", self.path), &e);
+        self.read_whole(|at, bytes| dest.write_all_at(bytes, at).map_err(io))?;
+        Ok(self.info.size)
+    }
+
+    /// Reads the file from start to end in chunks, handing each to `each` with its offset, and
+    /// checks the header against the manifest's entry and the blake3 of every byte before the
+    /// hash against the manifest's (after the last chunk).
+    fn read_whole(&self, mut each: impl FnMut(u64, &[u8]) -> Result<()>) -> Result<()> {
         let path = &self.path;
         let io = |e: std::io::Error| Error::io(format!("read {path}"), &e);
         let mut header = [0; PACK_HEADER_LEN];
@@ -382,14 +398,18 @@ impl PackReader {
                 header.id, header.generation
             )));
         }
-        let hashed = self.info.size - 40;
+        let size = self.info.size;
+        let hashed = size - 40;
         let mut hasher = blake3::Hasher::new();
         let mut buffer = vec![0; 1 << 20];
         let mut at = 0;
-        while at < hashed {
-            let n = (hashed - at).min(buffer.len() as u64) as usize;
-            self.file.read_exact_at(&mut buffer[..n], at).map_err(io)?;
-            hasher.update(&buffer[..n]);
+        while at < size {
+            let n = (size - at).min(buffer.len() as u64) as usize;
+            let chunk = &mut buffer[..n];
+            self.file.read_exact_at(chunk, at).map_err(io)?;
+            let covered = hashed.saturating_sub(at).min(n as u64) as usize;
+            hasher.update(&chunk[..covered]);
+            each(at, chunk)?;
             at += n as u64;
         }
         if *hasher.finalize().as_bytes() != self.info.hash {

@@ -121,3 +121,42 @@ pub fn pairs<C: FromIterator<(Vec<u8>, Vec<u8>)>>(walk: lqft::TryEntries) -> lqf
     walk.map(|entry| entry.map(|entry| (entry.key().to_vec(), entry.value().to_vec())))
         .collect()
 }
+
+/// A store's or map's entries, as owned pairs in key order.
+pub type Entries = std::collections::BTreeMap<Vec<u8>, Vec<u8>>;
+
+/// The entries of `tree` (a failed load panics).
+pub fn entries(tree: &lqft::Tree) -> Entries {
+    tree.try_iter()
+        .map(|entry| entry.map(|(k, v)| (k.to_vec(), v.to_vec())))
+        .collect::<lqft::Result<_>>()
+        .unwrap()
+}
+
+/// Everything a reopen (or a backup) must keep of a map: registry (metadata and contents),
+/// current snapshot, retention, pending count, next id and the live entries.
+#[derive(Debug, PartialEq, Clone)]
+pub struct State {
+    pub snapshots: Vec<(lqft::SnapshotMeta, Entries)>,
+    pub current: Option<u64>,
+    pub retention: Option<usize>,
+    pub pending: u64,
+    pub next_id: u64,
+    pub live: Entries,
+}
+
+/// `map`'s [`State`].
+pub fn state(map: &lqft::Map) -> State {
+    State {
+        snapshots: map
+            .snapshots()
+            .iter()
+            .map(|s| (s.meta().clone(), entries(s.tree())))
+            .collect(),
+        current: map.current_snapshot().map(|s| s.id()),
+        retention: map.retention(),
+        pending: map.pending_mutations(),
+        next_id: map.next_snapshot_id(),
+        live: pairs(map.try_iter()).unwrap(),
+    }
+}
