@@ -671,10 +671,11 @@ typedef struct lqft_store_options {
 } lqft_store_options;
 
 /**
- * What `lqft_store_backup` did. The caller sets `size`; the library writes the rest.
+ * What `lqft_store_backup` did. The caller sets `size`; the library writes the other fields.
  *
  * Growth: later versions of the library add fields at the end and write only the fields that
- * fit in the caller's `size`, so a struct compiled against this header stays valid.
+ * fit in the caller's `size` (at least this version's), so a struct compiled against this
+ * header stays valid.
  */
 typedef struct lqft_backup_report {
   /**
@@ -2581,14 +2582,15 @@ lqft_status lqft_store_refresh(const struct lqft_store *store);
  * without the WAL records after it. Each pack is checked against its blake3 as it is copied
  * (a damaged pack fails the backup instead of spreading), synced under a temporary name and
  * published; the manifest comes last. Writes go on meanwhile. After a crash or an error the
- * destination holds the state it held before (the next backup or open removes what the
- * interrupted one left). Stores what was done in `*out_report` unless it is `NULL`.
+ * destination holds the state it held before, or the new one when the failure came while
+ * the manifest was being published — never anything else (the next backup or open removes
+ * what the interrupted one left). Stores what was done in `*out_report` unless it is `NULL`.
  *
  * Errors (`*out_report` untouched): `LQFT_ERR_NULL_ARGUMENT` (`store` or `path`);
- * `LQFT_ERR_INVALID_ARGUMENT` (empty path, `out_report->size` too small, a destination
- * holding a WAL — a store opened to write, not a backup — or a pack of the same name that is
- * not this store's); `LQFT_ERR_LOCKED` when a store is open on the destination or another
- * backup into it runs; `LQFT_ERR_POISONED` or `LQFT_ERR_INVALID_ARGUMENT` (closed) from the
+ * `LQFT_ERR_INVALID_ARGUMENT` (empty path, misaligned `out_report` or its `size` too small, a
+ * destination holding a WAL — a store opened to write, not a backup — or a backup of another
+ * store or of a later state of this one); `LQFT_ERR_LOCKED` when a writer has the
+ * destination open or another backup into it runs; `LQFT_ERR_POISONED` or `LQFT_ERR_INVALID_ARGUMENT` (closed) from the
  * checkpoint; `LQFT_ERR_IO` (the message names the file); `LQFT_ERR_CORRUPT` when a pack of
  * this store is damaged. Thread safety: any thread; backups into different directories may
  * run at once.

@@ -356,4 +356,17 @@ fn backup_copies_the_store_then_only_new_packs_and_the_copy_opens() {
         hex(&expected_tree().root_hash())
     );
     assert_eq!(code(&lqft(&["store", "verify", "bk"], &dir)), 0);
+    // Restoring reads the backup without making it a store: it takes backups again after.
+    let restored = json(&lqft(&["store", "backup", "bk", "restored"], &dir));
+    assert_eq!(restored["packs_copied"], first["packs"]);
+    assert!(
+        dir.path("bk/wal").read_dir().unwrap().next().is_none(),
+        "bk has no WAL"
+    );
+    assert_eq!(code(&lqft(&["store", "backup", "db", "bk"], &dir)), 0);
+    let info = json(&lqft(&["store", "info", "restored"], &dir));
+    assert_eq!(
+        info["current"]["root_hash"],
+        hex(&expected_tree().root_hash())
+    );
 }

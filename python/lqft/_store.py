@@ -194,11 +194,13 @@ class Store(Map):
         The writer checkpoints first, so the backup holds every write acknowledged before the
         call; a read-only store backs up the newest checkpoint it has read (:meth:`refresh`
         first). Each pack is checked against its hash as it is copied, and the manifest comes
-        last, so after a crash or an error ``path`` holds what it held before. Writes go on
-        meanwhile. Raises :class:`lqft.LockedError` when a store is open on ``path``,
+        last, so after a crash or an error ``path`` holds what it held before (or the new
+        state, when the failure came while the manifest was being published). Writes go on
+        meanwhile. Raises :class:`lqft.LockedError` when a writer has ``path`` open,
         :class:`lqft.InvalidArgumentError` when ``path`` is a store opened to write (it has a
-        WAL) or a backup of another store, :class:`lqft.CorruptError` for a damaged pack,
-        :class:`lqft.FileError` for a failed read or write."""
+        WAL) or a backup of another store or of a later state of this one,
+        :class:`lqft.CorruptError` for a damaged pack, :class:`lqft.FileError` for a failed
+        read or write."""
         raw_path = as_path(path)
         report = ffi.new("lqft_backup_report *")
         report.size = ffi.sizeof("lqft_backup_report")

@@ -366,8 +366,8 @@ snapshot it and write an lqft-snapshot-v1 file (gzip when PATH ends in .gz).
 
 Work with the durable store in the directory DIR (see the README, \"Durable stores\").
 info, verify and dump open it read-only: they take no lock and run beside a writer, seeing
-its last committed state. checkpoint, backup and load open it for writing: they fail (exit 1)
-while another process holds the writer lock.
+its last committed state. checkpoint, backup (of a store; a backup is read) and load open it
+for writing: they fail (exit 1) while another process holds the writer lock.
 
   info DIR                  print the store as JSON: the current version (items, key and value
                             bytes, Merkle root), manifest number, packs, the current snapshot
@@ -381,9 +381,11 @@ while another process holds the writer lock.
                             pack, a new manifest, the WAL before it retired
   backup DIR DEST           checkpoint, then copy the packs DEST lacks and the manifest last
                             into DEST (an empty directory or an earlier backup of this store:
-                            only new packs are copied); DEST is then a store (open it, or back
-                            it up again to restore it). A crash or error leaves DEST as it was.
-                            Prints what was copied as JSON
+                            only new packs are copied); DEST is then a store. Restore with
+                            `backup DEST NEWDIR`: a backup (no WAL) is read without the lock and
+                            stays a backup. A crash or error leaves DEST at its old state (or
+                            the new one, if it came while the manifest was published). Prints
+                            what was copied as JSON
   dump DIR [--out PATH] [--snapshot-id N]
                             write the current entries (or snapshot N's) in key order as JSON
                             lines, the format of `lqft export` ({\"key\",\"value\"},
@@ -949,7 +951,10 @@ fn store_checkpoint(dir: &Path) -> Result<u8, Failure> {
 }
 
 fn store_backup(dir: &Path, dest: &Path) -> Result<u8, Failure> {
-    let store = open_store(dir, false)?;
+    // A backup (no WAL segment) is opened read-only, so that restoring it leaves it a backup;
+    // a store is opened to write, so that its checkpoint puts every committed write in DEST.
+    let has_wal = std::fs::read_dir(dir.join("wal")).is_ok_and(|mut d| d.next().is_some());
+    let store = open_store(dir, !has_wal)?;
     let report = store.backup(dest).map_err(|e| store_failure(dir, e))?;
     print_json(&json!({
         "dir": dir.to_string_lossy(),

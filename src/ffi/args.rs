@@ -201,6 +201,12 @@ impl<T> Out<T> {
         }
     }
 
+    /// The location, non-NULL and aligned, for reading fields the caller set (such as a size
+    /// field) before the output is written.
+    pub(crate) fn as_ptr(&self) -> *mut T {
+        self.0.as_ptr()
+    }
+
     /// Stores `value` without reading or dropping what was there.
     pub(crate) fn write(self, value: T) {
         // SAFETY: `new` checked non-NULL and alignment, and its caller promised the location is

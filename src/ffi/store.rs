@@ -465,10 +465,11 @@ pub unsafe extern "C" fn lqft_store_refresh(store: *const lqft_store) -> lqft_st
     })
 }
 
-/// What `lqft_store_backup` did. The caller sets `size`; the library writes the rest.
+/// What `lqft_store_backup` did. The caller sets `size`; the library writes the other fields.
 ///
 /// Growth: later versions of the library add fields at the end and write only the fields that
-/// fit in the caller's `size`, so a struct compiled against this header stays valid.
+/// fit in the caller's `size` (at least this version's), so a struct compiled against this
+/// header stays valid.
 #[repr(C)]
 #[derive(Debug, Clone, Copy)]
 pub struct lqft_backup_report {
@@ -486,9 +487,11 @@ pub struct lqft_backup_report {
 }
 
 impl lqft_backup_report {
-    fn filled(report: BackupReport) -> lqft_backup_report {
+    /// The report of `report` for a caller whose struct is `size` bytes (the caller's `size`
+    /// is left as it was).
+    fn filled(size: usize, report: BackupReport) -> lqft_backup_report {
         lqft_backup_report {
-            size: size_of::<lqft_backup_report>(),
+            size,
             manifest: report.manifest,
             packs: report.packs,
             packs_copied: report.packs_copied,
@@ -508,14 +511,15 @@ impl lqft_backup_report {
 /// without the WAL records after it. Each pack is checked against its blake3 as it is copied
 /// (a damaged pack fails the backup instead of spreading), synced under a temporary name and
 /// published; the manifest comes last. Writes go on meanwhile. After a crash or an error the
-/// destination holds the state it held before (the next backup or open removes what the
-/// interrupted one left). Stores what was done in `*out_report` unless it is `NULL`.
+/// destination holds the state it held before, or the new one when the failure came while
+/// the manifest was being published — never anything else (the next backup or open removes
+/// what the interrupted one left). Stores what was done in `*out_report` unless it is `NULL`.
 ///
 /// Errors (`*out_report` untouched): `LQFT_ERR_NULL_ARGUMENT` (`store` or `path`);
-/// `LQFT_ERR_INVALID_ARGUMENT` (empty path, `out_report->size` too small, a destination
-/// holding a WAL — a store opened to write, not a backup — or a pack of the same name that is
-/// not this store's); `LQFT_ERR_LOCKED` when a store is open on the destination or another
-/// backup into it runs; `LQFT_ERR_POISONED` or `LQFT_ERR_INVALID_ARGUMENT` (closed) from the
+/// `LQFT_ERR_INVALID_ARGUMENT` (empty path, misaligned `out_report` or its `size` too small, a
+/// destination holding a WAL — a store opened to write, not a backup — or a backup of another
+/// store or of a later state of this one); `LQFT_ERR_LOCKED` when a writer has the
+/// destination open or another backup into it runs; `LQFT_ERR_POISONED` or `LQFT_ERR_INVALID_ARGUMENT` (closed) from the
 /// checkpoint; `LQFT_ERR_IO` (the message names the file); `LQFT_ERR_CORRUPT` when a pack of
 /// this store is damaged. Thread safety: any thread; backups into different directories may
 /// run at once.
@@ -532,24 +536,29 @@ pub unsafe extern "C" fn lqft_store_backup(
     call("lqft_store_backup", || {
         // SAFETY: the caller promised a live store and a C-string path.
         let (store, dest) = unsafe { (open_store(store)?, self::path(path, "path")?) };
-        let out = if out_report.is_null() {
-            None
-        } else {
-            // SAFETY: non-NULL, and per the contract writable with its `size` set, which
-            // comes first, so it is read before the rest is known to be there.
-            let size = unsafe { (*out_report).size };
-            if size < size_of::<lqft_backup_report>() {
-                return Err(Fail::invalid(format!(
-                    "`out_report->size` is {size}; set it to sizeof(lqft_backup_report), {}",
-                    size_of::<lqft_backup_report>()
-                )));
+        // SAFETY: the caller promised `NULL` or a writable report (checked non-NULL and
+        // aligned here).
+        let out = unsafe { Out::optional(out_report, "out_report") }?;
+        let size = match &out {
+            None => 0,
+            Some(out) => {
+                // SAFETY: non-NULL, aligned and, per the contract, readable with `size` set;
+                // `size` comes first, so it is read before the rest is known to be there.
+                let size = unsafe { (*out.as_ptr()).size };
+                // This version's struct is the first: every later one is larger, and writes
+                // only the fields a caller's `size` holds.
+                if size < size_of::<lqft_backup_report>() {
+                    return Err(Fail::invalid(format!(
+                        "`out_report->size` is {size}; set it to sizeof(lqft_backup_report), {}",
+                        size_of::<lqft_backup_report>()
+                    )));
+                }
+                size
             }
-            // SAFETY: as above.
-            Some(unsafe { Out::new(out_report, "out_report") }?)
         };
         let report = store.store.backup(dest)?;
         if let Some(out) = out {
-            out.write(lqft_backup_report::filled(report));
+            out.write(lqft_backup_report::filled(size, report));
         }
         Ok(LQFT_OK)
     })

@@ -3,9 +3,11 @@
 //! Packs never change once a manifest names them, so a backup copies only those the
 //! destination lacks (a backup into an earlier backup of the same store is incremental), and
 //! writes may go on meanwhile. Every pack is synced under a temporary name and published under
-//! its own before the manifest is, so the destination's newest manifest names only packs it
-//! holds whole: an interrupted backup leaves the state the destination had, and a finished one
-//! is a store of its own (open it, or back it up again to restore it elsewhere).
+//! its own, and the pack directory synced, before the manifest is published, so the
+//! destination's newest manifest names only packs it holds whole: an interrupted backup leaves
+//! the state the destination had (or the new one, when it stopped while publishing the
+//! manifest), and a finished one is a store of its own (open it, or back it up again to
+//! restore it elsewhere).
 
 use std::io::ErrorKind;
 use std::sync::Arc;
@@ -78,6 +80,23 @@ pub(super) fn back_up(
         }
     }
     let held = newest_manifest(dest)?;
+    // An earlier backup of this store names only packs this store still names, unchanged
+    // (packs are never rewritten or dropped once named); anything else is another store's
+    // backup or a later state of this one, which this backup would replace.
+    if let Some(held) = &held
+        && let Some(info) = held.packs.iter().find(|p| !manifest.packs.contains(p))
+    {
+        return Err(Error::InvalidArgument(format!(
+            "backup: the destination holds a backup of another store, or of a later state of \
+             this one (its pack {} is not this store's); back up into an empty directory or \
+             an earlier backup of this store",
+            info.id
+        )));
+    }
+    let named_by_held = |id: u32| {
+        held.as_ref()
+            .is_some_and(|h| h.packs.iter().any(|p| p.id == id))
+    };
     let mut report = BackupReport {
         manifest: manifest.number,
         packs: manifest.packs.len() as u64,
@@ -87,17 +106,14 @@ pub(super) fn back_up(
     for info in &manifest.packs {
         let path = pack_path(info.id, info.generation);
         match dest.open(&path, OpenMode::Read) {
-            // Its footer must be this pack's: the same name holding other bytes is another
-            // store's pack, which the manifest published below would then name.
-            Ok(file) => {
-                PackReader::open(file, path.clone(), *info).map_err(|e| {
-                    Error::InvalidArgument(format!(
-                        "backup: the destination's {path} is not this store's pack ({e}); back \
-                         up into an empty directory or an earlier backup of this store"
-                    ))
-                })?;
-                continue;
-            }
+            Ok(file) => match PackReader::open(file, path.clone(), *info) {
+                Ok(_) => continue,
+                // The destination's manifest names it, with this store's footer: damaged.
+                Err(e) if named_by_held(info.id) => return Err(e),
+                // No manifest names it: what an interrupted backup left (of another store,
+                // or torn by a crash), replaced.
+                Err(_) => dest.remove(&path).map_err(io(format!("remove {path}")))?,
+            },
             Err(e) if e.kind() == ErrorKind::NotFound => {}
             Err(e) => return Err(io(format!("open {path}"))(e)),
         }
@@ -111,12 +127,16 @@ pub(super) fn back_up(
             .map_err(io(format!("publish {path}")))?;
         report.packs_copied += 1;
     }
-    if report.packs_copied > 0 {
-        dest.sync_dir(PACK_DIR)
-            .map_err(io(format!("fsync {PACK_DIR}")))?;
-    }
+    // Always: packs an interrupted backup published may have names that are not durable yet.
+    dest.sync_dir(PACK_DIR)
+        .map_err(io(format!("fsync {PACK_DIR}")))?;
     let published = match held {
-        Some(held) if held == *manifest => held,
+        Some(held) if held == *manifest => {
+            // Published by an earlier backup that may have stopped before its directory sync.
+            dest.sync_dir(MANIFEST_DIR)
+                .map_err(io(format!("fsync {MANIFEST_DIR}")))?;
+            held
+        }
         held => {
             // An opener takes the newest manifest, so this one must be numbered above every
             // manifest the destination has.
@@ -130,8 +150,9 @@ pub(super) fn back_up(
         }
     };
     report.manifest = published.number;
-    // What no manifest of the backup names any more: packs of an earlier state it held, and
-    // temporary files of an interrupted backup.
-    remove_debris(dest, &published)?;
+    // The backup is durable: what no manifest of it names (older manifests, packs and
+    // temporary files an interrupted backup left) only costs space, so a failed removal is
+    // not the backup's failure; the next backup or open removes it.
+    let _ = remove_debris(dest, &published);
     Ok(report)
 }

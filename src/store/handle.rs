@@ -284,11 +284,10 @@ impl Journal for StoreJournal {
         // A failure leaves the WAL as it is: the next open replays it.
         let _ = self.core.checkpoint_at_close(map);
         // The last handle is gone: nothing writes to the store from here on (the sync timer
-        // stops at its next tick), so the lock goes now, in the thread that dropped the
-        // handle. A background thread still holding the core (the timer, between its upgrade
-        // and its sync) would otherwise keep it until it lets go, and a reopen right after
-        // the drop would find the store locked.
-        self.core.closed.store(true, Ordering::Release);
+        // stops at its next tick, seeing the lock gone), so the lock goes now, in the thread
+        // that dropped the handle. A background thread still holding the core (the timer,
+        // between its upgrade and its sync) would otherwise keep it until it lets go, and a
+        // reopen right after the drop would find the store locked.
         self.core.lock.lock().take();
     }
 
@@ -637,22 +636,37 @@ impl Store {
     /// backup instead of spreading), synced under a temporary name and published under its
     /// own, and the manifest last. Packs never change, so a backup into an earlier backup of
     /// this store copies only the packs written since, and writes go on during a backup. An
-    /// interrupted backup (a crash, an error) leaves `dest` holding the state it held; the
-    /// next backup or open removes what it left.
+    /// interrupted backup (a crash, an error) leaves `dest` at the state it held, or at the
+    /// new one when it stopped while publishing the manifest — never anything else; the next
+    /// backup or open removes what it left.
     ///
     /// `dest` must be an empty directory or an earlier backup of this store. Fails with
-    /// [`Error::Locked`] when a store is open on `dest` or another backup into it runs, with
+    /// [`Error::Locked`] when a writer has `dest` open or another backup into it runs, with
     /// [`Error::InvalidArgument`] when `dest` has a WAL (a store that was opened to write: its
-    /// records would replay over the backup) or a pack of the same name that is not this
-    /// store's (a backup of another store), with the error of the checkpoint (a
+    /// records would replay over the backup) or holds a backup of another store or of a later
+    /// state of this one (its manifest names a pack this store's does not), with the error of
+    /// the checkpoint (a
     /// closed or poisoned writer), or with [`Error::Io`] or [`Error::Corrupt`] of a failed
     /// read or write.
     ///
     /// [`refresh`]: Store::refresh
     pub fn backup(&self, dest: impl AsRef<Path>) -> Result<BackupReport> {
         let dest = dest.as_ref();
+        let created = !dest.exists();
         std::fs::create_dir_all(dest)
             .map_err(|e| Error::io(format!("backup: create {}", dest.display()), &e))?;
+        // A directory created here must keep its name through power loss, as the files in it
+        // will.
+        if created && let Some(parent) = dest.parent() {
+            let parent = if parent.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                parent
+            };
+            RealFs::new(parent)
+                .sync_dir("")
+                .map_err(|e| Error::io(format!("backup: fsync {}", parent.display()), &e))?;
+        }
         self.backup_to(&RealFs::new(dest))
     }
 
@@ -903,7 +917,8 @@ fn start_sync_timer(core: Weak<Core>, interval: std::time::Duration) {
             let Some(core) = core.upgrade() else {
                 return;
             };
-            if core.closed.load(Ordering::Acquire) {
+            // The map's last handle went (and with it the lock): nothing is left to sync.
+            if core.lock.lock().is_none() {
                 return;
             }
             if let Some(log) = &core.log
