@@ -317,8 +317,7 @@ impl Store {
     pub fn open(dir: impl AsRef<Path>, options: StoreOptions) -> Result<Store> {
         let dir = dir.as_ref();
         if !options.read_only {
-            std::fs::create_dir_all(dir)
-                .map_err(|e| Error::io(format!("create {}", dir.display()), &e))?;
+            create_dir_durably(dir, "")?;
         }
         Store::open_with(Arc::new(RealFs::new(dir)), options)
     }
@@ -652,21 +651,7 @@ impl Store {
     /// [`refresh`]: Store::refresh
     pub fn backup(&self, dest: impl AsRef<Path>) -> Result<BackupReport> {
         let dest = dest.as_ref();
-        let created = !dest.exists();
-        std::fs::create_dir_all(dest)
-            .map_err(|e| Error::io(format!("backup: create {}", dest.display()), &e))?;
-        // A directory created here must keep its name through power loss, as the files in it
-        // will.
-        if created && let Some(parent) = dest.parent() {
-            let parent = if parent.as_os_str().is_empty() {
-                Path::new(".")
-            } else {
-                parent
-            };
-            RealFs::new(parent)
-                .sync_dir("")
-                .map_err(|e| Error::io(format!("backup: fsync {}", parent.display()), &e))?;
-        }
+        create_dir_durably(dest, "backup: ")?;
         self.backup_to(&RealFs::new(dest))
     }
 
@@ -684,6 +669,24 @@ impl Store {
     pub fn counters(&self) -> StoreCounters {
         self.core.counters()
     }
+}
+
+/// Creates `dir` (and its missing parents) if it does not exist, and then fsyncs its parent,
+/// so that the name survives power loss as the files written into it will. `what` prefixes
+/// the error's context.
+fn create_dir_durably(dir: &Path, what: &str) -> Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::create_dir_all(dir)
+        .map_err(|e| Error::io(format!("{what}create {}", dir.display()), &e))?;
+    let parent = match dir.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    };
+    RealFs::new(parent)
+        .sync_dir("")
+        .map_err(|e| Error::io(format!("{what}fsync {}", parent.display()), &e))
 }
 
 fn with_durability<R>(durability: Durability, write: impl FnOnce() -> R) -> R {
