@@ -129,7 +129,12 @@ fn a_backup_into_an_earlier_one_copies_only_the_packs_written_since() {
 #[test]
 fn writes_go_on_during_backups_and_each_backup_holds_what_was_acknowledged_before_it() {
     let src = TempDir::new("backup-live-src");
-    let store = Arc::new(Store::open(&src.0, options()).unwrap());
+    // Background checkpoints (every 16 KiB of WAL) run beside the backups' own.
+    let busy = StoreOptions {
+        checkpoint_bytes: 16 << 10,
+        ..options()
+    };
+    let store = Arc::new(Store::open(&src.0, busy).unwrap());
     let written = Arc::new(AtomicU32::new(0));
     let stop = Arc::new(AtomicBool::new(false));
     let writer = {
@@ -162,6 +167,11 @@ fn writes_go_on_during_backups_and_each_backup_holds_what_was_acknowledged_befor
     }
     stop.store(true, Ordering::Relaxed);
     writer.join().unwrap();
+    assert!(
+        store.counters().checkpoints > 8,
+        "background checkpoints ran: {:?}",
+        store.counters()
+    );
 }
 
 #[test]
