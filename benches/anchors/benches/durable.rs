@@ -379,6 +379,7 @@ fn lqft_only(options: &Options, data: &[(Vec<u8>, Vec<u8>)]) -> Figures {
         "pack bytes per retained version",
         (disk_bytes(&dir.join("packs")) as f64 - start_packs as f64) / versions,
     );
+    backups(options, &store, &dir, &mut figures);
     drop(store);
     std::fs::remove_dir_all(&dir).expect("remove bench directory");
 
@@ -422,6 +423,72 @@ fn lqft_only(options: &Options, data: &[(Vec<u8>, Vec<u8>)]) -> Figures {
         std::fs::remove_dir_all(&dir).expect("remove bench directory");
     }
     figures
+}
+
+/// Backups of `store` (in `dir`, checkpointed): a full backup into an empty directory against
+/// a plain copy of the same files with an fsync of each file and directory (the least a
+/// durable copy costs), interleaved; then an incremental backup after 1,000 more puts.
+fn backups(options: &Options, store: &Store, dir: &Path, figures: &mut Figures) {
+    let target = options.dir.join("lqft-backup");
+    let plain = options.dir.join("plain-copy");
+    let (mut full, mut copied) = (Vec::new(), Vec::new());
+    for _ in 0..options.reps.max(3) {
+        let _ = std::fs::remove_dir_all(&target);
+        let start = Instant::now();
+        store.backup(&target).expect("lqft backup");
+        full.push(start.elapsed().as_secs_f64() * 1e3);
+        let _ = std::fs::remove_dir_all(&plain);
+        let start = Instant::now();
+        copy_synced(dir, &plain);
+        copied.push(start.elapsed().as_secs_f64() * 1e3);
+    }
+    figures.insert("backup of the store, ms", median(&mut full));
+    figures.insert(
+        "plain copy of its files with fsyncs, ms",
+        median(&mut copied),
+    );
+    figures.insert(
+        "backup size, MiB",
+        disk_bytes(&target) as f64 / f64::from(1 << 20),
+    );
+    for (key, value) in random_entries(1_000, 0xbac) {
+        store.put(&key, &value).expect("lqft put");
+    }
+    let start = Instant::now();
+    let report = store.backup(&target).expect("lqft backup");
+    figures.insert(
+        "incremental backup after 1,000 puts (its checkpoint included), ms",
+        start.elapsed().as_secs_f64() * 1e3,
+    );
+    figures.insert(
+        "packs copied by the incremental backup",
+        report.packs_copied as f64,
+    );
+    std::fs::remove_dir_all(&target).expect("remove the backup");
+    std::fs::remove_dir_all(&plain).expect("remove the copy");
+}
+
+/// Copies the packs and manifests of the store in `from` into `to`, fsyncing each file and
+/// then each directory.
+fn copy_synced(from: &Path, to: &Path) {
+    for sub in ["packs", "manifest"] {
+        let (src, dst) = (from.join(sub), to.join(sub));
+        std::fs::create_dir_all(&dst).expect("create the copy");
+        for entry in std::fs::read_dir(&src).expect("list the store") {
+            let path = entry.expect("list the store").path();
+            let out = dst.join(path.file_name().expect("a file name"));
+            std::fs::copy(&path, &out).expect("copy a file");
+            std::fs::File::open(&out)
+                .and_then(|f| f.sync_all())
+                .expect("fsync the copy");
+        }
+        std::fs::File::open(&dst)
+            .and_then(|d| d.sync_all())
+            .expect("fsync the directory");
+    }
+    std::fs::File::open(to)
+        .and_then(|d| d.sync_all())
+        .expect("fsync the directory");
 }
 
 /// The child of the replay measurement: fills a WAL tail of `mib` MiB with single puts
@@ -576,6 +643,21 @@ fn print_targets(medians: &BTreeMap<&str, Figures>, only: &Figures) {
         "each retained version with one changed value ≤ 3.1 KB on disk",
         format!("{version:.0} B ({packs:.0} B of packs)"),
         version <= 3100.0,
+    );
+    let backup = fig(only, "backup of the store, ms");
+    let ratio = backup / fig(only, "plain copy of its files with fsyncs, ms");
+    row(
+        "backup of the store (reported)",
+        format!(
+            "{backup:.0} ms for {:.0} MiB, {ratio:.2} × a plain copy with fsyncs; \
+             incremental after 1,000 puts {:.1} ms (its checkpoint included)",
+            fig(only, "backup size, MiB"),
+            fig(
+                only,
+                "incremental backup after 1,000 puts (its checkpoint included), ms"
+            )
+        ),
+        true,
     );
     println!();
     println!("lqft only:");
