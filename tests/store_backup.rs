@@ -22,6 +22,14 @@ fn options() -> StoreOptions {
     }
 }
 
+/// [`options`] for a read-only opener.
+fn read_only() -> StoreOptions {
+    StoreOptions {
+        read_only: true,
+        ..options()
+    }
+}
+
 fn key(i: u32) -> Vec<u8> {
     format!("key-{i:06}").into_bytes()
 }
@@ -74,14 +82,7 @@ fn a_backup_opens_as_the_store_it_was_taken_from_and_restores_by_a_backup_of_it(
     drop(backup);
 
     // Restoring is a backup of the backup (here from a read-only opener of it).
-    let reader = Store::open(
-        &dest.0,
-        StoreOptions {
-            read_only: true,
-            ..options()
-        },
-    )
-    .unwrap();
+    let reader = Store::open(&dest.0, read_only()).unwrap();
     reader.backup(&restored.0).unwrap();
     let mut expected = taken.clone();
     expected.live.insert(b"after".to_vec(), b"restore".to_vec());
@@ -219,14 +220,7 @@ fn a_backup_is_refused_by_a_store_and_by_another_stores_backup() {
     // A read-only opener that has not seen the newest checkpoint does not take a backup of
     // this store back to its older state.
     let newer = TempDir::new("backup-refused-newer");
-    let reader = Store::open(
-        &src.0,
-        StoreOptions {
-            read_only: true,
-            ..options()
-        },
-    )
-    .unwrap();
+    let reader = Store::open(&src.0, read_only()).unwrap();
     write(&store, 300, 320);
     store.backup(&newer.0).unwrap();
     let newest = open_dir_state(&newer);
@@ -240,11 +234,7 @@ fn a_backup_is_refused_by_a_store_and_by_another_stores_backup() {
 
 /// The state of the backup in `dir`, read by a read-only opener (which leaves it a backup).
 fn open_dir_state(dir: &TempDir) -> State {
-    let options = StoreOptions {
-        read_only: true,
-        ..options()
-    };
-    state(Store::open(&dir.0, options).unwrap().map())
+    state(Store::open(&dir.0, read_only()).unwrap().map())
 }
 
 #[test]

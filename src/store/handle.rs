@@ -644,9 +644,8 @@ impl Store {
     /// [`Error::InvalidArgument`] when `dest` has a WAL (a store that was opened to write: its
     /// records would replay over the backup) or holds a backup of another store or of a later
     /// state of this one (its manifest names a pack this store's does not), with the error of
-    /// the checkpoint (a
-    /// closed or poisoned writer), or with [`Error::Io`] or [`Error::Corrupt`] of a failed
-    /// read or write.
+    /// the checkpoint (a closed or poisoned writer), or with [`Error::Io`] or
+    /// [`Error::Corrupt`] of a failed read or write.
     ///
     /// [`refresh`]: Store::refresh
     pub fn backup(&self, dest: impl AsRef<Path>) -> Result<BackupReport> {
